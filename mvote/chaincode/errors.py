@@ -1,0 +1,182 @@
+"""Typed errors with stable codes: the one error root of mvote.
+
+Every refusal carries a stable ``code`` (documented in docs/errors.md; a test keeps the two in
+step) and a message that names the offending field, in the form "expected X, got Y" where that
+fits. Error classes register themselves by code, so a code read back from a Fabric response
+message maps to the same type on the client side.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+#: code -> error class, filled in by ``MvoteError.__init_subclass__``.
+ERROR_TYPES: dict[str, type[MvoteError]] = {}
+
+
+class MvoteError(Exception):
+    """Root of every error mvote raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL"
+    #: One line for the error table in docs/errors.md.
+    summary: ClassVar[str] = "an unexpected internal error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            if cls.code in ERROR_TYPES:
+                raise TypeError(f"error code {cls.code} is defined twice")
+            ERROR_TYPES[cls.code] = cls
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    @classmethod
+    def from_message(cls, text: str) -> MvoteError:
+        """Rebuild a typed error from its ``str()`` form (as carried in a Fabric response)."""
+        code, sep, message = text.partition(": ")
+        err_type = ERROR_TYPES.get(code) if sep else None
+        if err_type is None:
+            return MvoteError(text)
+        return err_type(message)
+
+
+ERROR_TYPES[MvoteError.code] = MvoteError
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+class Malformed(MvoteError):
+    code = "MALFORMED"
+    summary = "the bytes do not parse (not UTF-8, not JSON, not the expected protobuf)"
+
+
+class NonCanonical(MvoteError):
+    code = "NON_CANONICAL"
+    summary = (
+        "the input parses but is not the one canonical encoding (RFC 8785 JSON: key order, "
+        "whitespace, escapes, duplicate keys, floats, non-NFC text, trailing bytes)"
+    )
+
+
+class InvalidField(MvoteError):
+    code = "INVALID_FIELD"
+    summary = "a field is missing, unknown, of the wrong type, too long, or out of range"
+
+
+class TooLarge(MvoteError):
+    code = "TOO_LARGE"
+    summary = "a payload or argument is over its size limit"
+
+
+class InvalidKey(MvoteError):
+    code = "INVALID_KEY"
+    summary = "a public key is not a canonical point of the prime-order group (or is of small order)"
+
+
+# --- invocation and authorisation --------------------------------------------------------------
+
+
+class UnknownFunction(MvoteError):
+    code = "UNKNOWN_FUNCTION"
+    summary = "the contract has no function of that name"
+
+
+class BadArguments(MvoteError):
+    code = "BAD_ARGUMENTS"
+    summary = "the function got the wrong number of arguments"
+
+
+class Unauthorised(MvoteError):
+    code = "UNAUTHORISED"
+    summary = "the transaction creator may not call this function on this record"
+
+
+# --- records and lifecycle ---------------------------------------------------------------------
+
+
+class NotFound(MvoteError):
+    code = "NOT_FOUND"
+    summary = "no question, roster, ballot or tally with that id"
+
+
+class AlreadyExists(MvoteError):
+    code = "ALREADY_EXISTS"
+    summary = "a record with that id (or a roster entry with that hash) already exists"
+
+
+class InvalidTransition(MvoteError):
+    code = "INVALID_TRANSITION"
+    summary = "the question's lifecycle does not allow that transition from its current state"
+
+
+class QuestionNotOpen(MvoteError):
+    code = "QUESTION_NOT_OPEN"
+    summary = "the question is not OPEN, or the transaction time is outside its schedule"
+
+
+class Unsupported(MvoteError):
+    code = "UNSUPPORTED"
+    summary = "a feature this version does not provide yet (named in the message)"
+
+
+class RosterSealed(MvoteError):
+    code = "ROSTER_SEALED"
+    summary = "the roster is sealed and never changes again"
+
+
+class RosterNotSealed(MvoteError):
+    code = "ROSTER_NOT_SEALED"
+    summary = "the question's roster must be sealed before the question opens"
+
+
+# --- ballots -----------------------------------------------------------------------------------
+
+
+class NotEligible(MvoteError):
+    code = "NOT_ELIGIBLE"
+    summary = "the voter is not on the roster, or holds no valid credential for the question"
+
+
+class BadCredential(MvoteError):
+    code = "BAD_CREDENTIAL"
+    summary = "the registrar credential is for another voter, question or channel, expired, or not signed by a registrar of the question"
+
+
+class BadOnsiteCode(MvoteError):
+    code = "BAD_ONSITE_CODE"
+    summary = "the on-site code is missing or does not match the question's committed hash"
+
+
+class BadSignature(MvoteError):
+    code = "BAD_SIGNATURE"
+    summary = "a signature does not verify under the key it claims"
+
+
+class RuleViolation(MvoteError):
+    code = "RULE_VIOLATION"
+    summary = "the choices break the question's ballot rule (count, range, duplicates)"
+
+
+class AlreadyVoted(MvoteError):
+    code = "ALREADY_VOTED"
+    summary = "the voter already has a ballot on this question"
+
+
+class WrongChannel(MvoteError):
+    code = "WRONG_CHANNEL"
+    summary = "a signed payload names another channel than the one it was submitted to"
+
+
+# --- tally -------------------------------------------------------------------------------------
+
+
+class AggregationIncomplete(MvoteError):
+    code = "AGGREGATION_INCOMPLETE"
+    summary = "the tally needs every shard aggregated to its end first"

@@ -1,0 +1,4 @@
+"""Identities, signing, the Fabric Gateway client, ballot preparation and receipts.
+
+May import: mvote.verifier, mvote.chaincode. Never mvote.node.
+"""
