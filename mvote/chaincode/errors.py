@@ -77,7 +77,9 @@ class TooLarge(MvoteError):
 
 class InvalidKey(MvoteError):
     code = "INVALID_KEY"
-    summary = "a public key is not a canonical point of the prime-order group (or is of small order)"
+    summary = (
+        "a public key is not a canonical point of the prime-order group (or is of small order)"
+    )
 
 
 # --- invocation and authorisation --------------------------------------------------------------

@@ -1,0 +1,660 @@
+"""The voting contract: questions, rosters, ballots, aggregation and tally.
+
+Invocation takes Fabric's argument form (the function name, then byte-string arguments) and answers
+with a Fabric-style response: status 200 and a canonical JSON payload, or status 400 and the
+message ``"CODE: text naming the field"`` (500 for a fault of the contract itself). Every function
+checks everything before its first write, so a refused transaction writes nothing; the peer would
+not endorse it anyway.
+
+Pure and deterministic: the only clock is the transaction timestamp, the only I/O the stub.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from . import ed25519, encoding, keys, rules
+from .eligibility import check_credential, check_onsite_code
+from .errors import (
+    AggregationIncomplete,
+    AlreadyExists,
+    AlreadyVoted,
+    BadArguments,
+    InvalidField,
+    InvalidTransition,
+    Malformed,
+    MvoteError,
+    NotEligible,
+    NotFound,
+    QuestionNotOpen,
+    RosterNotSealed,
+    RosterSealed,
+    UnknownFunction,
+    Unsupported,
+    WrongChannel,
+)
+from .identity import Creator, require_admin, require_owner
+from .records import (
+    AGGREGATE_SHAPE,
+    EMPTY_ROSTER_DIGEST,
+    IDENTIFIER,
+    KEY_HEX,
+    PARTICIPATION_SHAPE,
+    ROSTER_BATCH_SHAPE,
+    ROSTER_SPEC_SHAPE,
+    TALLY_SHAPE,
+    Aggregate,
+    BallotRecord,
+    CastRequest,
+    Question,
+    QuestionSpec,
+    QuestionState,
+    Roster,
+    Transition,
+    roster_digest_after,
+)
+from .schema import HASH_HEX_SHAPE, Shape, Text
+from .stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
+
+OK = 200
+REFUSED = 400
+FAULT = 500
+
+#: Size limits per argument. A question with 1000 long options is the largest record we accept.
+MAX_SPEC_BYTES = 1 << 20
+MAX_ROSTER_BATCH_BYTES = 512 << 10
+MAX_CAST_BYTES = 16 << 10
+MAX_SMALL_ARG_BYTES = 1 << 10
+
+#: How many ballots one Aggregate transaction reads at most (its default and its ceiling).
+DEFAULT_AGGREGATE_BATCH = 1000
+MAX_AGGREGATE_BATCH = 5000
+
+REASON = Text(0, 500)
+DECIMAL = Text(1, 10, pattern=r"0|[1-9][0-9]*")
+
+
+class Response(NamedTuple):
+    """peer.Response: what the contract answers for one invocation."""
+
+    status: int
+    message: str
+    payload: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status < REFUSED
+
+
+Handler = Callable[["Call"], Any]
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: Handler
+    #: Names of the arguments after the function name, for error messages and docs.
+    params: tuple[str, ...]
+    optional: int = 0
+    #: Whether the function writes state (submit) or only reads (evaluate).
+    writes: bool = True
+
+
+@dataclass
+class Call:
+    """One invocation: the stub, the function and its raw arguments."""
+
+    stub: ChaincodeStub
+    function: Function
+    args: list[bytes]
+
+    @property
+    def now(self) -> int:
+        return self.stub.get_tx_timestamp().seconds
+
+    @property
+    def tx_id(self) -> str:
+        return self.stub.get_tx_id()
+
+    def has(self, index: int) -> bool:
+        return index < len(self.args)
+
+    def text(self, index: int, shape: Shape = IDENTIFIER) -> Any:
+        name = self.function.params[index]
+        raw = self.args[index]
+        if len(raw) > MAX_SMALL_ARG_BYTES:
+            raise InvalidField(
+                f"{name}: expected at most {MAX_SMALL_ARG_BYTES} bytes, got {len(raw)}", field=name
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Malformed(f"{name}: not UTF-8", field=name) from exc
+        encoding.encode(text)  # NFC and no lone surrogates: one spelling per argument
+        return shape.check(text, name)
+
+    def number(self, index: int) -> int:
+        return int(self.text(index, DECIMAL))
+
+    def json(self, index: int, max_size: int) -> Any:
+        return encoding.decode(
+            self.args[index], max_size=max_size, what=self.function.params[index]
+        )
+
+    # -- state helpers: canonical JSON in, typed records out ---------------------------------------
+
+    def read(self, key: str) -> Any | None:
+        raw = self.stub.get_state(key)
+        return encoding.decode(raw, max_size=1 << 24, what="state") if raw else None
+
+    def write(self, key: str, value: Any) -> None:
+        self.stub.put_state(key, encoding.encode(value))
+
+    def event(self, name: str, value: Any) -> None:
+        self.stub.set_event(name, encoding.encode(value))
+
+    def question(self, qid: str) -> Question:
+        value = self.read(keys.question_key(qid))
+        if value is None:
+            raise NotFound(f"qid: no question {qid!r}", field="qid")
+        return Question.from_json(value)
+
+    def roster(self, rid: str) -> Roster:
+        value = self.read(keys.roster_key(rid))
+        if value is None:
+            raise NotFound(f"rid: no roster {rid!r}", field="rid")
+        return Roster.from_json(value)
+
+    def admin(self) -> Creator:
+        return require_admin(self.stub.get_creator(), self.function.name)
+
+
+# --- questions ---
+
+
+def create_question(call: Call) -> Any:
+    creator = call.admin()
+    spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
+    if spec.mode == "secret":
+        raise Unsupported(
+            "mode: secret ballots are not available yet; use mode 'open'", field="mode"
+        )
+    rules.check_spec(spec)
+    for i, registrar in enumerate(spec.eligibility.registrars):
+        ed25519.checked_public_key(bytes.fromhex(registrar), f"eligibility.registrars[{i}]")
+    if spec.eligibility.kind == "roster":
+        assert spec.eligibility.roster is not None
+        call.roster(spec.eligibility.roster)  # must exist; sealed is checked at open
+    key = keys.question_key(spec.qid)
+    if call.stub.get_state(key):
+        raise AlreadyExists(f"qid: question {spec.qid!r} already exists", field="qid")
+    question = Question(
+        spec=spec,
+        owner=creator.msp_id,
+        state="DRAFT",
+        eligible=None,
+        transitions=(Transition("DRAFT", call.tx_id, call.now),),
+    )
+    call.write(key, question.to_json())
+    call.event("QuestionCreated", {"qid": spec.qid, "owner": creator.msp_id})
+    return question.to_json()
+
+
+def _transition(
+    call: Call,
+    question: Question,
+    to: QuestionState,
+    *,
+    reason: str = "",
+    eligible: int | None = None,
+) -> Any:
+    updated = dataclasses.replace(
+        question,
+        state=to,
+        eligible=eligible if eligible is not None else question.eligible,
+        transitions=(*question.transitions, Transition(to, call.tx_id, call.now, reason)),
+    )
+    call.write(keys.question_key(question.qid), updated.to_json())
+    call.event("QuestionStateChanged", {"qid": question.qid, "state": to})
+    return updated.to_json()
+
+
+def _require_state(question: Question, action: str, *allowed: QuestionState) -> None:
+    if question.state not in allowed:
+        raise InvalidTransition(
+            f"{action}: expected question {question.qid!r} in state {' or '.join(allowed)}, "
+            f"got {question.state}",
+            field="state",
+        )
+
+
+def open_question(call: Call) -> Any:
+    creator = call.admin()
+    question = call.question(call.text(0))
+    require_owner(creator, question.owner, "OpenQuestion")
+    _require_state(question, "OpenQuestion", "DRAFT")
+    if call.now >= question.spec.closes_at:
+        raise InvalidTransition(
+            f"OpenQuestion: schedule.closes_at ({question.spec.closes_at}) has passed "
+            f"(transaction time {call.now})",
+            field="schedule.closes_at",
+        )
+    eligible = None
+    if question.spec.eligibility.kind == "roster":
+        assert question.spec.eligibility.roster is not None
+        roster = call.roster(question.spec.eligibility.roster)
+        if not roster.sealed:
+            raise RosterNotSealed(
+                f"eligibility.roster: roster {roster.rid!r} must be sealed before the question opens",
+                field="eligibility.roster",
+            )
+        eligible = roster.count
+    return _transition(call, question, "OPEN", eligible=eligible)
+
+
+def close_question(call: Call) -> Any:
+    creator = call.admin()
+    question = call.question(call.text(0))
+    reason = call.text(1, REASON) if call.has(1) else ""
+    require_owner(creator, question.owner, "CloseQuestion")
+    _require_state(question, "CloseQuestion", "OPEN")
+    if call.now < question.spec.closes_at and not reason:
+        raise InvalidTransition(
+            f"CloseQuestion: schedule.closes_at ({question.spec.closes_at}) not reached "
+            f"(transaction time {call.now}); give a reason to close early",
+            field="reason",
+        )
+    return _transition(call, question, "CLOSED", reason=reason)
+
+
+def cancel_question(call: Call) -> Any:
+    creator = call.admin()
+    question = call.question(call.text(0))
+    reason = call.text(1, REASON)
+    require_owner(creator, question.owner, "CancelQuestion")
+    _require_state(question, "CancelQuestion", "DRAFT", "OPEN")
+    if not reason:
+        raise InvalidField("reason: a cancellation needs a reason", field="reason")
+    return _transition(call, question, "CANCELLED", reason=reason)
+
+
+def get_question(call: Call) -> Any:
+    return call.question(call.text(0)).to_json()
+
+
+def list_questions(call: Call) -> Any:
+    return [
+        Question.from_json(encoding.decode(raw, max_size=1 << 24, what="state")).to_json()
+        for _, raw in get_state_by_partial_composite_key(call.stub, keys.QUESTION, [])
+    ]
+
+
+# --- rosters ---
+
+
+def create_roster(call: Call) -> Any:
+    creator = call.admin()
+    spec = ROSTER_SPEC_SHAPE.check(call.json(0, MAX_SMALL_ARG_BYTES), "$")
+    key = keys.roster_key(spec["rid"])
+    if call.stub.get_state(key):
+        raise AlreadyExists(f"rid: roster {spec['rid']!r} already exists", field="rid")
+    roster = Roster(spec["rid"], spec["title"], creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
+    call.write(key, roster.to_json())
+    call.event("RosterChanged", {"rid": roster.rid, "count": 0, "sealed": False})
+    return roster.to_json()
+
+
+def _owned_open_roster(call: Call, rid: str, action: str) -> Roster:
+    creator = call.admin()
+    roster = call.roster(rid)
+    require_owner(creator, roster.owner, action)
+    if roster.sealed:
+        raise RosterSealed(f"rid: roster {rid!r} is sealed and never changes", field="rid")
+    return roster
+
+
+def add_roster_entries(call: Call) -> Any:
+    batch = ROSTER_BATCH_SHAPE.check(call.json(0, MAX_ROSTER_BATCH_BYTES), "$")
+    roster = _owned_open_roster(call, batch["rid"], "AddRosterEntries")
+    entries: list[str] = batch["entries"]
+    for i, entry in enumerate(entries):
+        if call.stub.get_state(keys.roster_entry_key(roster.rid, entry)):
+            raise AlreadyExists(
+                f"entries[{i}]: voter hash {entry} is already on roster {roster.rid!r}",
+                field=f"entries[{i}]",
+            )
+    for entry in entries:
+        call.write(keys.roster_entry_key(roster.rid, entry), {"tx": call.tx_id})
+    updated = dataclasses.replace(
+        roster,
+        count=roster.count + len(entries),
+        digest=roster_digest_after(roster.digest, entries),
+    )
+    call.write(keys.roster_key(roster.rid), updated.to_json())
+    call.event("RosterChanged", {"rid": roster.rid, "count": updated.count, "sealed": False})
+    return updated.to_json()
+
+
+def seal_roster(call: Call) -> Any:
+    roster = _owned_open_roster(call, call.text(0), "SealRoster")
+    if roster.count == 0:
+        raise InvalidField(f"rid: roster {roster.rid!r} has no entries to seal", field="rid")
+    updated = dataclasses.replace(roster, sealed=True)
+    call.write(keys.roster_key(roster.rid), updated.to_json())
+    call.event("RosterChanged", {"rid": roster.rid, "count": roster.count, "sealed": True})
+    return updated.to_json()
+
+
+def get_roster(call: Call) -> Any:
+    return call.roster(call.text(0)).to_json()
+
+
+def is_on_roster(call: Call) -> Any:
+    rid, entry = call.text(0), call.text(1, HASH_HEX_SHAPE)
+    call.roster(rid)
+    return {
+        "rid": rid,
+        "entry": entry,
+        "listed": bool(call.stub.get_state(keys.roster_entry_key(rid, entry))),
+    }
+
+
+# --- ballots ---
+
+
+def cast(call: Call) -> Any:
+    request = CastRequest.from_json(call.json(0, MAX_CAST_BYTES))
+    ballot = request.ballot
+    channel = call.stub.get_channel_id()
+    if ballot.channel != channel:
+        raise WrongChannel(
+            f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
+        )
+    voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
+    ed25519.verify(voter_key, ballot.canonical_bytes(), bytes.fromhex(request.sig), "sig")
+
+    question = call.question(ballot.qid)
+    spec = question.spec
+    if question.state != "OPEN":
+        raise QuestionNotOpen(
+            f"ballot.qid: question {spec.qid!r} is {question.state}, not OPEN", field="ballot.qid"
+        )
+    if not spec.opens_at <= call.now < spec.closes_at:
+        raise QuestionNotOpen(
+            f"ballot.qid: transaction time {call.now} is outside the schedule "
+            f"[{spec.opens_at}, {spec.closes_at})",
+            field="ballot.qid",
+        )
+    rules.check_choices(spec, ballot.choices)
+
+    eligibility = spec.eligibility
+    check_onsite_code(eligibility, spec.qid, request.code)
+    check_credential(
+        eligibility,
+        request.credential,
+        channel=channel,
+        qid=spec.qid,
+        voter=ballot.voter,
+        now=call.now,
+    )
+    if eligibility.kind == "roster":
+        assert eligibility.roster is not None
+        entry = keys.voter_hash(voter_key).hex()
+        if not call.stub.get_state(keys.roster_entry_key(eligibility.roster, entry)):
+            raise NotEligible(
+                f"ballot.voter: voter {ballot.voter} is not on roster {eligibility.roster!r}",
+                field="ballot.voter",
+            )
+
+    shard = keys.shard_of(voter_key, spec.shards)
+    ballot_key = keys.ballot_key(spec.qid, shard, ballot.voter)
+    # The double-vote rule: the voter's own ballot key is the only ballot state this reads.
+    if call.stub.get_state(ballot_key):
+        raise AlreadyVoted(
+            f"ballot.voter: voter {ballot.voter} already voted on question {spec.qid!r}",
+            field="ballot.voter",
+        )
+
+    tracker = ballot.tracker()
+    record = BallotRecord(
+        ballot=ballot,
+        sig=request.sig,
+        credential=request.credential,
+        onsite=eligibility.onsite,
+        shard=shard,
+        tracker=tracker,
+        tx=call.tx_id,
+        at=call.now,
+    )
+    call.write(ballot_key, record.to_json())
+    call.write(
+        keys.participation_key(ballot.voter, spec.qid),
+        {"qid": spec.qid, "tracker": tracker, "tx": call.tx_id, "at": call.now},
+    )
+    call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
+    return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
+
+
+def get_ballot(call: Call) -> Any:
+    question = call.question(call.text(0))
+    voter = call.text(1, KEY_HEX)
+    shard = keys.shard_of(bytes.fromhex(voter), question.spec.shards)
+    value = call.read(keys.ballot_key(question.qid, shard, voter))
+    if value is None:
+        raise NotFound(f"voter: no ballot from {voter} on {question.qid!r}", field="voter")
+    return BallotRecord.from_json(value).to_json()
+
+
+def get_history(call: Call) -> Any:
+    voter = call.text(0, KEY_HEX)
+    return [
+        PARTICIPATION_SHAPE.check(
+            encoding.decode(raw, max_size=1 << 12, what="state"), "participation"
+        )
+        for _, raw in get_state_by_partial_composite_key(call.stub, keys.PARTICIPATION, [voter])
+    ]
+
+
+# --- aggregation and tally ---
+
+
+def _shard_ballots(call: Call, qid: str, shard: int, after_voter: str) -> Iterator[BallotRecord]:
+    start, end = partial_key_range(keys.BALLOT, [qid, keys.shard_label(shard)])
+    if after_voter:
+        # The smallest key after the cursor's own ballot key.
+        start = keys.ballot_key(qid, shard, after_voter) + "\x00"
+    for _, raw in call.stub.get_state_by_range(start, end):
+        yield BallotRecord.from_json(
+            encoding.decode(raw, max_size=MAX_CAST_BYTES * 2, what="state")
+        )
+
+
+def aggregate(call: Call) -> Any:
+    call.admin()
+    question = call.question(call.text(0))
+    shard = call.number(1)
+    limit = call.number(2) if call.has(2) else DEFAULT_AGGREGATE_BATCH
+    _require_state(question, "Aggregate", "CLOSED")
+    if shard >= question.spec.shards:
+        raise InvalidField(
+            f"shard: expected 0..{question.spec.shards - 1}, got {shard}", field="shard"
+        )
+    if not 1 <= limit <= MAX_AGGREGATE_BATCH:
+        raise InvalidField(f"limit: expected 1..{MAX_AGGREGATE_BATCH}, got {limit}", field="limit")
+    key = keys.aggregate_key(question.qid, shard)
+    stored = call.read(key)
+    current = (
+        Aggregate.from_json(stored)
+        if stored is not None
+        else Aggregate(question.qid, shard, "", 0, (0,) * len(question.spec.options), False)
+    )
+    if current.done:
+        raise AlreadyExists(
+            f"shard: shard {shard} of {question.qid!r} is already aggregated", field="shard"
+        )
+    counts = list(current.counts)
+    ballots, cursor = current.ballots, current.cursor
+    done = True
+    for read, record in enumerate(_shard_ballots(call, question.qid, shard, current.cursor), 1):
+        rules.add_ballot(counts, record.ballot.choices)
+        ballots += 1
+        cursor = record.ballot.voter
+        if read == limit:
+            # Stop before the next key: whether the shard is exhausted is the next call's news.
+            done = False
+            break
+    updated = Aggregate(question.qid, shard, cursor, ballots, tuple(counts), done)
+    call.write(key, updated.to_json())
+    call.event(
+        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
+    )
+    return updated.to_json()
+
+
+def _sum_shards(call: Call, question: Question) -> tuple[int, list[int]]:
+    ballots, counts = 0, [0] * len(question.spec.options)
+    for shard in range(question.spec.shards):
+        value = call.read(keys.aggregate_key(question.qid, shard))
+        if value is None or not value["done"]:
+            raise AggregationIncomplete(
+                f"shard: shard {shard} of {question.qid!r} is not aggregated to its end; "
+                f"run Aggregate({question.qid}, {shard}) until done",
+                field="shard",
+            )
+        agg = Aggregate.from_json(value)
+        ballots += agg.ballots
+        counts = [a + b for a, b in zip(counts, agg.counts, strict=True)]
+    return ballots, counts
+
+
+def tally(call: Call) -> Any:
+    call.admin()
+    question = call.question(call.text(0))
+    _require_state(question, "Tally", "CLOSED")
+    ballots, counts = _sum_shards(call, question)
+    result = {
+        "qid": question.qid,
+        "ballots": ballots,
+        "counts": counts,
+        "eligible": question.eligible,
+        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
+        "tx": call.tx_id,
+        "at": call.now,
+    }
+    TALLY_SHAPE.check(result, "tally")
+    call.write(keys.tally_key(question.qid), result)
+    _transition(call, question, "TALLIED")
+    return result
+
+
+def get_tally(call: Call) -> Any:
+    qid = call.text(0)
+    value = call.read(keys.tally_key(qid))
+    if value is None:
+        raise NotFound(f"qid: question {qid!r} has no tally", field="qid")
+    return TALLY_SHAPE.check(value, "tally")
+
+
+def get_aggregate(call: Call) -> Any:
+    question = call.question(call.text(0))
+    shard = call.number(1)
+    value = call.read(keys.aggregate_key(question.qid, shard))
+    if value is None:
+        raise NotFound(f"shard: shard {shard} of {question.qid!r} has no aggregate", field="shard")
+    return AGGREGATE_SHAPE.check(value, "aggregate")
+
+
+def get_results(call: Call) -> Any:
+    """Live counts of an open-mode question (a scan of its ballots), or its final tally."""
+    question = call.question(call.text(0))
+    if question.state == "TALLIED":
+        return {
+            "qid": question.qid,
+            "state": question.state,
+            "final": True,
+            "tally": get_tally(call),
+        }
+    counts, ballots = [0] * len(question.spec.options), 0
+    start, end = partial_key_range(keys.BALLOT, [question.qid])
+    for _, raw in call.stub.get_state_by_range(start, end):
+        record = BallotRecord.from_json(
+            encoding.decode(raw, max_size=MAX_CAST_BYTES * 2, what="state")
+        )
+        rules.add_ballot(counts, record.ballot.choices)
+        ballots += 1
+    return {
+        "qid": question.qid,
+        "state": question.state,
+        "final": False,
+        "ballots": ballots,
+        "counts": counts,
+    }
+
+
+# --- dispatch ---
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function("CreateQuestion", create_question, ("spec",)),
+        Function("OpenQuestion", open_question, ("qid",)),
+        Function("CloseQuestion", close_question, ("qid", "reason"), optional=1),
+        Function("CancelQuestion", cancel_question, ("qid", "reason")),
+        Function("CreateRoster", create_roster, ("spec",)),
+        Function("AddRosterEntries", add_roster_entries, ("batch",)),
+        Function("SealRoster", seal_roster, ("rid",)),
+        Function("Cast", cast, ("request",)),
+        Function("Aggregate", aggregate, ("qid", "shard", "limit"), optional=1),
+        Function("Tally", tally, ("qid",)),
+        Function("GetQuestion", get_question, ("qid",), writes=False),
+        Function("ListQuestions", list_questions, (), writes=False),
+        Function("GetRoster", get_roster, ("rid",), writes=False),
+        Function("IsOnRoster", is_on_roster, ("rid", "entry"), writes=False),
+        Function("GetBallot", get_ballot, ("qid", "voter"), writes=False),
+        Function("GetHistory", get_history, ("voter",), writes=False),
+        Function("GetAggregate", get_aggregate, ("qid", "shard"), writes=False),
+        Function("GetTally", get_tally, ("qid",), writes=False),
+        Function("GetResults", get_results, ("qid",), writes=False),
+    )
+}
+
+
+def _call_for(stub: ChaincodeStub) -> Call:
+    args = stub.get_args()
+    if not args:
+        raise BadArguments(
+            "function: expected a function name as the first argument", field="function"
+        )
+    try:
+        name = args[0].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Malformed("function: not UTF-8", field="function") from exc
+    function = FUNCTIONS.get(name)
+    if function is None:
+        raise UnknownFunction(f"function: no function {name[:64]!r}", field="function")
+    params = args[1:]
+    most = len(function.params)
+    least = most - function.optional
+    if not least <= len(params) <= most:
+        expected = f"{most}" if least == most else f"{least} to {most}"
+        raise BadArguments(
+            f"{name}: expected {expected} arguments ({', '.join(function.params) or 'none'}), "
+            f"got {len(params)}",
+            field="args",
+        )
+    return Call(stub, function, params)
+
+
+def invoke(stub: ChaincodeStub) -> Response:
+    """Run one invocation. Never raises: refusals come back as status 400 with a coded message."""
+    try:
+        call = _call_for(stub)
+        result = call.function.handler(call)
+        return Response(OK, "", encoding.encode(result))
+    except MvoteError as exc:
+        return Response(REFUSED, str(exc), b"")
+    except Exception as exc:  # a fault of the contract, not of the request
+        return Response(FAULT, f"INTERNAL: {type(exc).__name__}: {exc}", b"")

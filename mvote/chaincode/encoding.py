@@ -1,0 +1,141 @@
+"""The one byte encoding of every record and signed payload: RFC 8785 (JCS) canonical JSON.
+
+Why JCS rather than deterministic protobuf: protobuf's "deterministic" mode is a property of one
+serializer, not of the bytes; a decoder cannot tell a canonical message from a re-ordered one,
+accepts unknown fields, and differs across languages. JCS is a published standard with a byte-exact
+rule, so a kiosk in JavaScript and the chaincode in Python agree on what a voter signed, and the
+ledger stays readable. What JCS leaves open we close here: integers only (no floats), within
++-(2**53 - 1), NFC text, no duplicate keys.
+
+``decode`` accepts exactly the bytes ``encode`` produces and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from typing import Any
+
+import rfc8785
+
+from .errors import Malformed, NonCanonical, TooLarge
+
+#: JSON values this protocol admits. Floats are excluded by design.
+JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes of ``value``. Precondition: ints only, NFC strings, str keys."""
+    _check_values(value, "$")
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise NonCanonical(f"cannot encode value canonically: {exc}") from exc
+
+
+def digest(value: Any) -> bytes:
+    """SHA-256 of the canonical bytes of ``value``."""
+    return hashlib.sha256(encode(value)).digest()
+
+
+def decode(data: bytes, *, max_size: int, what: str = "payload") -> Any:
+    """Parse canonical JSON bytes, refusing anything that ``encode`` would not have produced.
+
+    ``what`` names the argument in error messages. Raises TooLarge, Malformed or NonCanonical.
+    """
+    if len(data) > max_size:
+        raise TooLarge(f"{what}: expected at most {max_size} bytes, got {len(data)}", field=what)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Malformed(
+            f"{what}: not UTF-8 ({exc.reason} at byte {exc.start})", field=what
+        ) from exc
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_float=_reject_float,
+            parse_constant=_reject_constant,
+        )
+    except _NonCanonicalJSON as exc:
+        raise NonCanonical(f"{what}: {exc}", field=what) from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Malformed(f"{what}: not JSON ({exc})", field=what) from exc
+    _check_values(value, what)
+    try:
+        canonical = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError) as exc:
+        raise NonCanonical(f"{what}: {exc}", field=what) from exc
+    if canonical != data:
+        raise NonCanonical(
+            f"{what}: not in RFC 8785 canonical form (first difference at byte "
+            f"{_first_difference(canonical, data)})",
+            field=what,
+        )
+    return value
+
+
+class _NonCanonicalJSON(ValueError):
+    pass
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _NonCanonicalJSON(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_float(literal: str) -> Any:
+    raise _NonCanonicalJSON(f"expected an integer, got the number {literal}")
+
+
+def _reject_constant(literal: str) -> Any:
+    raise _NonCanonicalJSON(f"expected a JSON value, got {literal}")
+
+
+def _check_values(value: Any, path: str) -> None:
+    """Reject what JCS would encode but this protocol forbids: floats, big ints, non-NFC text."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise NonCanonical(f"{path}: integer out of the safe range +-(2**53-1)", field=path)
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_values(item, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NonCanonical(f"{path}: object keys must be strings", field=path)
+            _check_text(key, f"{path} key")
+            _check_values(item, f"{path}.{key}")
+        return
+    raise NonCanonical(f"{path}: expected a JSON value, got {type(value).__name__}", field=path)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NonCanonical(f"{path}: lone surrogate in text", field=path) from exc
+    if not unicodedata.is_normalized("NFC", text):
+        raise NonCanonical(f"{path}: text is not in Unicode NFC form", field=path)
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))

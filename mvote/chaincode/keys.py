@@ -1,0 +1,76 @@
+"""mvote's on-chain key layout (composite keys) and the hashes that name voters.
+
+| key                                 | holds                                         |
+|-------------------------------------|-----------------------------------------------|
+| question~{qid}                      | the question record                           |
+| roster~{rid}                        | roster header: count, digest, sealed          |
+| rosterentry~{rid}~{voter_hash}      | one eligible voter (hash of the key)          |
+| ballot~{qid}~{shard}~{voter}        | the signed ballot                             |
+| participation~{voter}~{qid}         | the voter's history entry                     |
+| aggregate~{qid}~{shard}             | a shard's running sums and cursor             |
+| tally~{qid}                         | the result                                    |
+
+No ballot transaction writes a key that another voter's ballot transaction reads or writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .stub import create_composite_key
+
+QUESTION = "question"
+ROSTER = "roster"
+ROSTER_ENTRY = "rosterentry"
+BALLOT = "ballot"
+PARTICIPATION = "participation"
+AGGREGATE = "aggregate"
+TALLY = "tally"
+
+#: Shard numbers are written with a fixed width so that keys sort by shard.
+SHARD_WIDTH = 4
+MAX_SHARDS = 1024
+
+_VOTER_HASH_DOMAIN = b"mvote/voter-hash/v1\x00"
+
+
+def voter_hash(voter_public_key: bytes) -> bytes:
+    """The roster's name for a voter: SHA-256 of a domain tag and the Ed25519 public key."""
+    return hashlib.sha256(_VOTER_HASH_DOMAIN + voter_public_key).digest()
+
+
+def shard_of(voter_public_key: bytes, shards: int) -> int:
+    """The voter's shard: the first 8 bytes of the voter hash, big-endian, modulo ``shards``."""
+    return int.from_bytes(voter_hash(voter_public_key)[:8], "big") % shards
+
+
+def shard_label(shard: int) -> str:
+    return f"{shard:0{SHARD_WIDTH}d}"
+
+
+def question_key(qid: str) -> str:
+    return create_composite_key(QUESTION, [qid])
+
+
+def roster_key(rid: str) -> str:
+    return create_composite_key(ROSTER, [rid])
+
+
+def roster_entry_key(rid: str, voter_hash_hex: str) -> str:
+    return create_composite_key(ROSTER_ENTRY, [rid, voter_hash_hex])
+
+
+def ballot_key(qid: str, shard: int, voter_hex: str) -> str:
+    return create_composite_key(BALLOT, [qid, shard_label(shard), voter_hex])
+
+
+def participation_key(voter_hex: str, qid: str) -> str:
+    return create_composite_key(PARTICIPATION, [voter_hex, qid])
+
+
+def aggregate_key(qid: str, shard: int) -> str:
+    return create_composite_key(AGGREGATE, [qid, shard_label(shard)])
+
+
+def tally_key(qid: str) -> str:
+    return create_composite_key(TALLY, [qid])

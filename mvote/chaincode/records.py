@@ -1,0 +1,667 @@
+"""On-chain records and signed payloads: their shapes, typed forms and canonical bytes.
+
+Each record is a frozen dataclass with ``to_json`` (the JSON value whose RFC 8785 bytes are stored
+or signed) and ``from_json`` (which accepts only what its shape admits). docs/records.md shows every
+record with an example; tests/vectors/ holds their canonical bytes and hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import encoding
+from .schema import (
+    Array,
+    Bool,
+    Const,
+    Hex,
+    Int,
+    Nullable,
+    Object,
+    OneOf,
+    Tagged,
+    Text,
+)
+
+BALLOT_TYPE = "mvote.ballot.v1"
+CREDENTIAL_TYPE = "mvote.credential.v1"
+
+#: Identifiers are ASCII so that they are safe inside composite keys, URLs and file names.
+IDENTIFIER = Text(1, 64, pattern=r"[a-z0-9][a-z0-9._-]*")
+CHANNEL = Text(1, 249, pattern=r"[a-z][a-z0-9.-]*")
+MSP_ID = Text(1, 128, pattern=r"[A-Za-z0-9.-]+")
+TX_ID = Text(1, 128, pattern=r"[0-9a-f]+")
+KEY_HEX = Hex(32)
+SIG_HEX = Hex(64)
+HASH_HEX = Hex(32)
+TIME = Int(0, 2**40)  # unix seconds; 2**40 is past the year 36000
+COUNT = Int(0, encoding.MAX_SAFE_INTEGER)
+BASIS_POINTS = Int(0, 10_000)
+
+MAX_OPTIONS = 1000
+MAX_REGISTRARS = 16
+
+QuestionState = Literal["DRAFT", "OPEN", "CLOSED", "TALLIED", "CANCELLED"]
+QUESTION_STATES: tuple[QuestionState, ...] = ("DRAFT", "OPEN", "CLOSED", "TALLIED", "CANCELLED")
+
+
+# --- ballot rules ---
+
+TURNOUT_SHAPE = Tagged(
+    {
+        "none": Object({"kind": Const("none")}),
+        "count": Object({"kind": Const("count"), "count": Int(1, encoding.MAX_SAFE_INTEGER)}),
+        "share": Object({"kind": Const("share"), "bp": Int(1, 10_000)}),
+    }
+)
+
+RULE_SHAPE = Tagged(
+    {
+        "single": Object({"kind": Const("single")}),
+        "multi": Object(
+            {"kind": Const("multi"), "min": Int(0, MAX_OPTIONS), "max": Int(1, MAX_OPTIONS)}
+        ),
+        "yesno": Object(
+            {
+                "kind": Const("yesno"),
+                # Passes when approvals * 10000 > threshold_bp * ballots: 5000 is "more than half".
+                "threshold_bp": Int(0, 9_999),
+                "min_turnout": TURNOUT_SHAPE,
+            }
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Turnout:
+    kind: Literal["none", "count", "share"]
+    value: int = 0  # the count, or the share in basis points
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "none":
+            return {"kind": "none"}
+        if self.kind == "count":
+            return {"kind": "count", "count": self.value}
+        return {"kind": "share", "bp": self.value}
+
+    @staticmethod
+    def from_json(value: dict[str, Any]) -> Turnout:
+        kind = value["kind"]
+        if kind == "count":
+            return Turnout("count", value["count"])
+        if kind == "share":
+            return Turnout("share", value["bp"])
+        return Turnout("none")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How many options a ballot selects, and (yes/no) how the question passes."""
+
+    kind: Literal["single", "multi", "yesno"]
+    min: int = 1
+    max: int = 1
+    threshold_bp: int = 0
+    min_turnout: Turnout = Turnout("none")
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "multi":
+            return {"kind": "multi", "min": self.min, "max": self.max}
+        if self.kind == "yesno":
+            return {
+                "kind": "yesno",
+                "threshold_bp": self.threshold_bp,
+                "min_turnout": self.min_turnout.to_json(),
+            }
+        return {"kind": "single"}
+
+    @staticmethod
+    def from_json(value: Any, path: str = "rule") -> Rule:
+        v = RULE_SHAPE.check(value, path)
+        if v["kind"] == "multi":
+            return Rule("multi", min=v["min"], max=v["max"])
+        if v["kind"] == "yesno":
+            return Rule(
+                "yesno",
+                threshold_bp=v["threshold_bp"],
+                min_turnout=Turnout.from_json(v["min_turnout"]),
+            )
+        return Rule("single")
+
+
+# --- eligibility ---
+
+_ROSTER_ELIGIBILITY = Object({"kind": Const("roster"), "roster": IDENTIFIER})
+_OPEN_ELIGIBILITY = Object(
+    {
+        "kind": Const("open"),
+        "registrars": Array(KEY_HEX, min_len=1, max_len=MAX_REGISTRARS, ascending=True),
+    }
+)
+ELIGIBILITY_SHAPE = Tagged(
+    {
+        "roster": _ROSTER_ELIGIBILITY,
+        "open": _OPEN_ELIGIBILITY,
+        "onsite": Object(
+            {
+                "kind": Const("onsite"),
+                "base": Tagged({"roster": _ROSTER_ELIGIBILITY, "open": _OPEN_ELIGIBILITY}),
+                "code_salt": Hex(16),
+                "code_hash": HASH_HEX,
+            }
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who may vote: a sealed roster, holders of a registrar credential, and/or an on-site code."""
+
+    kind: Literal["roster", "open"]
+    roster: str | None = None
+    registrars: tuple[str, ...] = ()
+    #: On-site votes also need a code whose salted hash the question commits.
+    code_salt: str | None = None
+    code_hash: str | None = None
+
+    @property
+    def onsite(self) -> bool:
+        return self.code_hash is not None
+
+    def _base_json(self) -> dict[str, Any]:
+        if self.kind == "roster":
+            return {"kind": "roster", "roster": self.roster}
+        return {"kind": "open", "registrars": list(self.registrars)}
+
+    def to_json(self) -> dict[str, Any]:
+        if self.onsite:
+            return {
+                "kind": "onsite",
+                "base": self._base_json(),
+                "code_salt": self.code_salt,
+                "code_hash": self.code_hash,
+            }
+        return self._base_json()
+
+    @staticmethod
+    def from_json(value: Any, path: str = "eligibility") -> Eligibility:
+        v = ELIGIBILITY_SHAPE.check(value, path)
+        salt = code_hash = None
+        if v["kind"] == "onsite":
+            salt, code_hash, v = v["code_salt"], v["code_hash"], v["base"]
+        if v["kind"] == "roster":
+            return Eligibility("roster", roster=v["roster"], code_salt=salt, code_hash=code_hash)
+        return Eligibility(
+            "open", registrars=tuple(v["registrars"]), code_salt=salt, code_hash=code_hash
+        )
+
+
+# --- questions ---
+
+SCHEDULE_SHAPE = Object({"opens_at": TIME, "closes_at": TIME})
+
+QUESTION_SPEC_SHAPE = Object(
+    {
+        "qid": IDENTIFIER,
+        "title": Text(1, 200),
+        "description": Text(0, 4000, multiline=True),
+        "options": Array(Text(1, 200), min_len=2, max_len=MAX_OPTIONS, unique=True),
+        "rule": RULE_SHAPE,
+        "eligibility": ELIGIBILITY_SHAPE,
+        "schedule": SCHEDULE_SHAPE,
+        "mode": OneOf(("open", "secret")),
+        "shards": Int(1, 1024),
+    }
+)
+
+TRANSITION_SHAPE = Object(
+    {
+        "state": OneOf(QUESTION_STATES),
+        "tx": TX_ID,
+        "at": TIME,
+        "reason": Text(0, 500),
+    }
+)
+
+QUESTION_SHAPE = Object(
+    {
+        **QUESTION_SPEC_SHAPE.fields,
+        "owner": MSP_ID,
+        "state": OneOf(QUESTION_STATES),
+        "eligible": Nullable(COUNT),
+        "transitions": Array(TRANSITION_SHAPE, min_len=1, max_len=8),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: QuestionState
+    tx: str
+    at: int
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state, "tx": self.tx, "at": self.at, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """What an operator submits to create a question."""
+
+    qid: str
+    title: str
+    description: str
+    options: tuple[str, ...]
+    rule: Rule
+    eligibility: Eligibility
+    opens_at: int
+    closes_at: int
+    mode: Literal["open", "secret"] = "open"
+    shards: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qid": self.qid,
+            "title": self.title,
+            "description": self.description,
+            "options": list(self.options),
+            "rule": self.rule.to_json(),
+            "eligibility": self.eligibility.to_json(),
+            "schedule": {"opens_at": self.opens_at, "closes_at": self.closes_at},
+            "mode": self.mode,
+            "shards": self.shards,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> QuestionSpec:
+        v = QUESTION_SPEC_SHAPE.check(value, "$")
+        return _spec_from_checked(v)
+
+
+def _spec_from_checked(v: dict[str, Any]) -> QuestionSpec:
+    return QuestionSpec(
+        qid=v["qid"],
+        title=v["title"],
+        description=v["description"],
+        options=tuple(v["options"]),
+        rule=Rule.from_json(v["rule"]),
+        eligibility=Eligibility.from_json(v["eligibility"]),
+        opens_at=v["schedule"]["opens_at"],
+        closes_at=v["schedule"]["closes_at"],
+        mode=v["mode"],
+        shards=v["shards"],
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """question~{qid}: the spec plus who owns it, where it is in its lifecycle, and how it got there."""
+
+    spec: QuestionSpec
+    owner: str
+    state: QuestionState
+    #: Roster size frozen when the question opens (the base of a turnout share), else None.
+    eligible: int | None
+    transitions: tuple[Transition, ...]
+
+    @property
+    def qid(self) -> str:
+        return self.spec.qid
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.spec.to_json(),
+            "owner": self.owner,
+            "state": self.state,
+            "eligible": self.eligible,
+            "transitions": [t.to_json() for t in self.transitions],
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> Question:
+        v = QUESTION_SHAPE.check(value, "question")
+        spec = _spec_from_checked({k: v[k] for k in QUESTION_SPEC_SHAPE.fields})
+        return Question(
+            spec=spec,
+            owner=v["owner"],
+            state=v["state"],
+            eligible=v["eligible"],
+            transitions=tuple(
+                Transition(t["state"], t["tx"], t["at"], t["reason"]) for t in v["transitions"]
+            ),
+        )
+
+
+# --- rosters ---
+
+ROSTER_SPEC_SHAPE = Object({"rid": IDENTIFIER, "title": Text(1, 200)})
+ROSTER_SHAPE = Object(
+    {
+        "rid": IDENTIFIER,
+        "title": Text(1, 200),
+        "owner": MSP_ID,
+        "count": COUNT,
+        "digest": HASH_HEX,
+        "sealed": Bool(),
+    }
+)
+MAX_ROSTER_BATCH = 5000
+ROSTER_BATCH_SHAPE = Object(
+    {
+        "rid": IDENTIFIER,
+        "entries": Array(HASH_HEX, min_len=1, max_len=MAX_ROSTER_BATCH, ascending=True),
+    }
+)
+EMPTY_ROSTER_DIGEST = bytes(32).hex()
+
+
+@dataclass(frozen=True)
+class Roster:
+    """roster~{rid}: the header. ``digest`` chains every batch of entries in the order added."""
+
+    rid: str
+    title: str
+    owner: str
+    count: int
+    digest: str
+    sealed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rid": self.rid,
+            "title": self.title,
+            "owner": self.owner,
+            "count": self.count,
+            "digest": self.digest,
+            "sealed": self.sealed,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> Roster:
+        v = ROSTER_SHAPE.check(value, "roster")
+        return Roster(v["rid"], v["title"], v["owner"], v["count"], v["digest"], v["sealed"])
+
+
+def roster_digest_after(digest_hex: str, entries: list[str]) -> str:
+    """digest' = SHA-256(digest || SHA-256(canonical JSON of the batch's entries))."""
+    batch_hash = encoding.digest(entries)
+    return hashlib.sha256(bytes.fromhex(digest_hex) + batch_hash).hexdigest()
+
+
+# --- ballots and credentials ---
+
+BALLOT_SHAPE = Object(
+    {
+        "type": Const(BALLOT_TYPE),
+        "channel": CHANNEL,
+        "qid": IDENTIFIER,
+        "choices": Array(Int(0, MAX_OPTIONS - 1), min_len=0, max_len=MAX_OPTIONS, ascending=True),
+        "voter": KEY_HEX,
+    }
+)
+
+CREDENTIAL_SHAPE = Object(
+    {
+        "type": Const(CREDENTIAL_TYPE),
+        "channel": CHANNEL,
+        # A question id, or "*" for every question of the channel that trusts this registrar.
+        "scope": Text(1, 64, pattern=r"\*|[a-z0-9][a-z0-9._-]*"),
+        "voter": KEY_HEX,
+        "registrar": KEY_HEX,
+        "expires_at": TIME,
+    }
+)
+
+SIGNED_CREDENTIAL_SHAPE = Object({"body": CREDENTIAL_SHAPE, "sig": SIG_HEX})
+
+CAST_SHAPE = Object(
+    {
+        "ballot": BALLOT_SHAPE,
+        "sig": SIG_HEX,
+        "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
+        "code": Nullable(Text(4, 64, pattern=r"[A-Za-z0-9-]+")),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """What the voter signs: the canonical bytes bind the channel, the question and the key."""
+
+    channel: str
+    qid: str
+    choices: tuple[int, ...]
+    voter: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": BALLOT_TYPE,
+            "channel": self.channel,
+            "qid": self.qid,
+            "choices": list(self.choices),
+            "voter": self.voter,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return encoding.encode(self.to_json())
+
+    def tracker(self) -> str:
+        """The ballot tracker: SHA-256 of the canonical ballot bytes, hex."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @staticmethod
+    def from_json(value: Any, path: str = "ballot") -> Ballot:
+        v = BALLOT_SHAPE.check(value, path)
+        return Ballot(v["channel"], v["qid"], tuple(v["choices"]), v["voter"])
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A registrar's statement that a voter key passed its off-chain check."""
+
+    channel: str
+    scope: str
+    voter: str
+    registrar: str
+    expires_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": CREDENTIAL_TYPE,
+            "channel": self.channel,
+            "scope": self.scope,
+            "voter": self.voter,
+            "registrar": self.registrar,
+            "expires_at": self.expires_at,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return encoding.encode(self.to_json())
+
+    @staticmethod
+    def from_json(value: Any, path: str = "credential") -> Credential:
+        v = CREDENTIAL_SHAPE.check(value, path)
+        return Credential(v["channel"], v["scope"], v["voter"], v["registrar"], v["expires_at"])
+
+
+@dataclass(frozen=True)
+class SignedCredential:
+    body: Credential
+    sig: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"body": self.body.to_json(), "sig": self.sig}
+
+
+@dataclass(frozen=True)
+class CastRequest:
+    """The argument of ``Cast``: the signed ballot plus what eligibility asks for."""
+
+    ballot: Ballot
+    sig: str
+    credential: SignedCredential | None = None
+    code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ballot": self.ballot.to_json(),
+            "sig": self.sig,
+            "credential": self.credential.to_json() if self.credential else None,
+            "code": self.code,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> CastRequest:
+        v = CAST_SHAPE.check(value, "$")
+        cred = v["credential"]
+        return CastRequest(
+            ballot=Ballot.from_json(v["ballot"]),
+            sig=v["sig"],
+            credential=(
+                SignedCredential(Credential.from_json(cred["body"], "credential.body"), cred["sig"])
+                if cred is not None
+                else None
+            ),
+            code=v["code"],
+        )
+
+
+BALLOT_RECORD_SHAPE = Object(
+    {
+        "ballot": BALLOT_SHAPE,
+        "sig": SIG_HEX,
+        "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
+        "onsite": Bool(),
+        "shard": Int(0, 1023),
+        "tracker": HASH_HEX,
+        "tx": TX_ID,
+        "at": TIME,
+    }
+)
+
+
+@dataclass(frozen=True)
+class BallotRecord:
+    """ballot~{qid}~{shard}~{voter}: the signed ballot as cast. The on-site code itself is not
+    kept in state (it stays only in the transaction's arguments)."""
+
+    ballot: Ballot
+    sig: str
+    credential: SignedCredential | None
+    onsite: bool
+    shard: int
+    tracker: str
+    tx: str
+    at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ballot": self.ballot.to_json(),
+            "sig": self.sig,
+            "credential": self.credential.to_json() if self.credential else None,
+            "onsite": self.onsite,
+            "shard": self.shard,
+            "tracker": self.tracker,
+            "tx": self.tx,
+            "at": self.at,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> BallotRecord:
+        v = BALLOT_RECORD_SHAPE.check(value, "ballot record")
+        cred = v["credential"]
+        return BallotRecord(
+            ballot=Ballot.from_json(v["ballot"]),
+            sig=v["sig"],
+            credential=(
+                SignedCredential(Credential.from_json(cred["body"]), cred["sig"]) if cred else None
+            ),
+            onsite=v["onsite"],
+            shard=v["shard"],
+            tracker=v["tracker"],
+            tx=v["tx"],
+            at=v["at"],
+        )
+
+
+PARTICIPATION_SHAPE = Object({"qid": IDENTIFIER, "tracker": HASH_HEX, "tx": TX_ID, "at": TIME})
+
+
+# --- aggregation and tally ---
+
+AGGREGATE_SHAPE = Object(
+    {
+        "qid": IDENTIFIER,
+        "shard": Int(0, 1023),
+        "cursor": Text(0, 64, pattern=r"([0-9a-f]{64})?"),
+        "ballots": COUNT,
+        "counts": Array(COUNT, min_len=2, max_len=MAX_OPTIONS),
+        "done": Bool(),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """aggregate~{qid}~{shard}: sums over the shard's ballots up to ``cursor`` (a voter key)."""
+
+    qid: str
+    shard: int
+    cursor: str
+    ballots: int
+    counts: tuple[int, ...]
+    done: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qid": self.qid,
+            "shard": self.shard,
+            "cursor": self.cursor,
+            "ballots": self.ballots,
+            "counts": list(self.counts),
+            "done": self.done,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> Aggregate:
+        v = AGGREGATE_SHAPE.check(value, "aggregate")
+        return Aggregate(
+            v["qid"], v["shard"], v["cursor"], v["ballots"], tuple(v["counts"]), v["done"]
+        )
+
+
+OUTCOME_SHAPE = Tagged(
+    {
+        "plurality": Object(
+            {"kind": Const("plurality"), "winners": Array(Int(0, MAX_OPTIONS - 1))}
+        ),
+        "yesno": Object(
+            {
+                "kind": Const("yesno"),
+                "approvals": COUNT,
+                "rejections": COUNT,
+                "threshold_bp": BASIS_POINTS,
+                "approval_met": Bool(),
+                "turnout_met": Bool(),
+                "passed": Bool(),
+            }
+        ),
+    }
+)
+
+TALLY_SHAPE = Object(
+    {
+        "qid": IDENTIFIER,
+        "ballots": COUNT,
+        "counts": Array(COUNT, min_len=2, max_len=MAX_OPTIONS),
+        "eligible": Nullable(COUNT),
+        "outcome": OUTCOME_SHAPE,
+        "tx": TX_ID,
+        "at": TIME,
+    }
+)

@@ -1,0 +1,75 @@
+"""Shared fixtures: real X.509 identities as Fabric creators, voter keys, an in-process ledger."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import nacl.signing
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from fabric_protos.msp import identities_pb2
+
+from mvote.chaincode.simulation import SerialLedger
+
+REPO = Path(__file__).resolve().parent.parent
+VECTORS = REPO / "tests" / "vectors"
+
+
+def golden_dir() -> Path:
+    """The golden Fabric chain: ../shared beside the repo (as in CI), found from the repo root."""
+    return REPO.parent / "shared" / "fabric-golden"
+
+
+@cache
+def creator_bytes(msp_id: str, role: str) -> bytes:
+    """A serialized MSP identity whose certificate carries ``role`` as its NodeOU (subject OU)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, msp_id),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{role}@{msp_id}"),
+        ]
+    )
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return identities_pb2.SerializedIdentity(
+        mspid=msp_id, id_bytes=cert.public_bytes(Encoding.PEM)
+    ).SerializeToString()
+
+
+@pytest.fixture
+def identity() -> Callable[[str, str], bytes]:
+    return creator_bytes
+
+
+@pytest.fixture
+def ledger() -> SerialLedger:
+    return SerialLedger("mvote")
+
+
+@pytest.fixture
+def voter_key() -> Callable[[int], nacl.signing.SigningKey]:
+    """Deterministic voter keys by index (seeded), so vectors and failures are reproducible."""
+
+    def make(i: int) -> nacl.signing.SigningKey:
+        return nacl.signing.SigningKey(i.to_bytes(4, "big") * 8)
+
+    return make
