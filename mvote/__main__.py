@@ -1,0 +1,5 @@
+"""``python -m mvote`` is the ``mvote`` command."""
+
+from mvote.cli import main
+
+main()

@@ -1,0 +1,278 @@
+"""The main scenario a newcomer runs with ``make demo``.
+
+Three institutions (city hall, a district office, the education office) put three questions to
+their citizens, one of each ballot rule and eligibility kind:
+
+| question                     | owner     | rule                        | eligibility                |
+|------------------------------|-----------|-----------------------------|----------------------------|
+| school trip destination      | education | single choice of 4          | sealed roster (a school)   |
+| park improvements            | cityhall  | up to 3 of 30               | open: registrar credential |
+| riverside bike lane          | district  | yes/no, >50%, turnout >=40% | on-site code + roster      |
+
+Voters cast ballots signed on their own devices; a few try what they must not (a second ballot,
+a ballot without a credential, a wrong on-site code) and are refused. Then the questions close,
+are aggregated shard by shard and tallied, and the results are printed.
+
+The scenario talks to a :class:`Channel` (submit and evaluate as an identity), so the same story
+runs in-process today and against the node's Gateway once the embedded node exists.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nacl.signing
+
+from mvote.chaincode import encoding, keys
+from mvote.chaincode.eligibility import onsite_code_hash
+from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.records import Ballot, CastRequest, Eligibility, QuestionSpec, Rule, Turnout
+from mvote.chaincode.simulation import SerialLedger
+from mvote.client.ballot import prepare_ballot, voter_public_hex
+from mvote.client.registrar import issue_credential
+
+Printer = Callable[[str], None]
+
+
+class Channel(Protocol):
+    name: str
+
+    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+        """Run and commit a transaction; return its decoded payload or raise its MvoteError."""
+        ...
+
+    def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any: ...
+
+
+class InProcessChannel:
+    """The contract on a :class:`SerialLedger`, with the wall clock as transaction time."""
+
+    def __init__(self, name: str = "mvote", clock: Callable[[], float] = time.time) -> None:
+        self.name = name
+        self.ledger = SerialLedger(name)
+        self._clock = clock
+
+    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+        done = self.ledger.run(creator, function, *args, timestamp=int(self._clock()))
+        if not done.ok:
+            raise MvoteError.from_message(done.response.message)
+        return done.payload()
+
+    def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+        done = self.ledger.query(creator, function, *args, timestamp=int(self._clock()))
+        if not done.ok:
+            raise MvoteError.from_message(done.response.message)
+        return done.payload()
+
+
+@dataclass(frozen=True)
+class Operators:
+    """The admin identity (serialized creator) of each institution, and a client for voters."""
+
+    cityhall: bytes
+    district: bytes
+    education: bytes
+    client: bytes
+
+
+@dataclass
+class Tally:
+    question: QuestionSpec
+    result: dict[str, Any]
+
+
+def run(
+    channel: Channel,
+    operators: Operators,
+    *,
+    voters: int = 120,
+    seed: int = 7,
+    out: Printer = print,
+) -> list[Tally]:
+    """Run the whole story; return the three tallies."""
+    rng = random.Random(seed)
+    now = int(time.time())
+    ch = channel.name
+
+    def keypair() -> nacl.signing.SigningKey:
+        return nacl.signing.SigningKey(rng.randbytes(32))
+
+    # --- rosters: a school and an apartment complex ----------------------------------------------
+    students = [keypair() for _ in range(voters // 3)]
+    residents = [keypair() for _ in range(voters // 4)]
+    citizens = [keypair() for _ in range(voters)]
+    out(
+        f"[1/6] rosters: {len(students)} students (education office), {len(residents)} residents (district)"
+    )
+    _roster(
+        channel, operators.education, "hanbit-school", "Hanbit Middle School students", students
+    )
+    _roster(channel, operators.district, "mapo-apt-12", "Mapo apartment complex 12", residents)
+
+    # --- questions --------------------------------------------------------------------------------
+    registrar = keypair()
+    site_code = secrets.token_urlsafe(9).replace("_", "x").replace("-", "y")[:12]
+    salt = rng.randbytes(16)
+    trip = QuestionSpec(
+        qid="school-trip-2027",
+        title="Where should the 2027 school trip go?",
+        description="One destination; the education office books the most chosen.",
+        options=("Gyeongju", "Jeju", "Sokcho", "Jeonju"),
+        rule=Rule("single"),
+        eligibility=Eligibility("roster", roster="hanbit-school"),
+        opens_at=now - 1,
+        closes_at=now + 3600,
+        shards=2,
+    )
+    parks = QuestionSpec(
+        qid="park-improvements",
+        title="Pick up to 3 improvements for Seoul's neighbourhood parks",
+        description="Open to every resident who passed the registrar's one-time check.",
+        options=tuple(f"Improvement {i + 1:02d}" for i in range(30)),
+        rule=Rule("multi", min=1, max=3),
+        eligibility=Eligibility("open", registrars=(voter_public_hex(registrar),)),
+        opens_at=now - 1,
+        closes_at=now + 3600,
+        shards=8,
+    )
+    bike = QuestionSpec(
+        qid="riverside-bike-lane",
+        title="Approve the riverside bike lane beside complex 12?",
+        description="Residents vote at the meeting hall with the code shown there.",
+        options=("yes", "no"),
+        rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 4000)),
+        eligibility=Eligibility(
+            "roster",
+            roster="mapo-apt-12",
+            code_salt=salt.hex(),
+            code_hash=onsite_code_hash(salt, "riverside-bike-lane", site_code).hex(),
+        ),
+        opens_at=now - 1,
+        closes_at=now + 3600,
+        shards=2,
+    )
+    plan = [(trip, operators.education), (parks, operators.cityhall), (bike, operators.district)]
+    out("[2/6] questions: " + ", ".join(f"{q.qid} ({q.rule.kind}, {_elig(q)})" for q, _ in plan))
+    for spec, owner in plan:
+        channel.submit(owner, "CreateQuestion", encoding.encode(spec.to_json()))
+        channel.submit(owner, "OpenQuestion", spec.qid)
+
+    # --- ballots ----------------------------------------------------------------------------------
+    client = operators.client
+    counted = 0
+
+    def cast(
+        spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int], **extra: Any
+    ) -> None:
+        nonlocal counted
+        request = prepare_ballot(voter, channel=ch, question=spec, choices=choices, **extra)
+        channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        counted += 1
+
+    def cast_unchecked(
+        spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int]
+    ) -> None:
+        # A tampered client: signs what the local rule check would have stopped.
+        ballot = Ballot(ch, spec.qid, tuple(choices), voter_public_hex(voter))
+        credential = issue_credential(
+            registrar, channel=ch, voter=ballot.voter, expires_at=now + 86400
+        )
+        request = CastRequest(
+            ballot, voter.sign(ballot.canonical_bytes()).signature.hex(), credential
+        )
+        channel.submit(client, "Cast", encoding.encode(request.to_json()))
+
+    out("[3/6] ballots: students, registered citizens and residents vote from their devices")
+    for voter in students:
+        cast(trip, voter, [rng.choices(range(4), weights=(3, 5, 2, 1))[0]])
+    for voter in citizens[:-1]:
+        credential = issue_credential(
+            registrar, channel=ch, voter=voter_public_hex(voter), expires_at=now + 86400
+        )
+        picks = rng.sample(range(30), rng.randint(1, 3))
+        cast(parks, voter, picks, credential=credential)
+    turnout = residents[: int(len(residents) * 0.7)]
+    for voter in turnout:
+        cast(bike, voter, [0 if rng.random() < 0.62 else 1], code=site_code)
+    out(f"      {counted} ballots committed")
+
+    out("[4/6] refusals: what the contract must not accept")
+    attempts: list[tuple[str, Callable[[], None]]] = [
+        ("a second ballot from the same student", lambda: cast(trip, students[0], [0])),
+        ("a citizen without a registrar credential", lambda: cast(parks, keypair(), [1])),
+        (
+            "a resident with a wrong on-site code",
+            lambda: cast(bike, residents[-1], [0], code="WRONG-CODE"),
+        ),
+        ("an outsider at the meeting hall", lambda: cast(bike, keypair(), [0], code=site_code)),
+        (
+            "four picks on a pick-up-to-3 ballot",
+            lambda: cast_unchecked(parks, citizens[-1], [1, 2, 3, 4]),
+        ),
+    ]
+    for what, attempt in attempts:
+        try:
+            attempt()
+        except MvoteError as refusal:
+            out(f"      refused {what}: {refusal.code}")
+        else:
+            raise AssertionError(f"the contract accepted {what}")
+
+    out("[5/6] close, aggregate shard by shard, tally")
+    tallies = []
+    for spec, owner in plan:
+        channel.submit(owner, "CloseQuestion", spec.qid, "demo: voting period over")
+        for shard in range(spec.shards):
+            while not channel.submit(owner, "Aggregate", spec.qid, str(shard), "50")["done"]:
+                pass
+        tallies.append(Tally(spec, channel.submit(owner, "Tally", spec.qid)))
+
+    out("[6/6] results")
+    for t in tallies:
+        out(format_result(t))
+    return tallies
+
+
+def _roster(
+    channel: Channel, admin: bytes, rid: str, title: str, members: list[nacl.signing.SigningKey]
+) -> None:
+    channel.submit(admin, "CreateRoster", encoding.encode({"rid": rid, "title": title}))
+    entries = sorted(keys.voter_hash(bytes(m.verify_key)).hex() for m in members)
+    channel.submit(admin, "AddRosterEntries", encoding.encode({"rid": rid, "entries": entries}))
+    channel.submit(admin, "SealRoster", rid)
+
+
+def _elig(spec: QuestionSpec) -> str:
+    kind = spec.eligibility.kind
+    return f"on-site + {kind}" if spec.eligibility.onsite else kind
+
+
+def format_result(t: Tally) -> str:
+    spec, result = t.question, t.result
+    lines = [f"\n  {spec.title}  [{spec.qid}]", f"  ballots: {result['ballots']}"]
+    if result["eligible"] is not None:
+        lines[-1] += f" of {result['eligible']} eligible"
+    top = max(result["counts"]) or 1
+    ranked = sorted(range(len(spec.options)), key=lambda i: -result["counts"][i])
+    shown = ranked[:5] if len(spec.options) > 6 else range(len(spec.options))
+    for i in shown:
+        count = result["counts"][i]
+        lines.append(f"    {spec.options[i]:<18} {count:>5}  {'#' * round(30 * count / top)}")
+    if len(spec.options) > 6:
+        lines.append(f"    ... {len(spec.options) - 5} more options")
+    outcome = result["outcome"]
+    if outcome["kind"] == "yesno":
+        verdict = "PASSED" if outcome["passed"] else "NOT PASSED"
+        lines.append(
+            f"  outcome: {verdict} (approval {'met' if outcome['approval_met'] else 'not met'}, "
+            f"turnout {'met' if outcome['turnout_met'] else 'not met'})"
+        )
+    else:
+        names = ", ".join(spec.options[i] for i in outcome["winners"]) or "none"
+        lines.append(f"  outcome: {names}")
+    return "\n".join(lines)
