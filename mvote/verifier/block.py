@@ -36,9 +36,7 @@ def block_header_bytes(number: int, previous_hash: bytes, data_hash: bytes) -> b
         raise ValueError(f"block number must be a uint64, got {number}")
     return _der_tlv(
         0x30,
-        _der_unsigned_integer(number)
-        + _der_tlv(0x04, previous_hash)
-        + _der_tlv(0x04, data_hash),
+        _der_unsigned_integer(number) + _der_tlv(0x04, previous_hash) + _der_tlv(0x04, data_hash),
     )
 
 

@@ -1,0 +1,348 @@
+"""Verify a whole Fabric chain from the hash of its genesis block alone.
+
+The genesis (config) block's header hash is the trust anchor: block 0 is accepted because its
+hash equals the anchor, not because of a signature (Fabric's genesis block carries none; any
+orderer signature found on block 0 is ignored). Its config then names the organisations, their
+root certificates and the policies every later block and transaction is checked against.
+
+Per block, in this order (check names in quotes, see docs/verifier.md):
+"block_malformed", "block_number", "genesis_hash" (block 0) or "previous_hash", "data_hash",
+"tx_well_formed", "orderer_signature" and "block_validation_policy", "last_config", then every
+transaction's recomputed validation code against the recorded TRANSACTIONS_FILTER
+("transactions_filter", "validation_code" plus the failing check of the transaction), then
+config updates ("config").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fabric_protos.common import common_pb2
+
+from mvote.verifier.block import block_data_hash, block_header_bytes, block_header_hash
+from mvote.verifier.config import ChannelConfig, config_from_block, config_from_envelope
+from mvote.verifier.envelope import (
+    HEADER_TYPE_CONFIG,
+    METADATA_SIGNATURES,
+    METADATA_TRANSACTIONS_FILTER,
+    BlockView,
+    parse_proto,
+    unpack_block,
+    unpack_config_envelope,
+    unpack_full_envelope,
+    unpack_signature_header,
+    unpack_signatures_metadata,
+)
+from mvote.verifier.errors import BadAnchor, MalformedProto, VerifierError
+from mvote.verifier.mvcc import MemoryState
+from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
+from mvote.verifier.validation import BlockContext, validate_block_transactions
+
+BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
+
+#: The stable check names a finding may carry.
+CHECKS = (
+    "block_malformed",
+    "block_number",
+    "genesis_hash",
+    "previous_hash",
+    "data_hash",
+    "tx_well_formed",
+    "orderer_signature",
+    "block_validation_policy",
+    "last_config",
+    "transactions_filter",
+    "validation_code",
+    "config",
+    # the failing check behind a validation code mismatch:
+    "tx_malformed",
+    "channel_header",
+    "tx_type",
+    "creator_identity",
+    "creator_signature",
+    "tx_id",
+    "proposal_hash",
+    "duplicate_txid",
+    "chaincode_id",
+    "chaincode_definition",
+    "rwset",
+    "endorsement_identity",
+    "endorsement_signature",
+    "endorsement_policy",
+    "mvcc",
+    # never silently passed:
+    "key_level_endorsement",
+    "range_query_summary",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check: where (block, tx index, tx id) and which (a name from :data:`CHECKS`)."""
+
+    block: int
+    tx_index: int | None
+    tx_id: str | None
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"block {self.block}" + (
+            f" tx {self.tx_index} ({self.tx_id})" if self.tx_index is not None else ""
+        )
+        return f"{where}: {self.check}: {self.message}"
+
+
+@dataclass
+class ChainReport:
+    findings: list[Finding] = field(default_factory=list)
+    #: Recomputed validation codes per block number.
+    codes: dict[int, list[int]] = field(default_factory=dict)
+    tx_ids: dict[int, list[str]] = field(default_factory=dict)
+    blocks: int = 0
+    last_hash: bytes = b""
+
+    @property
+    def verified(self) -> bool:
+        return not self.findings and self.blocks > 0
+
+
+@dataclass
+class _Walk:
+    config: ChannelConfig
+    state: MemoryState = field(default_factory=MemoryState)
+    tx_ids: set[str] = field(default_factory=set)
+    last_config_block: int = 0
+
+
+def _tx_well_formed(block: BlockView) -> list[tuple[int, str]]:
+    """Fabric's VerifyTransactionsAreWellFormed (config blocks exempt), as (index, message)."""
+    if not block.data:
+        return [(-1, "block.data: expected at least one transaction, got none")]
+    out = []
+    kinds: list[int | None] = []
+    for i, raw in enumerate(block.data):
+        try:
+            env = parse_proto(common_pb2.Envelope, raw, f"block.data[{i}]")
+        except MalformedProto as exc:
+            out.append((i, exc.message))
+            kinds.append(None)
+            continue
+        try:
+            kinds.append(unpack_full_envelope(raw).channel_header.type)
+        except MalformedProto:
+            kinds.append(None)
+        if not env.payload:
+            out.append((i, "envelope.payload: expected bytes, got none"))
+        elif not env.signature:
+            out.append((i, "envelope.signature: expected bytes, got none"))
+        elif bytes(env.SerializeToString(deterministic=True)) != raw:
+            out.append(
+                (
+                    i,
+                    "envelope: expected its canonical serialization, got other bytes (trailing or reordered fields)",
+                )
+            )
+    if HEADER_TYPE_CONFIG in kinds:
+        return []
+    return out
+
+
+def _orderer_signatures(block: BlockView, config: ChannelConfig) -> list[tuple[str, str]]:
+    """Findings (check, message) for the SIGNATURES slot under the BlockValidation policy."""
+    try:
+        md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
+    except MalformedProto as exc:
+        return [("orderer_signature", exc.message)]
+    header = block_header_bytes(block.number, block.previous_hash, block.data_hash)
+    signed = []
+    out = []
+    for i, sig in enumerate(md.signatures):
+        if not sig.signature_header:
+            out.append(
+                (
+                    "orderer_signature",
+                    f"signatures[{i}]: expected a signature_header (BFT identifier headers are not supported)",
+                )
+            )
+            continue
+        try:
+            sh = unpack_signature_header(
+                sig.signature_header, f"metadata.signatures[{i}].signature_header"
+            )
+        except MalformedProto as exc:
+            out.append(("orderer_signature", exc.message))
+            continue
+        signed.append(
+            SignedData(md.value + sig.signature_header + header, sh.creator, sig.signature)
+        )
+    identities, problems = valid_identities(signed, config.msps)
+    for p in problems:
+        out.append(
+            ("orderer_signature", f"signature by {p.error.field or 'signer'}: {p.error.message}")
+        )
+    try:
+        ok = PolicyEvaluator(config).evaluate(BLOCK_VALIDATION, identities)
+    except VerifierError as exc:
+        return [*out, ("block_validation_policy", exc.message)]
+    if not ok:
+        out.append(
+            (
+                "block_validation_policy",
+                f"{BLOCK_VALIDATION}: signers {sorted(i.mspid for i in identities)} do not satisfy it",
+            )
+        )
+    return out
+
+
+def _last_config(block: BlockView, expected: int) -> str | None:
+    try:
+        md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
+    except MalformedProto:
+        return None  # already reported as orderer_signature
+    if md.last_config_index is None or md.last_config_index == expected:
+        return None
+    return (
+        f"OrdererBlockMetadata.last_config.index: expected {expected}, got {md.last_config_index}"
+    )
+
+
+def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
+    """Verify serialized ``common.Block`` s, block 0 first, anchored at ``genesis_hash``.
+
+    Returns a report; an empty ``findings`` list (with at least one block) means verified.
+    Raises :class:`BadAnchor` only for an anchor that is not a SHA-256 value.
+    """
+    if len(genesis_hash) != 32:
+        raise BadAnchor(
+            f"genesis_hash: expected 32 bytes, got {len(genesis_hash)}", field="genesis_hash"
+        )
+    report = ChainReport()
+    walk: _Walk | None = None
+    prev: BlockView | None = None
+    for position, raw in enumerate(blocks):
+
+        def add(
+            check: str,
+            message: str,
+            tx: int | None = None,
+            tx_id: str | None = None,
+            number: int = position,
+        ) -> None:
+            report.findings.append(Finding(number, tx, tx_id, check, message))
+
+        try:
+            block = unpack_block(raw)
+        except MalformedProto as exc:
+            add("block_malformed", exc.message)
+            break
+        n = block.number
+        report.blocks += 1
+        if n != position:
+            add("block_number", f"block.header.number: expected {position}, got {n}")
+        this_hash = block_header_hash(n, block.previous_hash, block.data_hash)
+        if prev is None:
+            if this_hash != genesis_hash:
+                add(
+                    "genesis_hash",
+                    f"block 0 header hash: expected {genesis_hash.hex()}, got {this_hash.hex()}",
+                )
+        else:
+            want = block_header_hash(prev.number, prev.previous_hash, prev.data_hash)
+            if block.previous_hash != want:
+                add(
+                    "previous_hash",
+                    f"block.header.previous_hash: expected {want.hex()}, got {block.previous_hash.hex()}",
+                )
+        data_hash = block_data_hash(block.data)
+        if block.data_hash != data_hash:
+            add(
+                "data_hash",
+                f"block.header.data_hash: expected {data_hash.hex()}, got {block.data_hash.hex()}",
+            )
+        prev = block
+        report.last_hash = this_hash
+
+        if walk is None:
+            try:
+                config = config_from_block(raw)
+            except VerifierError as exc:
+                add("config", f"genesis config: {exc.message}")
+                break
+            walk = _Walk(config=config)
+            tx_id = unpack_full_envelope(block.data[0]).channel_header.tx_id
+            walk.tx_ids.add(tx_id)
+            report.codes[n] = [0]
+            report.tx_ids[n] = [tx_id]
+            recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+            if recorded not in (b"", b"\x00"):
+                add(
+                    "transactions_filter",
+                    f"block 0 TRANSACTIONS_FILTER: expected [0], got {list(recorded)}",
+                )
+            continue
+
+        for idx, msg in _tx_well_formed(block):
+            add("tx_well_formed", msg, None if idx < 0 else idx)
+        for check, msg in _orderer_signatures(block, walk.config):
+            add(check, msg)
+        lc = _last_config(block, walk.last_config_block)
+        if lc is not None:
+            add("last_config", lc)
+
+        ctx = BlockContext(walk.config, walk.state, walk.tx_ids.__contains__)
+        verdicts, updates = validate_block_transactions(ctx, n, block.data)
+        report.codes[n] = [v.code for v in verdicts]
+        report.tx_ids[n] = [v.tx_id for v in verdicts]
+        recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+        if len(recorded) != len(verdicts):
+            add(
+                "transactions_filter",
+                f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
+            )
+        for v in verdicts:
+            tid = v.tx_id or None
+            for r in v.unsupported:
+                add(r.check, r.message, v.index, tid)
+            if v.index < len(recorded) and recorded[v.index] != v.code:
+                add(
+                    "validation_code",
+                    f"TRANSACTIONS_FILTER[{v.index}]: recomputed {v.code}, recorded {recorded[v.index]}",
+                    v.index,
+                    tid,
+                )
+                for r in v.reasons:
+                    add(r.check, r.message, v.index, tid)
+        walk.state.apply(updates)
+        walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
+
+        for v in verdicts:
+            if v.code != 0 or v.config_data is None:
+                continue
+            if len(block.data) != 1:
+                add(
+                    "config",
+                    f"config block: expected 1 transaction, got {len(block.data)}",
+                    v.index,
+                    v.tx_id,
+                )
+                continue
+            try:
+                new = config_from_envelope(
+                    unpack_config_envelope(v.config_data), walk.config.channel_id
+                )
+            except VerifierError as exc:
+                add("config", f"config update: {exc.message}", v.index, v.tx_id)
+                continue
+            if new.sequence <= walk.config.sequence:
+                add(
+                    "config",
+                    f"config.sequence: expected above {walk.config.sequence}, got {new.sequence}",
+                    v.index,
+                    v.tx_id,
+                )
+                continue
+            walk.config = new
+            walk.last_config_block = n
+    return report

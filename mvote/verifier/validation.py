@@ -1,0 +1,544 @@
+"""Recompute every transaction's ``TxValidationCode`` the way a Fabric v2/v3 peer does.
+
+Order of checks (first failure decides the code, as in Fabric's committer):
+
+1. envelope, payload, headers                       -> INVALID_OTHER_REASON / BAD_PAYLOAD / BAD_COMMON_HEADER
+2. creator identity valid and its signature over the payload -> BAD_CREATOR_SIGNATURE
+3. tx id = SHA-256(nonce || creator); one action; proposal hash -> BAD_PROPOSAL_TXID / INVALID_ENDORSER_TRANSACTION
+4. channel id                                      -> TARGET_CHAIN_NOT_FOUND
+5. tx id not already in the ledger                 -> DUPLICATE_TXID
+6. chaincode action, rwset, chaincode ids; endorsement policy of every namespace written
+   (collection policies for private writes, as Fabric's v20 validator) -> BAD_* / INVALID_CHAINCODE / ENDORSEMENT_POLICY_FAILURE
+7. tx id not repeated earlier in the block          -> DUPLICATE_TXID
+8. MVCC against committed state + earlier valid writes of the block -> MVCC_READ_CONFLICT / PHANTOM_READ_CONFLICT
+
+Policies and chaincode definitions are read from the committed state as of the start of the
+block, as Fabric's validator does. :func:`validate_block_transactions` is pure given its
+arguments; the embedded node's committer calls it to decide the codes it writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fabric_protos.peer import collection_pb2
+from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2
+
+from mvote.verifier.config import ChannelConfig
+from mvote.verifier.envelope import (
+    HEADER_TYPE_CONFIG,
+    HEADER_TYPE_CONFIG_UPDATE,
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    ChannelHeader,
+    SignatureHeader,
+    TxRwSet,
+    parse_proto,
+    unpack_chaincode_action,
+    unpack_channel_header,
+    unpack_envelope,
+    unpack_event_chaincode_id,
+    unpack_header_extension,
+    unpack_payload,
+    unpack_rwset,
+    unpack_signature_header,
+    unpack_transaction,
+)
+from mvote.verifier.errors import (
+    BadPolicy,
+    BadSignatureEncoding,
+    HighS,
+    MalformedProto,
+    SignatureMismatch,
+    VerifierError,
+)
+from mvote.verifier.msp import Identity
+from mvote.verifier.mvcc import VALID, BlockUpdates, StateView, UnsupportedRangeSummary, check_mvcc
+from mvote.verifier.policy import (
+    PolicyEvaluator,
+    SignedData,
+    application_policy_reference,
+    application_policy_signature,
+    valid_identities,
+)
+from mvote.verifier.signatures import verify_p256_sha256
+
+NIL_ENVELOPE = 1
+BAD_PAYLOAD = 2
+BAD_COMMON_HEADER = 3
+BAD_CREATOR_SIGNATURE = 4
+INVALID_ENDORSER_TRANSACTION = 5
+UNSUPPORTED_TX_PAYLOAD = 7
+BAD_PROPOSAL_TXID = 8
+DUPLICATE_TXID = 9
+ENDORSEMENT_POLICY_FAILURE = 10
+TARGET_CHAIN_NOT_FOUND = 14
+BAD_HEADER_EXTENSION = 19
+BAD_RESPONSE_PAYLOAD = 21
+BAD_RWSET = 22
+ILLEGAL_WRITESET = 23
+INVALID_CHAINCODE = 25
+INVALID_OTHER_REASON = 255
+
+LIFECYCLE = "_lifecycle"
+LIFECYCLE_ENDORSEMENT = "/Channel/Application/LifecycleEndorsement"
+DEFAULT_ENDORSEMENT = "/Channel/Application/Endorsement"
+IMPLICIT_COLLECTION_PREFIX = "_implicit_org_"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One failed check: a stable check name and a message naming the field."""
+
+    check: str
+    message: str
+
+
+@dataclass
+class TxVerdict:
+    index: int
+    tx_id: str
+    code: int
+    reasons: list[Reason] = field(default_factory=list)
+    #: Reported whatever the code: things this verifier cannot check (so never silently passed).
+    unsupported: list[Reason] = field(default_factory=list)
+    header_type: int | None = None
+    rwset: TxRwSet | None = None
+    #: The envelope's data when the transaction is a CONFIG transaction (a ConfigEnvelope).
+    config_data: bytes | None = None
+
+
+class _Fail(Exception):
+    def __init__(self, code: int, check: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = Reason(check, message)
+
+
+def _unpack(code: int, check: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except MalformedProto as exc:
+        raise _Fail(code, check, exc.message) from exc
+
+
+# --- chaincode definitions from _lifecycle state -----------------------------------------------
+
+
+def _state_bytes(state: StateView, key: str) -> bytes | None:
+    raw = state.value(LIFECYCLE, key)
+    if raw is None:
+        return None
+    sd = parse_proto(db_pb2.StateData, raw, f"{LIFECYCLE}/{key}")
+    return bytes(sd.Bytes)
+
+
+def chaincode_defined(state: StateView, chaincode: str) -> bool:
+    """Whether ``_lifecycle`` holds a committed definition of ``chaincode``."""
+    if chaincode == LIFECYCLE:
+        return True
+    raw = state.value(LIFECYCLE, f"namespaces/metadata/{chaincode}")
+    if raw is None:
+        return False
+    md = parse_proto(db_pb2.StateMetadata, raw, f"{LIFECYCLE}/namespaces/metadata/{chaincode}")
+    return str(md.datatype) == "ChaincodeDefinition"
+
+
+def chaincode_endorsement_policy(state: StateView, chaincode: str) -> bytes | None:
+    """The ``ApplicationPolicy`` a committed chaincode definition requires, None if undefined.
+
+    ``_lifecycle`` itself answers to the channel's LifecycleEndorsement policy. A definition
+    committed without a validation parameter falls back to ``/Channel/Application/Endorsement``,
+    the default Fabric's lifecycle applies.
+    """
+    if chaincode == LIFECYCLE:
+        return application_policy_reference(LIFECYCLE_ENDORSEMENT)
+    if not chaincode_defined(state, chaincode):
+        return None
+    raw = _state_bytes(state, f"namespaces/fields/{chaincode}/ValidationInfo")
+    if raw is None:
+        return None
+    vi = parse_proto(chaincode_definition_pb2.ChaincodeValidationInfo, raw, "ValidationInfo")
+    if str(vi.validation_plugin) not in ("vscc", ""):
+        raise BadPolicy(
+            f"chaincode {chaincode}: expected validation plugin vscc, got {vi.validation_plugin!r}",
+            field="validation_plugin",
+        )
+    param = bytes(vi.validation_parameter)
+    return param or application_policy_reference(DEFAULT_ENDORSEMENT)
+
+
+def collection_endorsement_policy(
+    config: ChannelConfig, state: StateView, chaincode: str, collection: str
+) -> bytes | None:
+    """Fabric's CollectionValidationInfo: the collection's own policy, None for the chaincode's."""
+    if collection.startswith(IMPLICIT_COLLECTION_PREFIX):
+        mspid = collection[len(IMPLICIT_COLLECTION_PREFIX) :]
+        org = config.org_name_for_msp(mspid)
+        if org is None:
+            raise BadPolicy(
+                f"collection {collection}: no org with MSP id {mspid!r}", field="collection"
+            )
+        path = f"/Channel/Application/{org}/Endorsement"
+        if config.policy(path) is not None:
+            return application_policy_reference(path)
+        return application_policy_signature(_signed_by_any_member(mspid))
+    raw = _state_bytes(state, f"namespaces/fields/{chaincode}/Collections")
+    if raw:
+        pkg = parse_proto(collection_pb2.CollectionConfigPackage, raw, "Collections")
+        for conf in pkg.config:
+            static = conf.static_collection_config
+            if str(static.name) == collection:
+                if static.HasField("endorsement_policy"):
+                    return bytes(static.endorsement_policy.SerializeToString(deterministic=True))
+                return None
+    raise BadPolicy(f"chaincode {chaincode}: no such collection {collection!r}", field="collection")
+
+
+def _signed_by_any_member(mspid: str) -> Any:
+    from fabric_protos.common import policies_pb2
+    from fabric_protos.msp import msp_principal_pb2
+
+    role = msp_principal_pb2.MSPRole(msp_identifier=mspid, role=0)
+    principal = msp_principal_pb2.MSPPrincipal(
+        principal_classification=0, principal=role.SerializeToString(deterministic=True)
+    )
+    rule = policies_pb2.SignaturePolicy(
+        n_out_of=policies_pb2.SignaturePolicy.NOutOf(
+            n=1, rules=[policies_pb2.SignaturePolicy(signed_by=0)]
+        )
+    )
+    return policies_pb2.SignaturePolicyEnvelope(version=0, rule=rule, identities=[principal])
+
+
+# --- one transaction ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """What validating a block needs: config, committed state, and the ledger's tx ids."""
+
+    config: ChannelConfig
+    state: StateView
+    tx_id_committed: Callable[[str], bool]
+
+
+def _headers(raw: bytes) -> tuple[bytes, bytes, bytes, ChannelHeader, SignatureHeader, bytes]:
+    if not raw:
+        raise _Fail(NIL_ENVELOPE, "tx_malformed", "envelope: expected bytes, got none")
+    payload, signature = _unpack(INVALID_OTHER_REASON, "tx_malformed", lambda: unpack_envelope(raw))
+    ch_b, sh_b, data, has_header = _unpack(
+        BAD_PAYLOAD, "tx_malformed", lambda: unpack_payload(payload)
+    )
+    if not has_header:
+        raise _Fail(
+            BAD_COMMON_HEADER, "tx_malformed", "payload.header: expected a Header, got none"
+        )
+    ch = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: unpack_channel_header(ch_b))
+    sh = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: unpack_signature_header(sh_b))
+    if ch.type not in (
+        HEADER_TYPE_ENDORSER_TRANSACTION,
+        HEADER_TYPE_CONFIG_UPDATE,
+        HEADER_TYPE_CONFIG,
+    ):
+        raise _Fail(
+            BAD_COMMON_HEADER,
+            "channel_header",
+            f"channel_header.type: expected 1, 2 or 3, got {ch.type}",
+        )
+    if ch.epoch != 0:
+        raise _Fail(
+            BAD_COMMON_HEADER, "channel_header", f"channel_header.epoch: expected 0, got {ch.epoch}"
+        )
+    if not sh.nonce or not sh.creator:
+        raise _Fail(
+            BAD_COMMON_HEADER,
+            "tx_malformed",
+            "signature_header: expected a nonce and a creator, got an empty one",
+        )
+    return payload, signature, data, ch, sh, ch_b
+
+
+def _check_creator(
+    ctx: BlockContext, sh: SignatureHeader, payload: bytes, signature: bytes
+) -> None:
+    msps = ctx.config.msps
+    try:
+        ident = msps.deserialize(sh.creator)
+        msps.validate(ident)
+    except VerifierError as exc:
+        raise _Fail(BAD_CREATOR_SIGNATURE, "creator_identity", f"creator: {exc.message}") from exc
+    try:
+        verify_p256_sha256(ident.public_key, payload, signature)
+    except VerifierError as exc:
+        raise _Fail(
+            BAD_CREATOR_SIGNATURE,
+            "creator_signature",
+            f"envelope.signature by {ident.mspid}: {exc.message}",
+        ) from exc
+
+
+def _endorser_structure(
+    ch_bytes: bytes, ch: ChannelHeader, sh: SignatureHeader, data: bytes
+) -> Any:
+    expected = hashlib.sha256(sh.nonce + sh.creator).hexdigest()
+    if ch.tx_id != expected:
+        raise _Fail(
+            BAD_PROPOSAL_TXID, "tx_id", f"channel_header.tx_id: expected {expected}, got {ch.tx_id}"
+        )
+    actions = _unpack(
+        INVALID_ENDORSER_TRANSACTION, "tx_malformed", lambda: unpack_transaction(data)
+    )
+    if len(actions) != 1:
+        raise _Fail(
+            INVALID_ENDORSER_TRANSACTION,
+            "tx_malformed",
+            f"transaction.actions: expected 1, got {len(actions)}",
+        )
+    act = actions[0]
+    ash = _unpack(
+        INVALID_ENDORSER_TRANSACTION,
+        "tx_malformed",
+        lambda: unpack_signature_header(act.header, "transaction.actions[0].header"),
+    )
+    if not ash.nonce or not ash.creator:
+        raise _Fail(
+            INVALID_ENDORSER_TRANSACTION,
+            "tx_malformed",
+            "actions[0].header: expected a nonce and a creator",
+        )
+    phash = hashlib.sha256(ch_bytes + act.header + act.chaincode_proposal_payload).digest()
+    if phash != act.proposal_hash:
+        raise _Fail(
+            INVALID_ENDORSER_TRANSACTION,
+            "proposal_hash",
+            f"proposal_response_payload.proposal_hash: expected {phash.hex()}, got {act.proposal_hash.hex()}",
+        )
+    return act
+
+
+def _require(
+    evaluator: PolicyEvaluator,
+    identities: Sequence[Identity],
+    ns: str,
+    policy: bytes,
+    label: str | None,
+    checked: set[str | None],
+) -> None:
+    """Evaluate a chaincode (label None) or collection policy once per transaction, as Fabric's
+    v20 validator does; raise the ENDORSEMENT_POLICY_FAILURE verdict if it is not met."""
+    if label in checked:
+        return
+    try:
+        ok = evaluator.evaluate_application_policy(policy, identities)
+    except (BadPolicy, MalformedProto) as exc:
+        raise _Fail(
+            ENDORSEMENT_POLICY_FAILURE, "endorsement_policy", f"namespace {ns}: {exc.message}"
+        ) from exc
+    if not ok:
+        what = f"collection {label}" if label else "chaincode"
+        signers = sorted(i.mspid for i in identities)
+        raise _Fail(
+            ENDORSEMENT_POLICY_FAILURE,
+            "endorsement_policy",
+            f"namespace {ns}: endorsements by {signers} do not satisfy the {what} policy",
+        )
+    checked.add(label)
+
+
+def _endorsement_policies(
+    ctx: BlockContext, tx_id: str, cc_name: str, rwset: TxRwSet, act: Any, verdict: TxVerdict
+) -> None:
+    written = {cc_name} | {ns.namespace for ns in rwset.ns_rwsets if ns.has_writes()}
+    signed = [
+        SignedData(act.proposal_response_payload + e.endorser, e.endorser, e.signature)
+        for e in act.endorsements
+    ]
+    identities, problems = valid_identities(signed, ctx.config.msps)
+    for p in problems:
+        check = (
+            "endorsement_signature"
+            if isinstance(p.error, (HighS, SignatureMismatch, BadSignatureEncoding))
+            else "endorsement_identity"
+        )
+        verdict.reasons.append(Reason(check, f"endorsements[{p.index}]: {p.error.message}"))
+    evaluator = PolicyEvaluator(ctx.config)
+    for ns in sorted(written):
+        try:
+            cc_policy = chaincode_endorsement_policy(ctx.state, ns)
+        except (BadPolicy, MalformedProto) as exc:
+            raise _Fail(
+                INVALID_CHAINCODE, "chaincode_definition", f"namespace {ns}: {exc.message}"
+            ) from exc
+        if cc_policy is None:
+            raise _Fail(
+                INVALID_CHAINCODE,
+                "chaincode_definition",
+                f"namespace {ns}: no committed chaincode definition",
+            )
+        ns_sets = [n for n in rwset.ns_rwsets if n.namespace == ns]
+        if any(
+            n.metadata_write_keys or any(c.metadata_write_keys for c in n.collections)
+            for n in ns_sets
+        ):
+            verdict.unsupported.append(
+                Reason(
+                    "key_level_endorsement",
+                    f"namespace {ns}: metadata writes (key-level endorsement) are not checked",
+                )
+            )
+        checked: set[str | None] = set()
+        for n in ns_sets:
+            if n.writes or n.metadata_write_keys:
+                _require(evaluator, identities, ns, cc_policy, None, checked)
+            for coll in n.collections:
+                if not (coll.writes or coll.metadata_write_keys):
+                    continue
+                try:
+                    coll_policy = collection_endorsement_policy(
+                        ctx.config, ctx.state, ns, coll.collection
+                    )
+                except (BadPolicy, MalformedProto) as exc:
+                    raise _Fail(
+                        ENDORSEMENT_POLICY_FAILURE,
+                        "endorsement_policy",
+                        f"namespace {ns}: {exc.message}",
+                    ) from exc
+                if coll_policy:
+                    _require(evaluator, identities, ns, coll_policy, coll.collection, checked)
+                else:
+                    _require(evaluator, identities, ns, cc_policy, None, checked)
+        if not checked:
+            _require(evaluator, identities, ns, cc_policy, None, checked)
+
+
+def _dispatch(ctx: BlockContext, ch: ChannelHeader, act: Any, verdict: TxVerdict) -> TxRwSet:
+    cc_name, has_id = _unpack(
+        BAD_HEADER_EXTENSION, "tx_malformed", lambda: unpack_header_extension(ch.extension)
+    )
+    ca = _unpack(
+        BAD_RESPONSE_PAYLOAD, "tx_malformed", lambda: unpack_chaincode_action(act.prp_extension)
+    )
+    rwset = _unpack(BAD_RWSET, "tx_malformed", lambda: unpack_rwset(ca.results))
+    if not has_id:
+        raise _Fail(
+            INVALID_OTHER_REASON,
+            "chaincode_id",
+            "channel_header.extension.chaincode_id: expected one, got none",
+        )
+    if not ca.has_chaincode_id:
+        raise _Fail(
+            INVALID_OTHER_REASON,
+            "chaincode_id",
+            "chaincode_action.chaincode_id: expected one, got none",
+        )
+    if not cc_name:
+        raise _Fail(
+            INVALID_CHAINCODE,
+            "chaincode_id",
+            "channel_header.extension.chaincode_id.name: expected a name, got ''",
+        )
+    if cc_name != ca.chaincode_name:
+        raise _Fail(
+            INVALID_CHAINCODE,
+            "chaincode_id",
+            f"chaincode_action.chaincode_id.name: expected {cc_name}, got {ca.chaincode_name}",
+        )
+    if not ca.chaincode_version:
+        raise _Fail(
+            INVALID_CHAINCODE,
+            "chaincode_id",
+            "chaincode_action.chaincode_id.version: expected a version, got ''",
+        )
+    if ca.events:
+        ev_cc = _unpack(
+            INVALID_OTHER_REASON, "tx_malformed", lambda: unpack_event_chaincode_id(ca.events)
+        )
+        if ev_cc != cc_name:
+            raise _Fail(
+                INVALID_OTHER_REASON,
+                "chaincode_id",
+                f"chaincode_action.events.chaincode_id: expected {cc_name}, got {ev_cc}",
+            )
+    names = [n.namespace for n in rwset.ns_rwsets]
+    if len(set(names)) != len(names):
+        raise _Fail(ILLEGAL_WRITESET, "rwset", f"rwset: expected distinct namespaces, got {names}")
+    _endorsement_policies(ctx, ch.tx_id, cc_name, rwset, act, verdict)
+    result: TxRwSet = rwset
+    return result
+
+
+def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict:
+    """Steps 1-6 of the module docstring for one envelope (no MVCC, no in-block duplicates)."""
+    verdict = TxVerdict(index=index, tx_id="", code=VALID)
+    try:
+        payload, signature, data, ch, sh, ch_bytes = _headers(raw)
+        verdict.tx_id = ch.tx_id
+        verdict.header_type = ch.type
+        _check_creator(ctx, sh, payload, signature)
+        if ch.type == HEADER_TYPE_ENDORSER_TRANSACTION:
+            act = _endorser_structure(ch_bytes, ch, sh, data)
+        elif ch.type == HEADER_TYPE_CONFIG:
+            act = None
+            verdict.config_data = data
+        else:
+            raise _Fail(
+                UNSUPPORTED_TX_PAYLOAD,
+                "tx_type",
+                f"channel_header.type: expected 1 or 3, got {ch.type}",
+            )
+        if ch.channel_id != ctx.config.channel_id:
+            raise _Fail(
+                TARGET_CHAIN_NOT_FOUND,
+                "channel_header",
+                f"channel_header.channel_id: expected {ctx.config.channel_id}, got {ch.channel_id}",
+            )
+        if act is not None:
+            if ctx.tx_id_committed(ch.tx_id):
+                raise _Fail(
+                    DUPLICATE_TXID, "duplicate_txid", f"tx id {ch.tx_id} is already in the ledger"
+                )
+            verdict.rwset = _dispatch(ctx, ch, act, verdict)
+    except _Fail as fail:
+        verdict.code = fail.code
+        verdict.reasons.append(fail.reason)
+    return verdict
+
+
+def validate_block_transactions(
+    ctx: BlockContext, block_number: int, data: Sequence[bytes]
+) -> tuple[list[TxVerdict], BlockUpdates]:
+    """Codes of every transaction of a block, and the writes its VALID transactions make.
+
+    Precondition: ``ctx.state`` is the state committed by blocks before ``block_number``.
+    """
+    verdicts = [validate_transaction(ctx, i, raw) for i, raw in enumerate(data)]
+    seen: set[str] = set()
+    for v in verdicts:
+        if v.code != VALID or v.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
+            continue
+        if v.tx_id in seen:
+            v.code = DUPLICATE_TXID
+            v.reasons.append(
+                Reason("duplicate_txid", f"tx id {v.tx_id} appears earlier in block {block_number}")
+            )
+        seen.add(v.tx_id)
+    updates = BlockUpdates()
+    for v in verdicts:
+        if v.code != VALID or v.rwset is None:
+            continue
+        try:
+            code = check_mvcc(ctx.state, updates, v.rwset)
+        except UnsupportedRangeSummary as exc:
+            v.unsupported.append(Reason("range_query_summary", exc.message))
+            continue
+        if code != VALID:
+            v.code = code
+            v.reasons.append(
+                Reason("mvcc", f"read set conflicts with the state at block {block_number}")
+            )
+            continue
+        updates.add(v.rwset, (block_number, v.index))
+    return verdicts, updates
