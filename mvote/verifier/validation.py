@@ -504,7 +504,34 @@ def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict
     except _Fail as fail:
         verdict.code = fail.code
         verdict.reasons.append(fail.reason)
+        if verdict.header_type == HEADER_TYPE_ENDORSER_TRANSACTION and fail.code in _EARLY_FAILURES:
+            verdict.reasons.extend(_diagnose_endorsements(ctx, raw))
     return verdict
+
+
+#: Failures that stop Fabric before it looks at endorsements; an auditor still wants to know
+#: whether the endorsements hold (the endorsements sit inside the creator-signed payload, so a
+#: tampered endorsement always breaks the creator signature first).
+_EARLY_FAILURES = frozenset({BAD_CREATOR_SIGNATURE, BAD_PROPOSAL_TXID, DUPLICATE_TXID})
+
+
+def _diagnose_endorsements(ctx: BlockContext, raw: bytes) -> list[Reason]:
+    """Endorsement findings of a transaction already invalid for an earlier reason.
+
+    Diagnostic only: never changes the validation code.
+    """
+    scratch = TxVerdict(index=-1, tx_id="", code=VALID)
+    try:
+        _, _, data, ch, _, _ = _headers(raw)
+        actions = unpack_transaction(data)
+        if len(actions) != 1:
+            return []
+        _dispatch(ctx, ch, actions[0], scratch)
+    except _Fail as fail:
+        scratch.reasons.append(fail.reason)
+    except VerifierError:
+        return []
+    return [r for r in scratch.reasons if r.check.startswith("endorsement_")]
 
 
 def validate_block_transactions(
