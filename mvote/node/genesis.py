@@ -24,32 +24,16 @@ from typing import Any
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from fabric_protos.common import common_pb2 as _common_pb2
-from fabric_protos.common import configtx_pb2 as _configtx_pb2
-from fabric_protos.common import configuration_pb2 as _configuration_pb2
-from fabric_protos.common import policies_pb2 as _policies_pb2
-from fabric_protos.msp import msp_config_pb2 as _msp_config_pb2
-from fabric_protos.msp import msp_principal_pb2 as _msp_principal_pb2
-from fabric_protos.orderer import configuration_pb2 as _orderer_configuration_pb2
-from fabric_protos.orderer.etcdraft import configuration_pb2 as _etcdraft_configuration_pb2
-from fabric_protos.peer import configuration_pb2 as _peer_configuration_pb2
+from fabric_protos.common import common_pb2, configtx_pb2, configuration_pb2, policies_pb2
+from fabric_protos.msp import msp_config_pb2, msp_principal_pb2
+from fabric_protos.orderer import configuration_pb2 as orderer_configuration_pb2
+from fabric_protos.orderer.etcdraft import configuration_pb2 as etcdraft_configuration_pb2
+from fabric_protos.peer import configuration_pb2 as peer_configuration_pb2
 from google.protobuf.message import DecodeError
 
 from mvote.node.config import BatchSettings, Endpoint
 from mvote.node.errors import MaterialInvalid
 from mvote.verifier.block import block_data_hash, block_header_hash
-
-# The generated protobuf modules build their classes at import time, so mypy sees no attributes
-# on them; treat them as dynamic rather than silence every use.
-common_pb2: Any = _common_pb2
-configtx_pb2: Any = _configtx_pb2
-configuration_pb2: Any = _configuration_pb2
-policies_pb2: Any = _policies_pb2
-msp_config_pb2: Any = _msp_config_pb2
-msp_principal_pb2: Any = _msp_principal_pb2
-orderer_configuration_pb2: Any = _orderer_configuration_pb2
-etcdraft_configuration_pb2: Any = _etcdraft_configuration_pb2
-peer_configuration_pb2: Any = _peer_configuration_pb2
 
 CHANNEL_CAPABILITY = "V3_0"
 ORDERER_CAPABILITY = "V2_0"

@@ -481,7 +481,9 @@ def _issue(
             x509.KeyUsage(
                 digital_signature=True,
                 content_commitment=False,
-                key_encipherment=False,
+                # cryptogen asks for key encipherment on TLS certificates (meaningless for
+                # ECDSA, but it is what Fabric's own TLS certificates carry).
+                key_encipherment=tls,
                 data_encipherment=False,
                 key_agreement=False,
                 key_cert_sign=False,
