@@ -403,7 +403,7 @@ def node_config_to_dict(config: NodeConfig) -> dict[str, Any]:
     }
 
 
-def _section(doc: Mapping[str, Any], key: str, allowed: set[str], *, prefix: str = "") -> None:
+def _section(doc: Mapping[str, Any], allowed: set[str], *, prefix: str = "") -> None:
     unknown = sorted(set(doc) - allowed)
     if unknown:
         raise ConfigInvalid(
@@ -424,7 +424,6 @@ def node_config_from_dict(doc: object) -> NodeConfig:
     top = _mapping(doc, "(document)")
     _section(
         top,
-        "",
         {
             "version",
             "channel",
@@ -445,7 +444,7 @@ def node_config_from_dict(doc: object) -> NodeConfig:
         )
 
     listen_doc = _mapping(top.get("listen", {}), "listen")
-    _section(listen_doc, "listen", {"grpc", "rest", "operations"}, prefix="listen.")
+    _section(listen_doc, {"grpc", "rest", "operations"}, prefix="listen.")
     defaults = Listen()
     listen = Listen(
         **{
@@ -458,16 +457,16 @@ def node_config_from_dict(doc: object) -> NodeConfig:
 
     batch_doc = _mapping(top.get("batch", {}), "batch")
     batch_keys = {"max_message_count", "preferred_max_bytes", "absolute_max_bytes", "timeout_ms"}
-    _section(batch_doc, "batch", batch_keys, prefix="batch.")
+    _section(batch_doc, batch_keys, prefix="batch.")
     batch = BatchSettings(**batch_doc)
 
     limits_doc = _mapping(top.get("limits", {}), "limits")
     limit_keys = {"max_grpc_message_bytes", "max_transaction_bytes", "max_rest_body_bytes"}
-    _section(limits_doc, "limits", limit_keys, prefix="limits.")
+    _section(limits_doc, limit_keys, prefix="limits.")
     limits = Limits(**limits_doc)
 
     orderer_doc = _mapping(top.get("orderer", {}), "orderer")
-    _section(orderer_doc, "orderer", {"msp_id", "domain", "endpoint"}, prefix="orderer.")
+    _section(orderer_doc, {"msp_id", "domain", "endpoint"}, prefix="orderer.")
     orderer_defaults = OrdererOrg()
     orderer = OrdererOrg(
         msp_id=orderer_doc.get("msp_id", orderer_defaults.msp_id),
@@ -487,7 +486,7 @@ def node_config_from_dict(doc: object) -> NodeConfig:
         key = f"organizations[{i}]"
         org_doc = _mapping(entry, key)
         required = {"name", "msp_id", "domain", "peer_endpoint"}
-        _section(org_doc, key, required, prefix=f"{key}.")
+        _section(org_doc, required, prefix=f"{key}.")
         missing = sorted(required - set(org_doc))
         if missing:
             raise ConfigInvalid(f"missing key {missing[0]!r}", field=f"{key}.{missing[0]}")
