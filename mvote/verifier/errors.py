@@ -61,3 +61,8 @@ class BadPolicy(VerifierError):
 class BadAnchor(VerifierError):
     code = "VERIFY_BAD_ANCHOR"
     summary = "the trust anchor (genesis block hash) is not 32 bytes"
+
+
+class UnsupportedRangeSummary(VerifierError):
+    code = "VERIFY_UNSUPPORTED_RANGE_SUMMARY"
+    summary = "a range query was recorded as Merkle summary hashes, which this verifier does not recompute"

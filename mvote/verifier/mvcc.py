@@ -16,16 +16,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mvote.verifier.envelope import KVRead, RangeQuery, TxRwSet, Version
-from mvote.verifier.errors import VerifierError
+from mvote.verifier.errors import UnsupportedRangeSummary
 
 VALID = 0
 MVCC_READ_CONFLICT = 11
 PHANTOM_READ_CONFLICT = 12
-
-
-class UnsupportedRangeSummary(VerifierError):
-    code = "VERIFY_UNSUPPORTED_RANGE_SUMMARY"
-    summary = "a range query was recorded as Merkle summary hashes, which this verifier does not recompute"
 
 
 class StateView(Protocol):

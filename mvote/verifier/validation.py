@@ -52,10 +52,11 @@ from mvote.verifier.errors import (
     HighS,
     MalformedProto,
     SignatureMismatch,
+    UnsupportedRangeSummary,
     VerifierError,
 )
 from mvote.verifier.msp import Identity
-from mvote.verifier.mvcc import VALID, BlockUpdates, StateView, UnsupportedRangeSummary, check_mvcc
+from mvote.verifier.mvcc import VALID, BlockUpdates, StateView, check_mvcc
 from mvote.verifier.policy import (
     PolicyEvaluator,
     SignedData,
