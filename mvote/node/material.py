@@ -5,8 +5,6 @@ organisations (one peer, one admin, one client user per peer organisation; one o
 admin for the ordering organisation), made with the ``cryptography`` package and real random
 P-256 keys. The layout, subjects and extensions are documented in docs/network.md, together
 with where this differs from cryptogen.
-
-``sign_low_s`` is the one ECDSA signer of mvote until it moves to ``mvote.client.identity``.
 """
 
 from __future__ import annotations
@@ -25,14 +23,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mvote.chaincode.errors import Unsupported
 from mvote.node.config import (
     CONFIG_FILE_NAME,
     DEFAULT_BASE_DOMAIN,
@@ -59,19 +52,12 @@ from mvote.node.genesis import (
     msp_configs_in,
     read_genesis_block,
 )
+from mvote.verifier.signatures import is_low_s
 
 NodeOU = Literal["client", "peer", "admin", "orderer"]
 NODE_OUS: tuple[NodeOU, ...] = ("client", "peer", "admin", "orderer")
 TlsRole = Literal["server", "client"]
 
-#: Group orders: Fabric accepts a signature (r, s) only with s <= n/2.
-_CURVE_ORDERS = {
-    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "secp384r1": int(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
-        16,
-    ),
-}
 #: cryptogen: ten years from a not-before rounded to the minute and backdated five minutes.
 _VALIDITY = datetime.timedelta(days=3650)
 _BACKDATE = datetime.timedelta(minutes=5)
@@ -81,27 +67,6 @@ _GENESIS_FILE_NAME = "genesis.block"
 _PRINTABLE = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?*"
 )
-
-
-def sign_low_s(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """ECDSA-SHA256 over ``data``, DER encoded, with s folded into the lower half of the group
-    order: Fabric refuses high-S signatures (malleability) and cryptography does not fold."""
-    order = _CURVE_ORDERS.get(private_key.curve.name)
-    if order is None:
-        raise Unsupported(f"expected a P-256 or P-384 key, got curve {private_key.curve.name}")
-    r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
-    if s > order // 2:
-        s = order - s
-    return encode_dss_signature(r, s)
-
-
-def is_low_s(signature: bytes, curve: ec.EllipticCurve) -> bool:
-    """Whether a DER ECDSA signature's s is at most half the curve order."""
-    order = _CURVE_ORDERS.get(curve.name)
-    if order is None:
-        raise Unsupported(f"expected a P-256 or P-384 curve, got {curve.name}")
-    _, s = decode_dss_signature(signature)
-    return 0 < s <= order // 2
 
 
 @dataclass(frozen=True)
@@ -394,7 +359,7 @@ def _sign_low_s_certificate(
     # then the certificate it reasons about is not byte-equal to the one on disk.
     for _ in range(128):
         cert = builder.sign(signer, hashes.SHA256())
-        if is_low_s(cert.signature, signer.curve):
+        if is_low_s(cert.signature):
             return cert
     raise MaterialInvalid("could not produce a low-S certificate signature in 128 tries")
 

@@ -1,0 +1,244 @@
+"""Endorsement: unpack and check a signed proposal, run the contract, sign the result.
+
+Follows Fabric's peer (core/endorser): ``unpack_proposal`` is UnpackProposal, ``check_proposal`` is
+UnpackedProposal.Validate, and :meth:`Endorser.endorse` is ProcessProposalSuccessfullyOrError:
+a chaincode status >= 400 gets the response back unendorsed; otherwise the endorser signs
+``proposal_response_payload || endorser identity``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+)
+
+from mvote.chaincode.contract import REFUSED, Response, invoke
+from mvote.chaincode.errors import Malformed, MvoteError, Unauthorised
+from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator
+from mvote.chaincode.stub import ChaincodeStub, Timestamp
+from mvote.client.identity import Signer
+from mvote.verifier.envelope import (
+    HEADER_TYPE_CONFIG,
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    ChannelHeader,
+    SignatureHeader,
+    parse_proto,
+    unpack_channel_header,
+    unpack_signature_header,
+)
+from mvote.verifier.errors import VerifierError
+from mvote.verifier.msp import Identity, MSPManager
+from mvote.verifier.signatures import verify_p256_sha256
+
+Contract = Callable[[ChaincodeStub], Response]
+
+
+@dataclass(frozen=True)
+class UnpackedProposal:
+    signed: proposal_pb2.SignedProposal
+    channel_header_bytes: bytes
+    signature_header_bytes: bytes
+    channel_header: ChannelHeader
+    signature_header: SignatureHeader
+    chaincode_name: str
+    args: tuple[bytes, ...]
+    #: The ChaincodeProposalPayload without its transient map: what goes into the transaction.
+    payload_no_transient: bytes
+    proposal_hash: bytes
+
+    @property
+    def tx_id(self) -> str:
+        return self.channel_header.tx_id
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel_header.channel_id
+
+    @property
+    def creator(self) -> bytes:
+        return self.signature_header.creator
+
+    @property
+    def timestamp(self) -> Timestamp:
+        return Timestamp(self.channel_header.timestamp_seconds, self.channel_header.timestamp_nanos)
+
+
+def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
+    """Fabric's UnpackProposal. Raises MalformedProto/Malformed naming the part that is wrong."""
+    proposal = parse_proto(proposal_pb2.Proposal, signed.proposal_bytes, "proposal_bytes")
+    header = parse_proto(common_pb2.Header, proposal.header, "proposal.header")
+    channel_header = unpack_channel_header(header.channel_header)
+    signature_header = unpack_signature_header(
+        header.signature_header, "proposal.header.signature_header"
+    )
+    extension = parse_proto(
+        proposal_pb2.ChaincodeHeaderExtension, channel_header.extension, "channel_header.extension"
+    )
+    if not extension.HasField("chaincode_id") or not extension.chaincode_id.name:
+        raise Malformed(
+            "channel_header.extension: chaincode id or name is empty", field="chaincode_id"
+        )
+    payload = parse_proto(
+        proposal_pb2.ChaincodeProposalPayload, proposal.payload, "proposal.payload"
+    )
+    spec = parse_proto(
+        chaincode_pb2.ChaincodeInvocationSpec, payload.input, "proposal.payload.input"
+    )
+    if not spec.HasField("chaincode_spec") or not spec.chaincode_spec.HasField("input"):
+        raise Malformed("proposal.payload.input: no chaincode spec or input", field="input")
+    no_transient = proposal_pb2.ChaincodeProposalPayload(input=payload.input).SerializeToString()
+    digest = hashlib.sha256(header.channel_header + header.signature_header + no_transient).digest()
+    return UnpackedProposal(
+        signed=signed,
+        channel_header_bytes=bytes(header.channel_header),
+        signature_header_bytes=bytes(header.signature_header),
+        channel_header=channel_header,
+        signature_header=signature_header,
+        chaincode_name=str(extension.chaincode_id.name),
+        args=tuple(bytes(a) for a in spec.chaincode_spec.input.args),
+        payload_no_transient=bytes(no_transient),
+        proposal_hash=digest,
+    )
+
+
+def compute_tx_id(nonce: bytes, creator: bytes) -> str:
+    """Fabric's ComputeTxID: hex SHA-256 of the nonce followed by the creator."""
+    return hashlib.sha256(nonce + creator).hexdigest()
+
+
+def check_proposal(up: UnpackedProposal, msps: MSPManager) -> Identity:
+    """Fabric's UnpackedProposal.Validate; returns the creator identity.
+
+    Raises Malformed for a malformed header, Unauthorised for an unknown, invalid or non-signing
+    creator (the message says which, unlike Fabric's generic "access denied").
+    """
+    if up.channel_header.type not in (HEADER_TYPE_ENDORSER_TRANSACTION, HEADER_TYPE_CONFIG):
+        raise Malformed(
+            f"channel_header.type: expected ENDORSER_TRANSACTION, got {up.channel_header.type}",
+            field="channel_header.type",
+        )
+    if up.channel_header.epoch != 0:
+        raise Malformed("channel_header.epoch: expected 0", field="channel_header.epoch")
+    if not up.signature_header.nonce:
+        raise Malformed("signature_header.nonce: empty", field="signature_header.nonce")
+    if not up.creator:
+        raise Malformed("signature_header.creator: empty", field="signature_header.creator")
+    expected = compute_tx_id(up.signature_header.nonce, up.creator)
+    if up.tx_id != expected:
+        raise Malformed(
+            f"channel_header.tx_id: incorrectly computed txid {up.tx_id!r}, expected {expected!r}",
+            field="channel_header.tx_id",
+        )
+    if not up.signed.signature:
+        raise Malformed("signature: empty signature bytes", field="signature")
+    try:
+        creator = msps.deserialize(up.creator)
+        msps.validate(creator)
+        verify_p256_sha256(creator.public_key, up.signed.proposal_bytes, up.signed.signature)
+    except VerifierError as exc:
+        raise Unauthorised(
+            f"access denied: channel [{up.channel_id}] creator: {exc.message}", field="creator"
+        ) from exc
+    return creator
+
+
+@dataclass(frozen=True)
+class Simulated:
+    response: Response
+    simulation: Simulation
+    results: bytes
+    events: bytes
+
+
+class Endorser:
+    """One organisation's endorsing peer: runs the contract and signs what it did."""
+
+    def __init__(
+        self,
+        signer: Signer,
+        *,
+        chaincode_name: str,
+        chaincode_version: str,
+        contract: Contract = invoke,
+    ) -> None:
+        self.signer = signer
+        self.msp_id = signer.identity.msp_id
+        self.chaincode_name = chaincode_name
+        self.chaincode_version = chaincode_version
+        self._contract = contract
+        self._endorser_bytes = signer.creator
+
+    def simulate(self, up: UnpackedProposal, state: StateView) -> Simulated:
+        from mvote.node.rwset import tx_rwset_bytes
+
+        context = TxContext(up.tx_id, up.channel_id, up.timestamp, up.creator, up.args)
+        simulator = TxSimulator(state, context)
+        response = self._contract(simulator)
+        simulation = simulator.simulation
+        events = b""
+        if simulation.event is not None:
+            name, payload = simulation.event
+            events = chaincode_event_pb2.ChaincodeEvent(
+                chaincode_id=self.chaincode_name, tx_id=up.tx_id, event_name=name, payload=payload
+            ).SerializeToString()
+        return Simulated(
+            response, simulation, tx_rwset_bytes(self.chaincode_name, simulation), events
+        )
+
+    def proposal_response_payload(self, up: UnpackedProposal, simulated: Simulated) -> bytes:
+        action = proposal_pb2.ChaincodeAction(
+            results=simulated.results,
+            events=simulated.events,
+            response=_response_proto(simulated.response),
+            chaincode_id=chaincode_pb2.ChaincodeID(
+                name=self.chaincode_name, version=self.chaincode_version
+            ),
+        )
+        return bytes(
+            proposal_response_pb2.ProposalResponsePayload(
+                proposal_hash=up.proposal_hash, extension=action.SerializeToString()
+            ).SerializeToString()
+        )
+
+    def endorse(
+        self, up: UnpackedProposal, state: StateView
+    ) -> proposal_response_pb2.ProposalResponse:
+        """ProcessProposalSuccessfullyOrError for a checked proposal of this chaincode."""
+        if up.chaincode_name != self.chaincode_name:
+            raise Malformed(
+                f"chaincode: expected {self.chaincode_name!r}, got {up.chaincode_name!r}",
+                field="chaincode_id",
+            )
+        simulated = self.simulate(up, state)
+        response = _response_proto(simulated.response)
+        if simulated.response.status >= REFUSED:
+            return proposal_response_pb2.ProposalResponse(response=response)
+        payload = self.proposal_response_payload(up, simulated)
+        return proposal_response_pb2.ProposalResponse(
+            version=1,
+            response=response,
+            payload=payload,
+            endorsement=proposal_response_pb2.Endorsement(
+                endorser=self._endorser_bytes,
+                signature=self.signer.sign(payload + self._endorser_bytes),
+            ),
+        )
+
+
+def _response_proto(response: Response) -> proposal_response_pb2.Response:
+    return proposal_response_pb2.Response(
+        status=response.status, message=response.message, payload=response.payload
+    )
+
+
+def refusal(response: proposal_response_pb2.Response) -> MvoteError:
+    """The typed contract error carried by a refused response."""
+    return MvoteError.from_message(str(response.message))
