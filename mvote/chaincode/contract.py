@@ -27,11 +27,13 @@ from .errors import (
     InvalidTransition,
     Malformed,
     MvoteError,
+    NonCanonical,
     NotEligible,
     NotFound,
     QuestionNotOpen,
     RosterNotSealed,
     RosterSealed,
+    TooLarge,
     UnknownFunction,
     Unsupported,
     WrongChannel,
@@ -126,14 +128,17 @@ class Call:
         name = self.function.params[index]
         raw = self.args[index]
         if len(raw) > MAX_SMALL_ARG_BYTES:
-            raise InvalidField(
+            raise TooLarge(
                 f"{name}: expected at most {MAX_SMALL_ARG_BYTES} bytes, got {len(raw)}", field=name
             )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Malformed(f"{name}: not UTF-8", field=name) from exc
-        encoding.encode(text)  # NFC and no lone surrogates: one spelling per argument
+        try:
+            encoding.encode(text)  # NFC and no lone surrogates: one spelling per argument
+        except NonCanonical as exc:
+            raise NonCanonical(f"{name}: {exc.message.removeprefix('$: ')}", field=name) from exc
         return shape.check(text, name)
 
     def number(self, index: int) -> int:
@@ -186,8 +191,11 @@ def create_question(call: Call) -> Any:
     for i, registrar in enumerate(spec.eligibility.registrars):
         ed25519.checked_public_key(bytes.fromhex(registrar), f"eligibility.registrars[{i}]")
     if spec.eligibility.kind == "roster":
-        assert spec.eligibility.roster is not None
-        call.roster(spec.eligibility.roster)  # must exist; sealed is checked at open
+        rid = spec.eligibility.roster
+        assert rid is not None
+        # Must exist; sealed is checked at open.
+        if not call.stub.get_state(keys.roster_key(rid)):
+            raise NotFound(f"eligibility.roster: no roster {rid!r}", field="eligibility.roster")
     key = keys.question_key(spec.qid)
     if call.stub.get_state(key):
         raise AlreadyExists(f"qid: question {spec.qid!r} already exists", field="qid")

@@ -65,6 +65,12 @@ def decode(data: bytes, *, max_size: int, what: str = "payload") -> Any:
         raise NonCanonical(f"{what}: {exc}", field=what) from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise Malformed(f"{what}: not JSON ({exc})", field=what) from exc
+    except ValueError as exc:
+        # json raises a plain ValueError for an integer literal longer than Python's
+        # int_max_str_digits (4300): far outside the safe range, so not a canonical value.
+        raise NonCanonical(
+            f"{what}: integer out of the safe range +-(2**53-1) ({exc})", field=what
+        ) from exc
     _check_values(value, what)
     try:
         canonical = rfc8785.dumps(value)
