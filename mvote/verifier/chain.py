@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from fabric_protos.common import common_pb2
 
 from mvote.verifier.block import block_data_hash, block_header_bytes, block_header_hash
+from mvote.verifier.commithash import commit_hash
 from mvote.verifier.config import ChannelConfig, config_from_block, config_from_envelope
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
+    METADATA_COMMIT_HASH,
     METADATA_SIGNATURES,
     METADATA_TRANSACTIONS_FILTER,
     BlockView,
@@ -35,7 +37,7 @@ from mvote.verifier.envelope import (
     unpack_signatures_metadata,
 )
 from mvote.verifier.errors import BadAnchor, MalformedProto, VerifierError
-from mvote.verifier.mvcc import MemoryState
+from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
 from mvote.verifier.validation import BlockContext, validate_block_transactions
 
@@ -55,6 +57,7 @@ CHECKS = (
     "transactions_filter",
     "validation_code",
     "config",
+    "commit_hash",
     # the failing check behind a validation code mismatch:
     "tx_malformed",
     "channel_header",
@@ -114,6 +117,35 @@ class _Walk:
     state: MemoryState = field(default_factory=MemoryState)
     tx_ids: set[str] = field(default_factory=set)
     last_config_block: int = 0
+    #: The last block's commit hash; None once a block without one breaks the chain of them.
+    commit_hash: bytes | None = b""
+
+
+def _commit_hash_problem(
+    block: BlockView, walk: _Walk, recorded_filter: bytes, updates: BlockUpdates
+) -> str | None:
+    """Check a peer's COMMIT_HASH metadata, and carry the chain of commit hashes forward.
+
+    An ordering node's copy of a block has none (and neither has block 0); a peer's copy chains
+    them from block 1, so one missing link leaves every later one uncheckable, and we say so.
+    """
+    slot = block.metadata_slot(METADATA_COMMIT_HASH)
+    previous = walk.commit_hash
+    if not slot:
+        walk.commit_hash = None
+        return None
+    try:
+        recorded = parse_proto(common_pb2.Metadata, slot, "metadata.COMMIT_HASH").value
+    except VerifierError as exc:
+        walk.commit_hash = None
+        return exc.message
+    walk.commit_hash = bytes(recorded)
+    if previous is None:
+        return f"COMMIT_HASH: cannot be checked, block {block.number - 1} carries none"
+    expected = commit_hash(recorded_filter, updates, previous)
+    if expected != recorded:
+        return f"COMMIT_HASH: recomputed {expected.hex()}, recorded {bytes(recorded).hex()}"
+    return None
 
 
 def _tx_well_formed(block: BlockView) -> list[tuple[int, str]]:
@@ -314,6 +346,9 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
                 )
                 for r in v.reasons:
                     add(r.check, r.message, v.index, tid)
+        problem = _commit_hash_problem(block, walk, recorded, updates)
+        if problem:
+            add("commit_hash", problem)
         walk.state.apply(updates)
         walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
 

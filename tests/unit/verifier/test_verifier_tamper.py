@@ -138,7 +138,11 @@ def test_dropped_transaction(golden_blocks: list[bytes], genesis_hash: bytes) ->
 
     report = verify_chain(_edit(golden_blocks, 6, fn), genesis_hash)
     _only_block(report.findings, 6)
-    assert _keys(report.findings) == {(6, None, "data_hash"), (6, None, "transactions_filter")}
+    assert _keys(report.findings) == {
+        (6, None, "data_hash"),
+        (6, None, "transactions_filter"),
+        (6, None, "commit_hash"),
+    }
 
 
 def test_reordered_transactions(golden_blocks: list[bytes], genesis_hash: bytes) -> None:
@@ -147,7 +151,8 @@ def test_reordered_transactions(golden_blocks: list[bytes], genesis_hash: bytes)
         b.data.data[0], b.data.data[2] = second, first
 
     report = verify_chain(_edit(golden_blocks, 9, fn), genesis_hash)
-    assert _keys(report.findings) == {(9, None, "data_hash")}
+    # Versions are (block, tx index): the reordered writes change the peer's commit hash too.
+    assert _keys(report.findings) == {(9, None, "data_hash"), (9, None, "commit_hash")}
 
 
 def test_reordered_conflicting_transactions_change_the_codes(
@@ -160,7 +165,7 @@ def test_reordered_conflicting_transactions_change_the_codes(
         b.data.data[0], b.data.data[1] = b.data.data[1], b.data.data[0]
 
     report = verify_chain(_edit(golden_blocks, 10, fn), genesis_hash)
-    assert _keys(report.findings) == {(10, None, "data_hash")}
+    assert _keys(report.findings) == {(10, None, "data_hash"), (10, None, "commit_hash")}
     assert report.codes[10] == [0, 11, 11]
 
 
@@ -193,7 +198,8 @@ def test_changed_validation_code(
 
     report = verify_chain(_edit(golden_blocks, 6, fn), genesis_hash)
     assert [(f.block, f.tx_index, f.tx_id, f.check) for f in report.findings] == [
-        (6, 1, golden_index["blocks"][6]["tx_ids"][1], "validation_code")  # type: ignore[index]
+        (6, 1, golden_index["blocks"][6]["tx_ids"][1], "validation_code"),  # type: ignore[index]
+        (6, None, None, "commit_hash"),  # the peer's commit hash covers the recorded codes
     ]
 
 
@@ -202,7 +208,11 @@ def test_invalid_tx_recorded_as_valid(golden_blocks: list[bytes], genesis_hash: 
         b.metadata.metadata[2] = bytes([0, 0, 11])
 
     report = verify_chain(_edit(golden_blocks, 12, fn), genesis_hash)
-    assert _keys(report.findings) == {(12, 1, "validation_code"), (12, 1, "mvcc")}
+    assert _keys(report.findings) == {
+        (12, 1, "validation_code"),
+        (12, 1, "mvcc"),
+        (12, None, "commit_hash"),
+    }
 
 
 def test_wrong_genesis_hash(golden_blocks: list[bytes], genesis_hash: bytes) -> None:
