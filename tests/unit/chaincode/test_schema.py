@@ -1,0 +1,183 @@
+"""schema.py shapes and the record shapes built from them: what each admits and how it names
+the offending field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mvote.chaincode.errors import InvalidField
+from mvote.chaincode.records import (
+    BALLOT_TYPE,
+    Ballot,
+    CastRequest,
+    Eligibility,
+    Question,
+    QuestionSpec,
+    Roster,
+    Rule,
+    Turnout,
+)
+from mvote.chaincode.schema import (
+    Array,
+    Bool,
+    Const,
+    Hex,
+    Int,
+    Nullable,
+    Object,
+    OneOf,
+    Tagged,
+    Text,
+)
+
+
+def _refused(shape: Any, value: Any, field: str, path: str = "v") -> InvalidField:
+    with pytest.raises(InvalidField) as info:
+        shape.check(value, path)
+    assert info.value.field == field
+    assert info.value.message.startswith(f"{field}:")
+    return info.value
+
+
+def test_text() -> None:
+    shape = Text(2, 4, pattern=r"[a-z]+")
+    assert shape.check("abc", "v") == "abc"
+    _refused(shape, "a", "v")
+    _refused(shape, "abcde", "v")
+    _refused(shape, "AB", "v")
+    _refused(shape, 12, "v")
+    _refused(Text(0, 10), "a\x00", "v")
+    _refused(Text(0, 10), "a\u2028", "v")
+    _refused(Text(0, 10), "a\x85", "v")
+    _refused(Text(0, 10), "a\nb", "v")
+    assert Text(0, 10, multiline=True).check("a\nb", "v") == "a\nb"
+    _refused(Text(0, 10, multiline=True), "a\rb", "v")
+    # Length counts code points, not bytes.
+    assert Text(1, 1).check("\U0001f600", "v") == "\U0001f600"
+
+
+def test_hex_has_one_spelling() -> None:
+    shape = Hex(2)
+    assert shape.check("0a1b", "v") == "0a1b"
+    for bad in ("0A1B", "0a1", "0a1b2c", "0x1b", "", 7):
+        _refused(shape, bad, "v")
+
+
+def test_int_and_bool_are_distinct() -> None:
+    shape = Int(0, 10)
+    assert shape.check(10, "v") == 10
+    _refused(shape, 11, "v")
+    _refused(shape, -1, "v")
+    _refused(shape, True, "v")
+    _refused(shape, "1", "v")
+    assert Bool().check(False, "v") is False
+    _refused(Bool(), 0, "v")
+
+
+def test_const_oneof_nullable() -> None:
+    assert Const("x").check("x", "v") == "x"
+    _refused(Const("x"), "y", "v")
+    assert OneOf(("a", "b")).check("b", "v") == "b"
+    _refused(OneOf(("a", "b")), "c", "v")
+    _refused(OneOf(("a", "b")), None, "v")
+    assert Nullable(Int(0, 1)).check(None, "v") is None
+    _refused(Nullable(Int(0, 1)), 2, "v")
+
+
+def test_array_ascending_unique_and_bounds() -> None:
+    ascending = Array(Int(0, 9), min_len=1, max_len=3, ascending=True)
+    assert ascending.check([1, 2, 5], "v") == [1, 2, 5]
+    _refused(ascending, [], "v")
+    _refused(ascending, [1, 2, 3, 4], "v")
+    _refused(ascending, [2, 1], "v[1]")
+    _refused(ascending, [1, 1], "v[1]")
+    _refused(ascending, [1, 10], "v[1]")
+    unique = Array(Text(1, 5), unique=True)
+    assert unique.check(["b", "a"], "v") == ["b", "a"]
+    _refused(unique, ["a", "b", "a"], "v[2]")
+    _refused(unique, "ab", "v")
+
+
+def test_object_exact_keys_and_paths() -> None:
+    shape = Object({"a": Int(0, 1), "b": Object({"c": Bool()})}, optional=frozenset({"a"}))
+    assert shape.check({"b": {"c": True}}, "$") == {"b": {"c": True}}
+    _refused(shape, {"b": {"c": True}, "x": 1}, "x", "$")
+    _refused(shape, {}, "b", "$")
+    _refused(shape, {"b": {"c": 1}}, "b.c", "$")
+    _refused(shape, {"b": {}}, "b.c", "$")
+    _refused(shape, [], "v")
+    with pytest.raises(InvalidField) as info:
+        shape.check({"b": {"c": True}, "x": 1}, "outer")
+    assert info.value.field == "outer.x"
+
+
+def test_tagged_selects_by_kind() -> None:
+    shape = Tagged({"p": Object({"kind": Const("p"), "n": Int(0, 1)})})
+    assert shape.check({"kind": "p", "n": 1}, "$") == {"kind": "p", "n": 1}
+    _refused(shape, {"kind": "q"}, "kind", "$")
+    _refused(shape, {"n": 1}, "kind", "$")
+    _refused(shape, {"kind": "p", "n": 2}, "n", "$")
+
+
+# --- records ----------------------------------------------------------------------------------------
+
+
+def _spec() -> QuestionSpec:
+    return QuestionSpec(
+        qid="q1",
+        title="T",
+        description="d\nd",
+        options=("a", "b"),
+        rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 2500)),
+        eligibility=Eligibility("roster", roster="r1", code_salt="00" * 16, code_hash="11" * 32),
+        opens_at=1,
+        closes_at=2,
+        shards=3,
+    )
+
+
+def test_records_round_trip_through_their_shapes() -> None:
+    spec = _spec()
+    assert QuestionSpec.from_json(spec.to_json()) == spec
+    question = Question(spec, "Org1MSP", "DRAFT", None, ())
+    with pytest.raises(InvalidField) as info:
+        Question.from_json(question.to_json())  # a question has at least one transition
+    assert info.value.field == "question.transitions"
+    for rule in (
+        Rule("single"),
+        Rule("multi", min=0, max=2),
+        Rule("yesno", 1, 1, 0, Turnout("count", 3)),
+    ):
+        assert Rule.from_json(rule.to_json()) == rule
+    roster = Roster("r1", "t", "Org1MSP", 0, "00" * 32, False)
+    assert Roster.from_json(roster.to_json()) == roster
+    eligibility = Eligibility("open", registrars=("aa" * 32,))
+    assert Eligibility.from_json(eligibility.to_json()) == eligibility
+    assert eligibility.to_json() == {"kind": "open", "registrars": ["aa" * 32]}
+    assert spec.eligibility.to_json()["kind"] == "onsite"
+
+
+def test_ballot_json_and_tracker() -> None:
+    ballot = Ballot("mvote", "q1", (0, 2), "ab" * 32)
+    assert ballot.to_json() == {
+        "type": BALLOT_TYPE,
+        "channel": "mvote",
+        "qid": "q1",
+        "choices": [0, 2],
+        "voter": "ab" * 32,
+    }
+    assert Ballot.from_json(ballot.to_json()) == ballot
+    request = CastRequest(ballot, "cd" * 64)
+    assert CastRequest.from_json(request.to_json()) == request
+    with pytest.raises(InvalidField) as info:
+        CastRequest.from_json(
+            {**request.to_json(), "ballot": {**ballot.to_json(), "choices": [1000]}}
+        )
+    assert info.value.field == "ballot.choices[0]"
+    with pytest.raises(InvalidField) as info:
+        CastRequest.from_json(
+            {**request.to_json(), "ballot": {**ballot.to_json(), "channel": "Mvote"}}
+        )
+    assert info.value.field == "ballot.channel"
