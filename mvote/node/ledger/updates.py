@@ -1,0 +1,181 @@
+"""What a committed block changes, derived from the block's own bytes and nothing else.
+
+Commit and crash recovery both call :func:`derive_updates` on the raw block, so a block rolled
+forward after a crash changes exactly what its first commit would have. The rule is Fabric's:
+only VALID (code 0) endorser transactions write, each at version (block number, tx index), in
+block order (a later write of a key wins); CONFIG transactions change no chaincode state;
+invalid transactions stay in the block and the tx index but write nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mvote.chaincode.simulation import Version
+from mvote.node.ledger.errors import BlockInconsistent
+from mvote.verifier.block import block_data_hash, block_header_hash
+from mvote.verifier.envelope import (
+    HEADER_TYPE_CONFIG,
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    METADATA_TRANSACTIONS_FILTER,
+    BlockView,
+    TxRwSet,
+    unpack_block,
+    unpack_chaincode_action,
+    unpack_full_envelope,
+    unpack_rwset,
+    unpack_transaction,
+)
+from mvote.verifier.errors import MalformedProto
+
+VALID = 0
+#: Fabric's placeholder before validation; a block that still carries it was never validated.
+NOT_VALIDATED = 254
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    """One transaction of the block as the tx index records it."""
+
+    index: int
+    #: "" when an invalid transaction's envelope does not even give a tx id.
+    tx_id: str
+    code: int
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """A public write of a VALID transaction; ``value`` None is a delete."""
+
+    namespace: str
+    key: str
+    value: bytes | None
+    version: Version
+    tx_id: str
+
+
+@dataclass(frozen=True)
+class HashedKeyWrite:
+    """A private-data hash write of a VALID transaction; ``value_hash`` None is a delete."""
+
+    namespace: str
+    collection: str
+    key_hash: bytes
+    value_hash: bytes | None
+    version: Version
+
+
+@dataclass(frozen=True)
+class BlockUpdates:
+    number: int
+    previous_hash: bytes
+    header_hash: bytes
+    txs: tuple[TxRecord, ...]
+    #: In block order; a later write of the same key wins.
+    writes: tuple[KeyWrite, ...]
+    hashed_writes: tuple[HashedKeyWrite, ...]
+
+
+def read_block(raw: bytes) -> BlockView:
+    """The serialized ``common.Block`` ``raw``; one that does not parse is :class:`BlockInconsistent`."""
+    try:
+        return unpack_block(raw)
+    except MalformedProto as exc:
+        raise BlockInconsistent(f"block: {exc.message}", field=exc.field) from exc
+
+
+def derive_updates(block: BlockView) -> BlockUpdates:
+    """The updates ``block`` makes.
+
+    Refuses (:class:`BlockInconsistent`) a block whose data hash is wrong, whose
+    TRANSACTIONS_FILTER is missing, of the wrong length or says NOT_VALIDATED, or with a VALID
+    transaction that is not a readable config or endorser transaction.
+    """
+    codes = _validation_codes(block)
+    txs: list[TxRecord] = []
+    writes: list[KeyWrite] = []
+    hashed: list[HashedKeyWrite] = []
+    for index, (envelope, code) in enumerate(zip(block.data, codes, strict=True)):
+        version = Version(block.number, index)
+        tx_id, rwsets = _transaction(envelope, code, version)
+        txs.append(TxRecord(index, tx_id, code))
+        for rwset in rwsets:
+            writes.extend(_public_writes(rwset, version, tx_id))
+            hashed.extend(_hashed_writes(rwset, version))
+    return BlockUpdates(
+        number=block.number,
+        previous_hash=block.previous_hash,
+        header_hash=block_header_hash(block.number, block.previous_hash, block.data_hash),
+        txs=tuple(txs),
+        writes=tuple(writes),
+        hashed_writes=tuple(hashed),
+    )
+
+
+def _validation_codes(block: BlockView) -> bytes:
+    computed = block_data_hash(block.data)
+    if computed != block.data_hash:
+        raise BlockInconsistent(
+            f"block {block.number} header.data_hash: expected {computed.hex()} (SHA-256 of the "
+            f"data), got {block.data_hash.hex()}",
+            field="header.data_hash",
+        )
+    codes = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+    if len(codes) != len(block.data):
+        raise BlockInconsistent(
+            f"block {block.number} metadata[TRANSACTIONS_FILTER]: expected {len(block.data)} "
+            f"validation codes (one per transaction), got {len(codes)}",
+            field="metadata.transactions_filter",
+        )
+    if NOT_VALIDATED in codes:
+        raise BlockInconsistent(
+            f"block {block.number} metadata[TRANSACTIONS_FILTER][{codes.index(NOT_VALIDATED)}]: "
+            f"expected a validation code, got NOT_VALIDATED ({NOT_VALIDATED})",
+            field="metadata.transactions_filter",
+        )
+    return codes
+
+
+def _transaction(envelope: bytes, code: int, version: Version) -> tuple[str, list[TxRwSet]]:
+    """(tx id, rwsets that apply). Only a VALID endorser transaction has rwsets that apply."""
+    where = f"block {version.block} tx {version.tx}"
+    try:
+        env = unpack_full_envelope(envelope)
+    except MalformedProto as exc:
+        if code != VALID:
+            return "", []  # Fabric keeps unreadable invalid transactions; they index nothing.
+        raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
+    tx_id = env.channel_header.tx_id
+    if code != VALID or env.channel_header.type == HEADER_TYPE_CONFIG:
+        return tx_id, []
+    if env.channel_header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+        raise BlockInconsistent(
+            f"{where} channel_header.type: expected CONFIG ({HEADER_TYPE_CONFIG}) or "
+            f"ENDORSER_TRANSACTION ({HEADER_TYPE_ENDORSER_TRANSACTION}) for a VALID "
+            f"transaction, got {env.channel_header.type}",
+            field="channel_header.type",
+        )
+    try:
+        rwsets = [
+            unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
+            for action in unpack_transaction(env.data)
+        ]
+    except MalformedProto as exc:
+        raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
+    return tx_id, rwsets
+
+
+def _public_writes(rwset: TxRwSet, version: Version, tx_id: str) -> Iterator[KeyWrite]:
+    for ns in rwset.ns_rwsets:
+        for w in ns.writes:
+            value = None if w.is_delete else w.value
+            yield KeyWrite(ns.namespace, w.key, value, version, tx_id)
+
+
+def _hashed_writes(rwset: TxRwSet, version: Version) -> Iterator[HashedKeyWrite]:
+    for ns in rwset.ns_rwsets:
+        for coll in ns.collections:
+            for w in coll.writes:
+                value_hash = None if w.is_delete else w.value_hash
+                yield HashedKeyWrite(ns.namespace, coll.collection, w.key_hash, value_hash, version)
