@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import (
@@ -22,9 +23,11 @@ from fabric_protos.peer import (
 
 from mvote.chaincode.contract import REFUSED, Response, invoke
 from mvote.chaincode.errors import Malformed, MvoteError, Unauthorised
-from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator
+from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import ChaincodeStub, Timestamp
 from mvote.client.identity import Signer
+from mvote.node import lifecycle
+from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
@@ -150,10 +153,17 @@ def check_proposal(up: UnpackedProposal, msps: MSPManager) -> Identity:
     return creator
 
 
+class World(Protocol):
+    """Committed state as an endorser reads it: per namespace, one consistent snapshot."""
+
+    def namespace(self, namespace: str) -> StateView: ...
+
+    def version(self, namespace: str, key: str) -> Version | None: ...
+
+
 @dataclass(frozen=True)
 class Simulated:
     response: Response
-    simulation: Simulation
     results: bytes
     events: bytes
 
@@ -176,11 +186,11 @@ class Endorser:
         self._contract = contract
         self._endorser_bytes = signer.creator
 
-    def simulate(self, up: UnpackedProposal, state: StateView) -> Simulated:
-        from mvote.node.rwset import tx_rwset_bytes
-
+    def simulate(self, up: UnpackedProposal, world: World) -> Simulated:
+        """Run the contract on ``world``. Like a Fabric peer, record the read of the chaincode
+        definition's Sequence in ``_lifecycle``, so a redefinition invalidates the result."""
         context = TxContext(up.tx_id, up.channel_id, up.timestamp, up.creator, up.args)
-        simulator = TxSimulator(state, context)
+        simulator = TxSimulator(world.namespace(self.chaincode_name), context)
         response = self._contract(simulator)
         simulation = simulator.simulation
         events = b""
@@ -189,48 +199,49 @@ class Endorser:
             events = chaincode_event_pb2.ChaincodeEvent(
                 chaincode_id=self.chaincode_name, tx_id=up.tx_id, event_name=name, payload=payload
             ).SerializeToString()
-        return Simulated(
-            response, simulation, tx_rwset_bytes(self.chaincode_name, simulation), events
-        )
+        definition = Simulation()
+        key = lifecycle.sequence_key(self.chaincode_name)
+        definition.reads[key] = world.version(lifecycle.LIFECYCLE, key)
+        results = tx_rwset_bytes({self.chaincode_name: simulation, lifecycle.LIFECYCLE: definition})
+        return Simulated(response, results, events)
 
-    def proposal_response_payload(self, up: UnpackedProposal, simulated: Simulated) -> bytes:
+    def sign(
+        self, up: UnpackedProposal, simulated: Simulated, chaincode: tuple[str, str]
+    ) -> proposal_response_pb2.ProposalResponse:
+        """An endorsed response: the signature covers ``payload || endorser``."""
         action = proposal_pb2.ChaincodeAction(
             results=simulated.results,
             events=simulated.events,
             response=_response_proto(simulated.response),
-            chaincode_id=chaincode_pb2.ChaincodeID(
-                name=self.chaincode_name, version=self.chaincode_version
-            ),
+            chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode[0], version=chaincode[1]),
         )
-        return bytes(
-            proposal_response_pb2.ProposalResponsePayload(
-                proposal_hash=up.proposal_hash, extension=action.SerializeToString()
-            ).SerializeToString()
-        )
-
-    def endorse(
-        self, up: UnpackedProposal, state: StateView
-    ) -> proposal_response_pb2.ProposalResponse:
-        """ProcessProposalSuccessfullyOrError for a checked proposal of this chaincode."""
-        if up.chaincode_name != self.chaincode_name:
-            raise Malformed(
-                f"chaincode: expected {self.chaincode_name!r}, got {up.chaincode_name!r}",
-                field="chaincode_id",
-            )
-        simulated = self.simulate(up, state)
-        response = _response_proto(simulated.response)
-        if simulated.response.status >= REFUSED:
-            return proposal_response_pb2.ProposalResponse(response=response)
-        payload = self.proposal_response_payload(up, simulated)
+        payload = proposal_response_pb2.ProposalResponsePayload(
+            proposal_hash=up.proposal_hash, extension=action.SerializeToString()
+        ).SerializeToString()
         return proposal_response_pb2.ProposalResponse(
             version=1,
-            response=response,
+            response=_response_proto(simulated.response),
             payload=payload,
             endorsement=proposal_response_pb2.Endorsement(
                 endorser=self._endorser_bytes,
                 signature=self.signer.sign(payload + self._endorser_bytes),
             ),
         )
+
+    def endorse(self, up: UnpackedProposal, world: World) -> proposal_response_pb2.ProposalResponse:
+        """ProcessProposalSuccessfullyOrError for a checked proposal of this chaincode."""
+        if up.chaincode_name != self.chaincode_name:
+            raise Malformed(
+                f"chaincode: expected {self.chaincode_name!r}, got {up.chaincode_name!r}",
+                field="chaincode_id",
+            )
+        simulated = self.simulate(up, world)
+        if simulated.response.status >= REFUSED:
+            # Fabric returns a refused chaincode response unendorsed and without a payload.
+            return proposal_response_pb2.ProposalResponse(
+                response=_response_proto(simulated.response)
+            )
+        return self.sign(up, simulated, (self.chaincode_name, self.chaincode_version))
 
 
 def _response_proto(response: Response) -> proposal_response_pb2.Response:

@@ -1,4 +1,5 @@
-"""Errors of network set-up: the node configuration file, crypto material, the genesis block.
+"""Errors of the node: network set-up (configuration, crypto material, genesis block) and the
+transaction flow (endorsement, submission, commit).
 
 Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and docs/errors.md).
 """
@@ -27,3 +28,46 @@ class MaterialInvalid(MvoteError):
 class NetworkExists(MvoteError):
     code = "NETWORK_EXISTS"
     summary = "network init refuses to write into a directory that already holds a network"
+
+
+class UnknownChaincode(MvoteError):
+    code = "UNKNOWN_CHAINCODE"
+    summary = "the proposal names a chaincode this channel does not run"
+
+
+class ClockSkew(MvoteError):
+    code = "CLOCK_SKEW"
+    summary = (
+        "the proposal's timestamp is too far from the endorsing node's clock: schedules and "
+        "credential expiry are judged by transaction time, so endorsers bound it"
+    )
+
+
+class EndorsementFailed(MvoteError):
+    code = "ENDORSEMENT_FAILED"
+    summary = "an endorsing peer refused the proposal (each refusal is named with its organisation)"
+
+    def __init__(self, message: str, *, details: list[tuple[str, str]], field: str | None = None):
+        super().__init__(message, field=field)
+        #: (MSP id, the peer's message) for every refusal.
+        self.details = details
+
+
+class EndorsementMismatch(MvoteError):
+    code = "ENDORSEMENT_MISMATCH"
+    summary = "endorsing peers produced different results for the same proposal"
+
+
+class DuplicateTransaction(MvoteError):
+    code = "DUPLICATE_TRANSACTION"
+    summary = "a transaction with this id is already committed or waiting to be ordered"
+
+
+class NotRunning(MvoteError):
+    code = "NOT_RUNNING"
+    summary = "the node is stopping or stopped and takes no more transactions"
+
+
+class CommitTimeout(MvoteError):
+    code = "COMMIT_TIMEOUT"
+    summary = "the transaction was not committed within the time waited (it may still commit)"

@@ -43,8 +43,11 @@ def kv_rwset(simulation: Simulation) -> kv_rwset_pb2.KVRWSet:
     return kv
 
 
-def tx_rwset_bytes(namespace: str, simulation: Simulation) -> bytes:
-    """The serialized ``TxReadWriteSet`` of one chaincode namespace."""
+def tx_rwset_bytes(namespaces: dict[str, Simulation]) -> bytes:
+    """The serialized ``TxReadWriteSet``: one ``KVRWSet`` per namespace, namespaces in order."""
     tx = rwset_pb2.TxReadWriteSet(data_model=rwset_pb2.TxReadWriteSet.KV)
-    tx.ns_rwset.add(namespace=namespace, rwset=kv_rwset(simulation).SerializeToString())
+    for namespace in sorted(namespaces):
+        tx.ns_rwset.add(
+            namespace=namespace, rwset=kv_rwset(namespaces[namespace]).SerializeToString()
+        )
     return bytes(tx.SerializeToString())
