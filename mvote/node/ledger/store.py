@@ -367,11 +367,14 @@ class Ledger:
     def block(self, number: int) -> bytes:
         """The raw serialized block ``number`` (:class:`BlockNotFound` if not committed)."""
         self._check_usable()
-        if not 0 <= number < self._tip.height:
+        # The index, not the in-memory height: a snapshot reader may already see a block whose
+        # commit has not returned yet, and must be able to read it.
+        raw = self._db.get(schema.block_number_key(number)) if number >= 0 else None
+        if raw is None:
             raise BlockNotFound(
                 f"block number: expected 0..{self._tip.height - 1}, got {number}", field="number"
             )
-        return self._read_block(number)
+        return self._blocks.read(schema.decode_location(raw))
 
     def block_by_hash(self, header_hash: bytes) -> bytes:
         """The raw serialized block whose header hash is ``header_hash``."""

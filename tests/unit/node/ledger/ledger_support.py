@@ -157,7 +157,7 @@ def _random_writes(rng: random.Random) -> Writes:
                 f"question~é{rng.randint(0, 5)}",
             ]
         )
-        size = rng.choice([1, 40, 300, 2000, 65536])
+        size = 65536 if rng.random() < 0.03 else rng.choice([1, 40, 300, 2000])
         writes.setdefault(ns, {})[key] = None if rng.random() < 0.15 else rng.randbytes(size)
     return writes
 
