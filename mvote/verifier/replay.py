@@ -1,0 +1,250 @@
+"""The auditor's replay: re-execute every valid mvote transaction with the chaincode's own code.
+
+:func:`mvote.verifier.chain.verify_chain` establishes which transactions are VALID (signatures,
+endorsement policies, MVCC). Replay then asks whether the endorsers told the truth: each VALID
+transaction of the voting chaincode runs again, on a fresh state built only from the chain, with
+the transaction's own id, time, creator and arguments, and what it reads, writes, answers and
+emits must equal what the endorsers signed. A valid transaction's reads were not written by an
+earlier transaction of its block (else MVCC would have refused it), so running the block's valid
+transactions in order on the state of the blocks before reproduces every read exactly.
+
+Finally every recorded tally is recounted from the ballot records of the final state.
+
+Transactions of other chaincodes (``_lifecycle``) are not re-executed; they are listed in the
+report, never passed in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
+
+from mvote.chaincode import encoding, keys, rules
+from mvote.chaincode.contract import invoke
+from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.records import TALLY_SHAPE, BallotRecord, Question
+from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
+from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
+from mvote.verifier.envelope import (
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    NsRwSet,
+    parse_proto,
+    unpack_block,
+    unpack_chaincode_action,
+    unpack_full_envelope,
+    unpack_header_extension,
+    unpack_rwset,
+    unpack_transaction,
+)
+from mvote.verifier.errors import VerifierError
+
+VALID = 0
+LIFECYCLE = "_lifecycle"
+
+#: Stable names of replay findings.
+REPLAY_CHECKS = (
+    "replay_malformed",
+    "replay_namespaces",
+    "replay_response",
+    "replay_reads",
+    "replay_writes",
+    "replay_event",
+    "tally_recount",
+)
+
+
+@dataclass(frozen=True)
+class ReplayFinding:
+    block: int
+    tx_index: int | None
+    tx_id: str | None
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"block {self.block}" + (
+            f" tx {self.tx_index} ({self.tx_id})" if self.tx_index is not None else ""
+        )
+        return f"{where}: {self.check}: {self.message}"
+
+
+@dataclass(frozen=True)
+class NotReplayed:
+    block: int
+    tx_index: int
+    tx_id: str
+    chaincode: str
+    reason: str
+
+
+@dataclass
+class ReplayReport:
+    findings: list[ReplayFinding] = field(default_factory=list)
+    replayed: int = 0
+    not_replayed: list[NotReplayed] = field(default_factory=list)
+    tallies_recounted: int = 0
+    #: The chaincode's state after the last block, as rebuilt by the replay.
+    state: MemoryState = field(default_factory=MemoryState)
+
+
+def replay_chain(
+    blocks: Sequence[bytes],
+    codes: dict[int, list[int]],
+    *,
+    chaincode: str = "mvote",
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Replay the VALID transactions (``codes``: validation codes per block, as recomputed by
+    ``verify_chain``) of ``chaincode`` and recount every tally."""
+    report = ReplayReport()
+    for number, raw in enumerate(blocks):
+        block_codes = codes.get(number, [])
+        for index, data in enumerate(unpack_block(raw).data):
+            if index < len(block_codes) and block_codes[index] == VALID:
+                _replay_tx(report, number, index, data, chaincode)
+        if progress is not None:
+            progress(number)
+    _recount_tallies(report)
+    return report
+
+
+def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chaincode: str) -> None:
+    def finding(check: str, message: str, tx_id: str | None) -> None:
+        report.findings.append(ReplayFinding(number, index, tx_id, check, message))
+
+    tx_id = None
+    try:
+        envelope = unpack_full_envelope(data)
+        header = envelope.channel_header
+        if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+            return  # config transactions change no chaincode state
+        tx_id = header.tx_id
+        name, _ = unpack_header_extension(header.extension)
+        if name != chaincode:
+            reason = "system chaincode: endorsement policy checked, not re-executed"
+            if name != LIFECYCLE:
+                reason = f"not the audited chaincode {chaincode!r}"
+            report.not_replayed.append(NotReplayed(number, index, tx_id, name, reason))
+            return
+        (action,) = unpack_transaction(envelope.data)
+        proposal_payload = parse_proto(
+            proposal_pb2.ChaincodeProposalPayload,
+            action.chaincode_proposal_payload,
+            "proposal payload",
+        )
+        spec = parse_proto(
+            chaincode_pb2.ChaincodeInvocationSpec, proposal_payload.input, "invocation spec"
+        )
+        recorded = unpack_chaincode_action(action.prp_extension)
+        namespaces = {ns.namespace: ns for ns in unpack_rwset(recorded.results).ns_rwsets}
+    except (VerifierError, ValueError) as exc:
+        message = exc.message if isinstance(exc, MvoteError) else str(exc)
+        finding("replay_malformed", message, tx_id)
+        return
+
+    extra = sorted(set(namespaces) - {chaincode, LIFECYCLE})
+    lifecycle = namespaces.get(LIFECYCLE)
+    if extra or (lifecycle is not None and (lifecycle.writes or lifecycle.range_queries)):
+        finding(
+            "replay_namespaces",
+            f"expected writes to {chaincode!r} only (and a _lifecycle read), got namespaces {sorted(namespaces)}",
+            tx_id,
+        )
+    ns = namespaces.get(chaincode)
+    context = TxContext(
+        tx_id,
+        header.channel_id,
+        Timestamp(header.timestamp_seconds, header.timestamp_nanos),
+        envelope.signature_header.creator,
+        [bytes(a) for a in spec.chaincode_spec.input.args],
+    )
+    simulator = TxSimulator(report.state, context)
+    response = invoke(simulator)
+    simulation = simulator.simulation
+    report.replayed += 1
+
+    got = (response.status, response.message, response.payload)
+    want = (recorded.response_status, recorded.response_message, recorded.response_payload)
+    if got != want:
+        finding("replay_response", f"recomputed response {got[:2]}, recorded {want[:2]}", tx_id)
+    recorded_reads = {r.key: r.version for r in ns.reads} if ns else {}
+    if simulation.reads != recorded_reads:
+        finding("replay_reads", _diff("reads", simulation.reads, recorded_reads), tx_id)
+    recorded_ranges = [
+        (
+            q.start_key,
+            q.end_key,
+            q.itr_exhausted,
+            tuple((r.key, r.version) for r in q.raw_reads or ()),
+        )
+        for q in (ns.range_queries if ns else ())
+    ]
+    replayed_ranges = [
+        (q.start, q.end, q.exhausted, tuple(q.reads)) for q in simulation.range_reads
+    ]
+    if replayed_ranges != recorded_ranges:
+        finding("replay_reads", "range queries differ from the recorded ones", tx_id)
+    recorded_writes = _writes(ns)
+    if simulation.writes != recorded_writes:
+        finding("replay_writes", _diff("writes", simulation.writes, recorded_writes), tx_id)
+    recorded_event = None
+    if recorded.events:
+        event = parse_proto(chaincode_event_pb2.ChaincodeEvent, recorded.events, "events")
+        recorded_event = (str(event.event_name), bytes(event.payload))
+    if simulation.event != recorded_event:
+        finding(
+            "replay_event", f"recomputed event {simulation.event}, recorded {recorded_event}", tx_id
+        )
+    # Carry the chain forward with what it recorded, so one lie is reported once.
+    report.state.apply(recorded_writes, Version(number, index))
+
+
+def _writes(ns: NsRwSet | None) -> dict[str, bytes | None]:
+    return {w.key: (None if w.is_delete else w.value) for w in ns.writes} if ns else {}
+
+
+def _diff(what: str, got: Mapping[str, object], want: Mapping[str, object]) -> str:
+    keys_ = sorted(set(got) | set(want))
+    differing = [k for k in keys_ if got.get(k, "<absent>") != want.get(k, "<absent>")]
+    shown = ", ".join(repr(k) for k in differing[:3])
+    return f"{what}: {len(differing)} keys differ from the recorded {what} (first: {shown})"
+
+
+def _recount_tallies(report: ReplayReport) -> None:
+    """Every recorded tally must equal a direct count of its question's ballot records."""
+    start, end = partial_key_range(keys.TALLY, [])
+    for key, raw, version in list(report.state.range(start, end)):
+        _, (qid,) = split_composite_key(key)
+        where = (version.block, version.tx)
+        try:
+            tally = TALLY_SHAPE.check(encoding.decode(raw, max_size=1 << 24), "tally")
+            found = report.state.get(keys.question_key(qid))
+            if found is None:
+                raise ValueError(f"no question record for {qid!r}")
+            question = Question.from_json(encoding.decode(found[0], max_size=1 << 24))
+            counts, ballots = [0] * len(question.spec.options), 0
+            b_start, b_end = partial_key_range(keys.BALLOT, [qid])
+            for _, ballot_raw, _ in report.state.range(b_start, b_end):
+                record = BallotRecord.from_json(encoding.decode(ballot_raw, max_size=1 << 20))
+                rules.add_ballot(counts, record.ballot.choices)
+                ballots += 1
+        except (MvoteError, ValueError) as exc:
+            report.findings.append(
+                ReplayFinding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
+            )
+            continue
+        report.tallies_recounted += 1
+        outcome = rules.outcome(question.spec.rule, ballots, counts, question.eligible)
+        if (tally["ballots"], tally["counts"], tally["outcome"]) != (ballots, counts, outcome):
+            report.findings.append(
+                ReplayFinding(
+                    where[0],
+                    where[1],
+                    tally.get("tx"),
+                    "tally_recount",
+                    f"tally of {qid!r}: recorded {tally['ballots']} ballots {tally['counts']}, "
+                    f"recounted {ballots} ballots {counts}",
+                )
+            )
