@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,15 +58,19 @@ class InProcessChannel:
         self.name = name
         self.ledger = SerialLedger(name)
         self._clock = clock
+        # A serial ledger: concurrent voters take turns.
+        self._lock = threading.Lock()
 
     def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        done = self.ledger.run(creator, function, *args, timestamp=int(self._clock()))
+        with self._lock:
+            done = self.ledger.run(creator, function, *args, timestamp=int(self._clock()))
         if not done.ok:
             raise MvoteError.from_message(done.response.message)
         return done.payload()
 
     def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        done = self.ledger.query(creator, function, *args, timestamp=int(self._clock()))
+        with self._lock:
+            done = self.ledger.query(creator, function, *args, timestamp=int(self._clock()))
         if not done.ok:
             raise MvoteError.from_message(done.response.message)
         return done.payload()
@@ -92,6 +98,7 @@ def run(
     *,
     voters: int = 120,
     seed: int = 7,
+    concurrency: int = 32,
     out: Printer = print,
 ) -> list[Tally]:
     """Run the whole story; return the three tallies."""
@@ -165,6 +172,7 @@ def run(
     # --- ballots ----------------------------------------------------------------------------------
     client = operators.client
     counted = 0
+    count_lock = threading.Lock()
 
     def cast(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int], **extra: Any
@@ -172,7 +180,8 @@ def run(
         nonlocal counted
         request = prepare_ballot(voter, channel=ch, question=spec, choices=choices, **extra)
         channel.submit(client, "Cast", encoding.encode(request.to_json()))
-        counted += 1
+        with count_lock:
+            counted += 1
 
     def cast_unchecked(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int]
@@ -188,17 +197,22 @@ def run(
         channel.submit(client, "Cast", encoding.encode(request.to_json()))
 
     out("[3/6] ballots: students, registered citizens and residents vote from their devices")
+    # Every choice is drawn first, so the seed alone decides the results; then the voters cast
+    # at once, as they do on a real voting day.
+    ballots: list[tuple[QuestionSpec, nacl.signing.SigningKey, list[int], dict[str, Any]]] = []
     for voter in students:
-        cast(trip, voter, [rng.choices(range(4), weights=(3, 5, 2, 1))[0]])
+        ballots.append((trip, voter, [rng.choices(range(4), weights=(3, 5, 2, 1))[0]], {}))
     for voter in citizens[:-1]:
         credential = issue_credential(
             registrar, channel=ch, voter=voter_public_hex(voter), expires_at=now + 86400
         )
         picks = rng.sample(range(30), rng.randint(1, 3))
-        cast(parks, voter, picks, credential=credential)
+        ballots.append((parks, voter, picks, {"credential": credential}))
     turnout = residents[: int(len(residents) * 0.7)]
     for voter in turnout:
-        cast(bike, voter, [0 if rng.random() < 0.62 else 1], code=site_code)
+        ballots.append((bike, voter, [0 if rng.random() < 0.62 else 1], {"code": site_code}))
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda b: cast(b[0], b[1], b[2], **b[3]), ballots))
     out(f"      {counted} ballots committed")
 
     out("[4/6] refusals: what the contract must not accept")
