@@ -54,8 +54,14 @@ def new_proposal(
     transient: Mapping[str, bytes] | None = None,
     timestamp: float | None = None,
     nonce: bytes | None = None,
+    chaincode_type: int = chaincode_pb2.ChaincodeSpec.NODE,
 ) -> Proposal:
-    """Build and sign a proposal. ``args[0]`` is the function name."""
+    """Build and sign a proposal. ``args[0]`` is the function name.
+
+    ``chaincode_type`` is the ChaincodeSpec type: NODE, as fabric-gateway's clients set it for
+    every chaincode; Fabric's peer CLI leaves it UNDEFINED (0, so absent on the wire) for its
+    ``_lifecycle`` invocations.
+    """
     nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
     creator = signer.creator
     tx_id = transaction_id(nonce, creator)
@@ -77,7 +83,7 @@ def new_proposal(
     )
     spec = chaincode_pb2.ChaincodeInvocationSpec(
         chaincode_spec=chaincode_pb2.ChaincodeSpec(
-            type=chaincode_pb2.ChaincodeSpec.NODE,
+            type=chaincode_type,
             chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode),
             input=chaincode_pb2.ChaincodeInput(
                 args=[a.encode() if isinstance(a, str) else a for a in args]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 
 from mvote.chaincode.errors import Malformed, TooLarge, Unauthorised, WrongChannel
 from mvote.client.identity import load_signer
@@ -427,6 +427,8 @@ class Node:
             chaincode=lifecycle.LIFECYCLE,
             args=lifecycle.commit_args(self.chaincode, CHAINCODE_VERSION),
             timestamp=self._clock(),
+            # As `peer lifecycle chaincode commit` sends it (golden block 4): no spec type.
+            chaincode_type=chaincode_pb2.ChaincodeSpec.UNDEFINED,
         )
         up = unpack_proposal(proposal.signed())
         simulated = Simulated(
