@@ -1,0 +1,201 @@
+"""What the gRPC services share: rich error statuses, signed-data ACL checks, seek positions, and
+the views of a committed block that Fabric's peer derives (chaincode events, filtered blocks)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2
+from fabric_protos.orderer import ab_pb2
+from fabric_protos.peer import chaincode_event_pb2, events_pb2, transaction_pb2
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from grpc_status import rpc_status
+
+from mvote.node.runtime import Node
+from mvote.verifier.envelope import (
+    HEADER_TYPE_CONFIG,
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    unpack_chaincode_action,
+    unpack_full_envelope,
+    unpack_transaction,
+)
+from mvote.verifier.errors import VerifierError
+from mvote.verifier.policy import SignedData
+
+#: Fabric's default ACLs (core/aclmgmt/defaultaclprovider.go): event/Block, event/FilteredBlock,
+#: _gateway/CommitStatus and _gateway/ChaincodeEvents are all the channel application's readers.
+APPLICATION_READERS = "/Channel/Application/Readers"
+#: The orderer's Deliver checks the channel's readers (orderer/common/server).
+CHANNEL_READERS = "/Channel/Readers"
+TX_VALID = 0
+
+
+def abort(
+    context: grpc.ServicerContext,
+    code: grpc.StatusCode,
+    message: str,
+    details: Sequence[gateway_pb2.ErrorDetail] = (),
+) -> NoReturn:
+    """End the call as Fabric's newRpcError does: a google.rpc.Status whose details are packed
+    ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer."""
+    packed = []
+    for detail in details:
+        item = any_pb2.Any()
+        item.Pack(detail)
+        packed.append(item)
+    status = status_pb2.Status(code=code.value[0], message=message, details=packed)
+    context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returned")  # grpc raises; this is for mypy
+
+
+def check_signed_acl(
+    node: Node, channel_id: str, policy: str, data: bytes, identity: bytes, signature: bytes
+) -> str | None:
+    """Fabric's policyChecker.CheckPolicyBySignedData; the refusal message, or None if allowed.
+
+    The signature is checked with the verifier's MSP code, so an unsigned or forged request names
+    an identity it cannot speak for and is refused like an outsider."""
+    if channel_id != node.channel_id:
+        return f"Failed to get policy manager for channel [{channel_id}]"
+    try:
+        ok, problems = node.policies.evaluate_signed(
+            policy, [SignedData(data, identity, signature)]
+        )
+    except VerifierError as exc:
+        ok, why = False, exc.message
+    else:
+        why = problems[0].error.message if problems else "signature set did not satisfy policy"
+    if ok:
+        return None
+    return (
+        f"Failed evaluating policy on signed data during check policy on channel [{channel_id}] "
+        f"with policy [{policy}]: [{why}]"
+    )
+
+
+def start_number(position: ab_pb2.SeekPosition | None, height: int) -> int:
+    """The block a seek position names (Fabric's ledger Iterator(start)): oldest is 0, newest the
+    last committed block, next_commit (and an unset position) the next one to commit."""
+    kind = position.WhichOneof("Type") if position is not None else None
+    if kind == "oldest":
+        return 0
+    if kind == "newest":
+        return max(height - 1, 0)
+    if kind == "specified":
+        return int(position.specified.number)  # type: ignore[union-attr]
+    return height
+
+
+def is_config_block(block: common_pb2.Block) -> bool:
+    if len(block.data.data) != 1:
+        return False
+    try:
+        return unpack_full_envelope(block.data.data[0]).channel_header.type == HEADER_TYPE_CONFIG
+    except VerifierError:
+        return False
+
+
+def _validation_codes(block: common_pb2.Block) -> bytes:
+    slots = block.metadata.metadata
+    return bytes(slots[common_pb2.TRANSACTIONS_FILTER]) if len(slots) > 2 else b""
+
+
+def chaincode_events(block: common_pb2.Block) -> list[chaincode_event_pb2.ChaincodeEvent]:
+    """The chaincode events of the block's VALID endorser transactions, in block order (Fabric's
+    gateway event.chaincodeEventsFromBlock)."""
+    codes = _validation_codes(block)
+    events = []
+    for index, raw in enumerate(block.data.data):
+        if index >= len(codes) or codes[index] != TX_VALID:
+            continue
+        try:
+            env = unpack_full_envelope(raw)
+            if env.channel_header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+                continue
+            for action in unpack_transaction(env.data):
+                cc_action = unpack_chaincode_action(action.prp_extension)
+                if cc_action.events:
+                    event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
+                    if event.chaincode_id:
+                        events.append(event)
+        except (VerifierError, ValueError):
+            # A VALID transaction always unpacks; anything else carries no events to report.
+            continue
+    return events
+
+
+def filtered_block(block: common_pb2.Block) -> events_pb2.FilteredBlock:
+    """Fabric's toFilteredBlock (core/peer/deliverevents.go): tx ids, types, validation codes and
+    chaincode events without their payloads."""
+    codes = _validation_codes(block)
+    out = events_pb2.FilteredBlock(number=block.header.number)
+    for index, raw in enumerate(block.data.data):
+        try:
+            env = unpack_full_envelope(raw)
+        except VerifierError:
+            continue
+        header = env.channel_header
+        out.channel_id = header.channel_id
+        tx = events_pb2.FilteredTransaction(
+            txid=header.tx_id,
+            type=header.type,
+            tx_validation_code=codes[index] if index < len(codes) else 0,
+        )
+        if header.type == HEADER_TYPE_ENDORSER_TRANSACTION:
+            actions = events_pb2.FilteredTransactionActions()
+            try:
+                transaction = transaction_pb2.Transaction.FromString(env.data)
+                for action in unpack_transaction(env.data) if transaction.actions else ():
+                    cc_action = unpack_chaincode_action(action.prp_extension)
+                    event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
+                    if event.chaincode_id:
+                        actions.chaincode_actions.append(
+                            events_pb2.FilteredChaincodeAction(
+                                chaincode_event=chaincode_event_pb2.ChaincodeEvent(
+                                    tx_id=event.tx_id,
+                                    chaincode_id=event.chaincode_id,
+                                    event_name=event.event_name,
+                                )
+                            )
+                        )
+            except (VerifierError, ValueError):
+                pass
+            tx.transaction_actions.CopyFrom(actions)
+        out.filtered_transactions.append(tx)
+    return out
+
+
+class Streams:
+    """The stop events of open server streams, so a shutdown can end every wait at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: set[threading.Event] = set()
+        self.closing = False
+
+    def open(self, context: grpc.ServicerContext) -> threading.Event:
+        """A stop event set when the client hangs up or the server shuts down."""
+        event = threading.Event()
+        with self._lock:
+            if self.closing:
+                event.set()
+            self._events.add(event)
+
+        def done() -> None:
+            event.set()
+            with self._lock:
+                self._events.discard(event)
+
+        context.add_callback(done)
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            self.closing = True
+            for event in self._events:
+                event.set()
