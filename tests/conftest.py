@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 import nacl.signing
 import pytest
@@ -16,14 +15,6 @@ from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
 
 from mvote.chaincode.simulation import SerialLedger
-
-REPO = Path(__file__).resolve().parent.parent
-VECTORS = REPO / "tests" / "vectors"
-
-
-def golden_dir() -> Path:
-    """The golden Fabric chain: ../shared beside the repo (as in CI), found from the repo root."""
-    return REPO.parent / "shared" / "fabric-golden"
 
 
 @cache
