@@ -181,7 +181,7 @@ def _tx_well_formed(block: BlockView) -> list[tuple[int, str]]:
     return out
 
 
-def _orderer_signatures(block: BlockView, config: ChannelConfig) -> list[tuple[str, str]]:
+def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[tuple[str, str]]:
     """Findings (check, message) for the SIGNATURES slot under the BlockValidation policy."""
     try:
         md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
@@ -317,7 +317,7 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
 
         for idx, msg in _tx_well_formed(block):
             add("tx_well_formed", msg, None if idx < 0 else idx)
-        for check, msg in _orderer_signatures(block, walk.config):
+        for check, msg in orderer_signature_findings(block, walk.config):
             add(check, msg)
         lc = _last_config(block, walk.last_config_block)
         if lc is not None:

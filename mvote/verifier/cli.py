@@ -18,6 +18,7 @@ from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_header_hash
 from mvote.verifier.chainfile import read_chain
 from mvote.verifier.envelope import unpack_block
+from mvote.verifier.receipt import Receipt, verify_receipt
 
 VERIFIED, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -72,11 +73,31 @@ def _parser() -> argparse.ArgumentParser:
         help="check blocks and transactions only (for chains of other chaincodes)",
     )
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    receipt = commands.add_parser(
+        "receipt",
+        help="check a ballot receipt",
+        description="Check a ballot receipt offline from the genesis hash it names (compare that "
+        "hash with the one the city publishes); with --chain, also audit the chain and confirm "
+        "the tally counted the ballot.",
+    )
+    receipt.add_argument("receipt", type=Path, help="the receipt file")
+    receipt.add_argument(
+        "--chain", type=Path, help="the whole chain, to confirm the ballot was counted"
+    )
+    receipt.add_argument(
+        "--genesis-hash",
+        type=_hash_arg,
+        help="require this trust anchor (the city's published value)",
+    )
+    receipt.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "receipt":
+        return _receipt(args)
     try:
         blocks = read_chain(args.chain)
         if args.genesis_hash is not None:
@@ -104,6 +125,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         _print_human(report.to_json())
+    return VERIFIED if report.verified else FAILED
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    try:
+        receipt = Receipt.from_bytes(args.receipt.read_bytes())
+        chain = read_chain(args.chain) if args.chain else None
+    except (OSError, MvoteError) as exc:
+        print(f"mvote-verify: cannot read the receipt or chain: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    if args.genesis_hash is not None and args.genesis_hash.hex() != receipt.genesis_hash:
+        print(
+            f"FAILED genesis_hash: the receipt names {receipt.genesis_hash}, "
+            f"expected {args.genesis_hash.hex()}"
+        )
+        return FAILED
+    report = verify_receipt(receipt, chain)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "verified": report.verified,
+                    "tx_id": receipt.tx_id,
+                    "block": receipt.block,
+                    "tx_index": receipt.tx_index,
+                    "tracker": receipt.tracker,
+                    "tallied": report.tallied,
+                    "checks": [
+                        {"check": c.name, "ok": c.ok, "message": c.message} for c in report.checks
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"receipt: question {receipt.qid}, tracker {receipt.tracker}")
+        print(f"transaction {receipt.tx_id} in block {receipt.block} (index {receipt.tx_index})")
+        for c in report.checks:
+            print(f"{'ok    ' if c.ok else 'FAILED'} {c.name}: {c.message}")
+        if report.tallied is False:
+            print("the question has no tally yet: check again after it is tallied")
+        print("VERIFIED" if report.verified else "NOT VERIFIED")
     return VERIFIED if report.verified else FAILED
 
 
