@@ -1,0 +1,130 @@
+"""The Fabric Gateway client: connect once, then networks, contracts and events.
+
+The shape is fabric-gateway's (hyperledger/fabric-gateway): ``Gateway.connect(target, signer)``,
+``gateway.network(channel)``, ``network.contract(chaincode)``, ``contract.evaluate`` /
+``submit`` / ``submit_async``, ``network.chaincode_events`` / ``block_events``. It speaks only
+Fabric's own RPCs (``gateway.Gateway`` and the peer's ``protos.Deliver``), so the same client
+drives the embedded node and real Fabric v2.4+ peers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.peer import events_pb2_grpc
+from grpc_status import rpc_status
+
+from mvote.client.errors import ErrorDetail, GatewayError, gateway_error
+from mvote.client.identity import Identity, Signer
+from mvote.client.network import Network
+
+E = TypeVar("E", bound=GatewayError)
+
+#: Deliver sends whole blocks; the node's default gRPC limit (config limits) is 16 MiB.
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-call deadlines in seconds (fabric-gateway's recommended defaults); None waits."""
+
+    evaluate: float | None = 5.0
+    endorse: float | None = 15.0
+    submit: float | None = 5.0
+    commit_status: float | None = 60.0
+    events: float | None = None
+
+
+def error_details(exc: grpc.RpcError) -> list[ErrorDetail]:
+    """The ``gateway.ErrorDetail`` messages in a failed call's rich status."""
+    status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+    details = []
+    for item in status.details if status is not None else ():
+        if item.Is(gateway_pb2.ErrorDetail.DESCRIPTOR):
+            detail = gateway_pb2.ErrorDetail()
+            item.Unpack(detail)
+            details.append(ErrorDetail(detail.address, detail.msp_id, detail.message))
+    return details
+
+
+class Gateway:
+    """A connection to a Gateway peer acting for one client identity."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        signer: Signer,
+        *,
+        timeouts: Timeouts = Timeouts(),
+        owns_channel: bool = False,
+    ) -> None:
+        self.channel = channel
+        self.signer = signer
+        self.timeouts = timeouts
+        self._owns_channel = owns_channel
+        self.stub: Any = gateway_pb2_grpc.GatewayStub(channel)
+        self.deliver_stub: Any = events_pb2_grpc.DeliverStub(channel)
+
+    @classmethod
+    def connect(
+        cls,
+        target: str | grpc.Channel,
+        signer: Signer,
+        *,
+        tls_root_certificates: bytes | None = None,
+        server_name_override: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        timeouts: Timeouts = Timeouts(),
+    ) -> Gateway:
+        """Connect to ``host:port`` (TLS when ``tls_root_certificates`` is given, the PEM of the
+        CA that issued the peer's TLS certificate) or use an existing gRPC channel."""
+        if not isinstance(target, str):
+            return cls(target, signer, timeouts=timeouts)
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if tls_root_certificates is None:
+            channel = grpc.insecure_channel(target, options=options)
+        else:
+            if server_name_override:
+                options.append(("grpc.ssl_target_name_override", server_name_override))
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_certificates)
+            channel = grpc.secure_channel(target, credentials, options=options)
+        return cls(channel, signer, timeouts=timeouts, owns_channel=True)
+
+    @property
+    def identity(self) -> Identity:
+        return self.signer.identity
+
+    def network(self, name: str) -> Network:
+        return Network(self, name)
+
+    def rpc_error(self, stage: type[E], exc: grpc.RpcError, transaction_id: str) -> GatewayError:
+        """The stage's error for a failed call, typed by the mvote error it carries."""
+        code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+        message = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        return gateway_error(
+            stage,
+            str(message or ""),
+            grpc_code=code.name,
+            details=error_details(exc),
+            transaction_id=transaction_id,
+        )
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self.channel.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(target: str | grpc.Channel, signer: Signer, **options: Any) -> Gateway:
+    return Gateway.connect(target, signer, **options)
