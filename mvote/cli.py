@@ -1,13 +1,18 @@
 """The operator's command line: ``mvote``.
 
-May import every part of mvote. Commands that exist today: ``demo``. The rest of the command set
-(network init, node start, question, roster, vote, tally, ...) arrives with the embedded node and
-the client (see README.md).
+May import every part of mvote. Commands that exist today: ``demo``, ``network init``,
+``node start``. The rest of the command set (question, roster, vote, tally, ...) arrives with the
+client (see README.md).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +20,9 @@ from typing import Annotated
 import typer
 
 from mvote import demo as demo_scenario
+from mvote.chaincode.errors import MvoteError
 from mvote.client.identity import serialize_identity
+from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
 from mvote.node.material import Identity, init_network
 
 app = typer.Typer(
@@ -72,6 +79,109 @@ def demo(
             f"{time.perf_counter() - started:.1f} s. (The embedded node, which cuts real Fabric "
             "blocks, is the next step: see README.md.)"
         )
+
+
+network_app = typer.Typer(help="Create and inspect network directories.", no_args_is_help=True)
+node_app = typer.Typer(help="Run the embedded node.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+app.add_typer(node_app, name="node")
+
+
+@network_app.command("init")
+def network_init(
+    directory: Annotated[Path, typer.Argument(help="Directory to create the network in.")],
+    orgs: Annotated[
+        str, typer.Option("--orgs", help="Comma-separated organisation names (lowercase).")
+    ] = ",".join(DEMO_ORGS),
+    channel: Annotated[str, typer.Option(help="Channel name.")] = DEFAULT_CHANNEL,
+    chaincode: Annotated[str, typer.Option(help="Chaincode name.")] = DEFAULT_CHAINCODE,
+) -> None:
+    """Write crypto material, the genesis block and mvote-node.yaml; print the genesis hash."""
+    try:
+        network = init_network(directory, orgs, channel=channel, chaincode=chaincode)
+    except MvoteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"network: {', '.join(o.msp_id for o in network.peer_orgs)} in {directory}")
+    typer.echo(f"channel {network.config.channel}, chaincode {network.config.chaincode}")
+    typer.echo(f"genesis block hash {network.genesis_hash.hex()}")
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object per log record: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _event(name: str, **fields: object) -> None:
+    """A structured event on stdout (what scripts and tests read), one JSON line."""
+    print(json.dumps({"event": name, **fields}), flush=True)
+
+
+@node_app.command("start")
+def node_start(
+    directory: Annotated[Path, typer.Argument(help="A network directory (mvote network init).")],
+    port: Annotated[
+        int | None,
+        typer.Option(help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one)."),
+    ] = None,
+    plaintext: Annotated[
+        bool, typer.Option("--plaintext", help="Serve without TLS (local tests only).")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
+    # Imported here: the node's dependencies are an extra that `demo` does not need.
+    from mvote.node.runtime import Node
+    from mvote.node.services.server import NodeServer
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        _event("signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        node = Node.open(directory)
+        node.start()
+    except MvoteError as exc:
+        _event("error", error=str(exc))
+        raise typer.Exit(2) from None
+    try:
+        server = NodeServer(node, port=port, tls=not plaintext).start()
+    except (OSError, RuntimeError, MvoteError) as exc:
+        node.stop()
+        _event("error", error=f"listen.grpc: {exc}")
+        raise typer.Exit(2) from None
+    _event(
+        "listening",
+        grpc=server.address,
+        tls=server.tls,
+        tls_ca=str(server.tls_files.ca) if server.tls else None,
+        channel=node.channel_id,
+        height=node.ledger.height,
+    )
+    while not stop.wait(0.5):
+        pass
+    # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
+    server.stop(grace=5)
+    height = node.ledger.height
+    node.stop()
+    _event("stopped", height=height)
 
 
 def main() -> None:

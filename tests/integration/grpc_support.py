@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nacl.signing
 
@@ -43,8 +44,8 @@ class Served:
         return Gateway.connect(self.server.address, signer)
 
 
-def serve(directory: Path, *, tls: bool) -> Iterator[Served]:
-    material = init_network(directory, ORGS)
+def serve(directory: Path, *, tls: bool, **network: Any) -> Iterator[Served]:
+    material = init_network(directory, ORGS, **network)
     node = Node.open(directory)
     node.start()
     server = NodeServer(node, port=0, tls=tls).start()
