@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
-from functools import cache
 
 import nacl.signing
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from fabric_protos.msp import identities_pb2
+from testkit import creator_bytes
 
 from mvote.chaincode.simulation import SerialLedger
-
-
-@cache
-def creator_bytes(msp_id: str, role: str) -> bytes:
-    """A serialized MSP identity whose certificate carries ``role`` as its NodeOU (subject OU)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, msp_id),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{role}@{msp_id}"),
-        ]
-    )
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return identities_pb2.SerializedIdentity(
-        mspid=msp_id, id_bytes=cert.public_bytes(Encoding.PEM)
-    ).SerializeToString()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from conftest import creator_bytes
+from testkit import creator_bytes
 
 from mvote import demo
 from mvote.chaincode import encoding, keys
