@@ -1,0 +1,149 @@
+"""The voter's wallet: an Ed25519 key made on the device, stored sealed under a passphrase.
+
+The file is canonical JSON: the public key in clear (so a wallet can be shown or listed without
+its passphrase), and the 32-byte seed sealed with XSalsa20-Poly1305 (libsodium secretbox) under a
+key derived from the passphrase with Argon2id (libsodium's ``crypto_pwhash``, its MODERATE limits
+by default: 256 MiB, 3 passes). A wrong passphrase and a tampered file fail the same way: the box
+does not open. Opening checks the clear public key against the sealed seed, so it cannot be swapped either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+from mvote.chaincode import encoding
+from mvote.chaincode.errors import InvalidField, MvoteError
+from mvote.chaincode.schema import Const, Hex, Int, Object
+
+WALLET_TYPE = "mvote.wallet.v1"
+KDF = "argon2id13"
+SEED_SIZE = 32
+MAX_WALLET_BYTES = 4096
+
+WALLET_SHAPE = Object(
+    {
+        "type": Const(WALLET_TYPE),
+        "public_key": Hex(32),
+        "kdf": Object(
+            {
+                "alg": Const(KDF),
+                "salt": Hex(nacl.pwhash.argon2id.SALTBYTES),
+                "opslimit": Int(
+                    nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.OPSLIMIT_MAX
+                ),
+                "memlimit": Int(nacl.pwhash.argon2id.MEMLIMIT_MIN, 1 << 32),
+            }
+        ),
+        # nonce (24 bytes) || secretbox(seed) (32 + 16 bytes)
+        "sealed": Hex(
+            nacl.secret.SecretBox.NONCE_SIZE + SEED_SIZE + nacl.secret.SecretBox.MACBYTES
+        ),
+    }
+)
+
+
+class WrongPassphrase(MvoteError):
+    code = "WRONG_PASSPHRASE"
+    summary = "the wallet does not open with that passphrase (or the file was altered)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    opslimit: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+    memlimit: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+
+
+#: For tests only: the smallest limits libsodium allows.
+FAST_LIMITS = Limits(nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
+
+
+def _box(passphrase: str, salt: bytes, limits: Limits) -> nacl.secret.SecretBox:
+    if not passphrase:
+        raise InvalidField("passphrase: must not be empty", field="passphrase")
+    key = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE,
+        passphrase.encode("utf-8"),
+        salt,
+        opslimit=limits.opslimit,
+        memlimit=limits.memlimit,
+    )
+    return nacl.secret.SecretBox(key)
+
+
+@dataclass(frozen=True)
+class Wallet:
+    public_key: str
+    document: dict[str, Any]
+
+    @staticmethod
+    def create(passphrase: str, *, limits: Limits = Limits(), seed: bytes | None = None) -> Wallet:
+        """A new key from the OS's randomness (or ``seed``), sealed under ``passphrase``."""
+        seed = nacl.utils.random(SEED_SIZE) if seed is None else seed
+        key = nacl.signing.SigningKey(seed)
+        public = bytes(key.verify_key)
+        salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+        # The public key stays in clear; opening checks it against the sealed seed.
+        sealed = _box(passphrase, salt, limits).encrypt(seed)
+        document = {
+            "type": WALLET_TYPE,
+            "public_key": public.hex(),
+            "kdf": {
+                "alg": KDF,
+                "salt": salt.hex(),
+                "opslimit": limits.opslimit,
+                "memlimit": limits.memlimit,
+            },
+            "sealed": bytes(sealed).hex(),
+        }
+        return Wallet(public.hex(), document)
+
+    def unlock(self, passphrase: str) -> nacl.signing.SigningKey:
+        kdf = self.document["kdf"]
+        box = _box(passphrase, bytes.fromhex(kdf["salt"]), Limits(kdf["opslimit"], kdf["memlimit"]))
+        try:
+            seed = box.decrypt(bytes.fromhex(self.document["sealed"]))
+        except nacl.exceptions.CryptoError as exc:
+            raise WrongPassphrase(
+                "passphrase: the wallet does not open with it", field="passphrase"
+            ) from exc
+        key = nacl.signing.SigningKey(seed)
+        if bytes(key.verify_key).hex() != self.public_key:
+            raise WrongPassphrase(
+                "public_key: does not match the sealed key (altered file)", field="public_key"
+            )
+        return key
+
+    def to_bytes(self) -> bytes:
+        return encoding.encode(self.document)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Wallet:
+        document = WALLET_SHAPE.check(
+            encoding.decode(data, max_size=MAX_WALLET_BYTES, what="wallet"), "wallet"
+        )
+        return Wallet(document["public_key"], document)
+
+    def save(self, path: Path) -> None:
+        """Write the wallet readable by its owner only."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    @staticmethod
+    def load(path: Path) -> Wallet:
+        return Wallet.from_bytes(path.read_bytes())
+
+    def export(self, passphrase: str, new_passphrase: str, *, limits: Limits = Limits()) -> Wallet:
+        """The same key sealed under another passphrase (to move it to another device)."""
+        seed = bytes(self.unlock(passphrase))
+        return Wallet.create(new_passphrase, limits=limits, seed=seed)
