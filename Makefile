@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check mvote tests bench
-	$(BIN)/ruff format --check mvote tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: venv
 	$(BIN)/mypy
