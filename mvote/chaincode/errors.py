@@ -182,3 +182,56 @@ class WrongChannel(MvoteError):
 class AggregationIncomplete(MvoteError):
     code = "AGGREGATION_INCOMPLETE"
     summary = "the tally needs every shard aggregated to its end first"
+
+
+# --- secret ballots (mvote.chaincode.crypto) ---------------------------------------------------
+
+
+class InvalidPoint(MvoteError):
+    code = "INVALID_POINT"
+    summary = (
+        "a group element is not 64 lowercase hex digits of a canonical edwards25519 point in the "
+        "prime-order subgroup, or is the identity or of small order where that is refused"
+    )
+
+
+class InvalidScalar(MvoteError):
+    code = "INVALID_SCALAR"
+    summary = (
+        "a scalar is not 64 lowercase hex digits of a little-endian integer below the group "
+        "order L (or is zero where zero is refused)"
+    )
+
+
+class BadProof(MvoteError):
+    code = "BAD_PROOF"
+    summary = (
+        "a zero-knowledge proof does not verify: a wrong challenge or response, or a proof made "
+        "for another statement, key, question, voter or trustee"
+    )
+
+
+class BadShare(MvoteError):
+    code = "BAD_SHARE"
+    summary = (
+        "a key share sent by the named dealer does not decrypt, or does not match the dealer's "
+        "published polynomial commitments"
+    )
+
+
+class NoQuorum(MvoteError):
+    code = "NO_QUORUM"
+    summary = "fewer than k distinct trustees of the ceremony took part in a decryption"
+
+
+class PlaintextOutOfRange(MvoteError):
+    code = "PLAINTEXT_OUT_OF_RANGE"
+    summary = "a decrypted value is not m·G for any m in 0..bound (the bound is the ballot count)"
+
+
+class AuditMismatch(MvoteError):
+    code = "AUDIT_MISMATCH"
+    summary = (
+        "a spoiled ballot, opened with its revealed nonce seed, does not encrypt the choices the "
+        "voter intended (the first differing option is named)"
+    )
