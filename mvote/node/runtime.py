@@ -116,6 +116,9 @@ class Node:
         self._pending: set[str] = set()
         self._lock = threading.Condition()
         self._running = False
+        #: Whether submit() takes transactions: cleared first by stop(), so that nothing is
+        #: queued after the sentinel that ends the ordering thread.
+        self._accepting = False
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._channel_config: ChannelConfig | None = None
@@ -140,6 +143,7 @@ class Node:
         slot = last.metadata.metadata[common_pb2.COMMIT_HASH] if last.header.number else b""
         self._commit_hash = common_pb2.Metadata.FromString(slot).value if slot else b""
         self._running = True
+        self._accepting = True
         self._thread = threading.Thread(target=self._order_loop, name="mvote-orderer", daemon=True)
         self._thread.start()
         if self.ledger.height == 1:
@@ -154,6 +158,8 @@ class Node:
 
     def stop(self) -> None:
         """Order what is queued, then stop and close the ledger."""
+        with self._lock:
+            self._accepting = False
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -308,14 +314,15 @@ class Node:
             why = problems[0].error.message if problems else f"creator does not satisfy {WRITERS}"
             raise Unauthorised(f"envelope signature: {why}", field="signature")
         with self._lock:
-            if not self._running:
+            if not (self._running and self._accepting):
                 raise NotRunning("the node is not running", field="node")
             if header.tx_id in self._pending or self.ledger.has_tx(header.tx_id):
                 raise DuplicateTransaction(
                     f"tx_id: transaction {header.tx_id} was already submitted", field="tx_id"
                 )
             self._pending.add(header.tx_id)
-        self._queue.put(raw)
+            # Under the lock: stop() cannot slip its end-of-queue sentinel in before this.
+            self._queue.put(raw)
         return header.tx_id
 
     def commit_status(self, tx_id: str, timeout: float | None = None) -> TxLocation:
