@@ -12,6 +12,8 @@ Pure and deterministic: the only clock is the transaction timestamp, the only I/
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -67,7 +69,7 @@ FAULT = 500
 
 #: Size limits per argument. A question with 1000 long options is the largest record we accept.
 MAX_SPEC_BYTES = 1 << 20
-MAX_ROSTER_BATCH_BYTES = 512 << 10
+MAX_ROSTER_BATCH_BYTES = 256 << 10
 MAX_CAST_BYTES = 16 << 10
 MAX_SMALL_ARG_BYTES = 1 << 10
 
@@ -162,10 +164,10 @@ class Call:
         self.stub.set_event(name, encoding.encode(value))
 
     def question(self, qid: str) -> Question:
-        value = self.read(keys.question_key(qid))
-        if value is None:
+        raw = self.stub.get_state(keys.question_key(qid))
+        if not raw:
             raise NotFound(f"qid: no question {qid!r}", field="qid")
-        return Question.from_json(value)
+        return _parse_question(raw)
 
     def roster(self, rid: str) -> Roster:
         value = self.read(keys.roster_key(rid))
@@ -175,6 +177,14 @@ class Call:
 
     def admin(self) -> Creator:
         return require_admin(self.stub.get_creator(), self.function.name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_question(raw: bytes) -> Question:
+    """A question record from its stored bytes. Every ballot reads its question, and the bytes
+    change only at a transition, so the parse is remembered by the bytes themselves: a pure
+    function of its input, and Question is immutable."""
+    return Question.from_json(encoding.decode(raw, max_size=1 << 24, what="state"))
 
 
 # --- questions ---
@@ -382,7 +392,8 @@ def cast(call: Call) -> Any:
             f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
         )
     voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
-    ed25519.verify(voter_key, ballot.canonical_bytes(), bytes.fromhex(request.sig), "sig")
+    ballot_bytes = ballot.canonical_bytes()
+    ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
 
     question = call.question(ballot.qid)
     spec = question.spec
@@ -426,7 +437,7 @@ def cast(call: Call) -> Any:
             field="ballot.voter",
         )
 
-    tracker = ballot.tracker()
+    tracker = hashlib.sha256(ballot_bytes).hexdigest()  # Ballot.tracker, bytes computed once
     record = BallotRecord(
         ballot=ballot,
         sig=request.sig,

@@ -29,11 +29,27 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 def encode(value: Any) -> bytes:
     """Canonical bytes of ``value``. Precondition: ints only, NFC strings, str keys."""
-    _check_values(value, "$")
+    return _canonical(value, _admitted(value, "$"), "value")
+
+
+def _canonical(value: Any, ascii_keys: bool, what: str) -> bytes:
+    """RFC 8785 bytes of an admitted value.
+
+    For the values this protocol admits (no floats, NFC text), RFC 8785's output is exactly
+    Python's ``json.dumps`` with sorted keys, no whitespace and raw UTF-8: both escape only the
+    quote, the backslash and control characters, in the same short forms and lowercase hex. The
+    one difference is key order: RFC 8785 sorts by UTF-16 code units, Python by code points,
+    which can disagree only for keys beyond ASCII; those take the reference implementation.
+    tests/property holds the two paths equal.
+    """
     try:
+        if ascii_keys:
+            return json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise NonCanonical(f"cannot encode value canonically: {exc}") from exc
+        raise NonCanonical(f"{what}: cannot encode canonically: {exc}", field=what) from exc
 
 
 def digest(value: Any) -> bytes:
@@ -71,11 +87,7 @@ def decode(data: bytes, *, max_size: int, what: str = "payload") -> Any:
         raise NonCanonical(
             f"{what}: integer out of the safe range +-(2**53-1) ({exc})", field=what
         ) from exc
-    _check_values(value, what)
-    try:
-        canonical = rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, ValueError) as exc:
-        raise NonCanonical(f"{what}: {exc}", field=what) from exc
+    canonical = _canonical(value, _admitted(value, what), what)
     if canonical != data:
         raise NonCanonical(
             f"{what}: not in RFC 8785 canonical form (first difference at byte "
@@ -104,6 +116,59 @@ def _reject_float(literal: str) -> Any:
 
 def _reject_constant(literal: str) -> Any:
     raise _NonCanonicalJSON(f"expected a JSON value, got {literal}")
+
+
+class _NotAdmitted(Exception):
+    pass
+
+
+def _admitted(value: Any, path: str) -> bool:
+    """Check ``value`` is admitted (see :func:`_check_values`); return whether all keys are ASCII.
+
+    A flat scan without paths, because this runs on every record; only when it finds a problem
+    does the path-naming check run, to say where.
+    """
+    try:
+        return _scan(value)
+    except _NotAdmitted:
+        _check_values(value, path)  # raises, naming the path
+        return False  # subclasses of the JSON types: admitted, left to the reference encoder
+
+
+def _scan(value: Any) -> bool:
+    ascii_keys = True
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and not _text_ok(item):
+                raise _NotAdmitted
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise _NotAdmitted
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    raise _NotAdmitted
+                if not key.isascii():
+                    ascii_keys = False
+                    if not _text_ok(key):
+                        raise _NotAdmitted
+                stack.append(child)
+        elif item is not None and kind is not bool:
+            raise _NotAdmitted
+    return ascii_keys
+
+
+def _text_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return unicodedata.is_normalized("NFC", text)
 
 
 def _check_values(value: Any, path: str) -> None:

@@ -350,7 +350,9 @@ ROSTER_SHAPE = Object(
         "sealed": Bool(),
     }
 )
-MAX_ROSTER_BATCH = 5000
+# A full batch (arguments plus one write per entry, ~240 bytes each) must fit the node's 1 MiB
+# transaction limit with room for the endorsements.
+MAX_ROSTER_BATCH = 2000
 ROSTER_BATCH_SHAPE = Object(
     {
         "rid": IDENTIFIER,

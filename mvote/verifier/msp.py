@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -456,6 +457,8 @@ class MSPManager:
 
     msps: dict[str, MSP]
     _cache: dict[bytes, Identity] = field(default_factory=dict, repr=False)
+    #: Compiled signature policies by their envelope bytes (see policy.evaluate_signature_policy).
+    compiled_policies: dict[bytes, Any] = field(default_factory=dict, repr=False)
 
     def deserialize(self, serialized: bytes) -> Identity:
         """Identity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""

@@ -138,16 +138,23 @@ def evaluate_signature_policy(
 
     Precondition: ``identities`` come from :func:`valid_identities`.
     """
-    try:
-        env = parse_proto(
-            policies_pb2.SignaturePolicyEnvelope, envelope, "signature_policy_envelope"
-        )
-    except MalformedProto as exc:
-        raise BadPolicy(exc.message, field=exc.field) from exc
-    if not env.HasField("rule"):
-        raise BadPolicy("signature_policy_envelope.rule: expected a rule, got none", field="rule")
-    gate = _compile(env.rule, list(env.identities), msps, 0)
-    return gate(identities, [False] * len(identities))
+    gate = msps.compiled_policies.get(envelope)
+    if gate is None:
+        # A compiled policy depends only on its bytes and the channel's MSPs: compile it once.
+        try:
+            env = parse_proto(
+                policies_pb2.SignaturePolicyEnvelope, envelope, "signature_policy_envelope"
+            )
+        except MalformedProto as exc:
+            raise BadPolicy(exc.message, field=exc.field) from exc
+        if not env.HasField("rule"):
+            raise BadPolicy(
+                "signature_policy_envelope.rule: expected a rule, got none", field="rule"
+            )
+        gate = _compile(env.rule, list(env.identities), msps, 0)
+        msps.compiled_policies[envelope] = gate
+    result: bool = gate(identities, [False] * len(identities))
+    return result
 
 
 # --- channel policies --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from mvote.node.services.health import Health
 log = logging.getLogger("mvote.node.server")
 
 #: Streams (Deliver, ChaincodeEvents, CommitStatus waits) each hold a worker thread.
-DEFAULT_WORKERS = 64
+DEFAULT_WORKERS = 256
 
 
 @dataclass(frozen=True)
