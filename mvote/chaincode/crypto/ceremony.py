@@ -454,12 +454,16 @@ class PartialDecryption:
         )
 
 
-def _partial_context(params: CeremonyParams, trustee: int, label: str) -> bytes:
+def _partial_context(params: CeremonyParams, trustee: int, label: str, ct: Ciphertext) -> bytes:
+    """Binds the ceremony, the trustee, the label and the whole ciphertext (beta too, though
+    M = s_l·alpha depends on alpha only: a partial decryption is for one ciphertext)."""
     return (
         group.Transcript("partial-decryption")
         .data(params.context())
         .u32(trustee)
         .text(label)
+        .point(ct.alpha)
+        .point(ct.beta)
         .digest()
     )
 
@@ -472,7 +476,7 @@ def partial_decrypt(
     params.check_index(trustee, "trustee")
     if ct.alpha.is_identity:
         raise ValueError("cannot decrypt a ciphertext with alpha = identity (an empty sum)")
-    proof = proofs.cp_prove(_partial_context(params, trustee, label), G, ct.alpha, share, nonce)
+    proof = proofs.cp_prove(_partial_context(params, trustee, label, ct), G, ct.alpha, share, nonce)
     return PartialDecryption(trustee, group.mul(share, ct.alpha), proof)
 
 
@@ -487,7 +491,7 @@ def verify_partial(
     """Raise BadProof naming ``path`` unless the partial decryption is proven against the
     trustee's public share (``public_share``) for this ciphertext and label."""
     proofs.cp_verify(
-        _partial_context(params, partial.trustee, label),
+        _partial_context(params, partial.trustee, label, ct),
         G,
         trustee_public_share,
         ct.alpha,

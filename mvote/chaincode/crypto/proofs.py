@@ -228,6 +228,8 @@ def zero_one_prove_with(
 ) -> ZeroOne:
     """``zero_one_prove`` with its three secret values derived from ``nonces``, labelled with the
     whole statement and the witness (so no two statements share them)."""
+    if plaintext not in (0, 1):
+        raise ValueError("a 0/1 proof needs a plaintext of 0 or 1")
     labels: tuple[str | int | bytes | Point, ...] = (
         "zero-or-one",
         context,
