@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mvote.verifier.chain import ChainReport, verify_chain
+from mvote.verifier.chain import ChainReport, Finding, verify_chain
 from mvote.verifier.replay import ReplayReport, replay_chain
 
 
@@ -28,7 +28,7 @@ class AuditReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def findings(self) -> list[Any]:
+    def findings(self) -> list[Finding]:
         return list(self.chain.findings) + (list(self.replay.findings) if self.replay else [])
 
     @property

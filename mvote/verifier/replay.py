@@ -27,6 +27,7 @@ from mvote.chaincode.errors import MvoteError
 from mvote.chaincode.records import TALLY_SHAPE, BallotRecord, Question
 from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
+from mvote.verifier.chain import Finding
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     NsRwSet,
@@ -56,21 +57,6 @@ REPLAY_CHECKS = (
 
 
 @dataclass(frozen=True)
-class ReplayFinding:
-    block: int
-    tx_index: int | None
-    tx_id: str | None
-    check: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"block {self.block}" + (
-            f" tx {self.tx_index} ({self.tx_id})" if self.tx_index is not None else ""
-        )
-        return f"{where}: {self.check}: {self.message}"
-
-
-@dataclass(frozen=True)
 class NotReplayed:
     block: int
     tx_index: int
@@ -81,7 +67,7 @@ class NotReplayed:
 
 @dataclass
 class ReplayReport:
-    findings: list[ReplayFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     replayed: int = 0
     not_replayed: list[NotReplayed] = field(default_factory=list)
     tallies_recounted: int = 0
@@ -112,7 +98,7 @@ def replay_chain(
 
 def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chaincode: str) -> None:
     def finding(check: str, message: str, tx_id: str | None) -> None:
-        report.findings.append(ReplayFinding(number, index, tx_id, check, message))
+        report.findings.append(Finding(number, index, tx_id, check, message))
 
     tx_id = None
     try:
@@ -232,14 +218,14 @@ def _recount_tallies(report: ReplayReport) -> None:
                 ballots += 1
         except (MvoteError, ValueError) as exc:
             report.findings.append(
-                ReplayFinding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
+                Finding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
             )
             continue
         report.tallies_recounted += 1
         outcome = rules.outcome(question.spec.rule, ballots, counts, question.eligible)
         if (tally["ballots"], tally["counts"], tally["outcome"]) != (ballots, counts, outcome):
             report.findings.append(
-                ReplayFinding(
+                Finding(
                     where[0],
                     where[1],
                     tally.get("tx"),
