@@ -11,12 +11,16 @@ The report names, for every failure, the block, the transaction (index and id) a
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from mvote.chaincode.errors import MvoteError
 from mvote.verifier.chain import ChainReport, Finding, verify_chain
+from mvote.verifier.envelope import METADATA_TRANSACTIONS_FILTER, unpack_block
 from mvote.verifier.replay import ReplayReport, replay_chain
 
 
@@ -78,26 +82,59 @@ class AuditReport:
         }
 
 
+def recorded_codes(blocks: Sequence[bytes]) -> dict[int, list[int]]:
+    """The validation codes the peer wrote into each block's TRANSACTIONS_FILTER."""
+    codes = {}
+    for number, raw in enumerate(blocks):
+        try:
+            codes[number] = list(unpack_block(raw).metadata_slot(METADATA_TRANSACTIONS_FILTER))
+        except MvoteError:
+            codes[number] = []
+    return codes
+
+
 def audit_chain(
     blocks: Sequence[bytes],
     genesis_hash: bytes,
     *,
     chaincode: str = "mvote",
     replay: bool = True,
+    workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AuditReport:
+    """Verify the chain and replay it. With two or more ``workers`` (default: every core) the
+    replay runs in another process at the same time as the chain walk, on the codes the peer
+    recorded; when the walk's recomputed codes differ (a finding already), it runs again on the
+    recomputed ones, so the result is always the replay of the recomputed codes."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
     started = time.perf_counter()
-    chain = verify_chain(blocks, genesis_hash)
-    seconds = {"verify": time.perf_counter() - started}
-    replayed = None
-    if replay and chain.blocks:
-        started = time.perf_counter()
-        total = len(blocks)
-        replayed = replay_chain(
-            blocks,
-            chain.codes,
-            chaincode=chaincode,
-            progress=(lambda n: progress("replay", n + 1, total)) if progress else None,
-        )
-        seconds["replay"] = time.perf_counter() - started
+    early: Future[ReplayReport] | None = None
+    pool = ProcessPoolExecutor(max_workers=1) if replay and workers > 1 else None
+    try:
+        if pool is not None:
+            early = pool.submit(replay_chain, blocks, recorded_codes(blocks), chaincode=chaincode)
+        chain = verify_chain(blocks, genesis_hash)
+        seconds = {"verify": time.perf_counter() - started}
+        replayed = None
+        if replay and chain.blocks:
+            if early is not None and _same_codes(chain.codes, blocks):
+                replayed = early.result()
+            else:
+                total = len(blocks)
+                replayed = replay_chain(
+                    blocks,
+                    chain.codes,
+                    chaincode=chaincode,
+                    progress=(lambda n: progress("replay", n + 1, total)) if progress else None,
+                )
+            seconds["replay"] = time.perf_counter() - started - seconds["verify"]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    seconds["total"] = time.perf_counter() - started
     return AuditReport(genesis_hash, chain, replayed, seconds)
+
+
+def _same_codes(recomputed: dict[int, list[int]], blocks: Sequence[bytes]) -> bool:
+    recorded = recorded_codes(blocks)
+    return all(recorded.get(n) == codes for n, codes in recomputed.items())
