@@ -13,8 +13,10 @@ Voters cast ballots signed on their own devices; a few try what they must not (a
 a ballot without a credential, a wrong on-site code) and are refused. Then the questions close,
 are aggregated shard by shard and tallied, and the results are printed.
 
-The scenario talks to a :class:`Channel` (submit and evaluate as an identity), so the same story
-runs in-process today and against the node's Gateway once the embedded node exists.
+The scenario talks to a :class:`Channel` (submit and evaluate as an identity). ``mvote demo`` runs
+it on the embedded node through the Fabric Gateway (:class:`mvote.client.channel.GatewayChannel`);
+the tests also run it on :class:`InProcessChannel`, a serial in-memory ledger, to count every ballot
+in state directly and to stay fast.
 """
 
 from __future__ import annotations
@@ -92,6 +94,15 @@ class Tally:
     result: dict[str, Any]
 
 
+@dataclass
+class Story:
+    """What the scenario did: the three tallies, and every ballot it committed (the ``Cast``
+    results: question, tracker, shard, transaction id), for receipts."""
+
+    tallies: list[Tally]
+    ballots: list[dict[str, Any]]
+
+
 def run(
     channel: Channel,
     operators: Operators,
@@ -100,9 +111,16 @@ def run(
     seed: int = 7,
     concurrency: int = 32,
     out: Printer = print,
-) -> list[Tally]:
-    """Run the whole story; return the three tallies."""
+    first_step: int = 1,
+    total_steps: int = 6,
+) -> Story:
+    """Run the whole story (six numbered steps, from ``first_step`` of ``total_steps``); return
+    the tallies and the committed ballots."""
     rng = random.Random(seed)
+
+    def step(n: int) -> str:
+        return f"[{first_step + n - 1}/{total_steps}]"
+
     now = int(time.time())
     ch = channel.name
 
@@ -114,7 +132,7 @@ def run(
     residents = [keypair() for _ in range(voters // 4)]
     citizens = [keypair() for _ in range(voters)]
     out(
-        f"[1/6] rosters: {len(students)} students (education office), {len(residents)} residents (district)"
+        f"{step(1)} rosters: {len(students)} students (education office), {len(residents)} residents (district)"
     )
     _roster(
         channel, operators.education, "hanbit-school", "Hanbit Middle School students", students
@@ -164,24 +182,26 @@ def run(
         shards=2,
     )
     plan = [(trip, operators.education), (parks, operators.cityhall), (bike, operators.district)]
-    out("[2/6] questions: " + ", ".join(f"{q.qid} ({q.rule.kind}, {_elig(q)})" for q, _ in plan))
+    out(
+        f"{step(2)} questions: "
+        + ", ".join(f"{q.qid} ({q.rule.kind}, {_elig(q)})" for q, _ in plan)
+    )
     for spec, owner in plan:
         channel.submit(owner, "CreateQuestion", encoding.encode(spec.to_json()))
         channel.submit(owner, "OpenQuestion", spec.qid)
 
     # --- ballots ----------------------------------------------------------------------------------
     client = operators.client
-    counted = 0
+    committed: list[dict[str, Any]] = []
     count_lock = threading.Lock()
 
     def cast(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int], **extra: Any
     ) -> None:
-        nonlocal counted
         request = prepare_ballot(voter, channel=ch, question=spec, choices=choices, **extra)
-        channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        result = channel.submit(client, "Cast", encoding.encode(request.to_json()))
         with count_lock:
-            counted += 1
+            committed.append(result)
 
     def cast_unchecked(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int]
@@ -196,7 +216,7 @@ def run(
         )
         channel.submit(client, "Cast", encoding.encode(request.to_json()))
 
-    out("[3/6] ballots: students, registered citizens and residents vote from their devices")
+    out(f"{step(3)} ballots: students, registered citizens and residents vote from their devices")
     # Every choice is drawn first, so the seed alone decides the results; then the voters cast
     # at once, as they do on a real voting day.
     ballots: list[tuple[QuestionSpec, nacl.signing.SigningKey, list[int], dict[str, Any]]] = []
@@ -211,11 +231,16 @@ def run(
     turnout = residents[: int(len(residents) * 0.7)]
     for voter in turnout:
         ballots.append((bike, voter, [0 if rng.random() < 0.62 else 1], {"code": site_code}))
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(lambda b: cast(b[0], b[1], b[2], **b[3]), ballots))
-    out(f"      {counted} ballots committed")
+    elapsed = time.perf_counter() - started
+    out(
+        f"      {len(committed)} ballots committed in {elapsed:.1f} s "
+        f"({len(committed) / max(elapsed, 1e-9):.0f}/s, {concurrency} voters at a time)"
+    )
 
-    out("[4/6] refusals: what the contract must not accept")
+    out(f"{step(4)} refusals: what the contract must not accept")
     attempts: list[tuple[str, Callable[[], None]]] = [
         ("a second ballot from the same student", lambda: cast(trip, students[0], [0])),
         ("a citizen without a registrar credential", lambda: cast(parks, keypair(), [1])),
@@ -237,7 +262,7 @@ def run(
         else:
             raise AssertionError(f"the contract accepted {what}")
 
-    out("[5/6] close, aggregate shard by shard, tally")
+    out(f"{step(5)} close, aggregate shard by shard, tally")
     tallies = []
     for spec, owner in plan:
         channel.submit(owner, "CloseQuestion", spec.qid, "demo: voting period over")
@@ -246,10 +271,10 @@ def run(
                 pass
         tallies.append(Tally(spec, channel.submit(owner, "Tally", spec.qid)))
 
-    out("[6/6] results")
+    out(f"{step(6)} results")
     for t in tallies:
         out(format_result(t))
-    return tallies
+    return Story(tallies, committed)
 
 
 def _roster(

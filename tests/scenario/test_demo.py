@@ -1,4 +1,9 @@
-"""The newcomer's scenario: every ballot rule and eligibility kind, refusals, tallies."""
+"""The newcomer's scenario: every ballot rule and eligibility kind, refusals, tallies.
+
+The scenario itself runs on ``InProcessChannel`` (a serial in-memory ledger) so its ballots can be
+counted in state directly; ``mvote demo`` runs it on the embedded node through the Gateway and
+ends with ``mvote-verify receipt`` and ``mvote-verify audit``.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,9 @@ def _counted_ballots(channel: demo.InProcessChannel) -> dict[str, Counter[int]]:
 def test_demo_covers_every_rule_and_eligibility_and_tallies_exactly() -> None:
     channel = demo.InProcessChannel("mvote")
     lines: list[str] = []
-    tallies = demo.run(channel, OPERATORS, voters=60, seed=3, out=lines.append)
+    story = demo.run(channel, OPERATORS, voters=60, seed=3, out=lines.append)
+    tallies = story.tallies
+    assert len(story.ballots) == sum(t.result["ballots"] for t in tallies)
 
     rules = {t.question.rule.kind for t in tallies}
     eligibility = {t.question.eligibility.kind for t in tallies}
@@ -68,10 +75,12 @@ def test_demo_covers_every_rule_and_eligibility_and_tallies_exactly() -> None:
 def test_demo_is_reproducible_from_its_seed() -> None:
     first = demo.run(demo.InProcessChannel(), OPERATORS, voters=24, seed=11, out=lambda _: None)
     second = demo.run(demo.InProcessChannel(), OPERATORS, voters=24, seed=11, out=lambda _: None)
-    assert [t.result["counts"] for t in first] == [t.result["counts"] for t in second]
+    assert [t.result["counts"] for t in first.tallies] == [
+        t.result["counts"] for t in second.tallies
+    ]
 
 
-def test_mvote_demo_command_runs_on_a_fresh_network(tmp_path: Path) -> None:
+def test_mvote_demo_command_runs_on_the_embedded_node_and_verifies(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mvote", "demo", "--dir", str(tmp_path), "--voters", "24"],
         capture_output=True,
@@ -79,7 +88,25 @@ def test_mvote_demo_command_runs_on_a_fresh_network(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
-    assert "genesis block hash" in result.stdout
-    assert result.stdout.count("outcome:") == 3
-    assert (tmp_path / "network" / "genesis.block").exists()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "genesis block hash" in out
+    assert "(TLS)" in out
+    assert out.count("outcome:") == 3
+    assert out.count("refused ") == 5
+    assert "$ mvote-verify receipt" in out and "$ mvote-verify audit" in out
+    assert "receipt      VERIFIED" in out
+    assert "audit        VERIFIED" in out
+    assert "node stopped" in out
+    for name in ("network/genesis.block", "chain.bin", "receipt.json"):
+        assert (tmp_path / name).exists(), name
+    # The files it leaves are what a voter and an auditor hold: check them again, by hand.
+    from mvote.cli.demo_cmd import verify_command
+
+    again = subprocess.run(
+        [*verify_command(), "receipt", str(tmp_path / "receipt.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout

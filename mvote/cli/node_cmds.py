@@ -1,9 +1,4 @@
-"""The operator's command line: ``mvote``.
-
-May import every part of mvote. Commands that exist today: ``demo``, ``network init``,
-``node start``. The rest of the command set (question, roster, vote, tally, ...) arrives with the
-client (see README.md).
-"""
+"""``mvote network init`` and ``mvote node start``."""
 
 from __future__ import annotations
 
@@ -11,80 +6,20 @@ import json
 import logging
 import signal
 import sys
-import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mvote import demo as demo_scenario
 from mvote.chaincode.errors import MvoteError
-from mvote.client.identity import serialize_identity
 from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
-from mvote.node.material import Identity, init_network
-
-app = typer.Typer(
-    name="mvote",
-    help="mvote: public votes on a permissioned, Fabric-format ledger.",
-    no_args_is_help=True,
-    add_completion=True,
-)
+from mvote.node.material import init_network
 
 DEMO_ORGS = ("cityhall", "district", "education")
 
-
-@app.callback()
-def _root() -> None:
-    """mvote: public votes on a permissioned, Fabric-format ledger."""
-
-
-def _creator(identity: Identity) -> bytes:
-    return serialize_identity(identity.msp_id, identity.certificate_pem())
-
-
-@app.command()
-def demo(
-    directory: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir", help="Where to create the demo network (default: a temporary folder)."
-        ),
-    ] = None,
-    voters: Annotated[int, typer.Option(min=12, max=100_000, help="How many citizens vote.")] = 120,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated voters' choices.")] = 7,
-) -> None:
-    """Run the whole story: three institutions, three questions, voters, refusals, tallies."""
-    with tempfile.TemporaryDirectory(prefix="mvote-demo-") as scratch:
-        root = directory or Path(scratch)
-        started = time.perf_counter()
-        network = init_network(root / "network", DEMO_ORGS)
-        typer.echo(
-            f"[0/6] network: {', '.join(o.msp_id for o in network.peer_orgs)} in {root / 'network'}"
-        )
-        typer.echo(
-            f"      channel {network.config.channel}, genesis block hash {network.genesis_hash.hex()}"
-        )
-        operators = demo_scenario.Operators(
-            cityhall=_creator(network.org("cityhall").admin),
-            district=_creator(network.org("district").admin),
-            education=_creator(network.org("education").admin),
-            client=_creator(network.org("cityhall").client),
-        )
-        channel = demo_scenario.InProcessChannel(network.config.channel)
-        demo_scenario.run(channel, operators, voters=voters, seed=seed, out=typer.echo)
-        typer.echo(
-            f"\n{channel.ledger.height} transactions committed in-process in "
-            f"{time.perf_counter() - started:.1f} s. (The embedded node, which cuts real Fabric "
-            "blocks, is the next step: see README.md.)"
-        )
-
-
-network_app = typer.Typer(help="Create and inspect network directories.", no_args_is_help=True)
+network_app = typer.Typer(help="Create network folders.", no_args_is_help=True)
 node_app = typer.Typer(help="Run the embedded node.", no_args_is_help=True)
-app.add_typer(network_app, name="network")
-app.add_typer(node_app, name="node")
 
 
 @network_app.command("init")
@@ -95,16 +30,38 @@ def network_init(
     ] = ",".join(DEMO_ORGS),
     channel: Annotated[str, typer.Option(help="Channel name.")] = DEFAULT_CHANNEL,
     chaincode: Annotated[str, typer.Option(help="Chaincode name.")] = DEFAULT_CHAINCODE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Write crypto material, the genesis block and mvote-node.yaml; print the genesis hash."""
     try:
         network = init_network(directory, orgs, channel=channel, chaincode=chaincode)
     except MvoteError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        if as_json:
+            typer.echo(
+                json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}})
+            )
+        else:
+            typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "directory": str(directory),
+                    "organizations": [o.msp_id for o in network.peer_orgs],
+                    "channel": network.config.channel,
+                    "chaincode": network.config.chaincode,
+                    "genesis_hash": network.genesis_hash.hex(),
+                    "grpc": str(network.config.listen.grpc),
+                },
+                indent=2,
+            )
+        )
+        return
     typer.echo(f"network: {', '.join(o.msp_id for o in network.peer_orgs)} in {directory}")
     typer.echo(f"channel {network.config.channel}, chaincode {network.config.chaincode}")
     typer.echo(f"genesis block hash {network.genesis_hash.hex()}")
+    typer.echo(f"next: mvote node start {directory}   (gRPC on {network.config.listen.grpc})")
 
 
 class _JsonLines(logging.Formatter):
@@ -140,7 +97,7 @@ def node_start(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
-    # Imported here: the node's dependencies are an extra that `demo` does not need.
+    # Imported here: the node's dependencies are an extra that other commands do not need.
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
 
@@ -182,7 +139,3 @@ def node_start(
     height = node.ledger.height
     node.stop()
     _event("stopped", height=height)
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,445 @@
+"""The voter's and the registrar's commands: ``wallet``, ``registrar keygen``, ``credential
+issue``, ``vote``, ``history``."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import nacl.pwhash
+import typer
+
+from mvote.chaincode import encoding, keys
+from mvote.chaincode.records import (
+    SIGNED_CREDENTIAL_SHAPE,
+    Credential,
+    Question,
+    SignedCredential,
+)
+from mvote.cli._common import (
+    DEFAULT_NETWORK,
+    ENV_NEW_PASSPHRASE,
+    JsonOpt,
+    NetworkOpt,
+    NodeOpt,
+    OrgOpt,
+    Output,
+    PlaintextOpt,
+    fail,
+    passphrase,
+    read_json_file,
+    run,
+    write_json_file,
+)
+from mvote.cli._connect import IdentityOpt, connect, load_material
+from mvote.cli.operator import parse_duration
+from mvote.client.ballot import prepare_ballot
+from mvote.client.receipt import issue_receipt
+from mvote.client.registrar import issue_credential
+from mvote.client.wallet import FAST_LIMITS, Limits, Wallet
+
+wallet_app = typer.Typer(help="A voter's key, sealed under a passphrase.", no_args_is_help=True)
+registrar_app = typer.Typer(help="Registrar keys (open eligibility).", no_args_is_help=True)
+credential_app = typer.Typer(help="Registrar credentials for voter keys.", no_args_is_help=True)
+
+PassFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the passphrase from this file's first line (else $MVOTE_PASSPHRASE, else a prompt).",
+    ),
+]
+KdfOpt = Annotated[
+    str,
+    typer.Option(
+        "--kdf",
+        help="Argon2id cost: moderate (256 MiB, default), interactive (64 MiB) or min (tests only).",
+    ),
+]
+_KDF = {
+    "moderate": Limits(),
+    "interactive": Limits(
+        nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+    ),
+    "min": FAST_LIMITS,
+}
+
+
+def _limits(kdf: str) -> Limits:
+    if kdf not in _KDF:
+        fail(f"--kdf: expected moderate, interactive or min, got {kdf!r}")
+    return _KDF[kdf]
+
+
+def _load_wallet(path: Path) -> Wallet:
+    if not path.is_file():
+        fail(f"wallet: no file {path}", hint="create one with `mvote wallet create FILE`")
+    return Wallet.load(path)
+
+
+def _refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        fail(
+            f"{path} exists: a wallet is never overwritten",
+            hint="choose another file or pass --force",
+        )
+
+
+def _wallet_info(wallet: Wallet, path: Path) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "public_key": wallet.public_key,
+        "voter_hash": keys.voter_hash(bytes.fromhex(wallet.public_key)).hex(),
+    }
+
+
+# --- wallet ------------------------------------------------------------------------------------
+
+
+@wallet_app.command("create")
+def wallet_create(
+    path: Annotated[Path, typer.Argument(help="The wallet file to write.")],
+    passphrase_file: PassFileOpt = None,
+    kdf: KdfOpt = "moderate",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a new voter key on this device and seal it under a passphrase."""
+
+    def body(out: Output) -> None:
+        _refuse_overwrite(path, force)
+        secret = passphrase(passphrase_file, prompt="New wallet passphrase", confirm=True)
+        wallet = Wallet.create(secret, limits=_limits(kdf))
+        wallet.save(path)
+        info = _wallet_info(wallet, path)
+        out.result(
+            info,
+            f"wallet {path}\npublic key {info['public_key']}\n"
+            f"give the public key to your roster's operator or to a registrar",
+        )
+
+    run(as_json, body)
+
+
+@wallet_app.command("show")
+def wallet_show(
+    path: Annotated[Path, typer.Argument(help="The wallet file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a wallet's public key and roster hash (no passphrase needed)."""
+
+    def body(out: Output) -> None:
+        info = _wallet_info(_load_wallet(path), path)
+        out.result(
+            info, f"wallet {path}\npublic key {info['public_key']}\nvoter hash {info['voter_hash']}"
+        )
+
+    run(as_json, body)
+
+
+@wallet_app.command("export")
+def wallet_export(
+    path: Annotated[Path, typer.Argument(help="The wallet file.")],
+    out_file: Annotated[Path, typer.Argument(help="Where to write the exported copy.")],
+    passphrase_file: PassFileOpt = None,
+    new_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-passphrase-file",
+            help="The transfer passphrase's file (else $MVOTE_NEW_PASSPHRASE, else a prompt).",
+        ),
+    ] = None,
+    kdf: KdfOpt = "moderate",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the key to move it to another device, sealed under a new (transfer) passphrase."""
+    _reseal(path, out_file, passphrase_file, new_passphrase_file, kdf, force, as_json, "exported")
+
+
+@wallet_app.command("import")
+def wallet_import(
+    exported: Annotated[Path, typer.Argument(help="An exported wallet file.")],
+    path: Annotated[Path, typer.Argument(help="The wallet file to write on this device.")],
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="The transfer passphrase's file (else $MVOTE_PASSPHRASE, else a prompt).",
+        ),
+    ] = None,
+    new_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-passphrase-file",
+            help="This device's passphrase's file (else $MVOTE_NEW_PASSPHRASE, else a prompt).",
+        ),
+    ] = None,
+    kdf: KdfOpt = "moderate",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take in an exported wallet: open it with the transfer passphrase, seal it under yours."""
+    _reseal(exported, path, passphrase_file, new_passphrase_file, kdf, force, as_json, "imported")
+
+
+def _reseal(
+    source: Path,
+    target: Path,
+    passphrase_file: Path | None,
+    new_passphrase_file: Path | None,
+    kdf: str,
+    force: bool,
+    as_json: bool,
+    verb: str,
+) -> None:
+    def body(out: Output) -> None:
+        _refuse_overwrite(target, force)
+        wallet = _load_wallet(source)
+        old = passphrase(passphrase_file, prompt=f"Passphrase of {source}")
+        wallet.unlock(old)
+        new = passphrase(
+            new_passphrase_file,
+            env=ENV_NEW_PASSPHRASE,
+            prompt=f"New passphrase for {target}",
+            confirm=True,
+        )
+        copy = wallet.export(old, new, limits=_limits(kdf))
+        copy.save(target)
+        info = _wallet_info(copy, target)
+        out.result(info, f"{verb} the key {info['public_key']} to {target}")
+
+    run(as_json, body)
+
+
+# --- registrar ---------------------------------------------------------------------------------
+
+
+@registrar_app.command("keygen")
+def registrar_keygen(
+    path: Annotated[Path, typer.Argument(help="The registrar key file to write (a wallet).")],
+    passphrase_file: PassFileOpt = None,
+    kdf: KdfOpt = "moderate",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a registrar's signing key, sealed under a passphrase like a voter wallet."""
+
+    def body(out: Output) -> None:
+        _refuse_overwrite(path, force)
+        secret = passphrase(passphrase_file, prompt="New registrar passphrase", confirm=True)
+        wallet = Wallet.create(secret, limits=_limits(kdf))
+        wallet.save(path)
+        out.result(
+            {"file": str(path), "public_key": wallet.public_key},
+            f"registrar key {path}\npublic key {wallet.public_key}\n"
+            f"questions that trust it: mvote question create ... --registrar {wallet.public_key}",
+        )
+
+    run(as_json, body)
+
+
+@credential_app.command("issue")
+def credential_issue(
+    registrar: Annotated[Path, typer.Option("--registrar", help="The registrar key file.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The credential file to write.")],
+    voter: Annotated[
+        str | None, typer.Option("--voter", help="The voter's public key (hex).")
+    ] = None,
+    voter_wallet: Annotated[
+        Path | None, typer.Option("--voter-wallet", help="Or the voter's wallet file.")
+    ] = None,
+    qid: Annotated[
+        str | None,
+        typer.Option(
+            "--qid",
+            help="Only for this question (default: every question that trusts the registrar).",
+        ),
+    ] = None,
+    expires_in: Annotated[str, typer.Option(help="Validity (30d, 12h).")] = "30d",
+    channel: Annotated[
+        str | None, typer.Option(help="Channel (default: the --network's, else mvote).")
+    ] = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    passphrase_file: PassFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign a voter's key for a question, after the registrar's own off-chain check of the person."""
+
+    def body(out: Output) -> None:
+        if (voter is None) == (voter_wallet is None):
+            fail("give exactly one of --voter HEX and --voter-wallet FILE")
+        public = voter if voter is not None else _load_wallet(voter_wallet).public_key  # type: ignore[arg-type]
+        if not re.fullmatch(r"[0-9a-f]{64}", public):
+            fail(f"--voter: expected 64 lowercase hex digits, got {public!r}")
+        name = channel
+        if name is None:
+            name = (
+                load_material(network).config.channel
+                if (network / "mvote-node.yaml").is_file()
+                else "mvote"
+            )
+        key = _load_wallet(registrar).unlock(
+            passphrase(passphrase_file, prompt="Registrar passphrase")
+        )
+        expires = int(time.time()) + parse_duration(expires_in, "--expires-in")
+        credential = issue_credential(
+            key, channel=name, voter=public, expires_at=expires, scope=qid or "*"
+        )
+        write_json_file(out_file, credential.to_json())
+        out.result(
+            {"file": str(out_file), "credential": credential.to_json()},
+            f"credential for {public} (scope {qid or '*'}, channel {name}, expires "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(expires))}) in {out_file}\n"
+            f"the voter votes with: mvote vote QID --credential {out_file} ...",
+        )
+
+    run(as_json, body)
+
+
+def load_credential(path: Path) -> SignedCredential:
+    doc = SIGNED_CREDENTIAL_SHAPE.check(read_json_file(path, "--credential"), "credential")
+    return SignedCredential(Credential.from_json(doc["body"], "credential.body"), doc["sig"])
+
+
+# --- vote and history --------------------------------------------------------------------------
+
+
+def choice_indexes(options: tuple[str, ...], given: list[str]) -> list[int]:
+    """Choices by number (0-based, as `mvote question show` lists them) or by option text."""
+    chosen = []
+    for text in given:
+        if text.isdigit():
+            index = int(text)
+            if index >= len(options):
+                fail(f"--choice: {index} is not an option number (0..{len(options) - 1})")
+        else:
+            matches = [i for i, o in enumerate(options) if o.casefold() == text.casefold()]
+            if not matches:
+                fail(
+                    f"--choice: no option {text!r}",
+                    hint="`mvote question show QID` lists the options and their numbers",
+                )
+            index = matches[0]
+        chosen.append(index)
+    return chosen
+
+
+def vote(
+    qid: Annotated[str, typer.Argument(help="Question id.")],
+    wallet: Annotated[Path, typer.Option("--wallet", help="Your wallet file.")],
+    choice: Annotated[
+        list[str], typer.Option("--choice", "-c", help="An option number or its text (repeat).")
+    ],
+    credential: Annotated[
+        Path | None,
+        typer.Option("--credential", help="A registrar credential file (open questions)."),
+    ] = None,
+    code: Annotated[
+        str | None, typer.Option("--code", help="The code shown on site (on-site questions).")
+    ] = None,
+    receipt: Annotated[
+        Path | None,
+        typer.Option("--receipt", help="Where to write the receipt (default receipt-QID.json)."),
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cast a ballot signed with your wallet's key; write a receipt you can verify offline."""
+
+    def body(out: Output) -> None:
+        keyfile = _load_wallet(wallet)
+        signed_credential = load_credential(credential) if credential is not None else None
+        with connect(
+            network, node, org, identity, default_role="client", plaintext=plaintext
+        ) as conn:
+            record = conn.evaluate("GetQuestion", qid)
+            spec = Question.from_json(record).spec
+            if spec.mode != "open":
+                fail(f"{qid} is a {spec.mode}-mode question: this command casts open ballots only")
+            choices = choice_indexes(spec.options, choice)
+            key = keyfile.unlock(passphrase(passphrase_file))
+            request = prepare_ballot(
+                key,
+                channel=conn.channel_name,
+                question=spec,
+                choices=choices,
+                credential=signed_credential,
+                code=code,
+            )
+            done = conn.submit("Cast", encoding.encode(request.to_json()))
+            tracker = done.result["tracker"]
+            with_receipt = issue_receipt(
+                conn.block_source(),
+                tx_id=done.transaction_id,
+                block_number=done.block_number,
+                qid=qid,
+                tracker=tracker,
+                chaincode=conn.material.config.chaincode,
+            )
+        target = receipt or Path(f"receipt-{qid}.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(with_receipt.to_bytes())
+        picked = ", ".join(spec.options[i] for i in sorted(choices))
+        out.result(
+            {
+                "qid": qid,
+                "choices": sorted(choices),
+                "tracker": tracker,
+                "tx": done.transaction_id,
+                "block": done.block_number,
+                "receipt": str(target),
+            },
+            f"ballot cast on {qid}: {picked}\n"
+            f"tracker {tracker}\n"
+            f"committed in block {done.block_number}, tx {done.transaction_id}\n"
+            f"receipt {target}; check it offline: mvote-verify receipt {target}",
+        )
+
+    run(as_json, body)
+
+
+def history(
+    wallet: Annotated[Path | None, typer.Option("--wallet", help="A wallet file.")] = None,
+    voter: Annotated[str | None, typer.Option("--voter", help="Or a voter public key.")] = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A voter's participation: every question they voted on, with tracker and transaction."""
+
+    def body(out: Output) -> None:
+        if (wallet is None) == (voter is None):
+            fail("give exactly one of --wallet FILE and --voter HEX")
+        public = voter if voter is not None else _load_wallet(wallet).public_key  # type: ignore[arg-type]
+        if not re.fullmatch(r"[0-9a-f]{64}", public):
+            fail(f"--voter: expected 64 lowercase hex digits, got {public!r}")
+        with connect(
+            network, node, org, identity, default_role="client", plaintext=plaintext
+        ) as conn:
+            entries = conn.evaluate("GetHistory", public)
+
+        def human() -> str:
+            if not entries:
+                return f"voter {public} has not voted yet"
+            lines = [f"voter {public}: {len(entries)} ballot(s)"]
+            lines += [
+                f"  {e['qid']:<24} {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['at']))}  "
+                f"tracker {e['tracker'][:16]}...  tx {e['tx'][:16]}..."
+                for e in entries
+            ]
+            return "\n".join(lines)
+
+        out.result({"voter": public, "history": entries}, human)
+
+    run(as_json, body)
