@@ -18,13 +18,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import ed25519, encoding, keys, rules
+from . import ed25519, encoding, keys, rules, secret
+from .crypto.ballot import BallotContext, verify_ballot
+from .crypto.ceremony import Dealing, PartialDecryption
+from .crypto.elgamal import ZERO, Ciphertext
 from .eligibility import check_credential, check_onsite_code
 from .errors import (
     AggregationIncomplete,
     AlreadyExists,
     AlreadyVoted,
     BadArguments,
+    CeremonyNotComplete,
     InvalidField,
     InvalidTransition,
     Malformed,
@@ -37,26 +41,31 @@ from .errors import (
     RosterSealed,
     TooLarge,
     UnknownFunction,
-    Unsupported,
     WrongChannel,
 )
 from .identity import Creator, require_admin, require_owner
 from .records import (
     AGGREGATE_SHAPE,
+    BALLOT_TYPE,
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
     PARTICIPATION_SHAPE,
     ROSTER_BATCH_SHAPE,
     ROSTER_SPEC_SHAPE,
+    SECRET_AGGREGATE_SHAPE,
+    SECRET_BALLOT_TYPE,
     TALLY_SHAPE,
     Aggregate,
+    Ballot,
     BallotRecord,
     CastRequest,
     Question,
     QuestionSpec,
     QuestionState,
     Roster,
+    SecretAggregate,
+    SecretBallot,
     Transition,
     roster_digest_after,
 )
@@ -71,6 +80,10 @@ FAULT = 500
 MAX_SPEC_BYTES = 1 << 20
 MAX_ROSTER_BATCH_BYTES = 256 << 10
 MAX_CAST_BYTES = 16 << 10
+#: A secret ballot carries a ciphertext and a proof per option (a 3-of-30 ballot is ~15 KB).
+MAX_SECRET_CAST_BYTES = 768 << 10
+MAX_POSTING_BYTES = 1 << 20
+MAX_BALLOT_RECORD_BYTES = 2 * MAX_SECRET_CAST_BYTES
 MAX_SMALL_ARG_BYTES = 1 << 10
 
 #: How many ballots one Aggregate transaction reads at most (its default and its ceiling).
@@ -178,6 +191,20 @@ class Call:
     def admin(self) -> Creator:
         return require_admin(self.stub.get_creator(), self.function.name)
 
+    def ceremony(self, cid: str, field: str = "cid") -> secret.Ceremony:
+        raw = self.stub.get_state(keys.ceremony_key(cid))
+        if not raw:
+            raise NotFound(f"{field}: no ceremony {cid!r}", field=field)
+        return _parse_ceremony(raw)
+
+    def complete_ceremony(self, cid: str, field: str) -> secret.Ceremony:
+        ceremony = self.ceremony(cid, field)
+        if ceremony.state != "COMPLETE":
+            raise CeremonyNotComplete(
+                f"{field}: ceremony {cid!r} is {ceremony.state}, not COMPLETE", field=field
+            )
+        return ceremony
+
 
 @functools.lru_cache(maxsize=256)
 def _parse_question(raw: bytes) -> Question:
@@ -187,17 +214,22 @@ def _parse_question(raw: bytes) -> Question:
     return Question.from_json(encoding.decode(raw, max_size=1 << 24, what="state"))
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_ceremony(raw: bytes) -> secret.Ceremony:
+    """As _parse_question: every secret ballot reads its ceremony's election key."""
+    return secret.Ceremony.from_json(encoding.decode(raw, max_size=1 << 24, what="state"))
+
+
 # --- questions ---
 
 
 def create_question(call: Call) -> Any:
     creator = call.admin()
     spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
-    if spec.mode == "secret":
-        raise Unsupported(
-            "mode: secret ballots are not available yet; use mode 'open'", field="mode"
-        )
     rules.check_spec(spec)
+    if spec.mode == "secret":
+        assert spec.election is not None
+        call.complete_ceremony(spec.election, "election")
     for i, registrar in enumerate(spec.eligibility.registrars):
         ed25519.checked_public_key(bytes.fromhex(registrar), f"eligibility.registrars[{i}]")
     if spec.eligibility.kind == "roster":
@@ -383,8 +415,49 @@ def is_on_roster(call: Call) -> Any:
 # --- ballots ---
 
 
+def _cast_request(call: Call) -> CastRequest:
+    """The request, within MAX_CAST_BYTES (an open ballot) or MAX_SECRET_CAST_BYTES (secret)."""
+    raw = call.args[0]
+    value = call.json(0, MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES)
+    if len(raw) > MAX_CAST_BYTES:
+        ballot = value.get("ballot") if isinstance(value, dict) else None
+        if not (isinstance(ballot, dict) and ballot.get("type") == SECRET_BALLOT_TYPE):
+            raise TooLarge(
+                f"request: expected at most {MAX_CAST_BYTES} bytes, got {len(raw)}",
+                field="request",
+            )
+    return CastRequest.from_json(value)
+
+
+def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
+    secret_ballot = isinstance(ballot, SecretBallot)
+    if secret_ballot != (question.spec.mode == "secret"):
+        expected = SECRET_BALLOT_TYPE if question.spec.mode == "secret" else BALLOT_TYPE
+        raise InvalidField(
+            f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; expected "
+            f"a ballot of type {expected!r}",
+            field="ballot.type",
+        )
+
+
+def _verify_secret_ballot(
+    call: Call, question: Question, ballot: SecretBallot, voter: bytes
+) -> None:
+    """Every proof of the encrypted ballot, against the question's election key, channel, id,
+    rule and the voter's key (strong Fiat-Shamir): BadProof naming the first failing proof."""
+    spec = question.spec
+    assert spec.election is not None
+    ceremony = call.complete_ceremony(spec.election, "election")
+    assert ceremony.election_key is not None
+    low, high = rules.selection_bounds(spec.rule)
+    context = BallotContext(
+        ceremony.election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
+    )
+    verify_ballot(context, ballot.encrypted, "ballot.encrypted")
+
+
 def cast(call: Call) -> Any:
-    request = CastRequest.from_json(call.json(0, MAX_CAST_BYTES))
+    request = _cast_request(call)
     ballot = request.ballot
     channel = call.stub.get_channel_id()
     if ballot.channel != channel:
@@ -407,7 +480,9 @@ def cast(call: Call) -> Any:
             f"[{spec.opens_at}, {spec.closes_at})",
             field="ballot.qid",
         )
-    rules.check_choices(spec, ballot.choices)
+    _check_ballot_mode(question, ballot)
+    if isinstance(ballot, Ballot):
+        rules.check_choices(spec, ballot.choices)
 
     eligibility = spec.eligibility
     check_onsite_code(eligibility, spec.qid, request.code)
@@ -436,6 +511,9 @@ def cast(call: Call) -> Any:
             f"ballot.voter: voter {ballot.voter} already voted on question {spec.qid!r}",
             field="ballot.voter",
         )
+    if isinstance(ballot, SecretBallot):
+        # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
+        _verify_secret_ballot(call, question, ballot, voter_key)
 
     tracker = hashlib.sha256(ballot_bytes).hexdigest()  # Ballot.tracker, bytes computed once
     record = BallotRecord(
@@ -487,7 +565,7 @@ def _shard_ballots(call: Call, qid: str, shard: int, after_voter: str) -> Iterat
         start = keys.ballot_key(qid, shard, after_voter) + "\x00"
     for _, raw in call.stub.get_state_by_range(start, end):
         yield BallotRecord.from_json(
-            encoding.decode(raw, max_size=MAX_CAST_BYTES * 2, what="state")
+            encoding.decode(raw, max_size=MAX_BALLOT_RECORD_BYTES, what="state")
         )
 
 
@@ -505,6 +583,8 @@ def aggregate(call: Call) -> Any:
         raise InvalidField(f"limit: expected 1..{MAX_AGGREGATE_BATCH}, got {limit}", field="limit")
     key = keys.aggregate_key(question.qid, shard)
     stored = call.read(key)
+    if question.spec.mode == "secret":
+        return _aggregate_secret(call, question, shard, limit, stored)
     current = (
         Aggregate.from_json(stored)
         if stored is not None
@@ -518,6 +598,7 @@ def aggregate(call: Call) -> Any:
     ballots, cursor = current.ballots, current.cursor
     done = True
     for read, record in enumerate(_shard_ballots(call, question.qid, shard, current.cursor), 1):
+        assert isinstance(record.ballot, Ballot)
         rules.add_ballot(counts, record.ballot.choices)
         ballots += 1
         cursor = record.ballot.voter
@@ -531,6 +612,58 @@ def aggregate(call: Call) -> Any:
         "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
     )
     return updated.to_json()
+
+
+def _aggregate_secret(
+    call: Call, question: Question, shard: int, limit: int, stored: Any | None
+) -> Any:
+    """Add the next ``limit`` encrypted ballots of the shard into the per-option sums: the
+    same cursor and bound as open mode, with ciphertext addition instead of counting."""
+    options = len(question.spec.options)
+    current = (
+        SecretAggregate.from_json(stored)
+        if stored is not None
+        else SecretAggregate(question.qid, shard, "", 0, (ZERO,) * options, False)
+    )
+    if current.done:
+        raise AlreadyExists(
+            f"shard: shard {shard} of {question.qid!r} is already aggregated", field="shard"
+        )
+    sums = list(current.sums)
+    ballots, cursor = current.ballots, current.cursor
+    done = True
+    for read, record in enumerate(_shard_ballots(call, question.qid, shard, current.cursor), 1):
+        assert isinstance(record.ballot, SecretBallot)
+        sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
+        ballots += 1
+        cursor = record.ballot.voter
+        if read == limit:
+            done = False
+            break
+    updated = SecretAggregate(question.qid, shard, cursor, ballots, tuple(sums), done)
+    key = keys.aggregate_key(question.qid, shard)
+    call.write(key, updated.to_json())
+    call.event(
+        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
+    )
+    return updated.to_json()
+
+
+def _secret_totals(call: Call, question: Question) -> tuple[int, list[Ciphertext]]:
+    """The ballot count and per-option ciphertext sums over every (done) shard."""
+    ballots, totals = 0, [ZERO] * len(question.spec.options)
+    for shard in range(question.spec.shards):
+        value = call.read(keys.aggregate_key(question.qid, shard))
+        if value is None or not value["done"]:
+            raise AggregationIncomplete(
+                f"shard: shard {shard} of {question.qid!r} is not aggregated to its end; "
+                f"run Aggregate({question.qid}, {shard}) until done",
+                field="shard",
+            )
+        agg = SecretAggregate.from_json(value)
+        ballots += agg.ballots
+        totals = [a + b for a, b in zip(totals, agg.sums, strict=True)]
+    return ballots, totals
 
 
 def _sum_shards(call: Call, question: Question) -> tuple[int, list[int]]:
@@ -553,6 +686,8 @@ def tally(call: Call) -> Any:
     call.admin()
     question = call.question(call.text(0))
     _require_state(question, "Tally", "CLOSED")
+    if question.spec.mode == "secret":
+        return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
     result = {
         "qid": question.qid,
@@ -569,6 +704,206 @@ def tally(call: Call) -> Any:
     return result
 
 
+def _secret_question(call: Call, qid: str, field: str) -> tuple[Question, secret.Ceremony]:
+    question = call.question(qid)
+    if question.spec.mode != "secret" or question.spec.election is None:
+        raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
+    return question, call.complete_ceremony(question.spec.election, "election")
+
+
+def _tally_secret(call: Call, question: Question) -> Any:
+    """Combine the trustees' verified partial decryptions of every option's total (Lagrange
+    coefficients over the present trustees, at least k), recover the counts by a discrete log
+    bounded by the ballot count, and record counts, outcome and every proof."""
+    _, ceremony = _secret_question(call, question.qid, "qid")
+    ballots, totals = _secret_totals(call, question)
+    start, end = partial_key_range(keys.DECRYPTION, [question.qid])
+    postings: dict[int, list[Any]] = {}
+    for _, raw in call.stub.get_state_by_range(start, end):
+        stored = secret.STORED_POSTING_SHAPE.check(
+            encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"), "decryption"
+        )
+        body = stored["body"]
+        postings[body["trustee"]] = [
+            None
+            if p is None
+            else PartialDecryption.from_json(p, f"decryption.partials[{i}]", ceremony.params)
+            for i, p in enumerate(body["partials"])
+        ]
+    counts, lambdas = secret.combine_totals(ceremony, totals, postings, ballots)
+    result = {
+        "qid": question.qid,
+        "ballots": ballots,
+        "counts": counts,
+        "eligible": question.eligible,
+        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
+        "tx": call.tx_id,
+        "at": call.now,
+        "decryption": secret.decryption_record(ceremony, totals, postings, lambdas),
+    }
+    TALLY_SHAPE.check(result, "tally")
+    call.write(keys.tally_key(question.qid), result)
+    _transition(call, question, "TALLIED")
+    return result
+
+
+def post_decryption(call: Call) -> Any:
+    """A trustee's partial decryptions of every option's total of a closed, fully aggregated
+    secret question, each with its Chaum-Pedersen proof, verified before the write."""
+    call.admin()
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DECRYPTION_BODY_SHAPE)
+    body = posting.body
+    question, ceremony = _secret_question(call, body["qid"], "body.qid")
+    if body["ceremony"] != ceremony.cid:
+        raise InvalidField(
+            f"body.ceremony: question {question.qid!r} uses ceremony {ceremony.cid!r}, got "
+            f"{body['ceremony']!r}",
+            field="body.ceremony",
+        )
+    trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
+    _require_state(question, "PostDecryption", "CLOSED")
+    key = keys.decryption_key(question.qid, trustee.index)
+    if call.stub.get_state(key):
+        raise AlreadyExists(
+            f"body.trustee: trustee {trustee.index} already posted its decryption of "
+            f"{question.qid!r}",
+            field="body.trustee",
+        )
+    _, totals = _secret_totals(call, question)
+    secret.check_partials(
+        ceremony, question.qid, totals, trustee.index, body["partials"], "body.partials"
+    )
+    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
+    return {"qid": question.qid, "trustee": trustee.index, "tx": call.tx_id}
+
+
+# --- key ceremony ---
+
+
+def create_ceremony(call: Call) -> Any:
+    creator = call.admin()
+    ceremony = secret.new_ceremony(
+        call.json(0, MAX_POSTING_BYTES),
+        channel=call.stub.get_channel_id(),
+        owner=creator.msp_id,
+        tx=call.tx_id,
+        at=call.now,
+    )
+    key = keys.ceremony_key(ceremony.cid)
+    if call.stub.get_state(key):
+        raise AlreadyExists(f"cid: ceremony {ceremony.cid!r} already exists", field="cid")
+    call.write(key, ceremony.to_json())
+    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": ceremony.state})
+    return ceremony.to_json()
+
+
+def _dealing_ceremony(call: Call, cid: str, field: str) -> secret.Ceremony:
+    ceremony = call.ceremony(cid, field)
+    if ceremony.state != "DEALING":
+        raise InvalidTransition(
+            f"{field}: ceremony {cid!r} is {ceremony.state}, not DEALING", field="state"
+        )
+    return ceremony
+
+
+def post_dealing(call: Call) -> Any:
+    """A trustee's Feldman commitments (with proofs of knowledge) and its shares encrypted to
+    every other trustee."""
+    call.admin()
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DEALING_BODY_SHAPE)
+    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
+    key = keys.dealing_key(ceremony.cid, trustee.index)
+    if call.stub.get_state(key):
+        raise AlreadyExists(
+            f"body.trustee: trustee {trustee.index} already dealt in {ceremony.cid!r}",
+            field="body.trustee",
+        )
+    secret.check_dealing(ceremony, posting.body)
+    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.event("DealingPosted", {"cid": ceremony.cid, "trustee": trustee.index})
+    return {"cid": ceremony.cid, "trustee": trustee.index, "tx": call.tx_id}
+
+
+def _dealings(
+    call: Call, ceremony: secret.Ceremony, field: str
+) -> dict[int, tuple[Dealing, dict[int, Any]]]:
+    out = {}
+    for index in range(1, ceremony.params.n + 1):
+        value = call.read(keys.dealing_key(ceremony.cid, index))
+        if value is None:
+            raise InvalidTransition(
+                f"{field}: trustee {index} has not dealt in ceremony {ceremony.cid!r} yet",
+                field=field,
+            )
+        out[index] = secret.stored_dealing(ceremony, value)
+    return out
+
+
+def post_check(call: Call) -> Any:
+    """A trustee's verdict on the shares it received, once every trustee has dealt: an
+    acceptance (no complaints), or complaints naming bad dealers, judged here in public; a
+    founded complaint fails the ceremony and names the dealer."""
+    call.admin()
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.CHECK_BODY_SHAPE)
+    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
+    key = keys.ceremony_check_key(ceremony.cid, trustee.index)
+    if call.stub.get_state(key):
+        raise AlreadyExists(
+            f"body.trustee: trustee {trustee.index} already posted its check in {ceremony.cid!r}",
+            field="body.trustee",
+        )
+    dealings = _dealings(call, ceremony, "body.ceremony")
+    faulty = secret.judge_complaints(ceremony, trustee, posting.body["complaints"], dealings)
+    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    if faulty:
+        failed = dataclasses.replace(
+            ceremony,
+            state="FAILED",
+            faulty=tuple(sorted(set(ceremony.faulty) | set(faulty))),
+            closed=(call.tx_id, call.now),
+        )
+        call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
+        call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "FAILED"})
+    else:
+        call.event("CeremonyCheckPosted", {"cid": ceremony.cid, "trustee": trustee.index})
+    return {"cid": ceremony.cid, "trustee": trustee.index, "faulty": faulty, "tx": call.tx_id}
+
+
+def complete_ceremony(call: Call) -> Any:
+    """Fix the election key (and every trustee's public share) once all n trustees have dealt
+    and accepted."""
+    creator = call.admin()
+    ceremony = _dealing_ceremony(call, call.text(0), "cid")
+    require_owner(creator, ceremony.owner, "CompleteCeremony")
+    dealings = _dealings(call, ceremony, "cid")
+    for index in range(1, ceremony.params.n + 1):
+        if not call.stub.get_state(keys.ceremony_check_key(ceremony.cid, index)):
+            raise InvalidTransition(
+                f"cid: trustee {index} has not posted its check of ceremony {ceremony.cid!r}",
+                field="cid",
+            )
+    election_key, public_shares = secret.complete(
+        ceremony, [dealings[i][0] for i in range(1, ceremony.params.n + 1)]
+    )
+    updated = dataclasses.replace(
+        ceremony,
+        state="COMPLETE",
+        election_key=election_key,
+        public_shares=public_shares,
+        closed=(call.tx_id, call.now),
+    )
+    call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
+    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "COMPLETE"})
+    return updated.to_json()
+
+
+def get_ceremony(call: Call) -> Any:
+    return call.ceremony(call.text(0)).to_json()
+
+
 def get_tally(call: Call) -> Any:
     qid = call.text(0)
     value = call.read(keys.tally_key(qid))
@@ -583,6 +918,8 @@ def get_aggregate(call: Call) -> Any:
     value = call.read(keys.aggregate_key(question.qid, shard))
     if value is None:
         raise NotFound(f"shard: shard {shard} of {question.qid!r} has no aggregate", field="shard")
+    if question.spec.mode == "secret":
+        return SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
     return AGGREGATE_SHAPE.check(value, "aggregate")
 
 
@@ -596,12 +933,23 @@ def get_results(call: Call) -> Any:
             "final": True,
             "tally": get_tally(call),
         }
-    counts, ballots = [0] * len(question.spec.options), 0
     start, end = partial_key_range(keys.BALLOT, [question.qid])
+    if question.spec.mode == "secret":
+        # No live counts in secret mode: only the decrypted totals are ever known.
+        cast = sum(1 for _ in call.stub.get_state_by_range(start, end))
+        return {
+            "qid": question.qid,
+            "state": question.state,
+            "final": False,
+            "ballots": cast,
+            "counts": None,
+        }
+    counts, ballots = [0] * len(question.spec.options), 0
     for _, raw in call.stub.get_state_by_range(start, end):
         record = BallotRecord.from_json(
-            encoding.decode(raw, max_size=MAX_CAST_BYTES * 2, what="state")
+            encoding.decode(raw, max_size=MAX_BALLOT_RECORD_BYTES, what="state")
         )
+        assert isinstance(record.ballot, Ballot)
         rules.add_ballot(counts, record.ballot.choices)
         ballots += 1
     return {
@@ -628,6 +976,12 @@ FUNCTIONS: dict[str, Function] = {
         Function("Cast", cast, ("request",)),
         Function("Aggregate", aggregate, ("qid", "shard", "limit"), optional=1),
         Function("Tally", tally, ("qid",)),
+        Function("CreateCeremony", create_ceremony, ("spec",)),
+        Function("PostDealing", post_dealing, ("posting",)),
+        Function("PostCheck", post_check, ("posting",)),
+        Function("CompleteCeremony", complete_ceremony, ("cid",)),
+        Function("PostDecryption", post_decryption, ("posting",)),
+        Function("GetCeremony", get_ceremony, ("cid",), writes=False),
         Function("GetQuestion", get_question, ("qid",), writes=False),
         Function("ListQuestions", list_questions, (), writes=False),
         Function("GetRoster", get_roster, ("rid",), writes=False),

@@ -235,3 +235,19 @@ class AuditMismatch(MvoteError):
         "a spoiled ballot, opened with its revealed nonce seed, does not encrypt the choices the "
         "voter intended (the first differing option is named)"
     )
+
+
+# --- secret-mode contract (ceremony, decryption) -------------------------------------------------
+
+
+class NotTrustee(MvoteError):
+    code = "NOT_TRUSTEE"
+    summary = "a posting names a trustee index that is not part of the ceremony"
+
+
+class CeremonyNotComplete(MvoteError):
+    code = "CEREMONY_NOT_COMPLETE"
+    summary = (
+        "the key ceremony is not complete (or failed): it has no election key to encrypt or "
+        "decrypt with yet"
+    )

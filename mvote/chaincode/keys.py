@@ -9,6 +9,10 @@
 | participation~{voter}~{qid}         | the voter's history entry                     |
 | aggregate~{qid}~{shard}             | a shard's running sums and cursor             |
 | tally~{qid}                         | the result                                    |
+| ceremony~{cid}                      | a key ceremony: trustees, state, election key |
+| dealing~{cid}~{trustee:03d}         | a trustee's commitments and encrypted shares  |
+| ceremonycheck~{cid}~{trustee:03d}   | a trustee's acceptance or complaints          |
+| decryption~{qid}~{trustee:03d}      | a trustee's partial decryptions of the totals |
 
 No ballot transaction writes a key that another voter's ballot transaction reads or writes.
 """
@@ -26,6 +30,13 @@ BALLOT = "ballot"
 PARTICIPATION = "participation"
 AGGREGATE = "aggregate"
 TALLY = "tally"
+CEREMONY = "ceremony"
+DEALING = "dealing"
+CEREMONY_CHECK = "ceremonycheck"
+DECRYPTION = "decryption"
+
+#: Trustee indices (1..255) are written with a fixed width so that keys sort by trustee.
+TRUSTEE_WIDTH = 3
 
 #: Shard numbers are written with a fixed width so that keys sort by shard.
 SHARD_WIDTH = 4
@@ -74,3 +85,23 @@ def aggregate_key(qid: str, shard: int) -> str:
 
 def tally_key(qid: str) -> str:
     return create_composite_key(TALLY, [qid])
+
+
+def trustee_label(trustee: int) -> str:
+    return f"{trustee:0{TRUSTEE_WIDTH}d}"
+
+
+def ceremony_key(cid: str) -> str:
+    return create_composite_key(CEREMONY, [cid])
+
+
+def dealing_key(cid: str, trustee: int) -> str:
+    return create_composite_key(DEALING, [cid, trustee_label(trustee)])
+
+
+def ceremony_check_key(cid: str, trustee: int) -> str:
+    return create_composite_key(CEREMONY_CHECK, [cid, trustee_label(trustee)])
+
+
+def decryption_key(qid: str, trustee: int) -> str:
+    return create_composite_key(DECRYPTION, [qid, trustee_label(trustee)])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import encoding
+from .crypto.ballot import EncryptedBallot
+from .crypto.elgamal import Ciphertext
 from .schema import (
     Array,
     Bool,
@@ -21,11 +23,13 @@ from .schema import (
     Nullable,
     Object,
     OneOf,
+    Shape,
     Tagged,
     Text,
 )
 
 BALLOT_TYPE = "mvote.ballot.v1"
+SECRET_BALLOT_TYPE = "mvote.secret-ballot.v1"
 CREDENTIAL_TYPE = "mvote.credential.v1"
 
 #: Identifiers are ASCII so that they are safe inside composite keys, URLs and file names.
@@ -45,6 +49,14 @@ MAX_REGISTRARS = 16
 
 QuestionState = Literal["DRAFT", "OPEN", "CLOSED", "TALLIED", "CANCELLED"]
 QUESTION_STATES: tuple[QuestionState, ...] = ("DRAFT", "OPEN", "CLOSED", "TALLIED", "CANCELLED")
+
+
+class Opaque(Shape):
+    """Any JSON value: a field whose inside a typed ``from_json`` of the crypto package checks
+    (naming the exact path), e.g. an encrypted ballot or a ciphertext."""
+
+    def check(self, value: Any, path: str) -> Any:
+        return value
 
 
 # --- ballot rules ---
@@ -215,7 +227,11 @@ QUESTION_SPEC_SHAPE = Object(
         "schedule": SCHEDULE_SHAPE,
         "mode": OneOf(("open", "secret")),
         "shards": Int(1, 1024),
-    }
+        # Secret mode only: the id of the completed key ceremony whose election key encrypts the
+        # ballots. Absent in open mode, so open-mode specs and records keep their exact bytes.
+        "election": IDENTIFIER,
+    },
+    optional=frozenset({"election"}),
 )
 
 TRANSITION_SHAPE = Object(
@@ -234,7 +250,8 @@ QUESTION_SHAPE = Object(
         "state": OneOf(QUESTION_STATES),
         "eligible": Nullable(COUNT),
         "transitions": Array(TRANSITION_SHAPE, min_len=1, max_len=8),
-    }
+    },
+    optional=QUESTION_SPEC_SHAPE.optional,
 )
 
 
@@ -263,9 +280,11 @@ class QuestionSpec:
     closes_at: int
     mode: Literal["open", "secret"] = "open"
     shards: int = 1
+    #: The ceremony id of a secret-mode question (None in open mode).
+    election: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "qid": self.qid,
             "title": self.title,
             "description": self.description,
@@ -276,6 +295,9 @@ class QuestionSpec:
             "mode": self.mode,
             "shards": self.shards,
         }
+        if self.election is not None:
+            out["election"] = self.election
+        return out
 
     @staticmethod
     def from_json(value: Any) -> QuestionSpec:
@@ -295,6 +317,7 @@ def _spec_from_checked(v: dict[str, Any]) -> QuestionSpec:
         closes_at=v["schedule"]["closes_at"],
         mode=v["mode"],
         shards=v["shards"],
+        election=v.get("election"),
     )
 
 
@@ -325,7 +348,7 @@ class Question:
     @staticmethod
     def from_json(value: Any) -> Question:
         v = QUESTION_SHAPE.check(value, "question")
-        spec = _spec_from_checked({k: v[k] for k in QUESTION_SPEC_SHAPE.fields})
+        spec = _spec_from_checked({k: v[k] for k in QUESTION_SPEC_SHAPE.fields if k in v})
         return Question(
             spec=spec,
             owner=v["owner"],
@@ -407,6 +430,29 @@ BALLOT_SHAPE = Object(
     }
 )
 
+SECRET_BALLOT_SHAPE = Object(
+    {
+        "type": Const(SECRET_BALLOT_TYPE),
+        "channel": CHANNEL,
+        "qid": IDENTIFIER,
+        # Checked by EncryptedBallot.from_json (points, scalars, shape), proofs by verify_ballot.
+        "encrypted": Opaque(),
+        "voter": KEY_HEX,
+    }
+)
+
+
+class _AnyBallot(Shape):
+    """An open ballot, or (``type`` mvote.secret-ballot.v1) a secret one."""
+
+    def check(self, value: Any, path: str) -> Any:
+        if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
+            return SECRET_BALLOT_SHAPE.check(value, path)
+        return BALLOT_SHAPE.check(value, path)
+
+
+ANY_BALLOT_SHAPE = _AnyBallot()
+
 CREDENTIAL_SHAPE = Object(
     {
         "type": Const(CREDENTIAL_TYPE),
@@ -423,7 +469,7 @@ SIGNED_CREDENTIAL_SHAPE = Object({"body": CREDENTIAL_SHAPE, "sig": SIG_HEX})
 
 CAST_SHAPE = Object(
     {
-        "ballot": BALLOT_SHAPE,
+        "ballot": ANY_BALLOT_SHAPE,
         "sig": SIG_HEX,
         "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
         "code": Nullable(Text(4, 64, pattern=r"[A-Za-z0-9-]+")),
@@ -460,6 +506,52 @@ class Ballot:
     def from_json(value: Any, path: str = "ballot") -> Ballot:
         v = BALLOT_SHAPE.check(value, path)
         return Ballot(v["channel"], v["qid"], tuple(v["choices"]), v["voter"])
+
+
+@dataclass(frozen=True)
+class SecretBallot:
+    """What a voter signs in secret mode: the encrypted selections with their proofs, bound (by
+    the signature and by every proof's Fiat-Shamir context) to the channel, question and key."""
+
+    channel: str
+    qid: str
+    encrypted: EncryptedBallot
+    voter: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": SECRET_BALLOT_TYPE,
+            "channel": self.channel,
+            "qid": self.qid,
+            "encrypted": self.encrypted.to_json(),
+            "voter": self.voter,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return encoding.encode(self.to_json())
+
+    def tracker(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @staticmethod
+    def from_json(value: Any, path: str = "ballot") -> SecretBallot:
+        v = SECRET_BALLOT_SHAPE.check(value, path)
+        return SecretBallot(
+            v["channel"],
+            v["qid"],
+            EncryptedBallot.from_json(v["encrypted"], f"{path}.encrypted"),
+            v["voter"],
+        )
+
+
+AnyBallot = Ballot | SecretBallot
+
+
+def ballot_from_json(value: Any, path: str = "ballot") -> AnyBallot:
+    """An open or a secret ballot, by its ``type``."""
+    if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
+        return SecretBallot.from_json(value, path)
+    return Ballot.from_json(value, path)
 
 
 @dataclass(frozen=True)
@@ -504,7 +596,7 @@ class SignedCredential:
 class CastRequest:
     """The argument of ``Cast``: the signed ballot plus what eligibility asks for."""
 
-    ballot: Ballot
+    ballot: AnyBallot
     sig: str
     credential: SignedCredential | None = None
     code: str | None = None
@@ -522,7 +614,7 @@ class CastRequest:
         v = CAST_SHAPE.check(value, "$")
         cred = v["credential"]
         return CastRequest(
-            ballot=Ballot.from_json(v["ballot"]),
+            ballot=ballot_from_json(v["ballot"]),
             sig=v["sig"],
             credential=(
                 SignedCredential(Credential.from_json(cred["body"], "credential.body"), cred["sig"])
@@ -535,7 +627,7 @@ class CastRequest:
 
 BALLOT_RECORD_SHAPE = Object(
     {
-        "ballot": BALLOT_SHAPE,
+        "ballot": ANY_BALLOT_SHAPE,
         "sig": SIG_HEX,
         "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
         "onsite": Bool(),
@@ -552,7 +644,7 @@ class BallotRecord:
     """ballot~{qid}~{shard}~{voter}: the signed ballot as cast. The on-site code itself is not
     kept in state (it stays only in the transaction's arguments)."""
 
-    ballot: Ballot
+    ballot: AnyBallot
     sig: str
     credential: SignedCredential | None
     onsite: bool
@@ -578,7 +670,7 @@ class BallotRecord:
         v = BALLOT_RECORD_SHAPE.check(value, "ballot record")
         cred = v["credential"]
         return BallotRecord(
-            ballot=Ballot.from_json(v["ballot"]),
+            ballot=ballot_from_json(v["ballot"]),
             sig=v["sig"],
             credential=(
                 SignedCredential(Credential.from_json(cred["body"]), cred["sig"]) if cred else None
@@ -637,6 +729,57 @@ class Aggregate:
         )
 
 
+SECRET_AGGREGATE_SHAPE = Object(
+    {
+        "qid": IDENTIFIER,
+        "shard": Int(0, 1023),
+        "cursor": Text(0, 64, pattern=r"([0-9a-f]{64})?"),
+        "ballots": COUNT,
+        # Per option, the homomorphic sum of the shard's ciphertexts so far (Ciphertext JSON;
+        # the identity encoding for an empty sum).
+        "sums": Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
+        "done": Bool(),
+    }
+)
+
+
+@dataclass(frozen=True)
+class SecretAggregate:
+    """aggregate~{qid}~{shard} of a secret question: per-option ciphertext sums up to ``cursor``."""
+
+    qid: str
+    shard: int
+    cursor: str
+    ballots: int
+    sums: tuple[Ciphertext, ...]
+    done: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qid": self.qid,
+            "shard": self.shard,
+            "cursor": self.cursor,
+            "ballots": self.ballots,
+            "sums": [c.to_json() for c in self.sums],
+            "done": self.done,
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> SecretAggregate:
+        v = SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
+        return SecretAggregate(
+            v["qid"],
+            v["shard"],
+            v["cursor"],
+            v["ballots"],
+            tuple(
+                Ciphertext.from_json(c, f"aggregate.sums[{i}]", allow_identity=True)
+                for i, c in enumerate(v["sums"])
+            ),
+            v["done"],
+        )
+
+
 OUTCOME_SHAPE = Tagged(
     {
         "plurality": Object(
@@ -656,6 +799,20 @@ OUTCOME_SHAPE = Tagged(
     }
 )
 
+#: How a secret tally was decrypted (docs/records.md, "Tally of a secret question").
+DECRYPTION_SHAPE = Object(
+    {
+        "ceremony": IDENTIFIER,
+        # The present trustees (ascending) and their Lagrange coefficients (scalar hex), aligned.
+        "trustees": Array(Int(1, 255), min_len=0, max_len=255, ascending=True),
+        "lagrange": Array(Hex(32), min_len=0, max_len=255),
+        # Per option: the homomorphic sum of every ballot (Ciphertext JSON).
+        "totals": Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
+        # Per present trustee: {"trustee", "partials": [PartialDecryption JSON or null per option]}.
+        "partials": Array(Opaque(), min_len=0, max_len=255),
+    }
+)
+
 TALLY_SHAPE = Object(
     {
         "qid": IDENTIFIER,
@@ -665,5 +822,8 @@ TALLY_SHAPE = Object(
         "outcome": OUTCOME_SHAPE,
         "tx": TX_ID,
         "at": TIME,
-    }
+        # Secret mode only; absent in open mode (open tallies keep their exact bytes).
+        "decryption": DECRYPTION_SHAPE,
+    },
+    optional=frozenset({"decryption"}),
 )

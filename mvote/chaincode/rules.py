@@ -40,6 +40,11 @@ def check_spec(spec: QuestionSpec) -> None:
                 "rule.min_turnout: a turnout share needs a roster to be a share of",
                 field="rule.min_turnout",
             )
+    if (spec.mode == "secret") != (spec.election is not None):
+        raise InvalidField(
+            "election: a secret question names its completed key ceremony, an open one none",
+            field="election",
+        )
     if spec.closes_at <= spec.opens_at:
         raise InvalidField(
             f"schedule.closes_at: expected later than opens_at ({spec.opens_at}), "

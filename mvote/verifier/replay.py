@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
 
-from mvote.chaincode import encoding, keys, rules
+from mvote.chaincode import encoding, keys, rules, secret
 from mvote.chaincode.contract import invoke
+from mvote.chaincode.crypto import group
+from mvote.chaincode.crypto.ceremony import PartialDecryption
+from mvote.chaincode.crypto.elgamal import ZERO
 from mvote.chaincode.errors import MvoteError
-from mvote.chaincode.records import TALLY_SHAPE, BallotRecord, Question
+from mvote.chaincode.records import TALLY_SHAPE, Ballot, BallotRecord, Question, SecretBallot
 from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
 from mvote.verifier.chain import Finding
@@ -199,32 +203,47 @@ def _diff(what: str, got: Mapping[str, object], want: Mapping[str, object]) -> s
 
 
 def _recount_tallies(report: ReplayReport) -> None:
-    """Every recorded tally must equal a direct count of its question's ballot records."""
+    findings, recounted = recount_tallies(report.state)
+    report.findings.extend(findings)
+    report.tallies_recounted += recounted
+
+
+def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
+    """Every recorded tally must equal a direct count of its question's ballot records (open
+    mode), or (secret mode) the proved decryption of the homomorphic sum of its ballots
+    recomputed from state: ``(findings, tallies recounted)``."""
+    findings: list[Finding] = []
+    recounted = 0
     start, end = partial_key_range(keys.TALLY, [])
-    for key, raw, version in list(report.state.range(start, end)):
+    for key, raw, version in list(state.range(start, end)):
         _, (qid,) = split_composite_key(key)
         where = (version.block, version.tx)
         try:
             tally = TALLY_SHAPE.check(encoding.decode(raw, max_size=1 << 24), "tally")
-            found = report.state.get(keys.question_key(qid))
+            found = state.get(keys.question_key(qid))
             if found is None:
                 raise ValueError(f"no question record for {qid!r}")
             question = Question.from_json(encoding.decode(found[0], max_size=1 << 24))
-            counts, ballots = [0] * len(question.spec.options), 0
-            b_start, b_end = partial_key_range(keys.BALLOT, [qid])
-            for _, ballot_raw, _ in report.state.range(b_start, b_end):
-                record = BallotRecord.from_json(encoding.decode(ballot_raw, max_size=1 << 20))
-                rules.add_ballot(counts, record.ballot.choices)
-                ballots += 1
+            if question.spec.mode == "secret":
+                ballots, counts = _recount_secret(state, question, tally)
+            else:
+                counts, ballots = [0] * len(question.spec.options), 0
+                b_start, b_end = partial_key_range(keys.BALLOT, [qid])
+                for _, ballot_raw, _ in state.range(b_start, b_end):
+                    record = BallotRecord.from_json(encoding.decode(ballot_raw, max_size=1 << 21))
+                    if not isinstance(record.ballot, Ballot):
+                        raise ValueError(f"a secret ballot in open question {qid!r}")
+                    rules.add_ballot(counts, record.ballot.choices)
+                    ballots += 1
         except (MvoteError, ValueError) as exc:
-            report.findings.append(
+            findings.append(
                 Finding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
             )
             continue
-        report.tallies_recounted += 1
+        recounted += 1
         outcome = rules.outcome(question.spec.rule, ballots, counts, question.eligible)
         if (tally["ballots"], tally["counts"], tally["outcome"]) != (ballots, counts, outcome):
-            report.findings.append(
+            findings.append(
                 Finding(
                     where[0],
                     where[1],
@@ -234,3 +253,71 @@ def _recount_tallies(report: ReplayReport) -> None:
                     f"recounted {ballots} ballots {counts}",
                 )
             )
+    return findings, recounted
+
+
+def _recount_secret(
+    state: MemoryState, question: Question, tally: dict[str, Any]
+) -> tuple[int, list[int]]:
+    """Recompute a secret tally from state: the election key and trustees' public shares from
+    the ceremony's dealings, the per-option sums of every ballot of the question, every partial
+    decryption's proof against those sums, the Lagrange coefficients, and the counts. Raises
+    (naming the failing field, e.g. ``decryption.partials[1].partials[3].proof``) on the first
+    discrepancy; returns (ballots, counts) for the common comparison."""
+    qid = question.qid
+    decryption = tally.get("decryption")
+    if decryption is None or question.spec.election is None:
+        raise ValueError("decryption: a secret tally must record its decryption")
+    found = state.get(keys.ceremony_key(question.spec.election))
+    if found is None:
+        raise ValueError(f"election: no ceremony {question.spec.election!r}")
+    ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+    if decryption["ceremony"] != ceremony.cid:
+        raise ValueError(f"decryption.ceremony: expected {ceremony.cid!r}")
+    dealings = []
+    for index in range(1, ceremony.params.n + 1):
+        dealt = state.get(keys.dealing_key(ceremony.cid, index))
+        if dealt is None:
+            raise ValueError(f"ceremony {ceremony.cid!r}: no dealing of trustee {index}")
+        value = encoding.decode(dealt[0], max_size=1 << 24)
+        dealings.append(secret.stored_dealing(ceremony, value)[0])
+    key, public_shares = secret.complete(ceremony, dealings)
+    if (key, public_shares) != (ceremony.election_key, ceremony.public_shares):
+        raise ValueError(
+            f"ceremony {ceremony.cid!r}: the election key or public shares on record differ "
+            "from those recomputed from the dealings"
+        )
+    options = len(question.spec.options)
+    ballots, sums = 0, [ZERO] * options
+    b_start, b_end = partial_key_range(keys.BALLOT, [qid])
+    for _, ballot_raw, _ in state.range(b_start, b_end):
+        record = BallotRecord.from_json(encoding.decode(ballot_raw, max_size=1 << 21))
+        if not isinstance(record.ballot, SecretBallot):
+            raise ValueError(f"an open ballot in secret question {qid!r}")
+        sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
+        ballots += 1
+    recorded = decryption["totals"]
+    if len(recorded) != options:
+        raise ValueError(f"decryption.totals: expected {options} sums, got {len(recorded)}")
+    for i, (total, value) in enumerate(zip(sums, recorded, strict=True)):
+        if total.to_json() != value:
+            raise ValueError(
+                f"decryption.totals[{i}]: differs from the sum of the question's {ballots} "
+                "ballots recomputed from state"
+            )
+    postings: dict[int, list[PartialDecryption | None]] = {}
+    for j, entry in enumerate(decryption["partials"]):
+        path = f"decryption.partials[{j}]"
+        if not isinstance(entry, dict) or set(entry) != {"trustee", "partials"}:
+            raise ValueError(f"{path}: expected {{trustee, partials}}")
+        trustee = ceremony.trustee(entry["trustee"], f"{path}.trustee").index
+        postings[trustee] = secret.check_partials(
+            ceremony, qid, sums, trustee, entry["partials"], f"{path}.partials"
+        )
+    if sorted(postings) != decryption["trustees"] or len(postings) != len(decryption["partials"]):
+        raise ValueError("decryption.trustees: differ from the trustees of the partials")
+    counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
+    expected = [group.scalar_hex(lambdas[t]) for t in sorted(lambdas)]
+    if expected != decryption["lagrange"]:
+        raise ValueError("decryption.lagrange: differ from the recomputed Lagrange coefficients")
+    return ballots, counts

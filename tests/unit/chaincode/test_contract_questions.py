@@ -46,11 +46,20 @@ def test_create_question_refuses_non_admin_identities(env: Env, identity: Any, r
     )
 
 
-def test_create_question_refuses_secret_mode(env: Env) -> None:
+def test_create_question_secret_mode_needs_a_ceremony(env: Env) -> None:
     env.roster()
     env.refused(
-        "CreateQuestion", encoding.encode(env.spec(mode="secret")), code="UNSUPPORTED", field="mode"
+        "CreateQuestion",
+        encoding.encode(env.spec(mode="secret")),
+        code="INVALID_FIELD",
+        field="election",
     )
+    # An open question names no ceremony.
+    spec = {**env.spec(), "election": "c1"}
+    env.refused("CreateQuestion", encoding.encode(spec), code="INVALID_FIELD", field="election")
+    # A secret question names an existing one (complete: tests/unit/chaincode/test_secret_contract.py).
+    spec = {**env.spec(mode="secret"), "election": "c1"}
+    env.refused("CreateQuestion", encoding.encode(spec), code="NOT_FOUND", field="election")
 
 
 def test_create_question_refuses_an_existing_qid(env: Env) -> None:
