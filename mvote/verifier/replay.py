@@ -308,7 +308,12 @@ def _recount_secret(
     postings: dict[int, list[PartialDecryption | None]] = {}
     for j, entry in enumerate(decryption["partials"]):
         path = f"decryption.partials[{j}]"
-        if not isinstance(entry, dict) or set(entry) != {"trustee", "partials"}:
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"trustee", "partials"}
+            or type(entry["trustee"]) is not int
+            or not isinstance(entry["partials"], list)
+        ):
             raise ValueError(f"{path}: expected {{trustee, partials}}")
         trustee = ceremony.trustee(entry["trustee"], f"{path}.trustee").index
         postings[trustee] = secret.check_partials(
