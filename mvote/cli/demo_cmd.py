@@ -3,6 +3,7 @@ voter's and the auditor's checks with ``mvote-verify`` on the chain it made."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -74,6 +75,10 @@ def demo(
     concurrency: Annotated[
         int, typer.Option(min=1, max=256, help="Voters casting at the same time.")
     ] = 32,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Progress on stderr; a JSON summary on stdout."),
+    ] = False,
 ) -> None:
     """Run the whole story on the embedded node: three institutions, three questions, voters,
     refusals, tallies; then export the chain, verify a receipt and audit the chain."""
@@ -81,7 +86,9 @@ def demo(
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
 
-    echo = typer.echo
+    def echo(text: str) -> None:
+        typer.echo(text, err=as_json)
+
     with tempfile.TemporaryDirectory(prefix="mvote-demo-") as scratch:
         root = directory or Path(scratch)
         started = time.perf_counter()
@@ -201,5 +208,23 @@ def demo(
         echo(f"  time         {elapsed:.1f} s; node stopped")
         if directory is not None:
             echo(f"  files        {net_dir}, {chain_file}, {receipt_file}")
+        if as_json:
+            summary = {
+                "network": str(net_dir) if directory is not None else None,
+                "channel": network.config.channel,
+                "genesis_hash": anchor,
+                "blocks": height,
+                "transactions": transactions,
+                "ballots": len(story.ballots),
+                "tallies": [t.result for t in story.tallies],
+                "receipt": {
+                    "qid": receipt.qid,
+                    "tx_id": receipt.tx_id,
+                    "verified": not receipt_code,
+                },
+                "audit": {"verified": not audit_code},
+                "seconds": round(elapsed, 1),
+            }
+            typer.echo(json.dumps(summary, indent=2))
         if receipt_code or audit_code:
             raise typer.Exit(1)

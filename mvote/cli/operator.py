@@ -656,7 +656,7 @@ def describe_counts(question: dict[str, Any], counts: list[int], ballots: int) -
     top = max(counts, default=0) or 1
     width = max((len(o) for o in question["options"]), default=0)
     lines = [
-        f"    {i:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}"
+        f"    {i:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}".rstrip()
         for i, text in enumerate(question["options"])
     ]
     return [f"  ballots: {ballots}", *lines]
