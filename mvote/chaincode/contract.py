@@ -632,11 +632,14 @@ def _aggregate_secret(
     sums = list(current.sums)
     ballots, cursor = current.ballots, current.cursor
     done = True
-    for read, record in enumerate(_shard_ballots(call, question.qid, shard, current.cursor), 1):
-        assert isinstance(record.ballot, SecretBallot)
-        sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
+    start, end = partial_key_range(keys.BALLOT, [question.qid, keys.shard_label(shard)])
+    if current.cursor:
+        start = keys.ballot_key(question.qid, shard, current.cursor) + "\x00"
+    for read, (_, raw) in enumerate(call.stub.get_state_by_range(start, end), 1):
+        value = encoding.decode(raw, max_size=MAX_BALLOT_RECORD_BYTES, what="state")
+        cursor, ciphertexts = secret.stored_ciphertexts(value, options)
+        sums = [a + b for a, b in zip(sums, ciphertexts, strict=True)]
         ballots += 1
-        cursor = record.ballot.voter
         if read == limit:
             done = False
             break
