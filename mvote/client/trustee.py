@@ -54,6 +54,33 @@ class TrusteeSecrets:
     #: s_l, once every share received checked out.
     share: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The trustee's private state, for its own device only (secret keys in hex)."""
+        return {
+            "channel": self.params.channel,
+            "ceremony": self.params.ceremony,
+            "n": self.params.n,
+            "k": self.params.k,
+            "index": self.index,
+            "signer": bytes(self.signer).hex(),
+            "key_secret": group.scalar_hex(self.key_secret),
+            "coefficients": [group.scalar_hex(a) for a in self.coefficients],
+            "share": None if self.share is None else group.scalar_hex(self.share),
+        }
+
+    @staticmethod
+    def from_json(value: Mapping[str, Any]) -> TrusteeSecrets:
+        params = CeremonyParams(value["channel"], value["ceremony"], value["n"], value["k"])
+        share = value["share"]
+        return TrusteeSecrets(
+            params,
+            params.check_index(value["index"], "index"),
+            nacl.signing.SigningKey(bytes.fromhex(value["signer"])),
+            group.scalar_from_hex(value["key_secret"], "key_secret", nonzero=True),
+            [group.scalar_from_hex(a, "coefficients") for a in value["coefficients"]],
+            None if share is None else group.scalar_from_hex(share, "share"),
+        )
+
     def registration(self) -> dict[str, Any]:
         """The trustee's public entry in CreateCeremony's spec: group key with its proof of
         possession, and the Ed25519 key its postings are signed with."""
