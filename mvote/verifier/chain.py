@@ -26,6 +26,8 @@ from mvote.verifier.config import ChannelConfig, config_from_block, config_from_
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     METADATA_COMMIT_HASH,
+    METADATA_LAST_CONFIG,
+    METADATA_ORDERER,
     METADATA_SIGNATURES,
     METADATA_TRANSACTIONS_FILTER,
     BlockView,
@@ -58,6 +60,7 @@ CHECKS = (
     "validation_code",
     "config",
     "commit_hash",
+    "metadata",
     # the failing check behind a validation code mismatch:
     "tx_malformed",
     "channel_header",
@@ -119,6 +122,47 @@ class _Walk:
     last_config_block: int = 0
     #: The last block's commit hash; None once a block without one breaks the chain of them.
     commit_hash: bytes | None = b""
+
+
+METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH
+# A one-field message: its serialization is unique, so bytes are compared.
+_GENESIS_ORDERER_METADATA = common_pb2.OrdererBlockMetadata(
+    last_config=common_pb2.LastConfig(index=0)
+).SerializeToString()
+
+
+def metadata_shape_problems(block: BlockView) -> list[str]:
+    """What Fabric v3 writes into a block's metadata, checked where no signature covers it.
+
+    Metadata is outside the header hash. Most of it is covered otherwise (the orderer signature,
+    the recomputed validation codes, the commit hash chain), but its shape is not: five slots,
+    LAST_CONFIG and ORDERER empty (deprecated in v3); and block 0, which nobody signs, holds an
+    unsigned OrdererBlockMetadata naming itself as the last config, a filter of one VALID code
+    (a peer's copy) or none (an orderer's), and no commit hash.
+    """
+    problems = []
+    if len(block.metadata) != METADATA_SLOTS:
+        problems.append(
+            f"block.metadata: expected {METADATA_SLOTS} slots, got {len(block.metadata)}"
+        )
+    for slot, name in ((METADATA_LAST_CONFIG, "LAST_CONFIG"), (METADATA_ORDERER, "ORDERER")):
+        if block.metadata_slot(slot):
+            problems.append(f"metadata.{name}: expected empty (deprecated in Fabric v3), got bytes")
+    if block.number != 0:
+        return problems
+    try:
+        md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
+        if md.signatures or md.value != _GENESIS_ORDERER_METADATA:
+            problems.append(
+                "block 0 metadata.SIGNATURES: expected no signatures and the value "
+                f"OrdererBlockMetadata{{last_config{{index 0}}}} ({_GENESIS_ORDERER_METADATA.hex()}), "
+                f"got {len(md.signatures)} signatures and value {md.value.hex()}"
+            )
+    except MalformedProto as exc:
+        problems.append(f"block 0 metadata.SIGNATURES: {exc.message}")
+    if block.metadata_slot(METADATA_COMMIT_HASH):
+        problems.append("block 0 metadata.COMMIT_HASH: expected empty, got bytes")
+    return problems
 
 
 def _commit_hash_problem(
@@ -293,6 +337,8 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
                 "data_hash",
                 f"block.header.data_hash: expected {data_hash.hex()}, got {block.data_hash.hex()}",
             )
+        for message in metadata_shape_problems(block):
+            add("metadata", message)
         prev = block
         report.last_hash = this_hash
 

@@ -19,7 +19,7 @@ from enum import IntEnum
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -154,10 +154,16 @@ def load_certificate(pem_or_der: bytes, what: str) -> x509.Certificate:
             cert = x509.load_der_x509_certificate(pem_or_der)
         der = cert.public_bytes(Encoding.DER)
         clean = sanitize_cert_der(der)
-        return cert if clean == der else x509.load_der_x509_certificate(clean)
-    except ValueError as exc:
+        cert = cert if clean == der else x509.load_der_x509_certificate(clean)
+        # cryptography parses a certificate's parts lazily: touch every part this verifier
+        # uses now, so a malformed one is refused here with a typed error, not later mid-check.
+        cert.public_key()
+        _ = cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc
+        _ = list(cert.extensions), cert.signature_hash_algorithm
+        return cert
+    except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
         raise BadIdentity(
-            f"{what}: expected a PEM X.509 certificate, got bytes that do not parse ({exc})",
+            f"{what}: expected a well-formed X.509 certificate, got bytes that do not parse ({exc})",
             field=what,
         ) from exc
 
@@ -177,7 +183,8 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        # Absent, repeated or unparsable extensions: not a certificate authority.
         return False
     return bool(bc.ca)
 
