@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -12,19 +10,17 @@ from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import events_pb2
-from google.protobuf import timestamp_pb2
 
 from mvote.client.commit import Commit
 from mvote.client.contract import Contract
 from mvote.client.errors import GatewayError
 from mvote.client.events import ChaincodeEvent, Checkpointer, EventStream
-from mvote.client.proposal import NONCE_SIZE
+from mvote.verifier import deliver
 
 if TYPE_CHECKING:
     from mvote.client.gateway import Gateway
 
 #: fabric-gateway's block events stop position: as far as the ledger will ever go.
-_MAX_BLOCK = 2**64 - 1
 
 
 def _start_position(start_block: int | None) -> ab_pb2.SeekPosition:
@@ -97,28 +93,13 @@ class Network:
 
     def seek_envelope(self, start_block: int | None) -> common_pb2.Envelope:
         """The signed DELIVER_SEEK_INFO envelope fabric-gateway sends for block events."""
-        seek = ab_pb2.SeekInfo(
+        return deliver.seek_envelope(
+            self.gateway.signer,
+            self.name,
             start=_start_position(start_block),
-            stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=_MAX_BLOCK)),
-            behavior=ab_pb2.SeekInfo.BLOCK_UNTIL_READY,
+            stop=deliver.seek_position(deliver.MAX_BLOCK),
+            wait=True,
         )
-        now = time.time()
-        channel_header = common_pb2.ChannelHeader(
-            type=common_pb2.DELIVER_SEEK_INFO,
-            channel_id=self.name,
-            timestamp=timestamp_pb2.Timestamp(seconds=int(now), nanos=int((now % 1) * 1e9)),
-        )
-        signature_header = common_pb2.SignatureHeader(
-            creator=self.gateway.signer.creator, nonce=os.urandom(NONCE_SIZE)
-        )
-        payload = common_pb2.Payload(
-            header=common_pb2.Header(
-                channel_header=channel_header.SerializeToString(),
-                signature_header=signature_header.SerializeToString(),
-            ),
-            data=seek.SerializeToString(),
-        ).SerializeToString()
-        return common_pb2.Envelope(payload=payload, signature=self.gateway.signer.sign(payload))
 
     def _deliver(
         self,

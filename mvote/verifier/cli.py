@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import InvalidField, MvoteError
+from mvote.verifier import deliver
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_header_hash
 from mvote.verifier.chainfile import read_chain
 from mvote.verifier.envelope import unpack_block
+from mvote.verifier.identity import load_signer
 from mvote.verifier.receipt import Receipt, verify_receipt
 
 VERIFIED, FAILED, BAD_INPUT = 0, 1, 2
@@ -51,12 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Check every block, signature, endorsement policy and validation code from "
         "the genesis hash; re-execute every voting transaction; recount every tally.",
     )
-    audit.add_argument(
+    source = audit.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--chain",
         type=Path,
-        required=True,
         help="a chain file (Fabric block file format, as `mvote export` writes) or a folder of *.block files",
     )
+    source.add_argument("--node", help="read the chain from a peer's Deliver service (HOST:PORT)")
+    _node_options(audit)
     anchor = audit.add_mutually_exclusive_group(required=True)
     anchor.add_argument(
         "--genesis-hash", type=_hash_arg, help="the trust anchor the city publishes (hex)"
@@ -82,9 +86,15 @@ def _parser() -> argparse.ArgumentParser:
         "the tally counted the ballot.",
     )
     receipt.add_argument("receipt", type=Path, help="the receipt file")
-    receipt.add_argument(
+    receipt_source = receipt.add_mutually_exclusive_group()
+    receipt_source.add_argument(
         "--chain", type=Path, help="the whole chain, to confirm the ballot was counted"
     )
+    receipt_source.add_argument(
+        "--node",
+        help="read the whole chain from a peer (HOST:PORT), to confirm the ballot was counted",
+    )
+    _node_options(receipt)
     receipt.add_argument(
         "--genesis-hash",
         type=_hash_arg,
@@ -94,12 +104,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _node_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading from a node (--node)")
+    group.add_argument(
+        "--msp",
+        type=Path,
+        help="an MSP folder (signcerts/, keystore/) of a channel member: Deliver requires a signed request",
+    )
+    group.add_argument("--msp-id", help="that identity's MSP id")
+    group.add_argument("--channel", default="mvote", help="the channel (default mvote)")
+    group.add_argument(
+        "--tls-ca",
+        type=Path,
+        help="the CA certificate of the peer's TLS server (omit for plaintext)",
+    )
+    group.add_argument(
+        "--tls-name", help="the host name in the peer's TLS certificate, if not the address's"
+    )
+
+
+def _read_blocks(args: argparse.Namespace) -> list[bytes] | None:
+    """The chain named by --chain or --node (None if neither). Raises OSError or MvoteError."""
+    if args.chain is not None:
+        return read_chain(args.chain)
+    if args.node is None:
+        return None
+    if args.msp is None or args.msp_id is None:
+        raise InvalidField(
+            "--node needs --msp and --msp-id (Deliver requires a signed request)", field="msp"
+        )
+    signer = load_signer(args.msp, args.msp_id)
+    tls = args.tls_ca.read_bytes() if args.tls_ca is not None else None
+    channel = deliver.connect(args.node, tls_root_certificates=tls, server_name=args.tls_name)
+    try:
+        return deliver.fetch_blocks(channel, signer, args.channel)
+    finally:
+        channel.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "receipt":
         return _receipt(args)
     try:
-        blocks = read_chain(args.chain)
+        blocks = _read_blocks(args) or []
         if args.genesis_hash is not None:
             anchor = args.genesis_hash
         else:
@@ -107,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             anchor = block_header_hash(first.number, first.previous_hash, first.data_hash)
             print(f"trusting block 0 as given: genesis hash {anchor.hex()}", file=sys.stderr)
     except (OSError, MvoteError, IndexError) as exc:
-        print(f"mvote-verify: cannot read {args.chain}: {exc}", file=sys.stderr)
+        print(f"mvote-verify: cannot read {args.chain or args.node}: {exc}", file=sys.stderr)
         return BAD_INPUT
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -131,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _receipt(args: argparse.Namespace) -> int:
     try:
         receipt = Receipt.from_bytes(args.receipt.read_bytes())
-        chain = read_chain(args.chain) if args.chain else None
+        chain = _read_blocks(args)
     except (OSError, MvoteError) as exc:
         print(f"mvote-verify: cannot read the receipt or chain: {exc}", file=sys.stderr)
         return BAD_INPUT
