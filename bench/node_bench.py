@@ -10,6 +10,7 @@ included) done alone in a loop.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import subprocess
@@ -19,7 +20,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc
 import nacl.signing
 
 from bench.common import SignatureWork, free_port, line, per_second, percentile
@@ -28,9 +31,12 @@ from mvote.chaincode.records import MAX_ROSTER_BATCH, Eligibility, QuestionSpec,
 from mvote.client.ballot import prepare_ballot
 from mvote.client.gateway import Gateway
 from mvote.client.identity import Signer, load_signer
-from mvote.node.material import NetworkMaterial, init_network
+from mvote.node.material import NetworkMaterial, init_network, load_network
 
 FLOOR = 300.0
+#: Client processes the K clients are spread over, so that the bench measures the node and not
+#: one client process's interpreter lock.
+DEFAULT_PROCESSES = 2
 
 
 @dataclass
@@ -41,6 +47,9 @@ class NodeRun:
     seconds: float
     latencies: list[float]
     receipts: list[tuple[str, int, str]]  # (tx id, block, tracker)
+    #: CPU seconds spent during the timed phase by the node process and by the client process.
+    node_cpu: float = 0.0
+    client_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -73,7 +82,23 @@ def _wait_ready(
     raise RuntimeError("node did not become ready in 60 s")
 
 
-def run_node(ballots: int, clients: int, out: object = print) -> NodeRun:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def run_node(
+    ballots: int, clients: int, out: object = print, *, processes: int | None = None
+) -> NodeRun:
     say = out if callable(out) else print
     directory = Path(tempfile.mkdtemp(prefix="mvote-bench-"))
     network = init_network(directory / "net", "cityhall,district,education")
@@ -97,8 +122,6 @@ def run_node(ballots: int, clients: int, out: object = print) -> NodeRun:
     try:
         admin_id = network.org("cityhall").admin
         admin = load_signer(admin_id.msp_dir, admin_id.msp_id)
-        client_id = network.org("cityhall").client
-        client = load_signer(client_id.msp_dir, client_id.msp_id)
         _wait_ready(network, port, admin, process)
 
         voters = [nacl.signing.SigningKey(os.urandom(32)) for _ in range(ballots)]
@@ -128,50 +151,125 @@ def run_node(ballots: int, clients: int, out: object = print) -> NodeRun:
             contract.submit("OpenQuestion", ["bench"])
 
         # Ballots are prepared and signed on the voters' devices: not part of the node's work.
-        work: queue.Queue[tuple[bytes, str]] = queue.Queue()
+        work = []
         for i, voter in enumerate(voters):
             request = prepare_ballot(voter, channel="mvote", question=spec, choices=[i % 5])
-            work.put((encoding.encode(request.to_json()), request.ballot.tracker()))
+            work.append((encoding.encode(request.to_json()), request.ballot.tracker()))
+        processes = max(1, min(processes or DEFAULT_PROCESSES, clients))
+        say(
+            f"node: {ballots} ballots from {clients} concurrent clients in {processes} processes "
+            "through the Gateway (TLS, 3 orgs, MAJORITY)"
+        )
+        ctx = multiprocessing.get_context("spawn")
+        results: multiprocessing.Queue[Any] = ctx.Queue()
+        go = ctx.Event()
+        children = []
+        for p in range(processes):
+            share = work[p::processes]
+            threads = clients // processes + (1 if p < clients % processes else 0)
+            child = ctx.Process(
+                target=_client_process,
+                args=(directory / "net", port, share, threads, go, results),
+                daemon=True,
+            )
+            child.start()
+            children.append(child)
+        for _ in children:
+            if results.get(timeout=120) != "ready":
+                raise RuntimeError("a client process failed to start")
+        node_cpu = _process_cpu(process.pid)
+        started = time.perf_counter()
+        go.set()
         latencies: list[float] = []
         receipts: list[tuple[str, int, str]] = []
         failures: list[str] = []
-        lock = threading.Lock()
-
-        def voter_client() -> None:
-            with _connect(network, port, client) as gateway:
-                contract = gateway.network("mvote").contract("mvote")
-                while True:
-                    try:
-                        cast, tracker = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    started = time.perf_counter()
-                    submitted = contract.submit_async("Cast", [cast])
-                    status = submitted.status(60)
-                    elapsed = time.perf_counter() - started
-                    with lock:
-                        if status.successful:
-                            latencies.append(elapsed)
-                            receipts.append((status.transaction_id, status.block_number, tracker))
-                        else:
-                            failures.append(status.code_name)
-
-        say(
-            f"node: {ballots} ballots from {clients} concurrent clients through the Gateway (TLS, 3 orgs, MAJORITY)"
-        )
-        threads = [threading.Thread(target=voter_client) for _ in range(clients)]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        client_cpu = 0.0
+        for _ in children:
+            part = results.get(timeout=600)
+            latencies += part["latencies"]
+            receipts += part["receipts"]
+            failures += part["failures"]
+            client_cpu += part["cpu"]
         seconds = time.perf_counter() - started
+        node_cpu = _process_cpu(process.pid) - node_cpu
+        for child in children:
+            child.join(timeout=30)
         if failures:
             raise RuntimeError(f"{len(failures)} ballots not VALID: {sorted(set(failures))}")
-        return NodeRun(network, directory, len(latencies), seconds, latencies, receipts)
+        return NodeRun(
+            network, directory, len(latencies), seconds, latencies, receipts, node_cpu, client_cpu
+        )
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def _client_process(
+    net: Path,
+    port: int,
+    work: list[tuple[bytes, str]],
+    threads: int,
+    go: Any,
+    results: Any,
+) -> None:
+    """One client process: ``threads`` voter clients, each with its own Gateway connection,
+    casting from ``work`` until it is empty; reports latencies, receipts and its CPU time."""
+    network = load_network(net)
+    client_id = network.org("cityhall").client
+    client = load_signer(client_id.msp_dir, client_id.msp_id)
+    todo: queue.Queue[tuple[bytes, str]] = queue.Queue()
+    for item in work:
+        todo.put(item)
+    latencies: list[float] = []
+    receipts: list[tuple[str, int, str]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    connected = threading.Barrier(threads + 1)
+
+    def voter_client() -> None:
+        with _connect(network, port, client) as gateway:
+            contract = gateway.network("mvote").contract("mvote")
+            grpc.channel_ready_future(gateway.channel).result(timeout=60)
+            connected.wait()
+            go.wait()
+            while True:
+                try:
+                    cast, tracker = todo.get_nowait()
+                except queue.Empty:
+                    return
+                started = time.perf_counter()
+                try:
+                    submitted = contract.submit_async("Cast", [cast])
+                    status = submitted.status(60)
+                except Exception as exc:  # reported, not raised: the run must finish
+                    with lock:
+                        failures.append(type(exc).__name__)
+                    continue
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if status.successful:
+                        latencies.append(elapsed)
+                        receipts.append((status.transaction_id, status.block_number, tracker))
+                    else:
+                        failures.append(status.code_name)
+
+    pool = [threading.Thread(target=voter_client) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    connected.wait()
+    results.put("ready")
+    go.wait()
+    cpu = _own_cpu()
+    for t in pool:
+        t.join()
+    results.put(
+        {
+            "latencies": latencies,
+            "receipts": receipts,
+            "failures": failures,
+            "cpu": _own_cpu() - cpu,
+        }
+    )
 
 
 def crypto_limit(work: SignatureWork) -> float:
@@ -189,6 +287,8 @@ def report(run: NodeRun, work: SignatureWork, out: object = print) -> list[str]:
         line("committed ballots/s", run.rate, "/s", limit, FLOOR),
         line("submit-to-commit latency p50", percentile(run.latencies, 0.5) * 1000, "ms"),
         line("submit-to-commit latency p99", percentile(run.latencies, 0.99) * 1000, "ms"),
+        line("node process CPU per ballot", run.node_cpu / run.ballots * 1000, "ms"),
+        line("bench client CPU per ballot", run.client_cpu / run.ballots * 1000, "ms"),
     ]
     for text in lines:
         say(text)

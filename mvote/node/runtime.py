@@ -23,6 +23,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, InvalidStateError
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,15 +54,18 @@ from mvote.node.errors import (
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.orderer import BlockCutter, new_block, sign_block
+from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.commithash import commit_hash
 from mvote.verifier.config import ChannelConfig, config_from_block
 from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, unpack_full_envelope
 from mvote.verifier.errors import VerifierError
+from mvote.verifier.msp import Identity
 from mvote.verifier.policy import PolicyEvaluator, SignedData
 from mvote.verifier.validation import (
     BlockContext,
     chaincode_endorsement_policy,
+    finish_block_validation,
     validate_block_transactions,
 )
 
@@ -83,6 +88,15 @@ class Committed:
     @property
     def number(self) -> int:
         return int(self.block.header.number)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A proposal already unpacked and checked by :func:`check_proposal` (the gateway's
+    preProcess), with its creator: the node does not unpack and verify the same bytes again."""
+
+    proposal: UnpackedProposal
+    creator: Identity
 
 
 class Node:
@@ -115,6 +129,9 @@ class Node:
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         self._pending: set[str] = set()
         self._lock = threading.Condition()
+        #: Futures of commit-status waiters by tx id, resolved by the committer when the tx
+        #: commits (or by stop/failure): a waiter sleeps until its own tx, not every block.
+        self._waiters: dict[str, list[Future[None]]] = {}
         self._running = False
         #: Whether submit() takes transactions: cleared first by stop(), so that nothing is
         #: queued after the sentinel that ends the ordering thread.
@@ -125,6 +142,7 @@ class Node:
         self._policies: PolicyEvaluator | None = None
         self._endorsing: list[Endorser] = []
         self._commit_hash = b""
+        self._worker: ValidationWorker | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -142,6 +160,7 @@ class Node:
         last = common_pb2.Block.FromString(self.ledger.block(self.ledger.height - 1))
         slot = last.metadata.metadata[common_pb2.COMMIT_HASH] if last.header.number else b""
         self._commit_hash = common_pb2.Metadata.FromString(slot).value if slot else b""
+        self._worker = ValidationWorker(self.ledger.block(0))
         self._running = True
         self._accepting = True
         self._thread = threading.Thread(target=self._order_loop, name="mvote-orderer", daemon=True)
@@ -164,8 +183,11 @@ class Node:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._worker is not None:
+            self._worker.close()
         with self._lock:
             self._running = False
+            self._wake_all_waiters()
             self._lock.notify_all()
         self.ledger.close()
 
@@ -187,8 +209,10 @@ class Node:
 
     # -- evaluate and endorse ---------------------------------------------------------------------
 
-    def _checked(self, signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
-        up = unpack_proposal(signed)
+    def _checked(
+        self, signed: proposal_pb2.SignedProposal, checked: Checked | None = None
+    ) -> UnpackedProposal:
+        up = unpack_proposal(signed) if checked is None else checked.proposal
         if up.channel_id != self.channel_id:
             raise WrongChannel(
                 f"channel_header.channel_id: expected {self.channel_id!r}, got {up.channel_id!r}",
@@ -200,7 +224,10 @@ class Node:
                 f"got {up.chaincode_name!r}",
                 field="chaincode_id",
             )
-        creator = check_proposal(up, self.channel_config.msps)
+        if checked is None:
+            creator = check_proposal(up, self.channel_config.msps)
+        else:
+            creator = checked.creator
         # Fabric's peer/Propose ACL: the creator must be a writer of the application.
         if not self.policies.evaluate(APPLICATION_WRITERS, [creator]):
             raise Unauthorised(
@@ -209,20 +236,28 @@ class Node:
             )
         return up
 
-    def evaluate(self, signed: proposal_pb2.SignedProposal) -> proposal_response_pb2.Response:
-        """Run a query on the latest committed state; nothing is endorsed or ordered."""
-        up = self._checked(signed)
+    def evaluate(
+        self, signed: proposal_pb2.SignedProposal, *, checked: Checked | None = None
+    ) -> proposal_response_pb2.Response:
+        """Run a query on the latest committed state; nothing is endorsed or ordered.
+        ``checked``: ``signed`` as :func:`check_proposal` already passed it."""
+        up = self._checked(signed, checked)
         with self.ledger.snapshot() as world:
             simulated = self._endorsing[0].simulate(up, world)
         r = simulated.response
         return proposal_response_pb2.Response(status=r.status, message=r.message, payload=r.payload)
 
     def endorse(
-        self, signed: proposal_pb2.SignedProposal, organizations: Sequence[str] = ()
+        self,
+        signed: proposal_pb2.SignedProposal,
+        organizations: Sequence[str] = (),
+        *,
+        checked: Checked | None = None,
     ) -> tuple[common_pb2.Envelope, proposal_response_pb2.Response]:
         """Endorse with enough organisations for the policy (or exactly ``organizations``) and
-        return the unsigned transaction envelope and the chaincode response."""
-        up = self._checked(signed)
+        return the unsigned transaction envelope and the chaincode response. ``checked``:
+        ``signed`` as :func:`check_proposal` already passed it."""
+        up = self._checked(signed, checked)
         skew = abs(up.timestamp.seconds - self._clock())
         if skew > MAX_CLOCK_SKEW_SECONDS:
             raise ClockSkew(
@@ -328,17 +363,55 @@ class Node:
     def commit_status(self, tx_id: str, timeout: float | None = None) -> TxLocation:
         """Wait until ``tx_id`` is committed; its block and validation code."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while True:
+        while True:
+            waiter = self.commit_waiter(tx_id)
+            with self._lock:
                 found = self.ledger.tx_location(tx_id)
                 if found is not None:
+                    self._drop_waiter(tx_id, waiter)
                     return found
                 if self._failure is not None:
+                    self._drop_waiter(tx_id, waiter)
                     raise NotRunning(f"ordering stopped: {self._failure}", field="node")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if (remaining is not None and remaining <= 0) or not self._running:
+                    self._drop_waiter(tx_id, waiter)
                     raise CommitTimeout(f"tx_id: {tx_id} not committed yet", field="tx_id")
-                self._lock.wait(remaining)
+            try:
+                with suppress(TimeoutError):
+                    waiter.result(remaining)
+            finally:
+                self.release_waiter(tx_id, waiter)
+
+    def commit_waiter(self, tx_id: str) -> Future[None]:
+        """A future resolved when ``tx_id`` commits or the node stops (whichever first); then
+        :meth:`commit_status` with ``timeout=0`` answers at once. Pass it to
+        :meth:`release_waiter` if it is abandoned unresolved."""
+        waiter: Future[None] = Future()
+        with self._lock:
+            if not self._running or self._failure is not None:
+                resolve(waiter)
+            else:
+                self._waiters.setdefault(tx_id, []).append(waiter)
+        return waiter
+
+    def release_waiter(self, tx_id: str, waiter: Future[None]) -> None:
+        with self._lock:
+            self._drop_waiter(tx_id, waiter)
+
+    def _drop_waiter(self, tx_id: str, waiter: Future[None]) -> None:
+        waiters = self._waiters.get(tx_id)
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._waiters[tx_id]
+
+    def _wake_all_waiters(self) -> None:
+        """Under the lock: resolve every waiter (the node stopped or failed)."""
+        waiters, self._waiters = self._waiters, {}
+        for futures in waiters.values():
+            for waiter in futures:
+                resolve(waiter)
 
     def blocks(self, start: int, stop: threading.Event | None = None) -> Iterator[common_pb2.Block]:
         """Committed blocks from ``start`` on, waiting for new ones until ``stop`` is set or the
@@ -391,6 +464,7 @@ class Node:
             with self._lock:
                 self._failure = exc
                 self._running = False
+                self._wake_all_waiters()
                 self._lock.notify_all()
 
     def _commit_batch(self, batch: list[bytes]) -> None:
@@ -398,22 +472,40 @@ class Node:
             return
         block = new_block(self.ledger.height, self.ledger.last_hash, batch)
         sign_block(block, self.orderer_signer)
-        codes = self._validate(block)
+        tx_ids = [_tx_id(raw) for raw in batch]
+        codes = self._validate(block, tx_ids)
         self.ledger.commit(block)
         with self._lock:
-            for raw in batch:
-                self._pending.discard(unpack_full_envelope(raw).channel_header.tx_id)
+            for raw, known in zip(batch, tx_ids, strict=True):
+                tx_id = (
+                    known if known is not None else unpack_full_envelope(raw).channel_header.tx_id
+                )
+                self._pending.discard(tx_id)
+                for waiter in self._waiters.pop(tx_id, ()):
+                    resolve(waiter)
             self._lock.notify_all()
         log.debug(
             "committed block %d: %d txs, codes %s", block.header.number, len(batch), list(codes)
         )
 
-    def _validate(self, block: common_pb2.Block) -> bytes:
-        """Validation codes and commit hash into the block's metadata, by the verifier's rules."""
+    def _validate(self, block: common_pb2.Block, tx_ids: Sequence[str | None] = ()) -> bytes:
+        """Validation codes and commit hash into the block's metadata, by the verifier's rules.
+
+        The per-transaction checks of a large block run in the validation worker (parallel.py)
+        while this process goes on endorsing; in-block duplicates and MVCC run here, in order."""
         number = int(block.header.number)
+        data = list(block.data.data)
         with self.ledger.latest() as world:
             context = BlockContext(self.channel_config, world, self.ledger.has_tx)
-            verdicts, updates = validate_block_transactions(context, number, list(block.data.data))
+            verdicts = None
+            if self._worker is not None and len(data) >= MIN_PARALLEL_TXS:
+                lifecycle = {key: value for key, value, _ in world.entries(LIFECYCLE, "", "")}
+                committed = {t: self.ledger.has_tx(t) for t in tx_ids if t is not None}
+                verdicts = self._worker.verdicts(lifecycle, committed, data)
+            if verdicts is None:
+                verdicts, updates = validate_block_transactions(context, number, data)
+            else:
+                verdicts, updates = finish_block_validation(context, number, verdicts)
         codes = bytes(v.code for v in verdicts)
         self._commit_hash = commit_hash(codes, updates, self._commit_hash)
         block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = codes
@@ -458,6 +550,19 @@ class Node:
                 f"defining chaincode {self.chaincode!r} failed with validation code {found.code}",
                 field="chaincode_id",
             )
+
+
+def _tx_id(raw: bytes) -> str | None:
+    try:
+        return str(unpack_full_envelope(raw).channel_header.tx_id)
+    except VerifierError:
+        return None
+
+
+def resolve(waiter: Future[None]) -> None:
+    """Resolve a commit waiter unless someone else already did (thread-safe)."""
+    with suppress(InvalidStateError):
+        waiter.set_result(None)
 
 
 def assemble_transaction(

@@ -543,6 +543,15 @@ def validate_block_transactions(
     Precondition: ``ctx.state`` is the state committed by blocks before ``block_number``.
     """
     verdicts = [validate_transaction(ctx, i, raw) for i, raw in enumerate(data)]
+    return finish_block_validation(ctx, block_number, verdicts)
+
+
+def finish_block_validation(
+    ctx: BlockContext, block_number: int, verdicts: list[TxVerdict]
+) -> tuple[list[TxVerdict], BlockUpdates]:
+    """The block-level steps after :func:`validate_transaction` of each transaction (in-block
+    duplicate tx ids, then MVCC in block order): what ``validate_block_transactions`` does with
+    the per-transaction verdicts, however they were computed."""
     seen: set[str] = set()
     for v in verdicts:
         if v.code != VALID or v.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:

@@ -4,7 +4,7 @@ the views of a committed block that Fabric's peer derives (chaincode events, fil
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import grpc
@@ -176,6 +176,8 @@ class Streams:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: set[threading.Event] = set()
+        #: Extra callables run when a stream's stop event is set (see :meth:`on_stop`).
+        self._hooks: dict[threading.Event, list[Callable[[], None]]] = {}
         self.closing = False
 
     def open(self, context: grpc.ServicerContext) -> threading.Event:
@@ -187,15 +189,37 @@ class Streams:
             self._events.add(event)
 
         def done() -> None:
-            event.set()
+            self._stop(event)
             with self._lock:
                 self._events.discard(event)
+                self._hooks.pop(event, None)
 
         context.add_callback(done)
         return event
 
+    def on_stop(self, event: threading.Event, hook: Callable[[], None]) -> None:
+        """Run ``hook`` when ``event`` is set by this registry (at once if it is set already)."""
+        with self._lock:
+            self._hooks.setdefault(event, []).append(hook)
+        if event.is_set():
+            hook()
+
+    def off_stop(self, event: threading.Event, hook: Callable[[], None]) -> None:
+        with self._lock:
+            hooks = self._hooks.get(event)
+            if hooks is not None and hook in hooks:
+                hooks.remove(hook)
+
+    def _stop(self, event: threading.Event) -> None:
+        event.set()
+        with self._lock:
+            hooks = list(self._hooks.get(event, ()))
+        for hook in hooks:
+            hook()
+
     def close(self) -> None:
         with self._lock:
             self.closing = True
-            for event in self._events:
-                event.set()
+            events = list(self._events)
+        for event in events:
+            self._stop(event)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import suppress
+from functools import partial
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -29,7 +31,7 @@ from mvote.node.errors import (
     NotRunning,
     UnknownChaincode,
 )
-from mvote.node.runtime import Node
+from mvote.node.runtime import Checked, Node, resolve
 from mvote.node.services._common import (
     APPLICATION_READERS,
     Streams,
@@ -132,16 +134,18 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 f"{channel}: {UnknownChaincode.code}",
             )
 
-    def _pre_process(self, signed: proposal_pb2.SignedProposal) -> None:
+    def _pre_process(self, signed: proposal_pb2.SignedProposal) -> Checked:
         """The endorsing peer's preProcess: validate the proposal (header, tx id, creator and
         signature), then refuse a tx id already on the ledger. The /Channel/Application/Writers
-        ACL is the node's own check, which follows."""
+        ACL is the node's own check, which follows (on this checked proposal, not a second
+        unpacking and signature check of the same bytes)."""
         up = unpack_proposal(signed)
-        check_proposal(up, self.node.channel_config.msps)
+        creator = check_proposal(up, self.node.channel_config.msps)
         if self.node.ledger.has_tx(up.tx_id):
             raise DuplicateTransaction(
                 f"tx_id: duplicate transaction found [{up.tx_id}]", field="tx_id"
             )
+        return Checked(up, creator)
 
     # -- Evaluate ---------------------------------------------------------------------------------
 
@@ -170,8 +174,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 )
             msp_id = self._local_msp if self._local_msp in known else known[0]
         try:
-            self._pre_process(signed)
-            response = self.node.evaluate(signed)
+            response = self.node.evaluate(signed, checked=self._pre_process(signed))
         except MvoteError as exc:
             # A proposal the peer refuses before running the chaincode (apiutils: the peer
             # returned an error with its response): FAILED_PRECONDITION, not retried.
@@ -222,8 +225,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self._route(context, channel, chaincode, "endorse")
         first = orgs[0] if orgs else self._local_msp
         try:
-            self._pre_process(signed)
-            envelope, _ = self.node.endorse(signed, orgs)
+            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(signed))
         except EndorsementFailed as exc:
             details = [
                 self._detail(msp_id, chaincode_response_message(REFUSED, message))
@@ -312,9 +314,15 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         if denied is not None:
             abort(context, grpc.StatusCode.PERMISSION_DENIED, denied)
         stop = self._streams.open(context)
+        tx_id = request.transaction_id
         while True:
+            # Sleep until this transaction commits, the node stops, or the call ends (the stream
+            # stop event also resolves the waiter), instead of polling every block.
+            waiter = self.node.commit_waiter(tx_id)
+            wake = partial(resolve, waiter)
+            self._streams.on_stop(stop, wake)
             try:
-                found = self.node.commit_status(request.transaction_id, timeout=0.2)
+                found = self.node.commit_status(tx_id, timeout=0)
             except NotRunning as exc:
                 abort(context, grpc.StatusCode.UNAVAILABLE, str(exc))
             except MvoteError:
@@ -328,7 +336,12 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                         else grpc.StatusCode.CANCELLED,
                         "context finished before the transaction committed",
                     )
+                with suppress(TimeoutError):
+                    waiter.result(1.0)
                 continue
+            finally:
+                self._streams.off_stop(stop, wake)
+                self.node.release_waiter(tx_id, waiter)
             return gateway_pb2.CommitStatusResponse(result=found.code, block_number=found.block)
 
     # -- ChaincodeEvents --------------------------------------------------------------------------

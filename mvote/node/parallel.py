@@ -1,0 +1,201 @@
+"""Per-transaction validation of large blocks in a worker process.
+
+The node is one Python process, so all its work shares one interpreter lock: while the ordering
+thread validates a block (signature checks, unpacking, policy evaluation: most of a ballot's
+commit cost) no endorsement runs, and the other way round. Fabric's committer validates the
+transactions of a block in parallel goroutines and then applies MVCC in block order; this module
+does the first half in a worker process with the verifier's own :func:`validate_transaction`,
+and the committer does the second half (:func:`finish_block_validation`) as before. The verdicts
+are the same objects the in-process call returns: same code, same inputs.
+
+What ``validate_transaction`` reads besides the envelope: the channel configuration (from the
+genesis block, loaded once by the worker), the ``_lifecycle`` namespace (chaincode definitions
+and their endorsement policies; the committer sends it as committed before the block) and whether
+a tx id is already on the ledger (the committer looks up the block's tx ids and sends the
+answers). Should the worker need anything else, it answers None and the committer validates the
+block itself; so it does when the worker is not running yet, has failed, or the block is small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+from mvote.chaincode.simulation import Version
+from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.mvcc import StateView
+from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
+
+log = logging.getLogger("mvote.node.parallel")
+
+LIFECYCLE = "_lifecycle"
+#: Blocks with fewer transactions are validated in the committer: the round trip would cost more
+#: than it frees.
+MIN_PARALLEL_TXS = 16
+
+_config: ChannelConfig | None = None
+
+
+class _Unavailable(Exception):
+    """The worker was asked for state it was not sent."""
+
+
+class _LifecycleState:
+    """A StateView holding only the committed ``_lifecycle`` namespace."""
+
+    def __init__(self, values: dict[str, bytes]) -> None:
+        self._values = values
+
+    def value(self, namespace: str, key: str) -> bytes | None:
+        if namespace != LIFECYCLE:
+            raise _Unavailable(namespace)
+        return self._values.get(key)
+
+    def version(self, namespace: str, key: str) -> Version | None:
+        raise _Unavailable(namespace)
+
+    def hashed_version(self, namespace: str, collection: str, key_hash: bytes) -> Version | None:
+        raise _Unavailable(namespace)
+
+    def range(self, namespace: str, start: str, end: str) -> Iterable[tuple[str, Version]]:
+        raise _Unavailable(namespace)
+
+
+def _init(genesis: bytes) -> None:
+    global _config
+    _config = config_from_block(genesis)
+
+
+def _ready() -> bool:
+    return _config is not None
+
+
+def _validate(
+    lifecycle: dict[str, bytes], committed: dict[str, bool], data: Sequence[bytes]
+) -> list[TxVerdict] | None:
+    assert _config is not None
+
+    def tx_id_committed(tx_id: str) -> bool:
+        if tx_id not in committed:
+            raise _Unavailable(tx_id)
+        return committed[tx_id]
+
+    state: StateView = _LifecycleState(lifecycle)
+    context = BlockContext(_config, state, tx_id_committed)
+    try:
+        return [validate_transaction(context, i, raw) for i, raw in enumerate(data)]
+    except _Unavailable:
+        return None
+
+
+def _write(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack(">Q", len(data)) + data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    head = stream.read(8)
+    if len(head) != 8:
+        raise EOFError("validation worker: stream closed")
+    (size,) = struct.unpack(">Q", head)
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("validation worker: stream closed mid-frame")
+    return pickle.loads(data)
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The worker's loop: the genesis block, then (lifecycle, committed, data) requests, each
+    answered with verdicts or None, until the committer closes the pipe."""
+    _init(_read(requests))
+    _write(replies, "ready")
+    while True:
+        try:
+            lifecycle, committed, data = _read(requests)
+        except EOFError:
+            return
+        _write(replies, _validate(lifecycle, committed, data))
+
+
+class ValidationWorker:
+    """One worker process (``python -m mvote.node.parallel``), started on the first large block
+    and talked to over its stdin/stdout by the committer alone; :meth:`close` ends it."""
+
+    def __init__(self, genesis: bytes) -> None:
+        self._genesis = genesis
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ready = False
+        self._failed = False
+
+    def verdicts(
+        self, lifecycle: dict[str, bytes], committed: dict[str, bool], data: Sequence[bytes]
+    ) -> list[TxVerdict] | None:
+        """The verdicts of ``data``'s transactions, or None: validate them in-process."""
+        if self._failed or len(data) < MIN_PARALLEL_TXS:
+            return None
+        try:
+            if self._process is None:
+                self._start()
+                return None
+            if not self._ready:
+                if not select.select([self._pipe_out], [], [], 0)[0]:
+                    return None  # still starting
+                if _read(self._pipe_out) != "ready":
+                    raise EOFError("validation worker: no ready frame")
+                self._ready = True
+            _write(self._pipe_in, (lifecycle, committed, list(data)))
+            verdicts: list[TxVerdict] | None = _read(self._pipe_out)
+            return verdicts
+        except Exception:
+            log.exception("validation worker failed; validating in the committer from now on")
+            self._failed = True
+            self.close()
+            return None
+
+    @property
+    def _pipe_in(self) -> IO[bytes]:
+        assert self._process is not None and self._process.stdin is not None
+        return self._process.stdin
+
+    @property
+    def _pipe_out(self) -> IO[bytes]:
+        assert self._process is not None and self._process.stdout is not None
+        return self._process.stdout
+
+    def _start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "mvote.node.parallel"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        _write(self._pipe_in, self._genesis)
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(timeout=10)
+        except Exception:
+            process.kill()
+            process.wait()
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+if __name__ == "__main__":
+    # Replies go to the original stdout; anything else printed goes to stderr.
+    _replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    serve(sys.stdin.buffer, _replies)
