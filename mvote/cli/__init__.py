@@ -6,6 +6,7 @@ May import every part of mvote. The commands live in this package's modules:
 - ``demo_cmd``: ``demo``
 - ``operator``: ``question ...``, ``roster ...``, ``tally``, ``results``, ``export``
 - ``voter``: ``wallet ...``, ``registrar keygen``, ``credential issue``, ``vote``, ``history``
+- ``trustee``: ``trustee keygen``, ``trustee ceremony ...``, ``trustee check``, ``trustee decrypt``
 
 Every command that talks to a node does so over the Fabric Gateway (``--node``, ``--network``,
 ``--org``, ``--identity``); see docs/cli.md. Exit codes: 0 done, 1 refused or a check failed,
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from mvote.cli import demo_cmd, node_cmds, operator, voter
+from mvote.cli import demo_cmd, node_cmds, operator, trustee, voter
 
 app = typer.Typer(
     name="mvote",
@@ -39,6 +40,7 @@ app.add_typer(operator.roster_app, name="roster")
 app.add_typer(voter.wallet_app, name="wallet")
 app.add_typer(voter.registrar_app, name="registrar")
 app.add_typer(voter.credential_app, name="credential")
+app.add_typer(trustee.trustee_app, name="trustee")
 app.command("vote")(voter.vote)
 app.command("history")(voter.history)
 app.command("results")(operator.results)

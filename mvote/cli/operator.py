@@ -20,6 +20,7 @@ from mvote.chaincode.eligibility import onsite_code_hash
 from mvote.chaincode.records import MAX_ROSTER_BATCH, QuestionSpec
 from mvote.cli._common import (
     DEFAULT_NETWORK,
+    REFUSED,
     Failure,
     JsonOpt,
     NetworkOpt,
@@ -136,6 +137,8 @@ def build_spec(
     duration: str,
     shards: int | None,
     now: int,
+    mode: str | None = None,
+    election: str | None = None,
 ) -> QuestionSpec:
     """A question spec from a file's fields overridden by flags, checked locally."""
     spec = dict(doc)
@@ -187,7 +190,21 @@ def build_spec(
             else start + parse_duration(duration, "--duration")
         )
         spec["schedule"] = {"opens_at": start, "closes_at": end}
+    if mode is not None:
+        if mode not in ("open", "secret"):
+            fail(f"--mode: expected open or secret, got {mode!r}")
+        spec["mode"] = mode
+    if election is not None:
+        spec["election"] = election
+        spec.setdefault("mode", "secret")
     spec.setdefault("mode", "open")
+    if spec["mode"] == "secret" and "election" not in spec:
+        fail(
+            "--mode secret: needs --election CID (a completed key ceremony)",
+            hint="`mvote trustee ceremony show CID` shows a ceremony's state",
+        )
+    if spec["mode"] == "open" and "election" in spec:
+        fail("--election: only for --mode secret")
     if shards is not None:
         spec["shards"] = shards
     spec.setdefault("shards", 1)
@@ -244,7 +261,8 @@ def describe_question(q: dict[str, Any]) -> str:
         f"  rule:        {rule_text}",
         f"  eligibility: {elig_text}",
         f"  schedule:    {_when(q['schedule']['opens_at'])} to {_when(q['schedule']['closes_at'])}",
-        f"  mode:        {q['mode']}, {q['shards']} shard(s)",
+        f"  mode:        {q['mode']}, {q['shards']} shard(s)"
+        + (f", ballots encrypted under ceremony {q['election']}" if q.get("election") else ""),
     ]
     if q.get("eligible") is not None:
         lines.append(f"  eligible:    {q['eligible']}")
@@ -309,6 +327,19 @@ def question_create(
         str, typer.Option(help="Without --closes-at: how long it stays open (2h, 7d).")
     ] = "7d",
     shards: Annotated[int | None, typer.Option(help="Aggregation shards (1..1024).")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="open (ballots in clear, default) or secret (encrypted, needs --election).",
+        ),
+    ] = None,
+    election: Annotated[
+        str | None,
+        typer.Option(
+            "--election", help="Secret mode: the completed key ceremony whose key encrypts ballots."
+        ),
+    ] = None,
     open_now: Annotated[
         bool, typer.Option("--open", help="Open it right after creating it.")
     ] = False,
@@ -342,6 +373,8 @@ def question_create(
             duration=duration,
             shards=shards,
             now=int(time.time()),
+            mode=mode,
+            election=election,
         )
         with _admin(network, node, org, identity, plaintext) as conn:
             done = conn.submit("CreateQuestion", encoding.encode(spec.to_json()))
@@ -673,6 +706,17 @@ def describe_outcome(question: dict[str, Any], outcome: dict[str, Any]) -> str:
     return f"  outcome: {names}"
 
 
+def describe_decryption(tally: dict[str, Any]) -> list[str]:
+    """A secret tally's decryption: which trustees' proved partial decryptions were combined."""
+    d = tally.get("decryption")
+    if not d:
+        return []
+    return [
+        f"  decrypted by trustees {', '.join(map(str, d['trustees']))} of ceremony "
+        f"{d['ceremony']} (Lagrange coefficients and every proof recorded)"
+    ]
+
+
 def results(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     network: NetworkOpt = DEFAULT_NETWORK,
@@ -697,7 +741,17 @@ def results(
                 lines = describe_counts(question, t["counts"], t["ballots"])
                 lines[0] += eligible
                 return "\n".join(
-                    [head + " (final tally)", *lines, describe_outcome(question, t["outcome"])]
+                    [
+                        head + " (final tally)",
+                        *lines,
+                        describe_outcome(question, t["outcome"]),
+                        *describe_decryption(t),
+                    ]
+                )
+            if res.get("counts") is None:
+                return (
+                    f"{head} (secret ballots: {res['ballots']} cast; only the final tally "
+                    "decrypts the totals)"
                 )
             return "\n".join(
                 [
@@ -757,7 +811,19 @@ def tally(
                         f"shard {shard + 1}/{question['shards']}: {step.result['ballots']} ballots"
                         + (" (done)" if done_already else "")
                     )
-            final = conn.submit("Tally", qid)
+            try:
+                final = conn.submit("Tally", qid)
+            except Failure as f:
+                if f.error != "NO_QUORUM":
+                    raise
+                raise Failure(
+                    REFUSED,
+                    "NO_QUORUM",
+                    f"{qid}: every shard is aggregated; {f.message}",
+                    hint="at least k trustees post their partial decryptions (`mvote trustee "
+                    f"decrypt {qid} --trustee FILE`), then run `mvote tally {qid}` again",
+                    field=f.field,
+                ) from None
         t = final.result
         out.result(
             {
@@ -771,6 +837,7 @@ def tally(
                     f"{question['title']}  [{qid}]  TALLIED in block {final.block_number}",
                     *describe_counts(question, t["counts"], t["ballots"]),
                     describe_outcome(question, t["outcome"]),
+                    *describe_decryption(t),
                 ]
             ),
         )

@@ -12,15 +12,21 @@ import nacl.pwhash
 import typer
 
 from mvote.chaincode import encoding, keys
+from mvote.chaincode.crypto.group import point_from_hex
+from mvote.chaincode.errors import AuditMismatch
 from mvote.chaincode.records import (
     SIGNED_CREDENTIAL_SHAPE,
+    CastRequest,
     Credential,
     Question,
+    SecretBallot,
     SignedCredential,
 )
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     ENV_NEW_PASSPHRASE,
+    REFUSED,
+    Failure,
     JsonOpt,
     NetworkOpt,
     NodeOpt,
@@ -38,7 +44,9 @@ from mvote.cli.operator import parse_duration
 from mvote.client.ballot import prepare_ballot
 from mvote.client.receipt import issue_receipt
 from mvote.client.registrar import issue_credential
+from mvote.client.secret import PreparedSecretBallot, audit_prepared, prepare_secret_ballot
 from mvote.client.wallet import FAST_LIMITS, Limits, Wallet
+from mvote.verifier.receipt import with_context_blocks
 
 wallet_app = typer.Typer(help="A voter's key, sealed under a passphrase.", no_args_is_help=True)
 registrar_app = typer.Typer(help="Registrar keys (open eligibility).", no_args_is_help=True)
@@ -344,6 +352,14 @@ def vote(
         Path | None,
         typer.Option("--receipt", help="Where to write the receipt (default receipt-QID.json)."),
     ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit",
+            help="Secret questions: spoil the prepared ballot instead of casting it (reveal its "
+            "nonces and check it encrypts your choices); vote again to cast.",
+        ),
+    ] = False,
     passphrase_file: PassFileOpt = None,
     network: NetworkOpt = DEFAULT_NETWORK,
     node: NodeOpt = None,
@@ -352,7 +368,9 @@ def vote(
     plaintext: PlaintextOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cast a ballot signed with your wallet's key; write a receipt you can verify offline."""
+    """Cast a ballot signed with your wallet's key; write a receipt you can verify offline.
+    On a secret question the ballot is encrypted and proved on this device; --audit spoils it
+    instead (cast-or-audit)."""
 
     def body(out: Output) -> None:
         keyfile = _load_wallet(wallet)
@@ -362,18 +380,45 @@ def vote(
         ) as conn:
             record = conn.evaluate("GetQuestion", qid)
             spec = Question.from_json(record).spec
-            if spec.mode != "open":
-                fail(f"{qid} is a {spec.mode}-mode question: this command casts open ballots only")
+            if audit and spec.mode != "secret":
+                fail(f"--audit: {qid} is an open-mode question; only secret ballots are audited")
             choices = choice_indexes(spec.options, choice)
+            if len(set(choices)) != len(choices):
+                fail(f"--choice: an option is given twice ({choice})")
             key = keyfile.unlock(passphrase(passphrase_file))
-            request = prepare_ballot(
-                key,
-                channel=conn.channel_name,
-                question=spec,
-                choices=choices,
-                credential=signed_credential,
-                code=code,
-            )
+            request: CastRequest
+            if spec.mode == "secret":
+                assert spec.election is not None
+                ceremony = conn.evaluate("GetCeremony", spec.election)
+                if ceremony["election_key"] is None:
+                    fail(
+                        f"ceremony {spec.election!r} of {qid!r} is {ceremony['state']}: no "
+                        "election key",
+                        error="CEREMONY_NOT_COMPLETE",
+                        code=REFUSED,
+                    )
+                prepared = prepare_secret_ballot(
+                    key,
+                    channel=conn.channel_name,
+                    question=spec,
+                    election_key=point_from_hex(ceremony["election_key"], "election_key"),
+                    choices=choices,
+                    credential=signed_credential,
+                    code=code,
+                )
+                if audit:
+                    _spoil(out, qid, spec.options, prepared, choices)
+                    return
+                request = prepared.request
+            else:
+                request = prepare_ballot(
+                    key,
+                    channel=conn.channel_name,
+                    question=spec,
+                    choices=choices,
+                    credential=signed_credential,
+                    code=code,
+                )
             done = conn.submit("Cast", encoding.encode(request.to_json()))
             tracker = done.result["tracker"]
             with_receipt = issue_receipt(
@@ -384,6 +429,9 @@ def vote(
                 tracker=tracker,
                 chaincode=conn.material.config.chaincode,
             )
+            if spec.mode == "secret":
+                # The blocks of the question and ceremony records, to check the proofs offline.
+                with_receipt = with_context_blocks(with_receipt, conn.block_source())
         target = receipt or Path(f"receipt-{qid}.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(with_receipt.to_bytes())
@@ -391,19 +439,61 @@ def vote(
         out.result(
             {
                 "qid": qid,
+                "mode": spec.mode,
                 "choices": sorted(choices),
                 "tracker": tracker,
                 "tx": done.transaction_id,
                 "block": done.block_number,
                 "receipt": str(target),
             },
-            f"ballot cast on {qid}: {picked}\n"
+            f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: {picked}\n"
             f"tracker {tracker}\n"
             f"committed in block {done.block_number}, tx {done.transaction_id}\n"
             f"receipt {target}; check it offline: mvote-verify receipt {target}",
         )
 
     run(as_json, body)
+
+
+def _spoil(
+    out: Output,
+    qid: str,
+    options: tuple[str, ...],
+    prepared: PreparedSecretBallot,
+    choices: list[int],
+) -> None:
+    """Cast-or-audit: the prepared ballot is not cast; its seed (every nonce) is revealed and
+    the ballot opened with it must encrypt exactly the intended choices."""
+    ballot = prepared.request.ballot
+    assert isinstance(ballot, SecretBallot)
+    try:
+        audit_prepared(prepared, choices)
+    except AuditMismatch as exc:
+        raise Failure(
+            REFUSED,
+            exc.code,
+            f"the spoiled ballot does NOT encrypt your choices: {exc.message}",
+            hint="do not cast ballots prepared by this device; report it",
+            field=exc.field,
+        ) from None
+    picked = ", ".join(options[i] for i in sorted(choices))
+    out.result(
+        {
+            "qid": qid,
+            "audited": True,
+            "cast": False,
+            "choices": sorted(choices),
+            "matches": True,
+            "seed": prepared.seed.hex(),
+            "tracker": ballot.tracker(),
+            "ballot": ballot.to_json(),
+        },
+        f"ballot for {qid} spoiled, NOT cast: its nonces are revealed (seed "
+        f"{prepared.seed.hex()})\n"
+        f"audit: opened with the seed, it encrypts exactly your choices ({picked}): the device "
+        "encrypts honestly\n"
+        f"to vote, run the command again without --audit (a fresh ballot is prepared)",
+    )
 
 
 def history(

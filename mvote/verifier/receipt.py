@@ -15,21 +15,42 @@ block. From the genesis hash alone a voter's device checks, with no network:
 
 What a single block cannot show (that no earlier transaction conflicts, that the tally counted the
 ballot) is checked with the whole chain: :func:`verify_receipt` given ``chain`` runs the audit.
+
+A secret ballot (``mvote.secret-ballot.v1``) is checked further: its proofs (``verify_ballot``)
+against the question's context, the election key of the question's ceremony, the channel, the
+question's id and rule, and the voter's key. The question and ceremony records come from the
+blocks that wrote the versions the ballot's transaction read: :func:`with_context_blocks` adds
+them to a receipt's proof, and they are checked like the ballot's block (orderer signatures,
+the writing transaction valid and recorded VALID). Without them, the replayed state of the
+chain gives the records. With the chain, the ballot must also be inside its shard's aggregate:
+the shard's recorded sums equal the homomorphic sum of the shard's ballots in the replayed
+state, this ballot's ciphertexts among them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fabric_protos.peer import chaincode_pb2, proposal_pb2
 
-from mvote.chaincode import ed25519, encoding, keys
+from mvote.chaincode import ed25519, encoding, keys, rules, secret
+from mvote.chaincode.contract import MAX_SECRET_CAST_BYTES
+from mvote.chaincode.crypto.ballot import BallotContext, verify_ballot
+from mvote.chaincode.crypto.elgamal import ZERO
 from mvote.chaincode.errors import InvalidField, MvoteError
-from mvote.chaincode.records import CastRequest
+from mvote.chaincode.records import (
+    BallotRecord,
+    CastRequest,
+    Question,
+    SecretAggregate,
+    SecretBallot,
+)
+from mvote.chaincode.stub import partial_key_range
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import orderer_signature_findings
@@ -127,6 +148,8 @@ class ReceiptReport:
     checks: list[Check] = field(default_factory=list)
     #: With a chain: whether a tally of the question is recorded, and whether it counted the ballot.
     tallied: bool | None = None
+    #: Secret ballots with a chain: whether the ballot's shard has an aggregate that reaches it.
+    aggregated: bool | None = None
 
     @property
     def verified(self) -> bool:
@@ -150,6 +173,69 @@ def definition_version(raw_tx: bytes, chaincode: str) -> tuple[int, int] | None:
     return None
 
 
+def _rwset(raw_tx: bytes, chaincode: str) -> Any:
+    envelope = unpack_full_envelope(raw_tx)
+    (action,) = unpack_transaction(envelope.data)
+    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
+    for ns in rwset.ns_rwsets:
+        if ns.namespace == chaincode:
+            return ns
+    return None
+
+
+def read_version(raw_tx: bytes, chaincode: str, key: str) -> tuple[int, int] | None:
+    """The (block, tx) of the version of ``key`` a transaction read (None: not read, or absent)."""
+    ns = _rwset(raw_tx, chaincode)
+    for read in ns.reads if ns is not None else ():
+        if read.key == key and read.version:
+            return (read.version[0], read.version[1])
+    return None
+
+
+def written_value(raw_tx: bytes, chaincode: str, key: str) -> bytes | None:
+    """The value a transaction wrote to ``key`` (None if it wrote none, or deleted it)."""
+    ns = _rwset(raw_tx, chaincode)
+    for write in ns.writes if ns is not None else ():
+        if write.key == key and not write.is_delete:
+            return bytes(write.value)
+    return None
+
+
+def _context_keys(
+    raw_tx: bytes, chaincode: str, qid: str, blocks: Callable[[int], bytes]
+) -> list[tuple[int, int]]:
+    """The versions of the question and ceremony records a secret ballot's Cast read."""
+    found = []
+    question_at = read_version(raw_tx, chaincode, keys.question_key(qid))
+    if question_at is not None:
+        found.append(question_at)
+        raw = blocks(question_at[0])
+        value = written_value(
+            unpack_block(raw).data[question_at[1]], chaincode, keys.question_key(qid)
+        )
+        if value is not None:
+            election = Question.from_json(encoding.decode(value, max_size=1 << 24)).spec.election
+            if election is not None:
+                ceremony_at = read_version(raw_tx, chaincode, keys.ceremony_key(election))
+                if ceremony_at is not None:
+                    found.append(ceremony_at)
+    return found
+
+
+def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Receipt:
+    """``receipt`` with, for a secret ballot, the blocks that wrote the question and ceremony
+    records its Cast read (so its proofs can be checked offline). An open ballot's receipt is
+    returned unchanged."""
+    raw_tx = unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index]
+    _, request = _cast_request(raw_tx)
+    if not isinstance(request.ballot, SecretBallot):
+        return receipt
+    proof = dict(receipt.proof)
+    for number, _ in _context_keys(raw_tx, receipt.chaincode, receipt.qid, blocks):
+        proof.setdefault(number, blocks(number))
+    return dataclasses.replace(receipt, proof=proof)
+
+
 def _cast_request(raw_tx: bytes) -> tuple[str, CastRequest]:
     envelope = unpack_full_envelope(raw_tx)
     (action,) = unpack_transaction(envelope.data)
@@ -161,15 +247,16 @@ def _cast_request(raw_tx: bytes) -> tuple[str, CastRequest]:
     if len(args) != 2 or args[0] != b"Cast":
         raise InvalidField(f"transaction: expected a Cast invocation, got {args[:1]}", field="args")
     return envelope.channel_header.channel_id, CastRequest.from_json(
-        encoding.decode(args[1], max_size=1 << 16, what="cast request")
+        encoding.decode(args[1], max_size=MAX_SECRET_CAST_BYTES, what="cast request")
     )
 
 
 def verify_receipt(receipt: Receipt, chain: Sequence[bytes] | None = None) -> ReceiptReport:
-    """Every check a receipt allows offline; with ``chain``, also the audit and the tally."""
+    """Every check a receipt allows offline; with ``chain``, also the audit and the tally (and
+    for a secret ballot, that it is inside its shard's aggregate)."""
     report = ReceiptReport()
     try:
-        request = _verify_offline(receipt, report)
+        request = _verify_offline(receipt, report, with_chain=chain is not None)
         if chain is not None and request is not None and report.verified:
             _verify_with_chain(receipt, request, chain, report)
     except MvoteError as exc:
@@ -207,7 +294,9 @@ def _signed_by_orderers(block: BlockView, config: ChannelConfig, report: Receipt
     )
 
 
-def _verify_offline(receipt: Receipt, report: ReceiptReport) -> CastRequest | None:
+def _verify_offline(
+    receipt: Receipt, report: ReceiptReport, *, with_chain: bool = False
+) -> CastRequest | None:
     """The checks one receipt allows; returns the ballot's cast request once it is reached."""
     genesis = _block(receipt, 0, report)
     if genesis is None:
@@ -300,7 +389,126 @@ def _verify_offline(receipt: Receipt, report: ReceiptReport) -> CastRequest | No
         report.add("voter_signature", True, f"signed by voter key {ballot.voter}")
     except MvoteError as exc:
         report.add("voter_signature", False, str(exc))
+    if isinstance(ballot, SecretBallot):
+        records = _context_from_proof(receipt, raw_tx, config, context, report)
+        if records is not None:
+            check_secret_proofs(report, request, *records)
+        elif not with_chain:
+            report.add(
+                "ballot_proofs",
+                False,
+                "the receipt carries no blocks of the question and ceremony records the ballot "
+                "was checked against: verify it with the chain (--chain FILE)",
+            )
     return request
+
+
+def _proof_record(
+    receipt: Receipt,
+    raw_tx: bytes,
+    key: str,
+    what: str,
+    config: ChannelConfig,
+    context: BlockContext,
+    report: ReceiptReport,
+) -> bytes | None:
+    """The value of ``key`` the ballot's transaction read, from the receipt's block that wrote
+    it: that block signed by the orderers, the writing transaction valid and recorded VALID.
+    None if the receipt does not carry the block (or a check failed, reported)."""
+    version = read_version(raw_tx, receipt.chaincode, key)
+    if version is None:
+        report.add(f"{what}_record", False, f"the ballot's transaction read no {what} record")
+        return None
+    if version[0] not in receipt.proof:
+        return None
+    block = _block(receipt, version[0], report)
+    if block is None or not _signed_by_orderers(block, config, report):
+        return None
+    if not report.add(
+        f"{what}_record",
+        version[1] < len(block.data),
+        f"block {version[0]} has {len(block.data)} transactions, the read names index {version[1]}",
+    ):
+        return None
+    verdict = validate_transaction(context, version[1], block.data[version[1]])
+    recorded = block.metadata_slot(2)
+    code = recorded[version[1]] if version[1] < len(recorded) else None
+    value = written_value(block.data[version[1]], receipt.chaincode, key)
+    report.add(
+        f"{what}_record",
+        verdict.code == 0 and code == 0 and value is not None,
+        f"the {what} record read by the ballot was written by transaction {verdict.tx_id} "
+        f"(block {version[0]}, validation code {verdict.code}, recorded {code})",
+    )
+    return value if verdict.code == 0 and code == 0 else None
+
+
+def _context_from_proof(
+    receipt: Receipt,
+    raw_tx: bytes,
+    config: ChannelConfig,
+    context: BlockContext,
+    report: ReceiptReport,
+) -> tuple[Question, secret.Ceremony] | None:
+    raw = _proof_record(
+        receipt, raw_tx, keys.question_key(receipt.qid), "question", config, context, report
+    )
+    if raw is None:
+        return None
+    question = Question.from_json(encoding.decode(raw, max_size=1 << 24, what="question"))
+    if question.spec.election is None:
+        report.add("ballot_proofs", False, f"question {question.qid!r} is not in secret mode")
+        return None
+    raw = _proof_record(
+        receipt,
+        raw_tx,
+        keys.ceremony_key(question.spec.election),
+        "ceremony",
+        config,
+        context,
+        report,
+    )
+    if raw is None:
+        return None
+    ceremony = secret.Ceremony.from_json(encoding.decode(raw, max_size=1 << 24, what="ceremony"))
+    return question, ceremony
+
+
+def check_secret_proofs(
+    report: ReceiptReport, request: CastRequest, question: Question, ceremony: secret.Ceremony
+) -> bool:
+    """A secret ballot's proofs (``verify_ballot``) against the question's context: the
+    ceremony's election key, the channel, the question's id and rule, the voter's key."""
+    ballot = request.ballot
+    assert isinstance(ballot, SecretBallot)
+    spec = question.spec
+    if spec.election != ceremony.cid or ceremony.election_key is None:
+        return report.add(
+            "ballot_proofs",
+            False,
+            f"question {question.qid!r} names ceremony {spec.election!r}; the ceremony record "
+            f"is {ceremony.cid!r} in state {ceremony.state}",
+        )
+    low, high = rules.selection_bounds(spec.rule)
+    ctx = BallotContext(
+        ceremony.election_key,
+        ballot.channel,
+        spec.qid,
+        bytes.fromhex(ballot.voter),
+        len(spec.options),
+        low,
+        high,
+    )
+    try:
+        verify_ballot(ctx, ballot.encrypted, "ballot.encrypted")
+    except MvoteError as exc:
+        return report.add("ballot_proofs", False, f"{exc.code}: {exc.message}")
+    return report.add(
+        "ballot_proofs",
+        True,
+        f"every proof holds: {len(spec.options)} option proofs (0 or 1) and the selection "
+        f"count in {low}..{high}, under the election key of ceremony {ceremony.cid}",
+    )
 
 
 def _verify_with_chain(
@@ -345,6 +553,8 @@ def _verify_with_chain(
         stored is not None and stored["tracker"] == receipt.tracker,
         "the ballot record with this tracker is in the replayed state",
     )
+    if isinstance(request.ballot, SecretBallot) and question is not None:
+        _check_secret_with_chain(receipt, request, shards_state, report)
     report.tallied = shards_state.get(keys.tally_key(receipt.qid)) is not None
     if report.tallied:
         # The tally was recounted from every ballot record in state (no tally_recount finding),
@@ -353,4 +563,76 @@ def _verify_with_chain(
             "counted",
             audit.verified,
             "the recorded tally equals a recount that includes this ballot",
+        )
+
+
+def _check_secret_with_chain(
+    receipt: Receipt, request: CastRequest, state: Any, report: ReceiptReport
+) -> None:
+    """The ballot's proofs against the replayed records (unless the proof blocks gave them),
+    and the ballot inside its shard's aggregate: the recorded sums equal the homomorphic sum of
+    the shard's ballots the aggregate has read, this ballot among them."""
+    ballot = request.ballot
+    assert isinstance(ballot, SecretBallot)
+    question = Question.from_json(
+        encoding.decode(state.get(keys.question_key(receipt.qid))[0], max_size=1 << 24)
+    )
+    if not any(c.name == "ballot_proofs" for c in report.checks):
+        found = (
+            state.get(keys.ceremony_key(question.spec.election)) if question.spec.election else None
+        )
+        if found is None:
+            report.add("ballot_proofs", False, f"no ceremony {question.spec.election!r} in state")
+        else:
+            ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+            check_secret_proofs(report, request, question, ceremony)
+    shard = keys.shard_of(bytes.fromhex(ballot.voter), question.spec.shards)
+    stored = state.get(keys.aggregate_key(receipt.qid, shard))
+    if stored is None:
+        report.aggregated = False
+        return
+    aggregate = SecretAggregate.from_json(encoding.decode(stored[0], max_size=1 << 24))
+    options = len(question.spec.options)
+    sums, read, included, last = [ZERO] * options, 0, False, ""
+    start, end = partial_key_range(keys.BALLOT, [receipt.qid, keys.shard_label(shard)])
+    in_shard = 0
+    for _, raw, _ in state.range(start, end):
+        in_shard += 1
+        if read == aggregate.ballots:
+            continue
+        record = BallotRecord.from_json(encoding.decode(raw, max_size=1 << 21))
+        if not isinstance(record.ballot, SecretBallot):
+            report.add("in_aggregate", False, f"an open ballot in secret question {receipt.qid!r}")
+            return
+        sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
+        read += 1
+        last = record.ballot.voter
+        if record.ballot.voter == ballot.voter:
+            included = record.tracker == receipt.tracker and (
+                [c.to_json() for c in record.ballot.encrypted.ciphertexts()]
+                == [c.to_json() for c in ballot.encrypted.ciphertexts()]
+            )
+    where = f"shard {shard} of {receipt.qid!r}"
+    consistent = (
+        read == aggregate.ballots
+        and last == aggregate.cursor
+        and [s.to_json() for s in sums] == [s.to_json() for s in aggregate.sums]
+        and (not aggregate.done or in_shard == read)
+    )
+    if not consistent:
+        report.add(
+            "in_aggregate",
+            False,
+            f"{where}: the recorded aggregate ({aggregate.ballots} ballots, cursor "
+            f"{aggregate.cursor[:16]}...) differs from the homomorphic sum of the shard's "
+            f"{read} first ballots in the replayed state ({in_shard} in the shard)",
+        )
+        return
+    report.aggregated = included
+    if included:
+        report.add(
+            "in_aggregate",
+            True,
+            f"{where}: the recorded sums equal the homomorphic sum of its {read} ballots in "
+            "the replayed state, this ballot's ciphertexts among them",
         )

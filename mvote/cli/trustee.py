@@ -1,0 +1,584 @@
+"""The trustees' commands (secret ballots): ``trustee keygen``, ``trustee ceremony
+create|deal|complete|show``, ``trustee check``, ``trustee decrypt``.
+
+A trustee's private state (its group key, its Ed25519 posting key, its polynomial, and its
+secret share once the ceremony completes) lives in one file on its own device, written mode
+0600 and sealed like a voter wallet: XSalsa20-Poly1305 (secretbox) under an Argon2id key from
+the passphrase. The public parts (the ceremony, the trustee's index, its registration, the
+dealing it posted) are in clear, so the file can be shown without its passphrase.
+
+Every posting is signed with the trustee's key and submitted by an admin of ``--org``, endorsed
+like every other write (docs/secret-ballots.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+import nacl.utils
+import typer
+
+from mvote.chaincode import encoding, keys
+from mvote.cli._common import (
+    DEFAULT_NETWORK,
+    REFUSED,
+    Failure,
+    JsonOpt,
+    NetworkOpt,
+    NodeOpt,
+    OrgOpt,
+    Output,
+    PlaintextOpt,
+    fail,
+    passphrase,
+    read_json_file,
+    run,
+)
+from mvote.cli._connect import Connection, IdentityOpt, connect, load_material
+from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
+from mvote.client import trustee as tr
+from mvote.client.wallet import Limits, WrongPassphrase
+from mvote.verifier.envelope import (
+    HEADER_TYPE_ENDORSER_TRANSACTION,
+    unpack_block,
+    unpack_chaincode_action,
+    unpack_full_envelope,
+    unpack_header_extension,
+    unpack_rwset,
+    unpack_transaction,
+)
+
+trustee_app = typer.Typer(
+    help="Trustees of secret ballots: keys, the k-of-n key ceremony, partial decryptions.",
+    no_args_is_help=True,
+)
+ceremony_app = typer.Typer(
+    help="The key ceremony: create (operator), deal (trustee), complete, show.",
+    no_args_is_help=True,
+)
+trustee_app.add_typer(ceremony_app, name="ceremony")
+
+TRUSTEE_TYPE = "mvote.trustee.v1"
+KDF = "argon2id13"
+
+TrusteeFileOpt = Annotated[
+    Path, typer.Option("--trustee", help="Your trustee file (mvote trustee keygen).")
+]
+
+_HINT_NO_QUORUM = (
+    "at least k trustees post their partial decryptions (`mvote trustee decrypt QID --trustee "
+    "FILE`), then run `mvote tally QID` again"
+)
+
+
+# --- the trustee file --------------------------------------------------------------------------
+
+
+def _box(secret: str, salt: bytes, limits: Limits) -> nacl.secret.SecretBox:
+    key = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE,
+        secret.encode("utf-8"),
+        salt,
+        opslimit=limits.opslimit,
+        memlimit=limits.memlimit,
+    )
+    return nacl.secret.SecretBox(key)
+
+
+@dataclass
+class TrusteeFile:
+    """A trustee's file: its public header in clear, its secrets sealed."""
+
+    path: Path
+    document: dict[str, Any]
+
+    @property
+    def cid(self) -> str:
+        return str(self.document["ceremony"])
+
+    @property
+    def index(self) -> int:
+        return int(self.document["index"])
+
+    @staticmethod
+    def load(path: Path) -> TrusteeFile:
+        if not path.is_file():
+            fail(f"--trustee: no file {path}", hint="make one with `mvote trustee keygen FILE`")
+        doc = read_json_file(path, "--trustee")
+        if not isinstance(doc, dict) or doc.get("type") != TRUSTEE_TYPE:
+            fail(f"--trustee: {path} is not a trustee file ({TRUSTEE_TYPE})", error="MALFORMED")
+        return TrusteeFile(path, doc)
+
+    def open(self, secret: str) -> tr.TrusteeSecrets:
+        kdf = self.document["kdf"]
+        box = _box(secret, bytes.fromhex(kdf["salt"]), Limits(kdf["opslimit"], kdf["memlimit"]))
+        try:
+            sealed = box.decrypt(bytes.fromhex(self.document["sealed"]))
+        except nacl.exceptions.CryptoError as exc:
+            raise WrongPassphrase(
+                "passphrase: the trustee file does not open with it", field="passphrase"
+            ) from exc
+        trustee = tr.TrusteeSecrets.from_json(encoding.decode(sealed, max_size=1 << 20))
+        if (trustee.params.ceremony, trustee.index) != (self.cid, self.index):
+            raise WrongPassphrase(
+                "ceremony: the clear header does not match the sealed state (altered file)",
+                field="ceremony",
+            )
+        return trustee
+
+    def save(self, trustee: tr.TrusteeSecrets, secret: str, limits: Limits) -> None:
+        salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+        sealed = _box(secret, salt, limits).encrypt(encoding.encode(trustee.to_json()))
+        params = trustee.params
+        self.document.update(
+            {
+                "type": TRUSTEE_TYPE,
+                "channel": params.channel,
+                "ceremony": params.ceremony,
+                "n": params.n,
+                "k": params.k,
+                "index": trustee.index,
+                "share": trustee.share is not None,
+                "kdf": {
+                    "alg": KDF,
+                    "salt": salt.hex(),
+                    "opslimit": limits.opslimit,
+                    "memlimit": limits.memlimit,
+                },
+                "sealed": bytes(sealed).hex(),
+            }
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.document, indent=2, sort_keys=True) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(self.path)
+
+    def limits(self) -> Limits:
+        kdf = self.document["kdf"]
+        return Limits(kdf["opslimit"], kdf["memlimit"])
+
+
+def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.TrusteeSecrets, str]:
+    tfile = TrusteeFile.load(path)
+    secret = passphrase(passphrase_file, prompt="Trustee passphrase")
+    return tfile, tfile.open(secret), secret
+
+
+def _admin(
+    network: Path, node: str | None, org: str | None, identity: str | None, plaintext: bool
+) -> Connection:
+    return connect(network, node, org, identity, default_role="admin", plaintext=plaintext)
+
+
+def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
+    """The values of ``wanted`` keys as written by the VALID transactions of the channel's
+    blocks (the last write wins), read over Deliver: the contract has no reader for postings."""
+    chaincode = conn.material.config.chaincode
+    found: dict[str, Any] = {}
+    for raw in conn.blocks(0):
+        block = unpack_block(raw)
+        codes = block.metadata_slot(2)
+        for index, data in enumerate(block.data):
+            if index >= len(codes) or codes[index] != 0:
+                continue
+            envelope = unpack_full_envelope(data)
+            header = envelope.channel_header
+            if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+                continue
+            if unpack_header_extension(header.extension)[0] != chaincode:
+                continue
+            (action,) = unpack_transaction(envelope.data)
+            rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
+            for ns in rwset.ns_rwsets:
+                if ns.namespace != chaincode:
+                    continue
+                for write in ns.writes:
+                    if write.key in wanted and not write.is_delete:
+                        found[write.key] = encoding.decode(bytes(write.value), max_size=1 << 24)
+    return found
+
+
+def _describe_ceremony(record: dict[str, Any]) -> str:
+    lines = [
+        f"ceremony {record['cid']}: {record['k']} of {record['n']} trustees, {record['state']} "
+        f"(owner {record['owner']})",
+    ]
+    if record.get("election_key"):
+        lines.append(f"  election key {record['election_key']}")
+    if record.get("faulty"):
+        lines.append(f"  faulty dealers: {', '.join(map(str, record['faulty']))}")
+    lines += [f"  trustee {t['index']}: signer {t['signer']}" for t in record["trustees"]]
+    return "\n".join(lines)
+
+
+# --- keygen ------------------------------------------------------------------------------------
+
+
+@trustee_app.command("keygen")
+def keygen(
+    path: Annotated[Path, typer.Argument(help="The trustee file to write (secrets sealed).")],
+    ceremony: Annotated[str, typer.Option("--ceremony", help="The ceremony id.")],
+    trustees: Annotated[int, typer.Option("--trustees", "-n", help="n: number of trustees.")],
+    threshold: Annotated[
+        int, typer.Option("--threshold", "-k", help="k: trustees needed to decrypt.")
+    ],
+    index: Annotated[int, typer.Option("--index", help="Your trustee number, 1..n.")],
+    registration: Annotated[
+        Path | None,
+        typer.Option(
+            "--registration",
+            help="Where to write your public registration (default FILE.registration.json).",
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel (default: the --network's, else mvote).")
+    ] = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    passphrase_file: PassFileOpt = None,
+    kdf: KdfOpt = "moderate",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a trustee's keys for one ceremony; print (and write) its public registration."""
+
+    def body(out: Output) -> None:
+        if path.exists() and not force:
+            fail(
+                f"{path} exists: a trustee file is never overwritten",
+                hint="choose another file or pass --force",
+            )
+        name = channel
+        if name is None:
+            name = (
+                load_material(network).config.channel
+                if (network / "mvote-node.yaml").is_file()
+                else "mvote"
+            )
+        limits = _limits(kdf)
+        try:
+            trustee = tr.new_trustee(name, ceremony, trustees, threshold, index)
+        except ValueError as exc:
+            fail(f"--trustees/--threshold/--index: {exc}")
+        secret = passphrase(passphrase_file, prompt="New trustee passphrase", confirm=True)
+        reg = trustee.registration()
+        tfile = TrusteeFile(path, {"registration": reg, "dealing": None})
+        tfile.save(trustee, secret, limits)
+        target = registration or path.with_suffix(".registration.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(reg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.result(
+            {
+                "file": str(path),
+                "registration_file": str(target),
+                "ceremony": ceremony,
+                "index": index,
+                "registration": reg,
+            },
+            f"trustee {index} of {trustees} (k={threshold}) for ceremony {ceremony}: {path}\n"
+            f"registration {target} (public): give it to the operator, who runs\n"
+            f"  mvote trustee ceremony create {ceremony} --threshold {threshold} REG1 ... "
+            f"REG{trustees}",
+        )
+
+    run(as_json, body)
+
+
+# --- ceremony ----------------------------------------------------------------------------------
+
+
+@ceremony_app.command("create")
+def ceremony_create(
+    cid: Annotated[str, typer.Argument(help="The ceremony id (as given to keygen).")],
+    registrations: Annotated[
+        list[Path], typer.Argument(help="Every trustee's registration file (any order).")
+    ],
+    threshold: Annotated[
+        int, typer.Option("--threshold", "-k", help="k: trustees needed to decrypt.")
+    ],
+    trustees: Annotated[
+        int | None,
+        typer.Option("--trustees", "-n", help="n (default: the number of registrations)."),
+    ] = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator: create the ceremony from the n trustees' registrations (state DEALING)."""
+
+    def body(out: Output) -> None:
+        regs = [read_json_file(p, "registration") for p in registrations]
+        n = trustees if trustees is not None else len(regs)
+        if len(regs) != n:
+            fail(f"registrations: expected {n}, got {len(regs)}")
+        indexes = sorted(r.get("index") if isinstance(r, dict) else None for r in regs)  # type: ignore[type-var]
+        if indexes != list(range(1, n + 1)):
+            fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
+        with _admin(network, node, org, identity, plaintext) as conn:
+            done = conn.submit("CreateCeremony", tr.ceremony_spec(cid, n, threshold, regs))
+        record = done.result
+        out.result(
+            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            lambda: (
+                f"created ceremony {cid} in block {done.block_number} (tx {done.transaction_id})\n"
+                + _describe_ceremony(record)
+                + "\nnext: each trustee runs mvote trustee ceremony deal --trustee FILE"
+            ),
+        )
+
+    run(as_json, body)
+
+
+@ceremony_app.command("deal")
+def ceremony_deal(
+    trustee_file: TrusteeFileOpt,
+    passphrase_file: PassFileOpt = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trustee: post your dealing (commitments with proofs, a share encrypted to each other
+    trustee). Run again after a failure, it posts the same dealing."""
+
+    def body(out: Output) -> None:
+        tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
+        with _admin(network, node, org, identity, plaintext) as conn:
+            record = conn.evaluate("GetCeremony", tfile.cid)
+            pending = tfile.document.get("dealing")
+            if pending is None:
+                posting = tr.dealing_posting(trustee, record["trustees"])
+                # Keep the polynomial and the posting before sending: a retry resends them.
+                tfile.document["dealing"] = encoding.decode(posting, max_size=1 << 24)
+                tfile.save(trustee, secret, tfile.limits())
+            else:
+                posting = encoding.encode(pending)
+            done = conn.submit("PostDealing", posting)
+        out.result(
+            {"dealing": done.result, "tx": done.transaction_id, "block": done.block_number},
+            f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
+            f"tx {done.transaction_id})\n"
+            f"next, once all {record['n']} have dealt: mvote trustee check --trustee {trustee_file}",
+        )
+
+    run(as_json, body)
+
+
+@ceremony_app.command("complete")
+def ceremony_complete(
+    cid: Annotated[str, typer.Argument(help="The ceremony id.")],
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Operator (the owning organisation): fix the election key once all have dealt and checked."""
+
+    def body(out: Output) -> None:
+        with _admin(network, node, org, identity, plaintext) as conn:
+            done = conn.submit("CompleteCeremony", cid)
+        record = done.result
+        out.result(
+            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
+        )
+
+    run(as_json, body)
+
+
+@ceremony_app.command("show")
+def ceremony_show(
+    cid: Annotated[str, typer.Argument(help="The ceremony id.")],
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a ceremony: k of n, state, election key, trustees."""
+
+    def body(out: Output) -> None:
+        with connect(
+            network, node, org, identity, default_role="client", plaintext=plaintext
+        ) as conn:
+            record = conn.evaluate("GetCeremony", cid)
+        out.result(record, lambda: _describe_ceremony(record))
+
+    run(as_json, body)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+@trustee_app.command("check")
+def check(
+    trustee_file: TrusteeFileOpt,
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete/--no-complete",
+            help="When this is the last check, complete the ceremony (needs the owner's admin).",
+        ),
+    ] = True,
+    passphrase_file: PassFileOpt = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trustee: open the shares the other trustees dealt you, check them against their
+    commitments, post an acceptance (or complaints naming bad dealers); keep your secret share.
+    The last check completes the ceremony (the election key is fixed)."""
+
+    def body(out: Output) -> None:
+        tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
+        cid, n = tfile.cid, trustee.params.n
+        with _admin(network, node, org, identity, plaintext) as conn:
+            record = conn.evaluate("GetCeremony", cid)
+            if record["state"] != "DEALING":
+                fail(
+                    f"ceremony {cid!r} is {record['state']}, not DEALING",
+                    error="INVALID_TRANSITION",
+                    code=REFUSED,
+                )
+            dealing_keys = {keys.dealing_key(cid, i): i for i in range(1, n + 1)}
+            found = _posted(conn, set(dealing_keys))
+            missing = [i for key, i in dealing_keys.items() if key not in found]
+            if missing:
+                fail(
+                    f"ceremony {cid!r}: trustee(s) {', '.join(map(str, missing))} have not dealt",
+                    error="INVALID_TRANSITION",
+                    code=REFUSED,
+                    hint="each trustee runs `mvote trustee ceremony deal --trustee FILE` first",
+                )
+            posting = tr.check_posting(trustee, list(found.values()))
+            tfile.save(trustee, secret, tfile.limits())
+            done = conn.submit("PostCheck", posting)
+            faulty = done.result["faulty"]
+            complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
+            completed: dict[str, Any] | None = None
+            if complete and not faulty and conn.org.msp_id == record["owner"]:
+                check_keys = {keys.ceremony_check_key(cid, i) for i in range(1, n + 1)}
+                if len(_posted(conn, check_keys)) == n:
+                    completed = conn.submit("CompleteCeremony", cid).result
+        blamed = sorted(c["dealer"] for c in complaints)
+
+        def human() -> str:
+            lines = [
+                f"trustee {tfile.index}: "
+                + (
+                    "every share received checks out; acceptance posted"
+                    if not blamed
+                    else f"complaint(s) posted against dealer(s) {', '.join(map(str, blamed))}"
+                )
+                + f" (block {done.block_number})"
+            ]
+            if faulty:
+                lines.append(f"ceremony {cid} FAILED: dealer(s) {faulty} at fault")
+            if completed is not None:
+                lines.append(f"all {n} checks in: ceremony complete")
+                lines.append(_describe_ceremony(completed))
+            elif not faulty:
+                lines.append(
+                    f"when all {n} checks are in, an admin of {record['owner']} completes the "
+                    f"ceremony: mvote trustee ceremony complete {cid} (the last check does it "
+                    "when run as that organisation)"
+                )
+            return "\n".join(lines)
+
+        out.result(
+            {
+                "check": done.result,
+                "complaints": blamed,
+                "tx": done.transaction_id,
+                "block": done.block_number,
+                "ceremony": completed,
+            },
+            human,
+        )
+
+    run(as_json, body)
+
+
+# --- decrypt -----------------------------------------------------------------------------------
+
+
+@trustee_app.command("decrypt")
+def decrypt(
+    qid: Annotated[str, typer.Argument(help="The closed, aggregated secret question.")],
+    trustee_file: TrusteeFileOpt,
+    passphrase_file: PassFileOpt = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    node: NodeOpt = None,
+    org: OrgOpt = None,
+    identity: IdentityOpt = None,
+    plaintext: PlaintextOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Trustee: post your partial decryptions (with proofs) of a closed question's totals, the
+    homomorphic sums of every shard's aggregate. No single ballot is ever decrypted."""
+
+    def body(out: Output) -> None:
+        tfile, trustee, _ = _unlock(trustee_file, passphrase_file)
+        if trustee.share is None:
+            fail(
+                f"trustee {tfile.index} holds no secret share of ceremony {tfile.cid!r}",
+                hint="run `mvote trustee check --trustee FILE` (the ceremony must complete)",
+            )
+        with _admin(network, node, org, identity, plaintext) as conn:
+            question = conn.evaluate("GetQuestion", qid)
+            if question.get("mode") != "secret" or question.get("election") != tfile.cid:
+                fail(
+                    f"qid: {qid!r} is not a secret question of ceremony {tfile.cid!r}",
+                    error="INVALID_FIELD",
+                )
+            if question["state"] != "CLOSED":
+                fail(
+                    f"qid: question {qid!r} is {question['state']}; decryptions need it CLOSED "
+                    "and aggregated",
+                    error="INVALID_TRANSITION",
+                    code=REFUSED,
+                    hint=f"close and aggregate it: `mvote tally {qid} --close`",
+                )
+            aggregates = []
+            for shard in range(question["shards"]):
+                try:
+                    agg = conn.evaluate("GetAggregate", qid, str(shard))
+                except Failure as f:
+                    if f.error != "NOT_FOUND":
+                        raise
+                    agg = {"done": False}
+                if not agg["done"]:
+                    fail(
+                        f"shard {shard} of {qid!r} is not aggregated to its end",
+                        error="AGGREGATION_INCOMPLETE",
+                        code=REFUSED,
+                        hint=f"`mvote tally {qid}` aggregates every shard first",
+                    )
+                aggregates.append(agg)
+            totals = tr.question_totals(aggregates)
+            done = conn.submit("PostDecryption", tr.decryption_posting(trustee, qid, totals))
+        out.result(
+            {"decryption": done.result, "tx": done.transaction_id, "block": done.block_number},
+            f"trustee {tfile.index} posted its partial decryptions of {qid}'s "
+            f"{len(totals)} totals (block {done.block_number}, tx {done.transaction_id})\n"
+            f"once {trustee.params.k} trustees have: mvote tally {qid}",
+        )
+
+    run(as_json, body)

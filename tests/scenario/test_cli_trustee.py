@@ -1,0 +1,270 @@
+"""Secret ballots through the ``mvote`` command line against one real node (TLS, 3
+organisations): a 3-of-5 key ceremony (keygen, create, deal, check, completed by the last
+check), a secret yes/no question, voters voting with ``mvote vote`` (one ballot spoiled with
+``--audit`` first), close and aggregate, the tally refused until 3 trustees decrypt (two stay
+absent), the results, and ``mvote-verify receipt`` of one secret ballot, offline and with the
+chain (proofs, and the ballot inside its shard's aggregate); then a tampered proof, named."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import Cli, serve
+
+from mvote.chaincode.records import CastRequest
+from mvote.verifier import cli as verify_cli
+from mvote.verifier import receipt as receipt_mod
+from mvote.verifier.chainfile import read_chain
+from mvote.verifier.envelope import unpack_block
+from mvote.verifier.receipt import Receipt, definition_version, verify_receipt
+
+ORGS = ("cityhall", "district", "education")
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    base = tmp_path_factory.mktemp("cli-trustee")
+    for material, server in serve(base / "network"):
+        yield Cli(material, server.address, base)
+
+
+@pytest.fixture(scope="module")
+def election(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The whole flow; the tests below look at its parts."""
+    work = tmp_path_factory.mktemp("election")
+    out: dict[str, Any] = {"work": work}
+
+    # 1. Each trustee makes its keys on its own device.
+    files = [work / f"trustee-{i}.json" for i in range(1, 6)]
+    keygens = [
+        cli.json(
+            "trustee",
+            "keygen",
+            f,
+            "--ceremony",
+            "board",
+            "-n",
+            "5",
+            "-k",
+            "3",
+            "--index",
+            str(i),
+            "--kdf",
+            "min",
+        )
+        for i, f in enumerate(files, 1)
+    ]
+    out["keygens"], out["files"] = keygens, files
+
+    # 2. The operator creates the ceremony from the registrations (in any order).
+    regs = [Path(k["registration_file"]) for k in reversed(keygens)]
+    out["created"] = cli.json("trustee", "ceremony", "create", "board", *regs, "--threshold", "3")
+
+    # 3. Each trustee deals (submitted by an admin of some organisation), then checks.
+    for i, f in enumerate(files):
+        out.setdefault("deals", []).append(
+            cli.json("trustee", "ceremony", "deal", "--trustee", f, "--org", ORGS[i % 3])
+        )
+    checks = [cli.json("trustee", "check", "--trustee", f) for f in files]
+    out["checks"] = checks
+
+    # 4. Voters on a sealed roster; a secret yes/no question.
+    wallets = [work / "wallets" / f"v{i}.json" for i in range(4)]
+    for w in wallets:
+        cli.json("wallet", "create", w, "--kdf", "min")
+    cli("roster", "create", "members", "--title", "Members")
+    cli("roster", "add", "members", "--wallets", work / "wallets")
+    cli("roster", "seal", "members")
+    out["question"] = cli.json(
+        "question",
+        "create",
+        "--qid",
+        "budget",
+        "--title",
+        "Adopt the 2027 budget?",
+        "-o",
+        "Yes",
+        "-o",
+        "No",
+        "--rule",
+        "yesno",
+        "--roster",
+        "members",
+        "--mode",
+        "secret",
+        "--election",
+        "board",
+        "--shards",
+        "2",
+        "--open",
+    )
+
+    # 5. Votes; voter 3 audits (spoils) one prepared ballot first, then votes.
+    out["receipt"] = work / "receipt-v0.json"
+    out["cast"] = cli.json(
+        "vote", "budget", "--wallet", wallets[0], "-c", "Yes", "--receipt", out["receipt"]
+    )
+    out["spoiled"] = cli.json("vote", "budget", "--wallet", wallets[3], "-c", "No", "--audit")
+    out["spoiled_human"] = cli("vote", "budget", "--wallet", wallets[3], "-c", "1", "--audit")
+    for w, pick in ((wallets[1], "yes"), (wallets[2], "No"), (wallets[3], "0")):
+        cli("vote", "budget", "--wallet", w, "-c", pick, "--receipt", work / "r.json")
+    out["again"] = cli.json("vote", "budget", "--wallet", wallets[1], "-c", "0", code=1)
+    out["live"] = cli.json("results", "budget")
+
+    # 6. Close and aggregate: the tally waits for k trustees.
+    out["no_quorum"] = cli.json("tally", "budget", "--close", code=1)
+    for i in (1, 3, 5):  # trustees 2 and 4 are absent
+        out.setdefault("decryptions", []).append(
+            cli.json("trustee", "decrypt", "budget", "--trustee", files[i - 1])
+        )
+    out["tally"] = cli.json("tally", "budget")
+    out["results"] = cli("results", "budget").stdout
+    out["chain"] = work / "chain.bin"
+    cli("export", out["chain"])
+    return out
+
+
+def test_ceremony_through_the_cli(cli: Cli, election: dict[str, Any]) -> None:
+    files = election["files"]
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    document = json.loads(files[0].read_text())
+    # Public header in clear, secrets sealed (no secret scalar in clear).
+    assert document["ceremony"] == "board" and document["index"] == 1
+    assert "key_secret" not in files[0].read_text()
+    assert document["registration"] == election["keygens"][0]["registration"]
+    created = election["created"]["ceremony"]
+    assert (created["state"], created["n"], created["k"]) == ("DEALING", 5, 3)
+    assert [d["dealing"]["trustee"] for d in election["deals"]] == [1, 2, 3, 4, 5]
+    checks = election["checks"]
+    assert all(c["complaints"] == [] for c in checks)
+    assert [c["ceremony"] is None for c in checks] == [True] * 4 + [False]
+    assert checks[-1]["ceremony"]["state"] == "COMPLETE"
+    shown = cli("trustee", "ceremony", "show", "board").stdout
+    assert "3 of 5 trustees, COMPLETE" in shown and "election key" in shown
+
+    # A second dealing is refused; a wrong passphrase opens nothing.
+    again = cli.json("trustee", "ceremony", "deal", "--trustee", files[0], code=1)
+    assert again["error"]["code"] == "INVALID_TRANSITION"
+    wrong = cli.json("trustee", "check", "--trustee", files[0], code=2, MVOTE_PASSPHRASE="no")
+    assert wrong["error"]["code"] == "WRONG_PASSPHRASE"
+    exists = cli.json(
+        "trustee",
+        "keygen",
+        files[0],
+        "--ceremony",
+        "board",
+        "-n",
+        "5",
+        "-k",
+        "3",
+        "--index",
+        "1",
+        code=2,
+    )
+    assert "never overwritten" in exists["error"]["message"]
+
+
+def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any]) -> None:
+    question = election["question"]["question"]
+    assert (question["mode"], question["election"], question["state"]) == (
+        "secret",
+        "board",
+        "OPEN",
+    )
+    assert "encrypted under ceremony board" in cli("question", "show", "budget").stdout
+    assert election["cast"]["mode"] == "secret" and election["cast"]["choices"] == [0]
+
+    spoiled = election["spoiled"]
+    assert (spoiled["audited"], spoiled["cast"], spoiled["matches"]) == (True, False, True)
+    assert spoiled["choices"] == [1] and len(spoiled["seed"]) == 64
+    assert "NOT cast" in election["spoiled_human"].stdout
+    assert "encrypts exactly your choices (No)" in election["spoiled_human"].stdout
+    assert election["again"]["error"]["code"] == "ALREADY_VOTED"
+    live = election["live"]
+    assert (live["ballots"], live["counts"], live["final"]) == (4, None, False)
+
+    no_quorum = election["no_quorum"]
+    assert no_quorum["error"]["code"] == "NO_QUORUM"
+    assert "mvote trustee decrypt" in no_quorum["error"]["hint"]
+    assert [d["decryption"]["trustee"] for d in election["decryptions"]] == [1, 3, 5]
+
+    t = election["tally"]["tally"]
+    assert (t["ballots"], t["counts"]) == (4, [3, 1])
+    assert t["outcome"]["passed"] is True
+    assert t["decryption"]["trustees"] == [1, 3, 5]
+    assert (
+        "final tally" in election["results"]
+        and "decrypted by trustees 1, 3, 5" in (election["results"])
+    )
+    # A trustee cannot decrypt a tallied question again.
+    twice = cli.json("trustee", "decrypt", "budget", "--trustee", election["files"][0], code=1)
+    assert twice["error"]["code"] == "INVALID_TRANSITION"
+
+
+def test_secret_receipt_verified_offline_and_with_the_chain(election: dict[str, Any]) -> None:
+    receipt = str(election["receipt"])
+    chain = str(election["chain"])
+    assert verify_cli.main(["receipt", receipt]) == 0
+    report = verify_receipt(Receipt.from_bytes(Path(receipt).read_bytes()))
+    checks = {c.name: c for c in report.checks}
+    assert checks["ballot_proofs"].ok and checks["question_record"].ok
+    assert checks["ceremony_record"].ok
+
+    with_chain = verify_receipt(
+        Receipt.from_bytes(Path(receipt).read_bytes()), read_chain(Path(chain))
+    )
+    assert with_chain.verified, [c for c in with_chain.checks if not c.ok]
+    names = {c.name for c in with_chain.checks}
+    assert {"ballot_proofs", "in_aggregate", "counted"} <= names
+    assert with_chain.aggregated is True and with_chain.tallied is True
+    assert verify_cli.main(["receipt", receipt, "--chain", chain]) == 0
+
+
+def test_secret_receipt_without_context_blocks_needs_the_chain(election: dict[str, Any]) -> None:
+    full = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
+    raw_tx = unpack_block(full.proof[full.block]).data[full.tx_index]
+    version = definition_version(raw_tx, full.chaincode)
+    assert version is not None
+    keep = {0, version[0], full.block}
+    stripped = Receipt(
+        full.channel,
+        full.genesis_hash,
+        full.chaincode,
+        full.qid,
+        full.tracker,
+        full.tx_id,
+        full.block,
+        full.tx_index,
+        {n: raw for n, raw in full.proof.items() if n in keep},
+    )
+    offline = verify_receipt(stripped)
+    failed = [c for c in offline.checks if not c.ok]
+    assert [c.name for c in failed] == ["ballot_proofs"]
+    assert "--chain" in failed[0].message
+    chained = verify_receipt(stripped, read_chain(election["chain"]))
+    assert chained.verified, [c for c in chained.checks if not c.ok]
+
+
+def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    receipt = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
+    original = receipt_mod._cast_request
+
+    def tampered(raw_tx: bytes) -> tuple[str, CastRequest]:
+        channel, request = original(raw_tx)
+        value = request.to_json()
+        proof = value["ballot"]["encrypted"]["selections"][1]["proof"]
+        proof["v0"] = ("0" if proof["v0"][0] != "0" else "1") + proof["v0"][1:]
+        return channel, CastRequest.from_json(value)
+
+    monkeypatch.setattr(receipt_mod, "_cast_request", tampered)
+    report = verify_receipt(receipt)
+    assert not report.verified
+    proofs = next(c for c in report.checks if c.name == "ballot_proofs")
+    assert not proofs.ok
+    assert "BAD_PROOF" in proofs.message
+    assert "ballot.encrypted.selections[1].proof" in proofs.message
