@@ -421,8 +421,9 @@ def vote(
                 )
             done = conn.submit("Cast", encoding.encode(request.to_json()))
             tracker = done.result["tracker"]
+            blocks = conn.block_source()
             with_receipt = issue_receipt(
-                conn.block_source(),
+                blocks,
                 tx_id=done.transaction_id,
                 block_number=done.block_number,
                 qid=qid,
@@ -431,7 +432,7 @@ def vote(
             )
             if spec.mode == "secret":
                 # The blocks of the question and ceremony records, to check the proofs offline.
-                with_receipt = with_context_blocks(with_receipt, conn.block_source())
+                with_receipt = with_context_blocks(with_receipt, blocks)
         target = receipt or Path(f"receipt-{qid}.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(with_receipt.to_bytes())

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from cli_support import Cli, serve
 
+from mvote.chaincode import keys
 from mvote.chaincode.records import CastRequest
+from mvote.chaincode.simulation import Version
 from mvote.verifier import cli as verify_cli
 from mvote.verifier import receipt as receipt_mod
 from mvote.verifier.chainfile import read_chain
@@ -268,3 +270,32 @@ def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.M
     assert not proofs.ok
     assert "BAD_PROOF" in proofs.message
     assert "ballot.encrypted.selections[1].proof" in proofs.message
+
+
+def test_ballot_outside_its_aggregate_is_named(
+    election: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replayed state whose shard aggregate is not the sum of the shard's ballots (here: the
+    aggregate of the other shard) fails ``in_aggregate``, naming the shard."""
+    receipt = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
+    real = receipt_mod.audit_chain
+
+    def swapped(*args: Any, **kwargs: Any) -> Any:
+        audit = real(*args, **kwargs)
+        state = audit.replay.state
+        first, second = (state.get(keys.aggregate_key("budget", s)) for s in (0, 1))
+        assert first is not None and second is not None
+        state.apply(
+            {
+                keys.aggregate_key("budget", 0): second[0],
+                keys.aggregate_key("budget", 1): first[0],
+            },
+            Version(1 << 20, 0),
+        )
+        return audit
+
+    monkeypatch.setattr(receipt_mod, "audit_chain", swapped)
+    report = verify_receipt(receipt, read_chain(election["chain"]))
+    assert not report.verified
+    check = next(c for c in report.checks if c.name == "in_aggregate")
+    assert not check.ok and "of 'budget'" in check.message and "differs" in check.message
