@@ -363,24 +363,29 @@ class Node:
     def commit_status(self, tx_id: str, timeout: float | None = None) -> TxLocation:
         """Wait until ``tx_id`` is committed; its block and validation code."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            waiter = self.commit_waiter(tx_id)
-            with self._lock:
-                found = self.ledger.tx_location(tx_id)
-                if found is not None:
-                    self._drop_waiter(tx_id, waiter)
-                    return found
-                if self._failure is not None:
-                    self._drop_waiter(tx_id, waiter)
-                    raise NotRunning(f"ordering stopped: {self._failure}", field="node")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if (remaining is not None and remaining <= 0) or not self._running:
-                    self._drop_waiter(tx_id, waiter)
-                    raise CommitTimeout(f"tx_id: {tx_id} not committed yet", field="tx_id")
-            try:
+        waiter: Future[None] | None = None
+        try:
+            while True:
+                with self._lock:
+                    found = self.ledger.tx_location(tx_id)
+                    if found is not None:
+                        return found
+                    if self._failure is not None:
+                        raise NotRunning(f"ordering stopped: {self._failure}", field="node")
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if (remaining is not None and remaining <= 0) or not self._running:
+                        raise CommitTimeout(f"tx_id: {tx_id} not committed yet", field="tx_id")
+                    if waiter is None or waiter.done():
+                        if waiter is not None:
+                            self._drop_waiter(tx_id, waiter)
+                        # Registered under the lock that the committer resolves under: no
+                        # commit between the lookup above and this can be missed.
+                        waiter = Future()
+                        self._waiters.setdefault(tx_id, []).append(waiter)
                 with suppress(TimeoutError):
                     waiter.result(remaining)
-            finally:
+        finally:
+            if waiter is not None:
                 self.release_waiter(tx_id, waiter)
 
     def commit_waiter(self, tx_id: str) -> Future[None]:
