@@ -320,8 +320,8 @@ def ceremony_create(
         n = trustees if trustees is not None else len(regs)
         if len(regs) != n:
             fail(f"registrations: expected {n}, got {len(regs)}")
-        indexes = sorted(r.get("index") if isinstance(r, dict) else None for r in regs)  # type: ignore[type-var]
-        if indexes != list(range(1, n + 1)):
+        indexes = [r.get("index") if isinstance(r, dict) else None for r in regs]
+        if sorted(i for i in indexes if type(i) is int) != list(range(1, n + 1)):
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
         with _admin(network, node, org, identity, plaintext) as conn:
             done = conn.submit("CreateCeremony", tr.ceremony_spec(cid, n, threshold, regs))

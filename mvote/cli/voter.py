@@ -13,7 +13,7 @@ import typer
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.errors import AuditMismatch
+from mvote.chaincode.errors import AuditMismatch, MvoteError
 from mvote.chaincode.records import (
     SIGNED_CREDENTIAL_SHAPE,
     CastRequest,
@@ -432,7 +432,13 @@ def vote(
             )
             if spec.mode == "secret":
                 # The blocks of the question and ceremony records, to check the proofs offline.
-                with_receipt = with_context_blocks(with_receipt, blocks)
+                try:
+                    with_receipt = with_context_blocks(with_receipt, blocks)
+                except MvoteError as exc:
+                    out.progress(
+                        f"warning: the receipt carries no question/ceremony blocks ({exc}); "
+                        "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN"
+                    )
         target = receipt or Path(f"receipt-{qid}.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(with_receipt.to_bytes())

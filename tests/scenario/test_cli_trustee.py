@@ -169,6 +169,41 @@ def test_ceremony_through_the_cli(cli: Cli, election: dict[str, Any]) -> None:
         code=2,
     )
     assert "never overwritten" in exists["error"]["message"]
+    bad = cli.json(
+        "trustee",
+        "keygen",
+        files[0].with_name("bad.json"),
+        "--ceremony",
+        "board",
+        "-n",
+        "2",
+        "-k",
+        "3",
+        "--index",
+        "1",
+        code=2,
+    )
+    assert bad["ok"] is False
+    no_election = cli.json(
+        "question",
+        "create",
+        "--qid",
+        "nokey",
+        "--title",
+        "t",
+        "-o",
+        "a",
+        "-o",
+        "b",
+        "--rule",
+        "single",
+        "--roster",
+        "members",
+        "--mode",
+        "secret",
+        code=2,
+    )
+    assert "--election" in no_election["error"]["message"]
 
 
 def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any]) -> None:
