@@ -18,10 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import nacl.exceptions
-import nacl.pwhash
-import nacl.secret
-import nacl.utils
 import typer
 
 from mvote.chaincode import encoding, keys
@@ -43,7 +39,7 @@ from mvote.cli._common import (
 from mvote.cli._connect import Connection, IdentityOpt, connect, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
 from mvote.client import trustee as tr
-from mvote.client.wallet import Limits, WrongPassphrase
+from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal, write_private
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     unpack_block,
@@ -65,7 +61,6 @@ ceremony_app = typer.Typer(
 trustee_app.add_typer(ceremony_app, name="ceremony")
 
 TRUSTEE_TYPE = "mvote.trustee.v1"
-KDF = "argon2id13"
 
 TrusteeFileOpt = Annotated[
     Path, typer.Option("--trustee", help="Your trustee file (mvote trustee keygen).")
@@ -78,17 +73,6 @@ _HINT_NO_QUORUM = (
 
 
 # --- the trustee file --------------------------------------------------------------------------
-
-
-def _box(secret: str, salt: bytes, limits: Limits) -> nacl.secret.SecretBox:
-    key = nacl.pwhash.argon2id.kdf(
-        nacl.secret.SecretBox.KEY_SIZE,
-        secret.encode("utf-8"),
-        salt,
-        opslimit=limits.opslimit,
-        memlimit=limits.memlimit,
-    )
-    return nacl.secret.SecretBox(key)
 
 
 @dataclass
@@ -116,14 +100,7 @@ class TrusteeFile:
         return TrusteeFile(path, doc)
 
     def open(self, secret: str) -> tr.TrusteeSecrets:
-        kdf = self.document["kdf"]
-        box = _box(secret, bytes.fromhex(kdf["salt"]), Limits(kdf["opslimit"], kdf["memlimit"]))
-        try:
-            sealed = box.decrypt(bytes.fromhex(self.document["sealed"]))
-        except nacl.exceptions.CryptoError as exc:
-            raise WrongPassphrase(
-                "passphrase: the trustee file does not open with it", field="passphrase"
-            ) from exc
+        sealed = unseal(self.document, secret, "trustee file")
         trustee = tr.TrusteeSecrets.from_json(encoding.decode(sealed, max_size=1 << 20))
         if (trustee.params.ceremony, trustee.index) != (self.cid, self.index):
             raise WrongPassphrase(
@@ -133,8 +110,7 @@ class TrusteeFile:
         return trustee
 
     def save(self, trustee: tr.TrusteeSecrets, secret: str, limits: Limits) -> None:
-        salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
-        sealed = _box(secret, salt, limits).encrypt(encoding.encode(trustee.to_json()))
+        sealed = seal(encoding.encode(trustee.to_json()), secret, limits)
         params = trustee.params
         self.document.update(
             {
@@ -145,20 +121,12 @@ class TrusteeFile:
                 "k": params.k,
                 "index": trustee.index,
                 "share": trustee.share is not None,
-                "kdf": {
-                    "alg": KDF,
-                    "salt": salt.hex(),
-                    "opslimit": limits.opslimit,
-                    "memlimit": limits.memlimit,
-                },
-                "sealed": bytes(sealed).hex(),
+                **sealed,
             }
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.document, indent=2, sort_keys=True) + "\n")
-        tmp.chmod(0o600)
-        tmp.replace(self.path)
+        write_private(
+            self.path, (json.dumps(self.document, indent=2, sort_keys=True) + "\n").encode()
+        )
 
     def limits(self) -> Limits:
         kdf = self.document["kdf"]

@@ -9,6 +9,7 @@ does not open. Opening checks the clear public key against the sealed seed, so i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,36 @@ def _box(passphrase: str, salt: bytes, limits: Limits) -> nacl.secret.SecretBox:
     return nacl.secret.SecretBox(key)
 
 
+def seal(plaintext: bytes, passphrase: str, limits: Limits) -> dict[str, Any]:
+    """``{"kdf": ..., "sealed": hex}``: ``plaintext`` in secretbox under an Argon2id key from
+    ``passphrase`` and a fresh salt. The one sealing recipe of wallets and trustee files."""
+    salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+    sealed = _box(passphrase, salt, limits).encrypt(plaintext)
+    kdf = {"alg": KDF, "salt": salt.hex(), "opslimit": limits.opslimit, "memlimit": limits.memlimit}
+    return {"kdf": kdf, "sealed": bytes(sealed).hex()}
+
+
+def unseal(document: Mapping[str, Any], passphrase: str, what: str = "wallet") -> bytes:
+    """What :func:`seal` sealed. Raises WrongPassphrase (a wrong passphrase or altered bytes)."""
+    kdf = document["kdf"]
+    box = _box(passphrase, bytes.fromhex(kdf["salt"]), Limits(kdf["opslimit"], kdf["memlimit"]))
+    try:
+        return bytes(box.decrypt(bytes.fromhex(document["sealed"])))
+    except nacl.exceptions.CryptoError as exc:
+        raise WrongPassphrase(
+            f"passphrase: the {what} does not open with it", field="passphrase"
+        ) from exc
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only, replacing ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
 @dataclass(frozen=True)
 class Wallet:
     public_key: str
@@ -89,31 +120,16 @@ class Wallet:
         seed = nacl.utils.random(SEED_SIZE) if seed is None else seed
         key = nacl.signing.SigningKey(seed)
         public = bytes(key.verify_key)
-        salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
         # The public key stays in clear; opening checks it against the sealed seed.
-        sealed = _box(passphrase, salt, limits).encrypt(seed)
         document = {
             "type": WALLET_TYPE,
             "public_key": public.hex(),
-            "kdf": {
-                "alg": KDF,
-                "salt": salt.hex(),
-                "opslimit": limits.opslimit,
-                "memlimit": limits.memlimit,
-            },
-            "sealed": bytes(sealed).hex(),
+            **seal(seed, passphrase, limits),
         }
         return Wallet(public.hex(), document)
 
     def unlock(self, passphrase: str) -> nacl.signing.SigningKey:
-        kdf = self.document["kdf"]
-        box = _box(passphrase, bytes.fromhex(kdf["salt"]), Limits(kdf["opslimit"], kdf["memlimit"]))
-        try:
-            seed = box.decrypt(bytes.fromhex(self.document["sealed"]))
-        except nacl.exceptions.CryptoError as exc:
-            raise WrongPassphrase(
-                "passphrase: the wallet does not open with it", field="passphrase"
-            ) from exc
+        seed = unseal(self.document, passphrase)
         key = nacl.signing.SigningKey(seed)
         if bytes(key.verify_key).hex() != self.public_key:
             raise WrongPassphrase(
@@ -133,11 +149,7 @@ class Wallet:
 
     def save(self, path: Path) -> None:
         """Write the wallet readable by its owner only."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_private(path, self.to_bytes())
 
     @staticmethod
     def load(path: Path) -> Wallet:
