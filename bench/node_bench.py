@@ -50,6 +50,8 @@ class NodeRun:
     #: CPU seconds spent during the timed phase by the node process and by the client process.
     node_cpu: float = 0.0
     client_cpu: float = 0.0
+    #: CPU seconds of the node's child processes (its validation worker) in the timed phase.
+    worker_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -89,6 +91,17 @@ def _process_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds of the running child processes of ``pid`` (the node's validation worker)."""
+    total = 0.0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            total += sum(_process_cpu(int(c)) for c in children.read_text().split())
+        except OSError:
+            continue
+    return total
 
 
 def _own_cpu() -> float:
@@ -177,7 +190,7 @@ def run_node(
         for _ in children:
             if results.get(timeout=120) != "ready":
                 raise RuntimeError("a client process failed to start")
-        node_cpu = _process_cpu(process.pid)
+        node_cpu, worker_cpu = _process_cpu(process.pid), _children_cpu(process.pid)
         started = time.perf_counter()
         go.set()
         latencies: list[float] = []
@@ -192,12 +205,21 @@ def run_node(
             client_cpu += part["cpu"]
         seconds = time.perf_counter() - started
         node_cpu = _process_cpu(process.pid) - node_cpu
+        worker_cpu = _children_cpu(process.pid) - worker_cpu
         for child in children:
             child.join(timeout=30)
         if failures:
             raise RuntimeError(f"{len(failures)} ballots not VALID: {sorted(set(failures))}")
         return NodeRun(
-            network, directory, len(latencies), seconds, latencies, receipts, node_cpu, client_cpu
+            network,
+            directory,
+            len(latencies),
+            seconds,
+            latencies,
+            receipts,
+            node_cpu,
+            client_cpu,
+            worker_cpu,
         )
     finally:
         process.terminate()
@@ -288,6 +310,7 @@ def report(run: NodeRun, work: SignatureWork, out: object = print) -> list[str]:
         line("submit-to-commit latency p50", percentile(run.latencies, 0.5) * 1000, "ms"),
         line("submit-to-commit latency p99", percentile(run.latencies, 0.99) * 1000, "ms"),
         line("node process CPU per ballot", run.node_cpu / run.ballots * 1000, "ms"),
+        line("node validation worker CPU per ballot", run.worker_cpu / run.ballots * 1000, "ms"),
         line("bench client CPU per ballot", run.client_cpu / run.ballots * 1000, "ms"),
     ]
     for text in lines:
