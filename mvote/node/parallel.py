@@ -26,6 +26,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from mvote.chaincode.simulation import Version
@@ -171,10 +172,15 @@ class ValidationWorker:
         return self._process.stdout
 
     def _start(self) -> None:
+        # The worker imports this same copy of mvote, however the node's process found it.
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "mvote.node.parallel"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=env,
         )
         _write(self._pipe_in, self._genesis)
 
