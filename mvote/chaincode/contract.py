@@ -652,9 +652,8 @@ def _aggregate_secret(
     return updated.to_json()
 
 
-def _secret_totals(call: Call, question: Question) -> tuple[int, list[Ciphertext]]:
-    """The ballot count and per-option ciphertext sums over every (done) shard."""
-    ballots, totals = 0, [ZERO] * len(question.spec.options)
+def _finished_aggregates(call: Call, question: Question) -> Iterator[Any]:
+    """Every shard's aggregate record; AggregationIncomplete naming the first unfinished one."""
     for shard in range(question.spec.shards):
         value = call.read(keys.aggregate_key(question.qid, shard))
         if value is None or not value["done"]:
@@ -663,6 +662,13 @@ def _secret_totals(call: Call, question: Question) -> tuple[int, list[Ciphertext
                 f"run Aggregate({question.qid}, {shard}) until done",
                 field="shard",
             )
+        yield value
+
+
+def _secret_totals(call: Call, question: Question) -> tuple[int, list[Ciphertext]]:
+    """The ballot count and per-option ciphertext sums over every (done) shard."""
+    ballots, totals = 0, [ZERO] * len(question.spec.options)
+    for value in _finished_aggregates(call, question):
         agg = SecretAggregate.from_json(value)
         ballots += agg.ballots
         totals = [a + b for a, b in zip(totals, agg.sums, strict=True)]
@@ -671,14 +677,7 @@ def _secret_totals(call: Call, question: Question) -> tuple[int, list[Ciphertext
 
 def _sum_shards(call: Call, question: Question) -> tuple[int, list[int]]:
     ballots, counts = 0, [0] * len(question.spec.options)
-    for shard in range(question.spec.shards):
-        value = call.read(keys.aggregate_key(question.qid, shard))
-        if value is None or not value["done"]:
-            raise AggregationIncomplete(
-                f"shard: shard {shard} of {question.qid!r} is not aggregated to its end; "
-                f"run Aggregate({question.qid}, {shard}) until done",
-                field="shard",
-            )
+    for value in _finished_aggregates(call, question):
         agg = Aggregate.from_json(value)
         ballots += agg.ballots
         counts = [a + b for a, b in zip(counts, agg.counts, strict=True)]
