@@ -72,6 +72,11 @@ from .records import (
 from .schema import HASH_HEX_SHAPE, Shape, Text
 from .stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
 
+#: The version the chaincode is defined with on a channel. Change it with any change to a rule:
+#: the verifier replays transactions endorsed under this version only, and lists the others as
+#: not replayed (with the version they name) instead of misreading them as lies.
+VERSION = "mvote-1"
+
 OK = 200
 REFUSED = 400
 FAULT = 500

@@ -31,6 +31,7 @@ from pathlib import Path
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 
+from mvote.chaincode import contract
 from mvote.chaincode.errors import Malformed, TooLarge, Unauthorised, WrongChannel
 from mvote.client.identity import load_signer
 from mvote.client.proposal import new_proposal, sign_envelope
@@ -71,7 +72,7 @@ from mvote.verifier.validation import (
 
 log = logging.getLogger("mvote.node")
 
-CHAINCODE_VERSION = "1.0"
+CHAINCODE_VERSION = contract.VERSION
 #: How far a proposal's timestamp may be from the node's clock.
 MAX_CLOCK_SKEW_SECONDS = 300
 WRITERS = "/Channel/Writers"

@@ -23,6 +23,7 @@ from typing import Any
 from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
 
 from mvote.chaincode import encoding, keys, rules, secret
+from mvote.chaincode.contract import VERSION as CONTRACT_VERSION
 from mvote.chaincode.contract import invoke
 from mvote.chaincode.crypto import group
 from mvote.chaincode.crypto.ceremony import PartialDecryption
@@ -136,6 +137,16 @@ def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chain
     except (VerifierError, ValueError) as exc:
         message = exc.message if isinstance(exc, MvoteError) else str(exc)
         finding("replay_malformed", message, tx_id)
+        return
+
+    if recorded.chaincode_version != CONTRACT_VERSION:
+        reason = (
+            f"endorsed as {chaincode} version {recorded.chaincode_version!r}; this verifier "
+            f"replays version {CONTRACT_VERSION!r}"
+        )
+        report.not_replayed.append(NotReplayed(number, index, tx_id, chaincode, reason))
+        # Keep the state the chain recorded, so later transactions replay against it.
+        report.state.apply(_writes(namespaces.get(chaincode)), Version(number, index))
         return
 
     extra = sorted(set(namespaces) - {chaincode, LIFECYCLE})

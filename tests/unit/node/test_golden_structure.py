@@ -29,6 +29,7 @@ import nacl.signing
 import pytest
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, transaction_pb2
+from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2, lifecycle_pb2
 from golden_compare import (
     CAP,
     CC_ACTION,
@@ -48,8 +49,10 @@ from golden_compare import (
     unexplained,
     wildcard,
 )
+from google.protobuf.message import DecodeError
 
 from mvote.chaincode import encoding
+from mvote.chaincode.contract import VERSION as CONTRACT_VERSION
 from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.identity import Signer, load_signer
@@ -82,6 +85,12 @@ ALLOWED: list[Allowed] = [
         "same kind sits at another height; consecutive numbering is checked separately",
     ),
     Allowed("header/previous_hash", "sha256", "another chain; derived.previous_hash_chains"),
+    Allowed(
+        f"{CC_ACTION}/chaincode_id/version",
+        "contract",
+        "the chaincode definition's version: golden's toy chaincode is '1.0', mvote's contract "
+        "declares its own (chaincode.contract.VERSION) so that replay knows which rules to apply",
+    ),
     Allowed("header/data_hash", "sha256", "other transactions; derived.data_hash_recomputed"),
     # Per instance: keys, certificates, times, random nonces, the ids they derive.
     Allowed(f"{ENV}/signature", "signature", "creator's key; derived.creator_signature_ok"),
@@ -181,6 +190,12 @@ OPERATOR_ALLOWED: list[Allowed] = [
 
 #: Node block 1 against golden block 4 (both CommitChaincodeDefinition).
 LIFECYCLE_ALLOWED: list[Allowed] = [
+    Allowed(
+        f"{RW}/0/rwset/writes/1/value",
+        "contract",
+        "namespaces/fields/<cc>/EndorsementInfo holds the definition's version ('1.0' in golden, "
+        "chaincode.contract.VERSION in the node), in the same StateData/ChaincodeEndorsementInfo",
+    ),
     Allowed(
         RW,
         "count",
@@ -386,20 +401,63 @@ def test_lifecycle_block_matches_golden_block4(
     assert problems == []
     known = {e.difference.path for e in explained if e.rule in LIFECYCLE_ALLOWED}
     exact_rw = RW.replace("#", "0")
-    assert known == {exact_rw, f"{exact_rw}/0/collection_hashed_rwset"}
+    assert known == {
+        exact_rw,
+        f"{exact_rw}/0/collection_hashed_rwset",
+        f"{exact_rw}/0/rwset/writes/1/value",
+    }
     assert all_true(golden["derived"]) and all_true(node["derived"])
     # The definition itself: the same arguments and the same _lifecycle reads and writes, byte
-    # for byte; golden's extra namespace is exactly lscc's read; all three organisations endorse.
+    # for byte once the version is the same; golden's extra namespace is exactly lscc's read;
+    # all three organisations endorse.
     action = node["data"][0]["payload"]["data"]["actions"][0]["payload"]
     golden_action = golden["data"][0]["payload"]["data"]["actions"][0]["payload"]
-    assert action["chaincode_proposal_payload"] == golden_action["chaincode_proposal_payload"]
+
+    def same_version(value: Any) -> Any:
+        # The version appears in the CommitChaincodeDefinitionArgs and in EndorsementInfo's
+        # StateData; set it to golden's, decoding and re-encoding those two messages.
+        return eval_bytes(value, _with_golden_version)
+
+    assert (
+        same_version(action["chaincode_proposal_payload"])
+        == golden_action["chaincode_proposal_payload"]
+    )
     node_rw = action["action"]["proposal_response_payload"]["extension"]["results"]["ns_rwset"]
     golden_rw = golden_action["action"]["proposal_response_payload"]["extension"]["results"][
         "ns_rwset"
     ]
-    assert node_rw[0]["rwset"] == golden_rw[0]["rwset"]
+    assert same_version(node_rw[0]["rwset"]) == golden_rw[0]["rwset"]
     assert golden_rw[1] == {"namespace": "lscc", "rwset": {"reads": [{"key": "mvote"}]}}
     assert len(action["action"]["endorsements"]) == 3
+
+
+def _with_golden_version(raw: bytes) -> bytes:
+    """``raw`` with the chaincode version set to golden's '1.0', if it is one of the two
+    lifecycle messages that carry it; otherwise ``raw`` unchanged."""
+    if CONTRACT_VERSION.encode() not in raw:
+        return raw
+    try:
+        args = lifecycle_pb2.CommitChaincodeDefinitionArgs.FromString(raw)
+        if args.version == CONTRACT_VERSION:
+            args.version = "1.0"
+            return bytes(args.SerializeToString())
+    except DecodeError:
+        pass
+    data = db_pb2.StateData.FromString(raw)
+    info = chaincode_definition_pb2.ChaincodeEndorsementInfo.FromString(data.Bytes)
+    info.version = "1.0"
+    return bytes(db_pb2.StateData(Bytes=info.SerializeToString()).SerializeToString())
+
+
+def eval_bytes(value: Any, fn: Any) -> Any:
+    """``value`` with ``fn`` applied to every bytes leaf (lists and dicts walked)."""
+    if isinstance(value, bytes):
+        return fn(value)
+    if isinstance(value, list):
+        return [eval_bytes(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: eval_bytes(v, fn) for k, v in value.items()}
+    return value
 
 
 def test_allow_list_is_exact(chain: NodeChain, golden_blocks: list[bytes]) -> None:
@@ -473,7 +531,8 @@ def test_lifecycle_sequence_read(chain: NodeChain, golden_blocks: list[bytes]) -
                 assert namespaces[0]["rwset"] == {
                     "reads": [{"key": key, "version": {"block_num": definition_block}}]
                 }
-                assert cc["chaincode_id"] == {"name": "mvote", "version": "1.0"}
+                version = CONTRACT_VERSION if definition_block == 1 else "1.0"
+                assert cc["chaincode_id"] == {"name": "mvote", "version": version}
                 assert cc["response"]["status"] == 200
                 assert cc["events"]["chaincode_id"] == "mvote"
 

@@ -13,7 +13,7 @@ import nacl.signing
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.contract import invoke
+from mvote.chaincode.contract import VERSION, invoke
 from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
 from mvote.chaincode.simulation import Simulation, TxContext, TxSimulator
 from mvote.client.ballot import prepare_ballot
@@ -41,7 +41,12 @@ class Chain:
         self.node.submit(sign_envelope(envelope.payload, self.admin))
         return self.node.commit_status(proposal.transaction_id, 10).block
 
-    def lie(self, args: list[bytes | str], tamper: Callable[[Simulation], Simulation]) -> int:
+    def lie(
+        self,
+        args: list[bytes | str],
+        tamper: Callable[[Simulation], Simulation],
+        version: str = VERSION,
+    ) -> int:
         """Two colluding endorsers sign ``tamper(simulation)`` instead of what the contract did."""
         proposal = new_proposal(self.admin, channel_id="mvote", chaincode="mvote", args=args)
         up = unpack_proposal(proposal.signed())
@@ -59,7 +64,7 @@ class Chain:
             tx_rwset_bytes({"mvote": forged, "_lifecycle": lifecycle}),
             honest.events,
         )
-        responses = [e.sign(up, simulated, ("mvote", "1.0")) for e in self.node.endorsers[:2]]
+        responses = [e.sign(up, simulated, ("mvote", version)) for e in self.node.endorsers[:2]]
         self.node.submit(sign_envelope(assemble_transaction(up, responses), self.admin))
         return self.node.commit_status(proposal.transaction_id, 10).block
 

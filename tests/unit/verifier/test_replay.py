@@ -56,3 +56,12 @@ def test_endorsers_who_inflate_a_tally_are_named(chain: Chain) -> None:
     checks = {(f.block, f.check) for f in replay.findings}
     assert (block, "replay_writes") in checks
     assert any(check == "tally_recount" for _, check in checks)
+
+
+def test_a_transaction_of_another_contract_version_is_listed_not_replayed(chain: Chain) -> None:
+    block = chain.lie(cast_args(chain, 9, 0), lambda sim: sim, version="0.9")
+    chain.submit(*cast_args(chain, 10, 1))
+    replay = audit(chain)
+    assert replay.findings == []
+    other = [n for n in replay.not_replayed if n.chaincode == "mvote"]
+    assert [(n.block, "'0.9'" in n.reason) for n in other] == [(block, True)]
