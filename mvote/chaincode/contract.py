@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -68,6 +67,7 @@ from .records import (
     SecretBallot,
     Transition,
     roster_digest_after,
+    tracker_of,
 )
 from .schema import HASH_HEX_SHAPE, Shape, Text
 from .stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
@@ -520,7 +520,7 @@ def cast(call: Call) -> Any:
         # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
         _verify_secret_ballot(call, question, ballot, voter_key)
 
-    tracker = hashlib.sha256(ballot_bytes).hexdigest()  # Ballot.tracker, bytes computed once
+    tracker = tracker_of(ballot_bytes)
     record = BallotRecord(
         ballot=ballot,
         sig=request.sig,

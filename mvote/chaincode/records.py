@@ -477,6 +477,11 @@ CAST_SHAPE = Object(
 )
 
 
+def tracker_of(ballot_bytes: bytes) -> str:
+    """The ballot tracker: SHA-256 of the canonical bytes the voter signed, hex."""
+    return hashlib.sha256(ballot_bytes).hexdigest()
+
+
 @dataclass(frozen=True)
 class Ballot:
     """What the voter signs: the canonical bytes bind the channel, the question and the key."""
@@ -499,8 +504,7 @@ class Ballot:
         return encoding.encode(self.to_json())
 
     def tracker(self) -> str:
-        """The ballot tracker: SHA-256 of the canonical ballot bytes, hex."""
-        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+        return tracker_of(self.canonical_bytes())
 
     @staticmethod
     def from_json(value: Any, path: str = "ballot") -> Ballot:
@@ -531,7 +535,7 @@ class SecretBallot:
         return encoding.encode(self.to_json())
 
     def tracker(self) -> str:
-        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+        return tracker_of(self.canonical_bytes())
 
     @staticmethod
     def from_json(value: Any, path: str = "ballot") -> SecretBallot:
