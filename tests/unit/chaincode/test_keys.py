@@ -63,3 +63,31 @@ def test_verify() -> None:
     if s < 2**256:
         with pytest.raises(BadSignature):
             ed25519.verify(pub, b"message", sig[:32] + s.to_bytes(32, "little"), "sig")
+
+
+def test_memo_keeps_every_check() -> None:
+    """The memos (two endorsers check the same ballot) remember only what a check would answer:
+    a remembered valid signature does not make another signature, message or key pass."""
+    key = nacl.signing.SigningKey(b"\x09" * 32)
+    pub = bytes(key.verify_key)
+    sig = key.sign(b"ballot").signature
+    for _ in range(2):
+        ed25519.verify(pub, b"ballot", sig, "sig")
+        assert ed25519.checked_public_key(pub, "k") == pub
+    other = bytes(nacl.signing.SigningKey(b"\x0a" * 32).verify_key)
+    for public, message, signature in [
+        (other, b"ballot", sig),
+        (pub, b"ballot!", sig),
+        (pub, b"ballot", sig[:-1] + bytes([sig[-1] ^ 1])),
+    ]:
+        for _ in range(2):  # a failure is not remembered as anything either
+            with pytest.raises(BadSignature):
+                ed25519.verify(public, message, signature, "sig")
+    # Not bytes (mutable): checked without the memo, with the same answers.
+    ed25519.verify(pub, bytearray(b"ballot"), sig, "sig")
+    with pytest.raises(BadSignature):
+        ed25519.verify(pub, bytearray(b"ballot!"), sig, "sig")
+    small_order = bytes.fromhex("01" + "00" * 31)
+    for _ in range(2):
+        with pytest.raises(InvalidKey):
+            ed25519.checked_public_key(small_order, "k")
