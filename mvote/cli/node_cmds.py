@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -64,21 +62,6 @@ def network_init(
     typer.echo(f"next: mvote node start {directory}   (gRPC on {network.config.listen.grpc})")
 
 
-class _JsonLines(logging.Formatter):
-    """One JSON object per log record: time, level, logger, message."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
 def _event(name: str, **fields: object) -> None:
     """A structured event on stdout (what scripts and tests read), one JSON line."""
     print(json.dumps({"event": name, **fields}), flush=True)
@@ -98,12 +81,12 @@ def node_start(
 ) -> None:
     """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
     # Imported here: the node's dependencies are an extra that other commands do not need.
+    from mvote.node.logs import log_to_stderr
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
+    from mvote.node.serving import GatewayProcesses
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonLines())
-    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    log_to_stderr(log_level)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -118,8 +101,20 @@ def node_start(
     except MvoteError as exc:
         _event("error", error=str(exc))
         raise typer.Exit(2) from None
+    processes = node.config.listen.gateway_processes
+    server: NodeServer | GatewayProcesses
     try:
-        server = NodeServer(node, port=port, tls=not plaintext).start()
+        if processes:
+            server = GatewayProcesses(
+                node,
+                directory.resolve(),
+                count=processes,
+                port=port,
+                tls=not plaintext,
+                log_level=log_level,
+            ).start()
+        else:
+            server = NodeServer(node, port=port, tls=not plaintext).start()
     except (OSError, RuntimeError, MvoteError) as exc:
         node.stop()
         _event("error", error=f"listen.grpc: {exc}")
@@ -131,11 +126,17 @@ def node_start(
         tls_ca=str(server.tls_files.ca) if server.tls else None,
         channel=node.channel_id,
         height=node.ledger.height,
+        gateway_processes=processes,
     )
+    failed = server.failed if isinstance(server, GatewayProcesses) else threading.Event()
     while not stop.wait(0.5):
-        pass
+        if failed.is_set():
+            _event("error", error="a gateway process exited; stopping the node")
+            break
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
     server.stop(grace=5)
     height = node.ledger.height
     node.stop()
     _event("stopped", height=height)
+    if failed.is_set():
+        raise typer.Exit(1)

@@ -171,6 +171,12 @@ class Limits:
         _check_int(self.max_rest_body_bytes, "limits.max_rest_body_bytes")
 
 
+#: One per core of the machines the embedded node is sized for (2): the gateway processes do most
+#: of a ballot's work (gRPC, TLS, endorsement), the node process orders and commits.
+DEFAULT_GATEWAY_PROCESSES = 2
+MAX_GATEWAY_PROCESSES = 64
+
+
 @dataclass(frozen=True)
 class Listen:
     """Where the embedded node listens. One process serves every organisation's peer."""
@@ -178,10 +184,18 @@ class Listen:
     grpc: Endpoint = Endpoint(LOOPBACK, FIRST_PEER_PORT)
     rest: Endpoint = Endpoint(LOOPBACK, 8080)
     operations: Endpoint = Endpoint(LOOPBACK, 9443)
+    #: Gateway processes serving ``grpc`` (mvote.node.serving); 0: the node process serves it.
+    gateway_processes: int = DEFAULT_GATEWAY_PROCESSES
 
     def __post_init__(self) -> None:
         ports = [self.grpc, self.rest, self.operations]
         _require(len(set(ports)) == 3, "listen", f"listen addresses must differ, got {ports}")
+        _check_int(
+            self.gateway_processes,
+            "listen.gateway_processes",
+            minimum=0,
+            maximum=MAX_GATEWAY_PROCESSES,
+        )
 
 
 @dataclass(frozen=True)
@@ -374,6 +388,7 @@ def node_config_to_dict(config: NodeConfig) -> dict[str, Any]:
             "grpc": str(config.listen.grpc),
             "rest": str(config.listen.rest),
             "operations": str(config.listen.operations),
+            "gateway_processes": config.listen.gateway_processes,
         },
         "batch": {
             "max_message_count": config.batch.max_message_count,
@@ -444,7 +459,7 @@ def node_config_from_dict(doc: object) -> NodeConfig:
         )
 
     listen_doc = _mapping(top.get("listen", {}), "listen")
-    _section(listen_doc, {"grpc", "rest", "operations"}, prefix="listen.")
+    _section(listen_doc, {"grpc", "rest", "operations", "gateway_processes"}, prefix="listen.")
     defaults = Listen()
     listen = Listen(
         **{
@@ -452,7 +467,8 @@ def node_config_from_dict(doc: object) -> NodeConfig:
             if k in listen_doc
             else getattr(defaults, k)
             for k in ("grpc", "rest", "operations")
-        }
+        },
+        gateway_processes=listen_doc.get("gateway_processes", defaults.gateway_processes),
     )
 
     batch_doc = _mapping(top.get("batch", {}), "batch")

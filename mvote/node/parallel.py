@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import select
-import struct
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from mvote.chaincode.simulation import Version
+from mvote.node.frames import python_module, read_frame, write_frame
 from mvote.verifier.config import ChannelConfig, config_from_block
 from mvote.verifier.mvcc import StateView
 from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
@@ -96,34 +94,17 @@ def _validate(
         return None
 
 
-def _write(stream: IO[bytes], obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack(">Q", len(data)) + data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> Any:
-    head = stream.read(8)
-    if len(head) != 8:
-        raise EOFError("validation worker: stream closed")
-    (size,) = struct.unpack(">Q", head)
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError("validation worker: stream closed mid-frame")
-    return pickle.loads(data)
-
-
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """The worker's loop: the genesis block, then (lifecycle, committed, data) requests, each
     answered with verdicts or None, until the committer closes the pipe."""
-    _init(_read(requests))
-    _write(replies, "ready")
+    _init(read_frame(requests))
+    write_frame(replies, "ready")
     while True:
         try:
-            lifecycle, committed, data = _read(requests)
+            lifecycle, committed, data = read_frame(requests)
         except EOFError:
             return
-        _write(replies, _validate(lifecycle, committed, data))
+        write_frame(replies, _validate(lifecycle, committed, data))
 
 
 class ValidationWorker:
@@ -149,11 +130,11 @@ class ValidationWorker:
             if not self._ready:
                 if not select.select([self._pipe_out], [], [], 0)[0]:
                     return None  # still starting
-                if _read(self._pipe_out) != "ready":
+                if read_frame(self._pipe_out) != "ready":
                     raise EOFError("validation worker: no ready frame")
                 self._ready = True
-            _write(self._pipe_in, (lifecycle, committed, list(data)))
-            verdicts: list[TxVerdict] | None = _read(self._pipe_out)
+            write_frame(self._pipe_in, (lifecycle, committed, list(data)))
+            verdicts: list[TxVerdict] | None = read_frame(self._pipe_out)
             return verdicts
         except Exception:
             log.exception("validation worker failed; validating in the committer from now on")
@@ -172,17 +153,11 @@ class ValidationWorker:
         return self._process.stdout
 
     def _start(self) -> None:
-        # The worker imports this same copy of mvote, however the node's process found it.
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        argv, env = python_module("mvote.node.parallel")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "mvote.node.parallel"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
-        _write(self._pipe_in, self._genesis)
+        write_frame(self._pipe_in, self._genesis)
 
     def close(self) -> None:
         process, self._process = self._process, None

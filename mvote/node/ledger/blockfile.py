@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from mvote.node.ledger.errors import LedgerCorrupt
+from mvote.node.ledger.errors import LedgerCorrupt, LedgerUnavailable
 
 HEADER = struct.Struct(">II")
 #: A length above this is garbage, not a block we wrote (Fabric's AbsoluteMaxBytes is far less).
@@ -83,19 +83,24 @@ def _record_at(read: Reader, offset: int) -> tuple[Location, bytes] | None:
 
 
 class BlockFile:
-    """The block file of one ledger. One writer (the committer); reads from any thread.
+    """The block file of one ledger. One writer (the committer); reads from any thread, and
+    from other processes that open it ``writable=False`` (the gateway processes' followers).
 
     Reads and writes use ``pread``/``pwrite`` at explicit offsets, so concurrent readers never
     move a shared file position under the writer.
     """
 
-    def __init__(self, path: Path) -> None:
-        created = not path.exists()
+    def __init__(self, path: Path, *, writable: bool = True) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        if created:
-            # The file's directory entry must be durable too, or a crash could lose the file.
-            _fsync_directory(path.parent)
+        self.writable = writable
+        if writable:
+            created = not path.exists()
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if created:
+                # The file's directory entry must be durable too, or a crash could lose the file.
+                _fsync_directory(path.parent)
+        else:
+            self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         self._end = os.fstat(self._fd).st_size
 
     @property
@@ -104,7 +109,8 @@ class BlockFile:
         return self._end
 
     def recover(self, committed_end: int) -> list[tuple[Location, bytes]]:
-        """Cut off a torn tail and return the whole records after ``committed_end``.
+        """Cut off a torn tail (read-only: leave it) and return the whole records after
+        ``committed_end``.
 
         Precondition: ``committed_end`` is the end of the last block the index holds. A file
         shorter than that lost committed blocks: :class:`LedgerCorrupt`.
@@ -118,14 +124,20 @@ class BlockFile:
             )
         records = list(scan(self._pread, committed_end))
         whole_end = records[-1][0].end if records else committed_end
-        if whole_end < size:
+        if whole_end < size and self.writable:
             os.ftruncate(self._fd, whole_end)
             os.fsync(self._fd)
         self._end = whole_end
         return records
 
+    def records_after(self, end: int) -> Iterator[tuple[Location, bytes]]:
+        """The whole records from offset ``end`` (a record boundary) on, as they are now."""
+        return scan(self._pread, end)
+
     def append(self, payload: bytes) -> Location:
         """Write ``payload`` as the next record and make it durable."""
+        if not self.writable:
+            raise LedgerUnavailable(f"block file {self.path}: opened read-only", field="block_file")
         record = encode_record(payload)
         offset = self._end
         written = 0

@@ -15,6 +15,13 @@ behind the marker.
 
 Threads: one committer calls :meth:`Ledger.commit`; any number of threads read. Reads of state
 go through LevelDB snapshots (one consistent state per view), block reads through ``pread``.
+
+A *follower* (:meth:`Ledger.open_follower`) is a read replica in another process: its own LevelDB
+(state, history, indexes: the same batch per block as the ledger's), reading the ledger's block
+file without writing it. :meth:`Ledger.follow` applies the blocks the ledger has committed, up to
+a height it is told, through the same derivation; the block file stays the ledger's alone.
+Follower batches are not synced: after a crash the follower rolls forward again from its marker,
+and one that no longer matches the block file is rebuilt by its owner.
 """
 
 from __future__ import annotations
@@ -183,6 +190,7 @@ class Ledger:
         self.directory = directory
         self._db = db
         self._blocks = blocks
+        self.follower = not blocks.writable
         self._tip = schema.decode_marker(db.get(schema.MARKER))
         self._commit_lock = threading.Lock()
         self._closed = False
@@ -208,6 +216,44 @@ class Ledger:
             db.close()
             raise
         return ledger
+
+    @classmethod
+    def open_follower(cls, directory: Path, block_file: Path, height: int) -> Ledger:
+        """Open (creating if absent) a follower in ``directory`` of the ledger whose block file is
+        ``block_file``, and :meth:`follow` it to ``height`` (the ledger's committed height).
+
+        :class:`LedgerCorrupt` if the follower's last block is not the block file's: the owner
+        removes ``directory`` and opens it anew."""
+        directory.mkdir(parents=True, exist_ok=True)
+        db = _open_db(directory / INDEX_DIR)
+        blocks: BlockFile | None = None
+        try:
+            blocks = BlockFile(block_file, writable=False)
+            ledger = cls(directory, db, blocks)
+            ledger._check_last_committed(ledger._tip)
+            ledger.follow(height)
+        except BaseException:
+            if blocks is not None:
+                blocks.close()
+            db.close()
+            raise
+        return ledger
+
+    def follow(self, height: int) -> list[BlockUpdates]:
+        """Follower only: apply the block file's blocks up to ``height`` (the ledger's committed
+        height, so no block past a durable commit is applied); their updates, in order."""
+        applied: list[BlockUpdates] = []
+        with self._commit_lock:
+            self._check_usable()
+            if self._tip.height >= height:
+                return applied
+            for location, raw in self._blocks.records_after(self._tip.end):
+                updates = self._plan(read_block(raw))
+                self._apply(updates, location)
+                applied.append(updates)
+                if self._tip.height >= height:
+                    break
+        return applied
 
     def close(self) -> None:
         """Close the files. Precondition: no reader still uses this ledger or its views."""
@@ -251,6 +297,10 @@ class Ledger:
         raw = block.SerializeToString()
         with self._commit_lock:
             self._check_usable()
+            if self.follower:
+                raise LedgerUnavailable(
+                    f"ledger {self.directory}: a follower commits nothing itself", field="ledger"
+                )
             if self._broken is not None:
                 raise LedgerUnavailable(
                     f"ledger {self.directory}: commits stopped after a failed one ({self._broken});"
@@ -286,7 +336,8 @@ class Ledger:
     def _apply(self, updates: BlockUpdates, location: Location) -> None:
         """Write the one LevelDB batch of a block already durable at ``location``."""
         marker = schema.Marker(updates.number + 1, location.end, updates.header_hash)
-        with self._db.write_batch(transaction=True, sync=True) as batch:
+        # A follower can roll forward again from the block file: its batches need no sync.
+        with self._db.write_batch(transaction=True, sync=not self.follower) as batch:
             self._put_state(batch, updates)
             self._put_indexes(batch, updates, location)
             batch.put(schema.MARKER, schema.encode_marker(marker))

@@ -16,7 +16,7 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from mvote.node.runtime import Node
+from mvote.node.peer import Peer
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
@@ -54,7 +54,7 @@ def abort(
 
 
 def check_signed_acl(
-    node: Node, channel_id: str, policy: str, data: bytes, identity: bytes, signature: bytes
+    node: Peer, channel_id: str, policy: str, data: bytes, identity: bytes, signature: bytes
 ) -> str | None:
     """Fabric's policyChecker.CheckPolicyBySignedData; the refusal message, or None if allowed.
 

@@ -23,7 +23,7 @@ from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 from mvote.chaincode.errors import MvoteError, Unauthorised, WrongChannel
 from mvote.node.errors import NotRunning
 from mvote.node.orderer import orderer_copy
-from mvote.node.runtime import Node
+from mvote.node.peer import Peer
 from mvote.node.services._common import CHANNEL_READERS, Streams
 from mvote.node.services.deliver import DeliverHandler
 
@@ -44,7 +44,7 @@ def broadcast_status(error: MvoteError) -> tuple[int, str]:
 
 
 class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):  # type: ignore[misc]
-    def __init__(self, node: Node, streams: Streams) -> None:
+    def __init__(self, node: Peer, streams: Streams) -> None:
         self.node = node
         self._deliver = DeliverHandler(node, CHANNEL_READERS, streams=streams)
 

@@ -26,7 +26,7 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import events_pb2, events_pb2_grpc
 from google.protobuf.message import DecodeError
 
-from mvote.node.runtime import Node
+from mvote.node.peer import Peer
 from mvote.node.services._common import (
     APPLICATION_READERS,
     Streams,
@@ -54,7 +54,7 @@ class DeliverHandler:
 
     def __init__(
         self,
-        node: Node,
+        node: Peer,
         policy: str,
         *,
         streams: Streams,
@@ -157,7 +157,7 @@ class DeliverHandler:
         else:
             stop_number = _NO_STOP
 
-        # Node.blocks waits for each next block until this stream's stop is set or the node stops.
+        # Peer.blocks waits for each next block until this stream's stop is set or the node stops.
         blocks = self.node.blocks(number, stop)
         while True:
             if (
@@ -194,7 +194,7 @@ class DeliverHandler:
 class PeerDeliver(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
     """Fabric's peer DeliverServer: blocks, filtered blocks, blocks with private data."""
 
-    def __init__(self, node: Node, streams: Streams) -> None:
+    def __init__(self, node: Peer, streams: Streams) -> None:
         self._handler = DeliverHandler(node, APPLICATION_READERS, streams=streams)
 
     @staticmethod

@@ -31,7 +31,7 @@ from mvote.node.errors import (
     NotRunning,
     UnknownChaincode,
 )
-from mvote.node.runtime import Checked, Node, resolve
+from mvote.node.peer import Checked, Peer, resolve
 from mvote.node.services._common import (
     APPLICATION_READERS,
     Streams,
@@ -90,7 +90,7 @@ def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, st
 class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     """Fabric's gateway Server with the node as its local peer, remote peers and orderer."""
 
-    def __init__(self, node: Node, streams: Streams) -> None:
+    def __init__(self, node: Peer, streams: Streams) -> None:
         self.node = node
         self._streams = streams
         self._peer_address = {

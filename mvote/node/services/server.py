@@ -21,7 +21,7 @@ from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from mvote.node.config import LOOPBACK, Endpoint
-from mvote.node.runtime import Node
+from mvote.node.peer import Peer
 from mvote.node.services._common import Streams
 from mvote.node.services.broadcast import AtomicBroadcast
 from mvote.node.services.deliver import PeerDeliver
@@ -42,7 +42,7 @@ class TlsFiles:
     ca: Path
 
 
-def tls_files(node: Node) -> TlsFiles:
+def tls_files(node: Peer) -> TlsFiles:
     peer = node.material.peer_orgs[0].node
     return TlsFiles(peer.tls_cert_path, peer.tls_key_path, peer.tls_ca_path)
 
@@ -52,13 +52,15 @@ class NodeServer:
 
     def __init__(
         self,
-        node: Node,
+        node: Peer,
         *,
         port: int | None = None,
         tls: bool = True,
         max_workers: int = DEFAULT_WORKERS,
+        reuse_port: bool = False,
     ) -> None:
         self.node = node
+        self._reuse_port = reuse_port
         self.tls = tls
         self._requested_port = node.config.listen.grpc.port if port is None else port
         self._max_workers = max_workers
@@ -86,8 +88,9 @@ class NodeServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
-                # A restarted node must fail to bind rather than share a port with a stale one.
-                ("grpc.so_reuseport", 0),
+                # A restarted node must fail to bind rather than share a port with a stale one;
+                # only a node's own gateway processes share theirs (serving.py).
+                ("grpc.so_reuseport", 1 if self._reuse_port else 0),
             ],
         )
         gateway_pb2_grpc.add_GatewayServicer_to_server(Gateway(self.node, self.streams), server)

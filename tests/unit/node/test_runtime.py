@@ -58,7 +58,8 @@ from mvote.node.errors import (
 )
 from mvote.node.ledger import Ledger
 from mvote.node.material import NetworkMaterial, init_network
-from mvote.node.runtime import MAX_CLOCK_SKEW_SECONDS, Node
+from mvote.node.peer import MAX_CLOCK_SKEW_SECONDS
+from mvote.node.runtime import Node
 from mvote.verifier.errors import MalformedProto
 
 #: Small batches so that cutting by count, by bytes and by time all show within a few txs. A

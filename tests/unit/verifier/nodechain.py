@@ -23,7 +23,8 @@ from mvote.client.registrar import issue_credential
 from mvote.node.config import BatchSettings
 from mvote.node.endorser import Simulated, unpack_proposal
 from mvote.node.material import init_network
-from mvote.node.runtime import Node, assemble_transaction
+from mvote.node.peer import assemble_transaction
+from mvote.node.runtime import Node
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.chain import verify_chain
 from mvote.verifier.replay import ReplayReport, replay_chain
