@@ -608,3 +608,21 @@ def test_onsite_code_shape(env: Env) -> None:
             field="code",
             at=T_VOTE,
         )
+
+
+def test_each_endorser_gets_the_same_answer(env: Env) -> None:
+    """Endorsing organisations run the same request one after the other; the second run parses
+    through the memo (parse and signature checks) and must answer exactly as the first."""
+    _roster_question(env)
+    good = encoding.encode(env.request(env.voter_key(1)).to_json())
+    malformed = good[:-1] + b" }"
+    for _ in range(2):
+        env.refused("Cast", malformed, code="NON_CANONICAL", field="request", at=T_VOTE)
+    bad_sig = encoding.encode({**encoding.decode(good, max_size=1 << 16), "sig": "00" * 64})
+    for _ in range(2):
+        env.refused("Cast", bad_sig, code="BAD_SIGNATURE", field="sig", at=T_VOTE)
+    first = env.ledger.query(env.client, "Cast", good, timestamp=T_VOTE)
+    second = env.ledger.query(env.client, "Cast", good, timestamp=T_VOTE)
+    assert first.ok, first.response.message
+    assert first.response == second.response
+    assert first.simulation == second.simulation
