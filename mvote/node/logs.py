@@ -1,4 +1,5 @@
-"""The node's logs: one JSON object per record on stderr, in every process of a node."""
+"""The node's logs: one JSON object per record on stderr, in every process of a node (the
+``pid`` tells the node process from its gateway processes)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import sys
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per log record: time, level, logger, message."""
+    """One JSON object per log record: time, level, process id, logger, message."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
+            "pid": record.process,
             "logger": record.name,
             "msg": record.getMessage(),
         }

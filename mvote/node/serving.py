@@ -243,7 +243,10 @@ def main() -> None:
     outgoing = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     incoming = sys.stdin.buffer
-    setup: Setup = read_frame(incoming)
+    try:
+        setup: Setup = read_frame(incoming)
+    except EOFError:
+        return  # the node gave up on starting us
     log_to_stderr(setup.log_level)
     try:
         serve_gateway(setup, incoming, outgoing)
@@ -259,9 +262,10 @@ def main() -> None:
 class _Gateway:
     """The node's handle on one gateway process."""
 
-    def __init__(self, node: Node, setup: Setup, on_exit: Callable[[_Gateway], None]) -> None:
+    def __init__(self, node: Node, index: int, on_exit: Callable[[_Gateway], None]) -> None:
         self.node = node
-        self.setup = setup
+        self.index = index
+        # Started before it is told anything, so that its imports overlap with the others'.
         argv, env = python_module("mvote.node.serving")
         self.process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
@@ -272,16 +276,24 @@ class _Gateway:
         self._send_lock = threading.Lock()
         self._on_exit = on_exit
         self.started: Future[int] = Future()
-        self.send(setup)
-        self._reader = threading.Thread(
-            target=self._serve, name=f"gateway-{setup.index}", daemon=True
-        )
+        #: Whether it was sent its Setup: until then its first frame must be nothing else.
+        self._begun = False
+        self._reader = threading.Thread(target=self._serve, name=f"gateway-{index}", daemon=True)
+
+    def begin(self, setup: Setup) -> int:
+        """Tell it what to serve; the port it serves on, once it does."""
+        with self._send_lock:
+            write_frame(self._out, setup)
+            self._begun = True
         self._reader.start()
+        return self.started.result(START_TIMEOUT_SECONDS)
 
     def send(self, frame: object) -> None:
-        # A process that is gone cannot read it; _serve reports its exit.
+        """Send ``frame`` if it has begun; a process that is gone cannot read it (_serve
+        reports its exit)."""
         with self._send_lock, suppress(BrokenPipeError, ValueError):
-            write_frame(self._out, frame)
+            if self._begun:
+                write_frame(self._out, frame)
 
     def _serve(self) -> None:
         while True:
@@ -313,12 +325,14 @@ class _Gateway:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            log.warning("gateway process %d did not stop; killing it", self.setup.index)
+            log.warning("gateway process %d did not stop; killing it", self.index)
             self.process.kill()
             self.process.wait()
-        with self._send_lock:
+        # Closing flushes what a dead process never read: nothing to report.
+        with self._send_lock, suppress(OSError):
             self._out.close()
-        self._reader.join(timeout)
+        if self._reader.is_alive():
+            self._reader.join(timeout)
         self._in.close()
 
 
@@ -368,19 +382,20 @@ class GatewayProcesses:
         self.node.add_commit_listener(self._committed)
         if self._requested_port:
             _check_port_free(self.node.config.listen.grpc.host, self._requested_port)
+        self._gateways = [_Gateway(self.node, i, self._exited) for i in range(self.count)]
         try:
             # The first one binds (and with port 0 picks) the port the others then share.
-            self.port = self._spawn(0, self._requested_port)
-            for index in range(1, self.count):
-                self._spawn(index, self.port)
+            self.port = self._gateways[0].begin(self._setup(0, self._requested_port))
+            for gateway in self._gateways[1:]:
+                gateway.begin(self._setup(gateway.index, self.port))
         except BaseException:
             self.stop(grace=0)
             raise
         log.info("%d gateway processes serving on %s", self.count, self.address)
         return self
 
-    def _spawn(self, index: int, port: int) -> int:
-        setup = Setup(
+    def _setup(self, index: int, port: int) -> Setup:
+        return Setup(
             self.directory,
             index,
             port,
@@ -389,9 +404,6 @@ class GatewayProcesses:
             self._log_level,
             self._grace,
         )
-        gateway = _Gateway(self.node, setup, self._exited)
-        self._gateways.append(gateway)
-        return gateway.started.result(START_TIMEOUT_SECONDS)
 
     def _committed(self, height: int) -> None:
         assert self._height is not None
@@ -403,7 +415,7 @@ class GatewayProcesses:
         if not self._stopping:
             log.error(
                 "gateway process %d exited with code %s",
-                gateway.setup.index,
+                gateway.index,
                 gateway.process.returncode,
             )
             self.failed.set()

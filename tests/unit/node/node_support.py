@@ -24,7 +24,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.contract import invoke
-from mvote.chaincode.records import QuestionSpec
+from mvote.chaincode.records import CastRequest, QuestionSpec
 from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 from mvote.client.ballot import prepare_ballot, voter_public_hex
@@ -152,10 +152,10 @@ def open_question_spec(
     }
 
 
-def cast_args(
+def cast_request(
     channel: str, spec: dict[str, Any], voter: nacl.signing.SigningKey, choice: int
-) -> bytes:
-    """The ``Cast`` argument: a ballot signed by ``voter`` with a REGISTRAR credential."""
+) -> CastRequest:
+    """A ballot signed by ``voter`` with a REGISTRAR credential."""
     credential = issue_credential(
         REGISTRAR,
         channel=channel,
@@ -163,14 +163,20 @@ def cast_args(
         expires_at=spec["schedule"]["closes_at"],
         scope=spec["qid"],
     )
-    request = prepare_ballot(
+    return prepare_ballot(
         voter,
         channel=channel,
         question=QuestionSpec.from_json(spec),
         choices=[choice],
         credential=credential,
     )
-    return encoding.encode(request.to_json())
+
+
+def cast_args(
+    channel: str, spec: dict[str, Any], voter: nacl.signing.SigningKey, choice: int
+) -> bytes:
+    """The ``Cast`` argument of :func:`cast_request`."""
+    return encoding.encode(cast_request(channel, spec, voter, choice).to_json())
 
 
 def ballot_record(ledger: Ledger, chaincode: str, spec: dict[str, Any], voter_hex: str) -> Any:
