@@ -50,8 +50,10 @@ class NodeRun:
     #: CPU seconds spent during the timed phase by the node process and by the client process.
     node_cpu: float = 0.0
     client_cpu: float = 0.0
-    #: CPU seconds of the node's child processes (its validation worker) in the timed phase.
+    #: CPU seconds of the node's validation worker in the timed phase.
     worker_cpu: float = 0.0
+    #: CPU seconds of the node's gateway processes in the timed phase.
+    gateway_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -93,15 +95,19 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_cpu(pid: int) -> float:
-    """CPU seconds of the running child processes of ``pid`` (the node's validation worker)."""
-    total = 0.0
+def _children_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the running child processes of ``pid`` by kind: its gateway processes
+    (``gateways``) and its validation worker (``validation``)."""
+    totals = {"gateways": 0.0, "validation": 0.0}
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
-            total += sum(_process_cpu(int(c)) for c in children.read_text().split())
+            for child in children.read_text().split():
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                kind = "gateways" if b"mvote.node.serving" in cmdline else "validation"
+                totals[kind] += _process_cpu(int(child))
         except OSError:
             continue
-    return total
+    return totals
 
 
 def _own_cpu() -> float:
@@ -190,7 +196,7 @@ def run_node(
         for _ in children:
             if results.get(timeout=120) != "ready":
                 raise RuntimeError("a client process failed to start")
-        node_cpu, worker_cpu = _process_cpu(process.pid), _children_cpu(process.pid)
+        node_cpu, children_before = _process_cpu(process.pid), _children_cpu(process.pid)
         started = time.perf_counter()
         go.set()
         latencies: list[float] = []
@@ -205,7 +211,7 @@ def run_node(
             client_cpu += part["cpu"]
         seconds = time.perf_counter() - started
         node_cpu = _process_cpu(process.pid) - node_cpu
-        worker_cpu = _children_cpu(process.pid) - worker_cpu
+        children_cpu = _children_cpu(process.pid)
         for child in children:
             child.join(timeout=30)
         if failures:
@@ -219,7 +225,8 @@ def run_node(
             receipts,
             node_cpu,
             client_cpu,
-            worker_cpu,
+            children_cpu["validation"] - children_before["validation"],
+            children_cpu["gateways"] - children_before["gateways"],
         )
     finally:
         process.terminate()
@@ -310,6 +317,7 @@ def report(run: NodeRun, work: SignatureWork, out: object = print) -> list[str]:
         line("submit-to-commit latency p50", percentile(run.latencies, 0.5) * 1000, "ms"),
         line("submit-to-commit latency p99", percentile(run.latencies, 0.99) * 1000, "ms"),
         line("node process CPU per ballot", run.node_cpu / run.ballots * 1000, "ms"),
+        line("node gateway processes CPU per ballot", run.gateway_cpu / run.ballots * 1000, "ms"),
         line("node validation worker CPU per ballot", run.worker_cpu / run.ballots * 1000, "ms"),
         line("bench client CPU per ballot", run.client_cpu / run.ballots * 1000, "ms"),
     ]

@@ -16,9 +16,14 @@ from typing import IO, Any
 _LENGTH = struct.Struct(">Q")
 
 
-def write_frame(stream: IO[bytes], obj: object) -> None:
+def frame_bytes(obj: object) -> bytes:
+    """The frame of ``obj``: made once, it can be written to several pipes."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
+    return _LENGTH.pack(len(data)) + data
+
+
+def write_frame(stream: IO[bytes], obj: object) -> None:
+    stream.write(frame_bytes(obj))
     stream.flush()
 
 

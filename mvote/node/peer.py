@@ -50,6 +50,8 @@ CHAINCODE_VERSION = contract.VERSION
 MAX_CLOCK_SKEW_SECONDS = 300
 WRITERS = "/Channel/Writers"
 APPLICATION_WRITERS = "/Channel/Application/Writers"
+#: Creators whose ACL answer a peer remembers before it starts over.
+MAX_REMEMBERED_CREATORS = 4096
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Peer(ABC):
         self._channel_config: ChannelConfig | None = None
         self._policies: PolicyEvaluator | None = None
         self._endorsing: list[Endorser] = []
+        self._writers: dict[bytes, bool] = {}
 
     def _load_channel(self) -> None:
         """The channel configuration and policies, from the ledger's genesis block."""
@@ -137,12 +140,25 @@ class Peer(ABC):
         else:
             creator = checked.creator
         # Fabric's peer/Propose ACL: the creator must be a writer of the application.
-        if not self.policies.evaluate(APPLICATION_WRITERS, [creator]):
+        if not self._is_application_writer(creator):
             raise Unauthorised(
                 f"creator: {creator.mspid} identity does not satisfy {APPLICATION_WRITERS}",
                 field="creator",
             )
         return up
+
+    def _is_application_writer(self, creator: Identity) -> bool:
+        """The ACL's answer for ``creator``, remembered by its exact serialized bytes: the
+        channel configuration it depends on does not change while the peer runs, and a client
+        sends the same identity with every proposal."""
+        known = self._writers.get(creator.serialized)
+        if known is None:
+            if len(self._writers) >= MAX_REMEMBERED_CREATORS:
+                self._writers.clear()
+            known = self._writers[creator.serialized] = self.policies.evaluate(
+                APPLICATION_WRITERS, [creator]
+            )
+        return known
 
     def evaluate(
         self, signed: proposal_pb2.SignedProposal, *, checked: Checked | None = None

@@ -33,7 +33,7 @@ from mvote.client.proposal import new_proposal, sign_envelope
 from mvote.node import lifecycle
 from mvote.node.endorser import Simulated, unpack_proposal
 from mvote.node.errors import DuplicateTransaction, NotRunning, UnknownChaincode
-from mvote.node.ledger.store import Ledger
+from mvote.node.ledger.store import Commit, Ledger
 from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.orderer import BlockCutter, new_block, sign_block
 from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
@@ -56,8 +56,8 @@ __all__ = ["CHAINCODE_VERSION", "Committed", "Node"]
 
 log = logging.getLogger("mvote.node")
 
-#: Called by the committer after each block commits, with the new ledger height.
-CommitListener = Callable[[int], None]
+#: Called by the committer after each block commits, with what the block changed.
+CommitListener = Callable[[Commit], None]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Node(Peer):
         self.stop()
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        """Call ``listener(height)`` from the committer after each block commits."""
+        """Call ``listener(commit)`` from the committer after each block commits."""
         self._listeners.append(listener)
 
     def _fresh(self) -> None:
@@ -198,7 +198,7 @@ class Node(Peer):
         sign_block(block, self.orderer_signer)
         tx_ids = [_tx_id(raw) for raw in batch]
         codes = self._validate(block, tx_ids)
-        self.ledger.commit(block)
+        commit = self.ledger.commit(block)
         with self._lock:
             committed = [
                 known if known is not None else unpack_full_envelope(raw).channel_header.tx_id
@@ -207,7 +207,7 @@ class Node(Peer):
             self._pending.difference_update(committed)
             self._committed(committed)
         for listener in self._listeners:
-            listener(self.ledger.height)
+            listener(commit)
         log.debug(
             "committed block %d: %d txs, codes %s", block.header.number, len(batch), list(codes)
         )

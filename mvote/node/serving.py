@@ -14,11 +14,12 @@ Between the node process and each gateway process there are two pipes of frames 
 - gateway to node: ``("serving", port)`` once listening; ``("order", request, tx id, envelope)``
   for a transaction the gateway process checked as Submit and Broadcast check it;
 - node to gateway: ``("ordered", request, refusal or None)`` (a tx id already pending or
-  committed, or a node that stopped ordering, is refused); ``("height", h)`` after each commit;
-  ``("stop",)``.
+  committed, or a node that stopped ordering, is refused); ``("committed", commit)`` after each
+  commit, with the updates the node derived from the block and its place in the block file (a
+  gateway process applies them rather than parse every transaction again); ``("stop",)``.
 
 A shared 8-byte file holds the committed height. The node writes it after each commit and before
-it sends ``height``; a gateway process reads it before every read that must see the latest commit
+it sends ``committed``; a gateway process reads it before every read that must see the latest commit
 (Evaluate, Endorse, CommitStatus, Deliver) and follows the ledger up to it first. So a client that
 saw its transaction commit through one gateway process reads it through any other.
 
@@ -46,9 +47,10 @@ from typing import IO, Any
 
 from mvote.chaincode.errors import ERROR_TYPES, MvoteError
 from mvote.node.errors import NotRunning
-from mvote.node.frames import python_module, read_frame, write_frame
+from mvote.node.frames import frame_bytes, python_module, read_frame, write_frame
 from mvote.node.ledger.errors import LedgerCorrupt
-from mvote.node.ledger.store import BLOCK_FILE, Ledger
+from mvote.node.ledger.store import BLOCK_FILE, Commit, Ledger
+from mvote.node.ledger.updates import BlockUpdates
 from mvote.node.logs import log_to_stderr
 from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.peer import Peer
@@ -136,7 +138,7 @@ class NodeLink:
             code, message, field = refusal
             raise ERROR_TYPES.get(code, MvoteError)(message, field=field)
 
-    def serve(self, on_height: Callable[[int], None], on_stop: Callable[[], None]) -> None:
+    def serve(self, on_commit: Callable[[Commit], None], on_stop: Callable[[], None]) -> None:
         """Read the node's frames until ``stop``; exit the process if the node goes away."""
         while True:
             try:
@@ -151,8 +153,8 @@ class NodeLink:
                     answer = self._waiting.pop(request, None)
                 if answer is not None:
                     answer.set_result(refusal)
-            elif kind == "height":
-                on_height(frame[1])
+            elif kind == "committed":
+                on_commit(frame[1])
             elif kind == "stop":
                 with self._send_lock:
                     self._closed = True
@@ -189,7 +191,13 @@ class GatewayPeer(Peer):
 
     def follow(self, height: int) -> None:
         """Apply the node's commits up to ``height`` and wake whoever waits for them."""
-        applied = self.ledger.follow(height)
+        self._woken(self.ledger.follow(height))
+
+    def follow_commit(self, commit: Commit) -> None:
+        """Apply one commit the node sent and wake whoever waits for it."""
+        self._woken(self.ledger.follow_commit(commit))
+
+    def _woken(self, applied: list[BlockUpdates]) -> None:
         if applied:
             with self._lock:
                 self._committed(tx.tx_id for updates in applied for tx in updates.txs)
@@ -227,7 +235,7 @@ def serve_gateway(setup: Setup, incoming: IO[bytes], outgoing: IO[bytes]) -> Non
     server = NodeServer(peer, port=setup.port, tls=setup.tls, reuse_port=True).start()
     stop = threading.Event()
     reader = threading.Thread(
-        target=link.serve, args=(peer.follow, stop.set), name="node-link", daemon=True
+        target=link.serve, args=(peer.follow_commit, stop.set), name="node-link", daemon=True
     )
     reader.start()
     link.send(("serving", server.port))
@@ -291,9 +299,14 @@ class _Gateway:
     def send(self, frame: object) -> None:
         """Send ``frame`` if it has begun; a process that is gone cannot read it (_serve
         reports its exit)."""
+        self.send_bytes(frame_bytes(frame))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send a frame made by :func:`frame_bytes`, as :meth:`send` does."""
         with self._send_lock, suppress(BrokenPipeError, ValueError):
             if self._begun:
-                write_frame(self._out, frame)
+                self._out.write(data)
+                self._out.flush()
 
     def _serve(self) -> None:
         while True:
@@ -405,11 +418,12 @@ class GatewayProcesses:
             self._grace,
         )
 
-    def _committed(self, height: int) -> None:
+    def _committed(self, commit: Commit) -> None:
         assert self._height is not None
-        self._height.set(height)
+        self._height.set(commit.updates.number + 1)
+        frame = frame_bytes(("committed", commit))
         for gateway in self._gateways:
-            gateway.send(("height", height))
+            gateway.send_bytes(frame)
 
     def _exited(self, gateway: _Gateway) -> None:
         if not self._stopping:

@@ -60,6 +60,14 @@ class TxLocation(NamedTuple):
     code: int
 
 
+class Commit(NamedTuple):
+    """What one committed block changed and where it sits in the block file: what a follower
+    needs to apply the same block without deriving it again."""
+
+    updates: BlockUpdates
+    location: Location
+
+
 class HistoryEntry(NamedTuple):
     """One write of a key by a VALID transaction; ``value`` None is a delete."""
 
@@ -255,6 +263,24 @@ class Ledger:
                     break
         return applied
 
+    def follow_commit(self, commit: Commit) -> list[BlockUpdates]:
+        """Follower only: apply ``commit`` as the ledger derived it, if it is the next block;
+        else :meth:`follow` the block file up to it. The updates applied, in order."""
+        with self._commit_lock:
+            self._check_usable()
+            tip = self._tip
+            updates = commit.updates
+            if updates.number < tip.height:
+                return []
+            if (
+                updates.number == tip.height
+                and updates.previous_hash == tip.last_hash
+                and commit.location.offset == tip.end
+            ):
+                self._apply(updates, commit.location)
+                return [updates]
+        return self.follow(updates.number + 1)
+
     def close(self) -> None:
         """Close the files. Precondition: no reader still uses this ledger or its views."""
         with self._commit_lock:
@@ -287,8 +313,9 @@ class Ledger:
         """The header hash of the last committed block; b"" while the ledger is empty."""
         return self._tip.last_hash
 
-    def commit(self, block: Any) -> None:
-        """Commit the validated ``common_pb2.Block`` ``block`` (TRANSACTIONS_FILTER set).
+    def commit(self, block: Any) -> Commit:
+        """Commit the validated ``common_pb2.Block`` ``block`` (TRANSACTIONS_FILTER set); what it
+        changed, for followers (:meth:`follow_commit`).
 
         Refuses, persisting nothing, a block that is not the next one (:class:`BlockOutOfOrder`)
         or that contradicts itself (:class:`BlockInconsistent`). If writing fails half-way the
@@ -315,6 +342,7 @@ class Ledger:
                 # What is durable is unknown here; recovery on reopen finds out.
                 self._broken = f"{type(exc).__name__}: {exc}"
                 raise
+        return Commit(updates, location)
 
     def _plan(self, block: BlockView) -> BlockUpdates:
         tip = self._tip

@@ -387,6 +387,12 @@ def test_evaluate_refuses_what_endorse_refuses(harness: Harness) -> None:
     refused(h, WrongChannel, lambda: h.node.evaluate(other_channel))
     as_peer = h.client.proposal("GetQuestion", QID, signer=h.client.peer).signed()
     refused(h, Unauthorised, lambda: h.node.evaluate(as_peer))
+    # The peer remembers each creator's ACL answer: a refusal stays a refusal, and the client
+    # identity it remembered as a writer is still let through.
+    again = h.client.proposal("GetQuestion", QID, signer=h.client.peer).signed()
+    refused(h, Unauthorised, lambda: h.node.evaluate(again))
+    for _ in range(2):
+        h.node.evaluate(h.client.proposal("GetQuestion", QID).signed())
 
 
 def test_commit_status_of_an_unknown_tx_times_out(harness: Harness) -> None:

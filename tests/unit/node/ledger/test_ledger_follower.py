@@ -111,3 +111,21 @@ def test_a_follower_that_no_longer_matches_the_ledger_is_refused_then_rebuilt(
         assert rebuilt.height == 12
         assert rebuilt.block(11) == other.SerializeToString()
     assert dump_index(follower_dir) == dump_index(ledger_dir)
+
+
+def test_a_follower_applies_the_ledgers_commits_as_derived(tmp_path: Path) -> None:
+    # The node sends each Commit to its gateway processes: applied as is when it is the next
+    # block, ignored when already applied, and a gap is filled from the block file.
+    leader = _leader(tmp_path / "leader", 2)
+    block_file = tmp_path / "leader" / BLOCK_FILE
+    with Ledger.open_follower(tmp_path / "f", block_file, 2) as follower:
+        commits = [leader.commit(block) for block in BLOCKS[2:12]]
+        assert [u.number for u in follower.follow_commit(commits[0])] == [2]
+        assert follower.follow_commit(commits[0]) == []
+        # Commits 3..5 never arrived: 6 brings them from the block file first.
+        assert [u.number for u in follower.follow_commit(commits[4])] == [3, 4, 5, 6]
+        for commit in commits[5:]:
+            assert follower.follow_commit(commit) == [commit.updates]
+        assert follower.height == leader.height == 12
+    leader.close()
+    assert dump_index(tmp_path / "f") == dump_index(tmp_path / "leader")
