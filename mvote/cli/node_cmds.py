@@ -134,9 +134,11 @@ def node_start(
             _event("error", error="a gateway process exited; stopping the node")
             break
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
-    server.stop(grace=5)
-    height = node.ledger.height
-    node.stop()
+    try:
+        server.stop(grace=5)
+    finally:
+        height = node.ledger.height
+        node.stop()
     _event("stopped", height=height)
     if failed.is_set():
         raise typer.Exit(1)

@@ -211,19 +211,7 @@ class Ledger:
     def open(cls, directory: Path) -> Ledger:
         """Open (creating if absent) the ledger in ``directory`` and recover it to its last
         whole block: cut a torn block-file tail, roll forward blocks the index lacks."""
-        directory.mkdir(parents=True, exist_ok=True)
-        db = _open_db(directory / INDEX_DIR)
-        blocks: BlockFile | None = None
-        try:
-            blocks = BlockFile(directory / BLOCK_FILE)
-            ledger = cls(directory, db, blocks)
-            ledger._recover()
-        except BaseException:
-            if blocks is not None:
-                blocks.close()
-            db.close()
-            raise
-        return ledger
+        return cls._open(directory, directory / BLOCK_FILE, writable=True, ready=cls._recover)
 
     @classmethod
     def open_follower(cls, directory: Path, block_file: Path, height: int) -> Ledger:
@@ -232,14 +220,26 @@ class Ledger:
 
         :class:`LedgerCorrupt` if the follower's last block is not the block file's: the owner
         removes ``directory`` and opens it anew."""
+
+        def ready(ledger: Ledger) -> None:
+            ledger._check_last_committed(ledger._tip)
+            ledger.follow(height)
+
+        return cls._open(directory, block_file, writable=False, ready=ready)
+
+    @classmethod
+    def _open(
+        cls, directory: Path, block_file: Path, *, writable: bool, ready: Callable[[Ledger], None]
+    ) -> Ledger:
+        """The ledger over ``directory``'s index and ``block_file``, made ``ready``; on any
+        failure both files are closed again."""
         directory.mkdir(parents=True, exist_ok=True)
         db = _open_db(directory / INDEX_DIR)
         blocks: BlockFile | None = None
         try:
-            blocks = BlockFile(block_file, writable=False)
+            blocks = BlockFile(block_file, writable=writable)
             ledger = cls(directory, db, blocks)
-            ledger._check_last_committed(ledger._tip)
-            ledger.follow(height)
+            ready(ledger)
         except BaseException:
             if blocks is not None:
                 blocks.close()
