@@ -133,7 +133,15 @@ class NodeLink:
             request = next(self._ids)
             self._waiting[request] = answer
             write_frame(self._out, ("order", request, tx_id, raw))
-        refusal = answer.result(ORDER_TIMEOUT_SECONDS)
+        try:
+            refusal = answer.result(ORDER_TIMEOUT_SECONDS)
+        except TimeoutError:
+            with self._send_lock:
+                self._waiting.pop(request, None)
+            raise NotRunning(
+                f"the node did not take transaction {tx_id} within {ORDER_TIMEOUT_SECONDS:.0f} s",
+                field="node",
+            ) from None
         if refusal is not None:
             code, message, field = refusal
             raise ERROR_TYPES.get(code, MvoteError)(message, field=field)
