@@ -26,6 +26,13 @@ JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
+#: What ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+#: allow_nan=False)`` builds on every call, built once: same settings, same bytes. An encoder
+#: holds no state between calls (``encode`` makes its own cycle markers), so sharing is safe.
+_ASCII_KEYS_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
 
 def encode(value: Any) -> bytes:
     """Canonical bytes of ``value``. Precondition: ints only, NFC strings, str keys."""
@@ -44,9 +51,7 @@ def _canonical(value: Any, ascii_keys: bool, what: str) -> bytes:
     """
     try:
         if ascii_keys:
-            return json.dumps(
-                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            ).encode("utf-8")
+            return _ASCII_KEYS_ENCODER.encode(value).encode("utf-8")
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise NonCanonical(f"{what}: cannot encode canonically: {exc}", field=what) from exc

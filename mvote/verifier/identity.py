@@ -26,6 +26,9 @@ from fabric_protos.msp import identities_pb2
 from mvote.chaincode.errors import InvalidField
 from mvote.verifier.signatures import P256_HALF_ORDER, P256_ORDER
 
+#: The signature algorithm, built once rather than per signature; it holds only the hash choice.
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
 
 def serialize_identity(msp_id: str, certificate_pem: bytes) -> bytes:
     """The bytes Fabric puts in a signature header's ``creator``."""
@@ -42,7 +45,7 @@ def sign_low_s(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
         raise InvalidField(
             f"private key: expected a P-256 key, got {private_key.curve.name}", field="private key"
         )
-    r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+    r, s = decode_dss_signature(private_key.sign(data, _ECDSA_SHA256))
     if s > P256_HALF_ORDER:
         s = P256_ORDER - s
     return encode_dss_signature(r, s)
