@@ -146,7 +146,10 @@ def test_an_index_held_by_another_process_is_unavailable_not_rebuilt(
 ) -> None:
     directory = tmp_path / "ledger"
     shutil.copytree(good, directory)
-    with Ledger.open(directory), pytest.raises(LedgerUnavailable, match="another process may hold it"):
+    with (
+        Ledger.open(directory),
+        pytest.raises(LedgerUnavailable, match="another process may hold it"),
+    ):
         Ledger.open(directory)
     assert not (directory / DAMAGED_INDEX_DIR).exists()
 
