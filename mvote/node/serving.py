@@ -34,6 +34,7 @@ import logging
 import mmap
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -302,6 +303,8 @@ def serve_gateway(setup: Setup, link: NodeLink) -> None:
 
 
 def main() -> None:
+    # The node stops it through its pipes; a Ctrl-C reaches the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Frames go to the original stdout; anything else printed goes to stderr, the node's log.
     outgoing = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
