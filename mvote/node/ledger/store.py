@@ -280,7 +280,7 @@ class Ledger:
         # which rolls them all forward). A follower's index is new when its directory is; the
         # ledger's when its block file is empty.
         holds_blocks = writable and block_file.exists() and block_file.stat().st_size > 0
-        db = _open_db(index, create=rebuild or (not index.exists() and not holds_blocks))
+        db = open_db(index, create=rebuild or (not index.exists() and not holds_blocks))
         blocks: BlockFile | None = None
         try:
             blocks = BlockFile(block_file, writable=writable)
@@ -409,46 +409,10 @@ class Ledger:
 
     def _apply(self, updates: BlockUpdates, location: Location) -> None:
         """Write the one LevelDB batch of a block already durable at ``location``."""
-        marker = schema.Marker(updates.number + 1, location.end, updates.header_hash)
         # A follower can roll forward again from the block file: its batches need no sync.
         with self._db.write_batch(transaction=True, sync=not self.follower) as batch:
-            self._put_state(batch, updates)
-            self._put_indexes(batch, updates, location)
-            batch.put(schema.MARKER, schema.encode_marker(marker))
+            marker = put_block(batch, updates, location, self._db.get)
         self._tip = marker
-
-    @staticmethod
-    def _put_state(batch: Any, updates: BlockUpdates) -> None:
-        # Batch operations apply in order, so a later write of a key in the block wins.
-        for w in updates.writes:
-            key = schema.state_prefix(w.namespace) + schema.key_bytes(w.key)
-            if w.value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, schema.encode_versioned(w.value, w.version))
-            batch.put(
-                schema.history_key(w.namespace, w.key, w.version),
-                schema.encode_history(w.tx_id, w.value),
-            )
-        for h in updates.hashed_writes:
-            key = schema.hashed_key(h.namespace, h.collection, h.key_hash)
-            if h.value_hash is None:
-                batch.delete(key)
-            else:
-                batch.put(key, schema.encode_versioned(h.value_hash, h.version))
-
-    def _put_indexes(self, batch: Any, updates: BlockUpdates, location: Location) -> None:
-        batch.put(schema.block_number_key(updates.number), schema.encode_location(location))
-        batch.put(schema.block_hash_key(updates.header_hash), schema.encode_number(updates.number))
-        seen: set[str] = set()
-        for tx in updates.txs:
-            # The first occurrence of a tx id wins, as in Fabric (later ones are DUPLICATE_TXID).
-            if not tx.tx_id or tx.tx_id in seen:
-                continue
-            seen.add(tx.tx_id)
-            key = schema.tx_id_key(tx.tx_id)
-            if self._db.get(key) is None:
-                batch.put(key, schema.encode_tx(updates.number, tx.index, tx.code))
 
     # -- recovery -----------------------------------------------------------------------------
 
@@ -569,7 +533,58 @@ class Ledger:
             raise LedgerUnavailable(f"ledger {self.directory} is closed", field="ledger")
 
 
-def _open_db(path: Path, *, create: bool) -> Any:
+def put_block(
+    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+) -> schema.Marker:
+    """Put into ``batch`` (``put``/``delete``, applied in order) everything the block at
+    ``location`` adds to the index: state, private-data hashes, history, the block and tx
+    indexes, and the marker, which it returns. ``stored`` reads the index as it is before the
+    block. The one rule of what the index holds, for commits, recovery, followers and
+    ``mvote node check`` (ledger/check.py)."""
+    _put_state(batch, updates)
+    _put_indexes(batch, updates, location, stored)
+    marker = schema.Marker(updates.number + 1, location.end, updates.header_hash)
+    batch.put(schema.MARKER, schema.encode_marker(marker))
+    return marker
+
+
+def _put_state(batch: Any, updates: BlockUpdates) -> None:
+    # Batch operations apply in order, so a later write of a key in the block wins.
+    for w in updates.writes:
+        key = schema.state_prefix(w.namespace) + schema.key_bytes(w.key)
+        if w.value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, schema.encode_versioned(w.value, w.version))
+        batch.put(
+            schema.history_key(w.namespace, w.key, w.version),
+            schema.encode_history(w.tx_id, w.value),
+        )
+    for h in updates.hashed_writes:
+        key = schema.hashed_key(h.namespace, h.collection, h.key_hash)
+        if h.value_hash is None:
+            batch.delete(key)
+        else:
+            batch.put(key, schema.encode_versioned(h.value_hash, h.version))
+
+
+def _put_indexes(
+    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+) -> None:
+    batch.put(schema.block_number_key(updates.number), schema.encode_location(location))
+    batch.put(schema.block_hash_key(updates.header_hash), schema.encode_number(updates.number))
+    seen: set[str] = set()
+    for tx in updates.txs:
+        # The first occurrence of a tx id wins, as in Fabric (later ones are DUPLICATE_TXID).
+        if not tx.tx_id or tx.tx_id in seen:
+            continue
+        seen.add(tx.tx_id)
+        key = schema.tx_id_key(tx.tx_id)
+        if stored(key) is None:
+            batch.put(key, schema.encode_tx(updates.number, tx.index, tx.code))
+
+
+def open_db(path: Path, *, create: bool) -> Any:
     """LevelDB at ``path``, created only if ``create`` (precondition: no blocks to index yet).
 
     :class:`LedgerUnavailable` if another process holds it; :class:`IndexDamaged` if it is
