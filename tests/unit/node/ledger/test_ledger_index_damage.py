@@ -67,6 +67,10 @@ def _truncate_manifest(index: Path) -> None:
         f.truncate(manifest.stat().st_size // 2)
 
 
+def _lose_a_table(index: Path) -> None:
+    next(index.glob("*.ldb")).unlink()
+
+
 def _remove_index(index: Path) -> None:
     shutil.rmtree(index)
 
@@ -82,6 +86,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "CURRENT garbage": _garbage_current,
     "CURRENT names a missing MANIFEST": _current_names_a_missing_manifest,
     "MANIFEST truncated": _truncate_manifest,
+    "a table file lost": _lose_a_table,
     "index removed": _remove_index,
     "index recreated by the old open": _recreated_by_old_code,
 }
