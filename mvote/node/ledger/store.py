@@ -418,7 +418,8 @@ class Ledger:
 
     def _recover(self) -> None:
         committed = self._tip
-        beyond = self._blocks.recover(committed.end)
+        # An empty index over blocks is a rebuild: only a torn last append may be cut.
+        beyond = self._blocks.recover(committed.end, cut_only_torn=committed.height == 0)
         self._check_last_committed(committed)
         for location, raw in beyond:
             try:

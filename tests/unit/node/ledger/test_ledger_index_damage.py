@@ -18,6 +18,7 @@ import pytest
 from ledger_support import dump_index, stream
 
 from mvote.node.ledger import Ledger, LedgerCorrupt, LedgerUnavailable
+from mvote.node.ledger.blockfile import encode_record
 from mvote.node.ledger.store import BLOCK_FILE, DAMAGED_INDEX_DIR, INDEX_DIR
 from mvote.node.serving import open_follower
 
@@ -167,3 +168,30 @@ def test_a_new_ledger_still_creates_its_index(tmp_path: Path) -> None:
         assert ledger.height == 0
         ledger.commit(BLOCKS[0])
     assert not (tmp_path / "new" / DAMAGED_INDEX_DIR).exists()
+
+
+def test_a_rebuild_never_cuts_a_damaged_block_and_what_follows(tmp_path: Path, good: Path) -> None:
+    directory = tmp_path / "ledger"
+    shutil.copytree(good, directory)
+    data = bytearray((directory / BLOCK_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a block in the middle, committed blocks after it
+    (directory / BLOCK_FILE).write_bytes(bytes(data))
+    (directory / INDEX_DIR / "CURRENT").unlink()
+    with pytest.raises(LedgerCorrupt, match="nothing is cut"):
+        Ledger.open(directory)
+    assert (directory / BLOCK_FILE).read_bytes() == bytes(data)
+    with pytest.raises(LedgerCorrupt, match="nothing is cut"):
+        Ledger.open(directory)  # nor on the next open, over the empty index of the first
+    assert (directory / BLOCK_FILE).read_bytes() == bytes(data)
+
+
+def test_a_rebuild_cuts_a_torn_last_append(tmp_path: Path, good: Path) -> None:
+    directory = tmp_path / "ledger"
+    shutil.copytree(good, directory)
+    whole = (directory / BLOCK_FILE).read_bytes()
+    torn = encode_record(stream(13)[12].SerializeToString())[:-5]
+    (directory / BLOCK_FILE).write_bytes(whole + torn)
+    shutil.rmtree(directory / INDEX_DIR)
+    with Ledger.open(directory) as ledger:
+        assert ledger.height == 12
+    assert (directory / BLOCK_FILE).read_bytes() == whole
