@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -548,7 +549,10 @@ def _check_in_block(
     assert mine.rwset is not None
     known: StateView = _AsRead(context.state, mine.rwset)
     ctx = BlockContext(context.config, known, lambda _tx_id: False)
-    earlier = [validate_transaction(ctx, i, raw) for i, raw in enumerate(block.data[: mine.index])]
+    earlier = [
+        validate_transaction(ctx, i, block.data[i])
+        for i in _relevant(block.data[: mine.index], mine.tx_id, mine.rwset)
+    ]
     verdicts, _ = finish_block_validation(ctx, block.number, [*earlier, _copy(mine)])
     again = verdicts[-1]
     if again.unsupported:
@@ -574,6 +578,57 @@ def _check_in_block(
         f"code {again.code} ({'; '.join(r.message for r in again.reasons)})"
         + (f"; {culprit}" if culprit else ""),
     )
+
+
+def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]:
+    """The indexes of the earlier transactions that can change the ballot's in-block code: those
+    that write a key it read, or share a tx id with it or with another transaction. No other one
+    can: on :class:`_AsRead` a transaction counts only if all it read the ballot read too, so
+    only a writer of such a key can affect another. A transaction that does not parse is never
+    valid."""
+    read = _read_keys(rwset)
+    ids: list[str | None] = []
+    writers = set()
+    for i, raw in enumerate(earlier):
+        their_id, theirs = _id_and_rwset(raw)
+        ids.append(their_id)
+        if theirs is not None and not read.isdisjoint(_written_keys(theirs)):
+            writers.add(i)
+    counts = Counter([*ids, tx_id])
+    return [i for i, t in enumerate(ids) if i in writers or (t is not None and counts[t] > 1)]
+
+
+def _id_and_rwset(raw: bytes) -> tuple[str | None, TxRwSet | None]:
+    """An endorser transaction's tx id and rwset, as far as they parse."""
+    try:
+        envelope = unpack_full_envelope(raw)
+    except MvoteError:
+        return None, None
+    try:
+        (action,) = unpack_transaction(envelope.data)
+        return envelope.channel_header.tx_id, unpack_rwset(
+            unpack_chaincode_action(action.prp_extension).results
+        )
+    except (MvoteError, ValueError):
+        return envelope.channel_header.tx_id, None
+
+
+def _read_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
+    keys_: set[tuple[str, str] | tuple[str, str, bytes]] = set()
+    for ns in rwset.ns_rwsets:
+        keys_.update((ns.namespace, r.key) for r in ns.reads)
+        for c in ns.collections:
+            keys_.update((ns.namespace, c.collection, h.key_hash) for h in c.reads)
+    return keys_
+
+
+def _written_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
+    keys_: set[tuple[str, str] | tuple[str, str, bytes]] = set()
+    for ns in rwset.ns_rwsets:
+        keys_.update((ns.namespace, w.key) for w in ns.writes)
+        for c in ns.collections:
+            keys_.update((ns.namespace, c.collection, w.key_hash) for w in c.writes)
+    return keys_
 
 
 def _copy(verdict: TxVerdict) -> TxVerdict:

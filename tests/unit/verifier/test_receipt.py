@@ -163,29 +163,46 @@ def test_receipt_json_is_canonical_and_readable(chain: Chain) -> None:
 # --- a receipt proves no more than it can (issue 10, section 5) -----------------------------------
 
 
+def _in_one_block(chain: Chain, choices: list[tuple[int, int]]) -> list[tuple[str, Any]]:
+    """Two ballots (seed, choice), endorsed on the same state and ordered into one block; retried
+    with fresh seeds should the block be cut by time between them."""
+    for attempt in range(6):
+        ballots = [cast_args(chain, seed + 10 * attempt, choice) for seed, choice in choices]
+        endorsed = [(*chain.endorsed(*args), args) for args in ballots]
+        for _, envelope, _ in endorsed:
+            chain.node.submit(envelope)
+        blocks = {chain.node.commit_status(tx_id, 10).block for tx_id, _, _ in endorsed}
+        if len(blocks) == 1:
+            return [(tx_id, args) for tx_id, _, args in endorsed]
+    pytest.fail("two ballots submitted together never shared a block")
+
+
 def test_a_double_vote_inside_the_ballots_block_is_recomputed_not_read(pair_chain: Chain) -> None:
     chain = pair_chain
-    for seed in range(20, 26):
-        ballots = [cast_args(chain, seed, choice) for choice in (0, 1)]
-        # Both endorsed on the same state (no ballot of this voter yet), then ordered together.
-        endorsed = [chain.endorsed(*args) for args in ballots]
-        for _, envelope in endorsed:
-            chain.node.submit(envelope)
-        first, second = (chain.node.commit_status(tx_id, 10) for tx_id, _ in endorsed)
-        if first.block == second.block:
-            break
-    else:
-        pytest.fail("two ballots submitted together never shared a block")
-    assert (first.code, second.code) == (0, 11)  # MVCC_READ_CONFLICT, recorded by the peer
-    receipt, _ = _lying_receipt(chain, endorsed[1][0], ballots[1])
+    (first, first_args), (second, second_args) = _in_one_block(chain, [(20, 0), (20, 1)])
+    codes = [chain.node.commit_status(tx_id, 10).code for tx_id in (first, second)]
+    assert codes == [0, 11]  # MVCC_READ_CONFLICT, recorded by the peer
+    receipt, _ = _lying_receipt(chain, second, second_args)
     report = verify_receipt(receipt, anchor=chain.genesis_hash)
     failed = [c for c in report.checks if not c.ok]
     assert [c.name for c in failed] == ["in_block"], report.checks
-    assert "code 11" in failed[0].message and endorsed[0][0] in failed[0].message
+    assert "code 11" in failed[0].message and first in failed[0].message
     assert report.verdict == "NOT VERIFIED"
     # The first ballot of the same (lying) block still verifies: its own block proves no conflict.
-    honest, _ = _lying_receipt(chain, endorsed[0][0], ballots[0])
+    honest, _ = _lying_receipt(chain, first, first_args)
     assert verify_receipt(honest, anchor=chain.genesis_hash).verified
+    # Two voters in one block never conflict: the second one's receipt verifies.
+    (_, _), (other, other_args) = _in_one_block(chain, [(21, 0), (22, 2)])
+    assert chain.node.commit_status(other, 10).code == 0
+    receipt = issue_receipt(
+        chain.node.ledger.block,
+        tx_id=other,
+        block_number=chain.node.commit_status(other, 10).block,
+        qid="q1",
+        tracker=_tracker(other_args),
+    )
+    report = verify_receipt(receipt, anchor=chain.genesis_hash)
+    assert report.verified and receipt.tx_index == 1, report.checks
 
 
 def test_a_conflict_with_an_earlier_block_is_stated_as_not_proven_offline(
