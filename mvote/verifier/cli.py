@@ -93,7 +93,10 @@ def _profile_anchor(path: Path) -> bytes:
 
 def _anchor(args: argparse.Namespace) -> bytes | None:
     """The trust anchor: --genesis-hash, else --profile, else $MVOTE_GENESIS_HASH; None if
-    none is given. Raises OSError (the profile) or BadAnchor."""
+    none is given, or if --trust-first-block says to take the chain's own. Raises OSError (the
+    profile) or BadAnchor."""
+    if getattr(args, "trust_first_block", False):
+        return None
     if args.genesis_hash is not None:
         return _anchor_hex(args.genesis_hash, "--genesis-hash")
     if args.profile is not None:
@@ -268,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "receipt":
         assert anchor is not None
         return _receipt(args, anchor)
+    return _audit(args, anchor)
+
+
+def _audit(args: argparse.Namespace, anchor: bytes | None) -> int:
+    """Audit the chain; ``anchor`` None: trust its block 0 (--trust-first-block)."""
     try:
         blocks = _read_blocks(args) or []
         if anchor is None:

@@ -255,3 +255,25 @@ def test_a_chain_of_another_chaincode_says_nothing_was_re_executed(
         capsys, "--chain", str(golden_file), "--genesis-hash", genesis_hash.hex(), "--json"
     )
     assert json.loads(out)["verdict"] == verdict
+
+
+def test_the_anchor_comes_from_the_flag_a_profile_or_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    golden_file: Path,
+    genesis_hash: bytes,
+) -> None:
+    audit = ["--chain", str(golden_file), "--no-replay"]
+    monkeypatch.setenv("MVOTE_GENESIS_HASH", genesis_hash.hex().upper())
+    assert _audit(capsys, *audit)[0] == 0
+    monkeypatch.setenv("MVOTE_GENESIS_HASH", "00" * 32)
+    assert _audit(capsys, *audit)[0] == 1  # the environment's anchor, not the chain's
+    assert _audit(capsys, *audit, "--genesis-hash", genesis_hash.hex())[0] == 0  # the flag wins
+    assert _audit(capsys, *audit, "--trust-first-block")[0] == 0  # so does trusting block 0
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"genesis_hash": genesis_hash.hex()}))
+    assert _audit(capsys, *audit, "--profile", str(profile))[0] == 0
+    profile.write_text(json.dumps({"channel": "mvote"}))
+    code, out = _audit(capsys, *audit, "--profile", str(profile), "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "VERIFY_BAD_ANCHOR"
