@@ -21,7 +21,6 @@ from mvote.client.identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial
 from mvote.node.orderer import METADATA_SLOTS, sign_block
 from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.config import config_from_block
 
 
 def _zero_versions(group: Any) -> Any:
@@ -121,7 +120,7 @@ class ConfigChain:
         self.network = network
         self.channel = network.config.channel
         self.blocks: list[bytes] = [network.genesis.raw]
-        self.config = config_from_block(network.genesis.raw).source
+        self.config = network.genesis.config
         self.last_config = 0
         orderer = network.orderer_org
         self.orderer = load_signer(orderer.node.msp_dir, orderer.msp_id)
@@ -161,7 +160,9 @@ class ConfigChain:
             cue.signatures.add(signature_header=header, signature=signer.sign(signed))
         submitter = u.signers[0] if u.signers else self.orderer
         last_update = self._envelope(common_pb2.CONFIG_UPDATE, cue, submitter)
-        env = configtx_pb2.ConfigEnvelope(config=u.config, last_update=last_update)
+        env = configtx_pb2.ConfigEnvelope(config=u.config)
+        if not u.extra.get("no_last_update"):
+            env.last_update.CopyFrom(last_update)
         return self._envelope(common_pb2.CONFIG, env, self.orderer).SerializeToString()
 
     def _envelope(self, kind: int, data: Any, signer: Signer) -> Any:
