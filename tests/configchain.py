@@ -163,7 +163,7 @@ class ConfigChain:
         env = configtx_pb2.ConfigEnvelope(config=u.config)
         if not u.extra.get("no_last_update"):
             env.last_update.CopyFrom(last_update)
-        return self._envelope(common_pb2.CONFIG, env, self.orderer).SerializeToString()
+        return bytes(self._envelope(common_pb2.CONFIG, env, self.orderer).SerializeToString())
 
     def _envelope(self, kind: int, data: Any, signer: Signer) -> Any:
         nonce = _nonce()
@@ -201,7 +201,7 @@ class ConfigChain:
         block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = bytes([0])
         raw = block.SerializeToString()
         self.blocks.append(raw)
-        return raw
+        return bytes(raw)
 
     def accept(self, u: Update) -> None:
         """Take ``u``'s config as the current one (after its block verified)."""
