@@ -14,7 +14,7 @@ import pytest
 from configchain import ConfigChain, Update, set_application_policy
 from fabric_protos.orderer import configuration_pb2 as orderer_cfg
 
-from mvote.client.identity import Signer
+from mvote.client.identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.verifier.chain import CHECKS, ChainReport, Finding, verify_chain
 from mvote.verifier.cli import main as verify_main
@@ -223,3 +223,39 @@ def test_mod_policy_paths_follow_fabrics_policy_for_item(network: NetworkMateria
     assert mod_policy_path(elements["[Value]  /Channel/HashingAlgorithm"]) == "/Channel/Admins"
     for item in elements.values():
         assert config.policy(mod_policy_path(item)) is not None, item.name
+
+
+def test_added_org_counts_in_the_majority_of_later_updates(
+    network: NetworkMaterial, tmp_path: Path
+) -> None:
+    """Block 1 adds a fourth organisation (its own CA, from another `mvote network init`),
+    signed by 2 of the 3 admins; from then on /Channel/Application/Admins needs 3 of 4 admins,
+    and the new org's admin is one of them."""
+    other = init_network(tmp_path / "other", "harbour")
+    harbour = other.org("harbour")
+    harbour_group = other.genesis.config.channel_group.groups["Application"].groups[
+        harbour.group_name
+    ]
+
+    def add_harbour(group: Any) -> None:
+        group.groups["Application"].groups[harbour.group_name].CopyFrom(harbour_group)
+
+    chain = ConfigChain(network)
+    two = [chain.admin("cityhall"), chain.admin("district")]
+    added = chain.propose(add_harbour, two)
+    assert added.update.write_set.groups["Application"].version == 1
+    chain.config_block(added)
+    assert verify_chain(chain.blocks, network.genesis_hash).verified
+    chain.accept(added)
+
+    refused = chain.propose(set_application_policy("Endorsement", "ANY"), two)
+    chain.config_block(refused)
+    finding = _only(verify_chain(chain.blocks, network.genesis_hash))
+    assert (finding.block, finding.check) == (2, "config_mod_policy")
+    assert ADMINS in finding.message
+    chain.blocks.pop()
+
+    three = [*two, load_signer(harbour.admin.msp_dir, harbour.msp_id)]
+    accepted = chain.propose(set_application_policy("Endorsement", "ANY"), three)
+    chain.config_block(accepted)
+    assert verify_chain(chain.blocks, network.genesis_hash).verified
