@@ -265,8 +265,10 @@ class Peer(ABC):
                 field="channel_id",
             )
         if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+            # Config updates included: the channel config stays the genesis block's (docs/node.md).
             raise Malformed(
-                f"channel_header.type: expected ENDORSER_TRANSACTION (3), got {header.type}",
+                f"channel_header.type: expected ENDORSER_TRANSACTION (3), got {header.type} "
+                "(this node orders no config transactions)",
                 field="channel_header.type",
             )
         signed = SignedData(parsed.payload, parsed.signature_header.creator, parsed.signature)

@@ -119,6 +119,7 @@ class AuditReport:
                     "tx_index": f.tx_index,
                     "tx_id": f.tx_id,
                     "check": f.check,
+                    "code": f.code,
                     "message": f.message,
                 }
                 for f in self.findings
