@@ -124,10 +124,18 @@ class ChainReport:
     tx_ids: dict[int, list[str]] = field(default_factory=dict)
     blocks: int = 0
     last_hash: bytes = b""
+    #: Blocks after block 0 with neither TRANSACTIONS_FILTER nor COMMIT_HASH (an orderer's copy).
+    orderer_copy_blocks: list[int] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
         return not self.findings and self.blocks > 0
+
+    @property
+    def orderers_copy(self) -> bool:
+        """An ordering node's copy: no block after block 0 carries a peer's metadata, so every
+        validation code was recomputed with no recorded one to compare."""
+        return self.blocks > 1 and len(self.orderer_copy_blocks) == self.blocks - 1
 
 
 @dataclass
@@ -396,7 +404,9 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
         report.codes[n] = [v.code for v in verdicts]
         report.tx_ids[n] = [v.tx_id for v in verdicts]
         recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-        if len(recorded) != len(verdicts):
+        if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
+            report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
+        elif len(recorded) != len(verdicts):
             add(
                 "transactions_filter",
                 f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
@@ -427,7 +437,27 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
             if refused is not None:
                 check, code, message = refused
                 add(check, message, v.index, v.tx_id, code=code)
+    mixed = _mixed_copy(report)
+    if mixed is not None:
+        report.findings.append(Finding(mixed[0], None, None, "metadata", mixed[1]))
     return report
+
+
+def _mixed_copy(report: ChainReport) -> tuple[int, str] | None:
+    """A chain is a peer's copy or an orderer's, not both: the first block of the other kind."""
+    orderer = report.orderer_copy_blocks
+    if not orderer or report.orderers_copy:
+        return None
+    peer = sorted(set(range(1, report.blocks)) - set(orderer))
+    if orderer[0] == 1:
+        return peer[0], (
+            f"block {peer[0]} carries a peer's TRANSACTIONS_FILTER or COMMIT_HASH in an "
+            f"orderer's copy (block 1 carries neither)"
+        )
+    return orderer[0], (
+        f"TRANSACTIONS_FILTER and COMMIT_HASH: expected a peer's, as from block 1, got none "
+        f"(an orderer's copy of block {orderer[0]})"
+    )
 
 
 def _apply_config(

@@ -62,7 +62,18 @@ class BadPolicy(VerifierError):
 
 class BadAnchor(VerifierError):
     code = "VERIFY_BAD_ANCHOR"
-    summary = "the trust anchor (genesis block hash) is not 32 bytes"
+    summary = (
+        "the trust anchor (genesis block hash) is missing, not 64 hex digits (32 bytes), or "
+        "not in the profile named"
+    )
+
+
+class BlockNumbering(VerifierError):
+    code = "VERIFY_BLOCK_NUMBERING"
+    summary = (
+        "a folder of block files holds two blocks of one header number, or misses a number "
+        "between 0 and its highest"
+    )
 
 
 class UnsupportedRangeSummary(VerifierError):
