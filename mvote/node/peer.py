@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
@@ -31,6 +32,7 @@ from mvote.node.errors import (
     CommitTimeout,
     EndorsementFailed,
     EndorsementMismatch,
+    IdentityExpired,
     NotRunning,
     UnknownChaincode,
 )
@@ -114,6 +116,29 @@ class Peer(ABC):
         assert self._policies is not None, "start() first"
         return self._policies
 
+    def check_not_expired(self, identity: Identity, field: str) -> None:
+        """Refuse (IdentityExpired) an identity whose certificate's notAfter is past on the node's
+        clock. Fabric's peer and orderer refuse such requests at their entry points; the rule
+        for recorded transactions (the verifier's MSP validation) never looks at expiry."""
+        not_after = identity.cert.not_valid_after_utc
+        now = self._clock()
+        if not_after.timestamp() < now:
+            raise IdentityExpired(
+                f"{field}: identity expired: certificate of {identity.mspid} has notAfter "
+                f"{not_after.isoformat()}, before the node's time "
+                f"{datetime.fromtimestamp(now, UTC).isoformat(timespec='seconds')}",
+                field=field,
+            )
+
+    def check_identity_bytes(self, serialized: bytes, field: str) -> None:
+        """:meth:`check_not_expired` for a serialized identity already proved by a signature
+        check (one that does not deserialize is that check's business, not this one's)."""
+        try:
+            identity = self.channel_config.msps.deserialize(serialized)
+        except VerifierError:
+            return
+        self.check_not_expired(identity, field)
+
     @abstractmethod
     def _fresh(self) -> None:
         """Bring the ledger up to the latest commit before a read that must see it."""
@@ -139,6 +164,7 @@ class Peer(ABC):
             creator = check_proposal(up, self.channel_config.msps)
         else:
             creator = checked.creator
+        self.check_not_expired(creator, "creator")
         # Fabric's peer/Propose ACL: the creator must be a writer of the application.
         if not self._is_application_writer(creator):
             raise Unauthorised(
@@ -274,6 +300,7 @@ class Peer(ABC):
         if not ok:
             why = problems[0].error.message if problems else f"creator does not satisfy {WRITERS}"
             raise Unauthorised(f"envelope signature: {why}", field="signature")
+        self.check_identity_bytes(parsed.signature_header.creator, "creator")
         self.order(header.tx_id, raw)
         return str(header.tx_id)
 

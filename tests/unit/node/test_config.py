@@ -80,6 +80,21 @@ def write(tmp_path: Path, doc: object) -> Path:
             lambda d: d["limits"].update(max_grpc_message_bytes=1024),
             "limits.max_grpc_message_bytes",
         ),
+        (lambda d: d["limits"].update(max_streams=0), "limits.max_streams"),
+        (
+            lambda d: d["limits"].update(max_streams=8, max_streams_per_connection=9),
+            "limits.max_streams_per_connection",
+        ),
+        (
+            lambda d: d["limits"].update(max_streams_per_identity=10**6),
+            "limits.max_streams_per_identity",
+        ),
+        (lambda d: d["limits"].update(unary_workers="many"), "limits.unary_workers"),
+        (lambda d: d["limits"].update(stream_request_seconds=0), "limits.stream_request_seconds"),
+        (
+            lambda d: d["limits"].update(commit_status_wait_seconds=1.5),
+            "limits.commit_status_wait_seconds",
+        ),
         (lambda d: d["listen"].update(rest="127.0.0.1"), "listen.rest"),
         (lambda d: d["listen"].update(rest="127.0.0.1:70000"), "listen.rest"),
         (lambda d: d["organizations"][0].update(msp_id="OrdererMSP"), "organizations.msp_id"),
