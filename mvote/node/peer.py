@@ -52,6 +52,9 @@ CHAINCODE_VERSION = contract.VERSION
 MAX_CLOCK_SKEW_SECONDS = 300
 WRITERS = "/Channel/Writers"
 APPLICATION_WRITERS = "/Channel/Application/Writers"
+#: The most an envelope adds to its payload: the client's DER ECDSA P-256 signature (at most 72
+#: bytes) and the two fields' tags and lengths.
+ENVELOPE_SIGNATURE_BYTES = 72 + 2 + 6
 #: Creators whose ACL answer a peer remembers before it starts over.
 MAX_REMEMBERED_CREATORS = 4096
 
@@ -217,6 +220,13 @@ class Peer(ABC):
                 field="timestamp",
             )
         endorsers = self._endorsers_named(organizations) if organizations else self._endorsing
+        # What the transaction carries of the proposal alone: refused before anyone endorses.
+        least = (
+            len(up.payload_no_transient)
+            + len(up.channel_header_bytes)
+            + 2 * len(up.signature_header_bytes)
+        )
+        self._check_orderable(least, "proposal.payload", "at least ")
         self._fresh()
         with self.ledger.snapshot() as world:
             responses = [e.endorse(up, world) for e in endorsers]
@@ -236,7 +246,20 @@ class Peer(ABC):
                 field="proposal",
             )
         payload = assemble_transaction(up, responses)
+        # With the result, the writes and the endorsements: still refused rather than handed to
+        # a client whose Submit could never be ordered.
+        self._check_orderable(len(payload) + ENVELOPE_SIGNATURE_BYTES, "proposal", "")
         return common_pb2.Envelope(payload=payload), responses[0].response
+
+    def _check_orderable(self, size: int, field: str, bound: str) -> None:
+        """TooLarge if a transaction envelope of ``size`` bytes exceeds what Submit takes."""
+        limit = self.config.limits.max_transaction_bytes
+        if size > limit:
+            raise TooLarge(
+                f"{field}: the transaction envelope would be {bound}{size} bytes; expected at "
+                f"most {limit} (limits.max_transaction_bytes), so it could never be ordered",
+                field=field,
+            )
 
     def _endorsers_named(self, organizations: Sequence[str]) -> list[Endorser]:
         by_msp = {e.msp_id: e for e in self.endorsers}

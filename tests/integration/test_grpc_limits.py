@@ -23,8 +23,9 @@ from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served, question_spec
 
-from mvote.client.gateway import Gateway, Timeouts
+from mvote.client.gateway import Gateway, Timeouts, error_details
 from mvote.client.identity import Signer
+from mvote.client.proposal import new_proposal
 from mvote.node.services.server import NodeServer
 
 CHANNEL = "mvote"
@@ -242,3 +243,19 @@ def test_submit_logs_the_envelopes_own_tx_id(
         )
     (line,) = [r.getMessage() for r in caplog.records if r.name == "mvote.node.gateway"]
     assert line == f"submitted tx {transaction.transaction_id}"
+
+
+def test_endorse_refuses_a_proposal_too_large_to_order(served: Served) -> None:
+    limit = served.node.config.limits.max_transaction_bytes
+    signer = served.signer(admin=True)
+    proposal = new_proposal(
+        signer, channel_id=CHANNEL, chaincode=CC, args=["CreateQuestion", b"x" * limit]
+    )
+    height = served.node.ledger.height
+    stub = gateway_pb2_grpc.GatewayStub(connect(served.server))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Endorse(gateway_pb2.EndorseRequest(proposed_transaction=proposal.signed()), timeout=30)
+    assert info.value.code() == grpc.StatusCode.ABORTED
+    (detail,) = [d.message for d in error_details(info.value)]
+    assert detail.startswith("TOO_LARGE: proposal.payload: the transaction envelope would be ")
+    assert served.node.ledger.height == height
