@@ -157,6 +157,8 @@ class BatchSettings:
         _check_int(self.timeout_ms, "batch.timeout_ms", maximum=24 * 3600 * 1000)
 
 
+#: The default transaction limit, or the block's absolute limit if that is smaller.
+DEFAULT_MAX_TRANSACTION_BYTES = 4 * MIB
 #: The most streams and waits one gRPC server process may hold open (each holds a thread).
 MAX_STREAMS_CEILING = 16384
 
@@ -168,7 +170,7 @@ class Limits:
 
     max_grpc_message_bytes: int = 16 * MIB
     #: A maximal question spec travels three times in its transaction (~2.4 MB): docs/node.md.
-    max_transaction_bytes: int = 4 * MIB
+    max_transaction_bytes: int = DEFAULT_MAX_TRANSACTION_BYTES
     max_rest_body_bytes: int = 1 * MIB
     #: Streams and waits (Deliver, Broadcast, ChaincodeEvents, CommitStatus) open at once.
     max_streams: int = 1024
@@ -194,6 +196,13 @@ class Limits:
         _check_int(
             self.commit_status_wait_seconds, "limits.commit_status_wait_seconds", maximum=3600
         )
+
+
+def default_limits(batch: BatchSettings) -> Limits:
+    """The default limits for blocks cut by ``batch``: no transaction larger than a block."""
+    return Limits(
+        max_transaction_bytes=min(DEFAULT_MAX_TRANSACTION_BYTES, batch.absolute_max_bytes)
+    )
 
 
 #: The keys of :class:`Limits` that bound streams and waits, in file order.
@@ -398,13 +407,14 @@ def default_node_config(
         f"at most {(65535 - FIRST_PEER_PORT) // PEER_PORT_STEP + 1} organisations get default "
         f"ports, got {len(names)}",
     )
+    batch = batch or BatchSettings()
     return NodeConfig(
         organizations=tuple(peer_org(n, i, base_domain) for i, n in enumerate(names)),
         orderer=OrdererOrg(domain=base_domain),
         channel=channel,
         chaincode=chaincode,
-        batch=batch or BatchSettings(),
-        limits=limits or Limits(),
+        batch=batch,
+        limits=limits or default_limits(batch),
     )
 
 
@@ -521,7 +531,8 @@ def node_config_from_dict(doc: object) -> NodeConfig:
         *STREAM_LIMIT_KEYS,
     }
     _section(limits_doc, limit_keys, prefix="limits.")
-    limits = Limits(**limits_doc)
+    implied = {"max_transaction_bytes": default_limits(batch).max_transaction_bytes}
+    limits = Limits(**{**implied, **limits_doc})
 
     orderer_doc = _mapping(top.get("orderer", {}), "orderer")
     _section(orderer_doc, {"msp_id", "domain", "endpoint"}, prefix="orderer.")

@@ -130,3 +130,14 @@ def test_value_objects_validate() -> None:
         NodeConfig(organizations=())
     assert Endpoint.parse("peer0.cityhall.mvote.local:7051", "x").port == 7051
     assert Limits().max_transaction_bytes <= BatchSettings().absolute_max_bytes
+
+
+def test_default_transaction_limit_never_exceeds_a_block(tmp_path: Path) -> None:
+    assert Limits().max_transaction_bytes == 4 * 1024 * 1024
+    small = BatchSettings(preferred_max_bytes=512 * 1024, absolute_max_bytes=1024 * 1024)
+    config = default_node_config("cityhall", batch=small)
+    assert config.limits.max_transaction_bytes == small.absolute_max_bytes
+    doc = node_config_to_dict(config)
+    del doc["limits"]["max_transaction_bytes"]
+    loaded = load_node_config(write(tmp_path, doc))
+    assert loaded.limits.max_transaction_bytes == small.absolute_max_bytes
