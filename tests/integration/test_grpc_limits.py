@@ -118,6 +118,10 @@ def test_idle_streams_and_parked_waits_never_starve_unary_calls(
             wait_until(lambda: settled(server) == total, "the server to take or refuse them all")
             counts = server.admission.counts()
             assert limits["max_streams"] // 2 <= counts["open"] <= limits["max_streams"]
+            refusals = sum(v for k, v in counts.items() if k.startswith("refused_"))
+            wait_until(
+                lambda: sum(c.done() for c in calls) == refusals, "the refusals to reach the client"
+            )
 
             victim = Gateway(
                 connect(server),
@@ -143,7 +147,7 @@ def test_idle_streams_and_parked_waits_never_starve_unary_calls(
             # Counted, and logged once per client (8 connections and one identity), not per call.
             lines = [r for r in caplog.records if r.name == "mvote.node.admission"]
             assert 1 <= len(lines) <= connections + 1
-            assert sum(v for k, v in counts.items() if k.startswith("refused_")) == len(refused)
+            assert len(refused) == refusals
         finally:
             release.set()
             for channel in channels:
