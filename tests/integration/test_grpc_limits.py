@@ -23,6 +23,7 @@ from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served, question_spec
 
+from mvote.client.commit import Commit
 from mvote.client.gateway import Gateway, Timeouts, error_details
 from mvote.client.identity import Signer
 from mvote.client.proposal import new_proposal
@@ -245,6 +246,8 @@ def test_submit_logs_the_envelopes_own_tx_id(
             ),
             timeout=10,
         )
+        # Wait for its commit so that later tests of this module see a quiescent ledger.
+        assert Commit(gw.network(CHANNEL), transaction.transaction_id).status(timeout=30).successful
     (line,) = [r.getMessage() for r in caplog.records if r.name == "mvote.node.gateway"]
     assert line == f"submitted tx {transaction.transaction_id}"
 
