@@ -17,7 +17,7 @@ import yaml
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.records import MAX_ROSTER_BATCH, QuestionSpec
+from mvote.chaincode.records import QuestionSpec, roster_batches
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
@@ -610,9 +610,7 @@ def roster_add(
         if not public_keys:
             fail("no voters given", hint="pass --csv FILE, --wallets DIR or --key HEX")
         entries = sorted({keys.voter_hash(bytes.fromhex(k)).hex() for k in public_keys})
-        batches = [
-            entries[i : i + MAX_ROSTER_BATCH] for i in range(0, len(entries), MAX_ROSTER_BATCH)
-        ]
+        batches = roster_batches(entries)
         roster: dict[str, Any] = {}
         txs = []
         with _admin(network, node, org, identity, plaintext) as conn:

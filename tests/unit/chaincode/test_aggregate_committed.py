@@ -24,7 +24,7 @@ from testkit import creator_bytes
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.contract import DEFAULT_AGGREGATE_BATCH
-from mvote.chaincode.records import MAX_ROSTER_BATCH, BallotRecord
+from mvote.chaincode.records import BallotRecord, roster_batches
 from mvote.chaincode.simulation import Executed, MemoryState, SerialLedger, Version
 from mvote.chaincode.stub import partial_key_range
 from mvote.node.rwset import tx_rwset_bytes
@@ -84,8 +84,7 @@ def closed() -> SerialLedger:
     members = [_voter(i) for i in range(BALLOTS)]
     env.ok("CreateRoster", encoding.encode({"rid": "r1", "title": "everyone"}))
     entries = sorted(entry_of(k) for k in members)
-    for chunk in range(0, len(entries), MAX_ROSTER_BATCH):
-        batch = entries[chunk : chunk + MAX_ROSTER_BATCH]
+    for batch in roster_batches(entries):
         env.ok("AddRosterEntries", encoding.encode({"rid": "r1", "entries": batch}))
     env.ok("SealRoster", "r1")
     env.question(options=OPTIONS, shards=1)
@@ -152,9 +151,7 @@ def test_any_batch_sizes_1_to_7_aggregate_20000_ballots(
     calls, tally = _aggregate_and_tally(ledger, (str(b) for b in itertools.cycle(batches)))
     assert (tally["ballots"], tally["counts"]) == (BALLOTS, _direct_count(ledger))
     per_cycle = sum(batches)
-    assert calls == (BALLOTS // per_cycle) * len(batches) + _calls_for(
-        BALLOTS % per_cycle, batches
-    )
+    assert calls == (BALLOTS // per_cycle) * len(batches) + _calls_for(BALLOTS % per_cycle, batches)
 
 
 def _calls_for(remaining: int, batches: list[int]) -> int:
