@@ -106,6 +106,14 @@ class Simulation:
     writes: dict[str, bytes | None] = field(default_factory=dict)
     event: tuple[str, bytes] | None = None
 
+    def range_queries(self) -> list[RangeRead]:
+        """The range reads as Fabric's rwset builder keeps them (``AddToRangeQuerySet``): the
+        first of each (start, end, exhausted), in the order the scans were opened."""
+        kept: dict[tuple[str, str, bool], RangeRead] = {}
+        for query in self.range_reads:
+            kept.setdefault((query.start, query.end, query.exhausted), query)
+        return list(kept.values())
+
 
 @dataclass(frozen=True)
 class TxContext:

@@ -164,3 +164,17 @@ def test_scan_never_advanced_conflicts_with_any_key_from_its_start(sim: TxSimula
     assert check_mvcc(state, BlockUpdates(), rwset) == VALID
     state.public[(NS, "zz")] = (b"z", (2, 0))
     assert check_mvcc(state, BlockUpdates(), rwset) == PHANTOM_READ_CONFLICT
+
+
+def test_the_same_range_query_twice_is_recorded_once_as_fabric_keeps_it(sim: TxSimulator) -> None:
+    # Fabric's rwset builder keys range queries by (start, end, exhausted) and keeps the first.
+    list(sim.get_state_by_range("b", "c"))
+    _take(sim.get_state_by_range("b", "c"), 2)
+    list(sim.get_state_by_range("b", "c"))
+    _take(sim.get_state_by_range("b", "c"), 2)
+    _take(sim.get_state_by_range("b", "c"), 3)
+    assert [_fields(info)[:3] for info in _infos(sim.simulation)] == [
+        ("b", "c", True),
+        ("b", "b2", False),
+        ("b", "b3", False),
+    ]
