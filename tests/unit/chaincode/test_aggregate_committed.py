@@ -17,6 +17,7 @@ from typing import Any
 
 import nacl.signing
 import pytest
+import secret_env as se
 from chaincode_env import CLOSES, T_VOTE, Env, entry_of
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -162,3 +163,21 @@ def _calls_for(remaining: int, batches: list[int]) -> int:
             return calls
         remaining -= batch
     raise AssertionError("a partial cycle reads less than a full one")
+
+
+def test_secret_aggregate_in_small_batches_is_valid_on_the_committed_path(env: Env) -> None:
+    """Secret mode stops its scan the same way: each partial scan commits VALID."""
+    voters = env.roster("r1", range(1, 7))
+    se.ceremony(env)
+    spec = se.secret_question(env)
+    for i, voter in enumerate(voters):
+        se.cast_secret(env, voter, spec, (i % 3,))
+    env.ok("CloseQuestion", "q1", at=CLOSES)
+    admin = creator_bytes("Org1MSP", "admin")
+    steps = [commit(env.ledger, admin, "Aggregate", "q1", "0", "2").payload() for _ in range(4)]
+    assert [(s["ballots"], s["done"]) for s in steps] == [
+        (2, False),
+        (4, False),
+        (6, False),
+        (6, True),
+    ]
