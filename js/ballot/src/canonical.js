@@ -32,9 +32,7 @@ const MAX_INT_DIGITS = 4300;
 const LONE_SURROGATE = /\p{Cs}/u;
 const encoder = new TextEncoder();
 
-/**
- * @typedef {null | boolean | number | string | JSONValue[] | {[key: string]: JSONValue}} JSONValue
- */
+/** @typedef {import("./types.js").JSONValue} JSONValue */
 
 /**
  * Canonical bytes of `value`.

@@ -22,7 +22,7 @@ function subtle() {
  * @returns {Promise<Uint8Array>} SHA-256 of data
  */
 export async function sha256(data) {
-  return new Uint8Array(await subtle().digest("SHA-256", data));
+  return new Uint8Array(await subtle().digest("SHA-256", copy(data)));
 }
 
 /**
@@ -36,7 +36,7 @@ export async function ed25519Signer(seed) {
   const jwk = await subtle().exportKey("jwk", privateKey);
   return {
     publicKey: base64url(/** @type {string} */ (jwk.x)),
-    sign: async (message) => new Uint8Array(await subtle().sign(ED25519, privateKey, message)),
+    sign: async (message) => new Uint8Array(await subtle().sign(ED25519, privateKey, copy(message))),
   };
 }
 
@@ -49,8 +49,17 @@ export async function ed25519Signer(seed) {
  * @returns {Promise<boolean>}
  */
 export async function ed25519Verify(publicKey, message, signature) {
-  const key = await subtle().importKey("raw", publicKey, ED25519, false, ["verify"]);
-  return subtle().verify(ED25519, key, signature, message);
+  const key = await subtle().importKey("raw", copy(publicKey), ED25519, false, ["verify"]);
+  return subtle().verify(ED25519, key, copy(signature), copy(message));
+}
+
+/**
+ * A copy on a fresh ArrayBuffer: WebCrypto takes no views of shared memory.
+ * @param {Uint8Array} data
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+function copy(data) {
+  return new Uint8Array(data);
 }
 
 /**
