@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The platform's hash and signature primitives over WebCrypto (`globalThis.crypto.subtle`), for
- * browsers with Ed25519 in WebCrypto (Chrome 137, Firefox 129, Safari 17) and Node.js 20. The
+ * browsers with Ed25519 in WebCrypto (Firefox 129+, Safari 17+, Chrome 137+) and Node.js 20. The
  * same four functions as src/crypto-node.js; the package.json "imports" map selects this module
  * under the "browser" condition. test/crypto.test.js runs every vector through both.
  */
