@@ -4,7 +4,8 @@ Runs the package's own ``node --test`` suite (every vector of tests/vectors/), t
 two languages directly through js/ballot/scripts/interop.mjs: canonical bytes of a few thousand
 seeded random values, the decoder's verdict on a few thousand mutated inputs, public-key and
 signature checks against libsodium, and ballots prepared in JavaScript that the Python contract
-accepts on a SerialLedger, byte for byte what the Python client would have sent.
+accepts on a SerialLedger, byte for byte what the Python client would have sent, and that commit
+on the real embedded node (gRPC, LevelDB) with a receipt the verifier accepts.
 
 Skipped only when ``node`` is not installed. The package has no dependencies: no npm install.
 """
@@ -16,6 +17,7 @@ import random
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +437,78 @@ def test_the_contract_refuses_a_javascript_ballot_for_another_channel_or_a_secon
     assert ledger.run(client, "Cast", bytes.fromhex(here["request_hex"]), timestamp=T_VOTE).ok
     again = ledger.run(client, "Cast", bytes.fromhex(here["request_hex"]), timestamp=T_VOTE)
     assert again.response.message.startswith("ALREADY_VOTED: ballot.voter: ")
+
+
+# --- on the real embedded node: gRPC, LevelDB, a receipt the voter verifies offline ----------
+
+
+def test_a_javascript_ballot_commits_on_the_embedded_node_with_a_verified_receipt(
+    tmp_path: Path,
+) -> None:
+    from mvote.client.blocks import BlockFetcher
+    from mvote.client.gateway import Gateway
+    from mvote.client.identity import load_signer
+    from mvote.client.receipt import issue_receipt
+    from mvote.node.material import init_network
+    from mvote.node.runtime import Node
+    from mvote.node.services.server import NodeServer
+    from mvote.verifier.receipt import verify_receipt
+
+    registrar = nacl.signing.SigningKey(b"R" * 32)
+    voter = nacl.signing.SigningKey(_seed(9))
+    now = int(time.time())
+    spec = {
+        "qid": "q-js",
+        "title": "Prepared in JavaScript",
+        "description": "",
+        "options": ["yes", "no", "maybe"],
+        "rule": {"kind": "single"},
+        "eligibility": {"kind": "open", "registrars": [bytes(registrar.verify_key).hex()]},
+        "schedule": {"opens_at": now - 60, "closes_at": now + 3600},
+        "mode": "open",
+        "shards": 2,
+    }
+    material = init_network(tmp_path / "network", "cityhall,district")
+    node = Node.open(tmp_path / "network")
+    node.start()
+    server = NodeServer(node, port=0, tls=False).start()
+    try:
+        admin, client = material.org("cityhall").admin, material.org("district").client
+        with Gateway.connect(server.address, load_signer(admin.msp_dir, admin.msp_id)) as gw:
+            contract = gw.network("mvote").contract("mvote")
+            contract.submit("CreateQuestion", [encoding.encode(spec)], commit_timeout=30)
+            contract.submit("OpenQuestion", ["q-js"], commit_timeout=30)
+        credential = issue_credential(
+            registrar,
+            channel="mvote",
+            voter=bytes(voter.verify_key).hex(),
+            expires_at=now + 3600,
+        )
+        with Gateway.connect(server.address, load_signer(client.msp_dir, client.msp_id)) as gw:
+            network = gw.network("mvote")
+            contract = network.contract("mvote")
+            question = json.loads(contract.evaluate("GetQuestion", ["q-js"]))
+            js_input = {
+                "channel": "mvote",
+                "question": question,
+                "choices": [2],
+                "credential": credential.to_json(),
+            }
+            (prepared,) = run_js("prepare", [{"seed_hex": _seed(9).hex(), "input": js_input}])
+            submitted = contract.submit_async("Cast", [bytes.fromhex(prepared["request_hex"])])
+            status = submitted.status(timeout=30)
+            assert status.successful, status
+            assert json.loads(submitted.result)["tracker"] == prepared["tracker"]
+            receipt = issue_receipt(
+                BlockFetcher(network),
+                tx_id=status.transaction_id,
+                block_number=status.block_number,
+                qid="q-js",
+                tracker=prepared["tracker"],
+            )
+        report = verify_receipt(receipt)
+        assert report.verified, [c for c in report.checks if not c.ok]
+        assert receipt.tracker == prepared["tracker"]
+    finally:
+        server.stop(grace=1)
+        node.stop()
