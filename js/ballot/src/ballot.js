@@ -73,7 +73,8 @@ const SECRET_REFUSAL =
  * @returns {Promise<PreparedBallot>}
  */
 export async function prepareBallot(input, key) {
-  const { channel, question, credential = null, code = null, mode = "open" } = input ?? {};
+  if (typeof input !== "object" || input === null) fail(INVALID_FIELD, "input", `expected an object, got ${typeName(input)}`);
+  const { channel, question, credential = null, code = null, mode = "open" } = input;
   if (mode === "secret") fail(UNSUPPORTED, "mode", SECRET_REFUSAL);
   if (mode !== "open") fail(INVALID_FIELD, "mode", `expected "open", got ${JSON.stringify(mode)}`);
   checkKey(key);

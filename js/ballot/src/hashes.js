@@ -3,7 +3,7 @@
 
 import { sha256 } from "#crypto";
 import { INVALID_FIELD, fail } from "./errors.js";
-import { fromHex, toHex } from "./hex.js";
+import { fromHex, toHex, typeName } from "./hex.js";
 
 const encoder = new TextEncoder();
 const VOTER_HASH_DOMAIN = encoder.encode("mvote/voter-hash/v1\0");
@@ -26,8 +26,7 @@ export async function tracker(canonicalBytes) {
  * @returns {Promise<string>}
  */
 export async function voterHash(publicKey) {
-  const key = typeof publicKey === "string" ? fromHex(publicKey, 32, "voter") : publicKey;
-  if (key.length !== 32) fail(INVALID_FIELD, "voter", `expected 32 bytes, got ${key.length}`);
+  const key = bytesOf(publicKey, 32, "voter");
   return toHex(await sha256(concat(VOTER_HASH_DOMAIN, key)));
 }
 
@@ -38,8 +37,7 @@ export async function voterHash(publicKey) {
  * @returns {number}
  */
 export function shardOf(hash, shards) {
-  const bytes = typeof hash === "string" ? fromHex(hash, 32, "voter_hash") : hash;
-  if (bytes.length !== 32) fail(INVALID_FIELD, "voter_hash", `expected 32 bytes, got ${bytes.length}`);
+  const bytes = bytesOf(hash, 32, "voter_hash");
   if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
     fail(INVALID_FIELD, "shards", `expected an integer in 1..${MAX_SHARDS}, got ${shards}`);
   }
@@ -57,10 +55,24 @@ export function shardOf(hash, shards) {
  * @returns {Promise<string>}
  */
 export async function onsiteCodeHash(salt, qid, code) {
-  const saltBytes = typeof salt === "string" ? fromHex(salt, 16, "code_salt") : salt;
+  const saltBytes = bytesOf(salt, 16, "code_salt");
   if (typeof qid !== "string") fail(INVALID_FIELD, "qid", `expected a string, got ${typeof qid}`);
   if (typeof code !== "string") fail(INVALID_FIELD, "code", `expected a string, got ${typeof code}`);
   return toHex(await sha256(concat(ONSITE_DOMAIN, saltBytes, encoder.encode(qid), new Uint8Array([0]), encoder.encode(code))));
+}
+
+/**
+ * `size` bytes given as bytes or as lowercase hex; INVALID_FIELD naming `field` otherwise.
+ * @param {unknown} value
+ * @param {number} size
+ * @param {string} field
+ * @returns {Uint8Array}
+ */
+function bytesOf(value, size, field) {
+  if (typeof value === "string") return fromHex(value, size, field);
+  if (!(value instanceof Uint8Array)) fail(INVALID_FIELD, field, `expected ${size} bytes or their hex, got ${typeName(value)}`);
+  if (value.length !== size) fail(INVALID_FIELD, field, `expected ${size} bytes, got ${value.length}`);
+  return value;
 }
 
 /**

@@ -66,3 +66,9 @@ test("credential and on-site code travel in the Cast request, unchanged", async 
 test("a key that is not a signing key is refused", async () => {
   await assert.rejects(prepareBallot({ channel: "mvote", qid: "q1", choices: [0] }, { publicKey: new Uint8Array(32) }), { code: "INVALID_FIELD", field: "key" });
 });
+
+test("inputs of the wrong type are refused, not crashed on", async () => {
+  for (const input of [undefined, null, "q1", 7]) {
+    await assert.rejects(prepareBallot(input, voter), { code: "INVALID_FIELD", field: "input" });
+  }
+});

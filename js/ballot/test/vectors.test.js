@@ -101,6 +101,15 @@ test("voter_hash.json: voter hash and shard for every shard count", async () => 
   }
 });
 
+test("hash inputs of the wrong size or type are refused with INVALID_FIELD", async () => {
+  await assert.rejects(voterHash(new Uint8Array(31)), { code: "INVALID_FIELD", field: "voter" });
+  await assert.rejects(voterHash(null), { code: "INVALID_FIELD", field: "voter" });
+  assert.throws(() => shardOf("00", 2), { code: "INVALID_FIELD", field: "voter_hash" });
+  assert.throws(() => shardOf("00".repeat(32), 0), { code: "INVALID_FIELD", field: "shards" });
+  assert.throws(() => shardOf("00".repeat(32), 1025), { code: "INVALID_FIELD", field: "shards" });
+  await assert.rejects(onsiteCodeHash("00".repeat(15), "q1", "abcd"), { code: "INVALID_FIELD", field: "code_salt" });
+});
+
 test("onsite_code.json: code hash", async () => {
   for (const v of vectors("onsite_code.json")) {
     assert.equal(await onsiteCodeHash(v.salt_hex, v.qid, v.code), v.code_hash);
