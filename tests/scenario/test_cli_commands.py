@@ -141,7 +141,9 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     assert cast["choices"] == [1] and cast["receipt"] == str(receipt)
     saved = Receipt.from_bytes(receipt.read_bytes())
     assert (saved.tx_id, saved.block, saved.tracker) == (cast["tx"], cast["block"], cast["tracker"])
-    assert verify_cli.main(["receipt", str(receipt)]) == 0
+    assert cast["genesis_hash"] == cli.material.genesis_hash.hex()
+    anchor = ["--genesis-hash", cast["genesis_hash"]]
+    assert verify_cli.main(["receipt", str(receipt), *anchor]) == 0
 
     again = cli("vote", "trip", "--wallet", first, "-c", "0", "--code", "HALL-7", code=1)
     assert "refused: ALREADY_VOTED" in again.output and "what to do" in again.output
@@ -182,7 +184,7 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     # The receipt now also shows the ballot was counted, against the exported chain.
     chain = tmp_path / "chain.bin"
     cli("export", chain)
-    assert verify_cli.main(["receipt", str(receipt), "--chain", str(chain)]) == 0
+    assert verify_cli.main(["receipt", str(receipt), "--chain", str(chain), *anchor]) == 0
 
 
 def test_open_question_from_a_spec_file_with_registrar_credentials(

@@ -103,8 +103,9 @@ def test_mvote_demo_command_runs_on_the_embedded_node_and_verifies(tmp_path: Pat
     # The files it leaves are what a voter and an auditor hold: check them again, by hand.
     from mvote.cli.demo_cmd import verify_command
 
+    anchor = out.split("genesis block hash ")[1].split()[0]
     again = subprocess.run(
-        [*verify_command(), "receipt", str(tmp_path / "receipt.json")],
+        [*verify_command(), "receipt", str(tmp_path / "receipt.json"), "--genesis-hash", anchor],
         capture_output=True,
         text=True,
         check=False,
