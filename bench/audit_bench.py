@@ -44,7 +44,15 @@ def run_audit(node: NodeRun, work: SignatureWork, out: object = print) -> list[s
     for _ in range(3):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "mvote.verifier.cli", "receipt", str(receipt_file)],
+            [
+                sys.executable,
+                "-m",
+                "mvote.verifier.cli",
+                "receipt",
+                str(receipt_file),
+                "--genesis-hash",
+                node.network.genesis_hash.hex(),
+            ],
             check=True,
             capture_output=True,
         )

@@ -35,7 +35,15 @@ import nacl.signing
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
 from mvote.chaincode.errors import MvoteError
-from mvote.chaincode.records import Ballot, CastRequest, Eligibility, QuestionSpec, Rule, Turnout
+from mvote.chaincode.records import (
+    Ballot,
+    CastRequest,
+    Eligibility,
+    QuestionSpec,
+    Rule,
+    Turnout,
+    roster_batches,
+)
 from mvote.chaincode.simulation import SerialLedger
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.registrar import issue_credential
@@ -282,7 +290,8 @@ def _roster(
 ) -> None:
     channel.submit(admin, "CreateRoster", encoding.encode({"rid": rid, "title": title}))
     entries = sorted(keys.voter_hash(bytes(m.verify_key)).hex() for m in members)
-    channel.submit(admin, "AddRosterEntries", encoding.encode({"rid": rid, "entries": entries}))
+    for batch in roster_batches(entries):
+        channel.submit(admin, "AddRosterEntries", encoding.encode({"rid": rid, "entries": batch}))
     channel.submit(admin, "SealRoster", rid)
 
 

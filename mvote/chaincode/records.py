@@ -8,6 +8,7 @@ record with an example; tests/vectors/ holds their canonical bytes and hashes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -383,6 +384,14 @@ ROSTER_BATCH_SHAPE = Object(
     }
 )
 EMPTY_ROSTER_DIGEST = bytes(32).hex()
+
+
+def roster_batches(entries: Sequence[str]) -> list[list[str]]:
+    """``entries`` cut, in order, into the batches one ``AddRosterEntries`` each accepts.
+    Precondition: ``entries`` are distinct and ascending, as every batch must be."""
+    return [
+        list(entries[i : i + MAX_ROSTER_BATCH]) for i in range(0, len(entries), MAX_ROSTER_BATCH)
+    ]
 
 
 @dataclass(frozen=True)

@@ -67,16 +67,32 @@ class MemoryState:
     def items(self) -> Iterator[tuple[str, bytes, Version]]:
         return self.range("", "")
 
+    def copy(self) -> MemoryState:
+        """An independent state with the same keys, values and versions."""
+        other = MemoryState()
+        other._values = dict(self._values)
+        other._keys = list(self._keys)
+        return other
+
     def __len__(self) -> int:
         return len(self._keys)
 
 
 @dataclass
 class RangeRead:
-    """One range query as Fabric records it for phantom-read validation."""
+    """One range query as Fabric records it for phantom-read validation (``RangeQueryInfo``).
+
+    Fabric's simulator (``resultsItr.updateRangeQueryInfo``) records what the caller actually
+    read, not what it asked for: ``end`` is the last key returned while the scan is open
+    (``exhausted`` false; ``""`` when no key was returned yet), and becomes the caller's end key
+    only once the iterator reports no more keys (``exhausted`` true). The committer re-scans
+    ``[start, end)`` for an exhausted scan and ``[start, end]`` for an open one
+    (:func:`mvote.verifier.mvcc.check_mvcc`), so a scan stopped early conflicts only with
+    changes among the keys it read, never with keys after them.
+    """
 
     start: str
-    end: str
+    end: str = ""
     exhausted: bool = False
     reads: list[tuple[str, Version]] = field(default_factory=list)
 
@@ -89,6 +105,14 @@ class Simulation:
     range_reads: list[RangeRead] = field(default_factory=list)
     writes: dict[str, bytes | None] = field(default_factory=dict)
     event: tuple[str, bytes] | None = None
+
+    def range_queries(self) -> list[RangeRead]:
+        """The range reads as Fabric's rwset builder keeps them (``AddToRangeQuerySet``): the
+        first of each (start, end, exhausted), in the order the scans were opened."""
+        kept: dict[tuple[str, str, bool], RangeRead] = {}
+        for query in self.range_reads:
+            kept.setdefault((query.start, query.end, query.exhausted), query)
+        return list(kept.values())
 
 
 @dataclass(frozen=True)
@@ -148,12 +172,18 @@ class TxSimulator:
         self.simulation.writes[key] = None
 
     def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
-        record = RangeRead(start=start, end=end)
+        """Keys in ``[start, end)``; the query is recorded now, as Fabric records every
+        iterator it opened, even one never advanced."""
+        record = RangeRead(start=start)
         self.simulation.range_reads.append(record)
-        for key, value, version in self._state.range(start, end):
+        return self._scan(record, end)
+
+    def _scan(self, record: RangeRead, end: str) -> Iterator[tuple[str, bytes]]:
+        for key, value, version in self._state.range(record.start, end):
             record.reads.append((key, version))
+            record.end = key  # the caller may never ask for the next key
             yield key, value
-        record.exhausted = True
+        record.end, record.exhausted = end, True
 
     def set_event(self, name: str, payload: bytes) -> None:
         if not name:

@@ -54,6 +54,11 @@ class Connection:
     def network(self) -> Network:
         return self.channel.gateway(self.creator).network(self.channel_name)
 
+    def committed_block(self, transaction_id: str) -> int:
+        """The block of a transaction the ledger already holds (the node answers at once)."""
+        with remote():
+            return self.network().new_commit(transaction_id).status().block_number
+
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():
             return fetch_blocks(self.network(), start, stop)

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ import yaml
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.records import MAX_ROSTER_BATCH, QuestionSpec
+from mvote.chaincode.records import QuestionSpec, roster_batches
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
@@ -610,9 +611,7 @@ def roster_add(
         if not public_keys:
             fail("no voters given", hint="pass --csv FILE, --wallets DIR or --key HEX")
         entries = sorted({keys.voter_hash(bytes.fromhex(k)).hex() for k in public_keys})
-        batches = [
-            entries[i : i + MAX_ROSTER_BATCH] for i in range(0, len(entries), MAX_ROSTER_BATCH)
-        ]
+        batches = roster_batches(entries)
         roster: dict[str, Any] = {}
         txs = []
         with _admin(network, node, org, identity, plaintext) as conn:
@@ -765,6 +764,72 @@ def results(
     run(as_json, body)
 
 
+@dataclass(frozen=True)
+class _Tallied:
+    """A question's tally as the ledger holds it, and whether this run's own ``Tally`` was
+    acknowledged (``already``: found TALLIED, or the ``Tally`` failed and the ledger shows it
+    TALLIED anyway, e.g. the commit acknowledgement was lost)."""
+
+    tally: dict[str, Any]
+    tx: str
+    block: int
+    already: bool
+
+
+def _recorded_tally(conn: Connection, qid: str) -> _Tallied | None:
+    """The recorded tally if ``qid`` is TALLIED; None if not, or if the node cannot say."""
+    try:
+        if conn.evaluate("GetQuestion", qid)["state"] != "TALLIED":
+            return None
+        tally = conn.evaluate("GetTally", qid)
+        return _Tallied(tally, tally["tx"], conn.committed_block(tally["tx"]), already=True)
+    except Failure:
+        return None
+
+
+def _aggregate_shards(conn: Connection, qid: str, shards: int, batch: int, out: Output) -> int:
+    """Aggregate every shard not yet done, ``batch`` ballots per transaction; how many ran."""
+    transactions = 0
+    for shard in range(shards):
+        try:
+            done = bool(conn.evaluate("GetAggregate", qid, str(shard))["done"])
+        except Failure as f:
+            if f.error != "NOT_FOUND":
+                raise
+            done = False
+        while not done:
+            step = conn.submit("Aggregate", qid, str(shard), str(batch))
+            transactions += 1
+            done = bool(step.result["done"])
+            out.progress(
+                f"shard {shard + 1}/{shards}: {step.result['ballots']} ballots"
+                + (" (done)" if done else "")
+            )
+    return transactions
+
+
+def _submit_tally(conn: Connection, qid: str) -> _Tallied:
+    """Record the tally. When the ``Tally`` fails but the ledger shows the question TALLIED
+    (its acknowledgement was lost, or another run's tally committed first), that tally."""
+    try:
+        final = conn.submit("Tally", qid)
+    except Failure as f:
+        recorded = _recorded_tally(conn, qid)
+        if recorded is not None:
+            return recorded
+        if f.error != "NO_QUORUM":
+            raise
+        raise Failure(
+            REFUSED,
+            "NO_QUORUM",
+            f"{qid}: every shard is aggregated; {f.message}",
+            hint="at least k trustees post their partial decryptions (`mvote trustee "
+            f"decrypt {qid} --trustee FILE`), then run `mvote tally {qid}` again",
+            field=f.field,
+        ) from None
+    return _Tallied(final.result, final.transaction_id, final.block_number, already=False)
+
+
 def tally(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     close: Annotated[
@@ -780,61 +845,45 @@ def tally(
     plaintext: PlaintextOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Aggregate every shard of a CLOSED question to its end, then record the tally."""
+    """Aggregate every shard of a CLOSED question to its end, then record the tally. Run again
+    on a TALLIED question (say, when the first run lost its acknowledgement), it shows the
+    recorded tally."""
 
     def body(out: Output) -> None:
+        transactions = 0
         with _admin(network, node, org, identity, plaintext) as conn:
             question = conn.evaluate("GetQuestion", qid)
-            if question["state"] == "OPEN" and close:
-                conn.submit("CloseQuestion", qid, "closed for the tally")
-                out.progress(f"closed {qid}")
-            elif question["state"] == "OPEN":
-                fail(
-                    f"qid: question {qid!r} is OPEN; it must be CLOSED to tally",
-                    error="QUESTION_OPEN",
-                    code=1,
-                    hint=f"close it first (`mvote question close {qid}`) or pass --close",
-                )
-            transactions = 0
-            for shard in range(question["shards"]):
-                try:
-                    done_already = bool(conn.evaluate("GetAggregate", qid, str(shard))["done"])
-                except Failure as f:
-                    if f.error != "NOT_FOUND":
-                        raise
-                    done_already = False
-                while not done_already:
-                    step = conn.submit("Aggregate", qid, str(shard), str(batch))
-                    transactions += 1
-                    done_already = bool(step.result["done"])
-                    out.progress(
-                        f"shard {shard + 1}/{question['shards']}: {step.result['ballots']} ballots"
-                        + (" (done)" if done_already else "")
+            done = _recorded_tally(conn, qid) if question["state"] == "TALLIED" else None
+            if done is None:
+                if question["state"] == "OPEN" and close:
+                    conn.submit("CloseQuestion", qid, "closed for the tally")
+                    out.progress(f"closed {qid}")
+                elif question["state"] == "OPEN":
+                    fail(
+                        f"qid: question {qid!r} is OPEN; it must be CLOSED to tally",
+                        error="QUESTION_OPEN",
+                        code=1,
+                        hint=f"close it first (`mvote question close {qid}`) or pass --close",
                     )
-            try:
-                final = conn.submit("Tally", qid)
-            except Failure as f:
-                if f.error != "NO_QUORUM":
-                    raise
-                raise Failure(
-                    REFUSED,
-                    "NO_QUORUM",
-                    f"{qid}: every shard is aggregated; {f.message}",
-                    hint="at least k trustees post their partial decryptions (`mvote trustee "
-                    f"decrypt {qid} --trustee FILE`), then run `mvote tally {qid}` again",
-                    field=f.field,
-                ) from None
-        t = final.result
+                transactions = _aggregate_shards(conn, qid, question["shards"], batch, out)
+                done = _submit_tally(conn, qid)
+        t = done.tally
+        status = (
+            f"already TALLIED in block {done.block} (tx {done.tx}); the recorded result"
+            if done.already
+            else f"TALLIED in block {done.block}"
+        )
         out.result(
             {
                 "tally": t,
-                "tx": final.transaction_id,
-                "block": final.block_number,
+                "tx": done.tx,
+                "block": done.block,
                 "aggregate_transactions": transactions,
+                "already_tallied": done.already,
             },
             lambda: "\n".join(
                 [
-                    f"{question['title']}  [{qid}]  TALLIED in block {final.block_number}",
+                    f"{question['title']}  [{qid}]  {status}",
                     *describe_counts(question, t["counts"], t["ballots"]),
                     describe_outcome(question, t["outcome"]),
                     *describe_decryption(t),

@@ -421,6 +421,8 @@ def vote(
                 )
             done = conn.submit("Cast", encoding.encode(request.to_json()))
             tracker = done.result["tracker"]
+            # The anchor comes from the network's material, never from the receipt itself.
+            anchor = conn.material.genesis_hash.hex()
             blocks = conn.block_source()
             with_receipt = issue_receipt(
                 blocks,
@@ -437,7 +439,8 @@ def vote(
                 except MvoteError as exc:
                     out.progress(
                         f"warning: the receipt carries no question/ceremony blocks ({exc}); "
-                        "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN"
+                        "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN "
+                        f"--genesis-hash {anchor}"
                     )
         target = receipt or Path(f"receipt-{qid}.json")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -452,11 +455,13 @@ def vote(
                 "tx": done.transaction_id,
                 "block": done.block_number,
                 "receipt": str(target),
+                "genesis_hash": anchor,
             },
             f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: {picked}\n"
             f"tracker {tracker}\n"
             f"committed in block {done.block_number}, tx {done.transaction_id}\n"
-            f"receipt {target}; check it offline: mvote-verify receipt {target}",
+            f"receipt {target}; check it offline: mvote-verify receipt {target} "
+            f"--genesis-hash {anchor}",
         )
 
     run(as_json, body)

@@ -157,18 +157,63 @@ class BatchSettings:
         _check_int(self.timeout_ms, "batch.timeout_ms", maximum=24 * 3600 * 1000)
 
 
+#: The default transaction limit, or the block's absolute limit if that is smaller.
+DEFAULT_MAX_TRANSACTION_BYTES = 4 * MIB
+#: The most streams and waits one gRPC server process may hold open (each holds a thread).
+MAX_STREAMS_CEILING = 16384
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Size limits the node enforces before anything is written."""
+    """Size limits the node enforces before anything is written, and the bounds on what one
+    client can hold open in each gRPC server process (docs/network.md)."""
 
     max_grpc_message_bytes: int = 16 * MIB
-    max_transaction_bytes: int = 1 * MIB
+    #: A maximal question spec travels three times in its transaction (~2.4 MB): docs/node.md.
+    max_transaction_bytes: int = DEFAULT_MAX_TRANSACTION_BYTES
     max_rest_body_bytes: int = 1 * MIB
+    #: Streams and waits (Deliver, Broadcast, ChaincodeEvents, CommitStatus) open at once.
+    max_streams: int = 1024
+    max_streams_per_connection: int = 256
+    max_streams_per_identity: int = 512
+    #: Threads that serve unary calls; streams and waits never take these.
+    unary_workers: int = 64
+    #: How long a stream waits for its first request (and each next one) before it is ended.
+    stream_request_seconds: int = 10
+    #: How long CommitStatus waits for a transaction to commit before it answers
+    #: DEADLINE_EXCEEDED (a client asks again if it still cares).
+    commit_status_wait_seconds: int = 60
 
     def __post_init__(self) -> None:
         _check_int(self.max_grpc_message_bytes, "limits.max_grpc_message_bytes")
         _check_int(self.max_transaction_bytes, "limits.max_transaction_bytes")
         _check_int(self.max_rest_body_bytes, "limits.max_rest_body_bytes")
+        _check_int(self.max_streams, "limits.max_streams", maximum=MAX_STREAMS_CEILING)
+        for key in ("max_streams_per_connection", "max_streams_per_identity"):
+            _check_int(getattr(self, key), f"limits.{key}", maximum=self.max_streams)
+        _check_int(self.unary_workers, "limits.unary_workers", maximum=1024)
+        _check_int(self.stream_request_seconds, "limits.stream_request_seconds", maximum=3600)
+        _check_int(
+            self.commit_status_wait_seconds, "limits.commit_status_wait_seconds", maximum=3600
+        )
+
+
+def default_limits(batch: BatchSettings) -> Limits:
+    """The default limits for blocks cut by ``batch``: no transaction larger than a block."""
+    return Limits(
+        max_transaction_bytes=min(DEFAULT_MAX_TRANSACTION_BYTES, batch.absolute_max_bytes)
+    )
+
+
+#: The keys of :class:`Limits` that bound streams and waits, in file order.
+STREAM_LIMIT_KEYS = (
+    "max_streams",
+    "max_streams_per_connection",
+    "max_streams_per_identity",
+    "unary_workers",
+    "stream_request_seconds",
+    "commit_status_wait_seconds",
+)
 
 
 #: One per core of the machines the embedded node is sized for (2): the gateway processes do most
@@ -362,13 +407,14 @@ def default_node_config(
         f"at most {(65535 - FIRST_PEER_PORT) // PEER_PORT_STEP + 1} organisations get default "
         f"ports, got {len(names)}",
     )
+    batch = batch or BatchSettings()
     return NodeConfig(
         organizations=tuple(peer_org(n, i, base_domain) for i, n in enumerate(names)),
         orderer=OrdererOrg(domain=base_domain),
         channel=channel,
         chaincode=chaincode,
-        batch=batch or BatchSettings(),
-        limits=limits or Limits(),
+        batch=batch,
+        limits=limits or default_limits(batch),
     )
 
 
@@ -400,6 +446,7 @@ def node_config_to_dict(config: NodeConfig) -> dict[str, Any]:
             "max_grpc_message_bytes": config.limits.max_grpc_message_bytes,
             "max_transaction_bytes": config.limits.max_transaction_bytes,
             "max_rest_body_bytes": config.limits.max_rest_body_bytes,
+            **{key: getattr(config.limits, key) for key in STREAM_LIMIT_KEYS},
         },
         "orderer": {
             "msp_id": config.orderer.msp_id,
@@ -477,9 +524,15 @@ def node_config_from_dict(doc: object) -> NodeConfig:
     batch = BatchSettings(**batch_doc)
 
     limits_doc = _mapping(top.get("limits", {}), "limits")
-    limit_keys = {"max_grpc_message_bytes", "max_transaction_bytes", "max_rest_body_bytes"}
+    limit_keys = {
+        "max_grpc_message_bytes",
+        "max_transaction_bytes",
+        "max_rest_body_bytes",
+        *STREAM_LIMIT_KEYS,
+    }
     _section(limits_doc, limit_keys, prefix="limits.")
-    limits = Limits(**limits_doc)
+    implied = {"max_transaction_bytes": default_limits(batch).max_transaction_bytes}
+    limits = Limits(**{**implied, **limits_doc})
 
     orderer_doc = _mapping(top.get("orderer", {}), "orderer")
     _section(orderer_doc, {"msp_id", "domain", "endpoint"}, prefix="orderer.")

@@ -6,7 +6,7 @@ Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and 
 
 from __future__ import annotations
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Unauthorised
 
 
 class ConfigInvalid(MvoteError):
@@ -71,3 +71,27 @@ class NotRunning(MvoteError):
 class CommitTimeout(MvoteError):
     code = "COMMIT_TIMEOUT"
     summary = "the transaction was not committed within the time waited (it may still commit)"
+
+
+class TooManyStreams(MvoteError):
+    code = "TOO_MANY_STREAMS"
+    summary = (
+        "the gRPC server holds as many streams and waits as its limits allow, in all or for this "
+        "connection or identity (RESOURCE_EXHAUSTED); retry after one ends"
+    )
+
+
+class StreamIdle(MvoteError):
+    code = "STREAM_IDLE"
+    summary = (
+        "a stream sent no request within limits.stream_request_seconds and was ended "
+        "(DEADLINE_EXCEEDED)"
+    )
+
+
+class IdentityExpired(Unauthorised):
+    code = "IDENTITY_EXPIRED"
+    summary = (
+        "the certificate of the identity making the request expired (its notAfter is past on the "
+        "node's clock): refused at Endorse, Submit, Broadcast, Deliver and CommitStatus"
+    )

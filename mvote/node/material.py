@@ -428,9 +428,11 @@ def _issue(
     sans: Sequence[str],
     tls: bool,
     now: datetime.datetime,
+    validity: tuple[datetime.datetime, datetime.datetime] | None = None,
 ) -> x509.Certificate:
-    """cryptogen's CA.SignCertificate for an enrollment (tls=False) or TLS certificate."""
-    not_before, not_after = _validity(now)
+    """cryptogen's CA.SignCertificate for an enrollment (tls=False) or TLS certificate; valid
+    for cryptogen's ten years from ``now``, or for ``validity`` (not before, not after)."""
+    not_before, not_after = _validity(now) if validity is None else validity
     builder = (
         x509.CertificateBuilder()
         .subject_name(
@@ -482,6 +484,38 @@ def _issue(
                 names.append(x509.DNSName(san))
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return _sign_low_s_certificate(builder, ca.key)
+
+
+def issue_enrollment_certificate(
+    org: OrgMaterial,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    common_name: str,
+    organizational_unit: str,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> x509.Certificate:
+    """An enrollment certificate for ``public_key`` signed by ``org``'s signing CA, valid from
+    ``not_before`` to ``not_after`` (a short-lived or already expired identity; ``network init``
+    issues ten-year ones). Precondition: the window lies within the CA's own."""
+    ca_cert = _load_certificate(org.ca_cert_path)
+    location = SubjectLocation(
+        *(
+            str(ca_cert.subject.get_attributes_for_oid(oid)[0].value)
+            for oid in (NameOID.COUNTRY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.LOCALITY_NAME)
+        )
+    )
+    ca = _CA(_load_private_key(org.ca_key_path), ca_cert, org.ca_name, location)
+    return _issue(
+        ca,
+        public_key,
+        common_name=common_name,
+        organizational_unit=organizational_unit,
+        sans=(),
+        tls=False,
+        now=not_before,
+        validity=(not_before, not_after),
+    )
 
 
 # --- organisations -----------------------------------------------------------------------------

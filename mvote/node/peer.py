@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
@@ -31,6 +32,7 @@ from mvote.node.errors import (
     CommitTimeout,
     EndorsementFailed,
     EndorsementMismatch,
+    IdentityExpired,
     NotRunning,
     UnknownChaincode,
 )
@@ -50,6 +52,9 @@ CHAINCODE_VERSION = contract.VERSION
 MAX_CLOCK_SKEW_SECONDS = 300
 WRITERS = "/Channel/Writers"
 APPLICATION_WRITERS = "/Channel/Application/Writers"
+#: The most an envelope adds to its payload: the client's DER ECDSA P-256 signature (at most 72
+#: bytes) and the two fields' tags and lengths.
+ENVELOPE_SIGNATURE_BYTES = 72 + 2 + 6
 #: Creators whose ACL answer a peer remembers before it starts over.
 MAX_REMEMBERED_CREATORS = 4096
 
@@ -114,6 +119,29 @@ class Peer(ABC):
         assert self._policies is not None, "start() first"
         return self._policies
 
+    def check_not_expired(self, identity: Identity, field: str) -> None:
+        """Refuse (IdentityExpired) an identity whose certificate's notAfter is past on the node's
+        clock. Fabric's peer and orderer refuse such requests at their entry points; the rule
+        for recorded transactions (the verifier's MSP validation) never looks at expiry."""
+        not_after = identity.cert.not_valid_after_utc
+        now = self._clock()
+        if not_after.timestamp() < now:
+            raise IdentityExpired(
+                f"{field}: identity expired: certificate of {identity.mspid} has notAfter "
+                f"{not_after.isoformat()}, before the node's time "
+                f"{datetime.fromtimestamp(now, UTC).isoformat(timespec='seconds')}",
+                field=field,
+            )
+
+    def check_identity_bytes(self, serialized: bytes, field: str) -> None:
+        """:meth:`check_not_expired` for a serialized identity already proved by a signature
+        check (one that does not deserialize is that check's business, not this one's)."""
+        try:
+            identity = self.channel_config.msps.deserialize(serialized)
+        except VerifierError:
+            return
+        self.check_not_expired(identity, field)
+
     @abstractmethod
     def _fresh(self) -> None:
         """Bring the ledger up to the latest commit before a read that must see it."""
@@ -139,6 +167,7 @@ class Peer(ABC):
             creator = check_proposal(up, self.channel_config.msps)
         else:
             creator = checked.creator
+        self.check_not_expired(creator, "creator")
         # Fabric's peer/Propose ACL: the creator must be a writer of the application.
         if not self._is_application_writer(creator):
             raise Unauthorised(
@@ -191,6 +220,13 @@ class Peer(ABC):
                 field="timestamp",
             )
         endorsers = self._endorsers_named(organizations) if organizations else self._endorsing
+        # What the transaction carries of the proposal alone: refused before anyone endorses.
+        least = (
+            len(up.payload_no_transient)
+            + len(up.channel_header_bytes)
+            + 2 * len(up.signature_header_bytes)
+        )
+        self._check_orderable(least, "proposal.payload", "at least ")
         self._fresh()
         with self.ledger.snapshot() as world:
             responses = [e.endorse(up, world) for e in endorsers]
@@ -210,7 +246,20 @@ class Peer(ABC):
                 field="proposal",
             )
         payload = assemble_transaction(up, responses)
+        # With the result, the writes and the endorsements: still refused rather than handed to
+        # a client whose Submit could never be ordered.
+        self._check_orderable(len(payload) + ENVELOPE_SIGNATURE_BYTES, "proposal", "")
         return common_pb2.Envelope(payload=payload), responses[0].response
+
+    def _check_orderable(self, size: int, field: str, bound: str) -> None:
+        """TooLarge if a transaction envelope of ``size`` bytes exceeds what Submit takes."""
+        limit = self.config.limits.max_transaction_bytes
+        if size > limit:
+            raise TooLarge(
+                f"{field}: the transaction envelope would be {bound}{size} bytes; expected at "
+                f"most {limit} (limits.max_transaction_bytes), so it could never be ordered",
+                field=field,
+            )
 
     def _endorsers_named(self, organizations: Sequence[str]) -> list[Endorser]:
         by_msp = {e.msp_id: e for e in self.endorsers}
@@ -265,8 +314,10 @@ class Peer(ABC):
                 field="channel_id",
             )
         if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+            # Config updates included: the channel config stays the genesis block's (docs/node.md).
             raise Malformed(
-                f"channel_header.type: expected ENDORSER_TRANSACTION (3), got {header.type}",
+                f"channel_header.type: expected ENDORSER_TRANSACTION (3), got {header.type} "
+                "(this node orders no config transactions)",
                 field="channel_header.type",
             )
         signed = SignedData(parsed.payload, parsed.signature_header.creator, parsed.signature)
@@ -274,6 +325,7 @@ class Peer(ABC):
         if not ok:
             why = problems[0].error.message if problems else f"creator does not satisfy {WRITERS}"
             raise Unauthorised(f"envelope signature: {why}", field="signature")
+        self.check_identity_bytes(parsed.signature_header.creator, "creator")
         self.order(header.tx_id, raw)
         return str(header.tx_id)
 

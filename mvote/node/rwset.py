@@ -40,7 +40,7 @@ def kv_rwset(simulation: Simulation) -> kv_rwset_pb2.KVRWSet:
         if version is not None:
             read.version.block_num = version.block
             read.version.tx_num = version.tx
-    for query in simulation.range_reads:
+    for query in simulation.range_queries():
         info = kv.range_queries_info.add(
             start_key=query.start, end_key=query.end, itr_exhausted=query.exhausted
         )

@@ -21,7 +21,7 @@ from typing import Any
 from mvote.chaincode.errors import MvoteError
 from mvote.verifier.chain import ChainReport, Finding, verify_chain
 from mvote.verifier.envelope import METADATA_TRANSACTIONS_FILTER, unpack_block
-from mvote.verifier.replay import ReplayReport, replay_chain
+from mvote.verifier.replay import LIFECYCLE, ReplayReport, replay_chain
 
 
 @dataclass
@@ -30,10 +30,53 @@ class AuditReport:
     chain: ChainReport
     replay: ReplayReport | None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Findings of :meth:`expect` (a height or last block hash published elsewhere).
+    expected: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return list(self.chain.findings) + (list(self.replay.findings) if self.replay else [])
+        replayed = list(self.replay.findings) if self.replay else []
+        return list(self.chain.findings) + replayed + list(self.expected)
+
+    def expect(self, *, height: int | None = None, last_hash: bytes | None = None) -> None:
+        """Compare the chain's height and last block hash with values published elsewhere, so
+        that a chain whose tail was withheld fails ("height", "last_block_hash")."""
+        last = self.chain.blocks - 1
+        if height is not None and height != self.chain.blocks:
+            self.expected.append(
+                Finding(
+                    last,
+                    None,
+                    None,
+                    "height",
+                    f"chain height: expected {height}, got {self.chain.blocks}",
+                )
+            )
+        if last_hash is not None and last_hash != self.chain.last_hash:
+            self.expected.append(
+                Finding(
+                    last,
+                    None,
+                    None,
+                    "last_block_hash",
+                    f"block {last} header hash: expected {last_hash.hex()}, "
+                    f"got {self.chain.last_hash.hex()}",
+                )
+            )
+
+    @property
+    def verdict(self) -> str:
+        """One line that claims no more than was checked: a chain none of whose transactions
+        of the audited chaincode could be re-executed says how many were."""
+        if not self.verified:
+            return f"NOT VERIFIED: {len(self.findings)} findings"
+        checked = "VERIFIED: signatures, policies and validation codes"
+        if self.replay is None:
+            return f"{checked}; no transaction re-executed (--no-replay)"
+        if all(n.chaincode == LIFECYCLE for n in self.replay.not_replayed):
+            return "VERIFIED"
+        total = self.replay.replayed + len(self.replay.not_replayed)
+        return f"{checked}; {self.replay.replayed} of {total} chaincode transactions re-executed"
 
     @property
     def verified(self) -> bool:
@@ -50,6 +93,8 @@ class AuditReport:
             "blocks": self.chain.blocks,
             "transactions": self.transactions,
             "last_block_hash": self.chain.last_hash.hex(),
+            "orderers_copy": self.chain.orderers_copy,
+            "verdict": self.verdict,
             "invalid_transactions": [
                 {"block": n, "tx_index": i, "tx_id": self.chain.tx_ids[n][i], "code": code}
                 for n, codes in sorted(self.chain.codes.items())
@@ -74,6 +119,7 @@ class AuditReport:
                     "tx_index": f.tx_index,
                     "tx_id": f.tx_id,
                     "check": f.check,
+                    "code": f.code,
                     "message": f.message,
                 }
                 for f in self.findings

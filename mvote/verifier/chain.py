@@ -10,7 +10,8 @@ Per block, in this order (check names in quotes, see docs/verifier.md):
 "tx_well_formed", "orderer_signature" and "block_validation_policy", "last_config", then every
 transaction's recomputed validation code against the recorded TRANSACTIONS_FILTER
 ("transactions_filter", "validation_code" plus the failing check of the transaction), then
-config updates ("config").
+config updates ("config", or the configtx check that refused it: "config_update",
+"config_read_set", "config_write_set", "config_mod_policy", "config_result").
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from fabric_protos.common import common_pb2
 
 from mvote.verifier.block import block_data_hash, block_header_bytes, block_header_hash
 from mvote.verifier.commithash import commit_hash
-from mvote.verifier.config import ChannelConfig, config_from_block, config_from_envelope
+from mvote.verifier.config import ChannelConfig, config_from_block, is_config_tx
+from mvote.verifier.configtx import next_config
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     METADATA_COMMIT_HASH,
@@ -38,7 +40,13 @@ from mvote.verifier.envelope import (
     unpack_signature_header,
     unpack_signatures_metadata,
 )
-from mvote.verifier.errors import BadAnchor, MalformedProto, VerifierError
+from mvote.verifier.errors import (
+    BadAnchor,
+    BadConfigUpdate,
+    ConfigUpdateError,
+    MalformedProto,
+    VerifierError,
+)
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
 from mvote.verifier.validation import BlockContext, validate_block_transactions
@@ -59,6 +67,12 @@ CHECKS = (
     "transactions_filter",
     "validation_code",
     "config",
+    # why a config transaction is refused (mvote.verifier.configtx):
+    "config_update",
+    "config_read_set",
+    "config_write_set",
+    "config_mod_policy",
+    "config_result",
     "commit_hash",
     "metadata",
     # the failing check behind a validation code mismatch:
@@ -92,6 +106,8 @@ class Finding:
     tx_id: str | None
     check: str
     message: str
+    #: The stable error code behind the finding, where one typed error caused it.
+    code: str | None = None
 
     def __str__(self) -> str:
         where = f"block {self.block}" + (
@@ -108,10 +124,18 @@ class ChainReport:
     tx_ids: dict[int, list[str]] = field(default_factory=dict)
     blocks: int = 0
     last_hash: bytes = b""
+    #: Blocks after block 0 with neither TRANSACTIONS_FILTER nor COMMIT_HASH (an orderer's copy).
+    orderer_copy_blocks: list[int] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
         return not self.findings and self.blocks > 0
+
+    @property
+    def orderers_copy(self) -> bool:
+        """An ordering node's copy: no block after block 0 carries a peer's metadata, so every
+        validation code was recomputed with no recorded one to compare."""
+        return self.blocks > 1 and len(self.orderer_copy_blocks) == self.blocks - 1
 
 
 @dataclass
@@ -272,6 +296,10 @@ def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[
     return out
 
 
+def _is_config_block(block: BlockView) -> bool:
+    return len(block.data) == 1 and is_config_tx(block.data[0])
+
+
 def _last_config(block: BlockView, expected: int) -> str | None:
     try:
         md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
@@ -305,8 +333,9 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
             tx: int | None = None,
             tx_id: str | None = None,
             number: int = position,
+            code: str | None = None,
         ) -> None:
-            report.findings.append(Finding(number, tx, tx_id, check, message))
+            report.findings.append(Finding(number, tx, tx_id, check, message, code))
 
         try:
             block = unpack_block(raw)
@@ -365,7 +394,8 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
             add("tx_well_formed", msg, None if idx < 0 else idx)
         for check, msg in orderer_signature_findings(block, walk.config):
             add(check, msg)
-        lc = _last_config(block, walk.last_config_block)
+        # Fabric's orderer names a config block itself as the last config.
+        lc = _last_config(block, n if _is_config_block(block) else walk.last_config_block)
         if lc is not None:
             add("last_config", lc)
 
@@ -374,7 +404,9 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
         report.codes[n] = [v.code for v in verdicts]
         report.tx_ids[n] = [v.tx_id for v in verdicts]
         recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-        if len(recorded) != len(verdicts):
+        if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
+            report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
+        elif len(recorded) != len(verdicts):
             add(
                 "transactions_filter",
                 f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
@@ -401,29 +433,50 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
         for v in verdicts:
             if v.code != 0 or v.config_data is None:
                 continue
-            if len(block.data) != 1:
-                add(
-                    "config",
-                    f"config block: expected 1 transaction, got {len(block.data)}",
-                    v.index,
-                    v.tx_id,
-                )
-                continue
-            try:
-                new = config_from_envelope(
-                    unpack_config_envelope(v.config_data), walk.config.channel_id
-                )
-            except VerifierError as exc:
-                add("config", f"config update: {exc.message}", v.index, v.tx_id)
-                continue
-            if new.sequence <= walk.config.sequence:
-                add(
-                    "config",
-                    f"config.sequence: expected above {walk.config.sequence}, got {new.sequence}",
-                    v.index,
-                    v.tx_id,
-                )
-                continue
-            walk.config = new
-            walk.last_config_block = n
+            refused = _apply_config(walk, n, len(block.data), v.config_data)
+            if refused is not None:
+                check, code, message = refused
+                add(check, message, v.index, v.tx_id, code=code)
+    mixed = _mixed_copy(report)
+    if mixed is not None:
+        report.findings.append(Finding(mixed[0], None, None, "metadata", mixed[1]))
     return report
+
+
+def _mixed_copy(report: ChainReport) -> tuple[int, str] | None:
+    """A chain is a peer's copy or an orderer's, not both: the first block of the other kind."""
+    orderer = report.orderer_copy_blocks
+    if not orderer or report.orderers_copy:
+        return None
+    peer = sorted(set(range(1, report.blocks)) - set(orderer))
+    if orderer[0] == 1:
+        return peer[0], (
+            f"block {peer[0]} carries a peer's TRANSACTIONS_FILTER or COMMIT_HASH in an "
+            f"orderer's copy (block 1 carries neither)"
+        )
+    return orderer[0], (
+        f"TRANSACTIONS_FILTER and COMMIT_HASH: expected a peer's, as from block 1, got none "
+        f"(an orderer's copy of block {orderer[0]})"
+    )
+
+
+def _apply_config(
+    walk: _Walk, number: int, transactions: int, config_data: bytes
+) -> tuple[str, str, str] | None:
+    """Install the config a VALID CONFIG transaction of block ``number`` carries, if Fabric's
+    configtx validator accepts it (:func:`mvote.verifier.configtx.next_config`) against the
+    config in force; otherwise (check, code, message) and the config in force stays."""
+    if transactions != 1:
+        return (
+            "config",
+            BadConfigUpdate.code,
+            f"config block: expected 1 transaction, got {transactions}",
+        )
+    try:
+        walk.config = next_config(walk.config, unpack_config_envelope(config_data))
+    except ConfigUpdateError as exc:
+        return exc.check, exc.code, exc.message
+    except VerifierError as exc:
+        return "config", exc.code, f"config update: {exc.message}"
+    walk.last_config_block = number
+    return None

@@ -1,12 +1,13 @@
 """Channel configuration from a config block: organisations, MSPs, policies, orderer settings.
 
-A CONFIG transaction carries the whole new ``Config`` (not a delta), so a later config block
-simply replaces the configuration the verifier holds; see :func:`next_config`.
+A CONFIG transaction carries the whole new ``Config`` (not a delta) and the signed update that
+produced it; ``mvote.verifier.configtx`` checks the one against the other and the update's
+signatures against the current config before a later config block replaces it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fabric_protos.common import configuration_pb2 as common_cfg
@@ -78,6 +79,8 @@ class ChannelConfig:
     batch_timeout: str | None
     consensus_type: str | None
     hashing_algorithm: str | None
+    #: The parsed ``common.Config`` this was built from (what a config update is applied to).
+    source: Any = field(default=None, compare=False, repr=False)
 
     def group(self, path: str) -> ConfigGroup | None:
         """The group at an absolute path such as ``/Channel/Application/Org1MSP``."""
@@ -212,6 +215,7 @@ def config_from_envelope(config_envelope: Any, channel_id: str) -> ChannelConfig
         batch_timeout=batch_timeout,
         consensus_type=consensus,
         hashing_algorithm=hashing,
+        source=cfg,
     )
 
 

@@ -7,6 +7,8 @@ config without an MSP); a chain that reads but does not verify yields findings i
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from mvote.chaincode.errors import MvoteError
 
 
@@ -60,9 +62,60 @@ class BadPolicy(VerifierError):
 
 class BadAnchor(VerifierError):
     code = "VERIFY_BAD_ANCHOR"
-    summary = "the trust anchor (genesis block hash) is not 32 bytes"
+    summary = (
+        "the trust anchor (genesis block hash) is missing, not 64 hex digits (32 bytes), or "
+        "not in the profile named"
+    )
+
+
+class BlockNumbering(VerifierError):
+    code = "VERIFY_BLOCK_NUMBERING"
+    summary = (
+        "a folder of block files holds two blocks of one header number, or misses a number "
+        "between 0 and its highest"
+    )
 
 
 class UnsupportedRangeSummary(VerifierError):
     code = "VERIFY_UNSUPPORTED_RANGE_SUMMARY"
     summary = "a range query was recorded as Merkle summary hashes, which this verifier does not recompute"
+
+
+class ConfigUpdateError(VerifierError):
+    """A CONFIG transaction that Fabric's configtx validator refuses; never raised itself.
+
+    ``check`` is the audit's check name for the refusal (see ``mvote.verifier.chain.CHECKS``).
+    """
+
+    check: ClassVar[str] = "config_update"
+
+
+class BadConfigUpdate(ConfigUpdateError):
+    code = "VERIFY_BAD_CONFIG_UPDATE"
+    summary = "a config transaction's update is unusable: not the next sequence, no CONFIG_UPDATE, another channel, an empty delta, an illegal key or mod_policy"
+
+
+class ConfigReadSetMismatch(ConfigUpdateError):
+    code = "VERIFY_CONFIG_READ_SET"
+    summary = "a config update's read set names an element absent from the current config or at another version"
+    check = "config_read_set"
+
+
+class ConfigVersionMismatch(ConfigUpdateError):
+    code = "VERIFY_CONFIG_WRITE_SET"
+    summary = "a config update's write set changes an element without raising its version by exactly one (or adds one at a version other than 0)"
+    check = "config_write_set"
+
+
+class ConfigModPolicyFailure(ConfigUpdateError):
+    code = "VERIFY_CONFIG_MOD_POLICY"
+    summary = "the signatures of a config update do not satisfy the mod_policy of an element it changes (or that policy does not exist)"
+    check = "config_mod_policy"
+
+
+class ConfigResultMismatch(ConfigUpdateError):
+    code = "VERIFY_CONFIG_RESULT"
+    summary = (
+        "the config a config transaction installs is not the current config with its update applied"
+    )
+    check = "config_result"

@@ -108,8 +108,11 @@ def _range_now(
 ) -> list[tuple[str, Version]]:
     """Committed state merged with the block's pending writes over the query's range.
 
-    The end key is inclusive when the endorser stopped early (``itr_exhausted`` false): it
-    then recorded the last key it read as the end, as Fabric's combined iterator assumes.
+    Fabric's ``validateRangeQuery``: a ``combinedIterator`` over ``[start_key, end_key)``
+    (``end_key == ""``: no bound), plus ``end_key`` itself when ``itr_exhausted`` is false,
+    since the simulator then recorded the last key the caller read as the end
+    (:class:`mvote.chaincode.simulation.RangeRead`). So a scan stopped early conflicts with
+    changes among the keys it read, never with keys after the last one.
     """
     include_end = not rq.itr_exhausted
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,19 +45,27 @@ from mvote.chaincode.crypto.ballot import BallotContext, verify_ballot
 from mvote.chaincode.crypto.elgamal import ZERO
 from mvote.chaincode.errors import InvalidField, MvoteError
 from mvote.chaincode.records import (
+    CHANNEL,
+    HASH_HEX,
+    IDENTIFIER,
+    TX_ID,
     BallotRecord,
     CastRequest,
     Question,
     SecretAggregate,
     SecretBallot,
 )
+from mvote.chaincode.schema import Array, Const, Int, Object, Text
 from mvote.chaincode.stub import partial_key_range
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import orderer_signature_findings
 from mvote.verifier.config import ChannelConfig, config_from_block
 from mvote.verifier.envelope import (
+    METADATA_TRANSACTIONS_FILTER,
     BlockView,
+    TxRwSet,
+    Version,
     parse_proto,
     unpack_block,
     unpack_chaincode_action,
@@ -64,12 +73,46 @@ from mvote.verifier.envelope import (
     unpack_rwset,
     unpack_transaction,
 )
-from mvote.verifier.mvcc import BlockUpdates, MemoryState
-from mvote.verifier.validation import BlockContext, validate_transaction
+from mvote.verifier.errors import UnsupportedRangeSummary
+from mvote.verifier.mvcc import BlockUpdates, MemoryState, StateView
+from mvote.verifier.validation import (
+    BlockContext,
+    TxVerdict,
+    finish_block_validation,
+    validate_transaction,
+)
 
 RECEIPT_TYPE = "mvote.receipt.v1"
 LIFECYCLE = "_lifecycle"
 MAX_RECEIPT_BYTES = 64 << 20
+#: At most: genesis, definition, the ballot's block, and a secret ballot's question and ceremony.
+MAX_PROOF_BLOCKS = 16
+BLOCK_NUMBER = Int(0, encoding.MAX_SAFE_INTEGER)
+#: Fabric's chaincode name rule.
+CHAINCODE_NAME = Text(1, 255, pattern=r"[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*")
+RECEIPT_SHAPE = Object(
+    {
+        "type": Const(RECEIPT_TYPE),
+        "channel": CHANNEL,
+        "genesis_hash": HASH_HEX,
+        "chaincode": CHAINCODE_NAME,
+        "qid": IDENTIFIER,
+        "tracker": HASH_HEX,
+        "tx_id": TX_ID,
+        "block": BLOCK_NUMBER,
+        "tx_index": Int(0, encoding.MAX_SAFE_INTEGER),
+        "proof": Array(
+            Object(
+                {
+                    "block": BLOCK_NUMBER,
+                    "data": Text(1, MAX_RECEIPT_BYTES, pattern=r"[A-Za-z0-9+/]*={0,2}"),
+                }
+            ),
+            min_len=1,
+            max_len=MAX_PROOF_BLOCKS,
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -107,33 +150,44 @@ class Receipt:
 
     @staticmethod
     def from_bytes(data: bytes) -> Receipt:
-        value = encoding.decode(data, max_size=MAX_RECEIPT_BYTES, what="receipt")
-        try:
-            if value["type"] != RECEIPT_TYPE:
-                raise InvalidField(
-                    f"receipt.type: expected {RECEIPT_TYPE!r}, got {value['type']!r}", field="type"
-                )
-            proof = {
-                int(item["block"]): base64.b64decode(item["data"], validate=True)
-                for item in value["proof"]
-            }
-            return Receipt(
-                channel=str(value["channel"]),
-                genesis_hash=str(value["genesis_hash"]),
-                chaincode=str(value["chaincode"]),
-                qid=str(value["qid"]),
-                tracker=str(value["tracker"]),
-                tx_id=str(value["tx_id"]),
-                block=int(value["block"]),
-                tx_index=int(value["tx_index"]),
-                proof=proof,
-            )
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            if isinstance(exc, MvoteError):
-                raise
+        """Parse a receipt: exactly its fields, each of its type and range, every proof block
+        once. Raises InvalidField (or the encoding's errors) naming the field."""
+        value = RECEIPT_SHAPE.check(
+            encoding.decode(data, max_size=MAX_RECEIPT_BYTES, what="receipt"), "receipt"
+        )
+        return Receipt(
+            channel=value["channel"],
+            genesis_hash=value["genesis_hash"],
+            chaincode=value["chaincode"],
+            qid=value["qid"],
+            tracker=value["tracker"],
+            tx_id=value["tx_id"],
+            block=value["block"],
+            tx_index=value["tx_index"],
+            proof=_proof_blocks(value["proof"]),
+        )
+
+
+def _proof_blocks(items: list[dict[str, Any]]) -> dict[int, bytes]:
+    """The proof's blocks by number. Precondition: ``items`` passed RECEIPT_SHAPE."""
+    proof: dict[int, bytes] = {}
+    first: dict[int, int] = {}
+    for i, item in enumerate(items):
+        number = item["block"]
+        if number in first:
+            path = f"receipt.proof[{i}].block"
             raise InvalidField(
-                f"receipt: missing or malformed field ({exc})", field="receipt"
-            ) from exc
+                f"{path}: expected each block once, got block {number} again "
+                f"(also receipt.proof[{first[number]}])",
+                field=path,
+            )
+        first[number] = i
+        try:
+            proof[number] = base64.b64decode(item["data"], validate=True)
+        except binascii.Error as exc:
+            path = f"receipt.proof[{i}].data"
+            raise InvalidField(f"{path}: expected base64, got {exc}", field=path) from exc
+    return proof
 
 
 @dataclass(frozen=True)
@@ -150,10 +204,28 @@ class ReceiptReport:
     tallied: bool | None = None
     #: Secret ballots with a chain: whether the ballot's shard has an aggregate that reaches it.
     aggregated: bool | None = None
+    #: Whether the chain was checked (else the report holds only what the receipt proves).
+    with_chain: bool = False
 
     @property
     def verified(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def not_proven(self) -> list[str]:
+        """What the checks made do not prove (offline: what only the chain can)."""
+        if self.with_chain:
+            return []
+        return list(OFFLINE_LIMITS)
+
+    @property
+    def verdict(self) -> str:
+        """One line that claims no more than the checks proved."""
+        if not self.verified:
+            return "NOT VERIFIED"
+        if self.with_chain:
+            return "VERIFIED"
+        return "VERIFIED offline: validity as recorded by the issuing peer; --chain proves it"
 
     def add(self, name: str, ok: bool, message: str) -> bool:
         self.checks.append(Check(name, ok, message))
@@ -251,10 +323,19 @@ def _cast_request(raw_tx: bytes) -> tuple[str, CastRequest]:
     )
 
 
-def verify_receipt(receipt: Receipt, chain: Sequence[bytes] | None = None) -> ReceiptReport:
-    """Every check a receipt allows offline; with ``chain``, also the audit and the tally (and
-    for a secret ballot, that it is inside its shard's aggregate)."""
-    report = ReceiptReport()
+def verify_receipt(
+    receipt: Receipt, chain: Sequence[bytes] | None = None, *, anchor: bytes
+) -> ReceiptReport:
+    """Every check a receipt allows offline, from ``anchor`` (the genesis block hash the city
+    publishes, never the one the receipt names); with ``chain``, also the audit and the tally
+    (and for a secret ballot, that it is inside its shard's aggregate)."""
+    report = ReceiptReport(with_chain=chain is not None)
+    if not report.add(
+        "trust_anchor",
+        receipt.genesis_hash == anchor.hex(),
+        f"the receipt names genesis hash {receipt.genesis_hash}, the trust anchor is {anchor.hex()}",
+    ):
+        return report
     try:
         request = _verify_offline(receipt, report, with_chain=chain is not None)
         if chain is not None and request is not None and report.verified:
@@ -367,9 +448,15 @@ def _verify_offline(
         verdict.tx_id == receipt.tx_id,
         f"transaction id {verdict.tx_id}, receipt names {receipt.tx_id}",
     )
-    recorded = ballot_block.metadata_slot(2)
+    recorded = ballot_block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
     code = recorded[receipt.tx_index] if receipt.tx_index < len(recorded) else None
-    report.add("validation_code", code == 0, f"the peer recorded code {code} for the transaction")
+    report.add(
+        "validation_code",
+        code == 0,
+        f"the issuing peer recorded code {code} for the transaction (no signature covers it)",
+    )
+    if verdict.code == 0:
+        _check_in_block(report, context, ballot_block, verdict)
 
     channel, request = _cast_request(raw_tx)
     ballot = request.ballot
@@ -401,6 +488,169 @@ def _verify_offline(
                 "was checked against: verify it with the chain (--chain FILE)",
             )
     return request
+
+
+#: What a receipt alone cannot prove; the audit of the chain (``--chain``) proves both.
+OFFLINE_LIMITS = (
+    "that no transaction of an earlier block conflicts with this one (MVCC against the state "
+    "committed before its block): offline, that rests on the code the issuing peer recorded",
+    "that the tally counted the ballot",
+)
+
+#: A version no transaction can have read: keys the receipt's transaction did not read.
+_UNKNOWN: Version = (-1, -1)
+
+
+class _AsRead:
+    """The state committed before the ballot's block, as far as one receipt knows it: the
+    chaincode definition, and every key the ballot's transaction read at the version it read.
+
+    If the ballot's transaction is valid, that is exactly the committed state of those keys (and
+    no earlier valid transaction of the block wrote them). Any other key is unknown: a read of it
+    never matches, and a range query is refused, so an earlier transaction of the block counts
+    as valid (its writes apply) only when everything it read is known; its validity then follows
+    from the ballot's. So a conflict found on this state is proved by the block alone.
+    """
+
+    def __init__(self, definition: StateView, rwset: TxRwSet) -> None:
+        self._definition = definition
+        self._reads: dict[tuple[str, str], Version | None] = {}
+        self._hashed: dict[tuple[str, str, bytes], Version | None] = {}
+        for ns in rwset.ns_rwsets:
+            for read in ns.reads:
+                self._reads[(ns.namespace, read.key)] = read.version
+            for coll in ns.collections:
+                for hashed in coll.reads:
+                    self._hashed[(ns.namespace, coll.collection, hashed.key_hash)] = hashed.version
+
+    def version(self, namespace: str, key: str) -> Version | None:
+        return self._reads.get((namespace, key), _UNKNOWN)
+
+    def value(self, namespace: str, key: str) -> bytes | None:
+        return self._definition.value(namespace, key)
+
+    def hashed_version(self, namespace: str, collection: str, key_hash: bytes) -> Version | None:
+        return self._hashed.get((namespace, collection, key_hash), _UNKNOWN)
+
+    def range(self, namespace: str, start: str, end: str) -> list[tuple[str, Version]]:
+        raise UnsupportedRangeSummary(
+            f"range query [{start!r}, {end!r}) in {namespace}: a receipt proves no range",
+            field="range_queries_info",
+        )
+
+
+def _check_in_block(
+    report: ReceiptReport, context: BlockContext, block: BlockView, mine: TxVerdict
+) -> None:
+    """Recompute the ballot transaction's code over the transactions before it in its block,
+    with the verifier's own validation (``finish_block_validation``: in-block duplicate tx ids,
+    then MVCC in block order) on :class:`_AsRead`. Precondition: ``mine`` is VALID by
+    :func:`validate_transaction` under ``context`` and carries its rwset."""
+    assert mine.rwset is not None
+    known: StateView = _AsRead(context.state, mine.rwset)
+    ctx = BlockContext(context.config, known, lambda _tx_id: False)
+    earlier = [
+        validate_transaction(ctx, i, block.data[i])
+        for i in _relevant(block.data[: mine.index], mine.tx_id, mine.rwset)
+    ]
+    verdicts, _ = finish_block_validation(ctx, block.number, [*earlier, _copy(mine)])
+    again = verdicts[-1]
+    if again.unsupported:
+        report.add(
+            "in_block",
+            False,
+            "; ".join(r.message for r in again.unsupported),
+        )
+        return
+    if again.code == 0:
+        report.add(
+            "in_block",
+            True,
+            f"recomputed over the {mine.index} transactions before it in block {block.number}: "
+            "none conflicts with it",
+        )
+        return
+    culprit = _conflicting_writer(verdicts[:-1], mine.rwset)
+    report.add(
+        "in_block",
+        False,
+        f"recomputed over the {mine.index} transactions before it in block {block.number}: "
+        f"code {again.code} ({'; '.join(r.message for r in again.reasons)})"
+        + (f"; {culprit}" if culprit else ""),
+    )
+
+
+def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]:
+    """The indexes of the earlier transactions that can change the ballot's in-block code: those
+    that write a key it read, or share a tx id with it or with another transaction. No other one
+    can: on :class:`_AsRead` a transaction counts only if all it read the ballot read too, so
+    only a writer of such a key can affect another. A transaction that does not parse is never
+    valid."""
+    read = _read_keys(rwset)
+    ids: list[str | None] = []
+    writers = set()
+    for i, raw in enumerate(earlier):
+        their_id, theirs = _id_and_rwset(raw)
+        ids.append(their_id)
+        if theirs is not None and not read.isdisjoint(_written_keys(theirs)):
+            writers.add(i)
+    counts = Counter([*ids, tx_id])
+    return [i for i, t in enumerate(ids) if i in writers or (t is not None and counts[t] > 1)]
+
+
+def _id_and_rwset(raw: bytes) -> tuple[str | None, TxRwSet | None]:
+    """An endorser transaction's tx id and rwset, as far as they parse."""
+    try:
+        envelope = unpack_full_envelope(raw)
+    except MvoteError:
+        return None, None
+    try:
+        (action,) = unpack_transaction(envelope.data)
+        return envelope.channel_header.tx_id, unpack_rwset(
+            unpack_chaincode_action(action.prp_extension).results
+        )
+    except (MvoteError, ValueError):
+        return envelope.channel_header.tx_id, None
+
+
+def _read_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
+    keys_: set[tuple[str, str] | tuple[str, str, bytes]] = set()
+    for ns in rwset.ns_rwsets:
+        keys_.update((ns.namespace, r.key) for r in ns.reads)
+        for c in ns.collections:
+            keys_.update((ns.namespace, c.collection, h.key_hash) for h in c.reads)
+    return keys_
+
+
+def _written_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
+    keys_: set[tuple[str, str] | tuple[str, str, bytes]] = set()
+    for ns in rwset.ns_rwsets:
+        keys_.update((ns.namespace, w.key) for w in ns.writes)
+        for c in ns.collections:
+            keys_.update((ns.namespace, c.collection, w.key_hash) for w in c.writes)
+    return keys_
+
+
+def _copy(verdict: TxVerdict) -> TxVerdict:
+    return dataclasses.replace(
+        verdict, reasons=list(verdict.reasons), unsupported=list(verdict.unsupported)
+    )
+
+
+def _conflicting_writer(earlier: list[TxVerdict], rwset: TxRwSet) -> str | None:
+    """Name the first valid earlier transaction that wrote a key ``rwset`` read."""
+    read = {(ns.namespace, r.key) for ns in rwset.ns_rwsets for r in ns.reads}
+    for v in earlier:
+        if v.code != 0 or v.unsupported or v.rwset is None:
+            continue
+        for ns in v.rwset.ns_rwsets:
+            for write in ns.writes:
+                if (ns.namespace, write.key) in read:
+                    return (
+                        f"transaction {v.tx_id} (index {v.index}) wrote {ns.namespace} key "
+                        f"{write.key!r}, which this transaction read"
+                    )
+    return None
 
 
 def _proof_record(

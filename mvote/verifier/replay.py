@@ -187,7 +187,7 @@ def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chain
         for q in (ns.range_queries if ns else ())
     ]
     replayed_ranges = [
-        (q.start, q.end, q.exhausted, tuple(q.reads)) for q in simulation.range_reads
+        (q.start, q.end, q.exhausted, tuple(q.reads)) for q in simulation.range_queries()
     ]
     if replayed_ranges != recorded_ranges:
         finding("replay_reads", "range queries differ from the recorded ones", tx_id)

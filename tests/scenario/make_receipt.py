@@ -1,10 +1,12 @@
 """Make a small chain with the embedded node and a receipt for one ballot in it.
 
-Usage: python make_receipt.py OUT_DIR  ->  OUT_DIR/receipt.json, OUT_DIR/chain.bin
+Usage: python make_receipt.py OUT_DIR  ->  OUT_DIR/receipt.json, OUT_DIR/chain.bin and
+OUT_DIR/profile.json (the public connection profile: the genesis hash the city publishes)
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -72,6 +74,8 @@ def main(out: Path) -> None:
             tracker=request.ballot.tracker(),
         )
         (out / "receipt.json").write_bytes(receipt.to_bytes())
+        profile = {"channel": "mvote", "genesis_hash": network.genesis_hash.hex()}
+        (out / "profile.json").write_text(json.dumps(profile, indent=2))
         write_chain(out / "chain.bin", [node.ledger.block(i) for i in range(node.ledger.height)])
 
 

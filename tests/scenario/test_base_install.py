@@ -65,7 +65,7 @@ def test_mvote_verify_audits_a_saved_chain_on_the_base_install(base_env: Path) -
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().endswith("VERIFIED")
+    assert result.stdout.strip().splitlines()[-1].startswith("VERIFIED: signatures, policies")
 
 
 def test_mvote_verify_checks_a_receipt_on_the_base_install(base_env: Path, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_mvote_verify_checks_a_receipt_on_the_base_install(base_env: Path, tmp_p
     verify = base_env / "bin" / "mvote-verify"
     receipt, chain = tmp_path / "receipt.json", tmp_path / "chain.bin"
     offline = subprocess.run(
-        [str(verify), "receipt", str(receipt)],
+        [str(verify), "receipt", str(receipt), "--profile", str(tmp_path / "profile.json")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,7 +89,15 @@ def test_mvote_verify_checks_a_receipt_on_the_base_install(base_env: Path, tmp_p
     )
     assert offline.returncode == 0, offline.stdout + offline.stderr
     full = subprocess.run(
-        [str(verify), "receipt", str(receipt), "--chain", str(chain)],
+        [
+            str(verify),
+            "receipt",
+            str(receipt),
+            "--chain",
+            str(chain),
+            "--profile",
+            str(tmp_path / "profile.json"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,13 +7,15 @@ import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nacl.signing
 import pytest
 from cli_support import Cli, serve
 
-from mvote.chaincode import keys
-from mvote.cli import operator
+from mvote.chaincode import keys, records
+from mvote.client.channel import Committed, GatewayChannel
+from mvote.client.errors import CommitStatusError
 from mvote.client.wallet import Wallet
 from mvote.verifier import cli as verify_cli
 from mvote.verifier.receipt import Receipt
@@ -95,7 +97,7 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
 
     cli("roster", "create", "class-3b", "--title", "Class 3B")
     # One entry per transaction here, to see the batching (MAX_ROSTER_BATCH in real use).
-    monkeypatch.setattr(operator, "MAX_ROSTER_BATCH", 2)
+    monkeypatch.setattr(records, "MAX_ROSTER_BATCH", 2)
     added = cli.json("roster", "add", "class-3b", "--wallets", folder)
     assert added["added"] == 3 and added["batches"] == 2
     assert "added 1 voters" in cli("roster", "add", "class-3b", "--csv", listed).stdout
@@ -141,7 +143,9 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     assert cast["choices"] == [1] and cast["receipt"] == str(receipt)
     saved = Receipt.from_bytes(receipt.read_bytes())
     assert (saved.tx_id, saved.block, saved.tracker) == (cast["tx"], cast["block"], cast["tracker"])
-    assert verify_cli.main(["receipt", str(receipt)]) == 0
+    assert cast["genesis_hash"] == cli.material.genesis_hash.hex()
+    anchor = ["--genesis-hash", cast["genesis_hash"]]
+    assert verify_cli.main(["receipt", str(receipt), *anchor]) == 0
 
     again = cli("vote", "trip", "--wallet", first, "-c", "0", "--code", "HALL-7", code=1)
     assert "refused: ALREADY_VOTED" in again.output and "what to do" in again.output
@@ -182,7 +186,79 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     # The receipt now also shows the ballot was counted, against the exported chain.
     chain = tmp_path / "chain.bin"
     cli("export", chain)
-    assert verify_cli.main(["receipt", str(receipt), "--chain", str(chain)]) == 0
+    assert verify_cli.main(["receipt", str(receipt), "--chain", str(chain), *anchor]) == 0
+
+
+def test_tally_in_small_batches_and_again_after_its_acknowledgement_was_lost(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "wallets"
+    for i in range(6):
+        _wallet(cli, folder / f"v{i}.json")
+    cli("roster", "create", "club", "--title", "Chess club")
+    cli("roster", "add", "club", "--wallets", folder)
+    cli("roster", "seal", "club")
+    cli(
+        "question",
+        "create",
+        "--qid",
+        "captain",
+        "--title",
+        "Who captains the club?",
+        "-o",
+        "Ann",
+        "-o",
+        "Bo",
+        "--rule",
+        "single",
+        "--roster",
+        "club",
+        "--shards",
+        "1",
+        "--duration",
+        "2h",
+        "--open",
+    )
+    for i in range(6):
+        wallet, receipt = folder / f"v{i}.json", tmp_path / f"r{i}.json"
+        cli("vote", "captain", "--wallet", wallet, "-c", str(i % 2), "--receipt", receipt)
+
+    # The node commits the Tally, but its acknowledgement never reaches the command.
+    lost: list[Committed] = []
+    transact = GatewayChannel.transact
+
+    def ack_lost(self: GatewayChannel, creator: bytes, function: str, *args: bytes | str) -> Any:
+        committed = transact(self, creator, function, *args)
+        if function != "Tally":
+            return committed
+        lost.append(committed)
+        raise CommitStatusError(
+            "the connection dropped before the commit status arrived",
+            grpc_code="DEADLINE_EXCEEDED",
+            transaction_id=committed.transaction_id,
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(GatewayChannel, "transact", ack_lost)
+        # Six ballots in one shard, two per Aggregate: every scan but the last stops early.
+        first = cli.json("tally", "captain", "--close", "--batch", "2")
+    [committed] = lost
+    assert first["already_tallied"] is True
+    assert (first["tx"], first["block"]) == (committed.transaction_id, committed.block_number)
+    assert first["aggregate_transactions"] == 4  # 3 full batches, then the call that finds the end
+    assert (first["tally"]["ballots"], first["tally"]["counts"]) == (6, [3, 3])
+
+    # Run again: the recorded tally, exit 0, nothing submitted.
+    again = cli.json("tally", "captain")
+    assert again["already_tallied"] is True and again["aggregate_transactions"] == 0
+    assert (again["tally"], again["tx"], again["block"]) == (
+        first["tally"],
+        first["tx"],
+        first["block"],
+    )
+    human = cli("tally", "captain").stdout
+    assert f"already TALLIED in block {first['block']}" in human
+    assert "ballots: 6" in human and "outcome: Ann, Bo" in human
 
 
 def test_open_question_from_a_spec_file_with_registrar_credentials(

@@ -81,10 +81,11 @@ def test_newcomer_path_end_to_end(shell: Shell) -> None:
         assert "Jeju" in shell.mvote("question", "show", "trip")
 
         voted = shell.mvote("vote", "trip", "--wallet", "me.json", "-c", "Jeju")
-        assert "receipt receipt-trip.json" in voted
+        assert f"mvote-verify receipt receipt-trip.json --genesis-hash {anchor}" in voted
         # Offline: the receipt alone, from the genesis hash the city publishes.
         checked = shell.verify("receipt", "receipt-trip.json", "--genesis-hash", anchor)
-        assert checked.rstrip().endswith("VERIFIED") and "NOT VERIFIED" not in checked
+        assert "\nVERIFIED offline: validity as recorded by the issuing peer" in checked
+        assert "NOT VERIFIED" not in checked
 
         assert "outcome: Jeju" in shell.mvote("tally", "trip", "--close")
         assert "final tally" in shell.mvote("results", "trip")
@@ -94,14 +95,18 @@ def test_newcomer_path_end_to_end(shell: Shell) -> None:
         assert "exported" in exported
         audit = shell.verify("audit", "--chain", "chain.bin", "--genesis-hash", anchor)
         assert audit.rstrip().endswith("VERIFIED") and "NOT VERIFIED" not in audit
-        counted = shell.verify("receipt", "receipt-trip.json", "--chain", "chain.bin")
+        counted = shell.verify(
+            "receipt", "receipt-trip.json", "--chain", "chain.bin", "--genesis-hash", anchor
+        )
         assert "counted" in counted and counted.rstrip().endswith("VERIFIED")
 
         # A tampered receipt fails, exit 1.
         receipt = json.loads((shell.cwd / "receipt-trip.json").read_text())
         receipt["tracker"] = "0" * 64
         (shell.cwd / "bad.json").write_bytes(encoding.encode(receipt))
-        assert "NOT VERIFIED" in shell.verify("receipt", "bad.json", code=1)
+        assert "NOT VERIFIED" in shell.verify(
+            "receipt", "bad.json", "--genesis-hash", anchor, code=1
+        )
     finally:
         node.send_signal(signal.SIGTERM)
         node.wait(timeout=30)

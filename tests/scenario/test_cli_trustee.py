@@ -243,23 +243,31 @@ def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any
     assert twice["error"]["code"] == "INVALID_TRANSITION"
 
 
+def _anchor(election: dict[str, Any]) -> bytes:
+    """The genesis hash `mvote vote` printed (from the network's material, not the receipt)."""
+    return bytes.fromhex(election["cast"]["genesis_hash"])
+
+
 def test_secret_receipt_verified_offline_and_with_the_chain(election: dict[str, Any]) -> None:
     receipt = str(election["receipt"])
     chain = str(election["chain"])
-    assert verify_cli.main(["receipt", receipt]) == 0
-    report = verify_receipt(Receipt.from_bytes(Path(receipt).read_bytes()))
+    anchor = _anchor(election)
+    assert verify_cli.main(["receipt", receipt, "--genesis-hash", anchor.hex()]) == 0
+    report = verify_receipt(Receipt.from_bytes(Path(receipt).read_bytes()), anchor=anchor)
     checks = {c.name: c for c in report.checks}
     assert checks["ballot_proofs"].ok and checks["question_record"].ok
     assert checks["ceremony_record"].ok
 
     with_chain = verify_receipt(
-        Receipt.from_bytes(Path(receipt).read_bytes()), read_chain(Path(chain))
+        Receipt.from_bytes(Path(receipt).read_bytes()), read_chain(Path(chain)), anchor=anchor
     )
     assert with_chain.verified, [c for c in with_chain.checks if not c.ok]
     names = {c.name for c in with_chain.checks}
     assert {"ballot_proofs", "in_aggregate", "counted"} <= names
     assert with_chain.aggregated is True and with_chain.tallied is True
-    assert verify_cli.main(["receipt", receipt, "--chain", chain]) == 0
+    assert (
+        verify_cli.main(["receipt", receipt, "--chain", chain, "--genesis-hash", anchor.hex()]) == 0
+    )
 
 
 def test_secret_receipt_without_context_blocks_needs_the_chain(election: dict[str, Any]) -> None:
@@ -279,11 +287,11 @@ def test_secret_receipt_without_context_blocks_needs_the_chain(election: dict[st
         full.tx_index,
         {n: raw for n, raw in full.proof.items() if n in keep},
     )
-    offline = verify_receipt(stripped)
+    offline = verify_receipt(stripped, anchor=_anchor(election))
     failed = [c for c in offline.checks if not c.ok]
     assert [c.name for c in failed] == ["ballot_proofs"]
     assert "--chain" in failed[0].message
-    chained = verify_receipt(stripped, read_chain(election["chain"]))
+    chained = verify_receipt(stripped, read_chain(election["chain"]), anchor=_anchor(election))
     assert chained.verified, [c for c in chained.checks if not c.ok]
 
 
@@ -299,7 +307,7 @@ def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.M
         return channel, CastRequest.from_json(value)
 
     monkeypatch.setattr(receipt_mod, "_cast_request", tampered)
-    report = verify_receipt(receipt)
+    report = verify_receipt(receipt, anchor=_anchor(election))
     assert not report.verified
     proofs = next(c for c in report.checks if c.name == "ballot_proofs")
     assert not proofs.ok
@@ -330,7 +338,7 @@ def test_ballot_outside_its_aggregate_is_named(
         return audit
 
     monkeypatch.setattr(receipt_mod, "audit_chain", swapped)
-    report = verify_receipt(receipt, read_chain(election["chain"]))
+    report = verify_receipt(receipt, read_chain(election["chain"]), anchor=_anchor(election))
     assert not report.verified
     check = next(c for c in report.checks if c.name == "in_aggregate")
     assert not check.ok and "of 'budget'" in check.message and "differs" in check.message

@@ -12,11 +12,12 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import nacl.signing
 from testkit import creator_bytes
 
 from mvote import demo
 from mvote.chaincode import encoding, keys
-from mvote.chaincode.records import BallotRecord
+from mvote.chaincode.records import MAX_ROSTER_BATCH, BallotRecord
 from mvote.chaincode.stub import split_composite_key
 
 OPERATORS = demo.Operators(
@@ -103,10 +104,20 @@ def test_mvote_demo_command_runs_on_the_embedded_node_and_verifies(tmp_path: Pat
     # The files it leaves are what a voter and an auditor hold: check them again, by hand.
     from mvote.cli.demo_cmd import verify_command
 
+    anchor = out.split("genesis block hash ")[1].split()[0]
     again = subprocess.run(
-        [*verify_command(), "receipt", str(tmp_path / "receipt.json")],
+        [*verify_command(), "receipt", str(tmp_path / "receipt.json"), "--genesis-hash", anchor],
         capture_output=True,
         text=True,
         check=False,
     )
     assert again.returncode == 0, again.stdout
+
+
+def test_demo_rosters_larger_than_one_batch_are_added_in_batches() -> None:
+    # `mvote demo --voters 20000` has 6666 students: more than one AddRosterEntries accepts.
+    channel = demo.InProcessChannel("mvote")
+    members = [nacl.signing.SigningKey(i.to_bytes(32, "big")) for i in range(MAX_ROSTER_BATCH + 1)]
+    demo._roster(channel, OPERATORS.education, "big", "A large school", members)
+    roster = channel.evaluate(OPERATORS.client, "GetRoster", "big")
+    assert (roster["count"], roster["sealed"]) == (MAX_ROSTER_BATCH + 1, True)

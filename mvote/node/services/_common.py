@@ -194,7 +194,8 @@ class Streams:
                 self._events.discard(event)
                 self._hooks.pop(event, None)
 
-        context.add_callback(done)
+        if not context.add_callback(done):
+            done()  # the call already ended
         return event
 
     def on_stop(self, event: threading.Event, hook: Callable[[], None]) -> None:

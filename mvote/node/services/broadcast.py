@@ -21,18 +21,23 @@ from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
 from mvote.chaincode.errors import MvoteError, Unauthorised, WrongChannel
-from mvote.node.errors import NotRunning
+from mvote.node.errors import IdentityExpired, NotRunning
 from mvote.node.orderer import orderer_copy
 from mvote.node.peer import Peer
 from mvote.node.services._common import CHANNEL_READERS, Streams
+from mvote.node.services.admission import Admission, TimedRequests
 from mvote.node.services.deliver import DeliverHandler
+from mvote.verifier.envelope import unpack_full_envelope
 
 log = logging.getLogger("mvote.node.broadcast")
 
 
 def broadcast_status(error: MvoteError) -> tuple[int, str]:
     """The ``common.Status`` and info Fabric's orderer answers for a refusal like ``error``."""
-    if isinstance(error, Unauthorised):
+    if isinstance(error, IdentityExpired):
+        # orderer/common/msgprocessor ExpirationRejectRule: not a permission error to Fabric.
+        status = common_pb2.BAD_REQUEST
+    elif isinstance(error, Unauthorised):
         status = common_pb2.FORBIDDEN
     elif isinstance(error, WrongChannel):
         status = common_pb2.NOT_FOUND
@@ -44,14 +49,23 @@ def broadcast_status(error: MvoteError) -> tuple[int, str]:
 
 
 class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):  # type: ignore[misc]
-    def __init__(self, node: Peer, streams: Streams) -> None:
+    def __init__(self, node: Peer, streams: Streams, admission: Admission) -> None:
         self.node = node
-        self._deliver = DeliverHandler(node, CHANNEL_READERS, streams=streams)
+        self._admission = admission
+        self._deliver = DeliverHandler(node, CHANNEL_READERS, streams=streams, admission=admission)
 
     def Broadcast(
         self, request_iterator: Iterator[common_pb2.Envelope], context: grpc.ServicerContext
     ) -> Iterator[ab_pb2.BroadcastResponse]:
-        for envelope in request_iterator:
+        ticket = self._admission.enter(context, "broadcast")
+        reader = TimedRequests(request_iterator, context)
+        while True:
+            try:
+                envelope = reader.next(self._admission.limits.stream_request_seconds)
+            except TimeoutError:
+                self._admission.idle(context)
+            if envelope is None:
+                return
             try:
                 tx_id = self.node.submit(envelope)
             except MvoteError as exc:
@@ -66,6 +80,10 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):  # type: ignore[misc
                 return  # as Fabric's broadcast Handle: a failed message ends the stream
             log.debug("broadcast tx %s ordered", tx_id)
             yield ab_pb2.BroadcastResponse(status=common_pb2.SUCCESS)
+            if ticket.identity is None:
+                # Counted against its creator once submit proved it by its signature.
+                header = unpack_full_envelope(envelope.SerializeToString()).signature_header
+                self._admission.identify(context, ticket, header.creator)
 
     def Deliver(
         self, request_iterator: Iterator[common_pb2.Envelope], context: grpc.ServicerContext

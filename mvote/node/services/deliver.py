@@ -26,6 +26,7 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import events_pb2, events_pb2_grpc
 from google.protobuf.message import DecodeError
 
+from mvote.node.errors import IdentityExpired
 from mvote.node.peer import Peer
 from mvote.node.services._common import (
     APPLICATION_READERS,
@@ -35,6 +36,7 @@ from mvote.node.services._common import (
     is_config_block,
     start_number,
 )
+from mvote.node.services.admission import Admission, Ticket, TimedRequests
 from mvote.verifier.envelope import unpack_full_envelope
 from mvote.verifier.errors import VerifierError
 
@@ -58,11 +60,13 @@ class DeliverHandler:
         policy: str,
         *,
         streams: Streams,
+        admission: Admission,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.node = node
         self.policy = policy
         self._streams = streams
+        self._admission = admission
         self._clock = clock
 
     def handle(
@@ -72,11 +76,22 @@ class DeliverHandler:
         send: Sender,
         status_response: Callable[[Status], object],
     ) -> Iterator[object]:
-        """Answer each seek request in turn until the client hangs up or a request fails."""
+        """Answer each seek request in turn until the client hangs up or a request fails; a
+        stream beyond the limits is refused, one that sends no request in time is ended
+        (admission.py)."""
+        ticket = self._admission.enter(context, "deliver")
         stop = self._streams.open(context)
-        for envelope in requests:
+        reader = TimedRequests(requests, context)
+        wait = self._admission.limits.stream_request_seconds
+        while True:
+            try:
+                envelope = reader.next(wait)
+            except TimeoutError:
+                self._admission.idle(context)
+            if envelope is None:
+                return
             outcome: list[Status] = []
-            yield from self._deliver_blocks(envelope, context, send, stop, outcome)
+            yield from self._deliver_blocks(envelope, context, send, stop, outcome, ticket)
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
             yield status_response(status)
             if status != common_pb2.SUCCESS:
@@ -89,6 +104,7 @@ class DeliverHandler:
         send: Sender,
         stop: threading.Event,
         outcome: list[Status],
+        ticket: Ticket,
     ) -> Iterator[object]:
         peer = context.peer()
         try:
@@ -122,21 +138,31 @@ class DeliverHandler:
             outcome.append(common_pb2.BAD_REQUEST)
             return
 
+        creator = parsed.signature_header.creator
+
         def refusal() -> str | None:
-            return check_signed_acl(
+            denied = check_signed_acl(
                 self.node,
                 header.channel_id,
                 self.policy,
                 parsed.payload,
-                parsed.signature_header.creator,
+                creator,
                 parsed.signature,
             )
+            if denied is None:
+                # Fabric's SessionAccessControl: checked again before every block.
+                try:
+                    self.node.check_identity_bytes(creator, "creator")
+                except IdentityExpired as exc:
+                    denied = str(exc)
+            return denied
 
         denied = refusal()
         if denied is not None:
             log.warning("deliver: client %s is not authorized: %s", peer, denied)
             outcome.append(common_pb2.FORBIDDEN)
             return
+        self._admission.identify(context, ticket, creator)
         if not seek.HasField("start") or not seek.HasField("stop"):
             outcome.append(common_pb2.BAD_REQUEST)
             return
@@ -194,8 +220,10 @@ class DeliverHandler:
 class PeerDeliver(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
     """Fabric's peer DeliverServer: blocks, filtered blocks, blocks with private data."""
 
-    def __init__(self, node: Peer, streams: Streams) -> None:
-        self._handler = DeliverHandler(node, APPLICATION_READERS, streams=streams)
+    def __init__(self, node: Peer, streams: Streams, admission: Admission) -> None:
+        self._handler = DeliverHandler(
+            node, APPLICATION_READERS, streams=streams, admission=admission
+        )
 
     @staticmethod
     def _status(status: Status) -> events_pb2.DeliverResponse:

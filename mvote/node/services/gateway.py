@@ -12,6 +12,7 @@ docs/node.md has the table of mappings.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from functools import partial
@@ -25,9 +26,11 @@ from mvote.chaincode.contract import REFUSED
 from mvote.chaincode.errors import MvoteError
 from mvote.node.endorser import check_proposal, unpack_proposal
 from mvote.node.errors import (
+    CommitTimeout,
     DuplicateTransaction,
     EndorsementFailed,
     EndorsementMismatch,
+    IdentityExpired,
     NotRunning,
     UnknownChaincode,
 )
@@ -40,6 +43,7 @@ from mvote.node.services._common import (
     check_signed_acl,
     start_number,
 )
+from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import broadcast_status
 from mvote.verifier.envelope import parse_proto, unpack_channel_header
 from mvote.verifier.errors import VerifierError
@@ -90,9 +94,10 @@ def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, st
 class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     """Fabric's gateway Server with the node as its local peer, remote peers and orderer."""
 
-    def __init__(self, node: Peer, streams: Streams) -> None:
+    def __init__(self, node: Peer, streams: Streams, admission: Admission) -> None:
         self.node = node
         self._streams = streams
+        self._admission = admission
         self._peer_address = {
             org.msp_id: str(org.peer_endpoint) for org in node.config.organizations
         }
@@ -133,6 +138,13 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 else f"failed to find any endorsing peers for chaincode {chaincode} in channel "
                 f"{channel}: {UnknownChaincode.code}",
             )
+
+    def _check_not_expired(self, context: grpc.ServicerContext, identity: bytes) -> None:
+        """PERMISSION_DENIED for a request signed by an identity whose certificate expired."""
+        try:
+            self.node.check_identity_bytes(identity, "identity")
+        except IdentityExpired as exc:
+            abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
 
     def _pre_process(self, signed: proposal_pb2.SignedProposal) -> Checked:
         """The endorsing peer's preProcess: validate the proposal (header, tx id, creator and
@@ -262,7 +274,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 f"failed to get config for channel [{request.channel_id}]: channel not found",
             )
         try:
-            self.node.submit(txn)
+            tx_id = self.node.submit(txn)
         except MvoteError as exc:
             status, info = broadcast_status(exc)
             message = (
@@ -279,7 +291,8 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 "no orderers could successfully process transaction",
                 [self._orderer_detail(message)],
             )
-        log.info("submitted tx %s", request.transaction_id)
+        # The envelope's own tx id: request.transaction_id is whatever the client wrote.
+        log.info("submitted tx %s", tx_id)
         return gateway_pb2.SubmitResponse()
 
     # -- CommitStatus -----------------------------------------------------------------------------
@@ -313,8 +326,13 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         )
         if denied is not None:
             abort(context, grpc.StatusCode.PERMISSION_DENIED, denied)
+        self._check_not_expired(context, request.identity)
+        ticket = self._admission.enter(context, "commit status")
+        self._admission.identify(context, ticket, request.identity)
         stop = self._streams.open(context)
         tx_id = request.transaction_id
+        wait = self._admission.limits.commit_status_wait_seconds
+        deadline = time.monotonic() + wait
         while True:
             # Sleep until this transaction commits, the node stops, or the call ends (the stream
             # stop event also resolves the waiter), instead of polling every block.
@@ -336,8 +354,17 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                         else grpc.StatusCode.CANCELLED,
                         "context finished before the transaction committed",
                     )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    # The server's own bound on a wait (limits.commit_status_wait_seconds).
+                    late = CommitTimeout(
+                        f"tx_id: {tx_id} not committed within {wait} s "
+                        "(limits.commit_status_wait_seconds)",
+                        field="tx_id",
+                    )
+                    abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, str(late))
                 with suppress(TimeoutError):
-                    waiter.result(1.0)
+                    waiter.result(min(1.0, remaining))
                 continue
             finally:
                 self._streams.off_stop(stop, wake)
@@ -375,6 +402,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         )
         if denied is not None:
             abort(context, grpc.StatusCode.PERMISSION_DENIED, denied)
+        self._check_not_expired(context, request.identity)
+        ticket = self._admission.enter(context, "chaincode events")
+        self._admission.identify(context, ticket, request.identity)
         start = self._events_start(request, context)
         matches = _event_matcher(request.chaincode_id, request.after_transaction_id)
         stop = self._streams.open(context)

@@ -20,18 +20,16 @@ from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
-from mvote.node.config import LOOPBACK, Endpoint
+from mvote.node.config import LOOPBACK, Endpoint, Limits
 from mvote.node.peer import Peer
 from mvote.node.services._common import Streams
+from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import AtomicBroadcast
 from mvote.node.services.deliver import PeerDeliver
 from mvote.node.services.gateway import Gateway
 from mvote.node.services.health import Health
 
 log = logging.getLogger("mvote.node.server")
-
-#: Streams (Deliver, ChaincodeEvents, CommitStatus waits) each hold a worker thread.
-DEFAULT_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,8 @@ def tls_files(node: Peer) -> TlsFiles:
 
 
 class NodeServer:
-    """Serves ``node`` over gRPC. ``port=0`` picks a free port (see :attr:`port`)."""
+    """Serves ``node`` over gRPC. ``port=0`` picks a free port (see :attr:`port`); ``limits``
+    (default: the node's configuration) bound message sizes, streams and waits."""
 
     def __init__(
         self,
@@ -56,15 +55,17 @@ class NodeServer:
         *,
         port: int | None = None,
         tls: bool = True,
-        max_workers: int = DEFAULT_WORKERS,
         reuse_port: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.node = node
         self._reuse_port = reuse_port
         self.tls = tls
         self._requested_port = node.config.listen.grpc.port if port is None else port
-        self._max_workers = max_workers
         self.streams = Streams()
+        #: Streams and waits open and refused (admission.py).
+        self.limits = node.config.limits if limits is None else limits
+        self.admission = Admission(self.limits)
         self.health = Health()
         self._server: grpc.Server | None = None
         self.port = 0
@@ -82,9 +83,13 @@ class NodeServer:
         return tls_files(self.node)
 
     def start(self) -> NodeServer:
-        limit = self.node.config.limits.max_grpc_message_bytes
+        limits = self.limits
+        limit = limits.max_grpc_message_bytes
+        # Streams and waits hold at most max_streams threads (admission.py); unary calls always
+        # have unary_workers more.
+        workers = limits.max_streams + limits.unary_workers
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="grpc"),
+            futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -93,10 +98,15 @@ class NodeServer:
                 ("grpc.so_reuseport", 1 if self._reuse_port else 0),
             ],
         )
-        gateway_pb2_grpc.add_GatewayServicer_to_server(Gateway(self.node, self.streams), server)
-        events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.node, self.streams), server)
+        streams, admission = self.streams, self.admission
+        gateway_pb2_grpc.add_GatewayServicer_to_server(
+            Gateway(self.node, streams, admission), server
+        )
+        events_pb2_grpc.add_DeliverServicer_to_server(
+            PeerDeliver(self.node, streams, admission), server
+        )
         ab_pb2_grpc.add_AtomicBroadcastServicer_to_server(
-            AtomicBroadcast(self.node, self.streams), server
+            AtomicBroadcast(self.node, streams, admission), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
         target = f"{LOOPBACK}:{self._requested_port}"

@@ -27,8 +27,11 @@ from mvote.chaincode.records import (
 from mvote.chaincode.stub import partial_key_range, split_composite_key
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
-# The secret-ballot vectors (crypto_*.json) are checked by tests/unit/crypto/test_crypto_vectors.py.
-FILES = sorted(p.name for p in VECTORS.glob("*.json") if not p.name.startswith("crypto_"))
+# The secret-ballot vectors (crypto_*.json) are checked by tests/unit/crypto/test_crypto_vectors.py,
+# the config update cases (config_updates.json) by tests/unit/verifier/test_config_update.py.
+FILES = sorted(
+    p.name for p in VECTORS.glob("*.json") if not p.name.startswith(("crypto_", "config_"))
+)
 
 
 def _load(name: str) -> list[dict[str, Any]]:

@@ -80,6 +80,21 @@ def write(tmp_path: Path, doc: object) -> Path:
             lambda d: d["limits"].update(max_grpc_message_bytes=1024),
             "limits.max_grpc_message_bytes",
         ),
+        (lambda d: d["limits"].update(max_streams=0), "limits.max_streams"),
+        (
+            lambda d: d["limits"].update(max_streams=8, max_streams_per_connection=9),
+            "limits.max_streams_per_connection",
+        ),
+        (
+            lambda d: d["limits"].update(max_streams_per_identity=10**6),
+            "limits.max_streams_per_identity",
+        ),
+        (lambda d: d["limits"].update(unary_workers="many"), "limits.unary_workers"),
+        (lambda d: d["limits"].update(stream_request_seconds=0), "limits.stream_request_seconds"),
+        (
+            lambda d: d["limits"].update(commit_status_wait_seconds=1.5),
+            "limits.commit_status_wait_seconds",
+        ),
         (lambda d: d["listen"].update(rest="127.0.0.1"), "listen.rest"),
         (lambda d: d["listen"].update(rest="127.0.0.1:70000"), "listen.rest"),
         (lambda d: d["organizations"][0].update(msp_id="OrdererMSP"), "organizations.msp_id"),
@@ -115,3 +130,14 @@ def test_value_objects_validate() -> None:
         NodeConfig(organizations=())
     assert Endpoint.parse("peer0.cityhall.mvote.local:7051", "x").port == 7051
     assert Limits().max_transaction_bytes <= BatchSettings().absolute_max_bytes
+
+
+def test_default_transaction_limit_never_exceeds_a_block(tmp_path: Path) -> None:
+    assert Limits().max_transaction_bytes == 4 * 1024 * 1024
+    small = BatchSettings(preferred_max_bytes=512 * 1024, absolute_max_bytes=1024 * 1024)
+    config = default_node_config("cityhall", batch=small)
+    assert config.limits.max_transaction_bytes == small.absolute_max_bytes
+    doc = node_config_to_dict(config)
+    del doc["limits"]["max_transaction_bytes"]
+    loaded = load_node_config(write(tmp_path, doc))
+    assert loaded.limits.max_transaction_bytes == small.absolute_max_bytes

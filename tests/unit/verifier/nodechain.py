@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nacl.signing
 import pytest
@@ -37,10 +38,15 @@ class Chain:
         self.node, self.admin, self.genesis_hash = node, admin, genesis_hash
 
     def submit(self, *args: bytes | str) -> int:
+        tx_id, envelope = self.endorsed(*args)
+        self.node.submit(envelope)
+        return self.node.commit_status(tx_id, 10).block
+
+    def endorsed(self, *args: bytes | str) -> tuple[str, Any]:
+        """A transaction endorsed on the current state and signed, not yet submitted."""
         proposal = new_proposal(self.admin, channel_id="mvote", chaincode="mvote", args=list(args))
         envelope, _ = self.node.endorse(proposal.signed())
-        self.node.submit(sign_envelope(envelope.payload, self.admin))
-        return self.node.commit_status(proposal.transaction_id, 10).block
+        return proposal.transaction_id, sign_envelope(envelope.payload, self.admin)
 
     def lie(
         self,
@@ -75,9 +81,12 @@ class Chain:
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Iterator[Chain]:
-    network = init_network(
-        tmp_path / "net", "cityhall,district,education", batch=BatchSettings(timeout_ms=20)
-    )
+    yield from open_chain(tmp_path, BatchSettings(timeout_ms=20))
+
+
+def open_chain(tmp_path: Path, batch: BatchSettings) -> Iterator[Chain]:
+    """A running node with question q1 open; stopped when the generator is closed."""
+    network = init_network(tmp_path / "net", "cityhall,district,education", batch=batch)
     node = Node.open(tmp_path / "net")
     node.start()
     admin = network.org("cityhall").admin
