@@ -1,7 +1,8 @@
 """``mvote node check``: the whole block file and index of a ledger checked against each other.
 
 Opening a ledger checks only what recovery needs (docs/ledger.md, "What opening checks"): the
-marker's last block. This reads everything, without changing anything:
+marker's last block. This reads everything, writing no block and no index entry (LevelDB may rewrite its own log
+files when it opens the index):
 
 - every record of the block file is whole and intact, and every block parses, derives (data
   hash, validation filter, readable VALID transactions) and chains: block ``n`` has number ``n``
@@ -82,7 +83,7 @@ class _DictBatch:
 
 
 def check_ledger(directory: Path, *, state: bool = False) -> CheckReport:
-    """Check the ledger in ``directory`` (see the module docstring); change nothing.
+    """Check the ledger in ``directory`` (see the module docstring); write no entry.
 
     :class:`LedgerUnavailable` if it cannot be checked: no block file, or its index is held by
     another process (a running node: stop it first)."""
