@@ -1,8 +1,8 @@
 """``mvote node check``: the whole block file and index of a ledger checked against each other.
 
 Opening a ledger checks only what recovery needs (docs/ledger.md, "What opening checks"): the
-marker's last block. This reads everything, writing no block and no index entry (LevelDB may rewrite its own log
-files when it opens the index):
+marker's last block. This reads everything, writing no block and no index entry (LevelDB may
+rewrite its own log files when it opens the index):
 
 - every record of the block file is whole and intact, and every block parses, derives (data
   hash, validation filter, readable VALID transactions) and chains: block ``n`` has number ``n``
