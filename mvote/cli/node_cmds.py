@@ -1,4 +1,4 @@
-"""``mvote network init`` and ``mvote node start``."""
+"""``mvote network init``, ``mvote node start`` and ``mvote node check``."""
 
 from __future__ import annotations
 
@@ -141,4 +141,54 @@ def node_start(
         node.stop()
     _event("stopped", height=height)
     if failed.is_set():
+        raise typer.Exit(1)
+
+
+@node_app.command("check")
+def node_check(
+    directory: Annotated[
+        Path, typer.Argument(help="A network directory (its ledger) or a ledger directory.")
+    ],
+    state: Annotated[
+        bool,
+        typer.Option("--state", help="Also check the world state and history: a replay."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the whole block file and index against each other (the node must be stopped).
+
+    Exit 0: they agree; 1: the first inconsistency is reported; 2: nothing to check (no ledger,
+    or a running node holds it)."""
+    from mvote.node.config import CONFIG_FILE_NAME, load_node_config
+    from mvote.node.ledger.check import check_ledger
+    from mvote.node.ledger.store import BLOCK_FILE
+
+    try:
+        ledger_dir = directory
+        if not (directory / BLOCK_FILE).exists() and (directory / CONFIG_FILE_NAME).is_file():
+            ledger_dir = directory / load_node_config(directory / CONFIG_FILE_NAME).ledger_dir
+        report = check_ledger(ledger_dir, state=state)
+    except MvoteError as exc:
+        if as_json:
+            typer.echo(
+                json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}})
+            )
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        what = "block file, index, state and history" if state else "block file and index"
+        typer.echo(
+            f"ledger {report.directory}: {report.blocks} blocks in the block file, "
+            f"{report.height} indexed, {report.transactions} transactions"
+        )
+        for note in report.notes:
+            typer.echo(f"note: {note}")
+        if report.ok:
+            typer.echo(f"ok: {what} agree")
+        else:
+            typer.echo(f"inconsistent: {report.inconsistency}")
+    if not report.ok:
         raise typer.Exit(1)

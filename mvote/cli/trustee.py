@@ -39,7 +39,8 @@ from mvote.cli._common import (
 from mvote.cli._connect import Connection, IdentityOpt, connect, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
 from mvote.client import trustee as tr
-from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal, write_private
+from mvote.client.files import write_private
+from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     unpack_block,

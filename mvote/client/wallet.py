@@ -23,6 +23,7 @@ import nacl.utils
 from mvote.chaincode import encoding
 from mvote.chaincode.errors import InvalidField, MvoteError
 from mvote.chaincode.schema import Const, Hex, Int, Object
+from mvote.client.files import write_private
 
 WALLET_TYPE = "mvote.wallet.v1"
 KDF = "argon2id13"
@@ -98,15 +99,6 @@ def unseal(document: Mapping[str, Any], passphrase: str, what: str = "wallet") -
         raise WrongPassphrase(
             f"passphrase: the {what} does not open with it", field="passphrase"
         ) from exc
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by its owner only, replacing ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o600)
-    tmp.replace(path)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mvote.client.files import PRIVATE, create_file
 from mvote.node.config import (
     CONFIG_FILE_NAME,
     DEFAULT_BASE_DOMAIN,
@@ -260,11 +260,10 @@ def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """A new file of the network (init_network writes only into paths it checked are free)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created with the final mode so a key is never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    create_file(path, data, mode)
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -277,7 +276,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write(path, pkcs8, 0o600)
+    _write(path, pkcs8, PRIVATE)
 
 
 def node_ou_config_yaml(ca_cert_relpath: str) -> str:

@@ -21,13 +21,16 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from typing import IO
 
 from mvote.chaincode.simulation import Version
 from mvote.node.frames import python_module, read_frame, write_frame
+from mvote.node.logs import log_to_stderr
 from mvote.verifier.config import ChannelConfig, config_from_block
 from mvote.verifier.mvcc import StateView
 from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
@@ -136,11 +139,18 @@ class ValidationWorker:
             write_frame(self._pipe_in, (lifecycle, committed, list(data)))
             verdicts: list[TxVerdict] | None = read_frame(self._pipe_out)
             return verdicts
+        except (EOFError, OSError, ValueError) as exc:
+            # The worker went away (or never started): what happened is in its own log lines.
+            log.error(
+                "validation worker failed (%s: %s); validating in the committer from now on",
+                type(exc).__name__,
+                exc,
+            )
         except Exception:
             log.exception("validation worker failed; validating in the committer from now on")
-            self._failed = True
-            self.close()
-            return None
+        self._failed = True
+        self.close()
+        return None
 
     @property
     def _pipe_in(self) -> IO[bytes]:
@@ -154,6 +164,7 @@ class ValidationWorker:
 
     def _start(self) -> None:
         argv, env = python_module("mvote.node.parallel")
+        argv.append(logging.getLevelName(logging.getLogger("mvote").getEffectiveLevel()))
         self._process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
@@ -175,8 +186,28 @@ class ValidationWorker:
                 process.stdout.close()
 
 
-if __name__ == "__main__":
+def main(level: str) -> int:
+    """The worker process: its log lines are the node's JSON lines (its stderr is the node's);
+    any failure is one of them, never a raw traceback. The node ends it by closing its stdin, so
+    it ignores SIGINT (a Ctrl-C reaches the whole process group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Replies go to the original stdout; anything else printed goes to stderr.
-    _replies = os.fdopen(os.dup(1), "wb")
+    replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    serve(sys.stdin.buffer, _replies)
+    log_to_stderr(level)
+    try:
+        serve(sys.stdin.buffer, replies)
+    except BrokenPipeError:
+        log.error("validation worker: the node closed its pipe; exiting")
+        # Closing flushes what the node never read: nothing more to report.
+        with suppress(OSError):
+            replies.close()
+        return 1
+    except Exception:
+        log.exception("validation worker failed; the node validates in its committer")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "warning"))

@@ -34,20 +34,20 @@ import logging
 import mmap
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from mvote.chaincode.errors import ERROR_TYPES, MvoteError
 from mvote.node.errors import NotRunning
-from mvote.node.frames import frame_bytes, python_module, read_frame, write_frame
+from mvote.node.frames import FrameWriter, frame_bytes, python_module, read_frame
 from mvote.node.ledger.errors import LedgerCorrupt
 from mvote.node.ledger.store import BLOCK_FILE, Commit, Ledger
 from mvote.node.ledger.updates import BlockUpdates
@@ -109,34 +109,41 @@ class Setup:
 
 
 class NodeLink:
-    """A gateway process's end of its pipes to the node: requests out, answers dispatched by
-    :meth:`serve` (the reader thread)."""
+    """A gateway process's end of its pipes to the node: requests out through a
+    :class:`~mvote.node.frames.FrameWriter` (no caller ever blocks on the pipe), answers
+    dispatched by :meth:`serve` (the reader thread, which never waits on a writer)."""
 
     def __init__(self, incoming: IO[bytes], outgoing: IO[bytes]) -> None:
         self._in = incoming
-        self._out = outgoing
-        self._send_lock = threading.Lock()
+        self._writer = FrameWriter(outgoing, "node-link-writer", self._broken)
+        #: Guards ``_waiting`` and ``_closed``; never held while writing or reading a pipe.
+        self._lock = threading.Lock()
         self._ids = itertools.count()
         self._waiting: dict[int, Future[Any]] = {}
         self._closed = False
 
     def send(self, frame: object) -> None:
-        with self._send_lock:
-            write_frame(self._out, frame)
+        self._writer.put(frame_bytes(frame))
+
+    def close(self, timeout: float) -> None:
+        """Write what is queued and close the pipe to the node (up to ``timeout`` seconds)."""
+        self._writer.close(timeout)
 
     def order(self, tx_id: str, raw: bytes) -> None:
-        """Have the node order ``raw``; raises the node's refusal."""
+        """Have the node order ``raw``; raises the node's refusal, or :class:`NotRunning` if the
+        node stopped, went away or did not answer in time."""
         answer: Future[Any] = Future()
-        with self._send_lock:
+        with self._lock:
             if self._closed:
                 raise NotRunning("the node is not running", field="node")
             request = next(self._ids)
             self._waiting[request] = answer
-            write_frame(self._out, ("order", request, tx_id, raw))
+        if not self._writer.put(frame_bytes(("order", request, tx_id, raw))):
+            self._refuse_waiting("the node process went away")
         try:
             refusal = answer.result(ORDER_TIMEOUT_SECONDS)
         except TimeoutError:
-            with self._send_lock:
+            with self._lock:
                 self._waiting.pop(request, None)
             raise NotRunning(
                 f"the node did not take transaction {tx_id} within {ORDER_TIMEOUT_SECONDS:.0f} s",
@@ -146,31 +153,48 @@ class NodeLink:
             code, message, field = refusal
             raise ERROR_TYPES.get(code, MvoteError)(message, field=field)
 
-    def serve(self, on_commit: Callable[[Commit], None], on_stop: Callable[[], None]) -> None:
-        """Read the node's frames until ``stop``; exit the process if the node goes away."""
+    def serve(
+        self,
+        on_commit: Callable[[Commit], None],
+        on_stop: Callable[[], None],
+        on_gone: Callable[[], None] = lambda: os._exit(3),
+    ) -> None:
+        """Read the node's frames until ``stop``. If the node goes away instead, every order
+        waiting is refused (:class:`NotRunning`) and ``on_gone`` is called (by default the
+        process exits: it never serves a chain no one commits to)."""
         while True:
             try:
                 frame = read_frame(self._in)
             except EOFError:
                 log.error("the node process went away; this gateway process exits")
-                os._exit(3)
+                self._refuse_waiting("the node process went away")
+                on_gone()
+                return
             kind = frame[0]
             if kind == "ordered":
                 _, request, refusal = frame
-                with self._send_lock:
+                with self._lock:
                     answer = self._waiting.pop(request, None)
                 if answer is not None:
                     answer.set_result(refusal)
             elif kind == "committed":
                 on_commit(frame[1])
             elif kind == "stop":
-                with self._send_lock:
-                    self._closed = True
-                    waiting, self._waiting = self._waiting, {}
-                for answer in waiting.values():
-                    answer.set_result(("NOT_RUNNING", "the node is stopping", "node"))
+                self._refuse_waiting("the node is stopping")
                 on_stop()
                 return
+
+    def _broken(self, exc: BaseException) -> None:
+        log.error("the pipe to the node broke (%s: %s)", type(exc).__name__, exc)
+        self._refuse_waiting("the node process went away")
+
+    def _refuse_waiting(self, why: str) -> None:
+        """Take no more orders, and answer every order waiting with NOT_RUNNING ``why``."""
+        with self._lock:
+            self._closed = True
+            waiting, self._waiting = self._waiting, {}
+        for answer in waiting.values():
+            answer.set_result(("NOT_RUNNING", why, "node"))
 
 
 class GatewayPeer(Peer):
@@ -232,29 +256,55 @@ def open_follower(ledger_dir: Path, index: int, height: int) -> Ledger:
         return Ledger.open_follower(directory, ledger_dir / BLOCK_FILE, height)
 
 
-def serve_gateway(setup: Setup, incoming: IO[bytes], outgoing: IO[bytes]) -> None:
-    """A gateway process's life: follow the ledger, serve gRPC until told to stop."""
-    link = NodeLink(incoming, outgoing)
+#: How long a gateway process whose node went away lets its calls in flight end (refused).
+GONE_GRACE_SECONDS = 1.0
+
+
+def serve_gateway(setup: Setup, link: NodeLink) -> None:
+    """A gateway process's life: watch the node, follow the ledger, serve gRPC until told to
+    stop. Precondition: nothing read from ``link`` yet (this starts its reader)."""
+    stop = threading.Event()
+    serving: list[GatewayPeer | NodeServer] = []  # [peer, server] as they come up
+
+    def on_commit(commit: Commit) -> None:
+        if serving:  # before the peer exists it follows the shared height when it starts
+            peer = serving[0]
+            assert isinstance(peer, GatewayPeer)
+            peer.follow_commit(commit)
+
+    def on_gone() -> None:
+        if len(serving) == 2:
+            server = serving[1]
+            assert isinstance(server, NodeServer)
+            server.stop(grace=GONE_GRACE_SECONDS)
+        os._exit(3)
+
+    # The death watch starts first: a node that dies while this process rebuilds its follower
+    # must not leave it to open the port afterwards.
+    reader = threading.Thread(
+        target=link.serve, args=(on_commit, stop.set, on_gone), name="node-link", daemon=True
+    )
+    reader.start()
     material = load_network(setup.directory)
     ledger_dir = setup.directory / material.config.ledger_dir
     height = SharedHeight(ledger_dir / FOLLOWERS_DIR / HEIGHT_FILE, writable=False)
     peer = GatewayPeer(material, open_follower(ledger_dir, setup.index, setup.height), height, link)
+    serving.append(peer)
     peer.start()
-    server = NodeServer(peer, port=setup.port, tls=setup.tls, reuse_port=True).start()
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=link.serve, args=(peer.follow_commit, stop.set), name="node-link", daemon=True
-    )
-    reader.start()
-    link.send(("serving", server.port))
-    log.info("gateway process %d serving on %s", setup.index, server.address)
-    stop.wait()
-    server.stop(grace=setup.grace)
+    if not stop.is_set():
+        server = NodeServer(peer, port=setup.port, tls=setup.tls, reuse_port=True).start()
+        serving.append(server)
+        link.send(("serving", server.port))
+        log.info("gateway process %d serving on %s", setup.index, server.address)
+        stop.wait()
+        server.stop(grace=setup.grace)
     peer.stop()
     height.close()
 
 
 def main() -> None:
+    # The node stops it through its pipes; a Ctrl-C reaches the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Frames go to the original stdout; anything else printed goes to stderr, the node's log.
     outgoing = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -264,19 +314,24 @@ def main() -> None:
     except EOFError:
         return  # the node gave up on starting us
     log_to_stderr(setup.log_level)
+    link = NodeLink(incoming, outgoing)
     try:
-        serve_gateway(setup, incoming, outgoing)
+        serve_gateway(setup, link)
     except Exception as exc:
         log.exception("gateway process %d failed", setup.index)
-        write_frame(outgoing, ("failed", f"{type(exc).__name__}: {exc}"))
+        link.send(("failed", f"{type(exc).__name__}: {exc}"))
+        link.close(5)
         sys.exit(2)
+    link.close(5)
 
 
 # -- the node's side ------------------------------------------------------------------------------
 
 
 class _Gateway:
-    """The node's handle on one gateway process."""
+    """The node's handle on one gateway process. Frames to it go through a
+    :class:`~mvote.node.frames.FrameWriter`: neither the committer nor the reader of its orders
+    ever blocks on its pipe."""
 
     def __init__(self, node: Node, index: int, on_exit: Callable[[_Gateway], None]) -> None:
         self.node = node
@@ -287,19 +342,19 @@ class _Gateway:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
         assert self.process.stdin is not None and self.process.stdout is not None
-        self._out = self.process.stdin
+        self._writer = FrameWriter(self.process.stdin, f"gateway-{index}-writer")
         self._in = self.process.stdout
-        self._send_lock = threading.Lock()
+        #: Guards ``_begun``: until it was sent its Setup, its first frame must be nothing else.
+        self._begin_lock = threading.Lock()
+        self._begun = False
         self._on_exit = on_exit
         self.started: Future[int] = Future()
-        #: Whether it was sent its Setup: until then its first frame must be nothing else.
-        self._begun = False
         self._reader = threading.Thread(target=self._serve, name=f"gateway-{index}", daemon=True)
 
     def begin(self, setup: Setup) -> int:
         """Tell it what to serve; the port it serves on, once it does."""
-        with self._send_lock:
-            write_frame(self._out, setup)
+        with self._begin_lock:
+            self._writer.put(frame_bytes(setup))
             self._begun = True
         self._reader.start()
         return self.started.result(START_TIMEOUT_SECONDS)
@@ -310,11 +365,10 @@ class _Gateway:
         self.send_bytes(frame_bytes(frame))
 
     def send_bytes(self, data: bytes) -> None:
-        """Send a frame made by :func:`frame_bytes`, as :meth:`send` does."""
-        with self._send_lock, suppress(BrokenPipeError, ValueError):
+        """Send a frame made by :func:`frame_bytes`, as :meth:`send` does; never blocks."""
+        with self._begin_lock:
             if self._begun:
-                self._out.write(data)
-                self._out.flush()
+                self._writer.put(data)
 
     def _serve(self) -> None:
         while True:
@@ -343,15 +397,16 @@ class _Gateway:
         self._on_exit(self)
 
     def close(self, timeout: float) -> None:
+        """End the pipe to it (after what is queued: one that never began reads EOF and exits at
+        once), wait up to ``timeout`` seconds for it to exit, then kill it."""
+        self._writer.close(0)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("gateway process %d did not stop; killing it", self.index)
             self.process.kill()
             self.process.wait()
-        # Closing flushes what a dead process never read: nothing to report.
-        with self._send_lock, suppress(OSError):
-            self._out.close()
+        self._writer.close(timeout)
         if self._reader.is_alive():
             self._reader.join(timeout)
         self._in.close()

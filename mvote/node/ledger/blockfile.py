@@ -108,12 +108,17 @@ class BlockFile:
         """Offset just past the last whole record (after :meth:`recover`)."""
         return self._end
 
-    def recover(self, committed_end: int) -> list[tuple[Location, bytes]]:
+    def recover(
+        self, committed_end: int, *, cut_only_torn: bool = False
+    ) -> list[tuple[Location, bytes]]:
         """Cut off a torn tail (read-only: leave it) and return the whole records after
         ``committed_end``.
 
         Precondition: ``committed_end`` is the end of the last block the index holds. A file
-        shorter than that lost committed blocks: :class:`LedgerCorrupt`.
+        shorter than that lost committed blocks: :class:`LedgerCorrupt`. With ``cut_only_torn``
+        (an index being rebuilt: which blocks were committed is unknown) only a torn append is
+        cut, one whose record the file ends inside of; other bytes after the last whole record
+        (a damaged record, garbage) could be committed blocks: :class:`LedgerCorrupt`.
         """
         size = os.fstat(self._fd).st_size
         if size < committed_end:
@@ -124,11 +129,28 @@ class BlockFile:
             )
         records = list(scan(self._pread, committed_end))
         whole_end = records[-1][0].end if records else committed_end
+        if whole_end < size and cut_only_torn and not self._torn_at(whole_end, size):
+            raise LedgerCorrupt(
+                f"block file {self.path} at offset {whole_end}: expected a whole block or a torn "
+                f"last write, got a damaged record with {size - whole_end} bytes from there; "
+                "the index is being rebuilt, so whether blocks after it were committed is "
+                "unknown and nothing is cut (see `mvote node check`)",
+                field="block_file",
+            )
         if whole_end < size and self.writable:
             os.ftruncate(self._fd, whole_end)
             os.fsync(self._fd)
         self._end = whole_end
         return records
+
+    def _torn_at(self, offset: int, size: int) -> bool:
+        """Whether the file ends inside the record that starts at ``offset`` (an append cut
+        short), rather than holding a damaged record there."""
+        header = self._pread(offset, HEADER.size)
+        if len(header) < HEADER.size:
+            return True
+        length: int = HEADER.unpack(header)[0]
+        return 0 < length <= MAX_PAYLOAD and offset + HEADER.size + length > size
 
     def records_after(self, end: int) -> Iterator[tuple[Location, bytes]]:
         """The whole records from offset ``end`` (a record boundary) on, as they are now."""

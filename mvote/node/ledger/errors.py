@@ -42,3 +42,9 @@ class LedgerCorrupt(LedgerError):
 class LedgerUnavailable(LedgerError):
     code = "LEDGER_UNAVAILABLE"
     summary = "the ledger is closed, opened by another process, or stopped after a failed commit (reopen it to recover)"
+
+
+class IndexDamaged(LedgerCorrupt):
+    """The index cannot be used (missing, unreadable by LevelDB, or without the entries of blocks
+    its marker counts) while the block file holds blocks. Opening a ledger rebuilds such an index
+    from the block file; raised only if the rebuilt one fails too."""

@@ -22,10 +22,19 @@ file without writing it. :meth:`Ledger.follow` applies the blocks the ledger has
 a height it is told, through the same derivation; the block file stays the ledger's alone.
 Follower batches are not synced: after a crash the follower rolls forward again from its marker,
 and one that no longer matches the block file is rebuilt by its owner.
+
+The block file is the truth. LevelDB is never created over an existing ledger (that would replay
+its last log into a new database and drop the older tables): an index that is missing, that
+LevelDB cannot open (lost or garbled ``CURRENT``, a torn ``MANIFEST``) or that lacks the entries
+of blocks its marker counts is set aside as ``index.damaged`` and rebuilt by rolling every block
+of the block file forward. A block file that contradicts a readable index is refused
+(:class:`LedgerCorrupt`): rebuilding from it could drop committed blocks.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +50,7 @@ from mvote.node.ledger.errors import (
     BlockNotFound,
     BlockOutOfOrder,
     BlockRefused,
+    IndexDamaged,
     LedgerCorrupt,
     LedgerUnavailable,
 )
@@ -48,8 +58,12 @@ from mvote.node.ledger.updates import BlockUpdates, derive_updates, read_block
 from mvote.verifier.block import block_header_hash
 from mvote.verifier.envelope import BlockView
 
+log = logging.getLogger("mvote.node.ledger")
+
 BLOCK_FILE = "blocks.bin"
 INDEX_DIR = "index"
+#: Where an index that could not be used is set aside (the previous one set aside is replaced).
+DAMAGED_INDEX_DIR = "index.damaged"
 
 
 class TxLocation(NamedTuple):
@@ -231,10 +245,42 @@ class Ledger:
     def _open(
         cls, directory: Path, block_file: Path, *, writable: bool, ready: Callable[[Ledger], None]
     ) -> Ledger:
-        """The ledger over ``directory``'s index and ``block_file``, made ``ready``; on any
-        failure both files are closed again."""
+        """The ledger over ``directory``'s index and ``block_file``, made ``ready``; an index that
+        cannot be used is set aside and rebuilt from the block file (once)."""
         directory.mkdir(parents=True, exist_ok=True)
-        db = _open_db(directory / INDEX_DIR)
+        try:
+            return cls._open_once(directory, block_file, writable=writable, ready=ready)
+        except IndexDamaged as exc:
+            log.warning(
+                "ledger index %s: %s; set aside as %s, rebuilding it from the block file %s",
+                directory / INDEX_DIR,
+                exc.message,
+                DAMAGED_INDEX_DIR,
+                block_file,
+            )
+            _set_aside(directory)
+            return cls._open_once(
+                directory, block_file, writable=writable, ready=ready, rebuild=True
+            )
+
+    @classmethod
+    def _open_once(
+        cls,
+        directory: Path,
+        block_file: Path,
+        *,
+        writable: bool,
+        ready: Callable[[Ledger], None],
+        rebuild: bool = False,
+    ) -> Ledger:
+        """One attempt of :meth:`_open` (``rebuild``: create the index, set aside before, anew);
+        on any failure both files are closed again."""
+        index = directory / INDEX_DIR
+        # Precondition of creating an index: no blocks it should already hold (or a rebuild,
+        # which rolls them all forward). A follower's index is new when its directory is; the
+        # ledger's when its block file is empty.
+        holds_blocks = writable and block_file.exists() and block_file.stat().st_size > 0
+        db = open_db(index, create=rebuild or (not index.exists() and not holds_blocks))
         blocks: BlockFile | None = None
         try:
             blocks = BlockFile(block_file, writable=writable)
@@ -363,52 +409,17 @@ class Ledger:
 
     def _apply(self, updates: BlockUpdates, location: Location) -> None:
         """Write the one LevelDB batch of a block already durable at ``location``."""
-        marker = schema.Marker(updates.number + 1, location.end, updates.header_hash)
         # A follower can roll forward again from the block file: its batches need no sync.
         with self._db.write_batch(transaction=True, sync=not self.follower) as batch:
-            self._put_state(batch, updates)
-            self._put_indexes(batch, updates, location)
-            batch.put(schema.MARKER, schema.encode_marker(marker))
+            marker = put_block(batch, updates, location, self._db.get)
         self._tip = marker
-
-    @staticmethod
-    def _put_state(batch: Any, updates: BlockUpdates) -> None:
-        # Batch operations apply in order, so a later write of a key in the block wins.
-        for w in updates.writes:
-            key = schema.state_prefix(w.namespace) + schema.key_bytes(w.key)
-            if w.value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, schema.encode_versioned(w.value, w.version))
-            batch.put(
-                schema.history_key(w.namespace, w.key, w.version),
-                schema.encode_history(w.tx_id, w.value),
-            )
-        for h in updates.hashed_writes:
-            key = schema.hashed_key(h.namespace, h.collection, h.key_hash)
-            if h.value_hash is None:
-                batch.delete(key)
-            else:
-                batch.put(key, schema.encode_versioned(h.value_hash, h.version))
-
-    def _put_indexes(self, batch: Any, updates: BlockUpdates, location: Location) -> None:
-        batch.put(schema.block_number_key(updates.number), schema.encode_location(location))
-        batch.put(schema.block_hash_key(updates.header_hash), schema.encode_number(updates.number))
-        seen: set[str] = set()
-        for tx in updates.txs:
-            # The first occurrence of a tx id wins, as in Fabric (later ones are DUPLICATE_TXID).
-            if not tx.tx_id or tx.tx_id in seen:
-                continue
-            seen.add(tx.tx_id)
-            key = schema.tx_id_key(tx.tx_id)
-            if self._db.get(key) is None:
-                batch.put(key, schema.encode_tx(updates.number, tx.index, tx.code))
 
     # -- recovery -----------------------------------------------------------------------------
 
     def _recover(self) -> None:
         committed = self._tip
-        beyond = self._blocks.recover(committed.end)
+        # An empty index over blocks is a rebuild: only a torn last append may be cut.
+        beyond = self._blocks.recover(committed.end, cut_only_torn=committed.height == 0)
         self._check_last_committed(committed)
         for location, raw in beyond:
             try:
@@ -422,9 +433,18 @@ class Ledger:
             self._apply(updates, location)
 
     def _check_last_committed(self, marker: schema.Marker) -> None:
-        """The block the marker names must be in the block file, ending where the marker says."""
+        """The block the marker names must be in the block file, ending where the marker says;
+        the index must hold the first and the last block the marker counts
+        (:class:`IndexDamaged` if not: see docs/ledger.md for what is and is not checked)."""
         if marker.height == 0:
             return
+        for number in {0, marker.height - 1}:
+            if self._db.get(schema.block_number_key(number)) is None:
+                raise IndexDamaged(
+                    f"index block {number}: expected its block-file location (the marker counts "
+                    f"{marker.height} blocks), got none",
+                    field="index",
+                )
         try:
             view = read_block(self._read_block(marker.height - 1))
         except BlockRefused as exc:
@@ -514,13 +534,88 @@ class Ledger:
             raise LedgerUnavailable(f"ledger {self.directory} is closed", field="ledger")
 
 
-def _open_db(path: Path) -> Any:
+def put_block(
+    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+) -> schema.Marker:
+    """Put into ``batch`` (``put``/``delete``, applied in order) everything the block at
+    ``location`` adds to the index: state, private-data hashes, history, the block and tx
+    indexes, and the marker, which it returns. ``stored`` reads the index as it is before the
+    block. The one rule of what the index holds, for commits, recovery, followers and
+    ``mvote node check`` (ledger/check.py)."""
+    _put_state(batch, updates)
+    _put_indexes(batch, updates, location, stored)
+    marker = schema.Marker(updates.number + 1, location.end, updates.header_hash)
+    batch.put(schema.MARKER, schema.encode_marker(marker))
+    return marker
+
+
+def _put_state(batch: Any, updates: BlockUpdates) -> None:
+    # Batch operations apply in order, so a later write of a key in the block wins.
+    for w in updates.writes:
+        key = schema.state_prefix(w.namespace) + schema.key_bytes(w.key)
+        if w.value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, schema.encode_versioned(w.value, w.version))
+        batch.put(
+            schema.history_key(w.namespace, w.key, w.version),
+            schema.encode_history(w.tx_id, w.value),
+        )
+    for h in updates.hashed_writes:
+        key = schema.hashed_key(h.namespace, h.collection, h.key_hash)
+        if h.value_hash is None:
+            batch.delete(key)
+        else:
+            batch.put(key, schema.encode_versioned(h.value_hash, h.version))
+
+
+def _put_indexes(
+    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+) -> None:
+    batch.put(schema.block_number_key(updates.number), schema.encode_location(location))
+    batch.put(schema.block_hash_key(updates.header_hash), schema.encode_number(updates.number))
+    seen: set[str] = set()
+    for tx in updates.txs:
+        # The first occurrence of a tx id wins, as in Fabric (later ones are DUPLICATE_TXID).
+        if not tx.tx_id or tx.tx_id in seen:
+            continue
+        seen.add(tx.tx_id)
+        key = schema.tx_id_key(tx.tx_id)
+        if stored(key) is None:
+            batch.put(key, schema.encode_tx(updates.number, tx.index, tx.code))
+
+
+def open_db(path: Path, *, create: bool) -> Any:
+    """LevelDB at ``path``, created only if ``create`` (precondition: no blocks to index yet).
+
+    :class:`LedgerUnavailable` if another process holds it; :class:`IndexDamaged` if it is
+    missing or LevelDB cannot open it."""
     try:
-        return plyvel.DB(str(path), create_if_missing=True)
-    except plyvel.IOError as exc:
-        raise LedgerUnavailable(
-            f"ledger index {path}: expected to open it, got {exc} (another process may hold it)",
-            field="index",
+        return plyvel.DB(str(path), create_if_missing=create)
+    except plyvel.Error as exc:
+        reason = _reason(exc)
+        if isinstance(exc, plyvel.IOError) and reason.startswith("IO error: lock "):
+            raise LedgerUnavailable(
+                f"ledger index {path}: expected to open it, got {reason} "
+                "(another process may hold it)",
+                field="index",
+            ) from exc
+        raise IndexDamaged(
+            f"expected an index LevelDB can open, got {reason}", field="index"
         ) from exc
-    except plyvel.CorruptionError as exc:
-        raise LedgerCorrupt(f"ledger index {path}: {exc}", field="index") from exc
+
+
+def _reason(exc: plyvel.Error) -> str:
+    """LevelDB's message (plyvel carries it as bytes)."""
+    arg = exc.args[0] if exc.args else exc
+    return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+
+
+def _set_aside(directory: Path) -> None:
+    """Move ``directory``'s index to :data:`DAMAGED_INDEX_DIR`, for a human to look at."""
+    damaged = directory / DAMAGED_INDEX_DIR
+    if damaged.exists():
+        shutil.rmtree(damaged)
+    index = directory / INDEX_DIR
+    if index.exists():
+        index.rename(damaged)

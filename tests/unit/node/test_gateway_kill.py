@@ -11,20 +11,17 @@ the next start rolls the followers forward from their markers and serves again.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
 
 from kill_support import Network, Receipt, check, prepare
 from node_support import cast_request, voter_key
+from served_support import Served, wait_gone
 
 from mvote.chaincode import encoding
 from mvote.client.gateway import Gateway
@@ -33,70 +30,6 @@ from mvote.client.identity import load_signer
 SEED = 20261123
 KILLS = 8
 CLIENTS = 4
-START_WAIT = 60.0
-
-
-class Served:
-    """``mvote node start`` on a network, with its "listening" event read."""
-
-    def __init__(self, net: Network, log: Path) -> None:
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mvote", "node", "start", str(net.material.directory)),
-                *("--port", "0", "--log-level", "warning"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self.process.stdout is not None
-        self.stdout: IO[bytes] = self.process.stdout
-        self.listening = self.event("listening")
-        self.gateways = gateway_pids(self.process.pid)
-
-    def event(self, name: str) -> dict[str, Any]:
-        deadline = time.monotonic() + START_WAIT
-        while time.monotonic() < deadline:
-            line = self.stdout.readline()
-            if not line:
-                break
-            event: dict[str, Any] = json.loads(line)
-            if event["event"] == name:
-                return event
-        raise AssertionError(f"no {name} event from the node; its log: {self._log.name}")
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.stdout.close()
-        self._log.close()
-
-
-def gateway_pids(pid: int) -> list[int]:
-    found = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in children.read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"mvote.node.serving" in cmdline:
-                found.append(int(child))
-    return sorted(found)
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def wait_gone(pids: list[int], seconds: float) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if alive(p)]
 
 
 class Voters:
@@ -158,7 +91,7 @@ def test_sigkill_the_served_node_and_its_gateway_processes(tmp_path: Path) -> No
     log = tmp_path / "node.log"
     counted = 0
     for run in range(KILLS):
-        served = Served(net, log)
+        served = Served(net.material.directory, log)
         try:
             assert len(served.gateways) == 2, served.gateways
             voters = Voters(net, served, first_voter=(run + 1) * 1_000_000)
@@ -179,7 +112,7 @@ def test_sigkill_the_served_node_and_its_gateway_processes(tmp_path: Path) -> No
     assert counted >= KILLS, f"only {counted} ballots committed through the gateways"
 
     # One gateway process killed: the node stops by itself, exit 1, and the ledger holds.
-    served = Served(net, log)
+    served = Served(net.material.directory, log)
     try:
         os.kill(served.gateways[0], signal.SIGKILL)
         served.event("stopped")
@@ -189,7 +122,7 @@ def test_sigkill_the_served_node_and_its_gateway_processes(tmp_path: Path) -> No
         served.close()
     check(net, net.ledger_dir, net.receipts)
     # And it starts again, followers rolled forward.
-    served = Served(net, log)
+    served = Served(net.material.directory, log)
     try:
         served.process.send_signal(signal.SIGTERM)
         served.event("stopped")
