@@ -8,18 +8,25 @@ Certificate validity is judged at the leaf's own notBefore plus one second, neve
 clock. That is Fabric's rule too (FAB-3678, ``getValidityOptsForCert``), and it is the only one
 an audit can use: the audit runs years after the certificates expired, and a signature made
 while a certificate was valid stays valid evidence.
+
+Certificates and identities arrive from anyone (a proposal's creator, an endorsement, a block's
+signer), so every parse of their bytes ends in :class:`BadIdentity` whatever the parser raised,
+and what is remembered about them is bounded: the identities deserialized and the validation
+verdicts (as compact texts, never exception objects with their tracebacks) each keep their
+:data:`MEMO_ENTRIES` most recently used entries.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -34,6 +41,52 @@ from mvote.verifier.signatures import P256_HALF_ORDER, P256_ORDER
 
 MSP_TYPE_FABRIC = 0
 _MAX_CHAIN_DEPTH = 8
+#: Entries each memo keeps (identities, validation verdicts, compiled policies): far more than
+#: the distinct identities a channel's members use, few enough that strangers cannot grow it.
+MEMO_ENTRIES = 4096
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A map that keeps its ``entries`` most recently used items; safe to share across threads.
+
+    For answers that are pure functions of their key: forgetting one costs only its recomputation.
+    """
+
+    def __init__(self, entries: int = MEMO_ENTRIES) -> None:
+        self._entries = entries
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A remembered validation answer: None for a valid identity, else the refusal's text."""
+
+    message: str | None = None
+    field: str | None = None
+
+
+_VALID = Verdict()
 
 
 class Role(IntEnum):
@@ -146,7 +199,13 @@ def deserialize_identity(serialized: bytes) -> tuple[str, bytes]:
 
 
 def load_certificate(pem_or_der: bytes, what: str) -> x509.Certificate:
-    """A certificate from PEM (as Fabric stores them) or DER; sanitized to low-S."""
+    """A certificate from PEM (as Fabric stores them) or DER; sanitized to low-S.
+
+    Raises :class:`BadIdentity` for bytes that are not one. cryptography refuses malformed
+    certificates with many exception types (ValueError, TypeError, ``x509.InvalidVersion``,
+    ``x509.DuplicateExtension``, ``UnsupportedAlgorithm``, ...), some only when a part is first
+    read; this is the parse of untrusted bytes, so any of them is that refusal.
+    """
     try:
         if b"-----BEGIN" in pem_or_der:
             cert = x509.load_pem_x509_certificate(pem_or_der)
@@ -161,9 +220,10 @@ def load_certificate(pem_or_der: bytes, what: str) -> x509.Certificate:
         _ = cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc
         _ = list(cert.extensions), cert.signature_hash_algorithm
         return cert
-    except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
+    except Exception as exc:  # any failure to parse untrusted bytes is the typed refusal
         raise BadIdentity(
-            f"{what}: expected a well-formed X.509 certificate, got bytes that do not parse ({exc})",
+            f"{what}: expected a well-formed X.509 certificate, got bytes that do not parse "
+            f"({type(exc).__name__}: {exc})",
             field=what,
         ) from exc
 
@@ -175,7 +235,9 @@ def _der(cert: x509.Certificate) -> bytes:
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (
+        Exception
+    ):  # InvalidSignature, or whatever an unusual certificate makes cryptography raise
         return False
     return True
 
@@ -211,7 +273,8 @@ class MSP:
     orderer_ou: NodeOU | None = None
     ou_identifiers: list[NodeOU] = field(default_factory=list)
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
-    _validated: dict[bytes, BadIdentity | None] = field(default_factory=dict, repr=False)
+    #: Validation verdicts by sanitized certificate DER (bounded; texts, not exceptions).
+    _validated: Memo[bytes, Verdict] = field(default_factory=Memo, repr=False)
 
     # -- construction --
 
@@ -246,7 +309,7 @@ class MSP:
                     if b"-----BEGIN" in bytes(raw)
                     else x509.load_der_x509_crl(bytes(raw))
                 )
-            except ValueError as exc:
+            except Exception as exc:  # any failure to parse the bytes is the typed refusal
                 raise BadConfig(
                     f"msp {name}.revocation_list: expected a CRL, got bytes that do not parse",
                     field="revocation_list",
@@ -360,17 +423,16 @@ class MSP:
 
     def validate(self, identity: Identity) -> None:
         """Fabric's MSP.Validate: chain, revocation, and (with NodeOUs) exactly one role OU."""
-        if identity.cert_der in self._validated:
-            cached = self._validated[identity.cert_der]
-            if cached is not None:
-                raise cached
-            return
-        try:
-            self._validate(identity)
-        except BadIdentity as exc:
-            self._validated[identity.cert_der] = exc
-            raise
-        self._validated[identity.cert_der] = None
+        verdict = self._validated.get(identity.cert_der)
+        if verdict is None:
+            try:
+                self._validate(identity)
+                verdict = _VALID
+            except BadIdentity as exc:
+                verdict = Verdict(exc.message, exc.field)
+            self._validated[identity.cert_der] = verdict
+        if verdict.message is not None:
+            raise BadIdentity(verdict.message, field=verdict.field)
 
     def _validate(self, identity: Identity) -> None:
         if identity.mspid != self.name:
@@ -463,9 +525,10 @@ class MSPManager:
     """The channel's MSPs by id; deserializes identities against them."""
 
     msps: dict[str, MSP]
-    _cache: dict[bytes, Identity] = field(default_factory=dict, repr=False)
+    #: Deserialized identities by their serialized bytes (bounded).
+    _cache: Memo[bytes, Identity] = field(default_factory=Memo, repr=False)
     #: Compiled signature policies by their envelope bytes (see policy.evaluate_signature_policy).
-    compiled_policies: dict[bytes, Any] = field(default_factory=dict, repr=False)
+    compiled_policies: Memo[bytes, Any] = field(default_factory=Memo, repr=False)
 
     def deserialize(self, serialized: bytes) -> Identity:
         """Identity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""

@@ -64,6 +64,7 @@ from mvote.verifier.envelope import (
     unpack_rwset,
     unpack_transaction,
 )
+from mvote.verifier.errors import unexpected
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.validation import BlockContext, validate_transaction
 
@@ -261,6 +262,8 @@ def verify_receipt(receipt: Receipt, chain: Sequence[bytes] | None = None) -> Re
             _verify_with_chain(receipt, request, chain, report)
     except MvoteError as exc:
         report.add("receipt_format", False, str(exc))
+    except Exception as exc:  # a failure no check foresaw: named, never raised
+        report.add("verifier_error", False, unexpected(exc))
     return report
 
 
