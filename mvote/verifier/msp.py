@@ -13,18 +13,16 @@ Certificates and identities arrive from anyone (a proposal's creator, an endorse
 signer), so every parse of their bytes ends in :class:`BadIdentity` whatever the parser raised,
 and what is remembered about them is bounded: the identities deserialized and the validation
 verdicts (as compact texts, never exception objects with their tracebacks) each keep their
-:data:`MEMO_ENTRIES` most recently used entries.
+:data:`~mvote.verifier.memo.MEMO_ENTRIES` most recently used entries.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,45 +35,11 @@ from fabric_protos.msp import identities_pb2, msp_config_pb2, msp_principal_pb2
 
 from mvote.verifier.envelope import parse_proto
 from mvote.verifier.errors import BadConfig, BadIdentity, UnknownMSP
+from mvote.verifier.memo import Memo
 from mvote.verifier.signatures import P256_HALF_ORDER, P256_ORDER
 
 MSP_TYPE_FABRIC = 0
 _MAX_CHAIN_DEPTH = 8
-#: Entries each memo keeps (identities, validation verdicts, compiled policies): far more than
-#: the distinct identities a channel's members use, few enough that strangers cannot grow it.
-MEMO_ENTRIES = 4096
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class Memo(Generic[K, V]):
-    """A map that keeps its ``entries`` most recently used items; safe to share across threads.
-
-    For answers that are pure functions of their key: forgetting one costs only its recomputation.
-    """
-
-    def __init__(self, entries: int = MEMO_ENTRIES) -> None:
-        self._entries = entries
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def __setitem__(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._entries:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @dataclass(frozen=True)
