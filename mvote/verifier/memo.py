@@ -14,9 +14,10 @@ from typing import Generic, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
-#: Entries each memo keeps: far more than the distinct identities and signatures a channel's
-#: members use at once, few enough that strangers cannot grow it.
-MEMO_ENTRIES = 4096
+#: Entries a memo keeps unless told otherwise: more than the distinct identities a channel's
+#: members use (peers, orderers, admins, integrators' clients), few enough that strangers sending
+#: new ones cannot grow it much (an identity with its parsed certificate is about 6 kB).
+MEMO_ENTRIES = 1024
 
 
 class Memo(Generic[K, V]):

@@ -31,8 +31,9 @@ _PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 #: same signature more than once (a creator's at submission and at commit in the embedded node,
 #: endorsements again when an early failure is diagnosed, a receipt's blocks offline and again in
 #: its audit); a verification is a pure function of key, bytes and signature, so a remembered
-#: success is the answer a new check would give. Failures are not remembered.
-_verified: Memo[tuple[bytes, bytes], bytes] = Memo()
+#: success is the answer a new check would give. Failures are not remembered. An entry is about
+#: 0.3 kB: enough of them for the transactions of a few full blocks.
+_verified: Memo[tuple[bytes, bytes], bytes] = Memo(8192)
 
 
 def decode_signature(signature: bytes) -> tuple[int, int]:
