@@ -15,6 +15,7 @@ A flipped X.509 version byte once raised ``x509.InvalidVersion``, and a flipped 
 from __future__ import annotations
 
 import dataclasses
+import json
 import ssl
 import time
 from collections import Counter
@@ -39,9 +40,12 @@ from mvote.node.config import BatchSettings
 from mvote.node.material import init_network
 from mvote.node.orderer import sign_block
 from mvote.node.runtime import Node
+from mvote.verifier import chain as chain_module
+from mvote.verifier import cli, validation
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import CHECKS
+from mvote.verifier.chainfile import write_chain
 from mvote.verifier.commithash import commit_hash
 from mvote.verifier.config import config_from_block
 from mvote.verifier.envelope import unpack_block, unpack_full_envelope
@@ -51,6 +55,7 @@ from mvote.verifier.replay import REPLAY_CHECKS
 from mvote.verifier.validation import (
     BAD_CREATOR_SIGNATURE,
     ENDORSEMENT_POLICY_FAILURE,
+    INVALID_OTHER_REASON,
     VERIFIER_ERROR,
     BlockContext,
     TxVerdict,
@@ -421,3 +426,83 @@ def test_every_byte_of_the_ballot_blocks_metadata(sample: Sample) -> None:
             check_receipt(receipt, {"orderer_signature", "validation_code"}, tally)
     print(f"metadata: {tally} in {time.perf_counter() - started:.1f} s")
     assert tally.mutations > 2 * 900
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _version_flipped(pem: bytes) -> bytes:
+    """The certificate with its X.509 version byte flipped (cryptography: InvalidVersion)."""
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    assert der[8:12] == bytes.fromhex("a0030201")
+    return ssl.DER_cert_to_PEM_cert(der[:12] + bytes([der[12] ^ 0x01]) + der[13:]).encode()
+
+
+def test_mvote_verify_reports_a_poisoned_endorsement(
+    sample: Sample, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw_tx, index = sample.ballot_tx, sample.receipt.tx_index
+    payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw_tx).payload)
+    tx = transaction_pb2.Transaction.FromString(payload.data)
+    cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+    msp_id, pem = _certificate_of(cap.action.endorsements[0].endorser)
+    poisoned = with_endorser(raw_tx, _serialized(msp_id, _version_flipped(pem)), sample.client)
+    block = reblocked(sample.blocks[BALLOT_BLOCK], index, poisoned, sample.orderer)
+    chain_file = tmp_path / "chain.bin"
+    write_chain(chain_file, chain_with(sample, block))
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_bytes(receipt_of(sample, block).to_bytes())
+
+    anchor = sample.genesis_hash.hex()
+    assert cli.main(["audit", "--chain", str(chain_file), "--genesis-hash", anchor]) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED block {BALLOT_BLOCK} tx {index}" in out and "endorsement_identity" in out
+    assert "InvalidVersion" in out and "NOT VERIFIED" in out
+    assert cli.main(["audit", "--chain", str(chain_file), "--genesis-hash", anchor, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["verified"] is False
+    assert {(f["block"], f["tx_index"], f["check"]) for f in report["findings"]} >= {
+        (BALLOT_BLOCK, index, "endorsement_identity")
+    }
+    assert cli.main(["receipt", str(receipt_file), "--json"]) == 1
+    failed = [c for c in json.loads(capsys.readouterr().out)["checks"] if not c["ok"]]
+    assert [c["check"] for c in failed] == ["transaction"]
+    assert "identity.id_bytes" in failed[0]["message"]
+
+
+# --- the last-resort guard ----------------------------------------------------------------------
+# A failure no check foresaw is simulated by making one step raise what no check expects.
+
+
+def _unforeseen(*_: object) -> None:
+    raise TypeError("unforeseen")
+
+
+def test_a_failure_no_check_foresaw_marks_the_transaction_invalid(
+    sample: Sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validation, "unpack_transaction", _unforeseen)
+    verdict = validate_transaction(sample.context, 0, sample.ballot_tx)
+    assert verdict.code == INVALID_OTHER_REASON and verdict.rwset is None
+    assert [r.check for r in verdict.reasons] == [VERIFIER_ERROR]
+    assert "TypeError: unforeseen" in verdict.reasons[0].message
+
+
+def test_a_failure_of_the_context_is_not_the_transactions(sample: Sample) -> None:
+    # The ledger failing is the environment's fault: it propagates, no code is made up for it.
+    def ledger_gone(_: str) -> bool:
+        raise OSError("ledger gone")
+
+    broken = BlockContext(sample.context.config, sample.context.state, ledger_gone)
+    with pytest.raises(OSError, match="ledger gone"):
+        validate_transaction(broken, 0, sample.ballot_tx)
+
+
+def test_a_block_no_check_foresaw_is_a_finding_and_the_walk_stops(
+    sample: Sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chain_module, "orderer_signature_findings", _unforeseen)
+    report = audit_chain(sample.blocks, sample.genesis_hash, workers=1)
+    assert [(f.block, f.check) for f in report.findings] == [(1, VERIFIER_ERROR)]
+    assert "TypeError: unforeseen" in report.findings[0].message
+    assert report.chain.blocks == 2 and not report.verified
