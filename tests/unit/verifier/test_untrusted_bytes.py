@@ -63,6 +63,11 @@ from mvote.verifier.validation import (
     validate_transaction,
 )
 
+#: cryptography warns about some malformed certificates it still parses: expected here.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::UserWarning", "ignore::cryptography.utils.CryptographyDeprecationWarning"
+)
+
 ORGS = "cityhall,district,education"
 NAMED = set(CHECKS) | set(REPLAY_CHECKS)
 #: The height of the ballot's block in the sample chain.
