@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import transaction_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -125,3 +126,29 @@ def test_a_poisoned_endorsement_is_committed_invalid_and_the_next_ballot_commits
     )
     channel.close()
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_poisoned_identity_in_a_signed_request_is_permission_denied(served: Served) -> None:
+    """The ACL checks of CommitStatus (and Deliver, ChaincodeEvents) deserialize the request's
+    identity with the same MSP code: a corrupt certificate is refused, not an UNKNOWN error."""
+    signer = served.signer()
+    sid = identities_pb2.SerializedIdentity.FromString(signer.creator)
+    der = x509.load_pem_x509_certificate(sid.id_bytes).public_bytes(Encoding.DER)
+    sid.id_bytes = ssl.DER_cert_to_PEM_cert(_version_flipped(der)).encode()
+    request = gateway_pb2.CommitStatusRequest(
+        channel_id=CHANNEL, transaction_id="0" * 64, identity=sid.SerializeToString()
+    ).SerializeToString()
+    ca = served.server.tls_files.ca.read_bytes()
+    channel = grpc.secure_channel(served.server.address, grpc.ssl_channel_credentials(ca))
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            gateway_pb2_grpc.GatewayStub(channel).CommitStatus(
+                gateway_pb2.SignedCommitStatusRequest(
+                    request=request, signature=signer.sign(request)
+                ),
+                timeout=5,
+            )
+    finally:
+        channel.close()
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, info.value.details()
+    assert "identity.id_bytes" in str(info.value.details())
