@@ -199,9 +199,9 @@ def _der(cert: x509.Certificate) -> bytes:
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (
-        Exception
-    ):  # InvalidSignature, or whatever an unusual certificate makes cryptography raise
+    # InvalidSignature, ValueError, TypeError, or whatever an unusual certificate makes
+    # cryptography raise: not signed by ``issuer``.
+    except Exception:
         return False
     return True
 
