@@ -47,6 +47,7 @@ from mvote.verifier.commithash import commit_hash
 from mvote.verifier.envelope import unpack_full_envelope
 from mvote.verifier.errors import VerifierError
 from mvote.verifier.validation import (
+    VERIFIER_ERROR,
     BlockContext,
     finish_block_validation,
     validate_block_transactions,
@@ -200,10 +201,8 @@ class Node(Peer):
         codes = self._validate(block, tx_ids)
         commit = self.ledger.commit(block)
         with self._lock:
-            committed = [
-                known if known is not None else unpack_full_envelope(raw).channel_header.tx_id
-                for raw, known in zip(batch, tx_ids, strict=True)
-            ]
+            # An envelope without a readable tx id was never pending (order() takes checked ones).
+            committed = [tx_id for tx_id in tx_ids if tx_id is not None]
             self._pending.difference_update(committed)
             self._committed(committed)
         for listener in self._listeners:
@@ -230,6 +229,10 @@ class Node(Peer):
                 verdicts, updates = validate_block_transactions(context, number, data)
             else:
                 verdicts, updates = finish_block_validation(context, number, verdicts)
+        for v in verdicts:
+            for reason in v.reasons:
+                if reason.check == VERIFIER_ERROR:
+                    log.error("block %d tx %d (%s): %s", number, v.index, v.tx_id, reason.message)
         codes = bytes(v.code for v in verdicts)
         self._commit_hash = commit_hash(codes, updates, self._commit_hash)
         block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = codes

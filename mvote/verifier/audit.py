@@ -164,8 +164,11 @@ def audit_chain(
         replayed = None
         if replay and chain.blocks:
             if early is not None and _same_codes(chain.codes, blocks):
-                replayed = early.result()
-            else:
+                try:
+                    replayed = early.result()
+                except Exception:  # the helper process failed (not the chain): replay here
+                    replayed = None
+            if replayed is None:
                 total = len(blocks)
                 replayed = replay_chain(
                     blocks,

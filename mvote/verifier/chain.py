@@ -46,10 +46,11 @@ from mvote.verifier.errors import (
     ConfigUpdateError,
     MalformedProto,
     VerifierError,
+    unexpected,
 )
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
-from mvote.verifier.validation import BlockContext, validate_block_transactions
+from mvote.verifier.validation import VERIFIER_ERROR, BlockContext, validate_block_transactions
 
 BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
 
@@ -94,6 +95,8 @@ CHECKS = (
     # never silently passed:
     "key_level_endorsement",
     "range_query_summary",
+    # a failure no check foresaw (a transaction: INVALID_OTHER_REASON; a block: the walk stops):
+    "verifier_error",
 )
 
 
@@ -316,131 +319,160 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
     """Verify serialized ``common.Block`` s, block 0 first, anchored at ``genesis_hash``.
 
     Returns a report; an empty ``findings`` list (with at least one block) means verified.
-    Raises :class:`BadAnchor` only for an anchor that is not a SHA-256 value.
+    Raises :class:`BadAnchor` only for an anchor that is not a SHA-256 value. No block's bytes
+    make it raise: a failure no check foresaw is a ``verifier_error`` finding naming the block,
+    and the walk stops there.
     """
     if len(genesis_hash) != 32:
         raise BadAnchor(
             f"genesis_hash: expected 32 bytes, got {len(genesis_hash)}", field="genesis_hash"
         )
     report = ChainReport()
-    walk: _Walk | None = None
-    prev: BlockView | None = None
+    walked = _Walked()
     for position, raw in enumerate(blocks):
-
-        def add(
-            check: str,
-            message: str,
-            tx: int | None = None,
-            tx_id: str | None = None,
-            number: int = position,
-            code: str | None = None,
-        ) -> None:
-            report.findings.append(Finding(number, tx, tx_id, check, message, code))
-
         try:
-            block = unpack_block(raw)
-        except MalformedProto as exc:
-            add("block_malformed", exc.message)
+            go_on = _verify_block(position, raw, genesis_hash, report, walked)
+        except Exception as exc:  # a failure no check foresaw: named, and the walk stops here
+            report.findings.append(
+                Finding(
+                    position, None, None, VERIFIER_ERROR, f"block {position}: {unexpected(exc)}"
+                )
+            )
+            go_on = False
+        if not go_on:
             break
-        n = block.number
-        report.blocks += 1
-        if n != position:
-            add("block_number", f"block.header.number: expected {position}, got {n}")
-        this_hash = block_header_hash(n, block.previous_hash, block.data_hash)
-        if prev is None:
-            if this_hash != genesis_hash:
-                add(
-                    "genesis_hash",
-                    f"block 0 header hash: expected {genesis_hash.hex()}, got {this_hash.hex()}",
-                )
-        else:
-            want = block_header_hash(prev.number, prev.previous_hash, prev.data_hash)
-            if block.previous_hash != want:
-                add(
-                    "previous_hash",
-                    f"block.header.previous_hash: expected {want.hex()}, got {block.previous_hash.hex()}",
-                )
-        data_hash = block_data_hash(block.data)
-        if block.data_hash != data_hash:
-            add(
-                "data_hash",
-                f"block.header.data_hash: expected {data_hash.hex()}, got {block.data_hash.hex()}",
-            )
-        for message in metadata_shape_problems(block):
-            add("metadata", message)
-        prev = block
-        report.last_hash = this_hash
-
-        if walk is None:
-            try:
-                config = config_from_block(raw)
-            except VerifierError as exc:
-                add("config", f"genesis config: {exc.message}")
-                break
-            walk = _Walk(config=config)
-            tx_id = unpack_full_envelope(block.data[0]).channel_header.tx_id
-            walk.tx_ids.add(tx_id)
-            report.codes[n] = [0]
-            report.tx_ids[n] = [tx_id]
-            recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-            if recorded not in (b"", b"\x00"):
-                add(
-                    "transactions_filter",
-                    f"block 0 TRANSACTIONS_FILTER: expected [0], got {list(recorded)}",
-                )
-            continue
-
-        for idx, msg in _tx_well_formed(block):
-            add("tx_well_formed", msg, None if idx < 0 else idx)
-        for check, msg in orderer_signature_findings(block, walk.config):
-            add(check, msg)
-        # Fabric's orderer names a config block itself as the last config.
-        lc = _last_config(block, n if _is_config_block(block) else walk.last_config_block)
-        if lc is not None:
-            add("last_config", lc)
-
-        ctx = BlockContext(walk.config, walk.state, walk.tx_ids.__contains__)
-        verdicts, updates = validate_block_transactions(ctx, n, block.data)
-        report.codes[n] = [v.code for v in verdicts]
-        report.tx_ids[n] = [v.tx_id for v in verdicts]
-        recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-        if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
-            report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
-        elif len(recorded) != len(verdicts):
-            add(
-                "transactions_filter",
-                f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
-            )
-        for v in verdicts:
-            tid = v.tx_id or None
-            for r in v.unsupported:
-                add(r.check, r.message, v.index, tid)
-            if v.index < len(recorded) and recorded[v.index] != v.code:
-                add(
-                    "validation_code",
-                    f"TRANSACTIONS_FILTER[{v.index}]: recomputed {v.code}, recorded {recorded[v.index]}",
-                    v.index,
-                    tid,
-                )
-                for r in v.reasons:
-                    add(r.check, r.message, v.index, tid)
-        problem = _commit_hash_problem(block, walk, recorded, updates)
-        if problem:
-            add("commit_hash", problem)
-        walk.state.apply(updates)
-        walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
-
-        for v in verdicts:
-            if v.code != 0 or v.config_data is None:
-                continue
-            refused = _apply_config(walk, n, len(block.data), v.config_data)
-            if refused is not None:
-                check, code, message = refused
-                add(check, message, v.index, v.tx_id, code=code)
     mixed = _mixed_copy(report)
     if mixed is not None:
         report.findings.append(Finding(mixed[0], None, None, "metadata", mixed[1]))
     return report
+
+
+@dataclass
+class _Walked:
+    """What the walk carries from one block to the next."""
+
+    walk: _Walk | None = None
+    prev: BlockView | None = None
+
+
+def _verify_block(
+    position: int, raw: bytes, genesis_hash: bytes, report: ChainReport, walked: _Walked
+) -> bool:
+    """Check block ``position`` into ``report``; False when the walk cannot go on."""
+
+    def add(
+        check: str,
+        message: str,
+        tx: int | None = None,
+        tx_id: str | None = None,
+        number: int = position,
+        code: str | None = None,
+    ) -> None:
+        report.findings.append(Finding(number, tx, tx_id, check, message, code))
+
+    try:
+        block = unpack_block(raw)
+    except MalformedProto as exc:
+        add("block_malformed", exc.message)
+        return False
+    n = block.number
+    report.blocks += 1
+    if n != position:
+        add("block_number", f"block.header.number: expected {position}, got {n}")
+    this_hash = block_header_hash(n, block.previous_hash, block.data_hash)
+    prev = walked.prev
+    if prev is None:
+        if this_hash != genesis_hash:
+            add(
+                "genesis_hash",
+                f"block 0 header hash: expected {genesis_hash.hex()}, got {this_hash.hex()}",
+            )
+    else:
+        want = block_header_hash(prev.number, prev.previous_hash, prev.data_hash)
+        if block.previous_hash != want:
+            add(
+                "previous_hash",
+                f"block.header.previous_hash: expected {want.hex()}, got {block.previous_hash.hex()}",
+            )
+    data_hash = block_data_hash(block.data)
+    if block.data_hash != data_hash:
+        add(
+            "data_hash",
+            f"block.header.data_hash: expected {data_hash.hex()}, got {block.data_hash.hex()}",
+        )
+    for message in metadata_shape_problems(block):
+        add("metadata", message)
+    walked.prev = block
+    report.last_hash = this_hash
+
+    walk = walked.walk
+    if walk is None:
+        try:
+            config = config_from_block(raw)
+        except VerifierError as exc:
+            add("config", f"genesis config: {exc.message}")
+            return False
+        walk = walked.walk = _Walk(config=config)
+        tx_id = unpack_full_envelope(block.data[0]).channel_header.tx_id
+        walk.tx_ids.add(tx_id)
+        report.codes[n] = [0]
+        report.tx_ids[n] = [tx_id]
+        recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+        if recorded not in (b"", b"\x00"):
+            add(
+                "transactions_filter",
+                f"block 0 TRANSACTIONS_FILTER: expected [0], got {list(recorded)}",
+            )
+        return True
+
+    for idx, msg in _tx_well_formed(block):
+        add("tx_well_formed", msg, None if idx < 0 else idx)
+    for check, msg in orderer_signature_findings(block, walk.config):
+        add(check, msg)
+    # Fabric's orderer names a config block itself as the last config.
+    lc = _last_config(block, n if _is_config_block(block) else walk.last_config_block)
+    if lc is not None:
+        add("last_config", lc)
+
+    ctx = BlockContext(walk.config, walk.state, walk.tx_ids.__contains__)
+    verdicts, updates = validate_block_transactions(ctx, n, block.data)
+    report.codes[n] = [v.code for v in verdicts]
+    report.tx_ids[n] = [v.tx_id for v in verdicts]
+    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+    if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
+        report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
+    elif len(recorded) != len(verdicts):
+        add(
+            "transactions_filter",
+            f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
+        )
+    for v in verdicts:
+        tid = v.tx_id or None
+        for r in v.unsupported:
+            add(r.check, r.message, v.index, tid)
+        if v.index < len(recorded) and recorded[v.index] != v.code:
+            add(
+                "validation_code",
+                f"TRANSACTIONS_FILTER[{v.index}]: recomputed {v.code}, recorded {recorded[v.index]}",
+                v.index,
+                tid,
+            )
+            for r in v.reasons:
+                add(r.check, r.message, v.index, tid)
+    problem = _commit_hash_problem(block, walk, recorded, updates)
+    if problem:
+        add("commit_hash", problem)
+    walk.state.apply(updates)
+    walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
+
+    for v in verdicts:
+        if v.code != 0 or v.config_data is None:
+            continue
+        refused = _apply_config(walk, n, len(block.data), v.config_data)
+        if refused is not None:
+            check, code, message = refused
+            add(check, message, v.index, v.tx_id, code=code)
+    return True
 
 
 def _mixed_copy(report: ChainReport) -> tuple[int, str] | None:

@@ -7,6 +7,7 @@ signatures against the current config before a later config block replaces it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +238,17 @@ def config_from_config_tx(envelope_bytes: bytes) -> ChannelConfig:
 
 
 def config_from_block(raw_block: bytes) -> ChannelConfig:
-    """The configuration of a config block (one CONFIG transaction)."""
+    """The configuration of a config block (one CONFIG transaction).
+
+    Remembered for the last few blocks: a configuration is a pure function of the block's bytes,
+    so the checks of one channel in a process (an audit, each receipt, the node's peer) share
+    one, and with it its MSPs' memos of identities and verdicts.
+    """
+    return _config_from_block(bytes(raw_block))
+
+
+@functools.lru_cache(maxsize=4)
+def _config_from_block(raw_block: bytes) -> ChannelConfig:
     block = unpack_block(raw_block)
     if len(block.data) != 1:
         raise BadConfig(

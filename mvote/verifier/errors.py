@@ -119,3 +119,19 @@ class ConfigResultMismatch(ConfigUpdateError):
         "the config a config transaction installs is not the current config with its update applied"
     )
     check = "config_result"
+
+
+def unexpected(exc: BaseException) -> str:
+    """A report's text for a failure no check foresaw: the exception and where it was raised.
+
+    The verifier turns such a failure into a finding (or an invalid transaction) instead of
+    letting it escape; the text says enough to find the cause.
+    """
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        where = f" at {code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} ({code.co_name})"
+    return f"the verifier failed on this input: {type(exc).__name__}: {exc}{where}"

@@ -8,6 +8,12 @@ Certificate validity is judged at the leaf's own notBefore plus one second, neve
 clock. That is Fabric's rule too (FAB-3678, ``getValidityOptsForCert``), and it is the only one
 an audit can use: the audit runs years after the certificates expired, and a signature made
 while a certificate was valid stays valid evidence.
+
+Certificates and identities arrive from anyone (a proposal's creator, an endorsement, a block's
+signer), so every parse of their bytes ends in :class:`BadIdentity` whatever the parser raised,
+and what is remembered about them is bounded: the identities deserialized and the validation
+verdicts (as compact texts, never exception objects with their tracebacks) each keep their
+:data:`~mvote.verifier.memo.MEMO_ENTRIES` most recently used entries.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from enum import IntEnum
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -30,10 +35,22 @@ from fabric_protos.msp import identities_pb2, msp_config_pb2, msp_principal_pb2
 
 from mvote.verifier.envelope import parse_proto
 from mvote.verifier.errors import BadConfig, BadIdentity, UnknownMSP
+from mvote.verifier.memo import Memo
 from mvote.verifier.signatures import P256_HALF_ORDER, P256_ORDER
 
 MSP_TYPE_FABRIC = 0
 _MAX_CHAIN_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A remembered validation answer: None for a valid identity, else the refusal's text."""
+
+    message: str | None = None
+    field: str | None = None
+
+
+_VALID = Verdict()
 
 
 class Role(IntEnum):
@@ -146,7 +163,13 @@ def deserialize_identity(serialized: bytes) -> tuple[str, bytes]:
 
 
 def load_certificate(pem_or_der: bytes, what: str) -> x509.Certificate:
-    """A certificate from PEM (as Fabric stores them) or DER; sanitized to low-S."""
+    """A certificate from PEM (as Fabric stores them) or DER; sanitized to low-S.
+
+    Raises :class:`BadIdentity` for bytes that are not one. cryptography refuses malformed
+    certificates with many exception types (ValueError, TypeError, ``x509.InvalidVersion``,
+    ``x509.DuplicateExtension``, ``UnsupportedAlgorithm``, ...), some only when a part is first
+    read; this is the parse of untrusted bytes, so any of them is that refusal.
+    """
     try:
         if b"-----BEGIN" in pem_or_der:
             cert = x509.load_pem_x509_certificate(pem_or_der)
@@ -161,9 +184,10 @@ def load_certificate(pem_or_der: bytes, what: str) -> x509.Certificate:
         _ = cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc
         _ = list(cert.extensions), cert.signature_hash_algorithm
         return cert
-    except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
+    except Exception as exc:  # any failure to parse untrusted bytes is the typed refusal
         raise BadIdentity(
-            f"{what}: expected a well-formed X.509 certificate, got bytes that do not parse ({exc})",
+            f"{what}: expected a well-formed X.509 certificate, got bytes that do not parse "
+            f"({type(exc).__name__}: {exc})",
             field=what,
         ) from exc
 
@@ -175,7 +199,9 @@ def _der(cert: x509.Certificate) -> bytes:
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    # InvalidSignature, ValueError, TypeError, or whatever an unusual certificate makes
+    # cryptography raise: not signed by ``issuer``.
+    except Exception:
         return False
     return True
 
@@ -211,7 +237,8 @@ class MSP:
     orderer_ou: NodeOU | None = None
     ou_identifiers: list[NodeOU] = field(default_factory=list)
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
-    _validated: dict[bytes, BadIdentity | None] = field(default_factory=dict, repr=False)
+    #: Validation verdicts by sanitized certificate DER (bounded; texts, not exceptions).
+    _validated: Memo[bytes, Verdict] = field(default_factory=Memo, repr=False)
 
     # -- construction --
 
@@ -246,7 +273,7 @@ class MSP:
                     if b"-----BEGIN" in bytes(raw)
                     else x509.load_der_x509_crl(bytes(raw))
                 )
-            except ValueError as exc:
+            except Exception as exc:  # any failure to parse the bytes is the typed refusal
                 raise BadConfig(
                     f"msp {name}.revocation_list: expected a CRL, got bytes that do not parse",
                     field="revocation_list",
@@ -360,17 +387,16 @@ class MSP:
 
     def validate(self, identity: Identity) -> None:
         """Fabric's MSP.Validate: chain, revocation, and (with NodeOUs) exactly one role OU."""
-        if identity.cert_der in self._validated:
-            cached = self._validated[identity.cert_der]
-            if cached is not None:
-                raise cached
-            return
-        try:
-            self._validate(identity)
-        except BadIdentity as exc:
-            self._validated[identity.cert_der] = exc
-            raise
-        self._validated[identity.cert_der] = None
+        verdict = self._validated.get(identity.cert_der)
+        if verdict is None:
+            try:
+                self._validate(identity)
+                verdict = _VALID
+            except BadIdentity as exc:
+                verdict = Verdict(exc.message, exc.field)
+            self._validated[identity.cert_der] = verdict
+        if verdict.message is not None:
+            raise BadIdentity(verdict.message, field=verdict.field)
 
     def _validate(self, identity: Identity) -> None:
         if identity.mspid != self.name:
@@ -463,9 +489,10 @@ class MSPManager:
     """The channel's MSPs by id; deserializes identities against them."""
 
     msps: dict[str, MSP]
-    _cache: dict[bytes, Identity] = field(default_factory=dict, repr=False)
+    #: Deserialized identities by their serialized bytes (bounded).
+    _cache: Memo[bytes, Identity] = field(default_factory=Memo, repr=False)
     #: Compiled signature policies by their envelope bytes (see policy.evaluate_signature_policy).
-    compiled_policies: dict[bytes, Any] = field(default_factory=dict, repr=False)
+    compiled_policies: Memo[bytes, Any] = field(default_factory=Memo, repr=False)
 
     def deserialize(self, serialized: bytes) -> Identity:
         """Identity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""

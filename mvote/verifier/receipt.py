@@ -73,7 +73,7 @@ from mvote.verifier.envelope import (
     unpack_rwset,
     unpack_transaction,
 )
-from mvote.verifier.errors import UnsupportedRangeSummary
+from mvote.verifier.errors import UnsupportedRangeSummary, unexpected
 from mvote.verifier.mvcc import BlockUpdates, MemoryState, StateView
 from mvote.verifier.validation import (
     BlockContext,
@@ -342,6 +342,8 @@ def verify_receipt(
             _verify_with_chain(receipt, request, chain, report)
     except MvoteError as exc:
         report.add("receipt_format", False, str(exc))
+    except Exception as exc:  # a failure no check foresaw: named, never raised
+        report.add("verifier_error", False, unexpected(exc))
     return report
 
 

@@ -44,7 +44,7 @@ from mvote.verifier.envelope import (
     unpack_rwset,
     unpack_transaction,
 )
-from mvote.verifier.errors import VerifierError
+from mvote.verifier.errors import VerifierError, unexpected
 
 VALID = 0
 LIFECYCLE = "_lifecycle"
@@ -98,7 +98,12 @@ def replay_chain(
             continue  # verify_chain names the block (block_malformed); nothing here to replay
         for index, data in enumerate(block.data):
             if index < len(block_codes) and block_codes[index] == VALID:
-                _replay_tx(report, number, index, data, chaincode)
+                try:
+                    _replay_tx(report, number, index, data, chaincode)
+                except Exception as exc:  # a failure no check foresaw: named, never raised
+                    report.findings.append(
+                        Finding(number, index, None, "verifier_error", unexpected(exc))
+                    )
         if progress is not None:
             progress(number)
     _recount_tallies(report)
@@ -253,6 +258,17 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
         except (MvoteError, ValueError) as exc:
             findings.append(
                 Finding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
+            )
+            continue
+        except Exception as exc:  # a record of a shape no check foresaw: the recount fails
+            findings.append(
+                Finding(
+                    where[0],
+                    where[1],
+                    None,
+                    "tally_recount",
+                    f"tally of {qid!r}: {unexpected(exc)}",
+                )
             )
             continue
         recounted += 1

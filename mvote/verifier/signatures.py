@@ -7,19 +7,33 @@ signature on the same bytes), so we refuse high S exactly as Fabric does.
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mvote.verifier.errors import BadSignatureEncoding, HighS, SignatureMismatch
+from mvote.verifier.memo import Memo
 
 #: Order of the P-256 base point.
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 P256_HALF_ORDER = P256_ORDER >> 1
+
+_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
+#: Signatures that verified, by (signer's key, SHA-256 of the signed bytes). A process checks the
+#: same signature more than once (a creator's at submission and at commit in the embedded node,
+#: endorsements again when an early failure is diagnosed, a receipt's blocks offline and again in
+#: its audit); a verification is a pure function of key, bytes and signature, so a remembered
+#: success is the answer a new check would give. Failures are not remembered. An entry is about
+#: 0.3 kB: enough of them for the transactions of a few full blocks.
+_verified: Memo[tuple[bytes, bytes], bytes] = Memo(8192)
 
 
 def decode_signature(signature: bytes) -> tuple[int, int]:
@@ -69,9 +83,14 @@ def verify_p256_sha256(
     _, s = decode_signature(signature)
     if s > P256_HALF_ORDER:
         raise HighS("signature: expected S <= n/2 (low-S), got a high S", field="signature")
+    digest = hashlib.sha256(data).digest()
+    memo_key = (public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint), digest)
+    if _verified.get(memo_key) == signature:
+        return
     try:
-        public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(signature, digest, _PREHASHED)
     except InvalidSignature as exc:
         raise SignatureMismatch(
             "signature: does not verify under the signer's public key", field="signature"
         ) from exc
+    _verified[memo_key] = signature

@@ -20,7 +20,7 @@ arguments; the embedded node's committer calls it to decide the codes it writes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from mvote.verifier.envelope import (
     ChannelHeader,
     SignatureHeader,
     TxRwSet,
+    Version,
     parse_proto,
     unpack_chaincode_action,
     unpack_channel_header,
@@ -54,6 +55,7 @@ from mvote.verifier.errors import (
     SignatureMismatch,
     UnsupportedRangeSummary,
     VerifierError,
+    unexpected,
 )
 from mvote.verifier.msp import Identity
 from mvote.verifier.mvcc import VALID, BlockUpdates, StateView, check_mvcc
@@ -472,8 +474,28 @@ def _dispatch(ctx: BlockContext, ch: ChannelHeader, act: Any, verdict: TxVerdict
 
 
 def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict:
-    """Steps 1-6 of the module docstring for one envelope (no MVCC, no in-block duplicates)."""
+    """Steps 1-6 of the module docstring for one envelope (no MVCC, no in-block duplicates).
+
+    Whatever the envelope's bytes, this returns a verdict: a failure no check foresaw marks the
+    transaction INVALID_OTHER_REASON with the check ``verifier_error`` (so one transaction can
+    never stop a committer or an audit). Exceptions of ``ctx`` itself (its state or tx id
+    look-ups) are the environment's, not the transaction's, and propagate unchanged.
+    """
+    guarded = BlockContext(ctx.config, _GuardedState(ctx.state), _Guarded(ctx.tx_id_committed))
     verdict = TxVerdict(index=index, tx_id="", code=VALID)
+    try:
+        _validate_transaction(guarded, raw, verdict)
+    except _ContextFailed as failed:
+        raise failed.error from None
+    except Exception as exc:  # the transaction's bytes hit a failure no check foresaw
+        verdict.code = INVALID_OTHER_REASON
+        verdict.rwset = None
+        verdict.config_data = None
+        verdict.reasons.append(Reason(VERIFIER_ERROR, unexpected(exc)))
+    return verdict
+
+
+def _validate_transaction(ctx: BlockContext, raw: bytes, verdict: TxVerdict) -> None:
     try:
         payload, signature, data, ch, sh, ch_bytes = _headers(raw)
         verdict.tx_id = ch.tx_id
@@ -507,7 +529,6 @@ def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict
         verdict.reasons.append(fail.reason)
         if verdict.header_type == HEADER_TYPE_ENDORSER_TRANSACTION and fail.code in _EARLY_FAILURES:
             verdict.reasons.extend(_diagnose_endorsements(ctx, raw))
-    return verdict
 
 
 #: Failures that stop Fabric before it looks at endorsements; an auditor still wants to know
@@ -530,9 +551,65 @@ def _diagnose_endorsements(ctx: BlockContext, raw: bytes) -> list[Reason]:
         _dispatch(ctx, ch, actions[0], scratch)
     except _Fail as fail:
         scratch.reasons.append(fail.reason)
-    except VerifierError:
+    except _ContextFailed:
+        raise
+    except Exception:  # diagnostic only: a failure here leaves the verdict as it is
         return []
     return [r for r in scratch.reasons if r.check.startswith("endorsement_")]
+
+
+# --- the guard between a transaction's failures and its context's ------------------------------
+
+#: The check of a failure no other check foresaw (see :func:`validate_transaction`).
+VERIFIER_ERROR = "verifier_error"
+
+
+class _ContextFailed(Exception):
+    """An exception of the block context, carried out of the per-transaction guard unchanged."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Guarded:
+    """A context function whose exceptions become :class:`_ContextFailed`."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self._fn(*args)
+        except Exception as exc:
+            raise _ContextFailed(exc) from exc
+
+
+class _GuardedState:
+    """A :class:`StateView` whose exceptions become :class:`_ContextFailed`."""
+
+    def __init__(self, state: StateView) -> None:
+        self._state = state
+
+    def value(self, namespace: str, key: str) -> bytes | None:
+        result: bytes | None = _Guarded(self._state.value)(namespace, key)
+        return result
+
+    def version(self, namespace: str, key: str) -> Version | None:
+        result: Version | None = _Guarded(self._state.version)(namespace, key)
+        return result
+
+    def hashed_version(self, namespace: str, collection: str, key_hash: bytes) -> Version | None:
+        result: Version | None = _Guarded(self._state.hashed_version)(
+            namespace, collection, key_hash
+        )
+        return result
+
+    def range(self, namespace: str, start: str, end: str) -> Iterable[tuple[str, Version]]:
+        result: list[tuple[str, Version]] = _Guarded(
+            lambda: list(self._state.range(namespace, start, end))
+        )()
+        return result
 
 
 def validate_block_transactions(
