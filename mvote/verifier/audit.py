@@ -11,7 +11,9 @@ The report names, for every failure, the block, the transaction (index and id) a
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -139,6 +141,17 @@ def recorded_codes(blocks: Sequence[bytes]) -> dict[int, list[int]]:
     return codes
 
 
+def _replay_pool() -> ProcessPoolExecutor:
+    """One helper process for the early replay. A plain fork copies a process whose other
+    threads (a gRPC server or channel in the same process) may hold locks, and the child can
+    crash; such a process gets a fork server, a single-threaded one forks as it is (fast)."""
+    if threading.active_count() > 1:
+        return ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("forkserver")
+        )
+    return ProcessPoolExecutor(max_workers=1)
+
+
 def audit_chain(
     blocks: Sequence[bytes],
     genesis_hash: bytes,
@@ -155,7 +168,7 @@ def audit_chain(
     workers = (os.cpu_count() or 1) if workers is None else workers
     started = time.perf_counter()
     early: Future[ReplayReport] | None = None
-    pool = ProcessPoolExecutor(max_workers=1) if replay and workers > 1 else None
+    pool = _replay_pool() if replay and workers > 1 else None
     try:
         if pool is not None:
             early = pool.submit(replay_chain, blocks, recorded_codes(blocks), chaincode=chaincode)
