@@ -20,7 +20,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb
 
 from mvote.verifier.block import block_data_hash, block_header_hash
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[1]
 #: In CI ``shared/`` sits beside the repo clone.
 GOLDEN = REPO.parent / "shared" / "fabric-golden"
 CHANNEL = "mvote"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fabric_protos.common import common_pb2
 from ledger_support import dump_index, header_hash, stream_block
+from testkit import child_env
 
 from mvote.node.ledger import Ledger
 from mvote.node.ledger.blockfile import scan_bytes
@@ -45,6 +46,7 @@ def _run_child(directory: Path, rng: random.Random) -> tuple[bool, int]:
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(directory), str(LIMIT)],
         cwd=HERE,
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -31,6 +31,7 @@ from kill_support import (
     prepare,
 )
 from node_support import MVCC_READ_CONFLICT
+from testkit import child_env
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "node_kill_child.py"
@@ -48,6 +49,7 @@ def spawn() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(CHILD)],
         cwd=HERE,
+        env=child_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
