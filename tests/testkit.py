@@ -16,6 +16,9 @@ from fabric_protos.msp import identities_pb2
 
 #: The ``tests/`` folder: shared helpers (this module, node_support, ...) import by name from it.
 TESTS = Path(__file__).resolve().parent
+#: The golden Fabric chain: 16 raw blocks a real Fabric v3.1.5 network wrote, and blocks.json
+#: (tests/vectors/fabric-golden/README.md). Every test finds it through this one constant.
+GOLDEN = TESTS / "vectors" / "fabric-golden"
 
 
 def child_env() -> dict[str, str]:
