@@ -1,12 +1,14 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   bootstraps .venv and runs the main scenario on the embedded default
 #   make test   bootstraps .venv and runs every check and test
+# For development, `make test-fast` runs the checks and the tests without the process-level
+# tests (tests/process/, marked `process`) and the slow scenarios (marked `slow`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo bench clean
+.PHONY: venv test test-fast lint typecheck unit unit-fast demo bench clean
 
 venv: $(STAMP)
 
@@ -27,7 +29,12 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q -n 2
 
+unit-fast: venv
+	$(BIN)/pytest -q -n 2 -m "not process and not slow"
+
 test: lint typecheck unit
+
+test-fast: lint typecheck unit-fast
 
 demo: venv
 	$(BIN)/mvote demo

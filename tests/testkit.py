@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 from functools import cache
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -11,6 +13,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
+
+#: The ``tests/`` folder: shared helpers (this module, node_support, ...) import by name from it.
+TESTS = Path(__file__).resolve().parent
+#: The golden Fabric chain: 16 raw blocks a real Fabric v3.1.5 network wrote, and blocks.json
+#: (tests/vectors/fabric-golden/README.md). Every test finds it through this one constant.
+GOLDEN = TESTS / "vectors" / "fabric-golden"
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a test's child Python script: ``tests/`` first on its import path, so
+    the child imports the shared helpers as the tests do."""
+    inherited = os.environ.get("PYTHONPATH")
+    path = str(TESTS) if not inherited else os.pathsep.join((str(TESTS), inherited))
+    return {**os.environ, "PYTHONPATH": path}
 
 
 @cache

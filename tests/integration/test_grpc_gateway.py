@@ -39,19 +39,39 @@ def channel_for(served: Served) -> grpc.Channel:
     return grpc.secure_channel(served.server.address, grpc.ssl_channel_credentials(ca))
 
 
+#: Bound on waiting for the block of a transaction the refusal wrongly queued.
+COMMIT_BOUND = 10.0
+
+
 @contextmanager
 def unchanged(served: Served) -> Iterator[None]:
-    """Asserts the refusal inside persisted nothing: same height, same world state."""
+    """Asserts the refusal inside persisted nothing: same height, same world state.
+
+    A transaction reaches a block only through ``Node.order`` (the queue of the ordering thread),
+    so the block records the tx ids ordered inside it, forwarding each call to the real method.
+    None ordered: nothing can be cut, and the state is compared at once. One ordered: the check
+    waits (bounded) for its commit, which the comparison then catches. Nothing waits on a timer.
+    Precondition: the tests before it waited for their own commits (every one here does).
+    """
     node = served.node
-    served.node.wait_for_height(node.ledger.height, 0)
-    time.sleep(0.05)
     height = node.ledger.height
     before = node.ledger.block(height - 1)
     gw = served.gateway()
     questions = gw.network(CHANNEL).contract(CC).evaluate("ListQuestions")
-    yield
-    # Anything wrongly queued would be cut within the batch timeout (250 ms).
-    time.sleep(0.4)
+    ordered: list[str] = []
+    order = node.order
+
+    def recording(tx_id: str, raw: bytes) -> None:
+        order(tx_id, raw)
+        ordered.append(tx_id)
+
+    node.order = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del node.order
+    for tx_id in ordered:
+        node.commit_status(tx_id, timeout=COMMIT_BOUND)
     assert node.ledger.height == height
     assert node.ledger.block(height - 1) == before
     assert gw.network(CHANNEL).contract(CC).evaluate("ListQuestions") == questions

@@ -13,9 +13,9 @@ import venv
 from pathlib import Path
 
 import pytest
+from testkit import GOLDEN
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = REPO.parent / "shared" / "fabric-golden"
 NODE_ONLY = ("plyvel", "fastapi", "uvicorn", "typer", "grpcio-status", "grpcio-health-checking")
 
 

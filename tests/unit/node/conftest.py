@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
+from testkit import GOLDEN
 
 from mvote.node.material import NetworkMaterial, init_network
 
-REPO = Path(__file__).resolve().parents[3]
-#: In CI ``shared/`` sits beside the repo clone.
-GOLDEN = REPO.parent / "shared" / "fabric-golden"
 ORGS = "cityhall,district,education"
 
 
@@ -20,7 +18,7 @@ def golden_path(name: str) -> Path:
     path = GOLDEN / name
     if not path.is_file():
         # Not a skip: the golden comparison is what these tests are for.
-        pytest.fail(f"golden Fabric file {path} is missing (expected shared/ beside the repo)")
+        pytest.fail(f"golden Fabric file {path} is missing (expected in the repository)")
     return path
 
 

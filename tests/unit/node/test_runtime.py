@@ -286,9 +286,17 @@ def test_a_transaction_accepted_while_stopping_is_committed(tmp_path: Path) -> N
     ready = [client.endorsed("Cast", client.cast_args(spec, voter_key(i), 0)) for i in range(21)]
     for tx_id, envelope, _ in ready[:20]:
         assert node.submit(envelope) == tx_id
-    stopper = threading.Thread(target=node.stop)
+    began = threading.Event()
+
+    def stop() -> None:
+        began.set()
+        node.stop()
+
+    stopper = threading.Thread(target=stop)
     stopper.start()
-    time.sleep(0.005)  # stop() has begun; the ordering thread still has most of the 20 to commit
+    # The stopper is entering stop(): the submission below races it (either outcome is checked);
+    # the ordering thread still has most of the 20 to commit.
+    assert began.wait(30)
     last_tx, last_envelope, _ = ready[20]
     try:
         accepted = node.submit(last_envelope) == last_tx

@@ -1,7 +1,6 @@
 """Golden Fabric chain fixtures for the verifier tests.
 
-The golden blocks live in ``shared/fabric-golden`` beside the repository clone (as in CI);
-they are located from the repository root, never by absolute path.
+The golden blocks live in ``tests/vectors/fabric-golden`` (``testkit.GOLDEN``).
 """
 
 from __future__ import annotations
@@ -11,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-GOLDEN = REPO_ROOT.parent / "shared" / "fabric-golden"
+from testkit import GOLDEN
 
 
 def _golden_dir() -> Path:
     if not (GOLDEN / "blocks.json").is_file():
-        pytest.fail(f"golden Fabric chain not found at {GOLDEN} (expected shared/ beside the repo)")
+        pytest.fail(f"golden Fabric chain not found at {GOLDEN} (expected in the repository)")
     return GOLDEN
 
 

@@ -12,6 +12,7 @@ import pytest
 from fabric_protos.common import common_pb2
 from hypothesis import given
 from hypothesis import strategies as st
+from testkit import GOLDEN
 
 from mvote.verifier import cli
 from mvote.verifier.chainfile import decode_chain, encode_chain, read_chain, write_chain
@@ -93,8 +94,7 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 
 
 def test_reads_a_folder_of_block_files(golden_blocks: list[bytes]) -> None:
-    folder = Path(__file__).resolve().parents[3].parent / "shared" / "fabric-golden"
-    assert read_chain(folder) == golden_blocks
+    assert read_chain(GOLDEN) == golden_blocks
 
 
 @given(st.lists(st.binary(max_size=300), max_size=8))

@@ -12,7 +12,7 @@ from ledger_support import GOLDEN, golden_blocks, golden_json
 def golden() -> list[Any]:
     if not (GOLDEN / "blocks.json").is_file():
         # Not a skip: committing real Fabric blocks is what these tests are for.
-        pytest.fail(f"golden Fabric chain {GOLDEN} is missing (expected shared/ beside the repo)")
+        pytest.fail(f"golden Fabric chain {GOLDEN} is missing (expected in the repository)")
     return golden_blocks()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fabric_protos.common import common_pb2
 from ledger_support import dump_index, header_hash, stream_block
+from testkit import child_env
 
 from mvote.node.ledger import Ledger
 from mvote.node.ledger.blockfile import scan_bytes
@@ -41,10 +42,17 @@ def _stream(number: int) -> bytes:
 
 
 def _run_child(directory: Path, rng: random.Random) -> tuple[bool, int]:
-    """Run the child, SIGKILL it at a random instant; (killed, highest height it reported)."""
+    """Run the child, SIGKILL it at a random instant; (killed, highest height it reported).
+
+    The random delays below are the fault injected, not a wait for an outcome: every crash image
+    must recover whole, whatever the instant. Killing on an event instead (right after the k-th
+    reported commit) biases the instant to just after a commit: measured, 5 of 57 kills then
+    landed between the block-file fsync and the index batch, against 22 of 56 with these delays.
+    """
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(directory), str(LIMIT)],
         cwd=HERE,
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -17,12 +17,10 @@ from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from testkit import GOLDEN
 
 from mvote.verifier.block import block_data_hash, block_header_hash
 
-REPO = Path(__file__).resolve().parents[4]
-#: In CI ``shared/`` sits beside the repo clone.
-GOLDEN = REPO.parent / "shared" / "fabric-golden"
 CHANNEL = "mvote"
 VALID = 0
 MVCC_READ_CONFLICT = 11

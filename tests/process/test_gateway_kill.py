@@ -30,6 +30,8 @@ from mvote.client.identity import load_signer
 SEED = 20261123
 KILLS = 8
 CLIENTS = 4
+#: How long the voters may take to hold their first receipt of a run.
+RECEIPT_WAIT = 60
 
 
 class Voters:
@@ -39,6 +41,7 @@ class Voters:
     def __init__(self, net: Network, served: Served, first_voter: int) -> None:
         self.receipts: list[Receipt] = []
         self._lock = threading.Lock()
+        self._receipted = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._next = first_voter
         org = net.material.peer_orgs[0]
@@ -76,8 +79,14 @@ class Voters:
                                 request.ballot.tracker(),
                             )
                         )
+                        self._receipted.notify_all()
         except Exception:
             return  # the node was killed under it: what it was told so far is in receipts
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Wait (bounded) until ``count`` receipts are held; whether they are."""
+        with self._receipted:
+            return self._receipted.wait_for(lambda: len(self.receipts) >= count, timeout)
 
     def stop(self) -> None:
         self._stop.set()
@@ -95,7 +104,10 @@ def test_sigkill_the_served_node_and_its_gateway_processes(tmp_path: Path) -> No
         try:
             assert len(served.gateways) == 2, served.gateways
             voters = Voters(net, served, first_voter=(run + 1) * 1_000_000)
-            time.sleep(rng.uniform(0.3, 1.5))
+            # Ballots commit through the gateways (so every run counts), then the kill comes at a
+            # random instant: the delay is the fault injected, and decides no outcome.
+            voters.wait_for(1, RECEIPT_WAIT)
+            time.sleep(rng.uniform(0.0, 1.2))
             served.process.send_signal(signal.SIGKILL)
             served.process.wait()
             left = wait_gone(served.gateways, 10)
