@@ -125,6 +125,15 @@ class ParsedTransaction:
         _ = tx.channel_header, tx.signature_header
         return tx
 
+    @classmethod
+    def of(cls, tx: bytes | ParsedTransaction) -> ParsedTransaction:
+        """``tx`` itself if already parsed, else a lazy view of its bytes (nothing decoded yet)."""
+        return tx if isinstance(tx, ParsedTransaction) else cls(bytes(tx))
+
+    def __reduce__(self) -> tuple[type[ParsedTransaction], tuple[bytes]]:
+        """Pickled as its bytes alone: the layers are re-decoded on use where it lands."""
+        return (ParsedTransaction, (self.raw,))
+
     # --- layers every envelope has ---------------------------------------------------------
 
     @cached_property
