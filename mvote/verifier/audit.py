@@ -20,6 +20,7 @@ from typing import Any
 
 from mvote.chaincode.errors import MvoteError
 from mvote.verifier.chain import ChainReport, Finding, verify_chain
+from mvote.verifier.checks import Check
 from mvote.verifier.envelope import METADATA_TRANSACTIONS_FILTER, unpack_block
 from mvote.verifier.replay import LIFECYCLE, ReplayReport, replay_chain
 
@@ -48,7 +49,7 @@ class AuditReport:
                     last,
                     None,
                     None,
-                    "height",
+                    Check.HEIGHT,
                     f"chain height: expected {height}, got {self.chain.blocks}",
                 )
             )
@@ -58,7 +59,7 @@ class AuditReport:
                     last,
                     None,
                     None,
-                    "last_block_hash",
+                    Check.LAST_BLOCK_HASH,
                     f"block {last} header hash: expected {last_hash.hex()}, "
                     f"got {self.chain.last_hash.hex()}",
                 )

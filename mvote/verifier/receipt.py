@@ -58,7 +58,7 @@ from mvote.chaincode.stub import partial_key_range
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import orderer_signature_findings
-from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.envelope import (
     METADATA_TRANSACTIONS_FILTER,
     BlockView,
@@ -364,7 +364,7 @@ def _verify_offline(
         f"genesis block hash {anchor}, receipt names {receipt.genesis_hash}",
     ):
         return None
-    config = config_from_block(receipt.proof[0])
+    config = channel_config_from_block(receipt.proof[0])
     if not report.add(
         "channel",
         config.channel_id == receipt.channel,
