@@ -442,14 +442,7 @@ def _check_transactions(
     verdicts, updates = validate_block_transactions(ctx, n, txs)
     report.codes[n] = [v.code for v in verdicts]
     report.tx_ids[n] = [v.tx_id for v in verdicts]
-    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-    if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
-        report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
-    elif len(recorded) != len(verdicts):
-        add(
-            Check.TRANSACTIONS_FILTER,
-            f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
-        )
+    recorded = _recorded_filter(block, len(verdicts), report, add)
     for v in verdicts:
         _compare_verdict(v, recorded, add)
     problem = _commit_hash_problem(block, walk, recorded, updates)
@@ -457,10 +450,29 @@ def _check_transactions(
         add(Check.COMMIT_HASH, problem)
     walk.state.apply(updates)
     walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
+    _apply_configs(walk, block, verdicts, add)
+
+
+def _recorded_filter(block: BlockView, count: int, report: ChainReport, add: _Adder) -> bytes:
+    """The block's TRANSACTIONS_FILTER (one code per transaction; ``count`` of them), or an
+    orderer's copy (no filter, no commit hash) noted in ``report``."""
+    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+    if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
+        report.orderer_copy_blocks.append(block.number)  # nothing recorded to compare with
+    elif len(recorded) != count:
+        add(
+            Check.TRANSACTIONS_FILTER,
+            f"TRANSACTIONS_FILTER: expected {count} entries, got {len(recorded)}",
+        )
+    return recorded
+
+
+def _apply_configs(walk: _Walk, block: BlockView, verdicts: list[TxVerdict], add: _Adder) -> None:
+    """Install the config of each VALID CONFIG transaction, or name why it is refused."""
     for v in verdicts:
         if v.code != 0 or v.config_data is None or v.transaction is None:
             continue
-        refused = _apply_config(walk, n, len(block.data), v.transaction)
+        refused = _apply_config(walk, block.number, len(block.data), v.transaction)
         if refused is not None:
             check, code, message = refused
             add(check, message, v.index, v.tx_id, code=code)

@@ -304,16 +304,33 @@ def _recount_secret(
     decryption's proof against those sums, the Lagrange coefficients, and the counts. Raises
     (naming the failing field, e.g. ``decryption.partials[1].partials[3].proof``) on the first
     discrepancy; returns (ballots, counts) for the common comparison."""
-    qid = question.qid
     decryption = tally.get("decryption")
     if decryption is None or question.spec.election is None:
         raise ValueError("decryption: a secret tally must record its decryption")
-    found = state.get(keys.ceremony_key(question.spec.election))
-    if found is None:
-        raise ValueError(f"election: no ceremony {question.spec.election!r}")
-    ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+    ceremony = _ceremony(state, question.spec.election)
     if decryption["ceremony"] != ceremony.cid:
         raise ValueError(f"decryption.ceremony: expected {ceremony.cid!r}")
+    _check_dealings(state, ceremony)
+    ballots, sums = _secret_sums(state, question.qid, len(question.spec.options))
+    _check_totals(decryption["totals"], sums, ballots)
+    postings = _checked_partials(ceremony, question.qid, sums, decryption)
+    counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
+    expected = [group.scalar_hex(lambdas[t]) for t in sorted(lambdas)]
+    if expected != decryption["lagrange"]:
+        raise ValueError("decryption.lagrange: differ from the recomputed Lagrange coefficients")
+    return ballots, counts
+
+
+def _ceremony(state: MemoryState, election: str) -> secret.Ceremony:
+    found = state.get(keys.ceremony_key(election))
+    if found is None:
+        raise ValueError(f"election: no ceremony {election!r}")
+    return secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+
+
+def _check_dealings(state: MemoryState, ceremony: secret.Ceremony) -> None:
+    """The ceremony's election key and public shares equal those recomputed from its
+    dealings in state."""
     dealings = []
     for index in range(1, ceremony.params.n + 1):
         dealt = state.get(keys.dealing_key(ceremony.cid, index))
@@ -327,7 +344,10 @@ def _recount_secret(
             f"ceremony {ceremony.cid!r}: the election key or public shares on record differ "
             "from those recomputed from the dealings"
         )
-    options = len(question.spec.options)
+
+
+def _secret_sums(state: MemoryState, qid: str, options: int) -> tuple[int, list[Any]]:
+    """(ballots, per-option homomorphic sums) of every ballot record of question ``qid``."""
     ballots, sums = 0, [ZERO] * options
     b_start, b_end = partial_key_range(keys.BALLOT, [qid])
     for _, ballot_raw, _ in state.range(b_start, b_end):
@@ -336,15 +356,24 @@ def _recount_secret(
             raise ValueError(f"an open ballot in secret question {qid!r}")
         sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
         ballots += 1
-    recorded = decryption["totals"]
-    if len(recorded) != options:
-        raise ValueError(f"decryption.totals: expected {options} sums, got {len(recorded)}")
+    return ballots, sums
+
+
+def _check_totals(recorded: list[Any], sums: list[Any], ballots: int) -> None:
+    if len(recorded) != len(sums):
+        raise ValueError(f"decryption.totals: expected {len(sums)} sums, got {len(recorded)}")
     for i, (total, value) in enumerate(zip(sums, recorded, strict=True)):
         if total.to_json() != value:
             raise ValueError(
                 f"decryption.totals[{i}]: differs from the sum of the question's {ballots} "
                 "ballots recomputed from state"
             )
+
+
+def _checked_partials(
+    ceremony: secret.Ceremony, qid: str, sums: list[Any], decryption: dict[str, Any]
+) -> dict[int, list[PartialDecryption | None]]:
+    """Every trustee's partial decryptions of ``sums``, each proof checked, by trustee index."""
     postings: dict[int, list[PartialDecryption | None]] = {}
     for j, entry in enumerate(decryption["partials"]):
         path = f"decryption.partials[{j}]"
@@ -361,8 +390,4 @@ def _recount_secret(
         )
     if sorted(postings) != decryption["trustees"] or len(postings) != len(decryption["partials"]):
         raise ValueError("decryption.trustees: differ from the trustees of the partials")
-    counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
-    expected = [group.scalar_hex(lambdas[t]) for t in sorted(lambdas)]
-    if expected != decryption["lagrange"]:
-        raise ValueError("decryption.lagrange: differ from the recomputed Lagrange coefficients")
-    return ballots, counts
+    return postings
