@@ -47,7 +47,7 @@ from mvote.verifier.errors import (
     VerifierError,
     unexpected,
 )
-from mvote.verifier.mvcc import BlockUpdates, MemoryState
+from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
 from mvote.verifier.transaction import ParsedTransaction, envelope_problem
 from mvote.verifier.validation import (
@@ -111,7 +111,7 @@ class ChainReport:
 @dataclass
 class _Walk:
     config: ChannelConfig
-    state: MemoryState = field(default_factory=MemoryState)
+    state: MemoryWorldState = field(default_factory=MemoryWorldState)
     tx_ids: set[str] = field(default_factory=set)
     last_config_block: int = 0
     #: The last block's commit hash; None once a block without one breaks the chain of them.

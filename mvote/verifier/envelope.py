@@ -15,7 +15,6 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import (
-    chaincode_event_pb2,
     proposal_pb2,
     proposal_response_pb2,
     transaction_pb2,
@@ -447,12 +446,6 @@ def unpack_header_extension(extension: bytes) -> tuple[str, bool]:
     """(chaincode name, has chaincode id) of a ``ChaincodeHeaderExtension``."""
     ext = parse_proto(proposal_pb2.ChaincodeHeaderExtension, extension, "channel_header.extension")
     return str(ext.chaincode_id.name), bool(ext.HasField("chaincode_id"))
-
-
-def unpack_event_chaincode_id(events: bytes) -> str:
-    """The chaincode id a ``ChaincodeEvent`` claims; Fabric requires it to be the invoked one."""
-    ev = parse_proto(chaincode_event_pb2.ChaincodeEvent, events, "chaincode_action.events")
-    return str(ev.chaincode_id)
 
 
 def unpack_config_envelope(data: bytes) -> Any:

@@ -82,6 +82,11 @@ class UnsupportedRangeSummary(VerifierError):
     summary = "a range query was recorded as Merkle summary hashes, which this verifier does not recompute"
 
 
+class DeliverFailed(MvoteError):
+    code = "DELIVER_FAILED"
+    summary = "the peer's Deliver service refused the request or ended the stream early"
+
+
 class ConfigUpdateError(VerifierError):
     """A CONFIG transaction that Fabric's configtx validator refuses; never raised itself.
 
@@ -120,6 +125,28 @@ class ConfigResultMismatch(ConfigUpdateError):
         "the config a config transaction installs is not the current config with its update applied"
     )
     check = Check.CONFIG_RESULT
+
+
+#: The verifier's errors, explicitly (docs/errors.md and the error-table test read this).
+ERRORS: tuple[type[MvoteError], ...] = (
+    MalformedProto,
+    BadConfig,
+    UnknownMSP,
+    BadIdentity,
+    BadSignatureEncoding,
+    HighS,
+    SignatureMismatch,
+    BadPolicy,
+    BadAnchor,
+    BlockNumbering,
+    UnsupportedRangeSummary,
+    BadConfigUpdate,
+    ConfigReadSetMismatch,
+    ConfigVersionMismatch,
+    ConfigModPolicyFailure,
+    ConfigResultMismatch,
+    DeliverFailed,
+)
 
 
 def unexpected(exc: BaseException) -> str:

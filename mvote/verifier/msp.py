@@ -133,7 +133,7 @@ def sanitize_cert_der(der: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class Identity:
+class MSPIdentity:
     """A deserialized X.509 identity (certificate sanitized as Fabric does)."""
 
     mspid: str
@@ -343,7 +343,7 @@ class MSP:
             )
         return chains[0]
 
-    def certification_chain(self, identity: Identity) -> list[x509.Certificate]:
+    def certification_chain(self, identity: MSPIdentity) -> list[x509.Certificate]:
         """[leaf, ..., root]; raises :class:`BadIdentity` if the identity is not of this MSP."""
         if _is_ca(identity.cert):
             raise BadIdentity(
@@ -358,12 +358,12 @@ class MSP:
             )
         return self._chain(identity.cert)
 
-    def _ous(self, identity: Identity, chain: list[x509.Certificate]) -> list[tuple[str, bytes]]:
+    def _ous(self, identity: MSPIdentity, chain: list[x509.Certificate]) -> list[tuple[str, bytes]]:
         certifiers = hashlib.sha256(b"".join(_der(c) for c in chain[1:])).digest()
         ous = identity.cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
         return [(str(a.value), certifiers) for a in ous]
 
-    def _check_revoked(self, identity: Identity, chain: list[x509.Certificate]) -> None:
+    def _check_revoked(self, identity: MSPIdentity, chain: list[x509.Certificate]) -> None:
         for crl in self.crls:
             for issuer in chain[1:]:
                 if crl.issuer != issuer.subject:
@@ -377,7 +377,7 @@ class MSP:
                             field="identity.certificate",
                         )
 
-    def validate(self, identity: Identity) -> None:
+    def validate(self, identity: MSPIdentity) -> None:
         """Fabric's MSP.Validate: chain, revocation, and (with NodeOUs) exactly one role OU."""
         verdict = self._validated.get(identity.cert_der)
         if verdict is None:
@@ -390,7 +390,7 @@ class MSP:
         if verdict.message is not None:
             raise BadIdentity(verdict.message, field=verdict.field)
 
-    def _validate(self, identity: Identity) -> None:
+    def _validate(self, identity: MSPIdentity) -> None:
         """Fabric's validateIdentity: this MSP's, chains to its roots, not revoked, carries one
         of its OUs (if it names any) and exactly one NodeOU role (if NodeOUs are on)."""
         if identity.mspid != self.name:
@@ -437,7 +437,7 @@ class MSP:
                 field="identity.certificate.subject.OU",
             )
 
-    def is_valid(self, identity: Identity) -> bool:
+    def is_valid(self, identity: MSPIdentity) -> bool:
         try:
             self.validate(identity)
         except BadIdentity:
@@ -446,7 +446,7 @@ class MSP:
 
     # -- roles --
 
-    def has_ou_role(self, identity: Identity, role: Role) -> bool:
+    def has_ou_role(self, identity: MSPIdentity, role: Role) -> bool:
         """Fabric's hasOURole: the identity carries the OU configured for ``role``."""
         if not self.node_ous:
             return False
@@ -461,16 +461,7 @@ class MSP:
         subj = identity.cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
         return any(str(a.value) == node_ou.ou for a in subj)
 
-    def node_role(self, identity: Identity) -> Role | None:
-        """The NodeOU role of a valid identity (CLIENT/PEER/ADMIN/ORDERER), or None."""
-        if not self.is_valid(identity):
-            return None
-        for role in (Role.CLIENT, Role.PEER, Role.ADMIN, Role.ORDERER):
-            if self.has_ou_role(identity, role):
-                return role
-        return None
-
-    def satisfies_role(self, identity: Identity, role: Role) -> bool:
+    def satisfies_role(self, identity: MSPIdentity, role: Role) -> bool:
         """Fabric v1.4.2+ ``satisfiesPrincipal`` for a ROLE principal of this MSP."""
         if identity.mspid != self.name:
             return False
@@ -491,12 +482,12 @@ class MSPManager:
 
     msps: dict[str, MSP]
     #: Deserialized identities by their serialized bytes (bounded).
-    _cache: Memo[bytes, Identity] = field(default_factory=Memo, repr=False)
+    _cache: Memo[bytes, MSPIdentity] = field(default_factory=Memo, repr=False)
     #: Compiled signature policies by their envelope bytes (see policy.evaluate_signature_policy).
     compiled_policies: Memo[bytes, Any] = field(default_factory=Memo, repr=False)
 
-    def deserialize(self, serialized: bytes) -> Identity:
-        """Identity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""
+    def deserialize(self, serialized: bytes) -> MSPIdentity:
+        """MSPIdentity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""
         cached = self._cache.get(serialized)
         if cached is not None:
             return cached
@@ -513,14 +504,14 @@ class MSPManager:
                 field="identity.id_bytes",
             )
         cert = load_certificate(id_bytes, "identity.id_bytes")
-        ident = Identity(mspid=mspid, serialized=serialized, cert=cert, cert_der=_der(cert))
+        ident = MSPIdentity(mspid=mspid, serialized=serialized, cert=cert, cert_der=_der(cert))
         self._cache[serialized] = ident
         return ident
 
-    def validate(self, identity: Identity) -> None:
+    def validate(self, identity: MSPIdentity) -> None:
         self.msps[identity.mspid].validate(identity)
 
-    def satisfies_principal(self, identity: Identity, principal: object) -> bool:
+    def satisfies_principal(self, identity: MSPIdentity, principal: object) -> bool:
         """Whether ``identity`` satisfies a ``msp.MSPPrincipal`` message (Fabric semantics):
         one check per principal classification (:data:`_PRINCIPAL_CHECKS`); an unknown
         classification or MSP is never satisfied."""
@@ -532,7 +523,7 @@ class MSPManager:
             return False
         return check(self, msp, identity, body)
 
-    def _satisfies_role(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+    def _satisfies_role(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
         role = parse_proto(msp_principal_pb2.MSPRole, body, "msp_principal.principal (MSPRole)")
         if str(role.msp_identifier) != identity.mspid:
             return False
@@ -542,14 +533,14 @@ class MSPManager:
             return False
         return msp.satisfies_role(identity, r)
 
-    def _satisfies_identity(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+    def _satisfies_identity(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
         try:
             other = self.deserialize(body)
         except (BadIdentity, UnknownMSP):
             return False
         return other.cert_der == identity.cert_der and msp.is_valid(identity)
 
-    def _satisfies_ou(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+    def _satisfies_ou(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
         ou = parse_proto(
             msp_principal_pb2.OrganizationUnit,
             body,
@@ -564,14 +555,14 @@ class MSPManager:
             for name, cid in msp._ous(identity, chain)
         )
 
-    def _satisfies_anonymity(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+    def _satisfies_anonymity(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
         anon = parse_proto(
             msp_principal_pb2.MSPIdentityAnonymity, body, "msp_principal.principal (anonymity)"
         )
         # X.509 identities are never anonymous: they satisfy NOMINAL (0) only.
         return int(anon.anonymity_type) == 0
 
-    def _satisfies_combined(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+    def _satisfies_combined(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
         comb = parse_proto(
             msp_principal_pb2.CombinedPrincipal, body, "msp_principal.principal (combined)"
         )
@@ -594,7 +585,7 @@ def _load_crl(raw: bytes, msp_name: str) -> x509.CertificateRevocationList:
 
 
 #: One check per ``MSPPrincipal.principal_classification``.
-_PRINCIPAL_CHECKS: dict[int, Callable[[MSPManager, MSP, Identity, bytes], bool]] = {
+_PRINCIPAL_CHECKS: dict[int, Callable[[MSPManager, MSP, MSPIdentity, bytes], bool]] = {
     PrincipalClass.ROLE: MSPManager._satisfies_role,
     PrincipalClass.IDENTITY: MSPManager._satisfies_identity,
     PrincipalClass.ORGANIZATION_UNIT: MSPManager._satisfies_ou,

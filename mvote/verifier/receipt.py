@@ -67,7 +67,7 @@ from mvote.verifier.envelope import (
     unpack_block,
 )
 from mvote.verifier.errors import UnsupportedRangeSummary, unexpected
-from mvote.verifier.mvcc import BlockUpdates, MemoryState, StateView
+from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState, WorldStateView
 from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     BlockContext,
@@ -185,7 +185,7 @@ def _proof_blocks(items: list[dict[str, Any]]) -> dict[int, bytes]:
 
 
 @dataclass(frozen=True)
-class Check:
+class ReceiptCheck:
     name: str
     ok: bool
     message: str
@@ -193,7 +193,7 @@ class Check:
 
 @dataclass
 class ReceiptReport:
-    checks: list[Check] = field(default_factory=list)
+    checks: list[ReceiptCheck] = field(default_factory=list)
     #: With a chain: whether a tally of the question is recorded, and whether it counted the ballot.
     tallied: bool | None = None
     #: Secret ballots with a chain: whether the ballot's shard has an aggregate that reaches it.
@@ -222,7 +222,7 @@ class ReceiptReport:
         return "VERIFIED offline: validity as recorded by the issuing peer; --chain proves it"
 
     def add(self, name: str, ok: bool, message: str) -> bool:
-        self.checks.append(Check(name, ok, message))
+        self.checks.append(ReceiptCheck(name, ok, message))
         return ok
 
 
@@ -431,7 +431,7 @@ def _definition_context(
     definition_block = _block(receipt, version[0], report)
     if definition_block is None or not _signed_by_orderers(definition_block, config, report):
         return None
-    state = MemoryState()
+    state = MemoryWorldState()
     context = BlockContext(config, state, lambda _tx_id: False)
     definition = validate_transaction(context, version[1], definition_block.data[version[1]])
     if (
@@ -552,7 +552,7 @@ class _AsRead:
     from the ballot's. So a conflict found on this state is proved by the block alone.
     """
 
-    def __init__(self, definition: StateView, rwset: TxRwSet) -> None:
+    def __init__(self, definition: WorldStateView, rwset: TxRwSet) -> None:
         self._definition = definition
         self._reads: dict[tuple[str, str], Version | None] = {}
         self._hashed: dict[tuple[str, str, bytes], Version | None] = {}
@@ -590,7 +590,7 @@ def _check_in_block(
     with the verifier's own validation (``finish_block_validation``: in-block duplicate tx ids,
     then MVCC in block order) on :class:`_AsRead`. Precondition: ``mine`` is VALID by
     :func:`validate_transaction` under ``context`` and ``rwset`` is its rwset."""
-    known: StateView = _AsRead(context.state, rwset)
+    known: WorldStateView = _AsRead(context.state, rwset)
     ctx = BlockContext(context.config, known, lambda _tx_id: False)
     before = [ParsedTransaction(raw) for raw in block.data[: mine.index]]
     earlier = [

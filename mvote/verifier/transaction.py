@@ -53,7 +53,7 @@ from mvote.verifier.envelope import (
 from mvote.verifier.errors import MalformedProto
 
 __all__ = [
-    "ChaincodeEvent",
+    "ActionEvent",
     "ChaincodeResponse",
     "HeaderExtension",
     "ParsedTransaction",
@@ -100,7 +100,7 @@ class ChaincodeResponse:
 
 
 @dataclass(frozen=True)
-class ChaincodeEvent:
+class ActionEvent:
     """``peer.ChaincodeEvent`` of the action (all fields empty when the action set none)."""
 
     chaincode_id: str
@@ -283,11 +283,11 @@ class ParsedTransaction:
         return ChaincodeResponse(ca.response_status, ca.response_message, ca.response_payload)
 
     @cached_property
-    def events(self) -> ChaincodeEvent:
+    def events(self) -> ActionEvent:
         """The action's chaincode event (empty fields when it set none)."""
         raw = self.chaincode_action.events
         ev = parse_proto(chaincode_event_pb2.ChaincodeEvent, raw, "chaincode_action.events")
-        return ChaincodeEvent(
+        return ActionEvent(
             str(ev.chaincode_id), str(ev.tx_id), str(ev.event_name), bytes(ev.payload)
         )
 

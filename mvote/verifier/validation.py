@@ -48,8 +48,8 @@ from mvote.verifier.errors import (
     VerifierError,
     unexpected,
 )
-from mvote.verifier.msp import Identity
-from mvote.verifier.mvcc import VALID, BlockUpdates, StateView, check_mvcc
+from mvote.verifier.msp import MSPIdentity
+from mvote.verifier.mvcc import VALID, BlockUpdates, WorldStateView, check_mvcc
 from mvote.verifier.policy import (
     PolicyEvaluator,
     SignedData,
@@ -135,7 +135,7 @@ def _unpack(code: int, check: Check, fn: Callable[[], Any]) -> Any:
 # --- chaincode definitions from _lifecycle state -----------------------------------------------
 
 
-def _state_bytes(state: StateView, key: str) -> bytes | None:
+def _state_bytes(state: WorldStateView, key: str) -> bytes | None:
     raw = state.value(LIFECYCLE, key)
     if raw is None:
         return None
@@ -143,7 +143,7 @@ def _state_bytes(state: StateView, key: str) -> bytes | None:
     return bytes(sd.Bytes)
 
 
-def chaincode_defined(state: StateView, chaincode: str) -> bool:
+def chaincode_defined(state: WorldStateView, chaincode: str) -> bool:
     """Whether ``_lifecycle`` holds a committed definition of ``chaincode``."""
     if chaincode == LIFECYCLE:
         return True
@@ -154,7 +154,7 @@ def chaincode_defined(state: StateView, chaincode: str) -> bool:
     return str(md.datatype) == "ChaincodeDefinition"
 
 
-def chaincode_endorsement_policy(state: StateView, chaincode: str) -> bytes | None:
+def chaincode_endorsement_policy(state: WorldStateView, chaincode: str) -> bytes | None:
     """The ``ApplicationPolicy`` a committed chaincode definition requires, None if undefined.
 
     ``_lifecycle`` itself answers to the channel's LifecycleEndorsement policy. A definition
@@ -179,7 +179,7 @@ def chaincode_endorsement_policy(state: StateView, chaincode: str) -> bytes | No
 
 
 def collection_endorsement_policy(
-    config: ChannelConfig, state: StateView, chaincode: str, collection: str
+    config: ChannelConfig, state: WorldStateView, chaincode: str, collection: str
 ) -> bytes | None:
     """Fabric's CollectionValidationInfo: the collection's own policy, None for the chaincode's."""
     if collection.startswith(IMPLICIT_COLLECTION_PREFIX):
@@ -229,7 +229,7 @@ class BlockContext:
     """What validating a block needs: config, committed state, and the ledger's tx ids."""
 
     config: ChannelConfig
-    state: StateView
+    state: WorldStateView
     tx_id_committed: Callable[[str], bool]
 
 
@@ -321,7 +321,7 @@ def _endorser_structure(tx: ParsedTransaction) -> None:
 
 def _require(
     evaluator: PolicyEvaluator,
-    identities: Sequence[Identity],
+    identities: Sequence[MSPIdentity],
     ns: str,
     policy: bytes,
     label: str | None,
@@ -350,7 +350,7 @@ def _require(
 
 def _endorser_identities(
     ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict
-) -> list[Identity]:
+) -> list[MSPIdentity]:
     """The valid endorsers' identities; a finding for each endorsement that is not valid.
 
     Precondition: :func:`_endorser_structure` passed."""
@@ -412,7 +412,7 @@ def _note_key_level_endorsement(ns: str, ns_sets: list[NsRwSet], verdict: TxVerd
 def _namespace_endorsed(
     ctx: BlockContext,
     evaluator: PolicyEvaluator,
-    identities: list[Identity],
+    identities: list[MSPIdentity],
     ns: str,
     cc_policy: bytes,
     ns_sets: list[NsRwSet],
@@ -631,9 +631,9 @@ class _Guarded:
 
 
 class _GuardedState:
-    """A :class:`StateView` whose exceptions become :class:`_ContextFailed`."""
+    """A :class:`WorldStateView` whose exceptions become :class:`_ContextFailed`."""
 
-    def __init__(self, state: StateView) -> None:
+    def __init__(self, state: WorldStateView) -> None:
         self._state = state
 
     def value(self, namespace: str, key: str) -> bytes | None:

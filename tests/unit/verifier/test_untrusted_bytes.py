@@ -50,7 +50,7 @@ from mvote.verifier.checks import REPLAY_CHECKS
 from mvote.verifier.commithash import commit_hash
 from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import unpack_block, unpack_full_envelope
-from mvote.verifier.mvcc import BlockUpdates, MemoryState
+from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState
 from mvote.verifier.receipt import Receipt, verify_receipt
 from mvote.verifier.validation import (
     BAD_CREATOR_SIGNATURE,
@@ -163,7 +163,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
         receipt, block=BALLOT_BLOCK, proof={0: blocks[0], 1: blocks[1], BALLOT_BLOCK: audit_copy}
     )
     config = channel_config_from_block(blocks[0])
-    state, tx_ids = MemoryState(), set()
+    state, tx_ids = MemoryWorldState(), set()
     ctx = BlockContext(config, state, tx_ids.__contains__)
     verdicts, updates = validate_block_transactions(ctx, 1, unpack_block(blocks[1]).data)
     assert [v.code for v in verdicts] == [0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from msp_support import node_role
+
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import verify_chain
 from mvote.verifier.config import channel_config_from_block
@@ -15,7 +17,7 @@ from mvote.verifier.envelope import (
     unpack_transaction,
 )
 from mvote.verifier.msp import Role
-from mvote.verifier.mvcc import MemoryState
+from mvote.verifier.mvcc import MemoryWorldState
 from mvote.verifier.validation import chaincode_endorsement_policy
 
 MVCC_CONFLICTS = [
@@ -115,10 +117,10 @@ def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None
     assert env.channel_header.channel_id == "mvote"
     creator = cfg.msps.deserialize(env.signature_header.creator)
     assert creator.mspid == "Org1MSP"
-    assert cfg.msps.msps["Org1MSP"].node_role(creator) == Role.CLIENT
+    assert node_role(cfg.msps.msps["Org1MSP"], creator) == Role.CLIENT
     (action,) = unpack_transaction(env.data)
     endorsers = [cfg.msps.deserialize(e.endorser) for e in action.endorsements]
-    assert [cfg.msps.msps[e.mspid].node_role(e) for e in endorsers] == [Role.PEER, Role.PEER]
+    assert [node_role(cfg.msps.msps[e.mspid], e) for e in endorsers] == [Role.PEER, Role.PEER]
     ca = unpack_chaincode_action(action.prp_extension)
     assert (ca.chaincode_name, ca.chaincode_version, ca.response_status) == ("mvote", "1.0", 200)
     rwset = unpack_rwset(ca.results)
@@ -137,13 +139,13 @@ def test_orderer_identity_role(golden_blocks: list[bytes]) -> None:
         unpack_signature_header(md.signatures[0].signature_header).creator
     )
     assert signer.mspid == "OrdererMSP"
-    assert cfg.msps.msps["OrdererMSP"].node_role(signer) == Role.ORDERER
+    assert node_role(cfg.msps.msps["OrdererMSP"], signer) == Role.ORDERER
 
 
 def test_endorsement_policy_comes_from_lifecycle_definition(golden_blocks: list[bytes]) -> None:
     from fabric_protos.common import policies_pb2
 
-    state = MemoryState()
+    state = MemoryWorldState()
     assert chaincode_endorsement_policy(state, "mvote") is None
     env = unpack_full_envelope(unpack_block(golden_blocks[4]).data[0])
     (action,) = unpack_transaction(env.data)
