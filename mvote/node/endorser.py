@@ -38,7 +38,7 @@ from mvote.verifier.envelope import (
     unpack_signature_header,
 )
 from mvote.verifier.errors import VerifierError
-from mvote.verifier.msp import Identity, MSPManager
+from mvote.verifier.msp import MSPIdentity, MSPManager
 from mvote.verifier.signatures import verify_p256_sha256
 
 Contract = Callable[[ChaincodeStub], Response]
@@ -117,7 +117,7 @@ def compute_tx_id(nonce: bytes, creator: bytes) -> str:
     return hashlib.sha256(nonce + creator).hexdigest()
 
 
-def check_proposal(up: UnpackedProposal, msps: MSPManager) -> Identity:
+def check_proposal(up: UnpackedProposal, msps: MSPManager) -> MSPIdentity:
     """Fabric's UnpackedProposal.Validate; returns the creator identity.
 
     Raises Malformed for a malformed header, Unauthorised for an unknown, invalid or non-signing

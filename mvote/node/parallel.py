@@ -31,8 +31,8 @@ from typing import IO
 from mvote.chaincode.simulation import Version
 from mvote.node.frames import python_module, read_frame, write_frame
 from mvote.node.logs import log_to_stderr
-from mvote.verifier.config import ChannelConfig, config_from_block
-from mvote.verifier.mvcc import StateView
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
+from mvote.verifier.mvcc import WorldStateView
 from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
 
 log = logging.getLogger("mvote.node.parallel")
@@ -50,7 +50,7 @@ class _Unavailable(Exception):
 
 
 class _LifecycleState:
-    """A StateView holding only the committed ``_lifecycle`` namespace."""
+    """A WorldStateView holding only the committed ``_lifecycle`` namespace."""
 
     def __init__(self, values: dict[str, bytes]) -> None:
         self._values = values
@@ -72,7 +72,7 @@ class _LifecycleState:
 
 def _init(genesis: bytes) -> None:
     global _config
-    _config = config_from_block(genesis)
+    _config = channel_config_from_block(genesis)
 
 
 def _ready() -> bool:
@@ -89,7 +89,7 @@ def _validate(
             raise _Unavailable(tx_id)
         return committed[tx_id]
 
-    state: StateView = _LifecycleState(lifecycle)
+    state: WorldStateView = _LifecycleState(lifecycle)
     context = BlockContext(_config, state, tx_id_committed)
     try:
         return [validate_transaction(context, i, raw) for i, raw in enumerate(data)]

@@ -38,10 +38,10 @@ from mvote.node.errors import (
 )
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial
-from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, unpack_full_envelope
 from mvote.verifier.errors import VerifierError
-from mvote.verifier.msp import Identity
+from mvote.verifier.msp import MSPIdentity
 from mvote.verifier.policy import PolicyEvaluator, SignedData
 from mvote.verifier.validation import chaincode_endorsement_policy
 
@@ -65,7 +65,7 @@ class Checked:
     preProcess), with its creator: the peer does not unpack and verify the same bytes again."""
 
     proposal: UnpackedProposal
-    creator: Identity
+    creator: MSPIdentity
 
 
 class Peer(ABC):
@@ -106,7 +106,7 @@ class Peer(ABC):
 
     def _load_channel(self) -> None:
         """The channel configuration and policies, from the ledger's genesis block."""
-        self._channel_config = config_from_block(self.ledger.block(0))
+        self._channel_config = channel_config_from_block(self.ledger.block(0))
         self._policies = PolicyEvaluator(self._channel_config)
 
     @property
@@ -119,7 +119,7 @@ class Peer(ABC):
         assert self._policies is not None, "start() first"
         return self._policies
 
-    def check_not_expired(self, identity: Identity, field: str) -> None:
+    def check_not_expired(self, identity: MSPIdentity, field: str) -> None:
         """Refuse (IdentityExpired) an identity whose certificate's notAfter is past on the node's
         clock. Fabric's peer and orderer refuse such requests at their entry points; the rule
         for recorded transactions (the verifier's MSP validation) never looks at expiry."""
@@ -176,7 +176,7 @@ class Peer(ABC):
             )
         return up
 
-    def _is_application_writer(self, creator: Identity) -> bool:
+    def _is_application_writer(self, creator: MSPIdentity) -> bool:
         """The ACL's answer for ``creator``, remembered by its exact serialized bytes: the
         channel configuration it depends on does not change while the peer runs, and a client
         sends the same identity with every proposal."""

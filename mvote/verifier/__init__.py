@@ -2,4 +2,91 @@
 
 What a voter or an auditor installs: base dependencies only.
 May import: mvote.chaincode (and the base dependencies). Never mvote.client or mvote.node.
+
+The names below are the verifier's public API: what auditors and integrators may import
+(receipt verification, the audit, reading and verifying chains, the parsed transaction, the
+check names, the errors and the report types). Every other module and name of the package is
+internal to mvote (the embedded node validates blocks with it) and may change without notice.
 """
+
+from mvote.verifier.audit import AuditReport, audit_chain
+from mvote.verifier.block import block_data_hash, block_header_hash
+from mvote.verifier.chain import ChainReport, Finding, verify_chain
+from mvote.verifier.chainfile import read_block_folder, read_chain, write_chain
+from mvote.verifier.checks import Check
+from mvote.verifier.errors import (
+    ERRORS,
+    BadAnchor,
+    BadConfig,
+    BadConfigUpdate,
+    BadIdentity,
+    BadPolicy,
+    BadSignatureEncoding,
+    BlockNumbering,
+    ConfigModPolicyFailure,
+    ConfigReadSetMismatch,
+    ConfigResultMismatch,
+    ConfigUpdateError,
+    ConfigVersionMismatch,
+    DeliverFailed,
+    HighS,
+    MalformedProto,
+    SignatureMismatch,
+    UnknownMSP,
+    UnsupportedRangeSummary,
+    VerifierError,
+)
+from mvote.verifier.receipt import (
+    OFFLINE_LIMITS,
+    Receipt,
+    ReceiptCheck,
+    ReceiptReport,
+    verify_receipt,
+    with_context_blocks,
+)
+from mvote.verifier.replay import NotReplayed, ReplayReport, replay_chain
+from mvote.verifier.transaction import ParsedTransaction
+
+__all__ = [
+    "ERRORS",
+    "OFFLINE_LIMITS",
+    "AuditReport",
+    "BadAnchor",
+    "BadConfig",
+    "BadConfigUpdate",
+    "BadIdentity",
+    "BadPolicy",
+    "BadSignatureEncoding",
+    "BlockNumbering",
+    "ChainReport",
+    "Check",
+    "ConfigModPolicyFailure",
+    "ConfigReadSetMismatch",
+    "ConfigResultMismatch",
+    "ConfigUpdateError",
+    "ConfigVersionMismatch",
+    "DeliverFailed",
+    "Finding",
+    "HighS",
+    "MalformedProto",
+    "NotReplayed",
+    "ParsedTransaction",
+    "Receipt",
+    "ReceiptCheck",
+    "ReceiptReport",
+    "ReplayReport",
+    "SignatureMismatch",
+    "UnknownMSP",
+    "UnsupportedRangeSummary",
+    "VerifierError",
+    "audit_chain",
+    "block_data_hash",
+    "block_header_hash",
+    "read_block_folder",
+    "read_chain",
+    "replay_chain",
+    "verify_chain",
+    "verify_receipt",
+    "with_context_blocks",
+    "write_chain",
+]

@@ -45,7 +45,7 @@ from mvote.verifier.errors import (
     ConfigResultMismatch,
     ConfigVersionMismatch,
 )
-from mvote.verifier.msp import Identity
+from mvote.verifier.msp import MSPIdentity
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
 
 GROUP = "[Group]  "
@@ -179,7 +179,7 @@ def _verify_delta_set(
     config: ChannelConfig,
     current: dict[str, Item],
     delta: dict[str, Item],
-    signers: Sequence[Identity],
+    signers: Sequence[MSPIdentity],
 ) -> None:
     """Fabric's verifyDeltaSet, in key order (Fabric's is map order; the first refusal wins).
 

@@ -19,6 +19,7 @@ verdicts (as compact texts, never exception objects with their tracebacks) each 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
@@ -132,7 +133,7 @@ def sanitize_cert_der(der: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class Identity:
+class MSPIdentity:
     """A deserialized X.509 identity (certificate sanitized as Fabric does)."""
 
     mspid: str
@@ -265,19 +266,7 @@ class MSP:
             raise BadConfig(
                 f"msp {name}: expected at least one root cert, got none", field="root_certs"
             )
-        crls = []
-        for raw in fc.revocation_list:
-            try:
-                crls.append(
-                    x509.load_pem_x509_crl(bytes(raw))
-                    if b"-----BEGIN" in bytes(raw)
-                    else x509.load_der_x509_crl(bytes(raw))
-                )
-            except Exception as exc:  # any failure to parse the bytes is the typed refusal
-                raise BadConfig(
-                    f"msp {name}.revocation_list: expected a CRL, got bytes that do not parse",
-                    field="revocation_list",
-                ) from exc
+        crls = [_load_crl(bytes(raw), name) for raw in fc.revocation_list]
         msp = cls(
             name=name, roots=roots, intermediates=inters, admins=admins, node_ous=False, crls=crls
         )
@@ -286,19 +275,22 @@ class MSP:
             for o in fc.organizational_unit_identifiers
         ]
         if fc.HasField("fabric_node_ous") and fc.fabric_node_ous.enable:
-            nous = fc.fabric_node_ous
-            msp.node_ous = True
-            for attr in ("client", "peer", "admin", "orderer"):
-                ident = getattr(nous, f"{attr}_ou_identifier")
-                if nous.HasField(f"{attr}_ou_identifier"):
-                    setattr(
-                        msp,
-                        f"{attr}_ou",
-                        msp._node_ou(
-                            str(ident.organizational_unit_identifier), bytes(ident.certificate)
-                        ),
-                    )
+            msp._enable_node_ous(fc.fabric_node_ous)
         return msp
+
+    def _enable_node_ous(self, nous: Any) -> None:
+        """Turn NodeOUs on with the client/peer/admin/orderer OUs of a ``FabricNodeOUs``."""
+        self.node_ous = True
+        for attr in ("client", "peer", "admin", "orderer"):
+            ident = getattr(nous, f"{attr}_ou_identifier")
+            if nous.HasField(f"{attr}_ou_identifier"):
+                setattr(
+                    self,
+                    f"{attr}_ou",
+                    self._node_ou(
+                        str(ident.organizational_unit_identifier), bytes(ident.certificate)
+                    ),
+                )
 
     def _node_ou(self, ou: str, cert_pem: bytes) -> NodeOU:
         if not cert_pem:
@@ -351,7 +343,7 @@ class MSP:
             )
         return chains[0]
 
-    def certification_chain(self, identity: Identity) -> list[x509.Certificate]:
+    def certification_chain(self, identity: MSPIdentity) -> list[x509.Certificate]:
         """[leaf, ..., root]; raises :class:`BadIdentity` if the identity is not of this MSP."""
         if _is_ca(identity.cert):
             raise BadIdentity(
@@ -366,12 +358,12 @@ class MSP:
             )
         return self._chain(identity.cert)
 
-    def _ous(self, identity: Identity, chain: list[x509.Certificate]) -> list[tuple[str, bytes]]:
+    def _ous(self, identity: MSPIdentity, chain: list[x509.Certificate]) -> list[tuple[str, bytes]]:
         certifiers = hashlib.sha256(b"".join(_der(c) for c in chain[1:])).digest()
         ous = identity.cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
         return [(str(a.value), certifiers) for a in ous]
 
-    def _check_revoked(self, identity: Identity, chain: list[x509.Certificate]) -> None:
+    def _check_revoked(self, identity: MSPIdentity, chain: list[x509.Certificate]) -> None:
         for crl in self.crls:
             for issuer in chain[1:]:
                 if crl.issuer != issuer.subject:
@@ -385,7 +377,7 @@ class MSP:
                             field="identity.certificate",
                         )
 
-    def validate(self, identity: Identity) -> None:
+    def validate(self, identity: MSPIdentity) -> None:
         """Fabric's MSP.Validate: chain, revocation, and (with NodeOUs) exactly one role OU."""
         verdict = self._validated.get(identity.cert_der)
         if verdict is None:
@@ -398,7 +390,9 @@ class MSP:
         if verdict.message is not None:
             raise BadIdentity(verdict.message, field=verdict.field)
 
-    def _validate(self, identity: Identity) -> None:
+    def _validate(self, identity: MSPIdentity) -> None:
+        """Fabric's validateIdentity: this MSP's, chains to its roots, not revoked, carries one
+        of its OUs (if it names any) and exactly one NodeOU role (if NodeOUs are on)."""
         if identity.mspid != self.name:
             raise BadIdentity(
                 f"identity: expected MSP {self.name}, got {identity.mspid}", field="identity.mspid"
@@ -406,6 +400,12 @@ class MSP:
         chain = self.certification_chain(identity)
         self._check_revoked(identity, chain)
         ous = self._ous(identity, chain)
+        self._check_ou_identifiers(ous)
+        if self.node_ous:
+            self._check_one_node_role(ous)
+
+    def _check_ou_identifiers(self, ous: list[tuple[str, bytes]]) -> None:
+        """Precondition: ``ous`` are the identity's OUs with their certifiers (``_ous``)."""
         if self.ou_identifiers and not any(
             ou == want.ou and (not want.certifiers or cid == want.certifiers)
             for ou, cid in ous
@@ -415,8 +415,9 @@ class MSP:
                 f"identity of {self.name}: expected one of the MSP's OUs, got {[o for o, _ in ous]}",
                 field="identity.certificate.subject.OU",
             )
-        if not self.node_ous:
-            return
+
+    def _check_one_node_role(self, ous: list[tuple[str, bytes]]) -> None:
+        """Precondition: NodeOUs are on; ``ous`` as for :meth:`_check_ou_identifiers`."""
         roles = [ou for ou in (self.client_ou, self.peer_ou, self.admin_ou, self.orderer_ou) if ou]
         counter = 0
         for ou, cid in ous:
@@ -436,7 +437,7 @@ class MSP:
                 field="identity.certificate.subject.OU",
             )
 
-    def is_valid(self, identity: Identity) -> bool:
+    def is_valid(self, identity: MSPIdentity) -> bool:
         try:
             self.validate(identity)
         except BadIdentity:
@@ -445,7 +446,7 @@ class MSP:
 
     # -- roles --
 
-    def has_ou_role(self, identity: Identity, role: Role) -> bool:
+    def has_ou_role(self, identity: MSPIdentity, role: Role) -> bool:
         """Fabric's hasOURole: the identity carries the OU configured for ``role``."""
         if not self.node_ous:
             return False
@@ -460,16 +461,7 @@ class MSP:
         subj = identity.cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
         return any(str(a.value) == node_ou.ou for a in subj)
 
-    def node_role(self, identity: Identity) -> Role | None:
-        """The NodeOU role of a valid identity (CLIENT/PEER/ADMIN/ORDERER), or None."""
-        if not self.is_valid(identity):
-            return None
-        for role in (Role.CLIENT, Role.PEER, Role.ADMIN, Role.ORDERER):
-            if self.has_ou_role(identity, role):
-                return role
-        return None
-
-    def satisfies_role(self, identity: Identity, role: Role) -> bool:
+    def satisfies_role(self, identity: MSPIdentity, role: Role) -> bool:
         """Fabric v1.4.2+ ``satisfiesPrincipal`` for a ROLE principal of this MSP."""
         if identity.mspid != self.name:
             return False
@@ -490,12 +482,12 @@ class MSPManager:
 
     msps: dict[str, MSP]
     #: Deserialized identities by their serialized bytes (bounded).
-    _cache: Memo[bytes, Identity] = field(default_factory=Memo, repr=False)
+    _cache: Memo[bytes, MSPIdentity] = field(default_factory=Memo, repr=False)
     #: Compiled signature policies by their envelope bytes (see policy.evaluate_signature_policy).
     compiled_policies: Memo[bytes, Any] = field(default_factory=Memo, repr=False)
 
-    def deserialize(self, serialized: bytes) -> Identity:
-        """Identity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""
+    def deserialize(self, serialized: bytes) -> MSPIdentity:
+        """MSPIdentity of a ``SerializedIdentity``; does not validate it (see :meth:`MSP.validate`)."""
         cached = self._cache.get(serialized)
         if cached is not None:
             return cached
@@ -512,61 +504,91 @@ class MSPManager:
                 field="identity.id_bytes",
             )
         cert = load_certificate(id_bytes, "identity.id_bytes")
-        ident = Identity(mspid=mspid, serialized=serialized, cert=cert, cert_der=_der(cert))
+        ident = MSPIdentity(mspid=mspid, serialized=serialized, cert=cert, cert_der=_der(cert))
         self._cache[serialized] = ident
         return ident
 
-    def validate(self, identity: Identity) -> None:
+    def validate(self, identity: MSPIdentity) -> None:
         self.msps[identity.mspid].validate(identity)
 
-    def satisfies_principal(self, identity: Identity, principal: object) -> bool:
-        """Whether ``identity`` satisfies a ``msp.MSPPrincipal`` message (Fabric semantics)."""
-        p = principal
-        cls = int(p.principal_classification)  # type: ignore[attr-defined]
-        body = bytes(p.principal)  # type: ignore[attr-defined]
+    def satisfies_principal(self, identity: MSPIdentity, principal: object) -> bool:
+        """Whether ``identity`` satisfies a ``msp.MSPPrincipal`` message (Fabric semantics):
+        one check per principal classification (:data:`_PRINCIPAL_CHECKS`); an unknown
+        classification or MSP is never satisfied."""
+        cls = int(principal.principal_classification)  # type: ignore[attr-defined]
+        body = bytes(principal.principal)  # type: ignore[attr-defined]
         msp = self.msps.get(identity.mspid)
-        if msp is None:
+        check = _PRINCIPAL_CHECKS.get(cls)
+        if msp is None or check is None:
             return False
-        if cls == PrincipalClass.ROLE:
-            role = parse_proto(msp_principal_pb2.MSPRole, body, "msp_principal.principal (MSPRole)")
-            if str(role.msp_identifier) != identity.mspid:
-                return False
-            try:
-                r = Role(int(role.role))
-            except ValueError:
-                return False
-            return msp.satisfies_role(identity, r)
-        if cls == PrincipalClass.IDENTITY:
-            try:
-                other = self.deserialize(body)
-            except (BadIdentity, UnknownMSP):
-                return False
-            return other.cert_der == identity.cert_der and msp.is_valid(identity)
-        if cls == PrincipalClass.ORGANIZATION_UNIT:
-            ou = parse_proto(
-                msp_principal_pb2.OrganizationUnit,
-                body,
-                "msp_principal.principal (OrganizationUnit)",
-            )
-            if str(ou.msp_identifier) != identity.mspid or not msp.is_valid(identity):
-                return False
-            chain = msp.certification_chain(identity)
-            return any(
-                name == str(ou.organizational_unit_identifier)
-                and cid == bytes(ou.certifiers_identifier)
-                for name, cid in msp._ous(identity, chain)
-            )
-        if cls == PrincipalClass.ANONYMITY:
-            anon = parse_proto(
-                msp_principal_pb2.MSPIdentityAnonymity, body, "msp_principal.principal (anonymity)"
-            )
-            # X.509 identities are never anonymous: they satisfy NOMINAL (0) only.
-            return int(anon.anonymity_type) == 0
-        if cls == PrincipalClass.COMBINED:
-            comb = parse_proto(
-                msp_principal_pb2.CombinedPrincipal, body, "msp_principal.principal (combined)"
-            )
-            return len(comb.principals) > 0 and all(
-                self.satisfies_principal(identity, sub) for sub in comb.principals
-            )
-        return False
+        return check(self, msp, identity, body)
+
+    def _satisfies_role(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
+        role = parse_proto(msp_principal_pb2.MSPRole, body, "msp_principal.principal (MSPRole)")
+        if str(role.msp_identifier) != identity.mspid:
+            return False
+        try:
+            r = Role(int(role.role))
+        except ValueError:
+            return False
+        return msp.satisfies_role(identity, r)
+
+    def _satisfies_identity(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
+        try:
+            other = self.deserialize(body)
+        except (BadIdentity, UnknownMSP):
+            return False
+        return other.cert_der == identity.cert_der and msp.is_valid(identity)
+
+    def _satisfies_ou(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
+        ou = parse_proto(
+            msp_principal_pb2.OrganizationUnit,
+            body,
+            "msp_principal.principal (OrganizationUnit)",
+        )
+        if str(ou.msp_identifier) != identity.mspid or not msp.is_valid(identity):
+            return False
+        chain = msp.certification_chain(identity)
+        return any(
+            name == str(ou.organizational_unit_identifier)
+            and cid == bytes(ou.certifiers_identifier)
+            for name, cid in msp._ous(identity, chain)
+        )
+
+    def _satisfies_anonymity(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
+        anon = parse_proto(
+            msp_principal_pb2.MSPIdentityAnonymity, body, "msp_principal.principal (anonymity)"
+        )
+        # X.509 identities are never anonymous: they satisfy NOMINAL (0) only.
+        return int(anon.anonymity_type) == 0
+
+    def _satisfies_combined(self, msp: MSP, identity: MSPIdentity, body: bytes) -> bool:
+        comb = parse_proto(
+            msp_principal_pb2.CombinedPrincipal, body, "msp_principal.principal (combined)"
+        )
+        return len(comb.principals) > 0 and all(
+            self.satisfies_principal(identity, sub) for sub in comb.principals
+        )
+
+
+def _load_crl(raw: bytes, msp_name: str) -> x509.CertificateRevocationList:
+    """A PEM or DER CRL of MSP ``msp_name``'s revocation list, or BadConfig."""
+    try:
+        if b"-----BEGIN" in raw:
+            return x509.load_pem_x509_crl(raw)
+        return x509.load_der_x509_crl(raw)
+    except Exception as exc:  # any failure to parse the bytes is the typed refusal
+        raise BadConfig(
+            f"msp {msp_name}.revocation_list: expected a CRL, got bytes that do not parse",
+            field="revocation_list",
+        ) from exc
+
+
+#: One check per ``MSPPrincipal.principal_classification``.
+_PRINCIPAL_CHECKS: dict[int, Callable[[MSPManager, MSP, MSPIdentity, bytes], bool]] = {
+    PrincipalClass.ROLE: MSPManager._satisfies_role,
+    PrincipalClass.IDENTITY: MSPManager._satisfies_identity,
+    PrincipalClass.ORGANIZATION_UNIT: MSPManager._satisfies_ou,
+    PrincipalClass.ANONYMITY: MSPManager._satisfies_anonymity,
+    PrincipalClass.COMBINED: MSPManager._satisfies_combined,
+}

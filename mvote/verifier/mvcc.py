@@ -5,7 +5,7 @@ wrote it. A transaction is MVCC-valid when every key it read still has the versi
 no key it read was written by an earlier valid transaction of the same block, and every range
 it scanned would return the same keys and versions now (else a phantom read).
 
-Everything here is a pure function of a read-only :class:`StateView` plus the block's pending
+Everything here is a pure function of a read-only :class:`WorldStateView` plus the block's pending
 :class:`BlockUpdates`, so the embedded node's committer and the auditor run the same rule.
 """
 
@@ -23,7 +23,7 @@ MVCC_READ_CONFLICT = 11
 PHANTOM_READ_CONFLICT = 12
 
 
-class StateView(Protocol):
+class WorldStateView(Protocol):
     """Read-only committed world state (public and private-data hashes)."""
 
     def version(self, namespace: str, key: str) -> Version | None: ...
@@ -60,8 +60,8 @@ class BlockUpdates:
 
 
 @dataclass
-class MemoryState:
-    """A dict-backed :class:`StateView` that can absorb a block's updates (the auditor's ledger)."""
+class MemoryWorldState:
+    """A dict-backed :class:`WorldStateView` that can absorb a block's updates (the auditor's ledger)."""
 
     public: dict[tuple[str, str], tuple[bytes, Version]] = field(default_factory=dict)
     hashed: dict[tuple[str, str, bytes], tuple[bytes, Version]] = field(default_factory=dict)
@@ -97,14 +97,14 @@ class MemoryState:
                 self.hashed[hk] = (hv, h)
 
 
-def _read_ok(state: StateView, pending: BlockUpdates, ns: str, read: KVRead) -> bool:
+def _read_ok(state: WorldStateView, pending: BlockUpdates, ns: str, read: KVRead) -> bool:
     if (ns, read.key) in pending.public:
         return False
     return state.version(ns, read.key) == read.version
 
 
 def _range_now(
-    state: StateView, pending: BlockUpdates, ns: str, rq: RangeQuery
+    state: WorldStateView, pending: BlockUpdates, ns: str, rq: RangeQuery
 ) -> list[tuple[str, Version]]:
     """Committed state merged with the block's pending writes over the query's range.
 
@@ -134,7 +134,7 @@ def _range_now(
     return [(k, v) for k, v in sorted(merged.items()) if v is not None]
 
 
-def _range_ok(state: StateView, pending: BlockUpdates, ns: str, rq: RangeQuery) -> bool:
+def _range_ok(state: WorldStateView, pending: BlockUpdates, ns: str, rq: RangeQuery) -> bool:
     if rq.raw_reads is None:
         raise UnsupportedRangeSummary(
             f"range query [{rq.start_key!r}, {rq.end_key!r}) in {ns}: expected raw reads, "
@@ -146,7 +146,7 @@ def _range_ok(state: StateView, pending: BlockUpdates, ns: str, rq: RangeQuery) 
     return now == recorded
 
 
-def check_mvcc(state: StateView, pending: BlockUpdates, rwset: TxRwSet) -> int:
+def check_mvcc(state: WorldStateView, pending: BlockUpdates, rwset: TxRwSet) -> int:
     """The MVCC verdict of one transaction: VALID, MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT.
 
     Checks each namespace in order, as Fabric does: point reads, then range queries, then

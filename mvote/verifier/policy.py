@@ -26,7 +26,7 @@ from mvote.verifier.config import (
 )
 from mvote.verifier.envelope import parse_proto
 from mvote.verifier.errors import BadPolicy, MalformedProto, VerifierError
-from mvote.verifier.msp import Identity, MSPManager
+from mvote.verifier.msp import MSPIdentity, MSPManager
 from mvote.verifier.signatures import verify_p256_sha256
 
 RULE_ANY = 0
@@ -56,14 +56,14 @@ class SignatureProblem:
 
 def valid_identities(
     signed: Sequence[SignedData], msps: MSPManager
-) -> tuple[list[Identity], list[SignatureProblem]]:
+) -> tuple[list[MSPIdentity], list[SignatureProblem]]:
     """Fabric's SignatureSetToValidIdentities: deserialize, de-duplicate, verify signatures.
 
-    Identity *validation* (chain, NodeOU) is not done here but when a principal is matched, as
+    MSPIdentity *validation* (chain, NodeOU) is not done here but when a principal is matched, as
     in Fabric; an identity that is valid under no principal simply satisfies none.
     """
     seen: set[tuple[str, str]] = set()
-    out: list[Identity] = []
+    out: list[MSPIdentity] = []
     problems: list[SignatureProblem] = []
     for i, sd in enumerate(signed):
         try:
@@ -86,7 +86,7 @@ def valid_identities(
 
 # --- signature policies ------------------------------------------------------------------------
 
-Gate = Callable[[Sequence[Identity], list[bool]], bool]
+Gate = Callable[[Sequence[MSPIdentity], list[bool]], bool]
 
 
 def _compile(rule: Any, principals: Sequence[Any], msps: MSPManager, depth: int) -> Gate:
@@ -97,7 +97,7 @@ def _compile(rule: Any, principals: Sequence[Any], msps: MSPManager, depth: int)
         n = int(rule.n_out_of.n)
         gates = [_compile(r, principals, msps, depth + 1) for r in rule.n_out_of.rules]
 
-        def n_out_of(ids: Sequence[Identity], used: list[bool]) -> bool:
+        def n_out_of(ids: Sequence[MSPIdentity], used: list[bool]) -> bool:
             verified = 0
             for gate in gates:
                 trial = list(used)
@@ -116,7 +116,7 @@ def _compile(rule: Any, principals: Sequence[Any], msps: MSPManager, depth: int)
             )
         principal = principals[idx]
 
-        def signed_by(ids: Sequence[Identity], used: list[bool]) -> bool:
+        def signed_by(ids: Sequence[MSPIdentity], used: list[bool]) -> bool:
             for i, ident in enumerate(ids):
                 if used[i]:
                     continue
@@ -132,7 +132,7 @@ def _compile(rule: Any, principals: Sequence[Any], msps: MSPManager, depth: int)
 
 
 def evaluate_signature_policy(
-    envelope: bytes, identities: Sequence[Identity], msps: MSPManager
+    envelope: bytes, identities: Sequence[MSPIdentity], msps: MSPManager
 ) -> bool:
     """Whether ``identities`` (already de-duplicated, signatures checked) satisfy the policy.
 
@@ -166,7 +166,7 @@ class PolicyEvaluator:
 
     config: ChannelConfig
 
-    def evaluate(self, path: str, identities: Sequence[Identity]) -> bool:
+    def evaluate(self, path: str, identities: Sequence[MSPIdentity]) -> bool:
         """Whether ``identities`` satisfy the policy at ``path`` (e.g. ``/Channel/Orderer/BlockValidation``).
 
         A path naming no policy raises :class:`BadPolicy` (Fabric refuses to evaluate it).
@@ -176,7 +176,7 @@ class PolicyEvaluator:
             raise BadPolicy(f"policy {path}: expected a policy at that path, got none", field=path)
         return self._evaluate(path, pol, identities)
 
-    def _evaluate(self, path: str, pol: PolicyDef, identities: Sequence[Identity]) -> bool:
+    def _evaluate(self, path: str, pol: PolicyDef, identities: Sequence[MSPIdentity]) -> bool:
         if pol.type == POLICY_SIGNATURE:
             return evaluate_signature_policy(pol.value, identities, self.config.msps)
         if pol.type == POLICY_IMPLICIT_META:
@@ -224,7 +224,7 @@ class PolicyEvaluator:
         return self.evaluate(path, ids), problems
 
     def evaluate_application_policy(
-        self, application_policy: bytes, identities: Sequence[Identity]
+        self, application_policy: bytes, identities: Sequence[MSPIdentity]
     ) -> bool:
         """An ``ApplicationPolicy`` (the form chaincode definitions store) against identities."""
         try:

@@ -99,7 +99,7 @@ class WorldState:
 
     Over a snapshot it is one consistent state however many commits follow; over the live
     database (:meth:`Ledger.latest`) it is consistent only while no commit runs, which holds for
-    the committer between its own commits. Implements ``mvote.verifier.mvcc.StateView``.
+    the committer between its own commits. Implements ``mvote.verifier.mvcc.WorldStateView``.
     """
 
     def __init__(self, reader: Any, release: Callable[[], None] | None = None) -> None:

@@ -38,7 +38,7 @@ AFTER = CLOSES + 1
 
 
 class _CommittedView:
-    """The committer's read-only view (``mvote.verifier.mvcc.StateView``) of a ledger's state."""
+    """The committer's read-only view (``mvote.verifier.mvcc.WorldStateView``) of a ledger's state."""
 
     def __init__(self, state: MemoryState) -> None:
         self._state = state

@@ -86,7 +86,7 @@ def test_scan_never_advanced_is_recorded_with_an_empty_end_key(sim: TxSimulator)
 def _verdict(sim: TxSimulator, *, committed: dict[str, int], pending: dict[str, int]) -> int:
     """The committer's MVCC verdict on ``sim``'s recorded rwset once more keys are committed
     (key -> block) and earlier transactions of its block wrote (key -> block; block 0 deletes)."""
-    state = mvcc.MemoryState(
+    state = mvcc.MemoryWorldState(
         {(NS, k): (k.encode(), (block, 0)) for k, block in {**KEYS, **committed}.items()}
     )
     updates = BlockUpdates()
@@ -159,7 +159,7 @@ def test_scan_never_advanced_conflicts_with_any_key_from_its_start(sim: TxSimula
     assert _verdict(sim, committed={}, pending={}) == PHANTOM_READ_CONFLICT
     empty = TxSimulator(MemoryState(), TxContext("tx", "mvote", Timestamp(1, 0), b"c", [b"f"]))
     empty.get_state_by_range("b", "c")
-    state = mvcc.MemoryState({(NS, "a"): (b"a", (1, 0))})
+    state = mvcc.MemoryWorldState({(NS, "a"): (b"a", (1, 0))})
     rwset = unpack_rwset(tx_rwset_bytes({NS: empty.simulation}))
     assert check_mvcc(state, BlockUpdates(), rwset) == VALID
     state.public[(NS, "zz")] = (b"z", (2, 0))

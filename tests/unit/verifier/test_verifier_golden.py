@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from msp_support import node_role
+
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import verify_chain
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import (
     unpack_block,
     unpack_chaincode_action,
@@ -15,7 +17,7 @@ from mvote.verifier.envelope import (
     unpack_transaction,
 )
 from mvote.verifier.msp import Role
-from mvote.verifier.mvcc import MemoryState
+from mvote.verifier.mvcc import MemoryWorldState
 from mvote.verifier.validation import chaincode_endorsement_policy
 
 MVCC_CONFLICTS = [
@@ -77,7 +79,7 @@ def test_block_hashes_match_index(golden_blocks: list[bytes], golden_index: dict
 
 
 def test_genesis_config_contents(golden_blocks: list[bytes]) -> None:
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     assert cfg.channel_id == "mvote"
     assert sorted(o.msp_id for o in cfg.application_orgs.values()) == [
         "Org1MSP",
@@ -109,16 +111,16 @@ def test_genesis_config_contents(golden_blocks: list[bytes]) -> None:
 
 
 def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None:
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     block = unpack_block(golden_blocks[5])
     env = unpack_full_envelope(block.data[0])
     assert env.channel_header.channel_id == "mvote"
     creator = cfg.msps.deserialize(env.signature_header.creator)
     assert creator.mspid == "Org1MSP"
-    assert cfg.msps.msps["Org1MSP"].node_role(creator) == Role.CLIENT
+    assert node_role(cfg.msps.msps["Org1MSP"], creator) == Role.CLIENT
     (action,) = unpack_transaction(env.data)
     endorsers = [cfg.msps.deserialize(e.endorser) for e in action.endorsements]
-    assert [cfg.msps.msps[e.mspid].node_role(e) for e in endorsers] == [Role.PEER, Role.PEER]
+    assert [node_role(cfg.msps.msps[e.mspid], e) for e in endorsers] == [Role.PEER, Role.PEER]
     ca = unpack_chaincode_action(action.prp_extension)
     assert (ca.chaincode_name, ca.chaincode_version, ca.response_status) == ("mvote", "1.0", 200)
     rwset = unpack_rwset(ca.results)
@@ -131,19 +133,19 @@ def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None
 def test_orderer_identity_role(golden_blocks: list[bytes]) -> None:
     from mvote.verifier.envelope import unpack_signature_header, unpack_signatures_metadata
 
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     md = unpack_signatures_metadata(unpack_block(golden_blocks[1]).metadata[0])
     signer = cfg.msps.deserialize(
         unpack_signature_header(md.signatures[0].signature_header).creator
     )
     assert signer.mspid == "OrdererMSP"
-    assert cfg.msps.msps["OrdererMSP"].node_role(signer) == Role.ORDERER
+    assert node_role(cfg.msps.msps["OrdererMSP"], signer) == Role.ORDERER
 
 
 def test_endorsement_policy_comes_from_lifecycle_definition(golden_blocks: list[bytes]) -> None:
     from fabric_protos.common import policies_pb2
 
-    state = MemoryState()
+    state = MemoryWorldState()
     assert chaincode_endorsement_policy(state, "mvote") is None
     env = unpack_full_envelope(unpack_block(golden_blocks[4]).data[0])
     (action,) = unpack_transaction(env.data)

@@ -10,7 +10,7 @@ from mvote.verifier.mvcc import (
     PHANTOM_READ_CONFLICT,
     VALID,
     BlockUpdates,
-    MemoryState,
+    MemoryWorldState,
     check_mvcc,
 )
 
@@ -24,7 +24,7 @@ def _tx(
 
 
 def test_read_versions() -> None:
-    state = MemoryState({("cc", "a"): (b"1", (3, 0))})
+    state = MemoryWorldState({("cc", "a"): (b"1", (3, 0))})
     pending = BlockUpdates()
     assert check_mvcc(state, pending, _tx([KVRead("a", (3, 0))])) == VALID
     assert check_mvcc(state, pending, _tx([KVRead("a", (2, 0))])) == MVCC_READ_CONFLICT
@@ -33,7 +33,7 @@ def test_read_versions() -> None:
 
 
 def test_write_earlier_in_block_conflicts() -> None:
-    state = MemoryState()
+    state = MemoryWorldState()
     pending = BlockUpdates()
     first = _tx([KVRead("k", None)], [KVWrite("k", False, b"v")])
     assert check_mvcc(state, pending, first) == VALID
@@ -44,7 +44,7 @@ def test_write_earlier_in_block_conflicts() -> None:
 
 
 def test_phantom_read() -> None:
-    state = MemoryState({("cc", "a1"): (b"", (1, 0)), ("cc", "a2"): (b"", (1, 1))})
+    state = MemoryWorldState({("cc", "a1"): (b"", (1, 0)), ("cc", "a2"): (b"", (1, 1))})
     rq = RangeQuery("a", "b", True, (KVRead("a1", (1, 0)), KVRead("a2", (1, 1))))
     assert check_mvcc(state, BlockUpdates(), _tx(rqs=[rq])) == VALID
     pending = BlockUpdates()

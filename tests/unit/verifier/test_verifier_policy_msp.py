@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.x509.oid import NameOID
 from fabric_protos.common import common_pb2, configtx_pb2, policies_pb2
 from fabric_protos.msp import identities_pb2, msp_config_pb2, msp_principal_pb2
+from msp_support import node_role
 
 from mvote.verifier.config import ChannelConfig, config_from_envelope
 from mvote.verifier.errors import BadIdentity, HighS, SignatureMismatch
@@ -220,7 +221,7 @@ def test_node_ou_classification(orgs: list[Org], ou: str, role: Role) -> None:
     _, sid = orgs[0].issue("x", ou)
     ident = cfg.msps.deserialize(sid)
     msp = cfg.msps.msps["Org1MSP"]
-    assert msp.node_role(ident) == role
+    assert node_role(msp, ident) == role
     assert msp.satisfies_role(ident, Role.MEMBER)
     for other in (Role.CLIENT, Role.PEER, Role.ADMIN, Role.ORDERER):
         assert msp.satisfies_role(ident, other) is (other == role)
@@ -241,7 +242,7 @@ def test_explicit_admin_is_admin_without_admin_ou(orgs: list[Org]) -> None:
     ident = cfg.msps.deserialize(sid)
     msp = cfg.msps.msps["Org1MSP"]
     assert msp.satisfies_role(ident, Role.ADMIN)
-    assert msp.node_role(ident) == Role.CLIENT
+    assert node_role(msp, ident) == Role.CLIENT
 
 
 def test_cert_chain_to_wrong_root_rejected(orgs: list[Org]) -> None:

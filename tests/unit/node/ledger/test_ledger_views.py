@@ -138,6 +138,6 @@ def test_the_latest_view_serves_the_verifiers_mvcc_check(tmp_path: Path) -> None
             ns = NsRwSet("mvote", (KVRead("k", version),), (), (), (), ())
             return TxRwSet((ns,))
 
-        state: mvcc.StateView = ledger.latest()
+        state: mvcc.WorldStateView = ledger.latest()
         assert mvcc.check_mvcc(state, mvcc.BlockUpdates(), reads((0, 0))) == mvcc.VALID
         assert mvcc.check_mvcc(state, mvcc.BlockUpdates(), reads(None)) == mvcc.MVCC_READ_CONFLICT
