@@ -1,12 +1,23 @@
 """Errors of the node: network set-up (configuration, crypto material, genesis block) and the
 transaction flow (endorsement, submission, commit).
 
-Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and docs/errors.md).
+Each carries a stable ``code`` (docs/errors.md). :data:`ERRORS` is the node's explicit table of
+its error classes, the ledger's included (mvote.chaincode.errors holds the lookup over the tables).
 """
 
 from __future__ import annotations
 
 from mvote.chaincode.errors import MvoteError, Unauthorised
+from mvote.node.ledger.errors import (
+    BlockInconsistent,
+    BlockNotFound,
+    BlockOutOfOrder,
+    BlockRefused,
+    IndexDamaged,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerUnavailable,
+)
 
 
 class ConfigInvalid(MvoteError):
@@ -95,3 +106,30 @@ class IdentityExpired(Unauthorised):
         "the certificate of the identity making the request expired (its notAfter is past on the "
         "node's clock): refused at Endorse, Submit, Broadcast, Deliver and CommitStatus"
     )
+
+
+#: Every error class of mvote.node, explicitly (abstract roots included, so a table test finds
+#: every MvoteError subclass in one table).
+ERRORS: tuple[type[MvoteError], ...] = (
+    ConfigInvalid,
+    MaterialInvalid,
+    NetworkExists,
+    UnknownChaincode,
+    ClockSkew,
+    EndorsementFailed,
+    EndorsementMismatch,
+    DuplicateTransaction,
+    NotRunning,
+    CommitTimeout,
+    TooManyStreams,
+    StreamIdle,
+    IdentityExpired,
+    LedgerError,
+    BlockRefused,
+    BlockOutOfOrder,
+    BlockInconsistent,
+    BlockNotFound,
+    LedgerCorrupt,
+    LedgerUnavailable,
+    IndexDamaged,
+)
