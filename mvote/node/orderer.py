@@ -24,17 +24,26 @@ from mvote.verifier.block import block_data_hash, block_header_bytes
 METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A checked transaction waiting for its block: its tx id as Submit read it from the
+    envelope's channel header (so no one parses the envelope again for it) and its bytes."""
+
+    tx_id: str
+    envelope: bytes
+
+
 @dataclass
 class BlockCutter:
     """Fabric's block cutter. Not thread-safe: one ordering thread owns it."""
 
     batch: BatchSettings
-    pending: list[bytes] = field(default_factory=list)
+    pending: list[Queued] = field(default_factory=list)
     pending_bytes: int = 0
 
-    def ordered(self, envelope: bytes) -> list[list[bytes]]:
+    def ordered(self, envelope: Queued) -> list[list[Queued]]:
         """Add one envelope; return the batches this cut (zero, one or two)."""
-        size = len(envelope)
+        size = len(envelope.envelope)
         if size > self.batch.preferred_max_bytes:
             # Too big to share a block: cut what is pending, then this one alone.
             return [b for b in (self.cut(), [envelope]) if b]
@@ -47,7 +56,7 @@ class BlockCutter:
             batches.append(self.cut())
         return batches
 
-    def cut(self) -> list[bytes]:
+    def cut(self) -> list[Queued]:
         batch, self.pending, self.pending_bytes = self.pending, [], 0
         return batch
 
