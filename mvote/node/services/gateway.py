@@ -20,11 +20,16 @@ from functools import partial
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.peer import chaincode_pb2, proposal_pb2
+from fabric_protos.peer import proposal_pb2
 
 from mvote.chaincode.contract import REFUSED
 from mvote.chaincode.errors import MvoteError
-from mvote.node.endorser import check_proposal, unpack_proposal
+from mvote.node.endorser import (
+    ProposalMessages,
+    check_proposal,
+    parse_proposal,
+    unpack_proposal,
+)
 from mvote.node.errors import (
     CommitTimeout,
     DuplicateTransaction,
@@ -45,7 +50,7 @@ from mvote.node.services._common import (
 )
 from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import broadcast_status
-from mvote.verifier.envelope import parse_proto, unpack_channel_header
+from mvote.verifier.envelope import parse_proto
 from mvote.verifier.errors import VerifierError
 
 log = logging.getLogger("mvote.node.gateway")
@@ -62,25 +67,21 @@ def chaincode_response_message(status: int, message: str) -> str:
     return f"chaincode response {status}, {message}"
 
 
-def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, str, bool]:
-    """evaluate.go's getChannelAndChaincodeFromSignedProposal; raises ValueError."""
+def _channel_and_chaincode(
+    signed: proposal_pb2.SignedProposal,
+) -> tuple[ProposalMessages, str, str]:
+    """evaluate.go's getChannelAndChaincodeFromSignedProposal, over the proposal parsed once
+    (the messages go on to the peer); raises ValueError."""
     if not signed.proposal_bytes:
         raise ValueError("a signed proposal is required")
     try:
-        proposal = parse_proto(proposal_pb2.Proposal, signed.proposal_bytes, "proposal_bytes")
-        header = parse_proto(common_pb2.Header, proposal.header, "proposal.header")
-        channel_header = unpack_channel_header(header.channel_header)
-        payload = parse_proto(
-            proposal_pb2.ChaincodeProposalPayload, proposal.payload, "proposal.payload"
-        )
-        spec = parse_proto(
-            chaincode_pb2.ChaincodeInvocationSpec, payload.input, "proposal.payload.input"
-        )
+        messages = parse_proposal(signed)
     except VerifierError as exc:
         raise ValueError(exc.message) from exc
-    channel = channel_header.channel_id
+    channel = messages.channel_header.channel_id
     if not channel:
         raise ValueError("no channel id provided")
+    spec = messages.spec
     if not spec.HasField("chaincode_spec"):
         raise ValueError(f"no chaincode spec is provided, channel id [{channel}]")
     if not spec.chaincode_spec.HasField("chaincode_id"):
@@ -88,7 +89,7 @@ def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, st
     name = str(spec.chaincode_spec.chaincode_id.name)
     if not name:
         raise ValueError(f"no chaincode name is provided, channel id [{channel}]")
-    return channel, name, bool(payload.TransientMap)
+    return messages, channel, name
 
 
 class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
@@ -146,12 +147,12 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         except IdentityExpired as exc:
             abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
 
-    def _pre_process(self, signed: proposal_pb2.SignedProposal) -> Checked:
+    def _pre_process(self, messages: ProposalMessages) -> Checked:
         """The endorsing peer's preProcess: validate the proposal (header, tx id, creator and
         signature), then refuse a tx id already on the ledger. The /Channel/Application/Writers
         ACL is the node's own check, which follows (on this checked proposal, not a second
         unpacking and signature check of the same bytes)."""
-        up = unpack_proposal(signed)
+        up = unpack_proposal(messages)
         creator = check_proposal(up, self.node.channel_config.msps)
         if self.node.ledger.has_tx(up.tx_id):
             raise DuplicateTransaction(
@@ -166,7 +167,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     ) -> gateway_pb2.EvaluateResponse:
         signed = request.proposed_transaction
         try:
-            channel, chaincode, _ = _channel_and_chaincode(signed)
+            messages, channel, chaincode = _channel_and_chaincode(signed)
         except ValueError as exc:
             abort(
                 context,
@@ -186,7 +187,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 )
             msp_id = self._local_msp if self._local_msp in known else known[0]
         try:
-            response = self.node.evaluate(signed, checked=self._pre_process(signed))
+            response = self.node.evaluate(signed, checked=self._pre_process(messages))
         except MvoteError as exc:
             # A proposal the peer refuses before running the chaincode (apiutils: the peer
             # returned an error with its response): FAILED_PRECONDITION, not retried.
@@ -222,7 +223,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 "the proposed transaction must contain a signed proposal",
             )
         try:
-            channel, chaincode, _ = _channel_and_chaincode(signed)
+            messages, channel, chaincode = _channel_and_chaincode(signed)
         except ValueError as exc:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         orgs = list(request.endorsing_organizations)
@@ -237,7 +238,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self._route(context, channel, chaincode, "endorse")
         first = orgs[0] if orgs else self._local_msp
         try:
-            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(signed))
+            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
         except EndorsementFailed as exc:
             details = [
                 self._detail(msp_id, chaincode_response_message(REFUSED, message))
