@@ -1,23 +1,24 @@
 """Errors of the node: network set-up (configuration, crypto material, genesis block) and the
 transaction flow (endorsement, submission, commit).
 
-Each carries a stable ``code`` (docs/errors.md). :data:`ERRORS` is the node's explicit table of
-its error classes, the ledger's included (mvote.chaincode.errors holds the lookup over the tables).
+Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and docs/errors.md).
 """
 
 from __future__ import annotations
 
-from mvote.chaincode.errors import MvoteError, Unauthorised
+from collections.abc import Mapping
+
+from mvote.chaincode import errors as chaincode_errors
+from mvote.chaincode.errors import ErrorTable, MvoteError, Unauthorised, error_types
+from mvote.client import errors as client_errors
 from mvote.node.ledger.errors import (
     BlockInconsistent,
     BlockNotFound,
     BlockOutOfOrder,
-    BlockRefused,
-    IndexDamaged,
     LedgerCorrupt,
-    LedgerError,
     LedgerUnavailable,
 )
+from mvote.verifier import errors as verifier_errors
 
 
 class ConfigInvalid(MvoteError):
@@ -108,9 +109,8 @@ class IdentityExpired(Unauthorised):
     )
 
 
-#: Every error class of mvote.node, explicitly (abstract roots included, so a table test finds
-#: every MvoteError subclass in one table).
-ERRORS: tuple[type[MvoteError], ...] = (
+#: The node's error table: every error class with a code that mvote.node defines.
+ERRORS: ErrorTable = (
     ConfigInvalid,
     MaterialInvalid,
     NetworkExists,
@@ -124,12 +124,14 @@ ERRORS: tuple[type[MvoteError], ...] = (
     TooManyStreams,
     StreamIdle,
     IdentityExpired,
-    LedgerError,
-    BlockRefused,
     BlockOutOfOrder,
     BlockInconsistent,
     BlockNotFound,
     LedgerCorrupt,
     LedgerUnavailable,
-    IndexDamaged,
+)
+
+#: code -> class over all four tables (the node may import every part).
+ALL_ERROR_TYPES: Mapping[str, type[MvoteError]] = error_types(
+    chaincode_errors.ERRORS, verifier_errors.ERRORS, client_errors.ERRORS, ERRORS
 )
