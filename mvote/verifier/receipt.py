@@ -37,8 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric_protos.peer import chaincode_pb2, proposal_pb2
-
 from mvote.chaincode import ed25519, encoding, keys, rules, secret
 from mvote.chaincode.contract import MAX_SECRET_CAST_BYTES
 from mvote.chaincode.crypto.ballot import BallotContext, verify_ballot
@@ -66,15 +64,11 @@ from mvote.verifier.envelope import (
     BlockView,
     TxRwSet,
     Version,
-    parse_proto,
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.errors import UnsupportedRangeSummary, unexpected
 from mvote.verifier.mvcc import BlockUpdates, MemoryState, StateView
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     BlockContext,
     TxVerdict,
@@ -232,41 +226,25 @@ class ReceiptReport:
         return ok
 
 
-def definition_version(raw_tx: bytes, chaincode: str) -> tuple[int, int] | None:
+def definition_version(raw_tx: bytes | ParsedTransaction, chaincode: str) -> tuple[int, int] | None:
     """The (block, tx) of the chaincode definition a transaction ran under (its _lifecycle read)."""
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-    for ns in rwset.ns_rwsets:
-        if ns.namespace == LIFECYCLE:
-            for read in ns.reads:
-                if read.key == f"namespaces/fields/{chaincode}/Sequence" and read.version:
-                    return (read.version[0], read.version[1])
-    return None
+    return read_version(raw_tx, LIFECYCLE, f"namespaces/fields/{chaincode}/Sequence")
 
 
-def _rwset(raw_tx: bytes, chaincode: str) -> Any:
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-    for ns in rwset.ns_rwsets:
-        if ns.namespace == chaincode:
-            return ns
-    return None
-
-
-def read_version(raw_tx: bytes, chaincode: str, key: str) -> tuple[int, int] | None:
+def read_version(
+    raw_tx: bytes | ParsedTransaction, chaincode: str, key: str
+) -> tuple[int, int] | None:
     """The (block, tx) of the version of ``key`` a transaction read (None: not read, or absent)."""
-    ns = _rwset(raw_tx, chaincode)
+    ns = ParsedTransaction.of(raw_tx).namespace(chaincode)
     for read in ns.reads if ns is not None else ():
         if read.key == key and read.version:
             return (read.version[0], read.version[1])
     return None
 
 
-def written_value(raw_tx: bytes, chaincode: str, key: str) -> bytes | None:
+def written_value(raw_tx: bytes | ParsedTransaction, chaincode: str, key: str) -> bytes | None:
     """The value a transaction wrote to ``key`` (None if it wrote none, or deleted it)."""
-    ns = _rwset(raw_tx, chaincode)
+    ns = ParsedTransaction.of(raw_tx).namespace(chaincode)
     for write in ns.writes if ns is not None else ():
         if write.key == key and not write.is_delete:
             return bytes(write.value)
@@ -274,7 +252,7 @@ def written_value(raw_tx: bytes, chaincode: str, key: str) -> bytes | None:
 
 
 def _context_keys(
-    raw_tx: bytes, chaincode: str, qid: str, blocks: Callable[[int], bytes]
+    raw_tx: ParsedTransaction, chaincode: str, qid: str, blocks: Callable[[int], bytes]
 ) -> list[tuple[int, int]]:
     """The versions of the question and ceremony records a secret ballot's Cast read."""
     found = []
@@ -298,7 +276,7 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
     """``receipt`` with, for a secret ballot, the blocks that wrote the question and ceremony
     records its Cast read (so its proofs can be checked offline). An open ballot's receipt is
     returned unchanged."""
-    raw_tx = unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index]
+    raw_tx = ParsedTransaction(unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index])
     _, request = _cast_request(raw_tx)
     if not isinstance(request.ballot, SecretBallot):
         return receipt
@@ -308,17 +286,12 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
     return dataclasses.replace(receipt, proof=proof)
 
 
-def _cast_request(raw_tx: bytes) -> tuple[str, CastRequest]:
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    payload = parse_proto(
-        proposal_pb2.ChaincodeProposalPayload, action.chaincode_proposal_payload, "proposal payload"
-    )
-    spec = parse_proto(chaincode_pb2.ChaincodeInvocationSpec, payload.input, "invocation spec")
-    args = [bytes(a) for a in spec.chaincode_spec.input.args]
+def _cast_request(raw_tx: bytes | ParsedTransaction) -> tuple[str, CastRequest]:
+    tx = ParsedTransaction.of(raw_tx)
+    args = list(tx.args)
     if len(args) != 2 or args[0] != b"Cast":
         raise InvalidField(f"transaction: expected a Cast invocation, got {args[:1]}", field="args")
-    return envelope.channel_header.channel_id, CastRequest.from_json(
+    return tx.channel_id, CastRequest.from_json(
         encoding.decode(args[1], max_size=MAX_SECRET_CAST_BYTES, what="cast request")
     )
 
@@ -407,7 +380,7 @@ def _verify_offline(
         f"block {receipt.block} has {len(ballot_block.data)} transactions, receipt names index {receipt.tx_index}",
     ):
         return None
-    raw_tx = ballot_block.data[receipt.tx_index]
+    raw_tx = ParsedTransaction(ballot_block.data[receipt.tx_index])
 
     # The chaincode's endorsement policy comes from the definition the transaction ran under.
     version = definition_version(raw_tx, receipt.chaincode)
@@ -551,9 +524,9 @@ def _check_in_block(
     assert mine.rwset is not None
     known: StateView = _AsRead(context.state, mine.rwset)
     ctx = BlockContext(context.config, known, lambda _tx_id: False)
+    before = [ParsedTransaction(raw) for raw in block.data[: mine.index]]
     earlier = [
-        validate_transaction(ctx, i, block.data[i])
-        for i in _relevant(block.data[: mine.index], mine.tx_id, mine.rwset)
+        validate_transaction(ctx, i, before[i]) for i in _relevant(before, mine.tx_id, mine.rwset)
     ]
     verdicts, _ = finish_block_validation(ctx, block.number, [*earlier, _copy(mine)])
     again = verdicts[-1]
@@ -582,7 +555,7 @@ def _check_in_block(
     )
 
 
-def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]:
+def _relevant(earlier: Sequence[ParsedTransaction], tx_id: str, rwset: TxRwSet) -> list[int]:
     """The indexes of the earlier transactions that can change the ballot's in-block code: those
     that write a key it read, or share a tx id with it or with another transaction. No other one
     can: on :class:`_AsRead` a transaction counts only if all it read the ballot read too, so
@@ -591,8 +564,8 @@ def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]
     read = _read_keys(rwset)
     ids: list[str | None] = []
     writers = set()
-    for i, raw in enumerate(earlier):
-        their_id, theirs = _id_and_rwset(raw)
+    for i, tx in enumerate(earlier):
+        their_id, theirs = _id_and_rwset(tx)
         ids.append(their_id)
         if theirs is not None and not read.isdisjoint(_written_keys(theirs)):
             writers.add(i)
@@ -600,19 +573,16 @@ def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]
     return [i for i, t in enumerate(ids) if i in writers or (t is not None and counts[t] > 1)]
 
 
-def _id_and_rwset(raw: bytes) -> tuple[str | None, TxRwSet | None]:
+def _id_and_rwset(tx: ParsedTransaction) -> tuple[str | None, TxRwSet | None]:
     """An endorser transaction's tx id and rwset, as far as they parse."""
     try:
-        envelope = unpack_full_envelope(raw)
+        tx_id = tx.tx_id
     except MvoteError:
         return None, None
     try:
-        (action,) = unpack_transaction(envelope.data)
-        return envelope.channel_header.tx_id, unpack_rwset(
-            unpack_chaincode_action(action.prp_extension).results
-        )
-    except (MvoteError, ValueError):
-        return envelope.channel_header.tx_id, None
+        return tx_id, tx.rwset
+    except MvoteError:
+        return tx_id, None
 
 
 def _read_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
@@ -657,7 +627,7 @@ def _conflicting_writer(earlier: list[TxVerdict], rwset: TxRwSet) -> str | None:
 
 def _proof_record(
     receipt: Receipt,
-    raw_tx: bytes,
+    raw_tx: ParsedTransaction,
     key: str,
     what: str,
     config: ChannelConfig,
@@ -697,7 +667,7 @@ def _proof_record(
 
 def _context_from_proof(
     receipt: Receipt,
-    raw_tx: bytes,
+    raw_tx: ParsedTransaction,
     config: ChannelConfig,
     context: BlockContext,
     report: ReceiptReport,

@@ -41,7 +41,7 @@ from mvote.node.material import init_network
 from mvote.node.orderer import sign_block
 from mvote.node.runtime import Node
 from mvote.verifier import chain as chain_module
-from mvote.verifier import cli, validation
+from mvote.verifier import cli, transaction
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import CHECKS
@@ -494,7 +494,7 @@ def _unforeseen(*_: object) -> None:
 def test_a_failure_no_check_foresaw_marks_the_transaction_invalid(
     sample: Sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(validation, "unpack_transaction", _unforeseen)
+    monkeypatch.setattr(transaction, "unpack_transaction", _unforeseen)
     verdict = validate_transaction(sample.context, 0, sample.ballot_tx)
     assert verdict.code == INVALID_OTHER_REASON and verdict.rwset is None
     assert [r.check for r in verdict.reasons] == [VERIFIER_ERROR]
