@@ -20,6 +20,7 @@ from fabric_protos.orderer.etcdraft import metadata_pb2 as raft_metadata_pb2
 from mvote.client.identity import Signer
 from mvote.node.config import BatchSettings
 from mvote.verifier.block import block_data_hash, block_header_bytes
+from mvote.verifier.transaction import ParsedTransaction
 
 METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH
 
@@ -27,10 +28,15 @@ METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COM
 @dataclass(frozen=True)
 class Queued:
     """A checked transaction waiting for its block: its tx id as Submit read it from the
-    envelope's channel header (so no one parses the envelope again for it) and its bytes."""
+    envelope's channel header, and the transaction as Submit parsed it (its layers are reused
+    by validation; from a gateway process it comes as bytes, parsed when first read)."""
 
     tx_id: str
-    envelope: bytes
+    transaction: ParsedTransaction
+
+    @property
+    def envelope(self) -> bytes:
+        return self.transaction.raw
 
 
 @dataclass

@@ -48,12 +48,13 @@ from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.commithash import commit_hash
 from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier.mvcc import BlockUpdates
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     VERIFIER_ERROR,
     BlockContext,
     TxVerdict,
     finish_block_validation,
-    validate_block_transactions,
+    validate_transaction,
 )
 
 __all__ = ["CHAINCODE_VERSION", "Node"]
@@ -146,7 +147,7 @@ class Node(Peer):
 
     # -- ordering and committing (the ordering thread) --------------------------------------------
 
-    def order(self, tx_id: str, raw: bytes) -> None:
+    def order(self, tx_id: str, raw: bytes | ParsedTransaction) -> None:
         """Queue the checked envelope ``raw`` for ordering. Precondition: ``tx_id`` is its
         channel header's tx id (Submit read it there)."""
         with self._lock:
@@ -158,7 +159,7 @@ class Node(Peer):
                 )
             self._pending.add(tx_id)
             # Under the lock: stop() cannot slip its end-of-queue sentinel in before this.
-            self._queue.put(Queued(tx_id, raw))
+            self._queue.put(Queued(tx_id, ParsedTransaction.of(raw)))
 
     def _order_loop(self) -> None:
         timeout = self.config.batch.timeout_ms / 1000
@@ -191,7 +192,7 @@ class Node(Peer):
         block = new_block(self.ledger.height, self.ledger.last_hash, [q.envelope for q in batch])
         sign_block(block, self.orderer_signer)
         tx_ids = [q.tx_id for q in batch]
-        codes, outcomes = self._validate(block, tx_ids)
+        codes, outcomes = self._validate(block, batch)
         commit = self.ledger.commit(block, outcomes)
         with self._lock:
             self._pending.difference_update(tx_ids)
@@ -203,16 +204,16 @@ class Node(Peer):
         )
 
     def _validate(
-        self, block: common_pb2.Block, tx_ids: Sequence[str]
+        self, block: common_pb2.Block, batch: Sequence[Queued]
     ) -> tuple[bytes, list[TxOutcome]]:
         """Validation codes and commit hash into the block's metadata, by the verifier's rules;
-        the codes, and what the ledger commits of each transaction. Precondition: ``tx_ids``
-        are the channel-header tx ids of the block's envelopes, in order.
+        the codes, and what the ledger commits of each transaction. Precondition: ``batch`` holds
+        the block's transactions, in order.
 
         The per-transaction checks of a large block run in the validation worker (parallel.py)
         while this process goes on endorsing; in-block duplicates and MVCC run here, in order."""
         number = int(block.header.number)
-        verdicts, updates = self._verdicts(number, list(block.data.data), tx_ids)
+        verdicts, updates = self._verdicts(number, batch)
         for v in verdicts:
             for reason in v.reasons:
                 if reason.check == VERIFIER_ERROR:
@@ -223,21 +224,23 @@ class Node(Peer):
         block.metadata.metadata[common_pb2.COMMIT_HASH] = common_pb2.Metadata(
             value=self._commit_hash
         ).SerializeToString()
-        return codes, [_outcome(tx_id, v) for tx_id, v in zip(tx_ids, verdicts, strict=True)]
+        return codes, [_outcome(q.tx_id, v) for q, v in zip(batch, verdicts, strict=True)]
 
     def _verdicts(
-        self, number: int, data: list[bytes], tx_ids: Sequence[str]
+        self, number: int, batch: Sequence[Queued]
     ) -> tuple[list[TxVerdict], BlockUpdates]:
         """Every transaction's verdict and the MVCC updates, in the worker if it takes them."""
         with self.ledger.latest() as world:
             context = BlockContext(self.channel_config, world, self.ledger.has_tx)
             verdicts = None
-            if self._worker is not None and len(data) >= MIN_PARALLEL_TXS:
+            if self._worker is not None and len(batch) >= MIN_PARALLEL_TXS:
                 lifecycle = {key: value for key, value, _ in world.entries(LIFECYCLE, "", "")}
-                committed = {t: self.ledger.has_tx(t) for t in tx_ids}
-                verdicts = self._worker.verdicts(lifecycle, committed, data)
+                committed = {q.tx_id: self.ledger.has_tx(q.tx_id) for q in batch}
+                verdicts = self._worker.verdicts(lifecycle, committed, [q.envelope for q in batch])
             if verdicts is None:
-                return validate_block_transactions(context, number, data)
+                verdicts = [
+                    validate_transaction(context, i, q.transaction) for i, q in enumerate(batch)
+                ]
             return finish_block_validation(context, number, verdicts)
 
     # -- bootstrap --------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.peer import Peer
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer, TlsFiles, tls_files
+from mvote.verifier.transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.serving")
 
@@ -239,8 +240,9 @@ class GatewayPeer(Peer):
         if height > self.ledger.height:
             self.follow(height)
 
-    def order(self, tx_id: str, raw: bytes) -> None:
-        self._link.order(tx_id, raw)
+    def order(self, tx_id: str, raw: bytes | ParsedTransaction) -> None:
+        # The node process gets the bytes (it parses them once, when it validates the block).
+        self._link.order(tx_id, raw.raw if isinstance(raw, ParsedTransaction) else raw)
 
 
 def open_follower(ledger_dir: Path, index: int, height: int) -> Ledger:

@@ -28,12 +28,9 @@ from mvote.verifier.envelope import (
     BlockView,
     TxRwSet,
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.errors import MalformedProto
+from mvote.verifier.transaction import ParsedTransaction
 
 VALID = 0
 #: Fabric's placeholder before validation; a block that still carries it was never validated.
@@ -79,8 +76,8 @@ class TxOutcome:
     #: "" when an invalid transaction's envelope does not even give a tx id.
     tx_id: str
     code: int
-    #: The read-write sets whose writes apply (one per action): a VALID endorser transaction's;
-    #: none for any other.
+    #: The read-write sets whose writes apply: a VALID endorser transaction's (Fabric accepts
+    #: exactly one action, so one rwset); none for any other.
     rwsets: tuple[TxRwSet, ...] = ()
 
 
@@ -202,31 +199,27 @@ def _transaction(envelope: bytes, code: int, version: Version) -> TxOutcome:
     rwset that applies."""
     where = f"block {version.block} tx {version.tx}"
     try:
-        env = unpack_full_envelope(envelope)
+        tx = ParsedTransaction.parse(envelope)
     except MalformedProto as exc:
         if code != VALID:
             return TxOutcome(
                 "", code
             )  # Fabric keeps unreadable invalid transactions; they index nothing.
         raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
-    tx_id = env.channel_header.tx_id
-    if code != VALID or env.channel_header.type == HEADER_TYPE_CONFIG:
-        return TxOutcome(tx_id, code)
-    if env.channel_header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+    if code != VALID or tx.header_type == HEADER_TYPE_CONFIG:
+        return TxOutcome(tx.tx_id, code)
+    if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
         raise BlockInconsistent(
             f"{where} channel_header.type: expected CONFIG ({HEADER_TYPE_CONFIG}) or "
             f"ENDORSER_TRANSACTION ({HEADER_TYPE_ENDORSER_TRANSACTION}) for a VALID "
-            f"transaction, got {env.channel_header.type}",
+            f"transaction, got {tx.header_type}",
             field="channel_header.type",
         )
     try:
-        rwsets = tuple(
-            unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-            for action in unpack_transaction(env.data)
-        )
+        rwset = tx.rwset
     except MalformedProto as exc:
         raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
-    return TxOutcome(tx_id, code, rwsets)
+    return TxOutcome(tx.tx_id, code, (rwset,))
 
 
 def _public_writes(rwset: TxRwSet, version: Version, tx_id: str) -> Iterator[KeyWrite]:
