@@ -38,8 +38,8 @@ from mvote.node.services._common import (
     start_number,
 )
 from mvote.node.services.admission import Admission, Ticket, TimedRequests
-from mvote.verifier.envelope import Envelope, unpack_full_envelope
 from mvote.verifier.errors import VerifierError
+from mvote.verifier.transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.deliver")
 
@@ -47,9 +47,9 @@ log = logging.getLogger("mvote.node.deliver")
 TIME_WINDOW_SECONDS = 15 * 60
 _NO_STOP = 2**64 - 1
 
-Status = int
-_BAD_REQUEST: Status = common_pb2.BAD_REQUEST
-_NOT_FOUND: Status = common_pb2.NOT_FOUND
+DeliverStatus = int
+_BAD_REQUEST: DeliverStatus = common_pb2.BAD_REQUEST
+_NOT_FOUND: DeliverStatus = common_pb2.NOT_FOUND
 #: Turns a committed block into the responses to send for it.
 Sender = Callable[[common_pb2.Block], object]
 
@@ -77,7 +77,7 @@ class DeliverHandler:
         requests: Iterator[common_pb2.Envelope],
         context: grpc.ServicerContext,
         send: Sender,
-        status_response: Callable[[Status], object],
+        status_response: Callable[[DeliverStatus], object],
     ) -> Iterator[object]:
         """Answer each seek request in turn until the client hangs up or a request fails; a
         stream beyond the limits is refused, one that sends no request in time is ended
@@ -93,7 +93,7 @@ class DeliverHandler:
                 self._admission.idle(context)
             if envelope is None:
                 return
-            outcome: list[Status] = []
+            outcome: list[DeliverStatus] = []
             yield from self._deliver_blocks(envelope, context, send, stop, outcome, ticket)
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
             yield status_response(status)
@@ -106,7 +106,7 @@ class DeliverHandler:
         context: grpc.ServicerContext,
         send: Sender,
         stop: threading.Event,
-        outcome: list[Status],
+        outcome: list[DeliverStatus],
         ticket: Ticket,
     ) -> Iterator[object]:
         """Fabric's deliverBlocks for one seek request: append its final status to ``outcome``
@@ -134,12 +134,14 @@ class DeliverHandler:
             return
         yield from self._stream(request, start, last, send, stop, outcome, peer)
 
-    def _seek_request(self, envelope: common_pb2.Envelope, peer: str) -> _SeekRequest | Status:
+    def _seek_request(
+        self, envelope: common_pb2.Envelope, peer: str
+    ) -> _SeekRequest | DeliverStatus:
         """The seek request ``envelope`` carries, or the status refusing it: BAD_REQUEST when it
         does not parse, has no timestamp or one outside the window, NOT_FOUND for another
         channel."""
         try:
-            parsed = unpack_full_envelope(envelope.SerializeToString())
+            parsed = ParsedTransaction.parse(envelope.SerializeToString())
         except VerifierError as exc:
             log.warning("deliver: error parsing envelope from %s: %s", peer, exc.message)
             return _BAD_REQUEST
@@ -171,11 +173,11 @@ class DeliverHandler:
         parsed = request.envelope
         denied = check_signed_acl(
             self.node,
-            parsed.channel_header.channel_id,
+            parsed.channel_id,
             self.policy,
-            parsed.payload,
+            parsed.envelope.payload,
             request.creator,
-            parsed.signature,
+            parsed.envelope.signature,
         )
         if denied is None:
             try:
@@ -191,7 +193,7 @@ class DeliverHandler:
         last: int,
         send: Sender,
         stop: threading.Event,
-        outcome: list[Status],
+        outcome: list[DeliverStatus],
         peer: str,
     ) -> Iterator[object]:
         """Blocks ``number`` to ``last`` (waiting for those not committed yet, unless the request
@@ -232,12 +234,12 @@ class DeliverHandler:
 class _SeekRequest:
     """A parsed seek request on this node's channel, with a valid timestamp."""
 
-    envelope: Envelope
+    envelope: ParsedTransaction
     seek: ab_pb2.SeekInfo
 
     @property
     def creator(self) -> bytes:
-        return self.envelope.signature_header.creator
+        return self.envelope.creator
 
 
 def _stop_number(seek: ab_pb2.SeekInfo, start: int, height: int) -> int | None:
@@ -273,7 +275,7 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
         )
 
     @staticmethod
-    def _status(status: Status) -> events_pb2.DeliverResponse:
+    def _status(status: DeliverStatus) -> events_pb2.DeliverResponse:
         return events_pb2.DeliverResponse(status=status)
 
     def Deliver(
