@@ -42,7 +42,7 @@ from mvote.verifier.errors import VerifierError
 from mvote.verifier.msp import Identity, MSPManager
 from mvote.verifier.signatures import verify_p256_sha256
 
-Contract = Callable[[ChaincodeStub], Response]
+ContractFunction = Callable[[ChaincodeStub], Response]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class Endorser:
         *,
         chaincode_name: str,
         chaincode_version: str,
-        contract: Contract = invoke,
+        contract: ContractFunction = invoke,
     ) -> None:
         self.signer = signer
         self.msp_id = signer.identity.msp_id

@@ -59,10 +59,19 @@ class EndorsementFailed(MvoteError):
     code = "ENDORSEMENT_FAILED"
     summary = "an endorsing peer refused the proposal (each refusal is named with its organisation)"
 
-    def __init__(self, message: str, *, details: list[tuple[str, str]], field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[tuple[str, str]],
+        field: str | None = None,
+        payload: bytes = b"",
+    ):
         super().__init__(message, field=field)
         #: (MSP id, the peer's message) for every refusal.
         self.details = details
+        #: The first refused response's payload (the contract's structured refusal, if any).
+        self.payload = payload
 
 
 class EndorsementMismatch(MvoteError):

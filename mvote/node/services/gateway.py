@@ -16,11 +16,13 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from functools import partial
+from typing import NoReturn
 
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_pb2
+from google.rpc import error_details_pb2
 
 from mvote.chaincode.contract import REFUSED
 from mvote.chaincode.errors import MvoteError
@@ -46,6 +48,7 @@ from mvote.node.services._common import (
     abort,
     chaincode_events,
     check_signed_acl,
+    error_info_of,
     start_number,
 )
 from mvote.node.services.admission import Admission
@@ -92,7 +95,13 @@ def _channel_and_chaincode(
     return messages, channel, name
 
 
-class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
+def contract_refusal_info(payload: bytes) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo of a contract refusal, from the structured refusal its response payload
+    carries; None when the payload is not one."""
+    return None
+
+
+class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     """Fabric's gateway Server with the node as its local peer, remote peers and orderer."""
 
     def __init__(self, node: Peer, streams: Streams, admission: Admission) -> None:
@@ -145,7 +154,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         try:
             self.node.check_identity_bytes(identity, "identity")
         except IdentityExpired as exc:
-            abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc), info=error_info_of(exc))
 
     def _pre_process(self, messages: ProposalMessages) -> Checked:
         """The endorsing peer's preProcess: validate the proposal (header, tx id, creator and
@@ -197,6 +206,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"evaluate call to endorser returned error: {message}",
                 [self._detail(msp_id, message)],
+                error_info_of(exc),
             )
         if response.status < 200 or response.status >= REFUSED:
             # A chaincode error response (status >= 400, with or without payload, not the
@@ -207,6 +217,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 grpc.StatusCode.UNKNOWN,
                 f"evaluate call to endorser returned error: {message}",
                 [self._detail(msp_id, message)],
+                contract_refusal_info(response.payload),
             )
         return gateway_pb2.EvaluateResponse(result=response)
 
@@ -226,6 +237,23 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
             messages, channel, chaincode = _channel_and_chaincode(signed)
         except ValueError as exc:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        orgs = self._endorsing_orgs(request, context, channel, chaincode)
+        self._route(context, channel, chaincode, "endorse")
+        try:
+            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
+        except MvoteError as exc:
+            self._endorse_refused(context, exc, orgs[0] if orgs else self._local_msp)
+        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+
+    def _endorsing_orgs(
+        self,
+        request: gateway_pb2.EndorseRequest,
+        context: grpc.ServicerContext,
+        channel: str,
+        chaincode: str,
+    ) -> list[str]:
+        """The organisations the request names (UNAVAILABLE if this node cannot reach one of
+        them, or serves another channel or chaincode); [] for the policy's choice."""
         orgs = list(request.endorsing_organizations)
         if orgs:
             missing = [o for o in orgs if o not in self._peer_address]
@@ -235,28 +263,25 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                     grpc.StatusCode.UNAVAILABLE,
                     "failed to find any endorsing peers for org(s): " + ", ".join(missing or orgs),
                 )
-        self._route(context, channel, chaincode, "endorse")
-        first = orgs[0] if orgs else self._local_msp
-        try:
-            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
-        except EndorsementFailed as exc:
+        return orgs
+
+    def _endorse_refused(
+        self, context: grpc.ServicerContext, exc: MvoteError, first: str
+    ) -> NoReturn:
+        """End an Endorse the peer refused: ABORTED with Fabric's details, and the refusal's
+        ErrorInfo (the contract's own for a chaincode refusal, else the node's error)."""
+        if isinstance(exc, EndorsementFailed):
             details = [
                 self._detail(msp_id, chaincode_response_message(REFUSED, message))
                 for msp_id, message in exc.details
             ]
-            abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, details)
-        except EndorsementMismatch as exc:
-            abort(
-                context,
-                grpc.StatusCode.ABORTED,
-                _COLLECT_FAILED,
-                [self._detail(first, f"ProposalResponsePayloads do not match: {exc}")],
-            )
-        except MvoteError as exc:
-            abort(
-                context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, [self._detail(first, str(exc))]
-            )
-        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+            info = contract_refusal_info(exc.payload)
+            abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, details, info)
+        if isinstance(exc, EndorsementMismatch):
+            detail = self._detail(first, f"ProposalResponsePayloads do not match: {exc}")
+            abort(context, grpc.StatusCode.ABORTED, _COLLECT_FAILED, [detail], error_info_of(exc))
+        detail = self._detail(first, str(exc))
+        abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, [detail], error_info_of(exc))
 
     # -- Submit -----------------------------------------------------------------------------------
 
@@ -285,12 +310,19 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
             if 400 <= status < 500:
                 # A client error: not retried (submit.go). Fabric sends no details here; the one
                 # detail names the orderer so a client can read the typed error back.
-                abort(context, grpc.StatusCode.ABORTED, message, [self._orderer_detail(message)])
+                abort(
+                    context,
+                    grpc.StatusCode.ABORTED,
+                    message,
+                    [self._orderer_detail(message)],
+                    error_info_of(exc),
+                )
             abort(
                 context,
                 grpc.StatusCode.UNAVAILABLE,
                 "no orderers could successfully process transaction",
                 [self._orderer_detail(message)],
+                error_info_of(exc),
             )
         # The envelope's own tx id: request.transaction_id is whatever the client wrote.
         log.info("submitted tx %s", tx_id)
