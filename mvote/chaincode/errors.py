@@ -66,11 +66,6 @@ def error_types(*tables: Iterable[type[MvoteError]]) -> Mapping[str, type[MvoteE
     return MappingProxyType(found)
 
 
-def lookup(code: str, *tables: Iterable[type[MvoteError]]) -> type[MvoteError] | None:
-    """The class registered for ``code`` in ``tables``, or None if none lists it."""
-    return error_types(*tables).get(code)
-
-
 # --- encoding -------------------------------------------------------------------------------
 
 
