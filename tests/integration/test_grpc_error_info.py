@@ -94,3 +94,46 @@ def test_a_duplicate_transaction_at_evaluate_and_submit_carries_its_code(served:
     info = _info(exc)
     assert (info.reason, info.metadata["field"]) == ("DUPLICATE_TRANSACTION", "tx_id")
     assert info.metadata["message"].startswith("tx_id: transaction ")
+
+
+def test_a_contract_refusal_at_evaluate_carries_the_contracts_code_and_field(
+    served: Served,
+) -> None:
+    query = _proposal(served, "GetRoster", "no-such-roster")
+    exc = _refused(
+        _stub(served).Evaluate, gateway_pb2.EvaluateRequest(proposed_transaction=query.signed())
+    )
+    assert exc.code() == grpc.StatusCode.UNKNOWN
+    _only_fabric_details(exc)
+    info = _info(exc)
+    assert (info.reason, info.domain, info.metadata["field"]) == ("NOT_FOUND", ERROR_DOMAIN, "rid")
+    # The ErrorDetail keeps Fabric's text, which says the same.
+    assert f"NOT_FOUND: {info.metadata['message']}" in exc.details()
+
+
+def test_a_contract_refusal_at_endorse_carries_the_contracts_code_and_field(
+    served: Served,
+) -> None:
+    stub = _stub(served)
+    spec = question_spec("q-twice", time.time())
+    first = _proposal(served, "CreateQuestion", spec)
+    endorsed = stub.Endorse(
+        gateway_pb2.EndorseRequest(proposed_transaction=first.signed()), timeout=30
+    )
+    envelope = endorsed.prepared_transaction
+    envelope.signature = served.signer(admin=True).sign(envelope.payload)
+    stub.Submit(
+        gateway_pb2.SubmitRequest(
+            transaction_id=first.transaction_id, channel_id=CHANNEL, prepared_transaction=envelope
+        ),
+        timeout=30,
+    )
+    assert served.node.commit_status(first.transaction_id, timeout=30).code == 0
+    again = _proposal(served, "CreateQuestion", spec)
+    exc = _refused(stub.Endorse, gateway_pb2.EndorseRequest(proposed_transaction=again.signed()))
+    assert exc.code() == grpc.StatusCode.ABORTED
+    _only_fabric_details(exc)
+    info = _info(exc)
+    assert (info.reason, info.domain) == ("ALREADY_EXISTS", ERROR_DOMAIN)
+    assert info.metadata["field"] == "qid"
+    assert "q-twice" in info.metadata["message"]

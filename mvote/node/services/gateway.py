@@ -25,7 +25,7 @@ from fabric_protos.peer import proposal_pb2
 from google.rpc import error_details_pb2
 
 from mvote.chaincode.contract import REFUSED
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.node.endorser import (
     ProposalMessages,
     check_proposal,
@@ -48,6 +48,7 @@ from mvote.node.services._common import (
     abort,
     chaincode_events,
     check_signed_acl,
+    error_info,
     error_info_of,
     start_number,
 )
@@ -97,8 +98,12 @@ def _channel_and_chaincode(
 
 def contract_refusal_info(payload: bytes) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo of a contract refusal, from the structured refusal its response payload
-    carries; None when the payload is not one."""
-    return None
+    carries (chaincode.errors.Refusal); None when the payload is not one."""
+    try:
+        refusal = Refusal.from_bytes(payload)
+    except MvoteError:
+        return None
+    return error_info(refusal.code, refusal.field, refusal.message)
 
 
 class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
