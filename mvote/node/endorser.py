@@ -22,7 +22,7 @@ from fabric_protos.peer import (
 )
 
 from mvote.chaincode.contract import REFUSED, Response, invoke
-from mvote.chaincode.errors import Malformed, MvoteError, Unauthorised
+from mvote.chaincode.errors import Malformed, Unauthorised
 from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import ChaincodeStub, Timestamp
 from mvote.client.identity import Signer
@@ -269,8 +269,3 @@ def _response_proto(response: Response) -> proposal_response_pb2.Response:
     return proposal_response_pb2.Response(
         status=response.status, message=response.message, payload=response.payload
     )
-
-
-def refusal(response: proposal_response_pb2.Response) -> MvoteError:
-    """The typed contract error carried by a refused response."""
-    return MvoteError.from_message(str(response.message))
