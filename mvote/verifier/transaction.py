@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
 
 from mvote.verifier.envelope import (
@@ -58,6 +59,7 @@ __all__ = [
     "ParsedTransaction",
     "PayloadParts",
     "SignedEnvelope",
+    "envelope_problem",
 ]
 
 
@@ -313,3 +315,23 @@ class ParsedTransaction:
             if ns.namespace == name:
                 return ns
         return None
+
+
+def envelope_problem(raw: bytes, where: str) -> str | None:
+    """Fabric's per-envelope well-formedness (VerifyTransactionsAreWellFormed) of ``raw``, the
+    envelope at ``where`` (e.g. ``block.data[3]``): a payload, a signature, and the canonical
+    serialization. None if it holds, else the message naming what does not."""
+    try:
+        env = parse_proto(common_pb2.Envelope, raw, where)
+    except MalformedProto as exc:
+        return exc.message
+    if not env.payload:
+        return "envelope.payload: expected bytes, got none"
+    if not env.signature:
+        return "envelope.signature: expected bytes, got none"
+    if bytes(env.SerializeToString(deterministic=True)) != raw:
+        return (
+            "envelope: expected its canonical serialization, got other bytes "
+            "(trailing or reordered fields)"
+        )
+    return None

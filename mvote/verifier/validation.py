@@ -26,6 +26,7 @@ from typing import Any
 from fabric_protos.peer import collection_pb2
 from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2
 
+from mvote.verifier.checks import Check
 from mvote.verifier.config import ChannelConfig
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
@@ -86,8 +87,12 @@ IMPLICIT_COLLECTION_PREFIX = "_implicit_org_"
 class Reason:
     """One failed check: a stable check name and a message naming the field."""
 
-    check: str
+    check: Check
     message: str
+
+    def __post_init__(self) -> None:
+        # A name outside the enum is refused here (ValueError), whatever the caller's types.
+        object.__setattr__(self, "check", Check(self.check))
 
 
 @dataclass
@@ -114,13 +119,13 @@ class TxVerdict:
 
 
 class _Fail(Exception):
-    def __init__(self, code: int, check: str, message: str) -> None:
+    def __init__(self, code: int, check: Check, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.reason = Reason(check, message)
 
 
-def _unpack(code: int, check: str, fn: Callable[[], Any]) -> Any:
+def _unpack(code: int, check: Check, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except MalformedProto as exc:
@@ -233,14 +238,14 @@ def _headers(tx: ParsedTransaction) -> None:
 
     Each layer's failure gets the code Fabric gives for it (read in Fabric's order)."""
     if not tx.raw:
-        raise _Fail(NIL_ENVELOPE, "tx_malformed", "envelope: expected bytes, got none")
-    _unpack(INVALID_OTHER_REASON, "tx_malformed", lambda: tx.envelope)
-    if not _unpack(BAD_PAYLOAD, "tx_malformed", lambda: tx.payload).has_header:
+        raise _Fail(NIL_ENVELOPE, Check.TX_MALFORMED, "envelope: expected bytes, got none")
+    _unpack(INVALID_OTHER_REASON, Check.TX_MALFORMED, lambda: tx.envelope)
+    if not _unpack(BAD_PAYLOAD, Check.TX_MALFORMED, lambda: tx.payload).has_header:
         raise _Fail(
-            BAD_COMMON_HEADER, "tx_malformed", "payload.header: expected a Header, got none"
+            BAD_COMMON_HEADER, Check.TX_MALFORMED, "payload.header: expected a Header, got none"
         )
-    ch = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: tx.channel_header)
-    sh = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: tx.signature_header)
+    ch = _unpack(BAD_COMMON_HEADER, Check.TX_MALFORMED, lambda: tx.channel_header)
+    sh = _unpack(BAD_COMMON_HEADER, Check.TX_MALFORMED, lambda: tx.signature_header)
     if ch.type not in (
         HEADER_TYPE_ENDORSER_TRANSACTION,
         HEADER_TYPE_CONFIG_UPDATE,
@@ -248,17 +253,19 @@ def _headers(tx: ParsedTransaction) -> None:
     ):
         raise _Fail(
             BAD_COMMON_HEADER,
-            "channel_header",
+            Check.CHANNEL_HEADER,
             f"channel_header.type: expected 1, 2 or 3, got {ch.type}",
         )
     if ch.epoch != 0:
         raise _Fail(
-            BAD_COMMON_HEADER, "channel_header", f"channel_header.epoch: expected 0, got {ch.epoch}"
+            BAD_COMMON_HEADER,
+            Check.CHANNEL_HEADER,
+            f"channel_header.epoch: expected 0, got {ch.epoch}",
         )
     if not sh.nonce or not sh.creator:
         raise _Fail(
             BAD_COMMON_HEADER,
-            "tx_malformed",
+            Check.TX_MALFORMED,
             "signature_header: expected a nonce and a creator, got an empty one",
         )
 
@@ -270,13 +277,15 @@ def _check_creator(ctx: BlockContext, tx: ParsedTransaction) -> None:
         ident = msps.deserialize(tx.creator)
         msps.validate(ident)
     except VerifierError as exc:
-        raise _Fail(BAD_CREATOR_SIGNATURE, "creator_identity", f"creator: {exc.message}") from exc
+        raise _Fail(
+            BAD_CREATOR_SIGNATURE, Check.CREATOR_IDENTITY, f"creator: {exc.message}"
+        ) from exc
     try:
         verify_p256_sha256(ident.public_key, tx.envelope.payload, tx.envelope.signature)
     except VerifierError as exc:
         raise _Fail(
             BAD_CREATOR_SIGNATURE,
-            "creator_signature",
+            Check.CREATOR_SIGNATURE,
             f"envelope.signature by {ident.mspid}: {exc.message}",
         ) from exc
 
@@ -286,22 +295,26 @@ def _endorser_structure(tx: ParsedTransaction) -> None:
     expected = tx.computed_tx_id
     if tx.tx_id != expected:
         raise _Fail(
-            BAD_PROPOSAL_TXID, "tx_id", f"channel_header.tx_id: expected {expected}, got {tx.tx_id}"
+            BAD_PROPOSAL_TXID,
+            Check.TX_ID,
+            f"channel_header.tx_id: expected {expected}, got {tx.tx_id}",
         )
-    _unpack(INVALID_ENDORSER_TRANSACTION, "tx_malformed", lambda: tx.actions)
-    _unpack(INVALID_ENDORSER_TRANSACTION, "tx_malformed", lambda: tx.action)
-    ash = _unpack(INVALID_ENDORSER_TRANSACTION, "tx_malformed", lambda: tx.action_signature_header)
+    _unpack(INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.actions)
+    _unpack(INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.action)
+    ash = _unpack(
+        INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.action_signature_header
+    )
     if not ash.nonce or not ash.creator:
         raise _Fail(
             INVALID_ENDORSER_TRANSACTION,
-            "tx_malformed",
+            Check.TX_MALFORMED,
             "actions[0].header: expected a nonce and a creator",
         )
     phash = tx.computed_proposal_hash
     if phash != tx.proposal_hash:
         raise _Fail(
             INVALID_ENDORSER_TRANSACTION,
-            "proposal_hash",
+            Check.PROPOSAL_HASH,
             f"proposal_response_payload.proposal_hash: expected {phash.hex()}, got {tx.proposal_hash.hex()}",
         )
 
@@ -322,14 +335,14 @@ def _require(
         ok = evaluator.evaluate_application_policy(policy, identities)
     except (BadPolicy, MalformedProto) as exc:
         raise _Fail(
-            ENDORSEMENT_POLICY_FAILURE, "endorsement_policy", f"namespace {ns}: {exc.message}"
+            ENDORSEMENT_POLICY_FAILURE, Check.ENDORSEMENT_POLICY, f"namespace {ns}: {exc.message}"
         ) from exc
     if not ok:
         what = f"collection {label}" if label else "chaincode"
         signers = sorted(i.mspid for i in identities)
         raise _Fail(
             ENDORSEMENT_POLICY_FAILURE,
-            "endorsement_policy",
+            Check.ENDORSEMENT_POLICY,
             f"namespace {ns}: endorsements by {signers} do not satisfy the {what} policy",
         )
     checked.add(label)
@@ -349,9 +362,9 @@ def _endorser_identities(
     identities, problems = valid_identities(signed, ctx.config.msps)
     for p in problems:
         check = (
-            "endorsement_signature"
+            Check.ENDORSEMENT_SIGNATURE
             if isinstance(p.error, (HighS, SignatureMismatch, BadSignatureEncoding))
-            else "endorsement_identity"
+            else Check.ENDORSEMENT_IDENTITY
         )
         verdict.reasons.append(Reason(check, f"endorsements[{p.index}]: {p.error.message}"))
     return identities
@@ -364,12 +377,12 @@ def _namespace_policy(ctx: BlockContext, ns: str) -> bytes:
         cc_policy = chaincode_endorsement_policy(ctx.state, ns)
     except (BadPolicy, MalformedProto) as exc:
         raise _Fail(
-            INVALID_CHAINCODE, "chaincode_definition", f"namespace {ns}: {exc.message}"
+            INVALID_CHAINCODE, Check.CHAINCODE_DEFINITION, f"namespace {ns}: {exc.message}"
         ) from exc
     if cc_policy is None:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_definition",
+            Check.CHAINCODE_DEFINITION,
             f"namespace {ns}: no committed chaincode definition",
         )
     return cc_policy
@@ -380,7 +393,7 @@ def _collection_policy(ctx: BlockContext, ns: str, collection: str) -> bytes | N
         return collection_endorsement_policy(ctx.config, ctx.state, ns, collection)
     except (BadPolicy, MalformedProto) as exc:
         raise _Fail(
-            ENDORSEMENT_POLICY_FAILURE, "endorsement_policy", f"namespace {ns}: {exc.message}"
+            ENDORSEMENT_POLICY_FAILURE, Check.ENDORSEMENT_POLICY, f"namespace {ns}: {exc.message}"
         ) from exc
 
 
@@ -390,7 +403,7 @@ def _note_key_level_endorsement(ns: str, ns_sets: list[NsRwSet], verdict: TxVerd
     ):
         verdict.unsupported.append(
             Reason(
-                "key_level_endorsement",
+                Check.KEY_LEVEL_ENDORSEMENT,
                 f"namespace {ns}: metadata writes (key-level endorsement) are not checked",
             )
         )
@@ -444,52 +457,54 @@ def _chaincode_ids(tx: ParsedTransaction, cc_name: str, has_id: bool, ca: Chainc
     if not has_id:
         raise _Fail(
             INVALID_OTHER_REASON,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "channel_header.extension.chaincode_id: expected one, got none",
         )
     if not ca.has_chaincode_id:
         raise _Fail(
             INVALID_OTHER_REASON,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "chaincode_action.chaincode_id: expected one, got none",
         )
     if not cc_name:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "channel_header.extension.chaincode_id.name: expected a name, got ''",
         )
     if cc_name != ca.chaincode_name:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             f"chaincode_action.chaincode_id.name: expected {cc_name}, got {ca.chaincode_name}",
         )
     if not ca.chaincode_version:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "chaincode_action.chaincode_id.version: expected a version, got ''",
         )
     if ca.events:
-        ev_cc = _unpack(INVALID_OTHER_REASON, "tx_malformed", lambda: tx.events).chaincode_id
+        ev_cc = _unpack(INVALID_OTHER_REASON, Check.TX_MALFORMED, lambda: tx.events).chaincode_id
         if ev_cc != cc_name:
             raise _Fail(
                 INVALID_OTHER_REASON,
-                "chaincode_id",
+                Check.CHAINCODE_ID,
                 f"chaincode_action.events.chaincode_id: expected {cc_name}, got {ev_cc}",
             )
 
 
 def _dispatch(ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict) -> TxRwSet:
     """Step 6. Precondition: :func:`_endorser_structure` passed."""
-    ext = _unpack(BAD_HEADER_EXTENSION, "tx_malformed", lambda: tx.header_extension)
-    ca = _unpack(BAD_RESPONSE_PAYLOAD, "tx_malformed", lambda: tx.chaincode_action)
-    rwset: TxRwSet = _unpack(BAD_RWSET, "tx_malformed", lambda: tx.rwset)
+    ext = _unpack(BAD_HEADER_EXTENSION, Check.TX_MALFORMED, lambda: tx.header_extension)
+    ca = _unpack(BAD_RESPONSE_PAYLOAD, Check.TX_MALFORMED, lambda: tx.chaincode_action)
+    rwset: TxRwSet = _unpack(BAD_RWSET, Check.TX_MALFORMED, lambda: tx.rwset)
     _chaincode_ids(tx, ext.chaincode_name, ext.has_chaincode_id, ca)
     names = [n.namespace for n in rwset.ns_rwsets]
     if len(set(names)) != len(names):
-        raise _Fail(ILLEGAL_WRITESET, "rwset", f"rwset: expected distinct namespaces, got {names}")
+        raise _Fail(
+            ILLEGAL_WRITESET, Check.RWSET, f"rwset: expected distinct namespaces, got {names}"
+        )
     _endorsement_policies(ctx, tx, ext.chaincode_name, rwset, verdict)
     return rwset
 
@@ -530,13 +545,13 @@ def _check_type_and_channel(ctx: BlockContext, tx: ParsedTransaction, verdict: T
     else:
         raise _Fail(
             UNSUPPORTED_TX_PAYLOAD,
-            "tx_type",
+            Check.TX_TYPE,
             f"channel_header.type: expected 1 or 3, got {tx.header_type}",
         )
     if tx.channel_id != ctx.config.channel_id:
         raise _Fail(
             TARGET_CHAIN_NOT_FOUND,
-            "channel_header",
+            Check.CHANNEL_HEADER,
             f"channel_header.channel_id: expected {ctx.config.channel_id}, got {tx.channel_id}",
         )
 
@@ -551,7 +566,9 @@ def _validate_transaction(ctx: BlockContext, tx: ParsedTransaction, verdict: TxV
         if tx.header_type == HEADER_TYPE_ENDORSER_TRANSACTION:
             if ctx.tx_id_committed(tx.tx_id):
                 raise _Fail(
-                    DUPLICATE_TXID, "duplicate_txid", f"tx id {tx.tx_id} is already in the ledger"
+                    DUPLICATE_TXID,
+                    Check.DUPLICATE_TXID,
+                    f"tx id {tx.tx_id} is already in the ledger",
                 )
             verdict.rwset = _dispatch(ctx, tx, verdict)
     except _Fail as fail:
@@ -589,7 +606,7 @@ def _diagnose_endorsements(ctx: BlockContext, tx: ParsedTransaction) -> list[Rea
 # --- the guard between a transaction's failures and its context's ------------------------------
 
 #: The check of a failure no other check foresaw (see :func:`validate_transaction`).
-VERIFIER_ERROR = "verifier_error"
+VERIFIER_ERROR = Check.VERIFIER_ERROR
 
 
 class _ContextFailed(Exception):
@@ -641,7 +658,7 @@ class _GuardedState:
 
 
 def validate_block_transactions(
-    ctx: BlockContext, block_number: int, data: Sequence[bytes]
+    ctx: BlockContext, block_number: int, data: Sequence[bytes | ParsedTransaction]
 ) -> tuple[list[TxVerdict], BlockUpdates]:
     """Codes of every transaction of a block, and the writes its VALID transactions make.
 
@@ -664,7 +681,9 @@ def finish_block_validation(
         if v.tx_id in seen:
             v.code = DUPLICATE_TXID
             v.reasons.append(
-                Reason("duplicate_txid", f"tx id {v.tx_id} appears earlier in block {block_number}")
+                Reason(
+                    Check.DUPLICATE_TXID, f"tx id {v.tx_id} appears earlier in block {block_number}"
+                )
             )
         seen.add(v.tx_id)
     updates = BlockUpdates()
@@ -674,12 +693,12 @@ def finish_block_validation(
         try:
             code = check_mvcc(ctx.state, updates, v.rwset)
         except UnsupportedRangeSummary as exc:
-            v.unsupported.append(Reason("range_query_summary", exc.message))
+            v.unsupported.append(Reason(Check.RANGE_QUERY_SUMMARY, exc.message))
             continue
         if code != VALID:
             v.code = code
             v.reasons.append(
-                Reason("mvcc", f"read set conflicts with the state at block {block_number}")
+                Reason(Check.MVCC, f"read set conflicts with the state at block {block_number}")
             )
             continue
         updates.add(v.rwset, (block_number, v.index))

@@ -46,12 +46,12 @@ from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import CHECKS
 from mvote.verifier.chainfile import write_chain
+from mvote.verifier.checks import REPLAY_CHECKS
 from mvote.verifier.commithash import commit_hash
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import unpack_block, unpack_full_envelope
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.receipt import Receipt, verify_receipt
-from mvote.verifier.replay import REPLAY_CHECKS
 from mvote.verifier.validation import (
     BAD_CREATOR_SIGNATURE,
     ENDORSEMENT_POLICY_FAILURE,
@@ -162,7 +162,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     receipt = dataclasses.replace(
         receipt, block=BALLOT_BLOCK, proof={0: blocks[0], 1: blocks[1], BALLOT_BLOCK: audit_copy}
     )
-    config = config_from_block(blocks[0])
+    config = channel_config_from_block(blocks[0])
     state, tx_ids = MemoryState(), set()
     ctx = BlockContext(config, state, tx_ids.__contains__)
     verdicts, updates = validate_block_transactions(ctx, 1, unpack_block(blocks[1]).data)
