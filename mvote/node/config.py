@@ -164,7 +164,7 @@ MAX_STREAMS_CEILING = 16384
 
 
 @dataclass(frozen=True)
-class Limits:
+class NodeLimits:
     """Size limits the node enforces before anything is written, and the bounds on what one
     client can hold open in each gRPC server process (docs/network.md)."""
 
@@ -198,14 +198,14 @@ class Limits:
         )
 
 
-def default_limits(batch: BatchSettings) -> Limits:
+def default_limits(batch: BatchSettings) -> NodeLimits:
     """The default limits for blocks cut by ``batch``: no transaction larger than a block."""
-    return Limits(
+    return NodeLimits(
         max_transaction_bytes=min(DEFAULT_MAX_TRANSACTION_BYTES, batch.absolute_max_bytes)
     )
 
 
-#: The keys of :class:`Limits` that bound streams and waits, in file order.
+#: The keys of :class:`NodeLimits` that bound streams and waits, in file order.
 STREAM_LIMIT_KEYS = (
     "max_streams",
     "max_streams_per_connection",
@@ -324,7 +324,7 @@ class NodeConfig:
     channel: str = DEFAULT_CHANNEL
     chaincode: str = DEFAULT_CHAINCODE
     batch: BatchSettings = field(default_factory=BatchSettings)
-    limits: Limits = field(default_factory=Limits)
+    limits: NodeLimits = field(default_factory=NodeLimits)
     listen: Listen = field(default_factory=Listen)
     genesis_block: str = "genesis.block"
     organizations_dir: str = "organizations"
@@ -391,7 +391,7 @@ def default_node_config(
     channel: str = DEFAULT_CHANNEL,
     chaincode: str = DEFAULT_CHAINCODE,
     batch: BatchSettings | None = None,
-    limits: Limits | None = None,
+    limits: NodeLimits | None = None,
     base_domain: str = DEFAULT_BASE_DOMAIN,
 ) -> NodeConfig:
     """The configuration ``mvote network init`` writes for the named organisations."""
@@ -532,7 +532,7 @@ def node_config_from_dict(doc: object) -> NodeConfig:
     }
     _section(limits_doc, limit_keys, prefix="limits.")
     implied = {"max_transaction_bytes": default_limits(batch).max_transaction_bytes}
-    limits = Limits(**{**implied, **limits_doc})
+    limits = NodeLimits(**{**implied, **limits_doc})
 
     orderer_doc = _mapping(top.get("orderer", {}), "orderer")
     _section(orderer_doc, {"msp_id", "domain", "endpoint"}, prefix="orderer.")

@@ -22,10 +22,11 @@ from fabric_protos.peer import (
 )
 
 from mvote.chaincode.contract import REFUSED, Response, invoke
-from mvote.chaincode.errors import Malformed, MvoteError, Unauthorised
+from mvote.chaincode.errors import Malformed, Unauthorised
 from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import ChaincodeStub, Timestamp
 from mvote.client.identity import Signer
+from mvote.client.proposal import transaction_id
 from mvote.node import lifecycle
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.envelope import (
@@ -41,7 +42,7 @@ from mvote.verifier.errors import VerifierError
 from mvote.verifier.msp import MSPIdentity, MSPManager
 from mvote.verifier.signatures import verify_p256_sha256
 
-Contract = Callable[[ChaincodeStub], Response]
+ContractFunction = Callable[[ChaincodeStub], Response]
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,39 @@ class UnpackedProposal:
         return Timestamp(self.channel_header.timestamp_seconds, self.channel_header.timestamp_nanos)
 
 
-def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
-    """Fabric's UnpackProposal. Raises MalformedProto/Malformed naming the part that is wrong."""
+@dataclass(frozen=True)
+class ProposalMessages:
+    """The messages of a signed proposal, each parsed once: what the gateway routes on
+    (:attr:`channel_header`, :attr:`spec`) and what :func:`unpack_proposal` completes, so one RPC
+    parses the proposal's bytes once."""
+
+    signed: proposal_pb2.SignedProposal
+    header: common_pb2.Header
+    channel_header: ChannelHeader
+    payload: proposal_pb2.ChaincodeProposalPayload
+    spec: chaincode_pb2.ChaincodeInvocationSpec
+
+
+def parse_proposal(signed: proposal_pb2.SignedProposal) -> ProposalMessages:
+    """The proposal, header, channel header, payload and invocation spec of ``signed``.
+    Raises MalformedProto naming the part that does not parse; checks nothing else."""
     proposal = parse_proto(proposal_pb2.Proposal, signed.proposal_bytes, "proposal_bytes")
     header = parse_proto(common_pb2.Header, proposal.header, "proposal.header")
     channel_header = unpack_channel_header(header.channel_header)
+    payload = parse_proto(
+        proposal_pb2.ChaincodeProposalPayload, proposal.payload, "proposal.payload"
+    )
+    spec = parse_proto(
+        chaincode_pb2.ChaincodeInvocationSpec, payload.input, "proposal.payload.input"
+    )
+    return ProposalMessages(signed, header, channel_header, payload, spec)
+
+
+def unpack_proposal(signed: proposal_pb2.SignedProposal | ProposalMessages) -> UnpackedProposal:
+    """Fabric's UnpackProposal, of a signed proposal or of its messages already parsed.
+    Raises MalformedProto/Malformed naming the part that is wrong."""
+    messages = signed if isinstance(signed, ProposalMessages) else parse_proposal(signed)
+    header, channel_header = messages.header, messages.channel_header
     signature_header = unpack_signature_header(
         header.signature_header, "proposal.header.signature_header"
     )
@@ -89,18 +118,15 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
         raise Malformed(
             "channel_header.extension: chaincode id or name is empty", field="chaincode_id"
         )
-    payload = parse_proto(
-        proposal_pb2.ChaincodeProposalPayload, proposal.payload, "proposal.payload"
-    )
-    spec = parse_proto(
-        chaincode_pb2.ChaincodeInvocationSpec, payload.input, "proposal.payload.input"
-    )
+    spec = messages.spec
     if not spec.HasField("chaincode_spec") or not spec.chaincode_spec.HasField("input"):
         raise Malformed("proposal.payload.input: no chaincode spec or input", field="input")
-    no_transient = proposal_pb2.ChaincodeProposalPayload(input=payload.input).SerializeToString()
+    no_transient = proposal_pb2.ChaincodeProposalPayload(
+        input=messages.payload.input
+    ).SerializeToString()
     digest = hashlib.sha256(header.channel_header + header.signature_header + no_transient).digest()
     return UnpackedProposal(
-        signed=signed,
+        signed=messages.signed,
         channel_header_bytes=bytes(header.channel_header),
         signature_header_bytes=bytes(header.signature_header),
         channel_header=channel_header,
@@ -110,11 +136,6 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
         payload_no_transient=bytes(no_transient),
         proposal_hash=digest,
     )
-
-
-def compute_tx_id(nonce: bytes, creator: bytes) -> str:
-    """Fabric's ComputeTxID: hex SHA-256 of the nonce followed by the creator."""
-    return hashlib.sha256(nonce + creator).hexdigest()
 
 
 def check_proposal(up: UnpackedProposal, msps: MSPManager) -> MSPIdentity:
@@ -134,7 +155,7 @@ def check_proposal(up: UnpackedProposal, msps: MSPManager) -> MSPIdentity:
         raise Malformed("signature_header.nonce: empty", field="signature_header.nonce")
     if not up.creator:
         raise Malformed("signature_header.creator: empty", field="signature_header.creator")
-    expected = compute_tx_id(up.signature_header.nonce, up.creator)
+    expected = transaction_id(up.signature_header.nonce, up.creator)
     if up.tx_id != expected:
         raise Malformed(
             f"channel_header.tx_id: incorrectly computed txid {up.tx_id!r}, expected {expected!r}",
@@ -177,7 +198,7 @@ class Endorser:
         *,
         chaincode_name: str,
         chaincode_version: str,
-        contract: Contract = invoke,
+        contract: ContractFunction = invoke,
     ) -> None:
         self.signer = signer
         self.msp_id = signer.identity.msp_id
@@ -248,8 +269,3 @@ def _response_proto(response: Response) -> proposal_response_pb2.Response:
     return proposal_response_pb2.Response(
         status=response.status, message=response.message, payload=response.payload
     )
-
-
-def refusal(response: proposal_response_pb2.Response) -> MvoteError:
-    """The typed contract error carried by a refused response."""
-    return MvoteError.from_message(str(response.message))

@@ -34,6 +34,8 @@ from google.protobuf.message import DecodeError
 from mvote.node.config import BatchSettings, Endpoint
 from mvote.node.errors import MaterialInvalid
 from mvote.verifier.block import block_data_hash, block_header_hash
+from mvote.verifier.errors import VerifierError
+from mvote.verifier.transaction import ParsedTransaction
 
 CHANNEL_CAPABILITY = "V3_0"
 ORDERER_CAPABILITY = "V2_0"
@@ -105,7 +107,7 @@ class GenesisBlock:
     @property
     def config(self) -> Any:
         """The ``common.Config`` the block carries."""
-        return config_from_block(self.block)
+        return _config_transaction(self.block).config_envelope.config
 
 
 # --- MSP folders -------------------------------------------------------------------------------
@@ -465,19 +467,19 @@ def build_genesis_block(
     )
 
 
-def config_from_block(block: Any) -> Any:
-    """The ``common.Config`` inside a config block's single envelope."""
+def _config_transaction(block: Any) -> ParsedTransaction:
+    """The single CONFIG transaction of a config block, its ConfigEnvelope readable
+    (:class:`MaterialInvalid` if not)."""
     if len(block.data.data) != 1:
         raise MaterialInvalid(f"a config block holds one envelope, got {len(block.data.data)}")
     try:
-        envelope = common_pb2.Envelope.FromString(block.data.data[0])
-        payload = common_pb2.Payload.FromString(envelope.payload)
-        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-        if header.type != common_pb2.CONFIG:
-            raise MaterialInvalid(f"expected a CONFIG envelope, got header type {header.type}")
-        return configtx_pb2.ConfigEnvelope.FromString(payload.data).config
-    except DecodeError as err:
-        raise MaterialInvalid(f"config block does not parse: {err}") from None
+        tx = ParsedTransaction.parse(block.data.data[0])
+        if tx.header_type != common_pb2.CONFIG:
+            raise MaterialInvalid(f"expected a CONFIG envelope, got header type {tx.header_type}")
+        _ = tx.config_envelope
+    except VerifierError as err:
+        raise MaterialInvalid(f"config block does not parse: {err.message}") from None
+    return tx
 
 
 def read_genesis_block(raw: bytes) -> GenesisBlock:
@@ -493,16 +495,13 @@ def read_genesis_block(raw: bytes) -> GenesisBlock:
         )
     if block.header.data_hash != block_data_hash(block.data.data):
         raise MaterialInvalid("genesis block data hash does not match its data")
-    config_from_block(block)
-    envelope = common_pb2.Envelope.FromString(block.data.data[0])
-    payload = common_pb2.Payload.FromString(envelope.payload)
-    header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+    tx = _config_transaction(block)
     return GenesisBlock(
         block=block,
         raw=raw,
         header_hash=block_header_hash(0, b"", block.header.data_hash),
-        channel_id=header.channel_id,
-        tx_id=header.tx_id,
+        channel_id=tx.channel_id,
+        tx_id=tx.tx_id,
     )
 
 

@@ -18,7 +18,7 @@ from fabric_protos.peer import policy_pb2
 from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2, lifecycle_pb2
 
 from mvote.chaincode.contract import OK, Response
-from mvote.chaincode.simulation import Simulation, Version
+from mvote.chaincode.simulation import Simulation
 
 LIFECYCLE = "_lifecycle"
 DEFAULT_ENDORSEMENT_POLICY = "/Channel/Application/Endorsement"
@@ -71,8 +71,3 @@ def definition_simulation(chaincode: str, version: str, sequence: int = 1) -> Si
 
 
 DEFINITION_RESPONSE = Response(OK, "", b"")
-
-
-def sequence_read(chaincode: str, version: Version | None) -> tuple[str, Version | None]:
-    """The ``_lifecycle`` read every chaincode transaction carries: the definition it ran under."""
-    return sequence_key(chaincode), version

@@ -34,8 +34,8 @@ from mvote.node.config import (
     ORDERER_GROUP_NAME,
     BatchSettings,
     Endpoint,
-    Limits,
     NodeConfig,
+    NodeLimits,
     OrdererOrg,
     PeerOrg,
     default_node_config,
@@ -87,7 +87,7 @@ def cert_file_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Identity:
+class IdentityMaterial:
     """One local MSP (peer, orderer or user) in cryptogen's folder layout."""
 
     name: str
@@ -152,11 +152,11 @@ class OrgMaterial:
     domain: str
     directory: Path
     #: peer0.<domain> or orderer.<domain>
-    node: Identity
+    node: IdentityMaterial
     #: Where the node is reachable: anchor peer or orderer endpoint in the genesis block.
     node_endpoint: Endpoint
-    admin: Identity
-    users: tuple[Identity, ...]
+    admin: IdentityMaterial
+    users: tuple[IdentityMaterial, ...]
 
     @property
     def ca_name(self) -> str:
@@ -187,11 +187,11 @@ class OrgMaterial:
         return self.directory / "msp"
 
     @property
-    def identities(self) -> tuple[Identity, ...]:
+    def identities(self) -> tuple[IdentityMaterial, ...]:
         return (self.node, self.admin, *self.users)
 
     @property
-    def client(self) -> Identity:
+    def client(self) -> IdentityMaterial:
         """The first non-admin user (User1@<domain>); peer organisations only."""
         if not self.users:
             raise MaterialInvalid(f"organisation {self.msp_id} has no client user")
@@ -207,10 +207,16 @@ def peer_org_material(organizations_dir: Path, org: PeerOrg) -> OrgMaterial:
         msp_id=org.msp_id,
         domain=org.domain,
         directory=base,
-        node=Identity(org.peer_host, org.msp_id, "peer", base / "peers" / org.peer_host),
+        node=IdentityMaterial(org.peer_host, org.msp_id, "peer", base / "peers" / org.peer_host),
         node_endpoint=org.peer_endpoint,
-        admin=Identity(org.admin_name, org.msp_id, "admin", base / "users" / org.admin_name),
-        users=(Identity(org.client_name, org.msp_id, "client", base / "users" / org.client_name),),
+        admin=IdentityMaterial(
+            org.admin_name, org.msp_id, "admin", base / "users" / org.admin_name
+        ),
+        users=(
+            IdentityMaterial(
+                org.client_name, org.msp_id, "client", base / "users" / org.client_name
+            ),
+        ),
     )
 
 
@@ -223,9 +229,9 @@ def orderer_org_material(organizations_dir: Path, orderer: OrdererOrg) -> OrgMat
         msp_id=orderer.msp_id,
         domain=orderer.domain,
         directory=base,
-        node=Identity(host, orderer.msp_id, "orderer", base / "orderers" / host),
+        node=IdentityMaterial(host, orderer.msp_id, "orderer", base / "orderers" / host),
         node_endpoint=orderer.endpoint,
-        admin=Identity(
+        admin=IdentityMaterial(
             orderer.admin_name, orderer.msp_id, "admin", base / "users" / orderer.admin_name
         ),
         users=(),
@@ -536,7 +542,11 @@ def node_sans(org: OrgMaterial) -> tuple[str, ...]:
 
 
 def _generate_local_msp(
-    identity: Identity, sign_ca: _CA, tls_ca: _CA, sans: Sequence[str], now: datetime.datetime
+    identity: IdentityMaterial,
+    sign_ca: _CA,
+    tls_ca: _CA,
+    sans: Sequence[str],
+    now: datetime.datetime,
 ) -> None:
     """cryptogen's msp.GenerateLocalMSP with NodeOUs enabled."""
     for sub in ("admincerts", "cacerts", "tlscacerts", "keystore", "signcerts"):
@@ -754,7 +764,7 @@ def init_network(
     channel: str = DEFAULT_CHANNEL,
     chaincode: str = DEFAULT_CHAINCODE,
     batch: BatchSettings | None = None,
-    limits: Limits | None = None,
+    limits: NodeLimits | None = None,
     base_domain: str = DEFAULT_BASE_DOMAIN,
     location: SubjectLocation = SubjectLocation(),
 ) -> NetworkMaterial:

@@ -20,8 +20,23 @@ from fabric_protos.orderer.etcdraft import metadata_pb2 as raft_metadata_pb2
 from mvote.client.identity import Signer
 from mvote.node.config import BatchSettings
 from mvote.verifier.block import block_data_hash, block_header_bytes
+from mvote.verifier.transaction import ParsedTransaction
 
 METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A checked transaction waiting for its block: its tx id as Submit read it from the
+    envelope's channel header, and the transaction as Submit parsed it (its layers are reused
+    by validation; from a gateway process it comes as bytes, parsed when first read)."""
+
+    tx_id: str
+    transaction: ParsedTransaction
+
+    @property
+    def envelope(self) -> bytes:
+        return self.transaction.raw
 
 
 @dataclass
@@ -29,12 +44,12 @@ class BlockCutter:
     """Fabric's block cutter. Not thread-safe: one ordering thread owns it."""
 
     batch: BatchSettings
-    pending: list[bytes] = field(default_factory=list)
+    pending: list[Queued] = field(default_factory=list)
     pending_bytes: int = 0
 
-    def ordered(self, envelope: bytes) -> list[list[bytes]]:
+    def ordered(self, envelope: Queued) -> list[list[Queued]]:
         """Add one envelope; return the batches this cut (zero, one or two)."""
-        size = len(envelope)
+        size = len(envelope.envelope)
         if size > self.batch.preferred_max_bytes:
             # Too big to share a block: cut what is pending, then this one alone.
             return [b for b in (self.cut(), [envelope]) if b]
@@ -47,7 +62,7 @@ class BlockCutter:
             batches.append(self.cut())
         return batches
 
-    def cut(self) -> list[bytes]:
+    def cut(self) -> list[Queued]:
         batch, self.pending, self.pending_bytes = self.pending, [], 0
         return batch
 

@@ -39,10 +39,11 @@ from mvote.node.errors import (
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial
 from mvote.verifier.config import ChannelConfig, channel_config_from_block
-from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, unpack_full_envelope
+from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier.errors import VerifierError
 from mvote.verifier.msp import MSPIdentity
 from mvote.verifier.policy import PolicyEvaluator, SignedData
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import chaincode_endorsement_policy
 
 log = logging.getLogger("mvote.node.peer")
@@ -230,15 +231,17 @@ class Peer(ABC):
         self._fresh()
         with self.ledger.snapshot() as world:
             responses = [e.endorse(up, world) for e in endorsers]
-        refused = [
-            (e.msp_id, r.response.message)
+        refusals = [
+            (e.msp_id, r.response)
             for e, r in zip(endorsers, responses, strict=True)
             if not r.HasField("endorsement")
         ]
-        if refused:
+        if refusals:
+            refused = [(msp_id, str(response.message)) for msp_id, response in refusals]
             raise EndorsementFailed(
                 f"{len(refused)} of {len(endorsers)} endorsers refused: {refused[0][1]}",
                 details=refused,
+                payload=bytes(refusals[0][1].payload),
             )
         if len({r.payload for r in responses}) != 1:
             raise EndorsementMismatch(
@@ -304,10 +307,10 @@ class Peer(ABC):
                 f"envelope: expected at most {limit} bytes, got {len(raw)}", field="envelope"
             )
         try:
-            parsed = unpack_full_envelope(raw)
+            tx = ParsedTransaction.parse(raw)
         except VerifierError as exc:
             raise Malformed(f"envelope: {exc.message}", field="envelope") from exc
-        header = parsed.channel_header
+        header = tx.channel_header
         if header.channel_id != self.channel_id:
             raise WrongChannel(
                 f"channel_header.channel_id: expected {self.channel_id!r}, got {header.channel_id!r}",
@@ -320,17 +323,17 @@ class Peer(ABC):
                 "(this node orders no config transactions)",
                 field="channel_header.type",
             )
-        signed = SignedData(parsed.payload, parsed.signature_header.creator, parsed.signature)
+        signed = SignedData(tx.envelope.payload, tx.creator, tx.envelope.signature)
         ok, problems = self.policies.evaluate_signed(WRITERS, [signed])
         if not ok:
             why = problems[0].error.message if problems else f"creator does not satisfy {WRITERS}"
             raise Unauthorised(f"envelope signature: {why}", field="signature")
-        self.check_identity_bytes(parsed.signature_header.creator, "creator")
-        self.order(header.tx_id, raw)
+        self.check_identity_bytes(tx.creator, "creator")
+        self.order(header.tx_id, tx)
         return str(header.tx_id)
 
     @abstractmethod
-    def order(self, tx_id: str, raw: bytes) -> None:
+    def order(self, tx_id: str, raw: bytes | ParsedTransaction) -> None:
         """Queue ``raw`` for ordering, refusing (DuplicateTransaction) a tx id already committed
         or pending, or (NotRunning) when ordering has stopped. Precondition: ``raw`` passed the
         checks of :meth:`submit`, here or in a gateway process."""

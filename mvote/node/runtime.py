@@ -4,11 +4,13 @@ What a Fabric network does across machines happens here between threads, with th
 
 - ``evaluate`` / ``endorse`` / ``submit`` / ``commit_status``: the peer (peer.py), over the
   ledger this node commits;
-- ``_order``: a checked transaction joins the queue unless its tx id is committed or pending;
+- ``order``: a checked transaction joins the queue, with the tx id Submit read from it, unless
+  that tx id is committed or pending;
 - the ordering thread cuts blocks (orderer.py) and signs them as the orderer;
 - the committer validates each block with the verifier's own code (one implementation of every
   rule), writes the validation codes and Fabric's commit hash into the metadata, and commits
-  through the crash-consistent ledger, then tells its listeners (the gateway processes of
+  through the crash-consistent ledger what validation decided of each transaction (tx id, code,
+  read-write set: nothing is parsed again), then tells its listeners (the gateway processes of
   serving.py follow the ledger from there).
 
 The first start commits the genesis block and then block 1: the chaincode definition
@@ -22,7 +24,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
@@ -33,9 +34,10 @@ from mvote.client.proposal import new_proposal, sign_envelope
 from mvote.node import lifecycle
 from mvote.node.endorser import Simulated, unpack_proposal
 from mvote.node.errors import DuplicateTransaction, NotRunning, UnknownChaincode
-from mvote.node.ledger.store import Commit, Ledger
+from mvote.node.ledger.store import AppliedBlock, Ledger
+from mvote.node.ledger.updates import VALID, TxOutcome
 from mvote.node.material import NetworkMaterial, load_network
-from mvote.node.orderer import BlockCutter, new_block, sign_block
+from mvote.node.orderer import BlockCutter, Queued, new_block, sign_block
 from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
 from mvote.node.peer import (
     CHAINCODE_VERSION,
@@ -44,33 +46,23 @@ from mvote.node.peer import (
 )
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.commithash import commit_hash
-from mvote.verifier.envelope import unpack_full_envelope
-from mvote.verifier.errors import VerifierError
+from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION
+from mvote.verifier.mvcc import BlockUpdates
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     VERIFIER_ERROR,
     BlockContext,
+    TxVerdict,
     finish_block_validation,
-    validate_block_transactions,
+    validate_transaction,
 )
 
-__all__ = ["CHAINCODE_VERSION", "Committed", "Node"]
+__all__ = ["CHAINCODE_VERSION", "Node"]
 
 log = logging.getLogger("mvote.node")
 
 #: Called by the committer after each block commits, with what the block changed.
-CommitListener = Callable[[Commit], None]
-
-
-@dataclass(frozen=True)
-class Committed:
-    """A block as committed, with its validation codes."""
-
-    block: common_pb2.Block
-    codes: bytes
-
-    @property
-    def number(self) -> int:
-        return int(self.block.header.number)
+CommitListener = Callable[[AppliedBlock], None]
 
 
 class Node(Peer):
@@ -87,7 +79,7 @@ class Node(Peer):
         orderer = material.orderer_org.node
         self.orderer_signer = load_signer(orderer.msp_dir, orderer.msp_id)
         self._cutter = BlockCutter(self.config.batch)
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._queue: queue.Queue[Queued | None] = queue.Queue()
         self._pending: set[str] = set()
         #: Whether order() takes transactions: cleared first by stop(), so that nothing is
         #: queued after the sentinel that ends the ordering thread.
@@ -155,7 +147,9 @@ class Node(Peer):
 
     # -- ordering and committing (the ordering thread) --------------------------------------------
 
-    def order(self, tx_id: str, raw: bytes) -> None:
+    def order(self, tx_id: str, raw: bytes | ParsedTransaction) -> None:
+        """Queue the checked envelope ``raw`` for ordering. Precondition: ``tx_id`` is its
+        channel header's tx id (Submit read it there)."""
         with self._lock:
             if not (self._running and self._accepting):
                 raise NotRunning("the node is not running", field="node")
@@ -165,7 +159,7 @@ class Node(Peer):
                 )
             self._pending.add(tx_id)
             # Under the lock: stop() cannot slip its end-of-queue sentinel in before this.
-            self._queue.put(raw)
+            self._queue.put(Queued(tx_id, ParsedTransaction.of(raw)))
 
     def _order_loop(self) -> None:
         timeout = self.config.batch.timeout_ms / 1000
@@ -192,43 +186,34 @@ class Node(Peer):
             log.exception("ordering stopped")
             self._halt(exc)
 
-    def _commit_batch(self, batch: list[bytes]) -> None:
+    def _commit_batch(self, batch: list[Queued]) -> None:
         if not batch:
             return
-        block = new_block(self.ledger.height, self.ledger.last_hash, batch)
+        block = new_block(self.ledger.height, self.ledger.last_hash, [q.envelope for q in batch])
         sign_block(block, self.orderer_signer)
-        tx_ids = [_tx_id(raw) for raw in batch]
-        codes = self._validate(block, tx_ids)
-        commit = self.ledger.commit(block)
+        tx_ids = [q.tx_id for q in batch]
+        codes, outcomes = self._validate(block, batch)
+        commit = self.ledger.commit(block, outcomes)
         with self._lock:
-            # An envelope without a readable tx id was never pending (order() takes checked ones).
-            committed = [tx_id for tx_id in tx_ids if tx_id is not None]
-            self._pending.difference_update(committed)
-            self._committed(committed)
+            self._pending.difference_update(tx_ids)
+            self._committed(tx_ids)
         for listener in self._listeners:
             listener(commit)
         log.debug(
             "committed block %d: %d txs, codes %s", block.header.number, len(batch), list(codes)
         )
 
-    def _validate(self, block: common_pb2.Block, tx_ids: Sequence[str | None] = ()) -> bytes:
-        """Validation codes and commit hash into the block's metadata, by the verifier's rules.
+    def _validate(
+        self, block: common_pb2.Block, batch: Sequence[Queued]
+    ) -> tuple[bytes, list[TxOutcome]]:
+        """Validation codes and commit hash into the block's metadata, by the verifier's rules;
+        the codes, and what the ledger commits of each transaction. Precondition: ``batch`` holds
+        the block's transactions, in order.
 
         The per-transaction checks of a large block run in the validation worker (parallel.py)
         while this process goes on endorsing; in-block duplicates and MVCC run here, in order."""
         number = int(block.header.number)
-        data = list(block.data.data)
-        with self.ledger.latest() as world:
-            context = BlockContext(self.channel_config, world, self.ledger.has_tx)
-            verdicts = None
-            if self._worker is not None and len(data) >= MIN_PARALLEL_TXS:
-                lifecycle = {key: value for key, value, _ in world.entries(LIFECYCLE, "", "")}
-                committed = {t: self.ledger.has_tx(t) for t in tx_ids if t is not None}
-                verdicts = self._worker.verdicts(lifecycle, committed, data)
-            if verdicts is None:
-                verdicts, updates = validate_block_transactions(context, number, data)
-            else:
-                verdicts, updates = finish_block_validation(context, number, verdicts)
+        verdicts, updates = self._verdicts(number, batch)
         for v in verdicts:
             for reason in v.reasons:
                 if reason.check == VERIFIER_ERROR:
@@ -239,7 +224,24 @@ class Node(Peer):
         block.metadata.metadata[common_pb2.COMMIT_HASH] = common_pb2.Metadata(
             value=self._commit_hash
         ).SerializeToString()
-        return codes
+        return codes, [_outcome(q.tx_id, v) for q, v in zip(batch, verdicts, strict=True)]
+
+    def _verdicts(
+        self, number: int, batch: Sequence[Queued]
+    ) -> tuple[list[TxVerdict], BlockUpdates]:
+        """Every transaction's verdict and the MVCC updates, in the worker if it takes them."""
+        with self.ledger.latest() as world:
+            context = BlockContext(self.channel_config, world, self.ledger.has_tx)
+            verdicts = None
+            if self._worker is not None and len(batch) >= MIN_PARALLEL_TXS:
+                lifecycle = {key: value for key, value, _ in world.entries(LIFECYCLE, "", "")}
+                committed = {q.tx_id: self.ledger.has_tx(q.tx_id) for q in batch}
+                verdicts = self._worker.verdicts(lifecycle, committed, [q.envelope for q in batch])
+            if verdicts is None:
+                verdicts = [
+                    validate_transaction(context, i, q.transaction) for i, q in enumerate(batch)
+                ]
+            return finish_block_validation(context, number, verdicts)
 
     # -- bootstrap --------------------------------------------------------------------------------
 
@@ -279,8 +281,12 @@ class Node(Peer):
             )
 
 
-def _tx_id(raw: bytes) -> str | None:
-    try:
-        return str(unpack_full_envelope(raw).channel_header.tx_id)
-    except VerifierError:
-        return None
+def _outcome(tx_id: str, verdict: TxVerdict) -> TxOutcome:
+    """What the ledger commits of a transaction validation decided: only a VALID endorser
+    transaction's read-write set writes (the rule of ledger/updates.py)."""
+    rwset = verdict.rwset
+    if rwset is None or verdict.code != VALID:
+        return TxOutcome(tx_id, verdict.code)
+    if verdict.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
+        return TxOutcome(tx_id, verdict.code)
+    return TxOutcome(tx_id, verdict.code, (rwset,))

@@ -45,17 +45,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
-from mvote.node.errors import NotRunning
+from mvote.chaincode.errors import MvoteError
+from mvote.node.errors import ALL_ERROR_TYPES, NotRunning
 from mvote.node.frames import FrameWriter, frame_bytes, python_module, read_frame
 from mvote.node.ledger.errors import LedgerCorrupt
-from mvote.node.ledger.store import BLOCK_FILE, Commit, Ledger
-from mvote.node.ledger.updates import BlockUpdates
+from mvote.node.ledger.store import BLOCK_FILE, AppliedBlock, Ledger
+from mvote.node.ledger.updates import BlockChanges
 from mvote.node.logs import log_to_stderr
 from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.peer import Peer
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer, TlsFiles, tls_files
+from mvote.verifier.transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.serving")
 
@@ -151,11 +152,11 @@ class NodeLink:
             ) from None
         if refusal is not None:
             code, message, field = refusal
-            raise ERROR_TYPES.get(code, MvoteError)(message, field=field)
+            raise ALL_ERROR_TYPES.get(code, MvoteError)(message, field=field)
 
     def serve(
         self,
-        on_commit: Callable[[Commit], None],
+        on_commit: Callable[[AppliedBlock], None],
         on_stop: Callable[[], None],
         on_gone: Callable[[], None] = lambda: os._exit(3),
     ) -> None:
@@ -225,11 +226,11 @@ class GatewayPeer(Peer):
         """Apply the node's commits up to ``height`` and wake whoever waits for them."""
         self._woken(self.ledger.follow(height))
 
-    def follow_commit(self, commit: Commit) -> None:
+    def follow_commit(self, commit: AppliedBlock) -> None:
         """Apply one commit the node sent and wake whoever waits for it."""
         self._woken(self.ledger.follow_commit(commit))
 
-    def _woken(self, applied: list[BlockUpdates]) -> None:
+    def _woken(self, applied: list[BlockChanges]) -> None:
         if applied:
             with self._lock:
                 self._committed(tx.tx_id for updates in applied for tx in updates.txs)
@@ -239,8 +240,9 @@ class GatewayPeer(Peer):
         if height > self.ledger.height:
             self.follow(height)
 
-    def order(self, tx_id: str, raw: bytes) -> None:
-        self._link.order(tx_id, raw)
+    def order(self, tx_id: str, raw: bytes | ParsedTransaction) -> None:
+        # The node process gets the bytes (it parses them once, when it validates the block).
+        self._link.order(tx_id, raw.raw if isinstance(raw, ParsedTransaction) else raw)
 
 
 def open_follower(ledger_dir: Path, index: int, height: int) -> Ledger:
@@ -266,7 +268,7 @@ def serve_gateway(setup: Setup, link: NodeLink) -> None:
     stop = threading.Event()
     serving: list[GatewayPeer | NodeServer] = []  # [peer, server] as they come up
 
-    def on_commit(commit: Commit) -> None:
+    def on_commit(commit: AppliedBlock) -> None:
         if serving:  # before the peer exists it follows the shared height when it starts
             peer = serving[0]
             assert isinstance(peer, GatewayPeer)
@@ -481,7 +483,7 @@ class GatewayProcesses:
             self._grace,
         )
 
-    def _committed(self, commit: Commit) -> None:
+    def _committed(self, commit: AppliedBlock) -> None:
         assert self._height is not None
         self._height.set(commit.updates.number + 1)
         frame = frame_bytes(("committed", commit))

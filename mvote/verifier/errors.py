@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import ErrorTable, MvoteError
 from mvote.verifier.checks import Check
 
 
@@ -127,8 +127,24 @@ class ConfigResultMismatch(ConfigUpdateError):
     check = Check.CONFIG_RESULT
 
 
-#: The verifier's errors, explicitly (docs/errors.md and the error-table test read this).
-ERRORS: tuple[type[MvoteError], ...] = (
+def unexpected(exc: BaseException) -> str:
+    """A report's text for a failure no check foresaw: the exception and where it was raised.
+
+    The verifier turns such a failure into a finding (or an invalid transaction) instead of
+    letting it escape; the text says enough to find the cause.
+    """
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        where = f" at {code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} ({code.co_name})"
+    return f"the verifier failed on this input: {type(exc).__name__}: {exc}{where}"
+
+
+#: The verifier's error table: every error class with a code that mvote.verifier defines.
+ERRORS: ErrorTable = (
     MalformedProto,
     BadConfig,
     UnknownMSP,
@@ -147,19 +163,3 @@ ERRORS: tuple[type[MvoteError], ...] = (
     ConfigResultMismatch,
     DeliverFailed,
 )
-
-
-def unexpected(exc: BaseException) -> str:
-    """A report's text for a failure no check foresaw: the exception and where it was raised.
-
-    The verifier turns such a failure into a finding (or an invalid transaction) instead of
-    letting it escape; the text says enough to find the cause.
-    """
-    where = ""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        code = tb.tb_frame.f_code
-        where = f" at {code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} ({code.co_name})"
-    return f"the verifier failed on this input: {type(exc).__name__}: {exc}{where}"

@@ -12,7 +12,7 @@ from fabric_protos.peer import proposal_pb2
 from grpc_support import Served, question_spec, serve
 
 from mvote.client.events import InMemoryCheckpointer
-from mvote.node.config import MIB, BatchSettings, Limits
+from mvote.node.config import MIB, BatchSettings, NodeLimits
 
 GRPC_LIMIT = 2 * MIB
 
@@ -23,7 +23,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         tmp_path_factory.mktemp("plain") / "network",
         tls=False,
         batch=BatchSettings(preferred_max_bytes=512 * 1024, absolute_max_bytes=1 * MIB),
-        limits=Limits(max_grpc_message_bytes=GRPC_LIMIT, max_transaction_bytes=256 * 1024),
+        limits=NodeLimits(max_grpc_message_bytes=GRPC_LIMIT, max_transaction_bytes=256 * 1024),
     )
 
 

@@ -2,7 +2,8 @@
 
 Commit order is the whole of crash consistency:
 
-1. check the block is the next one and derive its updates from its own bytes (refusals happen
+1. check the block is the next one and take its updates: those validation decided (checked
+   against the block's validation filter), or else derived from its own bytes (refusals happen
    here, before anything is written);
 2. append the raw block to the block file and ``fdatasync`` it;
 3. write ONE LevelDB batch (``sync=True``): state, private-data hashes, history, block and tx
@@ -10,7 +11,8 @@ Commit order is the whole of crash consistency:
 
 A crash before 2 completes leaves at most a torn record past the marker, which ``open`` cuts
 off; a crash between 2 and 3 leaves whole blocks past the marker, which ``open`` rolls forward
-through the same derivation as step 1. Step 3 is atomic, so state never runs ahead of or
+by deriving their updates from the block bytes (ledger/updates.py: the same rule as step 1's,
+so the same changes). Step 3 is atomic, so state never runs ahead of or
 behind the marker.
 
 Threads: one committer calls :meth:`Ledger.commit`; any number of threads read. Reads of state
@@ -36,7 +38,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -54,7 +56,14 @@ from mvote.node.ledger.errors import (
     LedgerCorrupt,
     LedgerUnavailable,
 )
-from mvote.node.ledger.updates import BlockUpdates, derive_updates, read_block
+from mvote.node.ledger.updates import (
+    BlockChanges,
+    TxOutcome,
+    block_updates,
+    check_outcomes,
+    derive_updates,
+    read_block,
+)
 from mvote.verifier.block import block_header_hash
 from mvote.verifier.envelope import BlockView
 
@@ -74,11 +83,11 @@ class TxLocation(NamedTuple):
     code: int
 
 
-class Commit(NamedTuple):
+class AppliedBlock(NamedTuple):
     """What one committed block changed and where it sits in the block file: what a follower
     needs to apply the same block without deriving it again."""
 
-    updates: BlockUpdates
+    updates: BlockChanges
     location: Location
 
 
@@ -293,10 +302,10 @@ class Ledger:
             raise
         return ledger
 
-    def follow(self, height: int) -> list[BlockUpdates]:
+    def follow(self, height: int) -> list[BlockChanges]:
         """Follower only: apply the block file's blocks up to ``height`` (the ledger's committed
         height, so no block past a durable commit is applied); their updates, in order."""
-        applied: list[BlockUpdates] = []
+        applied: list[BlockChanges] = []
         with self._commit_lock:
             self._check_usable()
             if self._tip.height >= height:
@@ -309,7 +318,7 @@ class Ledger:
                     break
         return applied
 
-    def follow_commit(self, commit: Commit) -> list[BlockUpdates]:
+    def follow_commit(self, commit: AppliedBlock) -> list[BlockChanges]:
         """Follower only: apply ``commit`` as the ledger derived it, if it is the next block;
         else :meth:`follow` the block file up to it. The updates applied, in order."""
         with self._commit_lock:
@@ -359,13 +368,18 @@ class Ledger:
         """The header hash of the last committed block; b"" while the ledger is empty."""
         return self._tip.last_hash
 
-    def commit(self, block: Any) -> Commit:
+    def commit(self, block: Any, outcomes: Sequence[TxOutcome] | None = None) -> AppliedBlock:
         """Commit the validated ``common_pb2.Block`` ``block`` (TRANSACTIONS_FILTER set); what it
         changed, for followers (:meth:`follow_commit`).
 
+        ``outcomes``: what validation decided of each transaction (tx id, code, rwsets), so the
+        ledger commits those instead of parsing every transaction again; None (the genesis
+        block, a block read from a file): derive them from the block's bytes, as recovery does.
+
         Refuses, persisting nothing, a block that is not the next one (:class:`BlockOutOfOrder`)
-        or that contradicts itself (:class:`BlockInconsistent`). If writing fails half-way the
-        ledger stops taking commits (:class:`LedgerUnavailable`); reopening recovers it.
+        or that contradicts itself or ``outcomes`` (:class:`BlockInconsistent`). If writing fails
+        half-way the ledger stops taking commits (:class:`LedgerUnavailable`); reopening
+        recovers it.
         """
         raw = block.SerializeToString()
         with self._commit_lock:
@@ -380,7 +394,7 @@ class Ledger:
                     " reopen it to recover",
                     field="ledger",
                 )
-            updates = self._plan(read_block(raw))
+            updates = self._plan(read_block(raw), outcomes)
             try:
                 location = self._blocks.append(raw)
                 self._apply(updates, location)
@@ -388,9 +402,11 @@ class Ledger:
                 # What is durable is unknown here; recovery on reopen finds out.
                 self._broken = f"{type(exc).__name__}: {exc}"
                 raise
-        return Commit(updates, location)
+        return AppliedBlock(updates, location)
 
-    def _plan(self, block: BlockView) -> BlockUpdates:
+    def _plan(self, block: BlockView, outcomes: Sequence[TxOutcome] | None = None) -> BlockChanges:
+        """The changes of ``block``, the next block: from ``outcomes`` if given (checked against
+        the block's filter), else derived from its bytes."""
         tip = self._tip
         if block.number != tip.height:
             raise BlockOutOfOrder(
@@ -405,9 +421,12 @@ class Ledger:
                 f"got {block.previous_hash.hex() or '(empty)'}",
                 field="header.previous_hash",
             )
-        return derive_updates(block)
+        if outcomes is None:
+            return derive_updates(block)
+        check_outcomes(block, outcomes)
+        return block_updates(block, outcomes)
 
-    def _apply(self, updates: BlockUpdates, location: Location) -> None:
+    def _apply(self, updates: BlockChanges, location: Location) -> None:
         """Write the one LevelDB batch of a block already durable at ``location``."""
         # A follower can roll forward again from the block file: its batches need no sync.
         with self._db.write_batch(transaction=True, sync=not self.follower) as batch:
@@ -535,7 +554,7 @@ class Ledger:
 
 
 def put_block(
-    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+    batch: Any, updates: BlockChanges, location: Location, stored: Callable[[bytes], bytes | None]
 ) -> schema.Marker:
     """Put into ``batch`` (``put``/``delete``, applied in order) everything the block at
     ``location`` adds to the index: state, private-data hashes, history, the block and tx
@@ -549,7 +568,7 @@ def put_block(
     return marker
 
 
-def _put_state(batch: Any, updates: BlockUpdates) -> None:
+def _put_state(batch: Any, updates: BlockChanges) -> None:
     # Batch operations apply in order, so a later write of a key in the block wins.
     for w in updates.writes:
         key = schema.state_prefix(w.namespace) + schema.key_bytes(w.key)
@@ -570,7 +589,7 @@ def _put_state(batch: Any, updates: BlockUpdates) -> None:
 
 
 def _put_indexes(
-    batch: Any, updates: BlockUpdates, location: Location, stored: Callable[[bytes], bytes | None]
+    batch: Any, updates: BlockChanges, location: Location, stored: Callable[[bytes], bytes | None]
 ) -> None:
     batch.put(schema.block_number_key(updates.number), schema.encode_location(location))
     batch.put(schema.block_hash_key(updates.header_hash), schema.encode_number(updates.number))

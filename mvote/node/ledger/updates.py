@@ -1,15 +1,21 @@
-"""What a committed block changes, derived from the block's own bytes and nothing else.
+"""What a committed block changes: from what validation already derived, or from the block's
+own bytes.
 
-Commit and crash recovery both call :func:`derive_updates` on the raw block, so a block rolled
-forward after a crash changes exactly what its first commit would have. The rule is Fabric's:
-only VALID (code 0) endorser transactions write, each at version (block number, tx index), in
-block order (a later write of a key wins); CONFIG transactions change no chaincode state;
-invalid transactions stay in the block and the tx index but write nothing.
+The committer knows each transaction's tx id (the orderer queue carries it), its validation code
+and its read-write set (validation parsed it): :func:`block_updates` turns those into the
+block's :class:`BlockChanges` without parsing anything again. Crash recovery and followers only
+have the block file: :func:`derive_updates` parses the raw block into the same
+:class:`TxOutcome` list and hands it to the same :func:`block_updates`, so a block rolled forward
+after a crash changes exactly what its first commit did (a test checks both on real blocks,
+invalid transactions included). The rule is Fabric's: only VALID (code 0) endorser transactions
+write, each at version (block number, tx index), in block order (a later write of a key wins);
+CONFIG transactions change no chaincode state; invalid transactions stay in the block and the tx
+index but write nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from mvote.chaincode.simulation import Version
@@ -22,12 +28,9 @@ from mvote.verifier.envelope import (
     BlockView,
     TxRwSet,
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.errors import MalformedProto
+from mvote.verifier.transaction import ParsedTransaction
 
 VALID = 0
 #: Fabric's placeholder before validation; a block that still carries it was never validated.
@@ -67,7 +70,22 @@ class HashedKeyWrite:
 
 
 @dataclass(frozen=True)
-class BlockUpdates:
+class TxOutcome:
+    """One transaction as validation decided it: what :func:`block_updates` needs of it."""
+
+    #: "" when an invalid transaction's envelope does not even give a tx id.
+    tx_id: str
+    code: int
+    #: The read-write sets whose writes apply: a VALID endorser transaction's (Fabric accepts
+    #: exactly one action, so one rwset); none for any other.
+    rwsets: tuple[TxRwSet, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockChanges:
+    """What one block changes in the ledger's index: its header, its transactions as the tx
+    index records them, and the writes of its VALID transactions."""
+
     number: int
     previous_hash: bytes
     header_hash: bytes
@@ -85,25 +103,41 @@ def read_block(raw: bytes) -> BlockView:
         raise BlockInconsistent(f"block: {exc.message}", field=exc.field) from exc
 
 
-def derive_updates(block: BlockView) -> BlockUpdates:
-    """The updates ``block`` makes.
+def derive_updates(block: BlockView) -> BlockChanges:
+    """The changes ``block`` makes, from its bytes alone (recovery, followers, ``node check``).
 
     Refuses (:class:`BlockInconsistent`) a block whose data hash is wrong, whose
     TRANSACTIONS_FILTER is missing, of the wrong length or says NOT_VALIDATED, or with a VALID
     transaction that is not a readable config or endorser transaction.
     """
-    codes = _validation_codes(block)
+    return block_updates(block, derive_outcomes(block))
+
+
+def derive_outcomes(block: BlockView) -> list[TxOutcome]:
+    """Each transaction's outcome read from ``block``'s bytes (its filter and envelopes), with
+    the refusals of :func:`derive_updates`."""
+    codes = validation_codes(block)
+    return [
+        _transaction(envelope, code, Version(block.number, index))
+        for index, (envelope, code) in enumerate(zip(block.data, codes, strict=True))
+    ]
+
+
+def block_updates(block: BlockView, outcomes: Sequence[TxOutcome]) -> BlockChanges:
+    """The changes of ``block`` whose transactions validation decided as ``outcomes``.
+
+    Precondition: one outcome per transaction of ``block``, in block order, each with the code
+    the block's TRANSACTIONS_FILTER records (:func:`check_outcomes`)."""
     txs: list[TxRecord] = []
     writes: list[KeyWrite] = []
     hashed: list[HashedKeyWrite] = []
-    for index, (envelope, code) in enumerate(zip(block.data, codes, strict=True)):
+    for index, outcome in enumerate(outcomes):
         version = Version(block.number, index)
-        tx_id, rwsets = _transaction(envelope, code, version)
-        txs.append(TxRecord(index, tx_id, code))
-        for rwset in rwsets:
-            writes.extend(_public_writes(rwset, version, tx_id))
+        txs.append(TxRecord(index, outcome.tx_id, outcome.code))
+        for rwset in outcome.rwsets:
+            writes.extend(_public_writes(rwset, version, outcome.tx_id))
             hashed.extend(_hashed_writes(rwset, version))
-    return BlockUpdates(
+    return BlockChanges(
         number=block.number,
         previous_hash=block.previous_hash,
         header_hash=block_header_hash(block.number, block.previous_hash, block.data_hash),
@@ -113,7 +147,30 @@ def derive_updates(block: BlockView) -> BlockUpdates:
     )
 
 
-def _validation_codes(block: BlockView) -> bytes:
+def check_outcomes(block: BlockView, outcomes: Sequence[TxOutcome]) -> None:
+    """Refuse (:class:`BlockInconsistent`) ``outcomes`` that are not one per transaction of
+    ``block`` with the codes its TRANSACTIONS_FILTER records, or a block that contradicts itself
+    (:func:`validation_codes`). Parses no transaction."""
+    codes = validation_codes(block)
+    given = bytes(o.code for o in outcomes)
+    if given != codes:
+        raise BlockInconsistent(
+            f"block {block.number} metadata[TRANSACTIONS_FILTER]: expected the codes validation "
+            f"decided ({given.hex()}), got {codes.hex()}",
+            field="metadata.transactions_filter",
+        )
+    for index, outcome in enumerate(outcomes):
+        if outcome.rwsets and outcome.code != VALID:
+            raise BlockInconsistent(
+                f"block {block.number} tx {index}: writes given for a transaction with "
+                f"validation code {outcome.code}",
+                field="metadata.transactions_filter",
+            )
+
+
+def validation_codes(block: BlockView) -> bytes:
+    """The block's TRANSACTIONS_FILTER, after checking its data hash and the filter's length and
+    that every transaction was validated (:class:`BlockInconsistent` if not)."""
     computed = block_data_hash(block.data)
     if computed != block.data_hash:
         raise BlockInconsistent(
@@ -137,33 +194,32 @@ def _validation_codes(block: BlockView) -> bytes:
     return codes
 
 
-def _transaction(envelope: bytes, code: int, version: Version) -> tuple[str, list[TxRwSet]]:
-    """(tx id, rwsets that apply). Only a VALID endorser transaction has rwsets that apply."""
+def _transaction(envelope: bytes, code: int, version: Version) -> TxOutcome:
+    """The outcome of one transaction, from its bytes. Only a VALID endorser transaction has an
+    rwset that applies."""
     where = f"block {version.block} tx {version.tx}"
     try:
-        env = unpack_full_envelope(envelope)
+        tx = ParsedTransaction.parse(envelope)
     except MalformedProto as exc:
         if code != VALID:
-            return "", []  # Fabric keeps unreadable invalid transactions; they index nothing.
+            return TxOutcome(
+                "", code
+            )  # Fabric keeps unreadable invalid transactions; they index nothing.
         raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
-    tx_id = env.channel_header.tx_id
-    if code != VALID or env.channel_header.type == HEADER_TYPE_CONFIG:
-        return tx_id, []
-    if env.channel_header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+    if code != VALID or tx.header_type == HEADER_TYPE_CONFIG:
+        return TxOutcome(tx.tx_id, code)
+    if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
         raise BlockInconsistent(
             f"{where} channel_header.type: expected CONFIG ({HEADER_TYPE_CONFIG}) or "
             f"ENDORSER_TRANSACTION ({HEADER_TYPE_ENDORSER_TRANSACTION}) for a VALID "
-            f"transaction, got {env.channel_header.type}",
+            f"transaction, got {tx.header_type}",
             field="channel_header.type",
         )
     try:
-        rwsets = [
-            unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-            for action in unpack_transaction(env.data)
-        ]
+        rwset = tx.rwset
     except MalformedProto as exc:
         raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
-    return tx_id, rwsets
+    return TxOutcome(tx.tx_id, code, (rwset,))
 
 
 def _public_writes(rwset: TxRwSet, version: Version, tx_id: str) -> Iterator[KeyWrite]:

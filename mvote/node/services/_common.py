@@ -3,6 +3,7 @@ the views of a committed block that Fabric's peer derives (chaincode events, fil
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -11,21 +12,17 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import chaincode_event_pb2, events_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_event_pb2, events_pb2
 from google.protobuf import any_pb2
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from mvote.chaincode.errors import MvoteError
 from mvote.node.peer import Peer
-from mvote.verifier.envelope import (
-    HEADER_TYPE_CONFIG,
-    HEADER_TYPE_ENDORSER_TRANSACTION,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_transaction,
-)
+from mvote.verifier.envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier.errors import VerifierError
 from mvote.verifier.policy import SignedData
+from mvote.verifier.transaction import ActionEvent, ParsedTransaction
 
 #: Fabric's default ACLs (core/aclmgmt/defaultaclprovider.go): event/Block, event/FilteredBlock,
 #: _gateway/CommitStatus and _gateway/ChaincodeEvents are all the channel application's readers.
@@ -35,21 +32,57 @@ CHANNEL_READERS = "/Channel/Readers"
 TX_VALID = 0
 
 
+#: The trailer carrying a refusal's ``google.rpc.ErrorInfo`` (serialized): reason = the error
+#: code, domain = :data:`ERROR_DOMAIN`, metadata {"field": field or "", "message": message}. Not
+#: among the status details: Fabric's official Node.js SDK decodes every status detail as a
+#: ``gateway.ErrorDetail`` (fabric-gateway gatewayerror.js), so an extra detail there would show
+#: its clients a bogus endpoint error; a trailer of its own is invisible to them.
+ERROR_INFO_TRAILER = "mvote-error-info-bin"
+ERROR_DOMAIN = "mvote"
+
+
+class _RichStatus(
+    collections.namedtuple("_RichStatus", ("code", "details", "trailing_metadata")),
+    grpc.Status,  # type: ignore[misc]
+):
+    """A ``grpc.Status`` with trailers of our choosing (grpc_status.rpc_status.to_status sets
+    only the status details)."""
+
+
+def error_info(code: str, field: str | None, message: str) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo of a refusal with this code, field and message (``field`` None: "")."""
+    return error_details_pb2.ErrorInfo(
+        reason=code, domain=ERROR_DOMAIN, metadata={"field": field or "", "message": message}
+    )
+
+
+def error_info_of(error: MvoteError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo of a typed error the node raised."""
+    return error_info(error.code, error.field, error.message)
+
+
 def abort(
     context: grpc.ServicerContext,
     code: grpc.StatusCode,
     message: str,
     details: Sequence[gateway_pb2.ErrorDetail] = (),
+    info: error_details_pb2.ErrorInfo | None = None,
 ) -> NoReturn:
     """End the call as Fabric's newRpcError does: a google.rpc.Status whose details are packed
-    ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer."""
+    ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer; with ``info``,
+    the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too."""
     packed = []
     for detail in details:
         item = any_pb2.Any()
         item.Pack(detail)
         packed.append(item)
-    status = status_pb2.Status(code=code.value[0], message=message, details=packed)
-    context.abort_with_status(rpc_status.to_status(status))
+    status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=message, details=packed)
+    )
+    if info is not None:
+        trailers = (*status.trailing_metadata, (ERROR_INFO_TRAILER, info.SerializeToString()))
+        status = _RichStatus(status.code, status.details, trailers)
+    context.abort_with_status(status)
     raise AssertionError("abort_with_status returned")  # grpc raises; this is for mypy
 
 
@@ -95,7 +128,7 @@ def is_config_block(block: common_pb2.Block) -> bool:
     if len(block.data.data) != 1:
         return False
     try:
-        return unpack_full_envelope(block.data.data[0]).channel_header.type == HEADER_TYPE_CONFIG
+        return ParsedTransaction.parse(block.data.data[0]).header_type == HEADER_TYPE_CONFIG
     except VerifierError:
         return False
 
@@ -103,6 +136,15 @@ def is_config_block(block: common_pb2.Block) -> bool:
 def _validation_codes(block: common_pb2.Block) -> bytes:
     slots = block.metadata.metadata
     return bytes(slots[common_pb2.TRANSACTIONS_FILTER]) if len(slots) > 2 else b""
+
+
+def _event(event: ActionEvent) -> chaincode_event_pb2.ChaincodeEvent:
+    return chaincode_event_pb2.ChaincodeEvent(
+        chaincode_id=event.chaincode_id,
+        tx_id=event.tx_id,
+        event_name=event.event_name,
+        payload=event.payload,
+    )
 
 
 def chaincode_events(block: common_pb2.Block) -> list[chaincode_event_pb2.ChaincodeEvent]:
@@ -114,18 +156,16 @@ def chaincode_events(block: common_pb2.Block) -> list[chaincode_event_pb2.Chainc
         if index >= len(codes) or codes[index] != TX_VALID:
             continue
         try:
-            env = unpack_full_envelope(raw)
-            if env.channel_header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+            tx = ParsedTransaction.parse(raw)
+            if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
                 continue
-            for action in unpack_transaction(env.data):
-                cc_action = unpack_chaincode_action(action.prp_extension)
-                if cc_action.events:
-                    event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
-                    if event.chaincode_id:
-                        events.append(event)
-        except (VerifierError, ValueError):
+            # A VALID endorser transaction has exactly one action (validation's rule).
+            event = tx.events
+        except VerifierError:
             # A VALID transaction always unpacks; anything else carries no events to report.
             continue
+        if event.chaincode_id:
+            events.append(_event(event))
     return events
 
 
@@ -136,38 +176,40 @@ def filtered_block(block: common_pb2.Block) -> events_pb2.FilteredBlock:
     out = events_pb2.FilteredBlock(number=block.header.number)
     for index, raw in enumerate(block.data.data):
         try:
-            env = unpack_full_envelope(raw)
+            tx = ParsedTransaction.parse(raw)
         except VerifierError:
             continue
-        header = env.channel_header
-        out.channel_id = header.channel_id
-        tx = events_pb2.FilteredTransaction(
-            txid=header.tx_id,
-            type=header.type,
+        out.channel_id = tx.channel_id
+        filtered = events_pb2.FilteredTransaction(
+            txid=tx.tx_id,
+            type=tx.header_type,
             tx_validation_code=codes[index] if index < len(codes) else 0,
         )
-        if header.type == HEADER_TYPE_ENDORSER_TRANSACTION:
-            actions = events_pb2.FilteredTransactionActions()
-            try:
-                transaction = transaction_pb2.Transaction.FromString(env.data)
-                for action in unpack_transaction(env.data) if transaction.actions else ():
-                    cc_action = unpack_chaincode_action(action.prp_extension)
-                    event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
-                    if event.chaincode_id:
-                        actions.chaincode_actions.append(
-                            events_pb2.FilteredChaincodeAction(
-                                chaincode_event=chaincode_event_pb2.ChaincodeEvent(
-                                    tx_id=event.tx_id,
-                                    chaincode_id=event.chaincode_id,
-                                    event_name=event.event_name,
-                                )
-                            )
-                        )
-            except (VerifierError, ValueError):
-                pass
-            tx.transaction_actions.CopyFrom(actions)
-        out.filtered_transactions.append(tx)
+        if tx.header_type == HEADER_TYPE_ENDORSER_TRANSACTION:
+            filtered.transaction_actions.CopyFrom(_filtered_actions(tx))
+        out.filtered_transactions.append(filtered)
     return out
+
+
+def _filtered_actions(tx: ParsedTransaction) -> events_pb2.FilteredTransactionActions:
+    """The chaincode event of an endorser transaction's action, without its payload; none when
+    the transaction does not have one readable action with an event."""
+    actions = events_pb2.FilteredTransactionActions()
+    try:
+        event = tx.events
+    except VerifierError:
+        return actions
+    if event.chaincode_id:
+        actions.chaincode_actions.append(
+            events_pb2.FilteredChaincodeAction(
+                chaincode_event=chaincode_event_pb2.ChaincodeEvent(
+                    tx_id=event.tx_id,
+                    chaincode_id=event.chaincode_id,
+                    event_name=event.event_name,
+                )
+            )
+        )
+    return actions
 
 
 class Streams:

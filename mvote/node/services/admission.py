@@ -31,7 +31,7 @@ from typing import Generic, NoReturn, TypeVar
 
 import grpc
 
-from mvote.node.config import Limits
+from mvote.node.config import NodeLimits
 from mvote.node.errors import StreamIdle, TooManyStreams
 from mvote.node.services._common import abort
 
@@ -64,7 +64,7 @@ class Ticket:
 class Admission:
     """The counts of open streams and waits of one server process, and the refusals."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: NodeLimits) -> None:
         self.limits = limits
         self._lock = threading.Lock()
         self.open = 0

@@ -27,7 +27,7 @@ from mvote.node.peer import Peer
 from mvote.node.services._common import CHANNEL_READERS, Streams
 from mvote.node.services.admission import Admission, TimedRequests
 from mvote.node.services.deliver import DeliverHandler
-from mvote.verifier.envelope import unpack_full_envelope
+from mvote.verifier.transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.broadcast")
 
@@ -82,8 +82,8 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):  # type: ignore[misc
             yield ab_pb2.BroadcastResponse(status=common_pb2.SUCCESS)
             if ticket.identity is None:
                 # Counted against its creator once submit proved it by its signature.
-                header = unpack_full_envelope(envelope.SerializeToString()).signature_header
-                self._admission.identify(context, ticket, header.creator)
+                creator = ParsedTransaction.parse(envelope.SerializeToString()).creator
+                self._admission.identify(context, ticket, creator)
 
     def Deliver(
         self, request_iterator: Iterator[common_pb2.Envelope], context: grpc.ServicerContext

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -37,8 +38,8 @@ from mvote.node.services._common import (
     start_number,
 )
 from mvote.node.services.admission import Admission, Ticket, TimedRequests
-from mvote.verifier.envelope import unpack_full_envelope
 from mvote.verifier.errors import VerifierError
+from mvote.verifier.transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.deliver")
 
@@ -46,7 +47,9 @@ log = logging.getLogger("mvote.node.deliver")
 TIME_WINDOW_SECONDS = 15 * 60
 _NO_STOP = 2**64 - 1
 
-Status = int
+DeliverStatus = int
+_BAD_REQUEST: DeliverStatus = common_pb2.BAD_REQUEST
+_NOT_FOUND: DeliverStatus = common_pb2.NOT_FOUND
 #: Turns a committed block into the responses to send for it.
 Sender = Callable[[common_pb2.Block], object]
 
@@ -74,7 +77,7 @@ class DeliverHandler:
         requests: Iterator[common_pb2.Envelope],
         context: grpc.ServicerContext,
         send: Sender,
-        status_response: Callable[[Status], object],
+        status_response: Callable[[DeliverStatus], object],
     ) -> Iterator[object]:
         """Answer each seek request in turn until the client hangs up or a request fails; a
         stream beyond the limits is refused, one that sends no request in time is ended
@@ -90,7 +93,7 @@ class DeliverHandler:
                 self._admission.idle(context)
             if envelope is None:
                 return
-            outcome: list[Status] = []
+            outcome: list[DeliverStatus] = []
             yield from self._deliver_blocks(envelope, context, send, stop, outcome, ticket)
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
             yield status_response(status)
@@ -103,21 +106,49 @@ class DeliverHandler:
         context: grpc.ServicerContext,
         send: Sender,
         stop: threading.Event,
-        outcome: list[Status],
+        outcome: list[DeliverStatus],
         ticket: Ticket,
     ) -> Iterator[object]:
+        """Fabric's deliverBlocks for one seek request: append its final status to ``outcome``
+        after yielding the blocks it asks for (none when the request is refused)."""
         peer = context.peer()
-        try:
-            parsed = unpack_full_envelope(envelope.SerializeToString())
-        except VerifierError as exc:
-            log.warning("deliver: error parsing envelope from %s: %s", peer, exc.message)
+        request = self._seek_request(envelope, peer)
+        if not isinstance(request, _SeekRequest):
+            outcome.append(request)
+            return
+        denied = self._refusal(request)
+        if denied is not None:
+            log.warning("deliver: client %s is not authorized: %s", peer, denied)
+            outcome.append(common_pb2.FORBIDDEN)
+            return
+        self._admission.identify(context, ticket, request.creator)
+        seek = request.seek
+        if not seek.HasField("start") or not seek.HasField("stop"):
             outcome.append(common_pb2.BAD_REQUEST)
             return
+        height = self.node.ledger.height
+        start = start_number(seek.start, height)
+        last = _stop_number(seek, start, height)
+        if last is None:
+            outcome.append(common_pb2.BAD_REQUEST)
+            return
+        yield from self._stream(request, start, last, send, stop, outcome, peer)
+
+    def _seek_request(
+        self, envelope: common_pb2.Envelope, peer: str
+    ) -> _SeekRequest | DeliverStatus:
+        """The seek request ``envelope`` carries, or the status refusing it: BAD_REQUEST when it
+        does not parse, has no timestamp or one outside the window, NOT_FOUND for another
+        channel."""
+        try:
+            parsed = ParsedTransaction.parse(envelope.SerializeToString())
+        except VerifierError as exc:
+            log.warning("deliver: error parsing envelope from %s: %s", peer, exc.message)
+            return _BAD_REQUEST
         header = parsed.channel_header
         if header.timestamp_seconds == 0 and header.timestamp_nanos == 0:
             log.warning("deliver: channel header in envelope must contain timestamp (%s)", peer)
-            outcome.append(common_pb2.BAD_REQUEST)
-            return
+            return _BAD_REQUEST
         skew = abs(header.timestamp_seconds + header.timestamp_nanos / 1e9 - self._clock())
         if skew > TIME_WINDOW_SECONDS:
             log.warning(
@@ -125,64 +156,49 @@ class DeliverHandler:
                 skew,
                 TIME_WINDOW_SECONDS,
             )
-            outcome.append(common_pb2.BAD_REQUEST)
-            return
+            return _BAD_REQUEST
         if header.channel_id != self.node.channel_id:
             log.info("deliver: rejecting %s, channel %r not found", peer, header.channel_id)
-            outcome.append(common_pb2.NOT_FOUND)
-            return
+            return _NOT_FOUND
         try:
             seek = ab_pb2.SeekInfo.FromString(parsed.data)
         except DecodeError:
             log.warning("deliver: malformed seekInfo payload from %s", peer)
-            outcome.append(common_pb2.BAD_REQUEST)
-            return
+            return _BAD_REQUEST
+        return _SeekRequest(parsed, seek)
 
-        creator = parsed.signature_header.creator
+    def _refusal(self, request: _SeekRequest) -> str | None:
+        """Why the request's signer may not read (the reader policy, an expired certificate), or
+        None. Fabric's SessionAccessControl: checked again before every block."""
+        parsed = request.envelope
+        denied = check_signed_acl(
+            self.node,
+            parsed.channel_id,
+            self.policy,
+            parsed.envelope.payload,
+            request.creator,
+            parsed.envelope.signature,
+        )
+        if denied is None:
+            try:
+                self.node.check_identity_bytes(request.creator, "creator")
+            except IdentityExpired as exc:
+                denied = str(exc)
+        return denied
 
-        def refusal() -> str | None:
-            denied = check_signed_acl(
-                self.node,
-                header.channel_id,
-                self.policy,
-                parsed.payload,
-                creator,
-                parsed.signature,
-            )
-            if denied is None:
-                # Fabric's SessionAccessControl: checked again before every block.
-                try:
-                    self.node.check_identity_bytes(creator, "creator")
-                except IdentityExpired as exc:
-                    denied = str(exc)
-            return denied
-
-        denied = refusal()
-        if denied is not None:
-            log.warning("deliver: client %s is not authorized: %s", peer, denied)
-            outcome.append(common_pb2.FORBIDDEN)
-            return
-        self._admission.identify(context, ticket, creator)
-        if not seek.HasField("start") or not seek.HasField("stop"):
-            outcome.append(common_pb2.BAD_REQUEST)
-            return
-
-        height = self.node.ledger.height
-        number = start_number(seek.start, height)
-        stop_kind = seek.stop.WhichOneof("Type")
-        if stop_kind == "oldest":
-            stop_number = number
-        elif stop_kind == "newest":
-            stop_number = number if seek.start == seek.stop else height - 1
-        elif stop_kind == "specified":
-            stop_number = int(seek.stop.specified.number)
-            if stop_number < number:
-                log.warning("deliver: start %d greater than stop %d", number, stop_number)
-                outcome.append(common_pb2.BAD_REQUEST)
-                return
-        else:
-            stop_number = _NO_STOP
-
+    def _stream(
+        self,
+        request: _SeekRequest,
+        number: int,
+        last: int,
+        send: Sender,
+        stop: threading.Event,
+        outcome: list[DeliverStatus],
+        peer: str,
+    ) -> Iterator[object]:
+        """Blocks ``number`` to ``last`` (waiting for those not committed yet, unless the request
+        says FAIL_IF_NOT_READY), each after the access check again; then SUCCESS."""
+        seek = request.seek
         # Peer.blocks waits for each next block until this stream's stop is set or the node stops.
         blocks = self.node.blocks(number, stop)
         while True:
@@ -203,18 +219,51 @@ class DeliverHandler:
                 )
                 return
             number += 1
-            denied = refusal()
+            denied = self._refusal(request)
             if denied is not None:
                 log.warning("deliver: authorization revoked for %s: %s", peer, denied)
                 outcome.append(common_pb2.FORBIDDEN)
                 return
-            to_send = block
-            if seek.content_type == ab_pb2.SeekInfo.HEADER_WITH_SIG and not is_config_block(block):
-                to_send = common_pb2.Block(header=block.header, metadata=block.metadata)
-            yield send(to_send)
-            if block.header.number == stop_number:
+            yield send(_content(block, seek))
+            if block.header.number == last:
                 break
         outcome.append(common_pb2.SUCCESS)
+
+
+@dataclass(frozen=True)
+class _SeekRequest:
+    """A parsed seek request on this node's channel, with a valid timestamp."""
+
+    envelope: ParsedTransaction
+    seek: ab_pb2.SeekInfo
+
+    @property
+    def creator(self) -> bytes:
+        return self.envelope.creator
+
+
+def _stop_number(seek: ab_pb2.SeekInfo, start: int, height: int) -> int | None:
+    """The last block ``seek`` asks for from ``start`` at ledger ``height``; None (BAD_REQUEST)
+    for a specified stop before the start. Precondition: ``seek`` has a stop."""
+    kind = seek.stop.WhichOneof("Type")
+    if kind == "oldest":
+        return start
+    if kind == "newest":
+        return start if seek.start == seek.stop else height - 1
+    if kind == "specified":
+        last = int(seek.stop.specified.number)
+        if last < start:
+            log.warning("deliver: start %d greater than stop %d", start, last)
+            return None
+        return last
+    return _NO_STOP
+
+
+def _content(block: common_pb2.Block, seek: ab_pb2.SeekInfo) -> common_pb2.Block:
+    """What of ``block`` the seek asks for: HEADER_WITH_SIG strips a non-config block's data."""
+    if seek.content_type == ab_pb2.SeekInfo.HEADER_WITH_SIG and not is_config_block(block):
+        return common_pb2.Block(header=block.header, metadata=block.metadata)
+    return block
 
 
 class PeerDeliver(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
@@ -226,7 +275,7 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):  # type: ignore[misc]
         )
 
     @staticmethod
-    def _status(status: Status) -> events_pb2.DeliverResponse:
+    def _status(status: DeliverStatus) -> events_pb2.DeliverResponse:
         return events_pb2.DeliverResponse(status=status)
 
     def Deliver(

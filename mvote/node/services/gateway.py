@@ -16,15 +16,22 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from functools import partial
+from typing import NoReturn
 
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.peer import chaincode_pb2, proposal_pb2
+from fabric_protos.peer import proposal_pb2
+from google.rpc import error_details_pb2
 
 from mvote.chaincode.contract import REFUSED
-from mvote.chaincode.errors import MvoteError
-from mvote.node.endorser import check_proposal, unpack_proposal
+from mvote.chaincode.errors import MvoteError, Refusal
+from mvote.node.endorser import (
+    ProposalMessages,
+    check_proposal,
+    parse_proposal,
+    unpack_proposal,
+)
 from mvote.node.errors import (
     CommitTimeout,
     DuplicateTransaction,
@@ -41,11 +48,13 @@ from mvote.node.services._common import (
     abort,
     chaincode_events,
     check_signed_acl,
+    error_info,
+    error_info_of,
     start_number,
 )
 from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import broadcast_status
-from mvote.verifier.envelope import parse_proto, unpack_channel_header
+from mvote.verifier.envelope import parse_proto
 from mvote.verifier.errors import VerifierError
 
 log = logging.getLogger("mvote.node.gateway")
@@ -62,25 +71,21 @@ def chaincode_response_message(status: int, message: str) -> str:
     return f"chaincode response {status}, {message}"
 
 
-def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, str, bool]:
-    """evaluate.go's getChannelAndChaincodeFromSignedProposal; raises ValueError."""
+def _channel_and_chaincode(
+    signed: proposal_pb2.SignedProposal,
+) -> tuple[ProposalMessages, str, str]:
+    """evaluate.go's getChannelAndChaincodeFromSignedProposal, over the proposal parsed once
+    (the messages go on to the peer); raises ValueError."""
     if not signed.proposal_bytes:
         raise ValueError("a signed proposal is required")
     try:
-        proposal = parse_proto(proposal_pb2.Proposal, signed.proposal_bytes, "proposal_bytes")
-        header = parse_proto(common_pb2.Header, proposal.header, "proposal.header")
-        channel_header = unpack_channel_header(header.channel_header)
-        payload = parse_proto(
-            proposal_pb2.ChaincodeProposalPayload, proposal.payload, "proposal.payload"
-        )
-        spec = parse_proto(
-            chaincode_pb2.ChaincodeInvocationSpec, payload.input, "proposal.payload.input"
-        )
+        messages = parse_proposal(signed)
     except VerifierError as exc:
         raise ValueError(exc.message) from exc
-    channel = channel_header.channel_id
+    channel = messages.channel_header.channel_id
     if not channel:
         raise ValueError("no channel id provided")
+    spec = messages.spec
     if not spec.HasField("chaincode_spec"):
         raise ValueError(f"no chaincode spec is provided, channel id [{channel}]")
     if not spec.chaincode_spec.HasField("chaincode_id"):
@@ -88,10 +93,20 @@ def _channel_and_chaincode(signed: proposal_pb2.SignedProposal) -> tuple[str, st
     name = str(spec.chaincode_spec.chaincode_id.name)
     if not name:
         raise ValueError(f"no chaincode name is provided, channel id [{channel}]")
-    return channel, name, bool(payload.TransientMap)
+    return messages, channel, name
 
 
-class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
+def contract_refusal_info(payload: bytes) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo of a contract refusal, from the structured refusal its response payload
+    carries (chaincode.errors.Refusal); None when the payload is not one."""
+    try:
+        refusal = Refusal.from_bytes(payload)
+    except MvoteError:
+        return None
+    return error_info(refusal.code, refusal.field, refusal.message)
+
+
+class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     """Fabric's gateway Server with the node as its local peer, remote peers and orderer."""
 
     def __init__(self, node: Peer, streams: Streams, admission: Admission) -> None:
@@ -144,14 +159,14 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         try:
             self.node.check_identity_bytes(identity, "identity")
         except IdentityExpired as exc:
-            abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc), info=error_info_of(exc))
 
-    def _pre_process(self, signed: proposal_pb2.SignedProposal) -> Checked:
+    def _pre_process(self, messages: ProposalMessages) -> Checked:
         """The endorsing peer's preProcess: validate the proposal (header, tx id, creator and
         signature), then refuse a tx id already on the ledger. The /Channel/Application/Writers
         ACL is the node's own check, which follows (on this checked proposal, not a second
         unpacking and signature check of the same bytes)."""
-        up = unpack_proposal(signed)
+        up = unpack_proposal(messages)
         creator = check_proposal(up, self.node.channel_config.msps)
         if self.node.ledger.has_tx(up.tx_id):
             raise DuplicateTransaction(
@@ -166,7 +181,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     ) -> gateway_pb2.EvaluateResponse:
         signed = request.proposed_transaction
         try:
-            channel, chaincode, _ = _channel_and_chaincode(signed)
+            messages, channel, chaincode = _channel_and_chaincode(signed)
         except ValueError as exc:
             abort(
                 context,
@@ -186,7 +201,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 )
             msp_id = self._local_msp if self._local_msp in known else known[0]
         try:
-            response = self.node.evaluate(signed, checked=self._pre_process(signed))
+            response = self.node.evaluate(signed, checked=self._pre_process(messages))
         except MvoteError as exc:
             # A proposal the peer refuses before running the chaincode (apiutils: the peer
             # returned an error with its response): FAILED_PRECONDITION, not retried.
@@ -196,6 +211,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"evaluate call to endorser returned error: {message}",
                 [self._detail(msp_id, message)],
+                error_info_of(exc),
             )
         if response.status < 200 or response.status >= REFUSED:
             # A chaincode error response (status >= 400, with or without payload, not the
@@ -206,6 +222,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 grpc.StatusCode.UNKNOWN,
                 f"evaluate call to endorser returned error: {message}",
                 [self._detail(msp_id, message)],
+                contract_refusal_info(response.payload),
             )
         return gateway_pb2.EvaluateResponse(result=response)
 
@@ -222,9 +239,26 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 "the proposed transaction must contain a signed proposal",
             )
         try:
-            channel, chaincode, _ = _channel_and_chaincode(signed)
+            messages, channel, chaincode = _channel_and_chaincode(signed)
         except ValueError as exc:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        orgs = self._endorsing_orgs(request, context, channel, chaincode)
+        self._route(context, channel, chaincode, "endorse")
+        try:
+            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
+        except MvoteError as exc:
+            self._endorse_refused(context, exc, orgs[0] if orgs else self._local_msp)
+        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+
+    def _endorsing_orgs(
+        self,
+        request: gateway_pb2.EndorseRequest,
+        context: grpc.ServicerContext,
+        channel: str,
+        chaincode: str,
+    ) -> list[str]:
+        """The organisations the request names (UNAVAILABLE if this node cannot reach one of
+        them, or serves another channel or chaincode); [] for the policy's choice."""
         orgs = list(request.endorsing_organizations)
         if orgs:
             missing = [o for o in orgs if o not in self._peer_address]
@@ -234,28 +268,25 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                     grpc.StatusCode.UNAVAILABLE,
                     "failed to find any endorsing peers for org(s): " + ", ".join(missing or orgs),
                 )
-        self._route(context, channel, chaincode, "endorse")
-        first = orgs[0] if orgs else self._local_msp
-        try:
-            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(signed))
-        except EndorsementFailed as exc:
+        return orgs
+
+    def _endorse_refused(
+        self, context: grpc.ServicerContext, exc: MvoteError, first: str
+    ) -> NoReturn:
+        """End an Endorse the peer refused: ABORTED with Fabric's details, and the refusal's
+        ErrorInfo (the contract's own for a chaincode refusal, else the node's error)."""
+        if isinstance(exc, EndorsementFailed):
             details = [
                 self._detail(msp_id, chaincode_response_message(REFUSED, message))
                 for msp_id, message in exc.details
             ]
-            abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, details)
-        except EndorsementMismatch as exc:
-            abort(
-                context,
-                grpc.StatusCode.ABORTED,
-                _COLLECT_FAILED,
-                [self._detail(first, f"ProposalResponsePayloads do not match: {exc}")],
-            )
-        except MvoteError as exc:
-            abort(
-                context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, [self._detail(first, str(exc))]
-            )
-        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+            info = contract_refusal_info(exc.payload)
+            abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, details, info)
+        if isinstance(exc, EndorsementMismatch):
+            detail = self._detail(first, f"ProposalResponsePayloads do not match: {exc}")
+            abort(context, grpc.StatusCode.ABORTED, _COLLECT_FAILED, [detail], error_info_of(exc))
+        detail = self._detail(first, str(exc))
+        abort(context, grpc.StatusCode.ABORTED, _ENDORSE_FAILED, [detail], error_info_of(exc))
 
     # -- Submit -----------------------------------------------------------------------------------
 
@@ -284,12 +315,19 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
             if 400 <= status < 500:
                 # A client error: not retried (submit.go). Fabric sends no details here; the one
                 # detail names the orderer so a client can read the typed error back.
-                abort(context, grpc.StatusCode.ABORTED, message, [self._orderer_detail(message)])
+                abort(
+                    context,
+                    grpc.StatusCode.ABORTED,
+                    message,
+                    [self._orderer_detail(message)],
+                    error_info_of(exc),
+                )
             abort(
                 context,
                 grpc.StatusCode.UNAVAILABLE,
                 "no orderers could successfully process transaction",
                 [self._orderer_detail(message)],
+                error_info_of(exc),
             )
         # The envelope's own tx id: request.transaction_id is whatever the client wrote.
         log.info("submitted tx %s", tx_id)

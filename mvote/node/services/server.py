@@ -20,13 +20,13 @@ from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
-from mvote.node.config import LOOPBACK, Endpoint, Limits
+from mvote.node.config import LOOPBACK, Endpoint, NodeLimits
 from mvote.node.peer import Peer
 from mvote.node.services._common import Streams
 from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import AtomicBroadcast
 from mvote.node.services.deliver import PeerDeliver
-from mvote.node.services.gateway import Gateway
+from mvote.node.services.gateway import GatewayService
 from mvote.node.services.health import Health
 
 log = logging.getLogger("mvote.node.server")
@@ -56,7 +56,7 @@ class NodeServer:
         port: int | None = None,
         tls: bool = True,
         reuse_port: bool = False,
-        limits: Limits | None = None,
+        limits: NodeLimits | None = None,
     ) -> None:
         self.node = node
         self._reuse_port = reuse_port
@@ -100,7 +100,7 @@ class NodeServer:
         )
         streams, admission = self.streams, self.admission
         gateway_pb2_grpc.add_GatewayServicer_to_server(
-            Gateway(self.node, streams, admission), server
+            GatewayService(self.node, streams, admission), server
         )
         events_pb2_grpc.add_DeliverServicer_to_server(
             PeerDeliver(self.node, streams, admission), server

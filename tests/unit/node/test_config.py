@@ -10,8 +10,8 @@ import yaml
 from mvote.node.config import (
     BatchSettings,
     Endpoint,
-    Limits,
     NodeConfig,
+    NodeLimits,
     default_node_config,
     load_node_config,
     node_config_to_dict,
@@ -129,11 +129,11 @@ def test_value_objects_validate() -> None:
     with pytest.raises(ConfigInvalid):
         NodeConfig(organizations=())
     assert Endpoint.parse("peer0.cityhall.mvote.local:7051", "x").port == 7051
-    assert Limits().max_transaction_bytes <= BatchSettings().absolute_max_bytes
+    assert NodeLimits().max_transaction_bytes <= BatchSettings().absolute_max_bytes
 
 
 def test_default_transaction_limit_never_exceeds_a_block(tmp_path: Path) -> None:
-    assert Limits().max_transaction_bytes == 4 * 1024 * 1024
+    assert NodeLimits().max_transaction_bytes == 4 * 1024 * 1024
     small = BatchSettings(preferred_max_bytes=512 * 1024, absolute_max_bytes=1024 * 1024)
     config = default_node_config("cityhall", batch=small)
     assert config.limits.max_transaction_bytes == small.absolute_max_bytes

@@ -24,7 +24,7 @@ from fabric_protos.orderer.etcdraft import configuration_pb2 as etcdraft_pb2
 from fabric_protos.peer import configuration_pb2 as peer_pb2
 from google.protobuf.json_format import MessageToDict
 
-from mvote.node.config import BatchSettings, Limits
+from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.errors import MaterialInvalid
 from mvote.node.genesis import go_duration, read_genesis_block
 from mvote.node.material import NetworkMaterial, genesis_block_for
@@ -348,7 +348,7 @@ def test_batch_settings_reach_the_block(network: NetworkMaterial) -> None:
     batch = BatchSettings(
         max_message_count=10, preferred_max_bytes=1000, absolute_max_bytes=5000, timeout_ms=1500
     )
-    limits = Limits(max_transaction_bytes=4000, max_grpc_message_bytes=6000)
+    limits = NodeLimits(max_transaction_bytes=4000, max_grpc_message_bytes=6000)
     custom = dataclasses.replace(config, batch=batch, limits=limits)
     block = genesis_block_for(
         custom, network.peer_orgs, network.orderer_org, timestamp=1_800_000_000

@@ -20,7 +20,7 @@ from mvote.chaincode.records import (
 )
 from mvote.client.identity import load_signer
 from mvote.client.proposal import new_proposal, sign_envelope
-from mvote.node.config import BatchSettings, Limits
+from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.material import init_network
 from mvote.node.runtime import Node
 
@@ -99,7 +99,7 @@ def test_endorse_refuses_what_submit_could_never_order(tmp_path: Path) -> None:
     network = init_network(
         tmp_path / "net",
         "cityhall,district,education",
-        limits=Limits(max_transaction_bytes=1 << 20),
+        limits=NodeLimits(max_transaction_bytes=1 << 20),
     )
     admin = network.org("cityhall").admin
     signer = load_signer(admin.msp_dir, admin.msp_id)

@@ -47,7 +47,7 @@ from mvote.chaincode.errors import (
 from mvote.client.identity import Signer, load_signer
 from mvote.client.proposal import new_proposal, sign_envelope
 from mvote.node import lifecycle
-from mvote.node.config import BatchSettings, Limits
+from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.errors import (
     ClockSkew,
     CommitTimeout,
@@ -70,7 +70,7 @@ BATCH = BatchSettings(
     absolute_max_bytes=1 << 20,
     timeout_ms=150,
 )
-LIMITS = Limits(max_transaction_bytes=160_000)
+LIMITS = NodeLimits(max_transaction_bytes=160_000)
 TIMEOUT = BATCH.timeout_ms / 1000
 QID = "q-main"
 
