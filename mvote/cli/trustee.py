@@ -27,16 +27,13 @@ from mvote.cli._common import (
     Failure,
     JsonOpt,
     NetworkOpt,
-    NodeOpt,
-    OrgOpt,
     Output,
-    PlaintextOpt,
     fail,
     passphrase,
     read_json_file,
     run,
 )
-from mvote.cli._connect import Connection, IdentityOpt, connect, load_material
+from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
 from mvote.client import trustee as tr
 from mvote.client.files import write_private
@@ -138,12 +135,6 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     tfile = TrusteeFile.load(path)
     secret = passphrase(passphrase_file, prompt="Trustee passphrase")
     return tfile, tfile.open(secret), secret
-
-
-def _admin(
-    network: Path, node: str | None, org: str | None, identity: str | None, plaintext: bool
-) -> Connection:
-    return connect(network, node, org, identity, default_role="admin", plaintext=plaintext)
 
 
 def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
@@ -263,6 +254,7 @@ def keygen(
 
 
 @ceremony_app.command("create")
+@connected
 def ceremony_create(
     cid: Annotated[str, typer.Argument(help="The ceremony id (as given to keygen).")],
     registrations: Annotated[
@@ -275,12 +267,7 @@ def ceremony_create(
         int | None,
         typer.Option("--trustees", "-n", help="n (default: the number of registrations)."),
     ] = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Operator: create the ceremony from the n trustees' registrations (state DEALING)."""
 
@@ -292,7 +279,7 @@ def ceremony_create(
         indexes = [r.get("index") if isinstance(r, dict) else None for r in regs]
         if sorted(i for i in indexes if type(i) is int) != list(range(1, n + 1)):
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
-        with _admin(network, node, org, identity, plaintext) as conn:
+        with target.connect("admin") as conn:
             done = conn.submit("CreateCeremony", tr.ceremony_spec(cid, n, threshold, regs))
         record = done.result
         out.result(
@@ -304,26 +291,22 @@ def ceremony_create(
             ),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("deal")
+@connected
 def ceremony_deal(
     trustee_file: TrusteeFileOpt,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: post your dealing (commitments with proofs, a share encrypted to each other
     trustee). Run again after a failure, it posts the same dealing."""
 
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
-        with _admin(network, node, org, identity, plaintext) as conn:
+        with target.connect("admin") as conn:
             record = conn.evaluate("GetCeremony", tfile.cid)
             pending = tfile.document.get("dealing")
             if pending is None:
@@ -341,23 +324,19 @@ def ceremony_deal(
             f"next, once all {record['n']} have dealt: mvote trustee check --trustee {trustee_file}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("complete")
+@connected
 def ceremony_complete(
     cid: Annotated[str, typer.Argument(help="The ceremony id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Operator (the owning organisation): fix the election key once all have dealt and checked."""
 
     def body(out: Output) -> None:
-        with _admin(network, node, org, identity, plaintext) as conn:
+        with target.connect("admin") as conn:
             done = conn.submit("CompleteCeremony", cid)
         record = done.result
         out.result(
@@ -365,35 +344,30 @@ def ceremony_complete(
             lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("show")
+@connected
 def ceremony_show(
     cid: Annotated[str, typer.Argument(help="The ceremony id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Show a ceremony: k of n, state, election key, trustees."""
 
     def body(out: Output) -> None:
-        with connect(
-            network, node, org, identity, default_role="client", plaintext=plaintext
-        ) as conn:
+        with target.connect("client") as conn:
             record = conn.evaluate("GetCeremony", cid)
         out.result(record, lambda: _describe_ceremony(record))
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- check -------------------------------------------------------------------------------------
 
 
 @trustee_app.command("check")
+@connected
 def check(
     trustee_file: TrusteeFileOpt,
     complete: Annotated[
@@ -404,12 +378,7 @@ def check(
         ),
     ] = True,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: open the shares the other trustees dealt you, check them against their
     commitments, post an acceptance (or complaints naming bad dealers); keep your secret share.
@@ -418,7 +387,7 @@ def check(
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         cid, n = tfile.cid, trustee.params.n
-        with _admin(network, node, org, identity, plaintext) as conn:
+        with target.connect("admin") as conn:
             record = conn.evaluate("GetCeremony", cid)
             if record["state"] != "DEALING":
                 fail(
@@ -482,23 +451,19 @@ def check(
             human,
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- decrypt -----------------------------------------------------------------------------------
 
 
 @trustee_app.command("decrypt")
+@connected
 def decrypt(
     qid: Annotated[str, typer.Argument(help="The closed, aggregated secret question.")],
     trustee_file: TrusteeFileOpt,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: post your partial decryptions (with proofs) of a closed question's totals, the
     homomorphic sums of every shard's aggregate. No single ballot is ever decrypted."""
@@ -510,7 +475,7 @@ def decrypt(
                 f"trustee {tfile.index} holds no secret share of ceremony {tfile.cid!r}",
                 hint="run `mvote trustee check --trustee FILE` (the ceremony must complete)",
             )
-        with _admin(network, node, org, identity, plaintext) as conn:
+        with target.connect("admin") as conn:
             question = conn.evaluate("GetQuestion", qid)
             if question.get("mode") != "secret" or question.get("election") != tfile.cid:
                 fail(
@@ -550,4 +515,4 @@ def decrypt(
             f"once {trustee.params.k} trustees have: mvote tally {qid}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)

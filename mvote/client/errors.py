@@ -117,6 +117,11 @@ class CommitError(MvoteError):
         self.block_number = block_number
 
 
+class QuestionOpen(MvoteError):
+    code = "QUESTION_OPEN"
+    summary = "a question must be CLOSED for this step (a tally) and is still OPEN"
+
+
 class CheckpointInvalid(MvoteError):
     code = "CHECKPOINT_INVALID"
     summary = "a checkpoint file is unreadable or does not hold a block number and transaction id"
