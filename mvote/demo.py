@@ -32,7 +32,6 @@ from typing import Any, Protocol
 
 import nacl.signing
 
-from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
 from mvote.chaincode.errors import MvoteError
 from mvote.chaincode.records import (
@@ -42,11 +41,12 @@ from mvote.chaincode.records import (
     QuestionSpec,
     Rule,
     Turnout,
-    roster_batches,
 )
 from mvote.chaincode.simulation import SerialLedger
+from mvote.client import recipes
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.registrar import issue_credential
+from mvote.client.voting import Committed, Transactor, VotingContract
 
 Printer = Callable[[str], None]
 
@@ -54,11 +54,9 @@ Printer = Callable[[str], None]
 class Channel(Protocol):
     name: str
 
-    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        """Run and commit a transaction; return its decoded payload or raise its MvoteError."""
+    def acting_as(self, creator: bytes) -> Transactor:
+        """Run the contract as ``creator``'s identity."""
         ...
-
-    def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any: ...
 
 
 class InProcessChannel:
@@ -84,6 +82,41 @@ class InProcessChannel:
         if not done.ok:
             raise MvoteError.from_message(done.response.message)
         return done.payload()
+
+    def acting_as(self, creator: bytes) -> _InProcessTransactor:
+        return _InProcessTransactor(self, creator)
+
+
+class _InProcessTransactor:
+    """One identity on an :class:`InProcessChannel`; a transaction's "block" is the ledger
+    height after it."""
+
+    def __init__(self, channel: InProcessChannel, creator: bytes) -> None:
+        self._channel = channel
+        self._creator = creator
+        self._blocks: dict[str, int] = {}
+
+    @property
+    def channel_name(self) -> str:
+        return self._channel.name
+
+    def transact(self, function: str, *args: bytes | str) -> Committed:
+        channel = self._channel
+        with channel._lock:
+            done = channel.ledger.run(
+                self._creator, function, *args, timestamp=int(channel._clock())
+            )
+            height = channel.ledger.height
+        if not done.ok:
+            raise MvoteError.from_message(done.response.message)
+        self._blocks[done.tx_id] = height
+        return Committed(done.payload(), done.tx_id, height)
+
+    def query(self, function: str, *args: bytes | str) -> Any:
+        return self._channel.evaluate(self._creator, function, *args)
+
+    def block_of(self, transaction_id: str) -> int:
+        return self._blocks[transaction_id]
 
 
 @dataclass(frozen=True)
@@ -195,11 +228,10 @@ def run(
         + ", ".join(f"{q.qid} ({q.rule.kind}, {_elig(q)})" for q, _ in plan)
     )
     for spec, owner in plan:
-        channel.submit(owner, "CreateQuestion", encoding.encode(spec.to_json()))
-        channel.submit(owner, "OpenQuestion", spec.qid)
+        recipes.create_question(_as(channel, owner), spec, open_now=True)
 
     # --- ballots ----------------------------------------------------------------------------------
-    client = operators.client
+    voting = _as(channel, operators.client)
     committed: list[dict[str, Any]] = []
     count_lock = threading.Lock()
 
@@ -207,7 +239,13 @@ def run(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int], **extra: Any
     ) -> None:
         request = prepare_ballot(voter, channel=ch, question=spec, choices=choices, **extra)
-        result = channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        done = voting.cast(request)
+        result = {
+            "qid": done.qid,
+            "tracker": done.tracker,
+            "shard": done.shard,
+            "tx": done.transaction_id,
+        }
         with count_lock:
             committed.append(result)
 
@@ -222,7 +260,7 @@ def run(
         request = CastRequest(
             ballot, voter.sign(ballot.canonical_bytes()).signature.hex(), credential
         )
-        channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        voting.cast(request)
 
     out(f"{step(3)} ballots: students, registered citizens and residents vote from their devices")
     # Every choice is drawn first, so the seed alone decides the results; then the voters cast
@@ -273,11 +311,9 @@ def run(
     out(f"{step(5)} close, aggregate shard by shard, tally")
     tallies = []
     for spec, owner in plan:
-        channel.submit(owner, "CloseQuestion", spec.qid, "demo: voting period over")
-        for shard in range(spec.shards):
-            while not channel.submit(owner, "Aggregate", spec.qid, str(shard), "50")["done"]:
-                pass
-        tallies.append(Tally(spec, channel.submit(owner, "Tally", spec.qid)))
+        contract = _as(channel, owner)
+        contract.close_question(spec.qid, "demo: voting period over")
+        tallies.append(Tally(spec, recipes.tally(contract, spec.qid, batch=50).tally))
 
     out(f"{step(6)} results")
     for t in tallies:
@@ -285,14 +321,17 @@ def run(
     return Story(tallies, committed)
 
 
+def _as(channel: Channel, creator: bytes) -> VotingContract:
+    return VotingContract(channel.acting_as(creator))
+
+
 def _roster(
     channel: Channel, admin: bytes, rid: str, title: str, members: list[nacl.signing.SigningKey]
 ) -> None:
-    channel.submit(admin, "CreateRoster", encoding.encode({"rid": rid, "title": title}))
-    entries = sorted(keys.voter_hash(bytes(m.verify_key)).hex() for m in members)
-    for batch in roster_batches(entries):
-        channel.submit(admin, "AddRosterEntries", encoding.encode({"rid": rid, "entries": batch}))
-    channel.submit(admin, "SealRoster", rid)
+    contract = _as(channel, admin)
+    contract.create_roster(rid, title)
+    recipes.add_roster(contract, rid, [voter_public_hex(m) for m in members])
+    contract.seal_roster(rid)
 
 
 def _elig(spec: QuestionSpec) -> str:
