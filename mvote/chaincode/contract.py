@@ -42,6 +42,7 @@ from .errors import (
     UnknownFunction,
     WrongChannel,
 )
+from .functions import FunctionName
 from .identity import Creator, require_admin, require_owner
 from .records import (
     AGGREGATE_SHAPE,
@@ -116,7 +117,7 @@ Handler = Callable[["Call"], Any]
 
 @dataclass(frozen=True)
 class Function:
-    name: str
+    name: FunctionName
     handler: Handler
     #: Names of the arguments after the function name, for error messages and docs.
     params: tuple[str, ...]
@@ -289,8 +290,8 @@ def _require_state(question: Question, action: str, *allowed: QuestionState) -> 
 def open_question(call: Call) -> Any:
     creator = call.admin()
     question = call.question(call.text(0))
-    require_owner(creator, question.owner, "OpenQuestion")
-    _require_state(question, "OpenQuestion", "DRAFT")
+    require_owner(creator, question.owner, FunctionName.OPEN_QUESTION)
+    _require_state(question, FunctionName.OPEN_QUESTION, "DRAFT")
     if call.now >= question.spec.closes_at:
         raise InvalidTransition(
             f"OpenQuestion: schedule.closes_at ({question.spec.closes_at}) has passed "
@@ -314,8 +315,8 @@ def close_question(call: Call) -> Any:
     creator = call.admin()
     question = call.question(call.text(0))
     reason = call.text(1, REASON) if call.has(1) else ""
-    require_owner(creator, question.owner, "CloseQuestion")
-    _require_state(question, "CloseQuestion", "OPEN")
+    require_owner(creator, question.owner, FunctionName.CLOSE_QUESTION)
+    _require_state(question, FunctionName.CLOSE_QUESTION, "OPEN")
     if call.now < question.spec.closes_at and not reason:
         raise InvalidTransition(
             f"CloseQuestion: schedule.closes_at ({question.spec.closes_at}) not reached "
@@ -329,8 +330,8 @@ def cancel_question(call: Call) -> Any:
     creator = call.admin()
     question = call.question(call.text(0))
     reason = call.text(1, REASON)
-    require_owner(creator, question.owner, "CancelQuestion")
-    _require_state(question, "CancelQuestion", "DRAFT", "OPEN")
+    require_owner(creator, question.owner, FunctionName.CANCEL_QUESTION)
+    _require_state(question, FunctionName.CANCEL_QUESTION, "DRAFT", "OPEN")
     if not reason:
         raise InvalidField("reason: a cancellation needs a reason", field="reason")
     return _transition(call, question, "CANCELLED", reason=reason)
@@ -373,7 +374,7 @@ def _owned_open_roster(call: Call, rid: str, action: str) -> Roster:
 
 def add_roster_entries(call: Call) -> Any:
     batch = ROSTER_BATCH_SHAPE.check(call.json(0, MAX_ROSTER_BATCH_BYTES), "$")
-    roster = _owned_open_roster(call, batch["rid"], "AddRosterEntries")
+    roster = _owned_open_roster(call, batch["rid"], FunctionName.ADD_ROSTER_ENTRIES)
     entries: list[str] = batch["entries"]
     for i, entry in enumerate(entries):
         if call.stub.get_state(keys.roster_entry_key(roster.rid, entry)):
@@ -394,7 +395,7 @@ def add_roster_entries(call: Call) -> Any:
 
 
 def seal_roster(call: Call) -> Any:
-    roster = _owned_open_roster(call, call.text(0), "SealRoster")
+    roster = _owned_open_roster(call, call.text(0), FunctionName.SEAL_ROSTER)
     if roster.count == 0:
         raise InvalidField(f"rid: roster {roster.rid!r} has no entries to seal", field="rid")
     updated = dataclasses.replace(roster, sealed=True)
@@ -595,7 +596,7 @@ def aggregate(call: Call) -> Any:
     question = call.question(call.text(0))
     shard = call.number(1)
     limit = call.number(2) if call.has(2) else DEFAULT_AGGREGATE_BATCH
-    _require_state(question, "Aggregate", "CLOSED")
+    _require_state(question, FunctionName.AGGREGATE, "CLOSED")
     if shard >= question.spec.shards:
         raise InvalidField(
             f"shard: expected 0..{question.spec.shards - 1}, got {shard}", field="shard"
@@ -708,7 +709,7 @@ def _sum_shards(call: Call, question: Question) -> tuple[int, list[int]]:
 def tally(call: Call) -> Any:
     call.admin()
     question = call.question(call.text(0))
-    _require_state(question, "Tally", "CLOSED")
+    _require_state(question, FunctionName.TALLY, "CLOSED")
     if question.spec.mode == "secret":
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
@@ -784,7 +785,7 @@ def post_decryption(call: Call) -> Any:
             field="body.ceremony",
         )
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
-    _require_state(question, "PostDecryption", "CLOSED")
+    _require_state(question, FunctionName.POST_DECRYPTION, "CLOSED")
     key = keys.decryption_key(question.qid, trustee.index)
     if call.stub.get_state(key):
         raise AlreadyExists(
@@ -900,7 +901,7 @@ def complete_ceremony(call: Call) -> Any:
     and accepted."""
     creator = call.admin()
     ceremony = _dealing_ceremony(call, call.text(0), "cid")
-    require_owner(creator, ceremony.owner, "CompleteCeremony")
+    require_owner(creator, ceremony.owner, FunctionName.COMPLETE_CEREMONY)
     dealings = _dealings(call, ceremony, "cid")
     for index in range(1, ceremony.params.n + 1):
         if not call.stub.get_state(keys.ceremony_check_key(ceremony.cid, index)):
@@ -986,34 +987,34 @@ def get_results(call: Call) -> Any:
 
 # --- dispatch ---
 
-FUNCTIONS: dict[str, Function] = {
+FUNCTIONS: dict[FunctionName, Function] = {
     f.name: f
     for f in (
-        Function("CreateQuestion", create_question, ("spec",)),
-        Function("OpenQuestion", open_question, ("qid",)),
-        Function("CloseQuestion", close_question, ("qid", "reason"), optional=1),
-        Function("CancelQuestion", cancel_question, ("qid", "reason")),
-        Function("CreateRoster", create_roster, ("spec",)),
-        Function("AddRosterEntries", add_roster_entries, ("batch",)),
-        Function("SealRoster", seal_roster, ("rid",)),
-        Function("Cast", cast, ("request",)),
-        Function("Aggregate", aggregate, ("qid", "shard", "limit"), optional=1),
-        Function("Tally", tally, ("qid",)),
-        Function("CreateCeremony", create_ceremony, ("spec",)),
-        Function("PostDealing", post_dealing, ("posting",)),
-        Function("PostCheck", post_check, ("posting",)),
-        Function("CompleteCeremony", complete_ceremony, ("cid",)),
-        Function("PostDecryption", post_decryption, ("posting",)),
-        Function("GetCeremony", get_ceremony, ("cid",), writes=False),
-        Function("GetQuestion", get_question, ("qid",), writes=False),
-        Function("ListQuestions", list_questions, (), writes=False),
-        Function("GetRoster", get_roster, ("rid",), writes=False),
-        Function("IsOnRoster", is_on_roster, ("rid", "entry"), writes=False),
-        Function("GetBallot", get_ballot, ("qid", "voter"), writes=False),
-        Function("GetHistory", get_history, ("voter",), writes=False),
-        Function("GetAggregate", get_aggregate, ("qid", "shard"), writes=False),
-        Function("GetTally", get_tally, ("qid",), writes=False),
-        Function("GetResults", get_results, ("qid",), writes=False),
+        Function(FunctionName.CREATE_QUESTION, create_question, ("spec",)),
+        Function(FunctionName.OPEN_QUESTION, open_question, ("qid",)),
+        Function(FunctionName.CLOSE_QUESTION, close_question, ("qid", "reason"), optional=1),
+        Function(FunctionName.CANCEL_QUESTION, cancel_question, ("qid", "reason")),
+        Function(FunctionName.CREATE_ROSTER, create_roster, ("spec",)),
+        Function(FunctionName.ADD_ROSTER_ENTRIES, add_roster_entries, ("batch",)),
+        Function(FunctionName.SEAL_ROSTER, seal_roster, ("rid",)),
+        Function(FunctionName.CAST, cast, ("request",)),
+        Function(FunctionName.AGGREGATE, aggregate, ("qid", "shard", "limit"), optional=1),
+        Function(FunctionName.TALLY, tally, ("qid",)),
+        Function(FunctionName.CREATE_CEREMONY, create_ceremony, ("spec",)),
+        Function(FunctionName.POST_DEALING, post_dealing, ("posting",)),
+        Function(FunctionName.POST_CHECK, post_check, ("posting",)),
+        Function(FunctionName.COMPLETE_CEREMONY, complete_ceremony, ("cid",)),
+        Function(FunctionName.POST_DECRYPTION, post_decryption, ("posting",)),
+        Function(FunctionName.GET_CEREMONY, get_ceremony, ("cid",), writes=False),
+        Function(FunctionName.GET_QUESTION, get_question, ("qid",), writes=False),
+        Function(FunctionName.LIST_QUESTIONS, list_questions, (), writes=False),
+        Function(FunctionName.GET_ROSTER, get_roster, ("rid",), writes=False),
+        Function(FunctionName.IS_ON_ROSTER, is_on_roster, ("rid", "entry"), writes=False),
+        Function(FunctionName.GET_BALLOT, get_ballot, ("qid", "voter"), writes=False),
+        Function(FunctionName.GET_HISTORY, get_history, ("voter",), writes=False),
+        Function(FunctionName.GET_AGGREGATE, get_aggregate, ("qid", "shard"), writes=False),
+        Function(FunctionName.GET_TALLY, get_tally, ("qid",), writes=False),
+        Function(FunctionName.GET_RESULTS, get_results, ("qid",), writes=False),
     )
 }
 
@@ -1028,9 +1029,10 @@ def _call_for(stub: ChaincodeStub) -> Call:
         name = args[0].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Malformed("function: not UTF-8", field="function") from exc
-    function = FUNCTIONS.get(name)
-    if function is None:
-        raise UnknownFunction(f"function: no function {name[:64]!r}", field="function")
+    try:
+        function = FUNCTIONS[FunctionName(name)]
+    except ValueError:
+        raise UnknownFunction(f"function: no function {name[:64]!r}", field="function") from None
     params = args[1:]
     most = len(function.params)
     least = most - function.optional

@@ -1,17 +1,23 @@
-"""Typed errors with stable codes: the one error root of mvote.
+"""Typed errors with stable codes: the one error root of mvote, and the chaincode's error table.
 
-Every refusal carries a stable ``code`` (documented in docs/errors.md; a test keeps the two in
-step) and a message that names the offending field, in the form "expected X, got Y" where that
-fits. Error classes register themselves by code, so a code read back from a Fabric response
-message maps to the same type on the client side.
+Every refusal carries a stable ``code`` (documented in docs/errors.md, generated from the tables)
+and a message that names the offending field, in the form "expected X, got Y" where that fits.
+
+The registry of codes is explicit: each package lists its error classes in a module-level
+``ERRORS`` tuple (this module, ``mvote.verifier.errors``, ``mvote.client.errors`` and
+``mvote.node.errors``). Nothing registers itself on import. :func:`error_types` builds the
+code -> class mapping from the tables a caller can see (layering: the chaincode sees only its
+own; the node sees all four), and refuses a code listed twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import ClassVar
 
-#: code -> error class, filled in by ``MvoteError.__init_subclass__``.
-ERROR_TYPES: dict[str, type[MvoteError]] = {}
+#: One package's error table: its error classes, listed explicitly.
+ErrorTable = tuple[type["MvoteError"], ...]
 
 
 class MvoteError(Exception):
@@ -26,19 +32,15 @@ class MvoteError(Exception):
         self.message = message
         self.field = field
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if "code" in cls.__dict__:
-            if cls.code in ERROR_TYPES:
-                raise TypeError(f"error code {cls.code} is defined twice")
-            ERROR_TYPES[cls.code] = cls
-
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
     @classmethod
     def from_message(cls, text: str) -> MvoteError:
-        """Rebuild a typed error from its ``str()`` form (as carried in a Fabric response)."""
+        """Rebuild a chaincode error from its ``str()`` form (as carried in a Fabric response).
+
+        Only the chaincode's own codes are known here; any other text gives a plain MvoteError.
+        """
         code, sep, message = text.partition(": ")
         err_type = ERROR_TYPES.get(code) if sep else None
         if err_type is None:
@@ -46,7 +48,25 @@ class MvoteError(Exception):
         return err_type(message)
 
 
-ERROR_TYPES[MvoteError.code] = MvoteError
+def error_types(*tables: Iterable[type[MvoteError]]) -> Mapping[str, type[MvoteError]]:
+    """code -> class over ``tables`` (read-only).
+
+    Precondition: each class in the tables sets its own ``code``, and no code appears twice;
+    a violation is a programming error and raises TypeError at import time of the caller.
+    """
+    found: dict[str, type[MvoteError]] = {}
+    for table in tables:
+        for cls in table:
+            if "code" not in vars(cls):
+                raise TypeError(f"{cls.__qualname__} is in an error table but sets no code")
+            if found.setdefault(cls.code, cls) is not cls:
+                raise TypeError(f"error code {cls.code} is listed twice")
+    return MappingProxyType(found)
+
+
+def lookup(code: str, *tables: Iterable[type[MvoteError]]) -> type[MvoteError] | None:
+    """The class registered for ``code`` in ``tables``, or None if none lists it."""
+    return error_types(*tables).get(code)
 
 
 # --- encoding -------------------------------------------------------------------------------
@@ -124,6 +144,9 @@ class QuestionNotOpen(MvoteError):
 
 
 class Unsupported(MvoteError):
+    """Raised by the JavaScript ballot package (js/ballot) for secret ballots; kept so the code
+    stays in the one table that documents every code."""
+
     code = "UNSUPPORTED"
     summary = "a feature this version does not provide yet (named in the message)"
 
@@ -251,3 +274,44 @@ class CeremonyNotComplete(MvoteError):
         "the key ceremony is not complete (or failed): it has no election key to encrypt or "
         "decrypt with yet"
     )
+
+
+#: The chaincode's error table (mvote.chaincode): every error class this package defines.
+ERRORS: ErrorTable = (
+    MvoteError,
+    Malformed,
+    NonCanonical,
+    InvalidField,
+    TooLarge,
+    InvalidKey,
+    UnknownFunction,
+    BadArguments,
+    Unauthorised,
+    NotFound,
+    AlreadyExists,
+    InvalidTransition,
+    QuestionNotOpen,
+    Unsupported,
+    RosterSealed,
+    RosterNotSealed,
+    NotEligible,
+    BadCredential,
+    BadOnsiteCode,
+    BadSignature,
+    RuleViolation,
+    AlreadyVoted,
+    WrongChannel,
+    AggregationIncomplete,
+    InvalidPoint,
+    InvalidScalar,
+    BadProof,
+    BadShare,
+    NoQuorum,
+    PlaintextOutOfRange,
+    AuditMismatch,
+    NotTrustee,
+    CeremonyNotComplete,
+)
+
+#: code -> class for the chaincode's own codes.
+ERROR_TYPES: Mapping[str, type[MvoteError]] = error_types(ERRORS)

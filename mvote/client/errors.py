@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
+from mvote.chaincode import errors as chaincode_errors
+from mvote.chaincode.errors import ErrorTable, MvoteError, error_types
+from mvote.verifier import errors as verifier_errors
 
 #: A typed error inside a longer text: "chaincode response 400, ALREADY_VOTED: ...",
 #: "status=BAD_REQUEST, info=DUPLICATE_TRANSACTION: ...".
@@ -37,7 +39,7 @@ def find_typed(texts: Sequence[str]) -> tuple[str | None, MvoteError | None]:
     for text in texts:
         for match in _CODED.finditer(text):
             code, message = match.group(1), match.group(2)
-            err_type = ERROR_TYPES.get(code)
+            err_type = _KNOWN.get(code)
             if err_type is not None and err_type is not MvoteError:
                 return code, err_type(message)
             if "_" in code:
@@ -125,6 +127,27 @@ class QuestionOpen(MvoteError):
 class CheckpointInvalid(MvoteError):
     code = "CHECKPOINT_INVALID"
     summary = "a checkpoint file is unreadable or does not hold a block number and transaction id"
+
+
+class WrongPassphrase(MvoteError):
+    code = "WRONG_PASSPHRASE"
+    summary = "the wallet does not open with that passphrase (or the file was altered)"
+
+
+#: The client's error table: every error class with a code that mvote.client defines.
+ERRORS: ErrorTable = (
+    GatewayError,
+    EndorseError,
+    SubmitError,
+    CommitStatusError,
+    CommitError,
+    QuestionOpen,
+    CheckpointInvalid,
+    WrongPassphrase,
+)
+
+#: The codes a client can rebuild as classes: the tables of the parts the client may import.
+_KNOWN = error_types(chaincode_errors.ERRORS, verifier_errors.ERRORS, ERRORS)
 
 
 E = TypeVar("E", bound=GatewayError)

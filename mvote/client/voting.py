@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from mvote.chaincode import encoding
+from mvote.chaincode.functions import FunctionName
 from mvote.chaincode.records import CastRequest, Question, QuestionSpec, Roster
 from mvote.chaincode.secret import Ceremony
-from mvote.client._functions import FunctionName
 from mvote.client.contract import Contract
 from mvote.client.errors import GatewayError
 

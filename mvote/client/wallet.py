@@ -21,8 +21,9 @@ import nacl.signing
 import nacl.utils
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import InvalidField, MvoteError
+from mvote.chaincode.errors import InvalidField
 from mvote.chaincode.schema import Const, Hex, Int, Object
+from mvote.client.errors import WrongPassphrase as WrongPassphrase
 from mvote.client.files import write_private
 
 WALLET_TYPE = "mvote.wallet.v1"
@@ -50,11 +51,6 @@ WALLET_SHAPE = Object(
         ),
     }
 )
-
-
-class WrongPassphrase(MvoteError):
-    code = "WRONG_PASSPHRASE"
-    summary = "the wallet does not open with that passphrase (or the file was altered)"
 
 
 @dataclass(frozen=True)

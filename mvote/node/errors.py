@@ -6,7 +6,19 @@ Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and 
 
 from __future__ import annotations
 
-from mvote.chaincode.errors import MvoteError, Unauthorised
+from collections.abc import Mapping
+
+from mvote.chaincode import errors as chaincode_errors
+from mvote.chaincode.errors import ErrorTable, MvoteError, Unauthorised, error_types
+from mvote.client import errors as client_errors
+from mvote.node.ledger.errors import (
+    BlockInconsistent,
+    BlockNotFound,
+    BlockOutOfOrder,
+    LedgerCorrupt,
+    LedgerUnavailable,
+)
+from mvote.verifier import errors as verifier_errors
 
 
 class ConfigInvalid(MvoteError):
@@ -95,3 +107,31 @@ class IdentityExpired(Unauthorised):
         "the certificate of the identity making the request expired (its notAfter is past on the "
         "node's clock): refused at Endorse, Submit, Broadcast, Deliver and CommitStatus"
     )
+
+
+#: The node's error table: every error class with a code that mvote.node defines.
+ERRORS: ErrorTable = (
+    ConfigInvalid,
+    MaterialInvalid,
+    NetworkExists,
+    UnknownChaincode,
+    ClockSkew,
+    EndorsementFailed,
+    EndorsementMismatch,
+    DuplicateTransaction,
+    NotRunning,
+    CommitTimeout,
+    TooManyStreams,
+    StreamIdle,
+    IdentityExpired,
+    BlockOutOfOrder,
+    BlockInconsistent,
+    BlockNotFound,
+    LedgerCorrupt,
+    LedgerUnavailable,
+)
+
+#: code -> class over all four tables (the node may import every part).
+ALL_ERROR_TYPES: Mapping[str, type[MvoteError]] = error_types(
+    chaincode_errors.ERRORS, verifier_errors.ERRORS, client_errors.ERRORS, ERRORS
+)

@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
-from mvote.node.errors import NotRunning
+from mvote.chaincode.errors import MvoteError
+from mvote.node.errors import ALL_ERROR_TYPES, NotRunning
 from mvote.node.frames import FrameWriter, frame_bytes, python_module, read_frame
 from mvote.node.ledger.errors import LedgerCorrupt
 from mvote.node.ledger.store import BLOCK_FILE, Commit, Ledger
@@ -151,7 +151,7 @@ class NodeLink:
             ) from None
         if refusal is not None:
             code, message, field = refusal
-            raise ERROR_TYPES.get(code, MvoteError)(message, field=field)
+            raise ALL_ERROR_TYPES.get(code, MvoteError)(message, field=field)
 
     def serve(
         self,

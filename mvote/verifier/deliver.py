@@ -17,17 +17,13 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import events_pb2_grpc
 from google.protobuf import timestamp_pb2
 
-from mvote.chaincode.errors import MvoteError, NotFound
+from mvote.chaincode.errors import NotFound
+from mvote.verifier.errors import DeliverFailed
 from mvote.verifier.identity import Signer
 
 NONCE_SIZE = 24
 #: The highest block number Fabric's SeekSpecified takes: "follow the ledger".
 MAX_BLOCK = 2**64 - 1
-
-
-class DeliverFailed(MvoteError):
-    code = "DELIVER_FAILED"
-    summary = "the peer's Deliver service refused the request or ended the stream early"
 
 
 def seek_position(block: int | None) -> ab_pb2.SeekPosition:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import ErrorTable, MvoteError
 
 
 class VerifierError(MvoteError):
@@ -121,6 +121,11 @@ class ConfigResultMismatch(ConfigUpdateError):
     check = "config_result"
 
 
+class DeliverFailed(MvoteError):
+    code = "DELIVER_FAILED"
+    summary = "the peer's Deliver service refused the request or ended the stream early"
+
+
 def unexpected(exc: BaseException) -> str:
     """A report's text for a failure no check foresaw: the exception and where it was raised.
 
@@ -135,3 +140,25 @@ def unexpected(exc: BaseException) -> str:
         code = tb.tb_frame.f_code
         where = f" at {code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} ({code.co_name})"
     return f"the verifier failed on this input: {type(exc).__name__}: {exc}{where}"
+
+
+#: The verifier's error table: every error class with a code that mvote.verifier defines.
+ERRORS: ErrorTable = (
+    MalformedProto,
+    BadConfig,
+    UnknownMSP,
+    BadIdentity,
+    BadSignatureEncoding,
+    HighS,
+    SignatureMismatch,
+    BadPolicy,
+    BadAnchor,
+    BlockNumbering,
+    UnsupportedRangeSummary,
+    BadConfigUpdate,
+    ConfigReadSetMismatch,
+    ConfigVersionMismatch,
+    ConfigModPolicyFailure,
+    ConfigResultMismatch,
+    DeliverFailed,
+)

@@ -1,9 +1,10 @@
-"""docs/errors.md lists every error code mvote defines, with the summary its class gives.
+"""The four explicit error tables list every error class, and docs/errors.md lists every code.
 
-Imports every mvote module (so that every error class registers its code), reads the table in
-docs/errors.md and compares: a code missing from the docs, a documented code that no class
-defines, or a summary that differs from the class's all fail. The fix is always the same:
-regenerate the table with ``.venv/bin/python docs/gen_errors.py``.
+Imports every mvote module (so that every error class exists), then checks that each class that
+sets its own code is in one of the four ``ERRORS`` tables (and each class without one inherits
+from a listed class), and compares the tables with docs/errors.md: a code missing from the docs,
+a documented code that no table lists, or a summary that differs from the class's all fail. The
+fix for the docs is always the same: regenerate with ``.venv/bin/python docs/gen_errors.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ from pathlib import Path
 import pytest
 
 import mvote
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
+from mvote.chaincode import errors as chaincode_errors
+from mvote.chaincode.errors import ErrorTable, MvoteError, error_types
+from mvote.client import errors as client_errors
+from mvote.node import errors as node_errors
+from mvote.verifier import errors as verifier_errors
+
+TABLES: dict[str, ErrorTable] = {
+    "mvote.chaincode": chaincode_errors.ERRORS,
+    "mvote.verifier": verifier_errors.ERRORS,
+    "mvote.client": client_errors.ERRORS,
+    "mvote.node": node_errors.ERRORS,
+}
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 REGENERATE = "regenerate the table with: .venv/bin/python docs/gen_errors.py"
@@ -84,11 +96,50 @@ def _all_subclasses(cls: type[MvoteError]) -> list[type[MvoteError]]:
     return found
 
 
+def _defined_in_source(cls: type[MvoteError]) -> bool:
+    """A class written in a module (not one made at run time, like the client's typed
+    stage errors, which subclass listed classes)."""
+    module = importlib.import_module(cls.__module__)
+    return getattr(module, cls.__qualname__, None) is cls
+
+
 @pytest.fixture(scope="module")
 def defined() -> dict[str, type[MvoteError]]:
     modules = _import_every_module()
     assert "mvote.chaincode.errors" in modules, modules
-    return dict(ERROR_TYPES)
+    return dict(error_types(*TABLES.values()))
+
+
+def test_every_error_class_is_in_its_packages_table(defined: dict[str, type[MvoteError]]) -> None:
+    listed = {cls for table in TABLES.values() for cls in table}
+    problems = []
+    for cls in _all_subclasses(MvoteError):
+        if not _defined_in_source(cls):
+            continue
+        if "code" in vars(cls) and cls not in listed:
+            problems.append(f"{cls.__module__}.{cls.__qualname__} sets code {cls.code}: list it")
+        if not any(base in listed for base in cls.__mro__):
+            problems.append(f"{cls.__module__}.{cls.__qualname__} inherits no listed code")
+    for package, table in TABLES.items():
+        foreign = [c.__qualname__ for c in table if not c.__module__.startswith(package)]
+        problems += [f"{package}.errors.ERRORS lists {name} of another part" for name in foreign]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_code_listed_twice_is_refused_and_defining_a_class_registers_nothing() -> None:
+    before = dict(chaincode_errors.ERROR_TYPES)
+
+    class Twin(MvoteError):
+        code = "NOT_FOUND"
+        summary = "a second class with a code already listed"
+
+    assert "__init_subclass__" not in vars(MvoteError)
+    assert dict(chaincode_errors.ERROR_TYPES) == before
+
+    with pytest.raises(TypeError, match="NOT_FOUND"):
+        error_types(chaincode_errors.ERRORS, (Twin,))
+    with pytest.raises(TypeError, match="sets no code"):
+        error_types((type("NoCode", (MvoteError,), {}),))
 
 
 def test_every_code_is_documented_with_its_summary(defined: dict[str, type[MvoteError]]) -> None:
@@ -120,14 +171,17 @@ def test_each_code_has_one_row() -> None:
 def test_codes_are_upper_snake_case_and_unique(defined: dict[str, type[MvoteError]]) -> None:
     badly_spelled = sorted(code for code in defined if not CODE_FORMAT.fullmatch(code))
     assert not badly_spelled, f"error codes must be UPPER_SNAKE_CASE: {badly_spelled}"
-    # A class that sets its own code registers it; a second class with the same code would have
-    # failed at import. Check again over the class tree, and that every such class is the one
-    # registered under its code.
-    own = [cls for cls in _all_subclasses(MvoteError) if "code" in cls.__dict__]
+    # error_types refuses a code listed twice; check again over the class tree (a class not in
+    # any table could repeat a code), and that every such class is the one its table maps.
+    own = [
+        cls
+        for cls in _all_subclasses(MvoteError)
+        if "code" in cls.__dict__ and _defined_in_source(cls)
+    ]
     repeated = [code for code, n in Counter(cls.code for cls in own).items() if n > 1]
     assert not repeated, f"error codes defined by more than one class: {repeated}"
     unregistered = [cls.__qualname__ for cls in own if defined.get(cls.code) is not cls]
-    assert not unregistered, f"error classes whose code is not registered to them: {unregistered}"
+    assert not unregistered, f"error classes whose code is not in a table: {unregistered}"
 
 
 def test_every_code_has_its_own_one_line_summary(defined: dict[str, type[MvoteError]]) -> None:

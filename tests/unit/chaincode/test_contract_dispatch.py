@@ -8,6 +8,7 @@ from chaincode_env import T_SETUP, Env
 from mvote.chaincode import encoding
 from mvote.chaincode.contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
 from mvote.chaincode.errors import ERROR_TYPES, MvoteError
+from mvote.chaincode.functions import FunctionName
 from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator
 from mvote.chaincode.stub import Timestamp
 
@@ -42,6 +43,13 @@ def test_the_contract_has_exactly_the_documented_functions() -> None:
     }
     readers = {name for name, f in FUNCTIONS.items() if not f.writes}
     assert readers == {name for name in FUNCTIONS if name.startswith(("Get", "List", "Is"))}
+
+
+def test_the_function_table_and_the_enumeration_name_the_same_set() -> None:
+    assert set(FUNCTIONS) == set(FunctionName)
+    for name, function in FUNCTIONS.items():
+        assert type(name) is FunctionName
+        assert function.name is name
 
 
 def test_unknown_function(env: Env) -> None:

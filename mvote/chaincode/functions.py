@@ -1,15 +1,20 @@
-"""Stand-in for ``mvote.chaincode.functions.FunctionName`` until the chaincode branch lands.
+"""The names of the contract's functions: one enumeration shared by the contract and its callers.
 
-The same names and values as the contract's function table; replaced by an import of the
-chaincode's enumeration when that is merged (issue 11, seam b).
+``FunctionName`` is a ``StrEnum``, so a member is the exact string Fabric carries as the first
+invocation argument (``FunctionName.CAST == "Cast"``). The contract's ``FUNCTIONS`` table is keyed
+by it (a test checks both name the same set); clients name the function they call with it.
 """
 
 from __future__ import annotations
 
 import enum
 
+__all__ = ["FunctionName"]
+
 
 class FunctionName(enum.StrEnum):
+    """One member per function of the voting contract (``mvote.chaincode.contract.FUNCTIONS``)."""
+
     CREATE_QUESTION = "CreateQuestion"
     OPEN_QUESTION = "OpenQuestion"
     CLOSE_QUESTION = "CloseQuestion"
