@@ -135,18 +135,50 @@ def build_spec(
     if options:
         spec["options"] = options
     if rule is not None:
-        if rule == "single":
-            spec["rule"] = {"kind": "single"}
-        elif rule == "multi":
-            spec["rule"] = {"kind": "multi", "min": min_choices or 1, "max": max_choices or 1}
-        elif rule == "yesno":
-            spec["rule"] = {
-                "kind": "yesno",
-                "threshold_bp": 5000 if threshold_bp is None else threshold_bp,
-                "min_turnout": _turnout(turnout),
-            }
-        else:
-            fail(f"--rule: expected single, multi or yesno, got {rule!r}")
+        spec["rule"] = _rule(rule, min_choices, max_choices, threshold_bp, turnout)
+    _set_eligibility(spec, roster, registrars, onsite_code)
+    schedule = spec.get("schedule")
+    if not isinstance(schedule, dict) or opens is not None or closes is not None:
+        spec["schedule"] = _schedule(opens, closes, duration, now)
+    _set_mode(spec, mode, election)
+    if shards is not None:
+        spec["shards"] = shards
+    spec.setdefault("shards", 1)
+    missing = [f for f in ("qid", "title", "options", "rule", "eligibility") if f not in spec]
+    if missing:
+        fail(
+            f"spec: missing {', '.join(missing)}",
+            hint="give a spec file (JSON or YAML, see docs/records.md) or the flags "
+            "--qid, --title, --option (twice or more), --rule, --roster or --registrar",
+        )
+    return QuestionSpec.from_json(spec)
+
+
+def _rule(
+    rule: str,
+    min_choices: int | None,
+    max_choices: int | None,
+    threshold_bp: int | None,
+    turnout: str | None,
+) -> dict[str, Any]:
+    """``--rule`` and its flags as the spec's ``rule`` object."""
+    if rule == "single":
+        return {"kind": "single"}
+    if rule == "multi":
+        return {"kind": "multi", "min": min_choices or 1, "max": max_choices or 1}
+    if rule == "yesno":
+        return {
+            "kind": "yesno",
+            "threshold_bp": 5000 if threshold_bp is None else threshold_bp,
+            "min_turnout": _turnout(turnout),
+        }
+    fail(f"--rule: expected single, multi or yesno, got {rule!r}")
+
+
+def _set_eligibility(
+    spec: dict[str, Any], roster: str | None, registrars: list[str], onsite_code: str | None
+) -> None:
+    """``--roster`` / ``--registrar`` and ``--onsite-code`` into ``spec["eligibility"]``."""
     if roster is not None and registrars:
         fail("--roster and --registrar: a question is either roster or open eligibility")
     if roster is not None:
@@ -156,26 +188,32 @@ def build_spec(
             "kind": "open",
             "registrars": sorted({_registrar_key(r) for r in registrars}),
         }
-    if onsite_code is not None:
-        base = spec.get("eligibility")
-        if not isinstance(base, dict) or base.get("kind") not in ("roster", "open"):
-            fail("--onsite-code: needs roster or open eligibility (--roster or --registrar)")
-        salt = secrets.token_bytes(16)
-        spec["eligibility"] = {
-            "kind": "onsite",
-            "base": base,
-            "code_salt": salt.hex(),
-            "code_hash": onsite_code_hash(salt, str(spec.get("qid", "")), onsite_code).hex(),
-        }
-    schedule = spec.get("schedule")
-    if not isinstance(schedule, dict) or opens is not None or closes is not None:
-        start = parse_time(opens, "--opens-at", now) if opens is not None else now
-        end = (
-            parse_time(closes, "--closes-at", now)
-            if closes is not None
-            else start + parse_duration(duration, "--duration")
-        )
-        spec["schedule"] = {"opens_at": start, "closes_at": end}
+    if onsite_code is None:
+        return
+    base = spec.get("eligibility")
+    if not isinstance(base, dict) or base.get("kind") not in ("roster", "open"):
+        fail("--onsite-code: needs roster or open eligibility (--roster or --registrar)")
+    salt = secrets.token_bytes(16)
+    spec["eligibility"] = {
+        "kind": "onsite",
+        "base": base,
+        "code_salt": salt.hex(),
+        "code_hash": onsite_code_hash(salt, str(spec.get("qid", "")), onsite_code).hex(),
+    }
+
+
+def _schedule(opens: str | None, closes: str | None, duration: str, now: int) -> dict[str, int]:
+    start = parse_time(opens, "--opens-at", now) if opens is not None else now
+    end = (
+        parse_time(closes, "--closes-at", now)
+        if closes is not None
+        else start + parse_duration(duration, "--duration")
+    )
+    return {"opens_at": start, "closes_at": end}
+
+
+def _set_mode(spec: dict[str, Any], mode: str | None, election: str | None) -> None:
+    """``--mode`` and ``--election`` into ``spec``: secret mode needs an election, open none."""
     if mode is not None:
         if mode not in ("open", "secret"):
             fail(f"--mode: expected open or secret, got {mode!r}")
@@ -191,17 +229,6 @@ def build_spec(
         )
     if spec["mode"] == "open" and "election" in spec:
         fail("--election: only for --mode secret")
-    if shards is not None:
-        spec["shards"] = shards
-    spec.setdefault("shards", 1)
-    missing = [f for f in ("qid", "title", "options", "rule", "eligibility") if f not in spec]
-    if missing:
-        fail(
-            f"spec: missing {', '.join(missing)}",
-            hint="give a spec file (JSON or YAML, see docs/records.md) or the flags "
-            "--qid, --title, --option (twice or more), --rule, --roster or --registrar",
-        )
-    return QuestionSpec.from_json(spec)
 
 
 def _turnout(text: str | None) -> dict[str, Any]:
