@@ -3,4 +3,89 @@
 Pure and deterministic: no clock but the transaction's, no randomness, no I/O but the stub.
 The same code runs in the embedded node, on real Fabric peers and in the auditor's replay.
 May import: the standard library, cryptography, pynacl, rfc8785, fabric_protos. Nothing of mvote.
+
+``__all__`` names what integrators and auditors may import from here: the records, the errors
+and their table, the structured refusal, the canonical encoding and the contract's function
+names. The modules stay importable (``mvote.chaincode.records``, ...) for the other parts of
+mvote; names outside ``__all__`` may change without notice.
 """
+
+from . import encoding
+from .errors import (
+    ERRORS,
+    AlreadyExists,
+    AlreadyVoted,
+    BadCredential,
+    BadOnsiteCode,
+    BadSignature,
+    ErrorTable,
+    InvalidField,
+    InvalidTransition,
+    Malformed,
+    MvoteError,
+    NonCanonical,
+    NotEligible,
+    NotFound,
+    QuestionNotOpen,
+    Refusal,
+    RuleViolation,
+    TooLarge,
+    Unauthorised,
+    error_types,
+)
+from .functions import FunctionName
+from .records import (
+    Aggregate,
+    Ballot,
+    BallotRecord,
+    CastRequest,
+    Credential,
+    Eligibility,
+    Question,
+    QuestionSpec,
+    Roster,
+    Rule,
+    SecretAggregate,
+    SecretBallot,
+    SignedCredential,
+    tracker_of,
+)
+
+__all__ = [
+    "ERRORS",
+    "Aggregate",
+    "AlreadyExists",
+    "AlreadyVoted",
+    "BadCredential",
+    "BadOnsiteCode",
+    "BadSignature",
+    "Ballot",
+    "BallotRecord",
+    "CastRequest",
+    "Credential",
+    "Eligibility",
+    "ErrorTable",
+    "FunctionName",
+    "InvalidField",
+    "InvalidTransition",
+    "Malformed",
+    "MvoteError",
+    "NonCanonical",
+    "NotEligible",
+    "NotFound",
+    "Question",
+    "QuestionNotOpen",
+    "QuestionSpec",
+    "Refusal",
+    "Roster",
+    "Rule",
+    "RuleViolation",
+    "SecretAggregate",
+    "SecretBallot",
+    "SignedCredential",
+    "TooLarge",
+    "Unauthorised",
+    "encoding",
+    "error_types",
+    "tracker_of",
+]

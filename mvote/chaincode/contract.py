@@ -1,8 +1,9 @@
 """The voting contract: questions, rosters, ballots, aggregation and tally.
 
 Invocation takes Fabric's argument form (the function name, then byte-string arguments) and answers
-with a Fabric-style response: status 200 and a canonical JSON payload, or status 400 and the
-message ``"CODE: text naming the field"`` (500 for a fault of the contract itself). Every function
+with a Fabric-style response: status 200 and a canonical JSON payload, or status 400 with the
+message ``"CODE: text naming the field"`` and a structured payload (``errors.Refusal``: code,
+field, message), or 500 for a fault of the contract itself. Every function
 checks everything before its first write, so a refused transaction writes nothing; the peer would
 not endorse it anyway.
 
@@ -36,6 +37,7 @@ from .errors import (
     NotEligible,
     NotFound,
     QuestionNotOpen,
+    Refusal,
     RosterNotSealed,
     RosterSealed,
     TooLarge,
@@ -1047,12 +1049,14 @@ def _call_for(stub: ChaincodeStub) -> Call:
 
 
 def invoke(stub: ChaincodeStub) -> Response:
-    """Run one invocation. Never raises: refusals come back as status 400 with a coded message."""
+    """Run one invocation. Never raises: a refusal comes back as status 400 with the message
+    ``"CODE: text"`` and the payload ``Refusal.to_bytes()`` (code, field, message)."""
     try:
         call = _call_for(stub)
         result = call.function.handler(call)
         return Response(OK, "", encoding.encode(result))
     except MvoteError as exc:
-        return Response(REFUSED, str(exc), b"")
+        refusal = Refusal.of(exc)
+        return Response(REFUSED, refusal.to_text(), refusal.to_bytes())
     except Exception as exc:  # a fault of the contract, not of the request
         return Response(FAULT, f"INTERNAL: {type(exc).__name__}: {exc}", b"")

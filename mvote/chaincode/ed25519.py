@@ -25,7 +25,6 @@ import nacl.signing
 from .errors import BadSignature, InvalidKey
 
 PUBLIC_KEY_SIZE = 32
-SIGNATURE_SIZE = 64
 
 #: Entries in each memo: far more than the ballots endorsed between one organisation's run and
 #: the next's (they run back to back in one request).

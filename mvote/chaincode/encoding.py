@@ -141,31 +141,42 @@ def _admitted(value: Any, path: str) -> bool:
 
 
 def _scan(value: Any) -> bool:
+    """Whether every key is ASCII; raises _NotAdmitted at the first value not admitted."""
     ascii_keys = True
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind is str:
-            if not item.isascii() and not _text_ok(item):
-                raise _NotAdmitted
-        elif kind is int:
-            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                raise _NotAdmitted
+        if kind is dict:
+            ascii_keys = _scan_keys(item, stack) and ascii_keys
         elif kind is list:
             stack.extend(item)
-        elif kind is dict:
-            for key, child in item.items():
-                if type(key) is not str:
-                    raise _NotAdmitted
-                if not key.isascii():
-                    ascii_keys = False
-                    if not _text_ok(key):
-                        raise _NotAdmitted
-                stack.append(child)
-        elif item is not None and kind is not bool:
+        elif not _scalar_admitted(item, kind):
             raise _NotAdmitted
     return ascii_keys
+
+
+def _scan_keys(item: dict[Any, Any], stack: list[Any]) -> bool:
+    """Check the keys of one object and queue its values; whether every key is ASCII."""
+    ascii_keys = True
+    for key, child in item.items():
+        if type(key) is not str:
+            raise _NotAdmitted
+        if not key.isascii():
+            ascii_keys = False
+            if not _text_ok(key):
+                raise _NotAdmitted
+        stack.append(child)
+    return ascii_keys
+
+
+def _scalar_admitted(item: Any, kind: type) -> bool:
+    """Precondition: ``kind`` is ``type(item)``, not a list or dict."""
+    if kind is str:
+        return bool(item.isascii()) or _text_ok(item)
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER)
+    return item is None or kind is bool
 
 
 def _text_ok(text: str) -> bool:

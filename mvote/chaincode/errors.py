@@ -12,9 +12,11 @@ own; the node sees all four), and refuses a code listed twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 #: One package's error table: its error classes, listed explicitly.
 ErrorTable = tuple[type["MvoteError"], ...]
@@ -62,11 +64,6 @@ def error_types(*tables: Iterable[type[MvoteError]]) -> Mapping[str, type[MvoteE
             if found.setdefault(cls.code, cls) is not cls:
                 raise TypeError(f"error code {cls.code} is listed twice")
     return MappingProxyType(found)
-
-
-def lookup(code: str, *tables: Iterable[type[MvoteError]]) -> type[MvoteError] | None:
-    """The class registered for ``code`` in ``tables``, or None if none lists it."""
-    return error_types(*tables).get(code)
 
 
 # --- encoding -------------------------------------------------------------------------------
@@ -315,3 +312,156 @@ ERRORS: ErrorTable = (
 
 #: code -> class for the chaincode's own codes.
 ERROR_TYPES: Mapping[str, type[MvoteError]] = error_types(ERRORS)
+
+
+# --- structured refusals -----------------------------------------------------------------------
+
+#: A refusal payload larger than this is refused (no message the code writes comes close).
+MAX_REFUSAL_BYTES = 64 << 10
+_REFUSAL_KEYS = ("code", "field", "message")
+_CODE_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_CODE_CHARS = _CODE_START | frozenset("0123456789_")
+#: Fabric's texts around a contract's "CODE: message" (apiutils.responseStatus, the gateway's
+#: orderer refusal). from_fabric_message accepts these prefixes and the bare form only.
+_CHAINCODE_PREFIX = "chaincode response "
+_ORDERER_PREFIX = "received unsuccessful response from orderer: status="
+_ORDERER_INFO = ", info="
+
+
+def is_code(text: str) -> bool:
+    """Whether ``text`` is spelled as an error code: UPPER_SNAKE_CASE, no empty part."""
+    return text[:1] in _CODE_START and set(text) <= _CODE_CHARS and "" not in text.split("_")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal as data: the code, the field it names (None when none) and the message.
+
+    The contract carries ``to_bytes()`` as the payload of a refused response, beside the message
+    text ``to_text()`` (exactly ``str(error)``, unchanged on the wire). Precondition of
+    construction: ``code`` is spelled as a code (:func:`is_code`); checked, TypeError otherwise
+    (a programming error: every error class's code is).
+    """
+
+    code: str
+    field: str | None
+    message: str
+
+    def __post_init__(self) -> None:
+        if not is_code(self.code):
+            raise TypeError(f"refusal code: expected UPPER_SNAKE_CASE, got {self.code[:64]!r}")
+
+    @classmethod
+    def of(cls, error: MvoteError) -> Refusal:
+        """The refusal ``error`` stands for."""
+        return cls(error.code, error.field, error.message)
+
+    def to_text(self) -> str:
+        """The Fabric-compatible message: ``"CODE: message"``, as ``str(error)`` gives it."""
+        return f"{self.code}: {self.message}"
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (RFC 8785) of ``{"code", "field", "message"}``; ``field`` null when
+        absent. Never raises: a lone surrogate in the text (which no UTF-8 source produces) is
+        written as its backslash escape."""
+        value = {"code": self.code, "field": self.field, "message": self.message}
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "backslashreplace")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Refusal:
+        """Decode what :meth:`to_bytes` wrote, and nothing else.
+
+        Raises TooLarge (over MAX_REFUSAL_BYTES), Malformed (not UTF-8 JSON), InvalidField (not
+        an object of exactly code, field and message with string values, field string or null,
+        code spelled as a code) or NonCanonical (any other spelling of the same value).
+        """
+        if len(data) > MAX_REFUSAL_BYTES:
+            raise TooLarge(
+                f"refusal: expected at most {MAX_REFUSAL_BYTES} bytes, got {len(data)}",
+                field="refusal",
+            )
+        refusal = cls._from_value(_load_json(data))
+        if refusal.to_bytes() != data:
+            raise NonCanonical("refusal: not in canonical form", field="refusal")
+        return refusal
+
+    @classmethod
+    def _from_value(cls, value: Any) -> Refusal:
+        if not isinstance(value, dict) or sorted(value) != list(_REFUSAL_KEYS):
+            keys = sorted(value) if isinstance(value, dict) else type(value).__name__
+            raise InvalidField(
+                f"refusal: expected an object with keys {list(_REFUSAL_KEYS)}, got {keys}",
+                field="refusal",
+            )
+        code, field, message = value["code"], value["field"], value["message"]
+        if not isinstance(code, str) or not is_code(code):
+            raise InvalidField(
+                f"refusal.code: expected an error code, got {code!r}"[:200], field="refusal.code"
+            )
+        if field is not None and not isinstance(field, str):
+            raise InvalidField("refusal.field: expected a string or null", field="refusal.field")
+        if not isinstance(message, str):
+            raise InvalidField("refusal.message: expected a string", field="refusal.message")
+        return cls(code, field, message)
+
+    @classmethod
+    def from_fabric_message(cls, text: str) -> Refusal:
+        """Read a refusal out of one of Fabric's known message forms, strictly:
+
+        - ``"CODE: message"`` (a contract's response message, a node's ``str(error)``);
+        - ``"chaincode response NNN, CODE: message"`` (a peer's text for a refused proposal);
+        - ``"received unsuccessful response from orderer: status=NAME, info=CODE: message"``.
+
+        ``field`` is None (the text does not carry it). Anything else raises Malformed.
+        """
+        inner = text
+        if text.startswith(_CHAINCODE_PREFIX):
+            status, sep, inner = text[len(_CHAINCODE_PREFIX) :].partition(", ")
+            if not sep or len(status) != 3 or not status.isdecimal():
+                raise Malformed(
+                    "message: expected 'chaincode response NNN, CODE: text'", field="message"
+                )
+        elif text.startswith(_ORDERER_PREFIX):
+            status, sep, inner = text[len(_ORDERER_PREFIX) :].partition(_ORDERER_INFO)
+            if not sep or not is_code(status):
+                raise Malformed("message: expected 'status=NAME, info=CODE: text'", field="message")
+        code, sep, message = inner.partition(": ")
+        if not sep or not is_code(code):
+            raise Malformed(
+                f"message: expected 'CODE: text' in a known Fabric form, got {text[:80]!r}",
+                field="message",
+            )
+        return cls(code, None, message)
+
+    def error(self, *tables: Iterable[type[MvoteError]]) -> MvoteError:
+        """The error this refusal stands for, as the class ``tables`` list for its code (the
+        chaincode's own table when none is given).
+
+        A code no table lists, or a class that needs more than (message, field) to be built,
+        gives a plain MvoteError whose message is :meth:`to_text` (code kept in the text).
+        """
+        err_type = error_types(*(tables or (ERRORS,))).get(self.code)
+        if err_type is None or err_type.__init__ is not MvoteError.__init__:
+            return MvoteError(self.to_text(), field=self.field)
+        return err_type(self.message, field=self.field)
+
+
+def _load_json(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise NonCanonical(f"refusal: duplicate key {exc}", field="refusal") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Malformed(f"refusal: not UTF-8 JSON ({exc})"[:300], field="refusal") from exc
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _DuplicateKey(repr([k for k, _ in pairs][:8])[:100])
+    return value

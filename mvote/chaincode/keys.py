@@ -40,7 +40,6 @@ TRUSTEE_WIDTH = 3
 
 #: Shard numbers are written with a fixed width so that keys sort by shard.
 SHARD_WIDTH = 4
-MAX_SHARDS = 1024
 
 _VOTER_HASH_DOMAIN = b"mvote/voter-hash/v1\x00"
 

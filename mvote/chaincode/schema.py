@@ -141,20 +141,30 @@ class Array(Shape):
             )
         items = [self.item.check(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if self.ascending:
-            for i in range(1, len(items)):
-                if not items[i - 1] < items[i]:
-                    raise InvalidField(
-                        f"{path}[{i}]: expected strictly ascending items, got {items[i]!r} "
-                        f"after {items[i - 1]!r}",
-                        field=f"{path}[{i}]",
-                    )
+            _check_ascending(items, path)
         elif self.unique:
-            seen: set[Any] = set()
-            for i, v in enumerate(items):
-                if v in seen:
-                    raise InvalidField(f"{path}[{i}]: duplicate item {v!r}", field=f"{path}[{i}]")
-                seen.add(v)
+            _check_unique(items, path)
         return items
+
+
+def _check_ascending(items: list[Any], path: str) -> None:
+    """Strictly increasing items. Precondition: the items are of one comparable type."""
+    for i in range(1, len(items)):
+        if not items[i - 1] < items[i]:
+            raise InvalidField(
+                f"{path}[{i}]: expected strictly ascending items, got {items[i]!r} "
+                f"after {items[i - 1]!r}",
+                field=f"{path}[{i}]",
+            )
+
+
+def _check_unique(items: list[Any], path: str) -> None:
+    """No item twice. Precondition: the items are hashable (checked JSON scalars)."""
+    seen: set[Any] = set()
+    for i, v in enumerate(items):
+        if v in seen:
+            raise InvalidField(f"{path}[{i}]: duplicate item {v!r}", field=f"{path}[{i}]")
+        seen.add(v)
 
 
 @dataclass(frozen=True)

@@ -500,11 +500,3 @@ def stored_ciphertexts(record: Any, options: int) -> tuple[str, list[Ciphertext]
         )
         for s in selections
     ]
-
-
-def sum_ballots(options: int, ciphertexts: Sequence[Sequence[Ciphertext]]) -> list[Ciphertext]:
-    """Per option, the homomorphic sum of the given ballots' ciphertexts."""
-    sums = [elgamal.ZERO] * options
-    for cts in ciphertexts:
-        sums = [a + b for a, b in zip(sums, cts, strict=True)]
-    return sums

@@ -20,7 +20,7 @@ import nacl.signing
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.chaincode.records import EMPTY_ROSTER_DIGEST, Ballot, Credential, roster_digest_after
 from mvote.chaincode.stub import create_composite_key, partial_key_range
 
@@ -269,6 +269,71 @@ def composite_key_vectors() -> list[dict[str, Any]]:
     return entries
 
 
+#: Refusal payloads (the contract's refused response) and Fabric's message forms.
+REFUSAL_PAYLOADS: list[tuple[str, bytes]] = [
+    ("with a field", Refusal("ALREADY_VOTED", "voter", "voter: already voted on q1").to_bytes()),
+    ("without a field", Refusal("NOT_FOUND", None, "qid: no question 'q9'").to_bytes()),
+    ("text beyond ASCII", Refusal("INVALID_FIELD", "title", 'title: é\u00e9 "q"').to_bytes()),
+    ("keys out of order", b'{"message":"m","field":null,"code":"NOT_FOUND"}'),
+    ("whitespace", b'{"code": "NOT_FOUND","field":null,"message":"m"}'),
+    ("escaped where canonical is raw", b'{"code":"NOT_FOUND","field":null,"message":"\\u00e9"}'),
+    ("a key missing", b'{"code":"NOT_FOUND","message":"m"}'),
+    ("an extra key", b'{"code":"NOT_FOUND","extra":1,"field":null,"message":"m"}'),
+    ("a duplicate key", b'{"code":"NOT_FOUND","code":"NOT_FOUND","field":null,"message":"m"}'),
+    ("code not a code", b'{"code":"not_found","field":null,"message":"m"}'),
+    ("field a number", b'{"code":"NOT_FOUND","field":1,"message":"m"}'),
+    ("message null", b'{"code":"NOT_FOUND","field":null,"message":null}'),
+    ("not an object", b'["NOT_FOUND",null,"m"]'),
+    ("not JSON", b"NOT_FOUND: m"),
+    ("not UTF-8", b'{"code":"NOT_FOUND","field":null,"message":"\xff"}'),
+    ("empty", b""),
+]
+
+REFUSAL_MESSAGES: list[tuple[str, str]] = [
+    ("bare", "ALREADY_VOTED: voter: already voted on q1"),
+    ("chaincode response", "chaincode response 400, NOT_FOUND: qid: no question 'q9'"),
+    (
+        "orderer response",
+        "received unsuccessful response from orderer: status=BAD_REQUEST, "
+        "info=DUPLICATE_TRANSACTION: tx_id: transaction 00ab was already submitted",
+    ),
+    ("message holding ': '", "RULE_VIOLATION: choices: expected 1, got 2: too many"),
+    ("no code", "failed to endorse transaction, see attached details for more info"),
+    ("lowercase code", "not_found: qid"),
+    ("code with an empty part", "NOT__FOUND: qid"),
+    ("chaincode status not 3 digits", "chaincode response 4000, NOT_FOUND: qid"),
+    ("chaincode response without a code", "chaincode response 500, INTERNAL fault"),
+    (
+        "orderer status not a code",
+        "received unsuccessful response from orderer: status=400, info=X: y",
+    ),
+    ("a code inside other text", "error: chaincode response 400, NOT_FOUND: qid"),
+    ("empty", ""),
+]
+
+
+def _refusal_outcome(make: Any, data: Any) -> dict[str, Any]:
+    try:
+        refusal = make(data)
+    except MvoteError as exc:
+        return {"error": exc.code}
+    return {"refusal": {"code": refusal.code, "field": refusal.field, "message": refusal.message}}
+
+
+def refusal_vectors() -> list[dict[str, Any]]:
+    payloads = [
+        {"name": name, "form": "payload", "input_hex": data.hex()}
+        | _refusal_outcome(Refusal.from_bytes, data)
+        for name, data in REFUSAL_PAYLOADS
+    ]
+    messages = [
+        {"name": name, "form": "fabric_message", "input": text}
+        | _refusal_outcome(Refusal.from_fabric_message, text)
+        for name, text in REFUSAL_MESSAGES
+    ]
+    return payloads + messages
+
+
 FILES: dict[str, tuple[str, Any]] = {
     "canonical_encoding.json": (
         "RFC 8785 canonical JSON as mvote restricts it: value -> canonical bytes (hex) and their SHA-256.",
@@ -305,6 +370,10 @@ FILES: dict[str, tuple[str, Any]] = {
     "composite_keys.json": (
         "State keys in Fabric's composite key layout (0x00 type 0x00 attr 0x00 ...), as hex of their UTF-8 bytes; a partial range ends with U+10FFFF.",
         composite_key_vectors,
+    ),
+    "refusals.json": (
+        "Refusals: form 'payload' is a refused contract response's payload (canonical JSON of code, field, message; field null when absent), form 'fabric_message' a message text in one of Fabric's known forms ('CODE: text', 'chaincode response NNN, CODE: text', 'received unsuccessful response from orderer: status=NAME, info=CODE: text'). Each decodes to 'refusal' or is refused with the error code 'error'.",
+        refusal_vectors,
     ),
 }
 

@@ -92,12 +92,6 @@ def sum_ciphertexts(items: Iterable[Ciphertext]) -> Ciphertext:
     return total
 
 
-def scale(c: Ciphertext, k: int) -> Ciphertext:
-    """k·c: encrypts k·m with nonce k·r (k reduced mod L)."""
-    k %= L
-    return Ciphertext(group.mul(k, c.alpha), group.mul(k, c.beta))
-
-
 def shift(c: Ciphertext, m: int) -> Ciphertext:
     """c minus an encryption of ``m`` with nonce 0: encrypts (plaintext - m) with the same nonce."""
     return Ciphertext(c.alpha, c.beta - group.small_mul(m, G))

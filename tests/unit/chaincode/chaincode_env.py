@@ -11,7 +11,7 @@ import nacl.signing
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.chaincode.records import Ballot, CastRequest, SignedCredential
 from mvote.chaincode.simulation import Executed, SerialLedger
 from mvote.client.registrar import issue_credential
@@ -92,10 +92,12 @@ class Env:
         executed = self.run(function, *args, creator=creator, at=at)
         response = executed.response
         assert response.status == 400, f"expected a refusal {code}, got {response}"
-        assert response.payload == b""
         assert response.message.startswith(f"{code}: "), response.message
-        error = MvoteError.from_message(response.message)
+        refusal = Refusal.from_bytes(response.payload)
+        assert refusal.to_text() == response.message
+        error = refusal.error()
         assert error.code == code
+        assert error.field == refusal.field
         assert field in error.message, f"{field!r} not named in {response.message!r}"
         assert executed.simulation.writes == {}, "a refused transaction carries writes"
         assert executed.simulation.event is None

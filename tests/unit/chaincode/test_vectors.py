@@ -15,7 +15,7 @@ import pytest
 
 from mvote.chaincode import ed25519, encoding, keys
 from mvote.chaincode.eligibility import check_credential, onsite_code_hash
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.chaincode.records import (
     EMPTY_ROSTER_DIGEST,
     Ballot,
@@ -50,6 +50,7 @@ def test_every_vector_file_is_there() -> None:
         "composite_keys.json",
         "credentials.json",
         "onsite_code.json",
+        "refusals.json",
         "rejected_encodings.json",
         "roster_digest.json",
         "signatures.json",
@@ -177,3 +178,28 @@ def test_composite_keys(vector: dict[str, Any]) -> None:
     if vector["name"] in expected:
         assert object_type == vector["name"]
         assert expected[vector["name"]].encode() == raw
+
+
+@pytest.mark.parametrize(
+    "vector", _load("refusals.json"), ids=lambda v: f"{v['form']}: {v['name']}"
+)
+def test_refusals(vector: dict[str, Any]) -> None:
+    if vector["form"] == "payload":
+        data = bytes.fromhex(vector["input_hex"])
+        decode = lambda: Refusal.from_bytes(data)  # noqa: E731
+    else:
+        assert vector["form"] == "fabric_message"
+        decode = lambda: Refusal.from_fabric_message(vector["input"])  # noqa: E731
+    if "error" in vector:
+        with pytest.raises(MvoteError) as info:
+            decode()
+        assert info.value.code == vector["error"]
+        return
+    refusal = decode()
+    assert vector["refusal"] == {
+        "code": refusal.code,
+        "field": refusal.field,
+        "message": refusal.message,
+    }
+    if vector["form"] == "payload":
+        assert refusal.to_bytes() == data

@@ -1,0 +1,19 @@
+"""mvote.chaincode declares its public names in ``__all__``, and each resolves."""
+
+from __future__ import annotations
+
+import mvote.chaincode as chaincode
+from mvote.chaincode.errors import MvoteError
+
+
+def test_every_public_name_resolves_and_is_listed_once() -> None:
+    assert len(set(chaincode.__all__)) == len(chaincode.__all__)
+    assert chaincode.__all__ == sorted(chaincode.__all__, key=lambda n: (not n.isupper(), n))
+    for name in chaincode.__all__:
+        assert getattr(chaincode, name) is not None, name
+
+
+def test_the_public_errors_are_in_the_chaincode_table() -> None:
+    public = [getattr(chaincode, n) for n in chaincode.__all__]
+    errors = [c for c in public if isinstance(c, type) and issubclass(c, MvoteError)]
+    assert errors and all(c in chaincode.ERRORS for c in errors)
