@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import nacl.signing
 
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.chaincode.records import (
     Ballot,
     CastRequest,
@@ -42,7 +42,7 @@ from mvote.chaincode.records import (
     Rule,
     Turnout,
 )
-from mvote.chaincode.simulation import SerialLedger
+from mvote.chaincode.simulation import Executed, SerialLedger
 from mvote.client import recipes
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.registrar import issue_credential
@@ -69,19 +69,22 @@ class InProcessChannel:
         # A serial ledger: concurrent voters take turns.
         self._lock = threading.Lock()
 
-    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+    def run(self, creator: bytes, function: str, *args: bytes | str, commit: bool) -> Executed:
+        """Run ``function`` as ``creator`` (committing its writes if ``commit``); a refusal
+        raises the typed error its structured payload names."""
         with self._lock:
-            done = self.ledger.run(creator, function, *args, timestamp=int(self._clock()))
+            done = self.ledger.run(
+                creator, function, *args, timestamp=int(self._clock()), commit=commit
+            )
         if not done.ok:
-            raise MvoteError.from_message(done.response.message)
-        return done.payload()
+            raise Refusal.from_bytes(done.response.payload).error()
+        return done
+
+    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+        return self.run(creator, function, *args, commit=True).payload()
 
     def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        with self._lock:
-            done = self.ledger.query(creator, function, *args, timestamp=int(self._clock()))
-        if not done.ok:
-            raise MvoteError.from_message(done.response.message)
-        return done.payload()
+        return self.run(creator, function, *args, commit=False).payload()
 
     def acting_as(self, creator: bytes) -> _InProcessTransactor:
         return _InProcessTransactor(self, creator)
@@ -101,14 +104,8 @@ class _InProcessTransactor:
         return self._channel.name
 
     def transact(self, function: str, *args: bytes | str) -> Committed:
-        channel = self._channel
-        with channel._lock:
-            done = channel.ledger.run(
-                self._creator, function, *args, timestamp=int(channel._clock())
-            )
-            height = channel.ledger.height
-        if not done.ok:
-            raise MvoteError.from_message(done.response.message)
+        done = self._channel.run(self._creator, function, *args, commit=True)
+        height = self._channel.ledger.height
         self._blocks[done.tx_id] = height
         return Committed(done.payload(), done.tx_id, height)
 
@@ -300,6 +297,19 @@ def run(
             lambda: cast_unchecked(parks, citizens[-1], [1, 2, 3, 4]),
         ),
     ]
+    _expect_refusals(attempts, out)
+
+    out(f"{step(5)} close, aggregate shard by shard, tally")
+    tallies = [_close_and_tally(_as(channel, owner), spec) for spec, owner in plan]
+
+    out(f"{step(6)} results")
+    for t in tallies:
+        out(format_result(t))
+    return Story(tallies, committed)
+
+
+def _expect_refusals(attempts: list[tuple[str, Callable[[], None]]], out: Printer) -> None:
+    """Run each attempt; each must be refused (its code is printed)."""
     for what, attempt in attempts:
         try:
             attempt()
@@ -308,17 +318,10 @@ def run(
         else:
             raise AssertionError(f"the contract accepted {what}")
 
-    out(f"{step(5)} close, aggregate shard by shard, tally")
-    tallies = []
-    for spec, owner in plan:
-        contract = _as(channel, owner)
-        contract.close_question(spec.qid, "demo: voting period over")
-        tallies.append(Tally(spec, recipes.tally(contract, spec.qid, batch=50).tally))
 
-    out(f"{step(6)} results")
-    for t in tallies:
-        out(format_result(t))
-    return Story(tallies, committed)
+def _close_and_tally(contract: VotingContract, spec: QuestionSpec) -> Tally:
+    contract.close_question(spec.qid, "demo: voting period over")
+    return Tally(spec, recipes.tally(contract, spec.qid, batch=50).tally)
 
 
 def _as(channel: Channel, creator: bytes) -> VotingContract:

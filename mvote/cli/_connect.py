@@ -25,7 +25,7 @@ from mvote.client.blocks import BlockFetcher, fetch_blocks
 from mvote.client.channel import GatewayChannel
 from mvote.client.identity import Signer, load_signer
 from mvote.client.network import Network
-from mvote.client.voting import Committed, VotingContract
+from mvote.client.voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
 Role = Literal["admin", "client"]
@@ -55,14 +55,6 @@ class Connection:
     def channel_name(self) -> str:
         return self.material.config.channel
 
-    def submit(self, function: str, *args: bytes | str) -> Committed:
-        with remote():
-            return self.channel.transact(self.creator, function, *args)
-
-    def evaluate(self, function: str, *args: bytes | str) -> Any:
-        with remote():
-            return self.channel.evaluate(self.creator, function, *args)
-
     def network(self) -> Network:
         return self.channel.gateway(self.creator).network(self.channel_name)
 
@@ -71,11 +63,6 @@ class Connection:
         """The voting contract as this connection's identity (typed errors, not Failures:
         run recipes inside ``remote()``)."""
         return VotingContract(self.channel.acting_as(self.creator))
-
-    def committed_block(self, transaction_id: str) -> int:
-        """The block of a transaction the ledger already holds (the node answers at once)."""
-        with remote():
-            return self.network().new_commit(transaction_id).status().block_number
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():

@@ -21,6 +21,13 @@ from typing import Annotated, Any
 import typer
 
 from mvote.chaincode import encoding, keys
+from mvote.chaincode.crypto.elgamal import Ciphertext
+from mvote.chaincode.errors import (
+    AggregationIncomplete,
+    InvalidField,
+    InvalidTransition,
+    MvoteError,
+)
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
@@ -29,14 +36,18 @@ from mvote.cli._common import (
     NetworkOpt,
     Output,
     fail,
+    failure_of,
     passphrase,
     read_json_file,
+    remote,
     run,
 )
 from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
+from mvote.client import recipes
 from mvote.client import trustee as tr
 from mvote.client.files import write_private
+from mvote.client.voting import VotingContract
 from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
@@ -63,12 +74,6 @@ TRUSTEE_TYPE = "mvote.trustee.v1"
 TrusteeFileOpt = Annotated[
     Path, typer.Option("--trustee", help="Your trustee file (mvote trustee keygen).")
 ]
-
-_HINT_NO_QUORUM = (
-    "at least k trustees post their partial decryptions (`mvote trustee decrypt QID --trustee "
-    "FILE`), then run `mvote tally QID` again"
-)
-
 
 # --- the trustee file --------------------------------------------------------------------------
 
@@ -279,9 +284,9 @@ def ceremony_create(
         indexes = [r.get("index") if isinstance(r, dict) else None for r in regs]
         if sorted(i for i in indexes if type(i) is int) != list(range(1, n + 1)):
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
-        with target.connect("admin") as conn:
-            done = conn.submit("CreateCeremony", tr.ceremony_spec(cid, n, threshold, regs))
-        record = done.result
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.create_ceremony(tr.ceremony_spec(cid, n, threshold, regs))
+        record = done.value
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: (
@@ -306,19 +311,19 @@ def ceremony_deal(
 
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
-        with target.connect("admin") as conn:
-            record = conn.evaluate("GetCeremony", tfile.cid)
+        with target.connect("admin") as conn, remote():
+            record = conn.contract.get_ceremony_json(tfile.cid)
             pending = tfile.document.get("dealing")
             if pending is None:
-                posting = tr.dealing_posting(trustee, record["trustees"])
+                posting = recipes.dealing_posting(conn.contract, trustee)
                 # Keep the polynomial and the posting before sending: a retry resends them.
                 tfile.document["dealing"] = encoding.decode(posting, max_size=1 << 24)
                 tfile.save(trustee, secret, tfile.limits())
             else:
                 posting = encoding.encode(pending)
-            done = conn.submit("PostDealing", posting)
+            done = conn.contract.post_dealing(posting)
         out.result(
-            {"dealing": done.result, "tx": done.transaction_id, "block": done.block_number},
+            {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
             f"tx {done.transaction_id})\n"
             f"next, once all {record['n']} have dealt: mvote trustee check --trustee {trustee_file}",
@@ -336,9 +341,9 @@ def ceremony_complete(
     """Operator (the owning organisation): fix the election key once all have dealt and checked."""
 
     def body(out: Output) -> None:
-        with target.connect("admin") as conn:
-            done = conn.submit("CompleteCeremony", cid)
-        record = done.result
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.complete_ceremony(cid)
+        record = done.value
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
@@ -356,8 +361,8 @@ def ceremony_show(
     """Show a ceremony: k of n, state, election key, trustees."""
 
     def body(out: Output) -> None:
-        with target.connect("client") as conn:
-            record = conn.evaluate("GetCeremony", cid)
+        with target.connect("client") as conn, remote():
+            record = conn.contract.get_ceremony_json(cid)
         out.result(record, lambda: _describe_ceremony(record))
 
     run(target.as_json, body)
@@ -388,7 +393,8 @@ def check(
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         cid, n = tfile.cid, trustee.params.n
         with target.connect("admin") as conn:
-            record = conn.evaluate("GetCeremony", cid)
+            with remote():
+                record = conn.contract.get_ceremony_json(cid)
             if record["state"] != "DEALING":
                 fail(
                     f"ceremony {cid!r} is {record['state']}, not DEALING",
@@ -407,14 +413,16 @@ def check(
                 )
             posting = tr.check_posting(trustee, list(found.values()))
             tfile.save(trustee, secret, tfile.limits())
-            done = conn.submit("PostCheck", posting)
-            faulty = done.result["faulty"]
+            with remote():
+                done = conn.contract.post_check(posting)
+            faulty = done.value["faulty"]
             complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
             completed: dict[str, Any] | None = None
             if complete and not faulty and conn.org.msp_id == record["owner"]:
                 check_keys = {keys.ceremony_check_key(cid, i) for i in range(1, n + 1)}
                 if len(_posted(conn, check_keys)) == n:
-                    completed = conn.submit("CompleteCeremony", cid).result
+                    with remote():
+                        completed = conn.contract.complete_ceremony(cid).value
         blamed = sorted(c["dealer"] for c in complaints)
 
         def human() -> str:
@@ -442,7 +450,7 @@ def check(
 
         out.result(
             {
-                "check": done.result,
+                "check": done.value,
                 "complaints": blamed,
                 "tx": done.transaction_id,
                 "block": done.block_number,
@@ -455,6 +463,22 @@ def check(
 
 
 # --- decrypt -----------------------------------------------------------------------------------
+
+
+def _totals(contract: VotingContract, trustee: tr.TrusteeSecrets, qid: str) -> list[Ciphertext]:
+    """The question's totals to decrypt; its refusals with what to do next."""
+    try:
+        return recipes.decryption_totals(contract, trustee, qid)
+    except InvalidField as exc:
+        fail(exc.message, error=exc.code)
+    except InvalidTransition as exc:
+        hint = f"close and aggregate it: `mvote tally {qid} --close`"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
+    except AggregationIncomplete as exc:
+        hint = f"`mvote tally {qid}` aggregates every shard first"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
+    except MvoteError as exc:
+        raise failure_of(exc, remote=True) from exc
 
 
 @trustee_app.command("decrypt")
@@ -476,40 +500,11 @@ def decrypt(
                 hint="run `mvote trustee check --trustee FILE` (the ceremony must complete)",
             )
         with target.connect("admin") as conn:
-            question = conn.evaluate("GetQuestion", qid)
-            if question.get("mode") != "secret" or question.get("election") != tfile.cid:
-                fail(
-                    f"qid: {qid!r} is not a secret question of ceremony {tfile.cid!r}",
-                    error="INVALID_FIELD",
-                )
-            if question["state"] != "CLOSED":
-                fail(
-                    f"qid: question {qid!r} is {question['state']}; decryptions need it CLOSED "
-                    "and aggregated",
-                    error="INVALID_TRANSITION",
-                    code=REFUSED,
-                    hint=f"close and aggregate it: `mvote tally {qid} --close`",
-                )
-            aggregates = []
-            for shard in range(question["shards"]):
-                try:
-                    agg = conn.evaluate("GetAggregate", qid, str(shard))
-                except Failure as f:
-                    if f.error != "NOT_FOUND":
-                        raise
-                    agg = {"done": False}
-                if not agg["done"]:
-                    fail(
-                        f"shard {shard} of {qid!r} is not aggregated to its end",
-                        error="AGGREGATION_INCOMPLETE",
-                        code=REFUSED,
-                        hint=f"`mvote tally {qid}` aggregates every shard first",
-                    )
-                aggregates.append(agg)
-            totals = tr.question_totals(aggregates)
-            done = conn.submit("PostDecryption", tr.decryption_posting(trustee, qid, totals))
+            totals = _totals(conn.contract, trustee, qid)
+            with remote():
+                done = conn.contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
         out.result(
-            {"decryption": done.result, "tx": done.transaction_id, "block": done.block_number},
+            {"decryption": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} posted its partial decryptions of {qid}'s "
             f"{len(totals)} totals (block {done.block_number}, tx {done.transaction_id})\n"
             f"once {trustee.params.k} trustees have: mvote tally {qid}",

@@ -8,7 +8,7 @@ the client named; the ``mvote`` command line and the demo are thin shells over t
 - :func:`create_question`: create a question, and open it if asked
 - :func:`roster_keys_from_csv`, :func:`add_roster`: fill a roster from a CSV of voter keys
 - :func:`tally`: close, aggregate every shard, tally (or find the tally already recorded)
-- :func:`post_dealing`, :func:`post_decryption`: a trustee's steps
+- :func:`dealing_posting`, :func:`post_decryption`: a trustee's steps
 """
 
 from __future__ import annotations
@@ -22,8 +22,16 @@ from dataclasses import dataclass
 import nacl.signing
 
 from mvote.chaincode import keys
+from mvote.chaincode.crypto.elgamal import Ciphertext
 from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.errors import CeremonyNotComplete, InvalidField, MvoteError
+from mvote.chaincode.errors import (
+    AggregationIncomplete,
+    CeremonyNotComplete,
+    InvalidField,
+    InvalidTransition,
+    MvoteError,
+    NotFound,
+)
 from mvote.chaincode.records import (
     CastRequest,
     Question,
@@ -42,12 +50,14 @@ from mvote.verifier.receipt import Receipt, with_context_blocks
 
 __all__ = [
     "CreatedQuestion",
+    "Decrypted",
     "RosterAdded",
     "TallyOutcome",
     "Voted",
     "add_roster",
     "create_question",
-    "post_dealing",
+    "dealing_posting",
+    "decryption_totals",
     "post_decryption",
     "prepare_vote",
     "receipt_for",
@@ -334,19 +344,59 @@ def tally(
 # --- trustees ------------------------------------------------------------------------------------
 
 
-def post_dealing(
-    contract: VotingContract, trustee: trustees.TrusteeSecrets
-) -> Recorded[JsonObject]:
-    """Post the trustee's dealing (its encrypted shares to every trustee of the ceremony)."""
+def dealing_posting(contract: VotingContract, trustee: trustees.TrusteeSecrets) -> bytes:
+    """The trustee's signed dealing (its encrypted shares to every trustee of the ceremony, as
+    the ledger lists them). Keep it before posting: a retry must post the same dealing."""
     ceremony = contract.get_ceremony_json(trustee.params.ceremony)
-    return contract.post_dealing(trustees.dealing_posting(trustee, ceremony["trustees"]))
+    return trustees.dealing_posting(trustee, ceremony["trustees"])
+
+
+def decryption_totals(
+    contract: VotingContract, trustee: trustees.TrusteeSecrets, qid: str
+) -> list[Ciphertext]:
+    """The encrypted totals of ``qid``: a CLOSED secret question of the trustee's ceremony,
+    every shard aggregated to its end. Raises InvalidField, InvalidTransition,
+    AggregationIncomplete."""
+    question = contract.get_question(qid)
+    cid = trustee.params.ceremony
+    if question.spec.mode != "secret" or question.spec.election != cid:
+        raise InvalidField(
+            f"qid: {qid!r} is not a secret question of ceremony {cid!r}", field="qid"
+        )
+    if question.state != "CLOSED":
+        raise InvalidTransition(
+            f"qid: question {qid!r} is {question.state}; decryptions need it CLOSED and aggregated",
+            field="qid",
+        )
+    aggregates = []
+    for shard in range(question.spec.shards):
+        try:
+            aggregate = contract.get_aggregate(qid, shard)
+        except NotFound:
+            aggregate = {"done": False}
+        if not aggregate["done"]:
+            raise AggregationIncomplete(
+                f"shard {shard} of {qid!r} is not aggregated to its end", field="shard"
+            )
+        aggregates.append(aggregate)
+    return trustees.question_totals(aggregates)
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """The posted partial decryptions: how many totals, and where they committed."""
+
+    totals: int
+    posted: Recorded[JsonObject]
 
 
 def post_decryption(
     contract: VotingContract, trustee: trustees.TrusteeSecrets, qid: str
-) -> Recorded[JsonObject]:
-    """Post the trustee's proved partial decryption of ``qid``'s aggregate (every shard)."""
-    question = contract.get_question(qid)
-    aggregates = [contract.get_aggregate(qid, s) for s in range(question.spec.shards)]
-    totals = trustees.question_totals(aggregates)
-    return contract.post_decryption(trustees.decryption_posting(trustee, qid, totals))
+) -> Decrypted:
+    """Post the trustee's proved partial decryptions of ``qid``'s totals (the homomorphic sums
+    of every shard's aggregate; no ballot is decrypted). Precondition: the trustee holds its
+    secret share (the ceremony completed). Raises InvalidField, InvalidTransition,
+    AggregationIncomplete, and the contract's refusals."""
+    totals = decryption_totals(contract, trustee, qid)
+    posting = trustees.decryption_posting(trustee, qid, totals)
+    return Decrypted(len(totals), contract.post_decryption(posting))
