@@ -68,6 +68,8 @@ class InProcessChannel:
         self._clock = clock
         # A serial ledger: concurrent voters take turns.
         self._lock = threading.Lock()
+        #: tx id -> the ledger height after it, for every transaction this channel committed.
+        self.blocks: dict[str, int] = {}
 
     def run(self, creator: bytes, function: str, *args: bytes | str, commit: bool) -> Executed:
         """Run ``function`` as ``creator`` (committing its writes if ``commit``); a refusal
@@ -76,6 +78,8 @@ class InProcessChannel:
             done = self.ledger.run(
                 creator, function, *args, timestamp=int(self._clock()), commit=commit
             )
+            if done.ok and commit:
+                self.blocks[done.tx_id] = self.ledger.height
         if not done.ok:
             raise Refusal.from_bytes(done.response.payload).error()
         return done
@@ -92,12 +96,11 @@ class InProcessChannel:
 
 class _InProcessTransactor:
     """One identity on an :class:`InProcessChannel`; a transaction's "block" is the ledger
-    height after it."""
+    height right after it."""
 
     def __init__(self, channel: InProcessChannel, creator: bytes) -> None:
         self._channel = channel
         self._creator = creator
-        self._blocks: dict[str, int] = {}
 
     @property
     def channel_name(self) -> str:
@@ -105,15 +108,13 @@ class _InProcessTransactor:
 
     def transact(self, function: str, *args: bytes | str) -> Committed:
         done = self._channel.run(self._creator, function, *args, commit=True)
-        height = self._channel.ledger.height
-        self._blocks[done.tx_id] = height
-        return Committed(done.payload(), done.tx_id, height)
+        return Committed(done.payload(), done.tx_id, self._channel.blocks[done.tx_id])
 
     def query(self, function: str, *args: bytes | str) -> Any:
         return self._channel.evaluate(self._creator, function, *args)
 
     def block_of(self, transaction_id: str) -> int:
-        return self._blocks[transaction_id]
+        return self._channel.blocks[transaction_id]
 
 
 @dataclass(frozen=True)
