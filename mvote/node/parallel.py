@@ -31,7 +31,7 @@ from typing import IO
 from mvote.chaincode.simulation import Version
 from mvote.node.frames import python_module, read_frame, write_frame
 from mvote.node.logs import log_to_stderr
-from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.mvcc import StateView
 from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
 
@@ -72,7 +72,7 @@ class _LifecycleState:
 
 def _init(genesis: bytes) -> None:
     global _config
-    _config = config_from_block(genesis)
+    _config = channel_config_from_block(genesis)
 
 
 def _ready() -> bool:

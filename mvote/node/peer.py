@@ -38,7 +38,7 @@ from mvote.node.errors import (
 )
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial
-from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, unpack_full_envelope
 from mvote.verifier.errors import VerifierError
 from mvote.verifier.msp import Identity
@@ -106,7 +106,7 @@ class Peer(ABC):
 
     def _load_channel(self) -> None:
         """The channel configuration and policies, from the ledger's genesis block."""
-        self._channel_config = config_from_block(self.ledger.block(0))
+        self._channel_config = channel_config_from_block(self.ledger.block(0))
         self._policies = PolicyEvaluator(self._channel_config)
 
     @property

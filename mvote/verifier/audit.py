@@ -20,6 +20,7 @@ from typing import Any
 
 from mvote.chaincode.errors import MvoteError
 from mvote.verifier.chain import ChainReport, Finding, verify_chain
+from mvote.verifier.checks import Check
 from mvote.verifier.envelope import METADATA_TRANSACTIONS_FILTER, unpack_block
 from mvote.verifier.replay import LIFECYCLE, ReplayReport, replay_chain
 
@@ -48,7 +49,7 @@ class AuditReport:
                     last,
                     None,
                     None,
-                    "height",
+                    Check.HEIGHT,
                     f"chain height: expected {height}, got {self.chain.blocks}",
                 )
             )
@@ -58,7 +59,7 @@ class AuditReport:
                     last,
                     None,
                     None,
-                    "last_block_hash",
+                    Check.LAST_BLOCK_HASH,
                     f"block {last} header hash: expected {last_hash.hex()}, "
                     f"got {self.chain.last_hash.hex()}",
                 )
@@ -163,25 +164,37 @@ def audit_chain(
         seconds = {"verify": time.perf_counter() - started}
         replayed = None
         if replay and chain.blocks:
-            if early is not None and _same_codes(chain.codes, blocks):
-                try:
-                    replayed = early.result()
-                except Exception:  # the helper process failed (not the chain): replay here
-                    replayed = None
-            if replayed is None:
-                total = len(blocks)
-                replayed = replay_chain(
-                    blocks,
-                    chain.codes,
-                    chaincode=chaincode,
-                    progress=(lambda n: progress("replay", n + 1, total)) if progress else None,
-                )
+            replayed = _replay(blocks, chain, early, chaincode, progress)
             seconds["replay"] = time.perf_counter() - started - seconds["verify"]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     seconds["total"] = time.perf_counter() - started
     return AuditReport(genesis_hash, chain, replayed, seconds)
+
+
+def _replay(
+    blocks: Sequence[bytes],
+    chain: ChainReport,
+    early: Future[ReplayReport] | None,
+    chaincode: str,
+    progress: Callable[[str, int, int], None] | None,
+) -> ReplayReport:
+    """The replay on the recomputed codes: the early one (on the recorded codes) when they are
+    the same and it finished, else a replay here. Precondition: ``chain`` is the walk of
+    ``blocks``."""
+    if early is not None and _same_codes(chain.codes, blocks):
+        try:
+            return early.result()
+        except Exception:  # the helper process failed (not the chain): replay here
+            pass
+    total = len(blocks)
+    return replay_chain(
+        blocks,
+        chain.codes,
+        chaincode=chaincode,
+        progress=(lambda n: progress("replay", n + 1, total)) if progress else None,
+    )
 
 
 def _same_codes(recomputed: dict[int, list[int]], blocks: Sequence[bytes]) -> bool:

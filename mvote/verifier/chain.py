@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from fabric_protos.common import common_pb2
 
 from mvote.verifier.block import block_data_hash, block_header_bytes, block_header_hash
+from mvote.verifier.checks import CHAIN_CHECKS, Check
 from mvote.verifier.commithash import commit_hash
-from mvote.verifier.config import ChannelConfig, config_from_block, is_config_tx
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.configtx import next_config
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
@@ -35,8 +36,6 @@ from mvote.verifier.envelope import (
     BlockView,
     parse_proto,
     unpack_block,
-    unpack_config_envelope,
-    unpack_full_envelope,
     unpack_signature_header,
     unpack_signatures_metadata,
 )
@@ -50,54 +49,18 @@ from mvote.verifier.errors import (
 )
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.policy import PolicyEvaluator, SignedData, valid_identities
-from mvote.verifier.validation import VERIFIER_ERROR, BlockContext, validate_block_transactions
+from mvote.verifier.transaction import ParsedTransaction, envelope_problem
+from mvote.verifier.validation import (
+    VERIFIER_ERROR,
+    BlockContext,
+    TxVerdict,
+    validate_block_transactions,
+)
 
 BLOCK_VALIDATION = "/Channel/Orderer/BlockValidation"
 
-#: The stable check names a finding may carry.
-CHECKS = (
-    "block_malformed",
-    "block_number",
-    "genesis_hash",
-    "previous_hash",
-    "data_hash",
-    "tx_well_formed",
-    "orderer_signature",
-    "block_validation_policy",
-    "last_config",
-    "transactions_filter",
-    "validation_code",
-    "config",
-    # why a config transaction is refused (mvote.verifier.configtx):
-    "config_update",
-    "config_read_set",
-    "config_write_set",
-    "config_mod_policy",
-    "config_result",
-    "commit_hash",
-    "metadata",
-    # the failing check behind a validation code mismatch:
-    "tx_malformed",
-    "channel_header",
-    "tx_type",
-    "creator_identity",
-    "creator_signature",
-    "tx_id",
-    "proposal_hash",
-    "duplicate_txid",
-    "chaincode_id",
-    "chaincode_definition",
-    "rwset",
-    "endorsement_identity",
-    "endorsement_signature",
-    "endorsement_policy",
-    "mvcc",
-    # never silently passed:
-    "key_level_endorsement",
-    "range_query_summary",
-    # a failure no check foresaw (a transaction: INVALID_OTHER_REASON; a block: the walk stops):
-    "verifier_error",
-)
+#: The stable check names a chain finding may carry (the replay's are ``REPLAY_CHECKS``).
+CHECKS = tuple(c for c in Check if c in CHAIN_CHECKS)
 
 
 @dataclass(frozen=True)
@@ -107,10 +70,14 @@ class Finding:
     block: int
     tx_index: int | None
     tx_id: str | None
-    check: str
+    check: Check
     message: str
     #: The stable error code behind the finding, where one typed error caused it.
     code: str | None = None
+
+    def __post_init__(self) -> None:
+        # A name outside the enum is refused here (ValueError), whatever the caller's types.
+        object.__setattr__(self, "check", Check(self.check))
 
     def __str__(self) -> str:
         where = f"block {self.block}" + (
@@ -219,45 +186,35 @@ def _commit_hash_problem(
     return None
 
 
-def _tx_well_formed(block: BlockView) -> list[tuple[int, str]]:
-    """Fabric's VerifyTransactionsAreWellFormed (config blocks exempt), as (index, message)."""
+def _header_type(tx: ParsedTransaction) -> int | None:
+    try:
+        return tx.header_type
+    except MalformedProto:
+        return None
+
+
+def _tx_well_formed(block: BlockView, txs: list[ParsedTransaction]) -> list[tuple[int, str]]:
+    """Fabric's VerifyTransactionsAreWellFormed (config blocks exempt), as (index, message).
+
+    Precondition: ``txs`` are the transactions of ``block.data``, in order."""
     if not block.data:
         return [(-1, "block.data: expected at least one transaction, got none")]
-    out = []
-    kinds: list[int | None] = []
-    for i, raw in enumerate(block.data):
-        try:
-            env = parse_proto(common_pb2.Envelope, raw, f"block.data[{i}]")
-        except MalformedProto as exc:
-            out.append((i, exc.message))
-            kinds.append(None)
-            continue
-        try:
-            kinds.append(unpack_full_envelope(raw).channel_header.type)
-        except MalformedProto:
-            kinds.append(None)
-        if not env.payload:
-            out.append((i, "envelope.payload: expected bytes, got none"))
-        elif not env.signature:
-            out.append((i, "envelope.signature: expected bytes, got none"))
-        elif bytes(env.SerializeToString(deterministic=True)) != raw:
-            out.append(
-                (
-                    i,
-                    "envelope: expected its canonical serialization, got other bytes (trailing or reordered fields)",
-                )
-            )
-    if HEADER_TYPE_CONFIG in kinds:
+    if any(_header_type(tx) == HEADER_TYPE_CONFIG for tx in txs):
         return []
+    out = []
+    for i, tx in enumerate(txs):
+        problem = envelope_problem(tx.raw, f"block.data[{i}]")
+        if problem is not None:
+            out.append((i, problem))
     return out
 
 
-def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[tuple[str, str]]:
+def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[tuple[Check, str]]:
     """Findings (check, message) for the SIGNATURES slot under the BlockValidation policy."""
     try:
         md = unpack_signatures_metadata(block.metadata_slot(METADATA_SIGNATURES))
     except MalformedProto as exc:
-        return [("orderer_signature", exc.message)]
+        return [(Check.ORDERER_SIGNATURE, exc.message)]
     header = block_header_bytes(block.number, block.previous_hash, block.data_hash)
     signed = []
     out = []
@@ -265,7 +222,7 @@ def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[
         if not sig.signature_header:
             out.append(
                 (
-                    "orderer_signature",
+                    Check.ORDERER_SIGNATURE,
                     f"signatures[{i}]: expected a signature_header (BFT identifier headers are not supported)",
                 )
             )
@@ -275,7 +232,7 @@ def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[
                 sig.signature_header, f"metadata.signatures[{i}].signature_header"
             )
         except MalformedProto as exc:
-            out.append(("orderer_signature", exc.message))
+            out.append((Check.ORDERER_SIGNATURE, exc.message))
             continue
         signed.append(
             SignedData(md.value + sig.signature_header + header, sh.creator, sig.signature)
@@ -283,24 +240,27 @@ def orderer_signature_findings(block: BlockView, config: ChannelConfig) -> list[
     identities, problems = valid_identities(signed, config.msps)
     for p in problems:
         out.append(
-            ("orderer_signature", f"signature by {p.error.field or 'signer'}: {p.error.message}")
+            (
+                Check.ORDERER_SIGNATURE,
+                f"signature by {p.error.field or 'signer'}: {p.error.message}",
+            )
         )
     try:
         ok = PolicyEvaluator(config).evaluate(BLOCK_VALIDATION, identities)
     except VerifierError as exc:
-        return [*out, ("block_validation_policy", exc.message)]
+        return [*out, (Check.BLOCK_VALIDATION_POLICY, exc.message)]
     if not ok:
         out.append(
             (
-                "block_validation_policy",
+                Check.BLOCK_VALIDATION_POLICY,
                 f"{BLOCK_VALIDATION}: signers {sorted(i.mspid for i in identities)} do not satisfy it",
             )
         )
     return out
 
 
-def _is_config_block(block: BlockView) -> bool:
-    return len(block.data) == 1 and is_config_tx(block.data[0])
+def _is_config_block(txs: list[ParsedTransaction]) -> bool:
+    return len(txs) == 1 and _header_type(txs[0]) == HEADER_TYPE_CONFIG
 
 
 def _last_config(block: BlockView, expected: int) -> str | None:
@@ -343,7 +303,7 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
             break
     mixed = _mixed_copy(report)
     if mixed is not None:
-        report.findings.append(Finding(mixed[0], None, None, "metadata", mixed[1]))
+        report.findings.append(Finding(mixed[0], None, None, Check.METADATA, mixed[1]))
     return report
 
 
@@ -355,124 +315,184 @@ class _Walked:
     prev: BlockView | None = None
 
 
-def _verify_block(
-    position: int, raw: bytes, genesis_hash: bytes, report: ChainReport, walked: _Walked
-) -> bool:
-    """Check block ``position`` into ``report``; False when the walk cannot go on."""
+class _Adder:
+    """Appends findings of one block (``number``) to a report."""
 
-    def add(
-        check: str,
+    def __init__(self, report: ChainReport, number: int) -> None:
+        self.report, self.number = report, number
+
+    def __call__(
+        self,
+        check: Check,
         message: str,
         tx: int | None = None,
         tx_id: str | None = None,
-        number: int = position,
         code: str | None = None,
     ) -> None:
-        report.findings.append(Finding(number, tx, tx_id, check, message, code))
+        self.report.findings.append(Finding(self.number, tx, tx_id, check, message, code))
 
+
+def _verify_block(
+    position: int, raw: bytes, genesis_hash: bytes, report: ChainReport, walked: _Walked
+) -> bool:
+    """Check block ``position`` into ``report``; False when the walk cannot go on.
+
+    Precondition: blocks ``0 .. position - 1`` were checked into ``report`` and ``walked``."""
+    add = _Adder(report, position)
     try:
         block = unpack_block(raw)
     except MalformedProto as exc:
-        add("block_malformed", exc.message)
+        add(Check.BLOCK_MALFORMED, exc.message)
         return False
-    n = block.number
     report.blocks += 1
+    _check_header(block, position, genesis_hash, walked.prev, add)
+    for message in metadata_shape_problems(block):
+        add(Check.METADATA, message)
+    walked.prev = block
+    report.last_hash = block_header_hash(block.number, block.previous_hash, block.data_hash)
+    if walked.walk is None:
+        walked.walk = _genesis(block, raw, report, add)
+        return walked.walk is not None
+    txs = [ParsedTransaction(data) for data in block.data]
+    _check_ordering(block, txs, walked.walk, add)
+    _check_transactions(block, txs, walked.walk, report, add)
+    return True
+
+
+def _check_header(
+    block: BlockView, position: int, genesis_hash: bytes, prev: BlockView | None, add: _Adder
+) -> None:
+    """Number, hash chain (the anchor for block 0) and data hash of one block's header.
+
+    Precondition: ``prev`` is the block before (None for the first one)."""
+    n = block.number
     if n != position:
-        add("block_number", f"block.header.number: expected {position}, got {n}")
+        add(Check.BLOCK_NUMBER, f"block.header.number: expected {position}, got {n}")
     this_hash = block_header_hash(n, block.previous_hash, block.data_hash)
-    prev = walked.prev
     if prev is None:
         if this_hash != genesis_hash:
             add(
-                "genesis_hash",
+                Check.GENESIS_HASH,
                 f"block 0 header hash: expected {genesis_hash.hex()}, got {this_hash.hex()}",
             )
     else:
         want = block_header_hash(prev.number, prev.previous_hash, prev.data_hash)
         if block.previous_hash != want:
             add(
-                "previous_hash",
+                Check.PREVIOUS_HASH,
                 f"block.header.previous_hash: expected {want.hex()}, got {block.previous_hash.hex()}",
             )
     data_hash = block_data_hash(block.data)
     if block.data_hash != data_hash:
         add(
-            "data_hash",
+            Check.DATA_HASH,
             f"block.header.data_hash: expected {data_hash.hex()}, got {block.data_hash.hex()}",
         )
-    for message in metadata_shape_problems(block):
-        add("metadata", message)
-    walked.prev = block
-    report.last_hash = this_hash
 
-    walk = walked.walk
-    if walk is None:
-        try:
-            config = config_from_block(raw)
-        except VerifierError as exc:
-            add("config", f"genesis config: {exc.message}")
-            return False
-        walk = walked.walk = _Walk(config=config)
-        tx_id = unpack_full_envelope(block.data[0]).channel_header.tx_id
-        walk.tx_ids.add(tx_id)
-        report.codes[n] = [0]
-        report.tx_ids[n] = [tx_id]
-        recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-        if recorded not in (b"", b"\x00"):
-            add(
-                "transactions_filter",
-                f"block 0 TRANSACTIONS_FILTER: expected [0], got {list(recorded)}",
-            )
-        return True
 
-    for idx, msg in _tx_well_formed(block):
-        add("tx_well_formed", msg, None if idx < 0 else idx)
+def _genesis(block: BlockView, raw: bytes, report: ChainReport, add: _Adder) -> _Walk | None:
+    """The walk's start from the genesis block's config; None (reported) if it has none."""
+    try:
+        config = channel_config_from_block(raw)
+    except VerifierError as exc:
+        add(Check.CONFIG, f"genesis config: {exc.message}")
+        return None
+    walk = _Walk(config=config)
+    tx_id = ParsedTransaction.parse(block.data[0]).tx_id
+    walk.tx_ids.add(tx_id)
+    report.codes[block.number] = [0]
+    report.tx_ids[block.number] = [tx_id]
+    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+    if recorded not in (b"", b"\x00"):
+        add(
+            Check.TRANSACTIONS_FILTER,
+            f"block 0 TRANSACTIONS_FILTER: expected [0], got {list(recorded)}",
+        )
+    return walk
+
+
+def _check_ordering(
+    block: BlockView, txs: list[ParsedTransaction], walk: _Walk, add: _Adder
+) -> None:
+    """What the ordering service vouches for: well-formed envelopes, its signatures under the
+    BlockValidation policy, and the last config index. Precondition: ``block`` is not block 0."""
+    for idx, msg in _tx_well_formed(block, txs):
+        add(Check.TX_WELL_FORMED, msg, None if idx < 0 else idx)
     for check, msg in orderer_signature_findings(block, walk.config):
         add(check, msg)
     # Fabric's orderer names a config block itself as the last config.
-    lc = _last_config(block, n if _is_config_block(block) else walk.last_config_block)
+    expected = block.number if _is_config_block(txs) else walk.last_config_block
+    lc = _last_config(block, expected)
     if lc is not None:
-        add("last_config", lc)
+        add(Check.LAST_CONFIG, lc)
 
+
+def _check_transactions(
+    block: BlockView,
+    txs: list[ParsedTransaction],
+    walk: _Walk,
+    report: ChainReport,
+    add: _Adder,
+) -> None:
+    """Recompute every transaction's code, compare with the recorded ones and the commit hash,
+    then carry the state and config forward. Precondition: ``walk`` holds the state and config
+    committed by the blocks before ``block``."""
+    n = block.number
     ctx = BlockContext(walk.config, walk.state, walk.tx_ids.__contains__)
-    verdicts, updates = validate_block_transactions(ctx, n, block.data)
+    verdicts, updates = validate_block_transactions(ctx, n, txs)
     report.codes[n] = [v.code for v in verdicts]
     report.tx_ids[n] = [v.tx_id for v in verdicts]
-    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
-    if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
-        report.orderer_copy_blocks.append(n)  # nothing recorded to compare with
-    elif len(recorded) != len(verdicts):
-        add(
-            "transactions_filter",
-            f"TRANSACTIONS_FILTER: expected {len(verdicts)} entries, got {len(recorded)}",
-        )
+    recorded = _recorded_filter(block, len(verdicts), report, add)
     for v in verdicts:
-        tid = v.tx_id or None
-        for r in v.unsupported:
-            add(r.check, r.message, v.index, tid)
-        if v.index < len(recorded) and recorded[v.index] != v.code:
-            add(
-                "validation_code",
-                f"TRANSACTIONS_FILTER[{v.index}]: recomputed {v.code}, recorded {recorded[v.index]}",
-                v.index,
-                tid,
-            )
-            for r in v.reasons:
-                add(r.check, r.message, v.index, tid)
+        _compare_verdict(v, recorded, add)
     problem = _commit_hash_problem(block, walk, recorded, updates)
     if problem:
-        add("commit_hash", problem)
+        add(Check.COMMIT_HASH, problem)
     walk.state.apply(updates)
     walk.tx_ids.update(v.tx_id for v in verdicts if v.tx_id)
+    _apply_configs(walk, block, verdicts, add)
 
+
+def _recorded_filter(block: BlockView, count: int, report: ChainReport, add: _Adder) -> bytes:
+    """The block's TRANSACTIONS_FILTER (one code per transaction; ``count`` of them), or an
+    orderer's copy (no filter, no commit hash) noted in ``report``."""
+    recorded = block.metadata_slot(METADATA_TRANSACTIONS_FILTER)
+    if not recorded and not block.metadata_slot(METADATA_COMMIT_HASH):
+        report.orderer_copy_blocks.append(block.number)  # nothing recorded to compare with
+    elif len(recorded) != count:
+        add(
+            Check.TRANSACTIONS_FILTER,
+            f"TRANSACTIONS_FILTER: expected {count} entries, got {len(recorded)}",
+        )
+    return recorded
+
+
+def _apply_configs(walk: _Walk, block: BlockView, verdicts: list[TxVerdict], add: _Adder) -> None:
+    """Install the config of each VALID CONFIG transaction, or name why it is refused."""
     for v in verdicts:
-        if v.code != 0 or v.config_data is None:
+        if v.code != 0 or v.config_data is None or v.transaction is None:
             continue
-        refused = _apply_config(walk, n, len(block.data), v.config_data)
+        refused = _apply_config(walk, block.number, len(block.data), v.transaction)
         if refused is not None:
             check, code, message = refused
             add(check, message, v.index, v.tx_id, code=code)
-    return True
+
+
+def _compare_verdict(v: TxVerdict, recorded: bytes, add: _Adder) -> None:
+    """Findings of one transaction: what was not checked, and a recorded code that differs
+    from the recomputed one (with the failing check behind it)."""
+    tid = v.tx_id or None
+    for r in v.unsupported:
+        add(r.check, r.message, v.index, tid)
+    if v.index < len(recorded) and recorded[v.index] != v.code:
+        add(
+            Check.VALIDATION_CODE,
+            f"TRANSACTIONS_FILTER[{v.index}]: recomputed {v.code}, recorded {recorded[v.index]}",
+            v.index,
+            tid,
+        )
+        for r in v.reasons:
+            add(r.check, r.message, v.index, tid)
 
 
 def _mixed_copy(report: ChainReport) -> tuple[int, str] | None:
@@ -493,22 +513,22 @@ def _mixed_copy(report: ChainReport) -> tuple[int, str] | None:
 
 
 def _apply_config(
-    walk: _Walk, number: int, transactions: int, config_data: bytes
-) -> tuple[str, str, str] | None:
+    walk: _Walk, number: int, transactions: int, tx: ParsedTransaction
+) -> tuple[Check, str, str] | None:
     """Install the config a VALID CONFIG transaction of block ``number`` carries, if Fabric's
     configtx validator accepts it (:func:`mvote.verifier.configtx.next_config`) against the
     config in force; otherwise (check, code, message) and the config in force stays."""
     if transactions != 1:
         return (
-            "config",
+            Check.CONFIG,
             BadConfigUpdate.code,
             f"config block: expected 1 transaction, got {transactions}",
         )
     try:
-        walk.config = next_config(walk.config, unpack_config_envelope(config_data))
+        walk.config = next_config(walk.config, tx.config_envelope)
     except ConfigUpdateError as exc:
         return exc.check, exc.code, exc.message
     except VerifierError as exc:
-        return "config", exc.code, f"config update: {exc.message}"
+        return Check.CONFIG, exc.code, f"config update: {exc.message}"
     walk.last_config_block = number
     return None

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from mvote.chaincode.errors import InvalidField, MvoteError
 from mvote.chaincode.records import HASH_HEX
@@ -269,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if anchor is None and not getattr(args, "trust_first_block", False):
         return _bad_input(args, NO_ANCHOR, BadAnchor.code)
     if args.command == "receipt":
-        assert anchor is not None
+        if anchor is None:  # receipts take no --trust-first-block
+            return _bad_input(args, NO_ANCHOR, BadAnchor.code)
         return _receipt(args, anchor)
     return _audit(args, anchor)
 
@@ -347,9 +348,16 @@ def _print_receipt(receipt: Receipt, report: ReceiptReport) -> None:
     print(report.verdict)
 
 
+def _listed(report: dict[str, object], name: str) -> list[Any]:
+    """``report[name]``, a list in every report :meth:`AuditReport.to_json` makes."""
+    value = report[name]
+    if not isinstance(value, list):
+        raise TypeError(f"audit report {name}: expected a list, got {type(value).__name__}")
+    return value
+
+
 def _print_human(report: dict[str, object]) -> None:
-    findings = report["findings"]
-    assert isinstance(findings, list)
+    findings = _listed(report, "findings")
     print(f"chain: {report['blocks']} blocks, {report['transactions']} transactions")
     print(f"genesis hash: {report['genesis_hash']}")
     print(
@@ -361,12 +369,10 @@ def _print_human(report: dict[str, object]) -> None:
             "an orderer's copy: no block carries a peer's validation codes or commit hash; "
             "every validation code was recomputed from the chain"
         )
-    invalid = report["invalid_transactions"]
-    assert isinstance(invalid, list)
+    invalid = _listed(report, "invalid_transactions")
     print(f"invalid transactions (recorded and recomputed alike): {len(invalid)}")
     if report["replayed"] is not None:
-        not_replayed = report["not_replayed"]
-        assert isinstance(not_replayed, list)
+        not_replayed = _listed(report, "not_replayed")
         print(
             f"replayed: {report['replayed']} transactions; tallies recounted: "
             f"{report['tallies_recounted']}; not replayed: {len(not_replayed)}"

@@ -81,19 +81,20 @@ def _run(
 def update_batch_bytes(updates: BlockUpdates) -> bytes:
     """The deterministic bytes of a block's update batch (see the module docstring)."""
     namespaces = sorted({ns for ns, _ in updates.public} | {ns for ns, _, _ in updates.hashed})
-    out = bytearray()
-    for ns in namespaces:
-        if ns == "":
-            continue  # the channel config's namespace is left out of the hash, as in Fabric
-        public = [(k.encode(), v) for (n, k), v in updates.public.items() if n == ns]
-        run = _run(ns, "", public)
-        collections = sorted({c for n, c, _ in updates.hashed if n == ns})
-        for i, coll in enumerate(collections):
-            items = [(kh, v) for (n, c, kh), v in updates.hashed.items() if n == ns and c == coll]
-            # The namespace is named on the namespace's first entry, public or not.
-            run += _run(ns if not run and i == 0 else "", coll, items)
-        out += run
-    return bytes(out)
+    # The channel config's namespace ("") is left out of the hash, as in Fabric.
+    return b"".join(_namespace_bytes(updates, ns) for ns in namespaces if ns != "")
+
+
+def _namespace_bytes(updates: BlockUpdates, ns: str) -> bytes:
+    """Namespace ``ns``'s public writes, then each collection's hashed writes, in order."""
+    public = [(k.encode(), v) for (n, k), v in updates.public.items() if n == ns]
+    run = _run(ns, "", public)
+    collections = sorted({c for n, c, _ in updates.hashed if n == ns})
+    for i, coll in enumerate(collections):
+        items = [(kh, v) for (n, c, kh), v in updates.hashed.items() if n == ns and c == coll]
+        # The namespace is named on the namespace's first entry, public or not.
+        run += _run(ns if not run and i == 0 else "", coll, items)
+    return bytes(run)
 
 
 def commit_hash(transactions_filter: bytes, updates: BlockUpdates, previous: bytes) -> bytes:

@@ -18,11 +18,10 @@ from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     parse_proto,
     unpack_block,
-    unpack_config_envelope,
-    unpack_full_envelope,
 )
-from mvote.verifier.errors import BadConfig, MalformedProto
+from mvote.verifier.errors import BadConfig
 from mvote.verifier.msp import MSP, MSPManager
+from mvote.verifier.transaction import ParsedTransaction
 
 POLICY_SIGNATURE = 1
 POLICY_MSP = 2
@@ -222,13 +221,13 @@ def config_from_envelope(config_envelope: Any, channel_id: str) -> ChannelConfig
 
 def config_from_config_tx(envelope_bytes: bytes) -> ChannelConfig:
     """The configuration a CONFIG transaction envelope installs."""
-    env = unpack_full_envelope(envelope_bytes)
-    if env.channel_header.type != HEADER_TYPE_CONFIG:
+    tx = ParsedTransaction.parse(envelope_bytes)
+    if tx.header_type != HEADER_TYPE_CONFIG:
         raise BadConfig(
-            f"channel_header.type: expected CONFIG ({HEADER_TYPE_CONFIG}), got {env.channel_header.type}",
+            f"channel_header.type: expected CONFIG ({HEADER_TYPE_CONFIG}), got {tx.header_type}",
             field="channel_header.type",
         )
-    cfg = config_from_envelope(unpack_config_envelope(env.data), env.channel_header.channel_id)
+    cfg = config_from_envelope(tx.config_envelope, tx.channel_id)
     if cfg.hashing_algorithm not in (None, "SHA256"):
         raise BadConfig(
             f"/Channel/HashingAlgorithm: expected SHA256, got {cfg.hashing_algorithm}",
@@ -237,7 +236,7 @@ def config_from_config_tx(envelope_bytes: bytes) -> ChannelConfig:
     return cfg
 
 
-def config_from_block(raw_block: bytes) -> ChannelConfig:
+def channel_config_from_block(raw_block: bytes) -> ChannelConfig:
     """The configuration of a config block (one CONFIG transaction).
 
     Remembered for the last few blocks: a configuration is a pure function of the block's bytes,
@@ -256,10 +255,3 @@ def _config_from_block(raw_block: bytes) -> ChannelConfig:
             field="block.data",
         )
     return config_from_config_tx(block.data[0])
-
-
-def is_config_tx(envelope_bytes: bytes) -> bool:
-    try:
-        return unpack_full_envelope(envelope_bytes).channel_header.type == HEADER_TYPE_CONFIG
-    except MalformedProto:
-        return False

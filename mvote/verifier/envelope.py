@@ -315,52 +315,46 @@ def unpack_rwset(raw: bytes) -> TxRwSet:
             f"chaincode_action.results.data_model: expected KV (0), got {int(txrw.data_model)}",
             field="chaincode_action.results.data_model",
         )
-    out = []
-    for ns in txrw.ns_rwset:
-        name = str(ns.namespace)
-        field = f"chaincode_action.results.ns_rwset[{name}]"
-        kv = parse_proto(kv_rwset_pb2.KVRWSet, ns.rwset, field + ".rwset")
-        rqs = []
-        for rq in kv.range_queries_info:
-            raw_reads: tuple[KVRead, ...] | None = None
-            if rq.HasField("raw_reads"):
-                raw_reads = tuple(KVRead(str(r.key), _version(r)) for r in rq.raw_reads.kv_reads)
-            elif not rq.HasField("reads_merkle_hashes"):
-                raw_reads = ()
-            rqs.append(
-                RangeQuery(str(rq.start_key), str(rq.end_key), bool(rq.itr_exhausted), raw_reads)
-            )
-        colls = []
-        for c in ns.collection_hashed_rwset:
-            cname = str(c.collection_name)
-            h = parse_proto(
-                kv_rwset_pb2.HashedRWSet, c.hashed_rwset, f"{field}.collection[{cname}]"
-            )
-            colls.append(
-                CollectionRwSet(
-                    collection=cname,
-                    reads=tuple(HashedRead(bytes(r.key_hash), _version(r)) for r in h.hashed_reads),
-                    writes=tuple(
-                        HashedWrite(bytes(w.key_hash), bool(w.is_delete), bytes(w.value_hash))
-                        for w in h.hashed_writes
-                    ),
-                    metadata_write_keys=tuple(bytes(m.key_hash) for m in h.metadata_writes),
-                    pvt_rwset_hash=bytes(c.pvt_rwset_hash),
-                )
-            )
-        out.append(
-            NsRwSet(
-                namespace=name,
-                reads=tuple(KVRead(str(r.key), _version(r)) for r in kv.reads),
-                range_queries=tuple(rqs),
-                writes=tuple(
-                    KVWrite(str(w.key), bool(w.is_delete), bytes(w.value)) for w in kv.writes
-                ),
-                metadata_write_keys=tuple(str(m.key) for m in kv.metadata_writes),
-                collections=tuple(colls),
-            )
-        )
-    return TxRwSet(tuple(out))
+    return TxRwSet(tuple(_ns_rwset(ns) for ns in txrw.ns_rwset))
+
+
+def _ns_rwset(ns: Any) -> NsRwSet:
+    """One ``NsReadWriteSet`` message, its KVRWSet and collections decoded."""
+    name = str(ns.namespace)
+    field = f"chaincode_action.results.ns_rwset[{name}]"
+    kv = parse_proto(kv_rwset_pb2.KVRWSet, ns.rwset, field + ".rwset")
+    return NsRwSet(
+        namespace=name,
+        reads=tuple(KVRead(str(r.key), _version(r)) for r in kv.reads),
+        range_queries=tuple(_range_query(rq) for rq in kv.range_queries_info),
+        writes=tuple(KVWrite(str(w.key), bool(w.is_delete), bytes(w.value)) for w in kv.writes),
+        metadata_write_keys=tuple(str(m.key) for m in kv.metadata_writes),
+        collections=tuple(_collection(c, field) for c in ns.collection_hashed_rwset),
+    )
+
+
+def _range_query(rq: Any) -> RangeQuery:
+    raw_reads: tuple[KVRead, ...] | None = None
+    if rq.HasField("raw_reads"):
+        raw_reads = tuple(KVRead(str(r.key), _version(r)) for r in rq.raw_reads.kv_reads)
+    elif not rq.HasField("reads_merkle_hashes"):
+        raw_reads = ()
+    return RangeQuery(str(rq.start_key), str(rq.end_key), bool(rq.itr_exhausted), raw_reads)
+
+
+def _collection(c: Any, field: str) -> CollectionRwSet:
+    cname = str(c.collection_name)
+    h = parse_proto(kv_rwset_pb2.HashedRWSet, c.hashed_rwset, f"{field}.collection[{cname}]")
+    return CollectionRwSet(
+        collection=cname,
+        reads=tuple(HashedRead(bytes(r.key_hash), _version(r)) for r in h.hashed_reads),
+        writes=tuple(
+            HashedWrite(bytes(w.key_hash), bool(w.is_delete), bytes(w.value_hash))
+            for w in h.hashed_writes
+        ),
+        metadata_write_keys=tuple(bytes(m.key_hash) for m in h.metadata_writes),
+        pvt_rwset_hash=bytes(c.pvt_rwset_hash),
+    )
 
 
 # --- endorser transactions ---------------------------------------------------------------------

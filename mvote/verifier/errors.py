@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mvote.chaincode.errors import ErrorTable, MvoteError
+from mvote.verifier.checks import Check
 
 
 class VerifierError(MvoteError):
@@ -84,10 +85,10 @@ class UnsupportedRangeSummary(VerifierError):
 class ConfigUpdateError(VerifierError):
     """A CONFIG transaction that Fabric's configtx validator refuses; never raised itself.
 
-    ``check`` is the audit's check name for the refusal (see ``mvote.verifier.chain.CHECKS``).
+    ``check`` is the audit's check name for the refusal (a :class:`~mvote.verifier.checks.Check`).
     """
 
-    check: ClassVar[str] = "config_update"
+    check: ClassVar[Check] = Check.CONFIG_UPDATE
 
 
 class BadConfigUpdate(ConfigUpdateError):
@@ -98,19 +99,19 @@ class BadConfigUpdate(ConfigUpdateError):
 class ConfigReadSetMismatch(ConfigUpdateError):
     code = "VERIFY_CONFIG_READ_SET"
     summary = "a config update's read set names an element absent from the current config or at another version"
-    check = "config_read_set"
+    check = Check.CONFIG_READ_SET
 
 
 class ConfigVersionMismatch(ConfigUpdateError):
     code = "VERIFY_CONFIG_WRITE_SET"
     summary = "a config update's write set changes an element without raising its version by exactly one (or adds one at a version other than 0)"
-    check = "config_write_set"
+    check = Check.CONFIG_WRITE_SET
 
 
 class ConfigModPolicyFailure(ConfigUpdateError):
     code = "VERIFY_CONFIG_MOD_POLICY"
     summary = "the signatures of a config update do not satisfy the mod_policy of an element it changes (or that policy does not exist)"
-    check = "config_mod_policy"
+    check = Check.CONFIG_MOD_POLICY
 
 
 class ConfigResultMismatch(ConfigUpdateError):
@@ -118,7 +119,7 @@ class ConfigResultMismatch(ConfigUpdateError):
     summary = (
         "the config a config transaction installs is not the current config with its update applied"
     )
-    check = "config_result"
+    check = Check.CONFIG_RESULT
 
 
 class DeliverFailed(MvoteError):

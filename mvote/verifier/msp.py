@@ -19,6 +19,7 @@ verdicts (as compact texts, never exception objects with their tracebacks) each 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
@@ -265,19 +266,7 @@ class MSP:
             raise BadConfig(
                 f"msp {name}: expected at least one root cert, got none", field="root_certs"
             )
-        crls = []
-        for raw in fc.revocation_list:
-            try:
-                crls.append(
-                    x509.load_pem_x509_crl(bytes(raw))
-                    if b"-----BEGIN" in bytes(raw)
-                    else x509.load_der_x509_crl(bytes(raw))
-                )
-            except Exception as exc:  # any failure to parse the bytes is the typed refusal
-                raise BadConfig(
-                    f"msp {name}.revocation_list: expected a CRL, got bytes that do not parse",
-                    field="revocation_list",
-                ) from exc
+        crls = [_load_crl(bytes(raw), name) for raw in fc.revocation_list]
         msp = cls(
             name=name, roots=roots, intermediates=inters, admins=admins, node_ous=False, crls=crls
         )
@@ -286,19 +275,22 @@ class MSP:
             for o in fc.organizational_unit_identifiers
         ]
         if fc.HasField("fabric_node_ous") and fc.fabric_node_ous.enable:
-            nous = fc.fabric_node_ous
-            msp.node_ous = True
-            for attr in ("client", "peer", "admin", "orderer"):
-                ident = getattr(nous, f"{attr}_ou_identifier")
-                if nous.HasField(f"{attr}_ou_identifier"):
-                    setattr(
-                        msp,
-                        f"{attr}_ou",
-                        msp._node_ou(
-                            str(ident.organizational_unit_identifier), bytes(ident.certificate)
-                        ),
-                    )
+            msp._enable_node_ous(fc.fabric_node_ous)
         return msp
+
+    def _enable_node_ous(self, nous: Any) -> None:
+        """Turn NodeOUs on with the client/peer/admin/orderer OUs of a ``FabricNodeOUs``."""
+        self.node_ous = True
+        for attr in ("client", "peer", "admin", "orderer"):
+            ident = getattr(nous, f"{attr}_ou_identifier")
+            if nous.HasField(f"{attr}_ou_identifier"):
+                setattr(
+                    self,
+                    f"{attr}_ou",
+                    self._node_ou(
+                        str(ident.organizational_unit_identifier), bytes(ident.certificate)
+                    ),
+                )
 
     def _node_ou(self, ou: str, cert_pem: bytes) -> NodeOU:
         if not cert_pem:
@@ -399,6 +391,8 @@ class MSP:
             raise BadIdentity(verdict.message, field=verdict.field)
 
     def _validate(self, identity: Identity) -> None:
+        """Fabric's validateIdentity: this MSP's, chains to its roots, not revoked, carries one
+        of its OUs (if it names any) and exactly one NodeOU role (if NodeOUs are on)."""
         if identity.mspid != self.name:
             raise BadIdentity(
                 f"identity: expected MSP {self.name}, got {identity.mspid}", field="identity.mspid"
@@ -406,6 +400,12 @@ class MSP:
         chain = self.certification_chain(identity)
         self._check_revoked(identity, chain)
         ous = self._ous(identity, chain)
+        self._check_ou_identifiers(ous)
+        if self.node_ous:
+            self._check_one_node_role(ous)
+
+    def _check_ou_identifiers(self, ous: list[tuple[str, bytes]]) -> None:
+        """Precondition: ``ous`` are the identity's OUs with their certifiers (``_ous``)."""
         if self.ou_identifiers and not any(
             ou == want.ou and (not want.certifiers or cid == want.certifiers)
             for ou, cid in ous
@@ -415,8 +415,9 @@ class MSP:
                 f"identity of {self.name}: expected one of the MSP's OUs, got {[o for o, _ in ous]}",
                 field="identity.certificate.subject.OU",
             )
-        if not self.node_ous:
-            return
+
+    def _check_one_node_role(self, ous: list[tuple[str, bytes]]) -> None:
+        """Precondition: NodeOUs are on; ``ous`` as for :meth:`_check_ou_identifiers`."""
         roles = [ou for ou in (self.client_ou, self.peer_ou, self.admin_ou, self.orderer_ou) if ou]
         counter = 0
         for ou, cid in ous:
@@ -520,53 +521,83 @@ class MSPManager:
         self.msps[identity.mspid].validate(identity)
 
     def satisfies_principal(self, identity: Identity, principal: object) -> bool:
-        """Whether ``identity`` satisfies a ``msp.MSPPrincipal`` message (Fabric semantics)."""
-        p = principal
-        cls = int(p.principal_classification)  # type: ignore[attr-defined]
-        body = bytes(p.principal)  # type: ignore[attr-defined]
+        """Whether ``identity`` satisfies a ``msp.MSPPrincipal`` message (Fabric semantics):
+        one check per principal classification (:data:`_PRINCIPAL_CHECKS`); an unknown
+        classification or MSP is never satisfied."""
+        cls = int(principal.principal_classification)  # type: ignore[attr-defined]
+        body = bytes(principal.principal)  # type: ignore[attr-defined]
         msp = self.msps.get(identity.mspid)
-        if msp is None:
+        check = _PRINCIPAL_CHECKS.get(cls)
+        if msp is None or check is None:
             return False
-        if cls == PrincipalClass.ROLE:
-            role = parse_proto(msp_principal_pb2.MSPRole, body, "msp_principal.principal (MSPRole)")
-            if str(role.msp_identifier) != identity.mspid:
-                return False
-            try:
-                r = Role(int(role.role))
-            except ValueError:
-                return False
-            return msp.satisfies_role(identity, r)
-        if cls == PrincipalClass.IDENTITY:
-            try:
-                other = self.deserialize(body)
-            except (BadIdentity, UnknownMSP):
-                return False
-            return other.cert_der == identity.cert_der and msp.is_valid(identity)
-        if cls == PrincipalClass.ORGANIZATION_UNIT:
-            ou = parse_proto(
-                msp_principal_pb2.OrganizationUnit,
-                body,
-                "msp_principal.principal (OrganizationUnit)",
-            )
-            if str(ou.msp_identifier) != identity.mspid or not msp.is_valid(identity):
-                return False
-            chain = msp.certification_chain(identity)
-            return any(
-                name == str(ou.organizational_unit_identifier)
-                and cid == bytes(ou.certifiers_identifier)
-                for name, cid in msp._ous(identity, chain)
-            )
-        if cls == PrincipalClass.ANONYMITY:
-            anon = parse_proto(
-                msp_principal_pb2.MSPIdentityAnonymity, body, "msp_principal.principal (anonymity)"
-            )
-            # X.509 identities are never anonymous: they satisfy NOMINAL (0) only.
-            return int(anon.anonymity_type) == 0
-        if cls == PrincipalClass.COMBINED:
-            comb = parse_proto(
-                msp_principal_pb2.CombinedPrincipal, body, "msp_principal.principal (combined)"
-            )
-            return len(comb.principals) > 0 and all(
-                self.satisfies_principal(identity, sub) for sub in comb.principals
-            )
-        return False
+        return check(self, msp, identity, body)
+
+    def _satisfies_role(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+        role = parse_proto(msp_principal_pb2.MSPRole, body, "msp_principal.principal (MSPRole)")
+        if str(role.msp_identifier) != identity.mspid:
+            return False
+        try:
+            r = Role(int(role.role))
+        except ValueError:
+            return False
+        return msp.satisfies_role(identity, r)
+
+    def _satisfies_identity(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+        try:
+            other = self.deserialize(body)
+        except (BadIdentity, UnknownMSP):
+            return False
+        return other.cert_der == identity.cert_der and msp.is_valid(identity)
+
+    def _satisfies_ou(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+        ou = parse_proto(
+            msp_principal_pb2.OrganizationUnit,
+            body,
+            "msp_principal.principal (OrganizationUnit)",
+        )
+        if str(ou.msp_identifier) != identity.mspid or not msp.is_valid(identity):
+            return False
+        chain = msp.certification_chain(identity)
+        return any(
+            name == str(ou.organizational_unit_identifier)
+            and cid == bytes(ou.certifiers_identifier)
+            for name, cid in msp._ous(identity, chain)
+        )
+
+    def _satisfies_anonymity(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+        anon = parse_proto(
+            msp_principal_pb2.MSPIdentityAnonymity, body, "msp_principal.principal (anonymity)"
+        )
+        # X.509 identities are never anonymous: they satisfy NOMINAL (0) only.
+        return int(anon.anonymity_type) == 0
+
+    def _satisfies_combined(self, msp: MSP, identity: Identity, body: bytes) -> bool:
+        comb = parse_proto(
+            msp_principal_pb2.CombinedPrincipal, body, "msp_principal.principal (combined)"
+        )
+        return len(comb.principals) > 0 and all(
+            self.satisfies_principal(identity, sub) for sub in comb.principals
+        )
+
+
+def _load_crl(raw: bytes, msp_name: str) -> x509.CertificateRevocationList:
+    """A PEM or DER CRL of MSP ``msp_name``'s revocation list, or BadConfig."""
+    try:
+        if b"-----BEGIN" in raw:
+            return x509.load_pem_x509_crl(raw)
+        return x509.load_der_x509_crl(raw)
+    except Exception as exc:  # any failure to parse the bytes is the typed refusal
+        raise BadConfig(
+            f"msp {msp_name}.revocation_list: expected a CRL, got bytes that do not parse",
+            field="revocation_list",
+        ) from exc
+
+
+#: One check per ``MSPPrincipal.principal_classification``.
+_PRINCIPAL_CHECKS: dict[int, Callable[[MSPManager, MSP, Identity, bytes], bool]] = {
+    PrincipalClass.ROLE: MSPManager._satisfies_role,
+    PrincipalClass.IDENTITY: MSPManager._satisfies_identity,
+    PrincipalClass.ORGANIZATION_UNIT: MSPManager._satisfies_ou,
+    PrincipalClass.ANONYMITY: MSPManager._satisfies_anonymity,
+    PrincipalClass.COMBINED: MSPManager._satisfies_combined,
+}

@@ -37,8 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric_protos.peer import chaincode_pb2, proposal_pb2
-
 from mvote.chaincode import ed25519, encoding, keys, rules, secret
 from mvote.chaincode.contract import MAX_SECRET_CAST_BYTES
 from mvote.chaincode.crypto.ballot import BallotContext, verify_ballot
@@ -60,21 +58,17 @@ from mvote.chaincode.stub import partial_key_range
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import orderer_signature_findings
-from mvote.verifier.config import ChannelConfig, config_from_block
+from mvote.verifier.config import ChannelConfig, channel_config_from_block
 from mvote.verifier.envelope import (
     METADATA_TRANSACTIONS_FILTER,
     BlockView,
     TxRwSet,
     Version,
-    parse_proto,
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.errors import UnsupportedRangeSummary, unexpected
 from mvote.verifier.mvcc import BlockUpdates, MemoryState, StateView
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     BlockContext,
     TxVerdict,
@@ -232,41 +226,25 @@ class ReceiptReport:
         return ok
 
 
-def definition_version(raw_tx: bytes, chaincode: str) -> tuple[int, int] | None:
+def definition_version(raw_tx: bytes | ParsedTransaction, chaincode: str) -> tuple[int, int] | None:
     """The (block, tx) of the chaincode definition a transaction ran under (its _lifecycle read)."""
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-    for ns in rwset.ns_rwsets:
-        if ns.namespace == LIFECYCLE:
-            for read in ns.reads:
-                if read.key == f"namespaces/fields/{chaincode}/Sequence" and read.version:
-                    return (read.version[0], read.version[1])
-    return None
+    return read_version(raw_tx, LIFECYCLE, f"namespaces/fields/{chaincode}/Sequence")
 
 
-def _rwset(raw_tx: bytes, chaincode: str) -> Any:
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-    for ns in rwset.ns_rwsets:
-        if ns.namespace == chaincode:
-            return ns
-    return None
-
-
-def read_version(raw_tx: bytes, chaincode: str, key: str) -> tuple[int, int] | None:
+def read_version(
+    raw_tx: bytes | ParsedTransaction, chaincode: str, key: str
+) -> tuple[int, int] | None:
     """The (block, tx) of the version of ``key`` a transaction read (None: not read, or absent)."""
-    ns = _rwset(raw_tx, chaincode)
+    ns = ParsedTransaction.of(raw_tx).namespace(chaincode)
     for read in ns.reads if ns is not None else ():
         if read.key == key and read.version:
             return (read.version[0], read.version[1])
     return None
 
 
-def written_value(raw_tx: bytes, chaincode: str, key: str) -> bytes | None:
+def written_value(raw_tx: bytes | ParsedTransaction, chaincode: str, key: str) -> bytes | None:
     """The value a transaction wrote to ``key`` (None if it wrote none, or deleted it)."""
-    ns = _rwset(raw_tx, chaincode)
+    ns = ParsedTransaction.of(raw_tx).namespace(chaincode)
     for write in ns.writes if ns is not None else ():
         if write.key == key and not write.is_delete:
             return bytes(write.value)
@@ -274,7 +252,7 @@ def written_value(raw_tx: bytes, chaincode: str, key: str) -> bytes | None:
 
 
 def _context_keys(
-    raw_tx: bytes, chaincode: str, qid: str, blocks: Callable[[int], bytes]
+    raw_tx: ParsedTransaction, chaincode: str, qid: str, blocks: Callable[[int], bytes]
 ) -> list[tuple[int, int]]:
     """The versions of the question and ceremony records a secret ballot's Cast read."""
     found = []
@@ -298,7 +276,7 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
     """``receipt`` with, for a secret ballot, the blocks that wrote the question and ceremony
     records its Cast read (so its proofs can be checked offline). An open ballot's receipt is
     returned unchanged."""
-    raw_tx = unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index]
+    raw_tx = ParsedTransaction(unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index])
     _, request = _cast_request(raw_tx)
     if not isinstance(request.ballot, SecretBallot):
         return receipt
@@ -308,17 +286,12 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
     return dataclasses.replace(receipt, proof=proof)
 
 
-def _cast_request(raw_tx: bytes) -> tuple[str, CastRequest]:
-    envelope = unpack_full_envelope(raw_tx)
-    (action,) = unpack_transaction(envelope.data)
-    payload = parse_proto(
-        proposal_pb2.ChaincodeProposalPayload, action.chaincode_proposal_payload, "proposal payload"
-    )
-    spec = parse_proto(chaincode_pb2.ChaincodeInvocationSpec, payload.input, "invocation spec")
-    args = [bytes(a) for a in spec.chaincode_spec.input.args]
+def _cast_request(raw_tx: bytes | ParsedTransaction) -> tuple[str, CastRequest]:
+    tx = ParsedTransaction.of(raw_tx)
+    args = list(tx.args)
     if len(args) != 2 or args[0] != b"Cast":
         raise InvalidField(f"transaction: expected a Cast invocation, got {args[:1]}", field="args")
-    return envelope.channel_header.channel_id, CastRequest.from_json(
+    return tx.channel_id, CastRequest.from_json(
         encoding.decode(args[1], max_size=MAX_SECRET_CAST_BYTES, what="cast request")
     )
 
@@ -380,7 +353,28 @@ def _signed_by_orderers(block: BlockView, config: ChannelConfig, report: Receipt
 def _verify_offline(
     receipt: Receipt, report: ReceiptReport, *, with_chain: bool = False
 ) -> CastRequest | None:
-    """The checks one receipt allows; returns the ballot's cast request once it is reached."""
+    """The checks one receipt allows; returns the ballot's cast request once it is reached.
+
+    Each stage adds its checks to ``report`` and returns None when the next cannot run."""
+    config = _anchored_config(receipt, report)
+    if config is None:
+        return None
+    found = _ballot_transaction(receipt, config, report)
+    if found is None:
+        return None
+    ballot_block, tx = found
+    context = _definition_context(receipt, tx, config, report)
+    if context is None:
+        return None
+    _transaction_checks(receipt, report, context, ballot_block, tx)
+    request = _ballot_checks(receipt, report, tx)
+    if isinstance(request.ballot, SecretBallot):
+        _offline_secret_proofs(receipt, report, tx, request, config, context, with_chain)
+    return request
+
+
+def _anchored_config(receipt: Receipt, report: ReceiptReport) -> ChannelConfig | None:
+    """The channel config of the receipt's genesis block, once it hashes to the anchor."""
     genesis = _block(receipt, 0, report)
     if genesis is None:
         return None
@@ -391,13 +385,22 @@ def _verify_offline(
         f"genesis block hash {anchor}, receipt names {receipt.genesis_hash}",
     ):
         return None
-    config = config_from_block(receipt.proof[0])
+    config = channel_config_from_block(receipt.proof[0])
     if not report.add(
         "channel",
         config.channel_id == receipt.channel,
         f"channel {config.channel_id}, receipt names {receipt.channel}",
     ):
         return None
+    return config
+
+
+def _ballot_transaction(
+    receipt: Receipt, config: ChannelConfig, report: ReceiptReport
+) -> tuple[BlockView, ParsedTransaction] | None:
+    """The ballot's block, signed by the orderers, and its transaction at the receipt's index.
+
+    Precondition: ``config`` is the anchored genesis config."""
     ballot_block = _block(receipt, receipt.block, report)
     if ballot_block is None or not _signed_by_orderers(ballot_block, config, report):
         return None
@@ -407,35 +410,55 @@ def _verify_offline(
         f"block {receipt.block} has {len(ballot_block.data)} transactions, receipt names index {receipt.tx_index}",
     ):
         return None
-    raw_tx = ballot_block.data[receipt.tx_index]
+    return ballot_block, ParsedTransaction(ballot_block.data[receipt.tx_index])
 
-    # The chaincode's endorsement policy comes from the definition the transaction ran under.
-    version = definition_version(raw_tx, receipt.chaincode)
-    if not report.add(
-        "definition",
-        version is not None,
-        f"transaction reads the {receipt.chaincode} definition at {version}",
+
+def _definition_context(
+    receipt: Receipt, tx: ParsedTransaction, config: ChannelConfig, report: ReceiptReport
+) -> BlockContext | None:
+    """A validation context whose state holds the chaincode definition ``tx`` ran under (its
+    ``_lifecycle`` read), from the receipt's block that wrote it, that transaction valid."""
+    version = definition_version(tx, receipt.chaincode)
+    if (
+        not report.add(
+            "definition",
+            version is not None,
+            f"transaction reads the {receipt.chaincode} definition at {version}",
+        )
+        or version is None
     ):
         return None
-    assert version is not None
     definition_block = _block(receipt, version[0], report)
     if definition_block is None or not _signed_by_orderers(definition_block, config, report):
         return None
     state = MemoryState()
     context = BlockContext(config, state, lambda _tx_id: False)
     definition = validate_transaction(context, version[1], definition_block.data[version[1]])
-    if not report.add(
-        "definition",
-        definition.code == 0 and definition.rwset is not None,
-        f"definition transaction {definition.tx_id}: validation code {definition.code}",
+    if (
+        not report.add(
+            "definition",
+            definition.code == 0 and definition.rwset is not None,
+            f"definition transaction {definition.tx_id}: validation code {definition.code}",
+        )
+        or definition.rwset is None
     ):
         return None
     updates = BlockUpdates()
-    assert definition.rwset is not None
     updates.add(definition.rwset, version)
     state.apply(updates)
+    return context
 
-    verdict = validate_transaction(context, receipt.tx_index, raw_tx)
+
+def _transaction_checks(
+    receipt: Receipt,
+    report: ReceiptReport,
+    context: BlockContext,
+    ballot_block: BlockView,
+    tx: ParsedTransaction,
+) -> None:
+    """The ballot transaction's validity under ``context``, its id, the code the peer
+    recorded, and (if valid) its code recomputed over the earlier transactions of its block."""
+    verdict = validate_transaction(context, receipt.tx_index, tx)
     reasons = (
         "; ".join(r.message for r in verdict.reasons)
         or "creator signature and endorsement policy hold"
@@ -457,10 +480,13 @@ def _verify_offline(
         code == 0,
         f"the issuing peer recorded code {code} for the transaction (no signature covers it)",
     )
-    if verdict.code == 0:
-        _check_in_block(report, context, ballot_block, verdict)
+    if verdict.code == 0 and verdict.rwset is not None:
+        _check_in_block(report, context, ballot_block, verdict, verdict.rwset)
 
-    channel, request = _cast_request(raw_tx)
+
+def _ballot_checks(receipt: Receipt, report: ReceiptReport, tx: ParsedTransaction) -> CastRequest:
+    """The ballot inside ``tx``: its channel and question, its tracker, the voter's signature."""
+    channel, request = _cast_request(tx)
     ballot = request.ballot
     report.add(
         "ballot",
@@ -478,18 +504,30 @@ def _verify_offline(
         report.add("voter_signature", True, f"signed by voter key {ballot.voter}")
     except MvoteError as exc:
         report.add("voter_signature", False, str(exc))
-    if isinstance(ballot, SecretBallot):
-        records = _context_from_proof(receipt, raw_tx, config, context, report)
-        if records is not None:
-            check_secret_proofs(report, request, *records)
-        elif not with_chain:
-            report.add(
-                "ballot_proofs",
-                False,
-                "the receipt carries no blocks of the question and ceremony records the ballot "
-                "was checked against: verify it with the chain (--chain FILE)",
-            )
     return request
+
+
+def _offline_secret_proofs(
+    receipt: Receipt,
+    report: ReceiptReport,
+    tx: ParsedTransaction,
+    request: CastRequest,
+    config: ChannelConfig,
+    context: BlockContext,
+    with_chain: bool,
+) -> None:
+    """A secret ballot's proofs against the question and ceremony records of the receipt's
+    proof blocks; without them, said (the chain's replayed state gives them)."""
+    records = _context_from_proof(receipt, tx, config, context, report)
+    if records is not None:
+        check_secret_proofs(report, request, *records)
+    elif not with_chain:
+        report.add(
+            "ballot_proofs",
+            False,
+            "the receipt carries no blocks of the question and ceremony records the ballot "
+            "was checked against: verify it with the chain (--chain FILE)",
+        )
 
 
 #: What a receipt alone cannot prove; the audit of the chain (``--chain``) proves both.
@@ -542,18 +580,21 @@ class _AsRead:
 
 
 def _check_in_block(
-    report: ReceiptReport, context: BlockContext, block: BlockView, mine: TxVerdict
+    report: ReceiptReport,
+    context: BlockContext,
+    block: BlockView,
+    mine: TxVerdict,
+    rwset: TxRwSet,
 ) -> None:
     """Recompute the ballot transaction's code over the transactions before it in its block,
     with the verifier's own validation (``finish_block_validation``: in-block duplicate tx ids,
     then MVCC in block order) on :class:`_AsRead`. Precondition: ``mine`` is VALID by
-    :func:`validate_transaction` under ``context`` and carries its rwset."""
-    assert mine.rwset is not None
-    known: StateView = _AsRead(context.state, mine.rwset)
+    :func:`validate_transaction` under ``context`` and ``rwset`` is its rwset."""
+    known: StateView = _AsRead(context.state, rwset)
     ctx = BlockContext(context.config, known, lambda _tx_id: False)
+    before = [ParsedTransaction(raw) for raw in block.data[: mine.index]]
     earlier = [
-        validate_transaction(ctx, i, block.data[i])
-        for i in _relevant(block.data[: mine.index], mine.tx_id, mine.rwset)
+        validate_transaction(ctx, i, before[i]) for i in _relevant(before, mine.tx_id, rwset)
     ]
     verdicts, _ = finish_block_validation(ctx, block.number, [*earlier, _copy(mine)])
     again = verdicts[-1]
@@ -572,7 +613,7 @@ def _check_in_block(
             "none conflicts with it",
         )
         return
-    culprit = _conflicting_writer(verdicts[:-1], mine.rwset)
+    culprit = _conflicting_writer(verdicts[:-1], rwset)
     report.add(
         "in_block",
         False,
@@ -582,7 +623,7 @@ def _check_in_block(
     )
 
 
-def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]:
+def _relevant(earlier: Sequence[ParsedTransaction], tx_id: str, rwset: TxRwSet) -> list[int]:
     """The indexes of the earlier transactions that can change the ballot's in-block code: those
     that write a key it read, or share a tx id with it or with another transaction. No other one
     can: on :class:`_AsRead` a transaction counts only if all it read the ballot read too, so
@@ -591,8 +632,8 @@ def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]
     read = _read_keys(rwset)
     ids: list[str | None] = []
     writers = set()
-    for i, raw in enumerate(earlier):
-        their_id, theirs = _id_and_rwset(raw)
+    for i, tx in enumerate(earlier):
+        their_id, theirs = _id_and_rwset(tx)
         ids.append(their_id)
         if theirs is not None and not read.isdisjoint(_written_keys(theirs)):
             writers.add(i)
@@ -600,19 +641,16 @@ def _relevant(earlier: Sequence[bytes], tx_id: str, rwset: TxRwSet) -> list[int]
     return [i for i, t in enumerate(ids) if i in writers or (t is not None and counts[t] > 1)]
 
 
-def _id_and_rwset(raw: bytes) -> tuple[str | None, TxRwSet | None]:
+def _id_and_rwset(tx: ParsedTransaction) -> tuple[str | None, TxRwSet | None]:
     """An endorser transaction's tx id and rwset, as far as they parse."""
     try:
-        envelope = unpack_full_envelope(raw)
+        tx_id = tx.tx_id
     except MvoteError:
         return None, None
     try:
-        (action,) = unpack_transaction(envelope.data)
-        return envelope.channel_header.tx_id, unpack_rwset(
-            unpack_chaincode_action(action.prp_extension).results
-        )
-    except (MvoteError, ValueError):
-        return envelope.channel_header.tx_id, None
+        return tx_id, tx.rwset
+    except MvoteError:
+        return tx_id, None
 
 
 def _read_keys(rwset: TxRwSet) -> set[tuple[str, str] | tuple[str, str, bytes]]:
@@ -657,7 +695,7 @@ def _conflicting_writer(earlier: list[TxVerdict], rwset: TxRwSet) -> str | None:
 
 def _proof_record(
     receipt: Receipt,
-    raw_tx: bytes,
+    raw_tx: ParsedTransaction,
     key: str,
     what: str,
     config: ChannelConfig,
@@ -697,7 +735,7 @@ def _proof_record(
 
 def _context_from_proof(
     receipt: Receipt,
-    raw_tx: bytes,
+    raw_tx: ParsedTransaction,
     config: ChannelConfig,
     context: BlockContext,
     report: ReceiptReport,
@@ -732,7 +770,8 @@ def check_secret_proofs(
     """A secret ballot's proofs (``verify_ballot``) against the question's context: the
     ceremony's election key, the channel, the question's id and rule, the voter's key."""
     ballot = request.ballot
-    assert isinstance(ballot, SecretBallot)
+    if not isinstance(ballot, SecretBallot):
+        return report.add("ballot_proofs", False, "an open ballot carries no proofs to check")
     spec = question.spec
     if spec.election != ceremony.cid or ceremony.election_key is None:
         return report.add(
@@ -823,28 +862,63 @@ def _check_secret_with_chain(
 ) -> None:
     """The ballot's proofs against the replayed records (unless the proof blocks gave them),
     and the ballot inside its shard's aggregate: the recorded sums equal the homomorphic sum of
-    the shard's ballots the aggregate has read, this ballot among them."""
+    the shard's ballots the aggregate has read, this ballot among them.
+
+    Precondition: ``state`` (the replayed state) holds the question record."""
     ballot = request.ballot
-    assert isinstance(ballot, SecretBallot)
+    if not isinstance(ballot, SecretBallot):
+        return
     question = Question.from_json(
         encoding.decode(state.get(keys.question_key(receipt.qid))[0], max_size=1 << 24)
     )
     if not any(c.name == "ballot_proofs" for c in report.checks):
-        found = (
-            state.get(keys.ceremony_key(question.spec.election)) if question.spec.election else None
-        )
-        if found is None:
-            report.add("ballot_proofs", False, f"no ceremony {question.spec.election!r} in state")
-        else:
-            ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
-            check_secret_proofs(report, request, question, ceremony)
+        _proofs_from_state(report, request, question, state)
     shard = keys.shard_of(bytes.fromhex(ballot.voter), question.spec.shards)
     stored = state.get(keys.aggregate_key(receipt.qid, shard))
     if stored is None:
         report.aggregated = False
         return
     aggregate = SecretAggregate.from_json(encoding.decode(stored[0], max_size=1 << 24))
-    options = len(question.spec.options)
+    summed = _sum_shard(receipt, ballot, state, shard, aggregate, len(question.spec.options))
+    if summed is None:
+        report.add("in_aggregate", False, f"an open ballot in secret question {receipt.qid!r}")
+        return
+    _report_aggregate(report, f"shard {shard} of {receipt.qid!r}", aggregate, summed)
+
+
+def _proofs_from_state(
+    report: ReceiptReport, request: CastRequest, question: Question, state: Any
+) -> None:
+    found = state.get(keys.ceremony_key(question.spec.election)) if question.spec.election else None
+    if found is None:
+        report.add("ballot_proofs", False, f"no ceremony {question.spec.election!r} in state")
+        return
+    ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+    check_secret_proofs(report, request, question, ceremony)
+
+
+@dataclass(frozen=True)
+class _ShardSum:
+    """The homomorphic sum of a shard's first ``read`` ballots in state (as an aggregate with
+    ``ballots`` = ``read`` reads them), and whether this ballot is among them unaltered."""
+
+    sums: list[Any]
+    read: int
+    in_shard: int
+    last: str
+    included: bool
+
+
+def _sum_shard(
+    receipt: Receipt,
+    ballot: SecretBallot,
+    state: Any,
+    shard: int,
+    aggregate: SecretAggregate,
+    options: int,
+) -> _ShardSum | None:
+    """Sum the shard's ballots in key order up to the aggregate's count; None if the shard
+    holds an open ballot."""
     sums, read, included, last = [ZERO] * options, 0, False, ""
     start, end = partial_key_range(keys.BALLOT, [receipt.qid, keys.shard_label(shard)])
     in_shard = 0
@@ -854,22 +928,31 @@ def _check_secret_with_chain(
             continue
         record = BallotRecord.from_json(encoding.decode(raw, max_size=1 << 21))
         if not isinstance(record.ballot, SecretBallot):
-            report.add("in_aggregate", False, f"an open ballot in secret question {receipt.qid!r}")
-            return
+            return None
         sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
         read += 1
         last = record.ballot.voter
         if record.ballot.voter == ballot.voter:
-            included = record.tracker == receipt.tracker and (
-                [c.to_json() for c in record.ballot.encrypted.ciphertexts()]
-                == [c.to_json() for c in ballot.encrypted.ciphertexts()]
+            included = record.tracker == receipt.tracker and _same_ciphertexts(
+                record.ballot, ballot
             )
-    where = f"shard {shard} of {receipt.qid!r}"
+    return _ShardSum(sums, read, in_shard, last, included)
+
+
+def _same_ciphertexts(a: SecretBallot, b: SecretBallot) -> bool:
+    return [c.to_json() for c in a.encrypted.ciphertexts()] == [
+        c.to_json() for c in b.encrypted.ciphertexts()
+    ]
+
+
+def _report_aggregate(
+    report: ReceiptReport, where: str, aggregate: SecretAggregate, summed: _ShardSum
+) -> None:
     consistent = (
-        read == aggregate.ballots
-        and last == aggregate.cursor
-        and [s.to_json() for s in sums] == [s.to_json() for s in aggregate.sums]
-        and (not aggregate.done or in_shard == read)
+        summed.read == aggregate.ballots
+        and summed.last == aggregate.cursor
+        and [s.to_json() for s in summed.sums] == [s.to_json() for s in aggregate.sums]
+        and (not aggregate.done or summed.in_shard == summed.read)
     )
     if not consistent:
         report.add(
@@ -877,14 +960,14 @@ def _check_secret_with_chain(
             False,
             f"{where}: the recorded aggregate ({aggregate.ballots} ballots, cursor "
             f"{aggregate.cursor[:16]}...) differs from the homomorphic sum of the shard's "
-            f"{read} first ballots in the replayed state ({in_shard} in the shard)",
+            f"{summed.read} first ballots in the replayed state ({summed.in_shard} in the shard)",
         )
         return
-    report.aggregated = included
-    if included:
+    report.aggregated = summed.included
+    if summed.included:
         report.add(
             "in_aggregate",
             True,
-            f"{where}: the recorded sums equal the homomorphic sum of its {read} ballots in "
-            "the replayed state, this ballot's ciphertexts among them",
+            f"{where}: the recorded sums equal the homomorphic sum of its {summed.read} ballots "
+            "in the replayed state, this ballot's ciphertexts among them",
         )

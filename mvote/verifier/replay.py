@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
-
 from mvote.chaincode import encoding, keys, rules, secret
 from mvote.chaincode.contract import VERSION as CONTRACT_VERSION
 from mvote.chaincode.contract import invoke
@@ -33,32 +31,17 @@ from mvote.chaincode.records import TALLY_SHAPE, Ballot, BallotRecord, Question,
 from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
 from mvote.verifier.chain import Finding
+from mvote.verifier.checks import Check
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     NsRwSet,
-    parse_proto,
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_header_extension,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.errors import VerifierError, unexpected
+from mvote.verifier.transaction import ParsedTransaction
 
 VALID = 0
 LIFECYCLE = "_lifecycle"
-
-#: Stable names of replay findings.
-REPLAY_CHECKS = (
-    "replay_malformed",
-    "replay_namespaces",
-    "replay_response",
-    "replay_reads",
-    "replay_writes",
-    "replay_event",
-    "tally_recount",
-)
 
 
 @dataclass(frozen=True)
@@ -102,7 +85,7 @@ def replay_chain(
                     _replay_tx(report, number, index, data, chaincode)
                 except Exception as exc:  # a failure no check foresaw: named, never raised
                     report.findings.append(
-                        Finding(number, index, None, "verifier_error", unexpected(exc))
+                        Finding(number, index, None, Check.VERIFIER_ERROR, unexpected(exc))
                     )
         if progress is not None:
             progress(number)
@@ -110,79 +93,82 @@ def replay_chain(
     return report
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a replayed transaction sits, and the report its findings go to."""
+
+    report: ReplayReport
+    number: int
+    index: int
+    tx_id: str | None
+
+    def finding(self, check: Check, message: str) -> None:
+        self.report.findings.append(Finding(self.number, self.index, self.tx_id, check, message))
+
+
 def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chaincode: str) -> None:
-    def finding(check: str, message: str, tx_id: str | None) -> None:
-        report.findings.append(Finding(number, index, tx_id, check, message))
+    """Re-execute one VALID transaction of block ``number`` and compare with what it recorded.
 
-    tx_id = None
+    Precondition: ``report.state`` is the chaincode's state after every earlier VALID
+    transaction of the chain."""
+    tx = ParsedTransaction(data)
+    at = _At(report, number, index, None)
     try:
-        envelope = unpack_full_envelope(data)
-        header = envelope.channel_header
-        if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
+        if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION:
             return  # config transactions change no chaincode state
-        tx_id = header.tx_id
-        name, _ = unpack_header_extension(header.extension)
-        if name != chaincode:
-            reason = "system chaincode: endorsement policy checked, not re-executed"
-            if name != LIFECYCLE:
-                reason = f"not the audited chaincode {chaincode!r}"
-            report.not_replayed.append(NotReplayed(number, index, tx_id, name, reason))
+        at = _At(report, number, index, tx.tx_id)
+        if not _is_replayed(at, tx, chaincode):
             return
-        (action,) = unpack_transaction(envelope.data)
-        proposal_payload = parse_proto(
-            proposal_pb2.ChaincodeProposalPayload,
-            action.chaincode_proposal_payload,
-            "proposal payload",
-        )
-        spec = parse_proto(
-            chaincode_pb2.ChaincodeInvocationSpec, proposal_payload.input, "invocation spec"
-        )
-        recorded = unpack_chaincode_action(action.prp_extension)
-        namespaces = {ns.namespace: ns for ns in unpack_rwset(recorded.results).ns_rwsets}
-    except (VerifierError, ValueError) as exc:
-        message = exc.message if isinstance(exc, MvoteError) else str(exc)
-        finding("replay_malformed", message, tx_id)
+        _ = tx.args, tx.chaincode_action
+        namespaces = {ns.namespace: ns for ns in tx.namespaces}
+    except VerifierError as exc:
+        at.finding(Check.REPLAY_MALFORMED, exc.message)
         return
-
-    if recorded.chaincode_version != CONTRACT_VERSION:
-        reason = (
-            f"endorsed as {chaincode} version {recorded.chaincode_version!r}; this verifier "
-            f"replays version {CONTRACT_VERSION!r}"
-        )
-        report.not_replayed.append(NotReplayed(number, index, tx_id, chaincode, reason))
-        # Keep the state the chain recorded, so later transactions replay against it.
-        report.state.apply(_writes(namespaces.get(chaincode)), Version(number, index))
+    if tx.chaincode_action.chaincode_version != CONTRACT_VERSION:
+        _carry_other_version(at, tx, chaincode, namespaces.get(chaincode))
         return
+    _check_namespaces(at, chaincode, namespaces)
+    _compare_execution(at, tx, namespaces.get(chaincode))
 
+
+def _is_replayed(at: _At, tx: ParsedTransaction, chaincode: str) -> bool:
+    """Whether ``tx`` invokes the audited chaincode; if not, it is listed as not replayed."""
+    name = tx.chaincode_name
+    if name == chaincode:
+        return True
+    reason = "system chaincode: endorsement policy checked, not re-executed"
+    if name != LIFECYCLE:
+        reason = f"not the audited chaincode {chaincode!r}"
+    at.report.not_replayed.append(NotReplayed(at.number, at.index, tx.tx_id, name, reason))
+    return False
+
+
+def _carry_other_version(
+    at: _At, tx: ParsedTransaction, chaincode: str, ns: NsRwSet | None
+) -> None:
+    """A transaction endorsed under another contract version: listed, and its recorded writes
+    kept, so later transactions replay against the state the chain recorded."""
+    version = tx.chaincode_action.chaincode_version
+    reason = (
+        f"endorsed as {chaincode} version {version!r}; this verifier "
+        f"replays version {CONTRACT_VERSION!r}"
+    )
+    at.report.not_replayed.append(NotReplayed(at.number, at.index, tx.tx_id, chaincode, reason))
+    at.report.state.apply(_writes(ns), Version(at.number, at.index))
+
+
+def _check_namespaces(at: _At, chaincode: str, namespaces: Mapping[str, NsRwSet]) -> None:
     extra = sorted(set(namespaces) - {chaincode, LIFECYCLE})
     lifecycle = namespaces.get(LIFECYCLE)
     if extra or (lifecycle is not None and (lifecycle.writes or lifecycle.range_queries)):
-        finding(
-            "replay_namespaces",
+        at.finding(
+            Check.REPLAY_NAMESPACES,
             f"expected writes to {chaincode!r} only (and a _lifecycle read), got namespaces {sorted(namespaces)}",
-            tx_id,
         )
-    ns = namespaces.get(chaincode)
-    context = TxContext(
-        tx_id,
-        header.channel_id,
-        Timestamp(header.timestamp_seconds, header.timestamp_nanos),
-        envelope.signature_header.creator,
-        [bytes(a) for a in spec.chaincode_spec.input.args],
-    )
-    simulator = TxSimulator(report.state, context)
-    response = invoke(simulator)
-    simulation = simulator.simulation
-    report.replayed += 1
 
-    got = (response.status, response.message, response.payload)
-    want = (recorded.response_status, recorded.response_message, recorded.response_payload)
-    if got != want:
-        finding("replay_response", f"recomputed response {got[:2]}, recorded {want[:2]}", tx_id)
-    recorded_reads = {r.key: r.version for r in ns.reads} if ns else {}
-    if simulation.reads != recorded_reads:
-        finding("replay_reads", _diff("reads", simulation.reads, recorded_reads), tx_id)
-    recorded_ranges = [
+
+def _recorded_ranges(ns: NsRwSet | None) -> list[tuple[str, str, bool, tuple[Any, ...]]]:
+    return [
         (
             q.start_key,
             q.end_key,
@@ -191,24 +177,47 @@ def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chain
         )
         for q in (ns.range_queries if ns else ())
     ]
+
+
+def _compare_execution(at: _At, tx: ParsedTransaction, ns: NsRwSet | None) -> None:
+    """Run the contract on ``tx``'s own id, time, creator and args; compare the response, reads,
+    range queries, writes and event with the recorded ones. Precondition: ``tx`` invokes the
+    audited chaincode at this verifier's contract version, and its layers parse."""
+    seconds, nanos = tx.timestamp
+    context = TxContext(
+        tx.tx_id, tx.channel_id, Timestamp(seconds, nanos), tx.creator, list(tx.args)
+    )
+    simulator = TxSimulator(at.report.state, context)
+    response = invoke(simulator)
+    simulation = simulator.simulation
+    at.report.replayed += 1
+
+    recorded = tx.response
+    got = (response.status, response.message, response.payload)
+    want = (recorded.status, recorded.message, recorded.payload)
+    if got != want:
+        at.finding(Check.REPLAY_RESPONSE, f"recomputed response {got[:2]}, recorded {want[:2]}")
+    recorded_reads = {r.key: r.version for r in ns.reads} if ns else {}
+    if simulation.reads != recorded_reads:
+        at.finding(Check.REPLAY_READS, _diff("reads", simulation.reads, recorded_reads))
     replayed_ranges = [
         (q.start, q.end, q.exhausted, tuple(q.reads)) for q in simulation.range_queries()
     ]
-    if replayed_ranges != recorded_ranges:
-        finding("replay_reads", "range queries differ from the recorded ones", tx_id)
+    if replayed_ranges != _recorded_ranges(ns):
+        at.finding(Check.REPLAY_READS, "range queries differ from the recorded ones")
     recorded_writes = _writes(ns)
     if simulation.writes != recorded_writes:
-        finding("replay_writes", _diff("writes", simulation.writes, recorded_writes), tx_id)
+        at.finding(Check.REPLAY_WRITES, _diff("writes", simulation.writes, recorded_writes))
     recorded_event = None
-    if recorded.events:
-        event = parse_proto(chaincode_event_pb2.ChaincodeEvent, recorded.events, "events")
-        recorded_event = (str(event.event_name), bytes(event.payload))
+    if tx.chaincode_action.events:
+        event = tx.events
+        recorded_event = (event.event_name, event.payload)
     if simulation.event != recorded_event:
-        finding(
-            "replay_event", f"recomputed event {simulation.event}, recorded {recorded_event}", tx_id
+        at.finding(
+            Check.REPLAY_EVENT, f"recomputed event {simulation.event}, recorded {recorded_event}"
         )
     # Carry the chain forward with what it recorded, so one lie is reported once.
-    report.state.apply(recorded_writes, Version(number, index))
+    at.report.state.apply(recorded_writes, Version(at.number, at.index))
 
 
 def _writes(ns: NsRwSet | None) -> dict[str, bytes | None]:
@@ -257,7 +266,7 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
                     ballots += 1
         except (MvoteError, ValueError) as exc:
             findings.append(
-                Finding(where[0], where[1], None, "tally_recount", f"tally of {qid!r}: {exc}")
+                Finding(where[0], where[1], None, Check.TALLY_RECOUNT, f"tally of {qid!r}: {exc}")
             )
             continue
         except Exception as exc:  # a record of a shape no check foresaw: the recount fails
@@ -266,7 +275,7 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
                     where[0],
                     where[1],
                     None,
-                    "tally_recount",
+                    Check.TALLY_RECOUNT,
                     f"tally of {qid!r}: {unexpected(exc)}",
                 )
             )
@@ -279,7 +288,7 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
                     where[0],
                     where[1],
                     tally.get("tx"),
-                    "tally_recount",
+                    Check.TALLY_RECOUNT,
                     f"tally of {qid!r}: recorded {tally['ballots']} ballots {tally['counts']}, "
                     f"recounted {ballots} ballots {counts}",
                 )
@@ -295,16 +304,33 @@ def _recount_secret(
     decryption's proof against those sums, the Lagrange coefficients, and the counts. Raises
     (naming the failing field, e.g. ``decryption.partials[1].partials[3].proof``) on the first
     discrepancy; returns (ballots, counts) for the common comparison."""
-    qid = question.qid
     decryption = tally.get("decryption")
     if decryption is None or question.spec.election is None:
         raise ValueError("decryption: a secret tally must record its decryption")
-    found = state.get(keys.ceremony_key(question.spec.election))
-    if found is None:
-        raise ValueError(f"election: no ceremony {question.spec.election!r}")
-    ceremony = secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+    ceremony = _ceremony(state, question.spec.election)
     if decryption["ceremony"] != ceremony.cid:
         raise ValueError(f"decryption.ceremony: expected {ceremony.cid!r}")
+    _check_dealings(state, ceremony)
+    ballots, sums = _secret_sums(state, question.qid, len(question.spec.options))
+    _check_totals(decryption["totals"], sums, ballots)
+    postings = _checked_partials(ceremony, question.qid, sums, decryption)
+    counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
+    expected = [group.scalar_hex(lambdas[t]) for t in sorted(lambdas)]
+    if expected != decryption["lagrange"]:
+        raise ValueError("decryption.lagrange: differ from the recomputed Lagrange coefficients")
+    return ballots, counts
+
+
+def _ceremony(state: MemoryState, election: str) -> secret.Ceremony:
+    found = state.get(keys.ceremony_key(election))
+    if found is None:
+        raise ValueError(f"election: no ceremony {election!r}")
+    return secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
+
+
+def _check_dealings(state: MemoryState, ceremony: secret.Ceremony) -> None:
+    """The ceremony's election key and public shares equal those recomputed from its
+    dealings in state."""
     dealings = []
     for index in range(1, ceremony.params.n + 1):
         dealt = state.get(keys.dealing_key(ceremony.cid, index))
@@ -318,7 +344,10 @@ def _recount_secret(
             f"ceremony {ceremony.cid!r}: the election key or public shares on record differ "
             "from those recomputed from the dealings"
         )
-    options = len(question.spec.options)
+
+
+def _secret_sums(state: MemoryState, qid: str, options: int) -> tuple[int, list[Any]]:
+    """(ballots, per-option homomorphic sums) of every ballot record of question ``qid``."""
     ballots, sums = 0, [ZERO] * options
     b_start, b_end = partial_key_range(keys.BALLOT, [qid])
     for _, ballot_raw, _ in state.range(b_start, b_end):
@@ -327,15 +356,24 @@ def _recount_secret(
             raise ValueError(f"an open ballot in secret question {qid!r}")
         sums = [a + b for a, b in zip(sums, record.ballot.encrypted.ciphertexts(), strict=True)]
         ballots += 1
-    recorded = decryption["totals"]
-    if len(recorded) != options:
-        raise ValueError(f"decryption.totals: expected {options} sums, got {len(recorded)}")
+    return ballots, sums
+
+
+def _check_totals(recorded: list[Any], sums: list[Any], ballots: int) -> None:
+    if len(recorded) != len(sums):
+        raise ValueError(f"decryption.totals: expected {len(sums)} sums, got {len(recorded)}")
     for i, (total, value) in enumerate(zip(sums, recorded, strict=True)):
         if total.to_json() != value:
             raise ValueError(
                 f"decryption.totals[{i}]: differs from the sum of the question's {ballots} "
                 "ballots recomputed from state"
             )
+
+
+def _checked_partials(
+    ceremony: secret.Ceremony, qid: str, sums: list[Any], decryption: dict[str, Any]
+) -> dict[int, list[PartialDecryption | None]]:
+    """Every trustee's partial decryptions of ``sums``, each proof checked, by trustee index."""
     postings: dict[int, list[PartialDecryption | None]] = {}
     for j, entry in enumerate(decryption["partials"]):
         path = f"decryption.partials[{j}]"
@@ -352,8 +390,4 @@ def _recount_secret(
         )
     if sorted(postings) != decryption["trustees"] or len(postings) != len(decryption["partials"]):
         raise ValueError("decryption.trustees: differ from the trustees of the partials")
-    counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
-    expected = [group.scalar_hex(lambdas[t]) for t in sorted(lambdas)]
-    if expected != decryption["lagrange"]:
-        raise ValueError("decryption.lagrange: differ from the recomputed Lagrange coefficients")
-    return ballots, counts
+    return postings

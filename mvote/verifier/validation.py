@@ -19,7 +19,6 @@ arguments; the embedded node's committer calls it to decide the codes it writes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,25 +26,17 @@ from typing import Any
 from fabric_protos.peer import collection_pb2
 from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2
 
+from mvote.verifier.checks import Check
 from mvote.verifier.config import ChannelConfig
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_CONFIG_UPDATE,
     HEADER_TYPE_ENDORSER_TRANSACTION,
-    ChannelHeader,
-    SignatureHeader,
+    ChaincodeAction,
+    NsRwSet,
     TxRwSet,
     Version,
     parse_proto,
-    unpack_chaincode_action,
-    unpack_channel_header,
-    unpack_envelope,
-    unpack_event_chaincode_id,
-    unpack_header_extension,
-    unpack_payload,
-    unpack_rwset,
-    unpack_signature_header,
-    unpack_transaction,
 )
 from mvote.verifier.errors import (
     BadPolicy,
@@ -67,6 +58,7 @@ from mvote.verifier.policy import (
     valid_identities,
 )
 from mvote.verifier.signatures import verify_p256_sha256
+from mvote.verifier.transaction import ParsedTransaction
 
 NIL_ENVELOPE = 1
 BAD_PAYLOAD = 2
@@ -95,8 +87,12 @@ IMPLICIT_COLLECTION_PREFIX = "_implicit_org_"
 class Reason:
     """One failed check: a stable check name and a message naming the field."""
 
-    check: str
+    check: Check
     message: str
+
+    def __post_init__(self) -> None:
+        # A name outside the enum is refused here (ValueError), whatever the caller's types.
+        object.__setattr__(self, "check", Check(self.check))
 
 
 @dataclass
@@ -109,18 +105,27 @@ class TxVerdict:
     unsupported: list[Reason] = field(default_factory=list)
     header_type: int | None = None
     rwset: TxRwSet | None = None
+    #: The transaction the verdict is about, parsed once (its layers shared with every reader).
+    transaction: ParsedTransaction | None = field(default=None, compare=False, repr=False)
     #: The envelope's data when the transaction is a CONFIG transaction (a ConfigEnvelope).
     config_data: bytes | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without ``transaction`` (a worker's verdict travels back to a committer that
+        holds the bytes already)."""
+        state = dict(self.__dict__)
+        state["transaction"] = None
+        return state
+
 
 class _Fail(Exception):
-    def __init__(self, code: int, check: str, message: str) -> None:
+    def __init__(self, code: int, check: Check, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.reason = Reason(check, message)
 
 
-def _unpack(code: int, check: str, fn: Callable[[], Any]) -> Any:
+def _unpack(code: int, check: Check, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except MalformedProto as exc:
@@ -228,19 +233,19 @@ class BlockContext:
     tx_id_committed: Callable[[str], bool]
 
 
-def _headers(raw: bytes) -> tuple[bytes, bytes, bytes, ChannelHeader, SignatureHeader, bytes]:
-    if not raw:
-        raise _Fail(NIL_ENVELOPE, "tx_malformed", "envelope: expected bytes, got none")
-    payload, signature = _unpack(INVALID_OTHER_REASON, "tx_malformed", lambda: unpack_envelope(raw))
-    ch_b, sh_b, data, has_header = _unpack(
-        BAD_PAYLOAD, "tx_malformed", lambda: unpack_payload(payload)
-    )
-    if not has_header:
+def _headers(tx: ParsedTransaction) -> None:
+    """Step 1: the envelope, payload and header layers parse, and the headers are usable.
+
+    Each layer's failure gets the code Fabric gives for it (read in Fabric's order)."""
+    if not tx.raw:
+        raise _Fail(NIL_ENVELOPE, Check.TX_MALFORMED, "envelope: expected bytes, got none")
+    _unpack(INVALID_OTHER_REASON, Check.TX_MALFORMED, lambda: tx.envelope)
+    if not _unpack(BAD_PAYLOAD, Check.TX_MALFORMED, lambda: tx.payload).has_header:
         raise _Fail(
-            BAD_COMMON_HEADER, "tx_malformed", "payload.header: expected a Header, got none"
+            BAD_COMMON_HEADER, Check.TX_MALFORMED, "payload.header: expected a Header, got none"
         )
-    ch = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: unpack_channel_header(ch_b))
-    sh = _unpack(BAD_COMMON_HEADER, "tx_malformed", lambda: unpack_signature_header(sh_b))
+    ch = _unpack(BAD_COMMON_HEADER, Check.TX_MALFORMED, lambda: tx.channel_header)
+    sh = _unpack(BAD_COMMON_HEADER, Check.TX_MALFORMED, lambda: tx.signature_header)
     if ch.type not in (
         HEADER_TYPE_ENDORSER_TRANSACTION,
         HEADER_TYPE_CONFIG_UPDATE,
@@ -248,78 +253,70 @@ def _headers(raw: bytes) -> tuple[bytes, bytes, bytes, ChannelHeader, SignatureH
     ):
         raise _Fail(
             BAD_COMMON_HEADER,
-            "channel_header",
+            Check.CHANNEL_HEADER,
             f"channel_header.type: expected 1, 2 or 3, got {ch.type}",
         )
     if ch.epoch != 0:
         raise _Fail(
-            BAD_COMMON_HEADER, "channel_header", f"channel_header.epoch: expected 0, got {ch.epoch}"
+            BAD_COMMON_HEADER,
+            Check.CHANNEL_HEADER,
+            f"channel_header.epoch: expected 0, got {ch.epoch}",
         )
     if not sh.nonce or not sh.creator:
         raise _Fail(
             BAD_COMMON_HEADER,
-            "tx_malformed",
+            Check.TX_MALFORMED,
             "signature_header: expected a nonce and a creator, got an empty one",
         )
-    return payload, signature, data, ch, sh, ch_b
 
 
-def _check_creator(
-    ctx: BlockContext, sh: SignatureHeader, payload: bytes, signature: bytes
-) -> None:
+def _check_creator(ctx: BlockContext, tx: ParsedTransaction) -> None:
+    """Step 2. Precondition: :func:`_headers` passed."""
     msps = ctx.config.msps
     try:
-        ident = msps.deserialize(sh.creator)
+        ident = msps.deserialize(tx.creator)
         msps.validate(ident)
     except VerifierError as exc:
-        raise _Fail(BAD_CREATOR_SIGNATURE, "creator_identity", f"creator: {exc.message}") from exc
+        raise _Fail(
+            BAD_CREATOR_SIGNATURE, Check.CREATOR_IDENTITY, f"creator: {exc.message}"
+        ) from exc
     try:
-        verify_p256_sha256(ident.public_key, payload, signature)
+        verify_p256_sha256(ident.public_key, tx.envelope.payload, tx.envelope.signature)
     except VerifierError as exc:
         raise _Fail(
             BAD_CREATOR_SIGNATURE,
-            "creator_signature",
+            Check.CREATOR_SIGNATURE,
             f"envelope.signature by {ident.mspid}: {exc.message}",
         ) from exc
 
 
-def _endorser_structure(
-    ch_bytes: bytes, ch: ChannelHeader, sh: SignatureHeader, data: bytes
-) -> Any:
-    expected = hashlib.sha256(sh.nonce + sh.creator).hexdigest()
-    if ch.tx_id != expected:
+def _endorser_structure(tx: ParsedTransaction) -> None:
+    """Step 3. Precondition: :func:`_headers` passed and the header type is ENDORSER_TRANSACTION."""
+    expected = tx.computed_tx_id
+    if tx.tx_id != expected:
         raise _Fail(
-            BAD_PROPOSAL_TXID, "tx_id", f"channel_header.tx_id: expected {expected}, got {ch.tx_id}"
+            BAD_PROPOSAL_TXID,
+            Check.TX_ID,
+            f"channel_header.tx_id: expected {expected}, got {tx.tx_id}",
         )
-    actions = _unpack(
-        INVALID_ENDORSER_TRANSACTION, "tx_malformed", lambda: unpack_transaction(data)
-    )
-    if len(actions) != 1:
-        raise _Fail(
-            INVALID_ENDORSER_TRANSACTION,
-            "tx_malformed",
-            f"transaction.actions: expected 1, got {len(actions)}",
-        )
-    act = actions[0]
+    _unpack(INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.actions)
+    _unpack(INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.action)
     ash = _unpack(
-        INVALID_ENDORSER_TRANSACTION,
-        "tx_malformed",
-        lambda: unpack_signature_header(act.header, "transaction.actions[0].header"),
+        INVALID_ENDORSER_TRANSACTION, Check.TX_MALFORMED, lambda: tx.action_signature_header
     )
     if not ash.nonce or not ash.creator:
         raise _Fail(
             INVALID_ENDORSER_TRANSACTION,
-            "tx_malformed",
+            Check.TX_MALFORMED,
             "actions[0].header: expected a nonce and a creator",
         )
-    phash = hashlib.sha256(ch_bytes + act.header + act.chaincode_proposal_payload).digest()
-    if phash != act.proposal_hash:
+    phash = tx.computed_proposal_hash
+    if phash != tx.proposal_hash:
         raise _Fail(
             INVALID_ENDORSER_TRANSACTION,
-            "proposal_hash",
-            f"proposal_response_payload.proposal_hash: expected {phash.hex()}, got {act.proposal_hash.hex()}",
+            Check.PROPOSAL_HASH,
+            f"proposal_response_payload.proposal_hash: expected {phash.hex()}, got {tx.proposal_hash.hex()}",
         )
-    return act
 
 
 def _require(
@@ -338,153 +335,197 @@ def _require(
         ok = evaluator.evaluate_application_policy(policy, identities)
     except (BadPolicy, MalformedProto) as exc:
         raise _Fail(
-            ENDORSEMENT_POLICY_FAILURE, "endorsement_policy", f"namespace {ns}: {exc.message}"
+            ENDORSEMENT_POLICY_FAILURE, Check.ENDORSEMENT_POLICY, f"namespace {ns}: {exc.message}"
         ) from exc
     if not ok:
         what = f"collection {label}" if label else "chaincode"
         signers = sorted(i.mspid for i in identities)
         raise _Fail(
             ENDORSEMENT_POLICY_FAILURE,
-            "endorsement_policy",
+            Check.ENDORSEMENT_POLICY,
             f"namespace {ns}: endorsements by {signers} do not satisfy the {what} policy",
         )
     checked.add(label)
 
 
-def _endorsement_policies(
-    ctx: BlockContext, tx_id: str, cc_name: str, rwset: TxRwSet, act: Any, verdict: TxVerdict
-) -> None:
-    written = {cc_name} | {ns.namespace for ns in rwset.ns_rwsets if ns.has_writes()}
+def _endorser_identities(
+    ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict
+) -> list[Identity]:
+    """The valid endorsers' identities; a finding for each endorsement that is not valid.
+
+    Precondition: :func:`_endorser_structure` passed."""
+    action = tx.action
     signed = [
-        SignedData(act.proposal_response_payload + e.endorser, e.endorser, e.signature)
-        for e in act.endorsements
+        SignedData(action.proposal_response_payload + e.endorser, e.endorser, e.signature)
+        for e in action.endorsements
     ]
     identities, problems = valid_identities(signed, ctx.config.msps)
     for p in problems:
         check = (
-            "endorsement_signature"
+            Check.ENDORSEMENT_SIGNATURE
             if isinstance(p.error, (HighS, SignatureMismatch, BadSignatureEncoding))
-            else "endorsement_identity"
+            else Check.ENDORSEMENT_IDENTITY
         )
         verdict.reasons.append(Reason(check, f"endorsements[{p.index}]: {p.error.message}"))
+    return identities
+
+
+def _namespace_policy(ctx: BlockContext, ns: str) -> bytes:
+    """The committed chaincode definition's endorsement policy of ``ns`` (INVALID_CHAINCODE
+    if it has none)."""
+    try:
+        cc_policy = chaincode_endorsement_policy(ctx.state, ns)
+    except (BadPolicy, MalformedProto) as exc:
+        raise _Fail(
+            INVALID_CHAINCODE, Check.CHAINCODE_DEFINITION, f"namespace {ns}: {exc.message}"
+        ) from exc
+    if cc_policy is None:
+        raise _Fail(
+            INVALID_CHAINCODE,
+            Check.CHAINCODE_DEFINITION,
+            f"namespace {ns}: no committed chaincode definition",
+        )
+    return cc_policy
+
+
+def _collection_policy(ctx: BlockContext, ns: str, collection: str) -> bytes | None:
+    try:
+        return collection_endorsement_policy(ctx.config, ctx.state, ns, collection)
+    except (BadPolicy, MalformedProto) as exc:
+        raise _Fail(
+            ENDORSEMENT_POLICY_FAILURE, Check.ENDORSEMENT_POLICY, f"namespace {ns}: {exc.message}"
+        ) from exc
+
+
+def _note_key_level_endorsement(ns: str, ns_sets: list[NsRwSet], verdict: TxVerdict) -> None:
+    if any(
+        n.metadata_write_keys or any(c.metadata_write_keys for c in n.collections) for n in ns_sets
+    ):
+        verdict.unsupported.append(
+            Reason(
+                Check.KEY_LEVEL_ENDORSEMENT,
+                f"namespace {ns}: metadata writes (key-level endorsement) are not checked",
+            )
+        )
+
+
+def _namespace_endorsed(
+    ctx: BlockContext,
+    evaluator: PolicyEvaluator,
+    identities: list[Identity],
+    ns: str,
+    cc_policy: bytes,
+    ns_sets: list[NsRwSet],
+) -> None:
+    """The policies of namespace ``ns`` hold for ``identities``: the chaincode's
+    (``cc_policy``) for public writes, each written collection's own (or the chaincode's), as
+    Fabric's v20 validator does."""
+    checked: set[str | None] = set()
+    for n in ns_sets:
+        if n.writes or n.metadata_write_keys:
+            _require(evaluator, identities, ns, cc_policy, None, checked)
+        for coll in n.collections:
+            if not (coll.writes or coll.metadata_write_keys):
+                continue
+            coll_policy = _collection_policy(ctx, ns, coll.collection)
+            if coll_policy:
+                _require(evaluator, identities, ns, coll_policy, coll.collection, checked)
+            else:
+                _require(evaluator, identities, ns, cc_policy, None, checked)
+    if not checked:
+        _require(evaluator, identities, ns, cc_policy, None, checked)
+
+
+def _endorsement_policies(
+    ctx: BlockContext, tx: ParsedTransaction, cc_name: str, rwset: TxRwSet, verdict: TxVerdict
+) -> None:
+    """Step 6, policies: every namespace written (and the invoked one) endorsed per its policy.
+
+    Precondition: :func:`_endorser_structure` passed; ``rwset`` is the transaction's."""
+    written = {cc_name} | {ns.namespace for ns in rwset.ns_rwsets if ns.has_writes()}
+    identities = _endorser_identities(ctx, tx, verdict)
     evaluator = PolicyEvaluator(ctx.config)
     for ns in sorted(written):
-        try:
-            cc_policy = chaincode_endorsement_policy(ctx.state, ns)
-        except (BadPolicy, MalformedProto) as exc:
-            raise _Fail(
-                INVALID_CHAINCODE, "chaincode_definition", f"namespace {ns}: {exc.message}"
-            ) from exc
-        if cc_policy is None:
-            raise _Fail(
-                INVALID_CHAINCODE,
-                "chaincode_definition",
-                f"namespace {ns}: no committed chaincode definition",
-            )
         ns_sets = [n for n in rwset.ns_rwsets if n.namespace == ns]
-        if any(
-            n.metadata_write_keys or any(c.metadata_write_keys for c in n.collections)
-            for n in ns_sets
-        ):
-            verdict.unsupported.append(
-                Reason(
-                    "key_level_endorsement",
-                    f"namespace {ns}: metadata writes (key-level endorsement) are not checked",
-                )
-            )
-        checked: set[str | None] = set()
-        for n in ns_sets:
-            if n.writes or n.metadata_write_keys:
-                _require(evaluator, identities, ns, cc_policy, None, checked)
-            for coll in n.collections:
-                if not (coll.writes or coll.metadata_write_keys):
-                    continue
-                try:
-                    coll_policy = collection_endorsement_policy(
-                        ctx.config, ctx.state, ns, coll.collection
-                    )
-                except (BadPolicy, MalformedProto) as exc:
-                    raise _Fail(
-                        ENDORSEMENT_POLICY_FAILURE,
-                        "endorsement_policy",
-                        f"namespace {ns}: {exc.message}",
-                    ) from exc
-                if coll_policy:
-                    _require(evaluator, identities, ns, coll_policy, coll.collection, checked)
-                else:
-                    _require(evaluator, identities, ns, cc_policy, None, checked)
-        if not checked:
-            _require(evaluator, identities, ns, cc_policy, None, checked)
+        cc_policy = _namespace_policy(ctx, ns)
+        _note_key_level_endorsement(ns, ns_sets, verdict)
+        _namespace_endorsed(ctx, evaluator, identities, ns, cc_policy, ns_sets)
 
 
-def _dispatch(ctx: BlockContext, ch: ChannelHeader, act: Any, verdict: TxVerdict) -> TxRwSet:
-    cc_name, has_id = _unpack(
-        BAD_HEADER_EXTENSION, "tx_malformed", lambda: unpack_header_extension(ch.extension)
-    )
-    ca = _unpack(
-        BAD_RESPONSE_PAYLOAD, "tx_malformed", lambda: unpack_chaincode_action(act.prp_extension)
-    )
-    rwset = _unpack(BAD_RWSET, "tx_malformed", lambda: unpack_rwset(ca.results))
+def _chaincode_ids(tx: ParsedTransaction, cc_name: str, has_id: bool, ca: ChaincodeAction) -> None:
+    """Step 6, ids: the header names the chaincode, the action the same one with a version."""
     if not has_id:
         raise _Fail(
             INVALID_OTHER_REASON,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "channel_header.extension.chaincode_id: expected one, got none",
         )
     if not ca.has_chaincode_id:
         raise _Fail(
             INVALID_OTHER_REASON,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "chaincode_action.chaincode_id: expected one, got none",
         )
     if not cc_name:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "channel_header.extension.chaincode_id.name: expected a name, got ''",
         )
     if cc_name != ca.chaincode_name:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             f"chaincode_action.chaincode_id.name: expected {cc_name}, got {ca.chaincode_name}",
         )
     if not ca.chaincode_version:
         raise _Fail(
             INVALID_CHAINCODE,
-            "chaincode_id",
+            Check.CHAINCODE_ID,
             "chaincode_action.chaincode_id.version: expected a version, got ''",
         )
     if ca.events:
-        ev_cc = _unpack(
-            INVALID_OTHER_REASON, "tx_malformed", lambda: unpack_event_chaincode_id(ca.events)
-        )
+        ev_cc = _unpack(INVALID_OTHER_REASON, Check.TX_MALFORMED, lambda: tx.events).chaincode_id
         if ev_cc != cc_name:
             raise _Fail(
                 INVALID_OTHER_REASON,
-                "chaincode_id",
+                Check.CHAINCODE_ID,
                 f"chaincode_action.events.chaincode_id: expected {cc_name}, got {ev_cc}",
             )
+
+
+def _dispatch(ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict) -> TxRwSet:
+    """Step 6. Precondition: :func:`_endorser_structure` passed."""
+    ext = _unpack(BAD_HEADER_EXTENSION, Check.TX_MALFORMED, lambda: tx.header_extension)
+    ca = _unpack(BAD_RESPONSE_PAYLOAD, Check.TX_MALFORMED, lambda: tx.chaincode_action)
+    rwset: TxRwSet = _unpack(BAD_RWSET, Check.TX_MALFORMED, lambda: tx.rwset)
+    _chaincode_ids(tx, ext.chaincode_name, ext.has_chaincode_id, ca)
     names = [n.namespace for n in rwset.ns_rwsets]
     if len(set(names)) != len(names):
-        raise _Fail(ILLEGAL_WRITESET, "rwset", f"rwset: expected distinct namespaces, got {names}")
-    _endorsement_policies(ctx, ch.tx_id, cc_name, rwset, act, verdict)
-    result: TxRwSet = rwset
-    return result
+        raise _Fail(
+            ILLEGAL_WRITESET, Check.RWSET, f"rwset: expected distinct namespaces, got {names}"
+        )
+    _endorsement_policies(ctx, tx, ext.chaincode_name, rwset, verdict)
+    return rwset
 
 
-def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict:
+def validate_transaction(
+    ctx: BlockContext, index: int, raw: bytes | ParsedTransaction
+) -> TxVerdict:
     """Steps 1-6 of the module docstring for one envelope (no MVCC, no in-block duplicates).
 
-    Whatever the envelope's bytes, this returns a verdict: a failure no check foresaw marks the
-    transaction INVALID_OTHER_REASON with the check ``verifier_error`` (so one transaction can
-    never stop a committer or an audit). Exceptions of ``ctx`` itself (its state or tx id
-    look-ups) are the environment's, not the transaction's, and propagate unchanged.
+    ``raw`` is the envelope's bytes or its :class:`ParsedTransaction` (whose layers are then
+    decoded at most once across every caller). Whatever the envelope's bytes, this returns a
+    verdict: a failure no check foresaw marks the transaction INVALID_OTHER_REASON with the
+    check ``verifier_error`` (so one transaction can never stop a committer or an audit).
+    Exceptions of ``ctx`` itself (its state or tx id look-ups) are the environment's, not the
+    transaction's, and propagate unchanged.
     """
+    tx = ParsedTransaction.of(raw)
     guarded = BlockContext(ctx.config, _GuardedState(ctx.state), _Guarded(ctx.tx_id_committed))
-    verdict = TxVerdict(index=index, tx_id="", code=VALID)
+    verdict = TxVerdict(index=index, tx_id="", code=VALID, transaction=tx)
     try:
-        _validate_transaction(guarded, raw, verdict)
+        _validate_transaction(guarded, tx, verdict)
     except _ContextFailed as failed:
         raise failed.error from None
     except Exception as exc:  # the transaction's bytes hit a failure no check foresaw
@@ -495,40 +536,46 @@ def validate_transaction(ctx: BlockContext, index: int, raw: bytes) -> TxVerdict
     return verdict
 
 
-def _validate_transaction(ctx: BlockContext, raw: bytes, verdict: TxVerdict) -> None:
+def _check_type_and_channel(ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict) -> None:
+    """Steps 3-4. Precondition: :func:`_headers` passed."""
+    if tx.header_type == HEADER_TYPE_ENDORSER_TRANSACTION:
+        _endorser_structure(tx)
+    elif tx.header_type == HEADER_TYPE_CONFIG:
+        verdict.config_data = tx.data
+    else:
+        raise _Fail(
+            UNSUPPORTED_TX_PAYLOAD,
+            Check.TX_TYPE,
+            f"channel_header.type: expected 1 or 3, got {tx.header_type}",
+        )
+    if tx.channel_id != ctx.config.channel_id:
+        raise _Fail(
+            TARGET_CHAIN_NOT_FOUND,
+            Check.CHANNEL_HEADER,
+            f"channel_header.channel_id: expected {ctx.config.channel_id}, got {tx.channel_id}",
+        )
+
+
+def _validate_transaction(ctx: BlockContext, tx: ParsedTransaction, verdict: TxVerdict) -> None:
     try:
-        payload, signature, data, ch, sh, ch_bytes = _headers(raw)
-        verdict.tx_id = ch.tx_id
-        verdict.header_type = ch.type
-        _check_creator(ctx, sh, payload, signature)
-        if ch.type == HEADER_TYPE_ENDORSER_TRANSACTION:
-            act = _endorser_structure(ch_bytes, ch, sh, data)
-        elif ch.type == HEADER_TYPE_CONFIG:
-            act = None
-            verdict.config_data = data
-        else:
-            raise _Fail(
-                UNSUPPORTED_TX_PAYLOAD,
-                "tx_type",
-                f"channel_header.type: expected 1 or 3, got {ch.type}",
-            )
-        if ch.channel_id != ctx.config.channel_id:
-            raise _Fail(
-                TARGET_CHAIN_NOT_FOUND,
-                "channel_header",
-                f"channel_header.channel_id: expected {ctx.config.channel_id}, got {ch.channel_id}",
-            )
-        if act is not None:
-            if ctx.tx_id_committed(ch.tx_id):
+        _headers(tx)
+        verdict.tx_id = tx.tx_id
+        verdict.header_type = tx.header_type
+        _check_creator(ctx, tx)
+        _check_type_and_channel(ctx, tx, verdict)
+        if tx.header_type == HEADER_TYPE_ENDORSER_TRANSACTION:
+            if ctx.tx_id_committed(tx.tx_id):
                 raise _Fail(
-                    DUPLICATE_TXID, "duplicate_txid", f"tx id {ch.tx_id} is already in the ledger"
+                    DUPLICATE_TXID,
+                    Check.DUPLICATE_TXID,
+                    f"tx id {tx.tx_id} is already in the ledger",
                 )
-            verdict.rwset = _dispatch(ctx, ch, act, verdict)
+            verdict.rwset = _dispatch(ctx, tx, verdict)
     except _Fail as fail:
         verdict.code = fail.code
         verdict.reasons.append(fail.reason)
         if verdict.header_type == HEADER_TYPE_ENDORSER_TRANSACTION and fail.code in _EARLY_FAILURES:
-            verdict.reasons.extend(_diagnose_endorsements(ctx, raw))
+            verdict.reasons.extend(_diagnose_endorsements(ctx, tx))
 
 
 #: Failures that stop Fabric before it looks at endorsements; an auditor still wants to know
@@ -537,18 +584,16 @@ def _validate_transaction(ctx: BlockContext, raw: bytes, verdict: TxVerdict) -> 
 _EARLY_FAILURES = frozenset({BAD_CREATOR_SIGNATURE, BAD_PROPOSAL_TXID, DUPLICATE_TXID})
 
 
-def _diagnose_endorsements(ctx: BlockContext, raw: bytes) -> list[Reason]:
+def _diagnose_endorsements(ctx: BlockContext, tx: ParsedTransaction) -> list[Reason]:
     """Endorsement findings of a transaction already invalid for an earlier reason.
 
     Diagnostic only: never changes the validation code.
     """
     scratch = TxVerdict(index=-1, tx_id="", code=VALID)
     try:
-        _, _, data, ch, _, _ = _headers(raw)
-        actions = unpack_transaction(data)
-        if len(actions) != 1:
+        if len(tx.actions) != 1:
             return []
-        _dispatch(ctx, ch, actions[0], scratch)
+        _dispatch(ctx, tx, scratch)
     except _Fail as fail:
         scratch.reasons.append(fail.reason)
     except _ContextFailed:
@@ -561,7 +606,7 @@ def _diagnose_endorsements(ctx: BlockContext, raw: bytes) -> list[Reason]:
 # --- the guard between a transaction's failures and its context's ------------------------------
 
 #: The check of a failure no other check foresaw (see :func:`validate_transaction`).
-VERIFIER_ERROR = "verifier_error"
+VERIFIER_ERROR = Check.VERIFIER_ERROR
 
 
 class _ContextFailed(Exception):
@@ -613,7 +658,7 @@ class _GuardedState:
 
 
 def validate_block_transactions(
-    ctx: BlockContext, block_number: int, data: Sequence[bytes]
+    ctx: BlockContext, block_number: int, data: Sequence[bytes | ParsedTransaction]
 ) -> tuple[list[TxVerdict], BlockUpdates]:
     """Codes of every transaction of a block, and the writes its VALID transactions make.
 
@@ -636,7 +681,9 @@ def finish_block_validation(
         if v.tx_id in seen:
             v.code = DUPLICATE_TXID
             v.reasons.append(
-                Reason("duplicate_txid", f"tx id {v.tx_id} appears earlier in block {block_number}")
+                Reason(
+                    Check.DUPLICATE_TXID, f"tx id {v.tx_id} appears earlier in block {block_number}"
+                )
             )
         seen.add(v.tx_id)
     updates = BlockUpdates()
@@ -646,12 +693,12 @@ def finish_block_validation(
         try:
             code = check_mvcc(ctx.state, updates, v.rwset)
         except UnsupportedRangeSummary as exc:
-            v.unsupported.append(Reason("range_query_summary", exc.message))
+            v.unsupported.append(Reason(Check.RANGE_QUERY_SUMMARY, exc.message))
             continue
         if code != VALID:
             v.code = code
             v.reasons.append(
-                Reason("mvcc", f"read set conflicts with the state at block {block_number}")
+                Reason(Check.MVCC, f"read set conflicts with the state at block {block_number}")
             )
             continue
         updates.add(v.rwset, (block_number, v.index))

@@ -6,7 +6,7 @@ from fabric_protos.common import common_pb2
 
 from mvote.verifier.chain import verify_chain
 from mvote.verifier.commithash import commit_hash, order_preserving_uint64, update_batch_bytes
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.validation import BlockContext, validate_block_transactions
 
@@ -20,7 +20,7 @@ def test_order_preserving_uint64_matches_fabric() -> None:
 
 
 def test_every_golden_commit_hash_is_recomputed(golden_blocks: list[bytes]) -> None:
-    config = config_from_block(golden_blocks[0])
+    config = channel_config_from_block(golden_blocks[0])
     state, seen, previous = MemoryState(), set[str](), b""
     for number in range(1, len(golden_blocks)):
         block = common_pb2.Block.FromString(golden_blocks[number])

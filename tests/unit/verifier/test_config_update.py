@@ -18,7 +18,7 @@ from mvote.client.identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.verifier.chain import CHECKS, ChainReport, Finding, verify_chain
 from mvote.verifier.cli import main as verify_main
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.configtx import mod_policy_path
 from mvote.verifier.envelope import unpack_block, unpack_full_envelope
 
@@ -209,7 +209,7 @@ def test_audit_cli_refuses_with_named_check_and_code(
 def test_mod_policy_paths_follow_fabrics_policy_for_item(network: NetworkMaterial) -> None:
     from mvote.verifier.configtx import config_map
 
-    config = config_from_block(network.genesis.raw)
+    config = channel_config_from_block(network.genesis.raw)
     elements = config_map(config.source.channel_group, "config")
     assert mod_policy_path(elements["[Group]  /Channel"]) == "/Channel/Admins"
     assert mod_policy_path(elements["[Group]  /Channel/Application"]) == ADMINS

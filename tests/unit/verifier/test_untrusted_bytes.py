@@ -41,17 +41,17 @@ from mvote.node.material import init_network
 from mvote.node.orderer import sign_block
 from mvote.node.runtime import Node
 from mvote.verifier import chain as chain_module
-from mvote.verifier import cli, validation
+from mvote.verifier import cli, transaction
 from mvote.verifier.audit import audit_chain
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import CHECKS
 from mvote.verifier.chainfile import write_chain
+from mvote.verifier.checks import REPLAY_CHECKS
 from mvote.verifier.commithash import commit_hash
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import unpack_block, unpack_full_envelope
 from mvote.verifier.mvcc import BlockUpdates, MemoryState
 from mvote.verifier.receipt import Receipt, verify_receipt
-from mvote.verifier.replay import REPLAY_CHECKS
 from mvote.verifier.validation import (
     BAD_CREATOR_SIGNATURE,
     ENDORSEMENT_POLICY_FAILURE,
@@ -162,7 +162,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     receipt = dataclasses.replace(
         receipt, block=BALLOT_BLOCK, proof={0: blocks[0], 1: blocks[1], BALLOT_BLOCK: audit_copy}
     )
-    config = config_from_block(blocks[0])
+    config = channel_config_from_block(blocks[0])
     state, tx_ids = MemoryState(), set()
     ctx = BlockContext(config, state, tx_ids.__contains__)
     verdicts, updates = validate_block_transactions(ctx, 1, unpack_block(blocks[1]).data)
@@ -494,7 +494,7 @@ def _unforeseen(*_: object) -> None:
 def test_a_failure_no_check_foresaw_marks_the_transaction_invalid(
     sample: Sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(validation, "unpack_transaction", _unforeseen)
+    monkeypatch.setattr(transaction, "unpack_transaction", _unforeseen)
     verdict = validate_transaction(sample.context, 0, sample.ballot_tx)
     assert verdict.code == INVALID_OTHER_REASON and verdict.rwset is None
     assert [r.check for r in verdict.reasons] == [VERIFIER_ERROR]

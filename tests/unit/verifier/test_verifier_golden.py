@@ -6,7 +6,7 @@ from typing import Any
 
 from mvote.verifier.block import block_data_hash, block_header_hash
 from mvote.verifier.chain import verify_chain
-from mvote.verifier.config import config_from_block
+from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import (
     unpack_block,
     unpack_chaincode_action,
@@ -77,7 +77,7 @@ def test_block_hashes_match_index(golden_blocks: list[bytes], golden_index: dict
 
 
 def test_genesis_config_contents(golden_blocks: list[bytes]) -> None:
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     assert cfg.channel_id == "mvote"
     assert sorted(o.msp_id for o in cfg.application_orgs.values()) == [
         "Org1MSP",
@@ -109,7 +109,7 @@ def test_genesis_config_contents(golden_blocks: list[bytes]) -> None:
 
 
 def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None:
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     block = unpack_block(golden_blocks[5])
     env = unpack_full_envelope(block.data[0])
     assert env.channel_header.channel_id == "mvote"
@@ -131,7 +131,7 @@ def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None
 def test_orderer_identity_role(golden_blocks: list[bytes]) -> None:
     from mvote.verifier.envelope import unpack_signature_header, unpack_signatures_metadata
 
-    cfg = config_from_block(golden_blocks[0])
+    cfg = channel_config_from_block(golden_blocks[0])
     md = unpack_signatures_metadata(unpack_block(golden_blocks[1]).metadata[0])
     signer = cfg.msps.deserialize(
         unpack_signature_header(md.signatures[0].signature_header).creator
