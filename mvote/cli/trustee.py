@@ -49,15 +49,8 @@ from mvote.client import trustee as tr
 from mvote.client.files import write_private
 from mvote.client.voting import VotingContract
 from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal
-from mvote.verifier.envelope import (
-    HEADER_TYPE_ENDORSER_TRANSACTION,
-    unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_header_extension,
-    unpack_rwset,
-    unpack_transaction,
-)
+from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, KVWrite, unpack_block
+from mvote.verifier.transaction import ParsedTransaction
 
 trustee_app = typer.Typer(
     help="Trustees of secret ballots: keys, the k-of-n key ceremony, partial decryptions.",
@@ -142,6 +135,14 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     return tfile, tfile.open(secret), secret
 
 
+def _writes(tx: ParsedTransaction, chaincode: str) -> tuple[KVWrite, ...]:
+    """The writes of ``chaincode``'s namespace by an endorser transaction invoking it."""
+    if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION or tx.chaincode_name != chaincode:
+        return ()
+    namespace = tx.namespace(chaincode)
+    return namespace.writes if namespace is not None else ()
+
+
 def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
     """The values of ``wanted`` keys as written by the VALID transactions of the channel's
     blocks (the last write wins), read over Deliver: the contract has no reader for postings."""
@@ -153,20 +154,9 @@ def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
         for index, data in enumerate(block.data):
             if index >= len(codes) or codes[index] != 0:
                 continue
-            envelope = unpack_full_envelope(data)
-            header = envelope.channel_header
-            if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
-                continue
-            if unpack_header_extension(header.extension)[0] != chaincode:
-                continue
-            (action,) = unpack_transaction(envelope.data)
-            rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-            for ns in rwset.ns_rwsets:
-                if ns.namespace != chaincode:
-                    continue
-                for write in ns.writes:
-                    if write.key in wanted and not write.is_delete:
-                        found[write.key] = encoding.decode(bytes(write.value), max_size=1 << 24)
+            for write in _writes(ParsedTransaction.parse(data), chaincode):
+                if write.key in wanted and not write.is_delete:
+                    found[write.key] = encoding.decode(write.value, max_size=1 << 24)
     return found
 
 
