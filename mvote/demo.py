@@ -32,9 +32,8 @@ from typing import Any, Protocol
 
 import nacl.signing
 
-from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode.errors import MvoteError, Refusal
 from mvote.chaincode.records import (
     Ballot,
     CastRequest,
@@ -42,11 +41,12 @@ from mvote.chaincode.records import (
     QuestionSpec,
     Rule,
     Turnout,
-    roster_batches,
 )
-from mvote.chaincode.simulation import SerialLedger
+from mvote.chaincode.simulation import Executed, SerialLedger
+from mvote.client import recipes
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.registrar import issue_credential
+from mvote.client.voting import Committed, Transactor, VotingContract
 
 Printer = Callable[[str], None]
 
@@ -54,11 +54,9 @@ Printer = Callable[[str], None]
 class Channel(Protocol):
     name: str
 
-    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        """Run and commit a transaction; return its decoded payload or raise its MvoteError."""
+    def acting_as(self, creator: bytes) -> Transactor:
+        """Run the contract as ``creator``'s identity."""
         ...
-
-    def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any: ...
 
 
 class InProcessChannel:
@@ -70,20 +68,53 @@ class InProcessChannel:
         self._clock = clock
         # A serial ledger: concurrent voters take turns.
         self._lock = threading.Lock()
+        #: tx id -> the ledger height after it, for every transaction this channel committed.
+        self.blocks: dict[str, int] = {}
+
+    def run(self, creator: bytes, function: str, *args: bytes | str, commit: bool) -> Executed:
+        """Run ``function`` as ``creator`` (committing its writes if ``commit``); a refusal
+        raises the typed error its structured payload names."""
+        with self._lock:
+            done = self.ledger.run(
+                creator, function, *args, timestamp=int(self._clock()), commit=commit
+            )
+            if done.ok and commit:
+                self.blocks[done.tx_id] = self.ledger.height
+        if not done.ok:
+            raise Refusal.from_bytes(done.response.payload).error()
+        return done
 
     def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        with self._lock:
-            done = self.ledger.run(creator, function, *args, timestamp=int(self._clock()))
-        if not done.ok:
-            raise MvoteError.from_message(done.response.message)
-        return done.payload()
+        return self.run(creator, function, *args, commit=True).payload()
 
     def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        with self._lock:
-            done = self.ledger.query(creator, function, *args, timestamp=int(self._clock()))
-        if not done.ok:
-            raise MvoteError.from_message(done.response.message)
-        return done.payload()
+        return self.run(creator, function, *args, commit=False).payload()
+
+    def acting_as(self, creator: bytes) -> _InProcessTransactor:
+        return _InProcessTransactor(self, creator)
+
+
+class _InProcessTransactor:
+    """One identity on an :class:`InProcessChannel`; a transaction's "block" is the ledger
+    height right after it."""
+
+    def __init__(self, channel: InProcessChannel, creator: bytes) -> None:
+        self._channel = channel
+        self._creator = creator
+
+    @property
+    def channel_name(self) -> str:
+        return self._channel.name
+
+    def transact(self, function: str, *args: bytes | str) -> Committed:
+        done = self._channel.run(self._creator, function, *args, commit=True)
+        return Committed(done.payload(), done.tx_id, self._channel.blocks[done.tx_id])
+
+    def query(self, function: str, *args: bytes | str) -> Any:
+        return self._channel.evaluate(self._creator, function, *args)
+
+    def block_of(self, transaction_id: str) -> int:
+        return self._channel.blocks[transaction_id]
 
 
 @dataclass(frozen=True)
@@ -195,11 +226,10 @@ def run(
         + ", ".join(f"{q.qid} ({q.rule.kind}, {_elig(q)})" for q, _ in plan)
     )
     for spec, owner in plan:
-        channel.submit(owner, "CreateQuestion", encoding.encode(spec.to_json()))
-        channel.submit(owner, "OpenQuestion", spec.qid)
+        recipes.create_question(_as(channel, owner), spec, open_now=True)
 
     # --- ballots ----------------------------------------------------------------------------------
-    client = operators.client
+    voting = _as(channel, operators.client)
     committed: list[dict[str, Any]] = []
     count_lock = threading.Lock()
 
@@ -207,7 +237,13 @@ def run(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int], **extra: Any
     ) -> None:
         request = prepare_ballot(voter, channel=ch, question=spec, choices=choices, **extra)
-        result = channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        done = voting.cast(request)
+        result = {
+            "qid": done.qid,
+            "tracker": done.tracker,
+            "shard": done.shard,
+            "tx": done.transaction_id,
+        }
         with count_lock:
             committed.append(result)
 
@@ -222,7 +258,7 @@ def run(
         request = CastRequest(
             ballot, voter.sign(ballot.canonical_bytes()).signature.hex(), credential
         )
-        channel.submit(client, "Cast", encoding.encode(request.to_json()))
+        voting.cast(request)
 
     out(f"{step(3)} ballots: students, registered citizens and residents vote from their devices")
     # Every choice is drawn first, so the seed alone decides the results; then the voters cast
@@ -262,6 +298,19 @@ def run(
             lambda: cast_unchecked(parks, citizens[-1], [1, 2, 3, 4]),
         ),
     ]
+    _expect_refusals(attempts, out)
+
+    out(f"{step(5)} close, aggregate shard by shard, tally")
+    tallies = [_close_and_tally(_as(channel, owner), spec) for spec, owner in plan]
+
+    out(f"{step(6)} results")
+    for t in tallies:
+        out(format_result(t))
+    return Story(tallies, committed)
+
+
+def _expect_refusals(attempts: list[tuple[str, Callable[[], None]]], out: Printer) -> None:
+    """Run each attempt; each must be refused (its code is printed)."""
     for what, attempt in attempts:
         try:
             attempt()
@@ -270,29 +319,23 @@ def run(
         else:
             raise AssertionError(f"the contract accepted {what}")
 
-    out(f"{step(5)} close, aggregate shard by shard, tally")
-    tallies = []
-    for spec, owner in plan:
-        channel.submit(owner, "CloseQuestion", spec.qid, "demo: voting period over")
-        for shard in range(spec.shards):
-            while not channel.submit(owner, "Aggregate", spec.qid, str(shard), "50")["done"]:
-                pass
-        tallies.append(Tally(spec, channel.submit(owner, "Tally", spec.qid)))
 
-    out(f"{step(6)} results")
-    for t in tallies:
-        out(format_result(t))
-    return Story(tallies, committed)
+def _close_and_tally(contract: VotingContract, spec: QuestionSpec) -> Tally:
+    contract.close_question(spec.qid, "demo: voting period over")
+    return Tally(spec, recipes.tally(contract, spec.qid, batch=50).tally)
+
+
+def _as(channel: Channel, creator: bytes) -> VotingContract:
+    return VotingContract(channel.acting_as(creator))
 
 
 def _roster(
     channel: Channel, admin: bytes, rid: str, title: str, members: list[nacl.signing.SigningKey]
 ) -> None:
-    channel.submit(admin, "CreateRoster", encoding.encode({"rid": rid, "title": title}))
-    entries = sorted(keys.voter_hash(bytes(m.verify_key)).hex() for m in members)
-    for batch in roster_batches(entries):
-        channel.submit(admin, "AddRosterEntries", encoding.encode({"rid": rid, "entries": batch}))
-    channel.submit(admin, "SealRoster", rid)
+    contract = _as(channel, admin)
+    contract.create_roster(rid, title)
+    recipes.add_roster(contract, rid, [voter_public_hex(m) for m in members])
+    contract.seal_roster(rid)
 
 
 def _elig(spec: QuestionSpec) -> str:

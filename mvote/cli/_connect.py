@@ -3,17 +3,29 @@ Gateway to the node (TLS with the network's TLS CA unless ``--plaintext``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 import typer
 
-from mvote.cli._common import fail, remote
+from mvote.cli._common import (
+    DEFAULT_NETWORK,
+    JsonOpt,
+    NetworkOpt,
+    NodeOpt,
+    OrgOpt,
+    PlaintextOpt,
+    fail,
+    remote,
+)
 from mvote.client.blocks import BlockFetcher, fetch_blocks
-from mvote.client.channel import Committed, GatewayChannel
+from mvote.client.channel import GatewayChannel
 from mvote.client.identity import Signer, load_signer
 from mvote.client.network import Network
+from mvote.client.voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
 Role = Literal["admin", "client"]
@@ -43,21 +55,14 @@ class Connection:
     def channel_name(self) -> str:
         return self.material.config.channel
 
-    def submit(self, function: str, *args: bytes | str) -> Committed:
-        with remote():
-            return self.channel.transact(self.creator, function, *args)
-
-    def evaluate(self, function: str, *args: bytes | str) -> Any:
-        with remote():
-            return self.channel.evaluate(self.creator, function, *args)
-
     def network(self) -> Network:
         return self.channel.gateway(self.creator).network(self.channel_name)
 
-    def committed_block(self, transaction_id: str) -> int:
-        """The block of a transaction the ledger already holds (the node answers at once)."""
-        with remote():
-            return self.network().new_commit(transaction_id).status().block_number
+    @property
+    def contract(self) -> VotingContract:
+        """The voting contract as this connection's identity (typed errors, not Failures:
+        run recipes inside ``remote()``)."""
+        return VotingContract(self.channel.acting_as(self.creator))
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():
@@ -112,3 +117,63 @@ def connect(
         tls_root_certificates=tls,
     )
     return Connection(material, chosen, signer, channel, address)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom a command acts, and how it prints: the connection options that every
+    command talking to a node takes, declared once (see :func:`connected`)."""
+
+    network: NetworkOpt = DEFAULT_NETWORK
+    node: NodeOpt = None
+    org: OrgOpt = None
+    identity: IdentityOpt = None
+    plaintext: PlaintextOpt = False
+    as_json: JsonOpt = False
+
+    def connect(self, default_role: Role) -> Connection:
+        return connect(
+            self.network,
+            self.node,
+            self.org,
+            self.identity,
+            default_role=default_role,
+            plaintext=self.plaintext,
+        )
+
+
+#: The default of a command's ``target`` parameter (replaced by the options, see connected).
+ANYWHERE = Target()
+
+_TARGET_HINTS = get_type_hints(Target, include_extras=True)
+_TARGET_PARAMS = [
+    inspect.Parameter(
+        f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=_TARGET_HINTS[f.name]
+    )
+    for f in fields(Target)
+]
+
+
+def connected(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(..., target: Target)`` as a Typer command taking the :class:`Target` options
+    (``--network``, ``--node``, ``--org``, ``--identity``, ``--plaintext``, ``--json``) after
+    its own. Precondition: ``command`` has a parameter ``target`` and none of those names."""
+    hints = get_type_hints(command, include_extras=True)
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "target"
+    ]
+
+    def as_typer(**options: Any) -> None:
+        target = Target(**{p.name: options.pop(p.name) for p in _TARGET_PARAMS})
+        command(**options, target=target)
+
+    as_typer.__name__ = command.__name__
+    as_typer.__qualname__ = command.__qualname__
+    as_typer.__doc__ = command.__doc__
+    as_typer.__module__ = command.__module__
+    params = [*own, *_TARGET_PARAMS]
+    as_typer.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    as_typer.__annotations__ = {p.name: p.annotation for p in params}
+    return as_typer

@@ -58,6 +58,14 @@ def _run_verify(args: list[str], echo: scenario.Printer) -> tuple[int, str]:
     return done.returncode, verdict
 
 
+def _verdict(t: scenario.Tally) -> str:
+    """A tally's outcome in a few words: passed or not, or the winning options."""
+    outcome = t.result["outcome"]
+    if outcome["kind"] == "yesno":
+        return "PASSED" if outcome["passed"] else "NOT PASSED"
+    return ", ".join(t.question.options[i] for i in outcome["winners"]) or "none"
+
+
 def demo(
     directory: Annotated[
         Path | None,
@@ -191,12 +199,7 @@ def demo(
             f"{len(story.ballots)} of them ballots"
         )
         for t in story.tallies:
-            outcome = t.result["outcome"]
-            if outcome["kind"] == "yesno":
-                said = "PASSED" if outcome["passed"] else "NOT PASSED"
-            else:
-                said = ", ".join(t.question.options[i] for i in outcome["winners"]) or "none"
-            echo(f"  {t.question.qid:<20} {t.result['ballots']:>4} ballots  {said}")
+            echo(f"  {t.question.qid:<20} {t.result['ballots']:>4} ballots  {_verdict(t)}")
         echo(f"  receipt      {receipt_verdict}  (mvote-verify receipt)")
         echo(f"  audit        {audit_verdict}  (mvote-verify audit)")
         echo(f"  time         {elapsed:.1f} s; node stopped")

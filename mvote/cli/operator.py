@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.records import QuestionSpec, roster_batches
+from mvote.chaincode.errors import InvalidField, MvoteError, NoQuorum
+from mvote.chaincode.records import Question, QuestionSpec
 from mvote.cli._common import (
-    DEFAULT_NETWORK,
     REFUSED,
     Failure,
-    JsonOpt,
-    NetworkOpt,
-    NodeOpt,
-    OrgOpt,
     Output,
-    PlaintextOpt,
     fail,
+    failure_of,
     read_text,
+    remote,
     run,
 )
-from mvote.cli._connect import Connection, IdentityOpt, connect
+from mvote.cli._connect import ANYWHERE, Target, connected
+from mvote.client import recipes
+from mvote.client.errors import QuestionOpen
+from mvote.client.voting import Recorded, VotingContract
 from mvote.client.wallet import Wallet
 from mvote.verifier.chainfile import write_chain
 
@@ -41,18 +38,6 @@ question_app = typer.Typer(
     help="Create, open, close, cancel and inspect questions.", no_args_is_help=True
 )
 roster_app = typer.Typer(help="Create, fill and seal voter rosters.", no_args_is_help=True)
-
-
-def _admin(
-    network: Path, node: str | None, org: str | None, identity: str | None, plaintext: bool
-) -> Connection:
-    return connect(network, node, org, identity, default_role="admin", plaintext=plaintext)
-
-
-def _client(
-    network: Path, node: str | None, org: str | None, identity: str | None, plaintext: bool
-) -> Connection:
-    return connect(network, node, org, identity, default_role="client", plaintext=plaintext)
 
 
 # --- times -------------------------------------------------------------------------------------
@@ -150,18 +135,50 @@ def build_spec(
     if options:
         spec["options"] = options
     if rule is not None:
-        if rule == "single":
-            spec["rule"] = {"kind": "single"}
-        elif rule == "multi":
-            spec["rule"] = {"kind": "multi", "min": min_choices or 1, "max": max_choices or 1}
-        elif rule == "yesno":
-            spec["rule"] = {
-                "kind": "yesno",
-                "threshold_bp": 5000 if threshold_bp is None else threshold_bp,
-                "min_turnout": _turnout(turnout),
-            }
-        else:
-            fail(f"--rule: expected single, multi or yesno, got {rule!r}")
+        spec["rule"] = _rule(rule, min_choices, max_choices, threshold_bp, turnout)
+    _set_eligibility(spec, roster, registrars, onsite_code)
+    schedule = spec.get("schedule")
+    if not isinstance(schedule, dict) or opens is not None or closes is not None:
+        spec["schedule"] = _schedule(opens, closes, duration, now)
+    _set_mode(spec, mode, election)
+    if shards is not None:
+        spec["shards"] = shards
+    spec.setdefault("shards", 1)
+    missing = [f for f in ("qid", "title", "options", "rule", "eligibility") if f not in spec]
+    if missing:
+        fail(
+            f"spec: missing {', '.join(missing)}",
+            hint="give a spec file (JSON or YAML, see docs/records.md) or the flags "
+            "--qid, --title, --option (twice or more), --rule, --roster or --registrar",
+        )
+    return QuestionSpec.from_json(spec)
+
+
+def _rule(
+    rule: str,
+    min_choices: int | None,
+    max_choices: int | None,
+    threshold_bp: int | None,
+    turnout: str | None,
+) -> dict[str, Any]:
+    """``--rule`` and its flags as the spec's ``rule`` object."""
+    if rule == "single":
+        return {"kind": "single"}
+    if rule == "multi":
+        return {"kind": "multi", "min": min_choices or 1, "max": max_choices or 1}
+    if rule == "yesno":
+        return {
+            "kind": "yesno",
+            "threshold_bp": 5000 if threshold_bp is None else threshold_bp,
+            "min_turnout": _turnout(turnout),
+        }
+    fail(f"--rule: expected single, multi or yesno, got {rule!r}")
+
+
+def _set_eligibility(
+    spec: dict[str, Any], roster: str | None, registrars: list[str], onsite_code: str | None
+) -> None:
+    """``--roster`` / ``--registrar`` and ``--onsite-code`` into ``spec["eligibility"]``."""
     if roster is not None and registrars:
         fail("--roster and --registrar: a question is either roster or open eligibility")
     if roster is not None:
@@ -171,26 +188,32 @@ def build_spec(
             "kind": "open",
             "registrars": sorted({_registrar_key(r) for r in registrars}),
         }
-    if onsite_code is not None:
-        base = spec.get("eligibility")
-        if not isinstance(base, dict) or base.get("kind") not in ("roster", "open"):
-            fail("--onsite-code: needs roster or open eligibility (--roster or --registrar)")
-        salt = secrets.token_bytes(16)
-        spec["eligibility"] = {
-            "kind": "onsite",
-            "base": base,
-            "code_salt": salt.hex(),
-            "code_hash": onsite_code_hash(salt, str(spec.get("qid", "")), onsite_code).hex(),
-        }
-    schedule = spec.get("schedule")
-    if not isinstance(schedule, dict) or opens is not None or closes is not None:
-        start = parse_time(opens, "--opens-at", now) if opens is not None else now
-        end = (
-            parse_time(closes, "--closes-at", now)
-            if closes is not None
-            else start + parse_duration(duration, "--duration")
-        )
-        spec["schedule"] = {"opens_at": start, "closes_at": end}
+    if onsite_code is None:
+        return
+    base = spec.get("eligibility")
+    if not isinstance(base, dict) or base.get("kind") not in ("roster", "open"):
+        fail("--onsite-code: needs roster or open eligibility (--roster or --registrar)")
+    salt = secrets.token_bytes(16)
+    spec["eligibility"] = {
+        "kind": "onsite",
+        "base": base,
+        "code_salt": salt.hex(),
+        "code_hash": onsite_code_hash(salt, str(spec.get("qid", "")), onsite_code).hex(),
+    }
+
+
+def _schedule(opens: str | None, closes: str | None, duration: str, now: int) -> dict[str, int]:
+    start = parse_time(opens, "--opens-at", now) if opens is not None else now
+    end = (
+        parse_time(closes, "--closes-at", now)
+        if closes is not None
+        else start + parse_duration(duration, "--duration")
+    )
+    return {"opens_at": start, "closes_at": end}
+
+
+def _set_mode(spec: dict[str, Any], mode: str | None, election: str | None) -> None:
+    """``--mode`` and ``--election`` into ``spec``: secret mode needs an election, open none."""
     if mode is not None:
         if mode not in ("open", "secret"):
             fail(f"--mode: expected open or secret, got {mode!r}")
@@ -206,17 +229,6 @@ def build_spec(
         )
     if spec["mode"] == "open" and "election" in spec:
         fail("--election: only for --mode secret")
-    if shards is not None:
-        spec["shards"] = shards
-    spec.setdefault("shards", 1)
-    missing = [f for f in ("qid", "title", "options", "rule", "eligibility") if f not in spec]
-    if missing:
-        fail(
-            f"spec: missing {', '.join(missing)}",
-            hint="give a spec file (JSON or YAML, see docs/records.md) or the flags "
-            "--qid, --title, --option (twice or more), --rule, --roster or --registrar",
-        )
-    return QuestionSpec.from_json(spec)
 
 
 def _turnout(text: str | None) -> dict[str, Any]:
@@ -278,6 +290,7 @@ def describe_question(q: dict[str, Any]) -> str:
 
 
 @question_app.command("create")
+@connected
 def question_create(
     spec_file: Annotated[
         Path | None,
@@ -344,12 +357,7 @@ def question_create(
     open_now: Annotated[
         bool, typer.Option("--open", help="Open it right after creating it.")
     ] = False,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Create a question (DRAFT) from a spec file and/or flags; --open opens it too."""
 
@@ -377,11 +385,9 @@ def question_create(
             mode=mode,
             election=election,
         )
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit("CreateQuestion", encoding.encode(spec.to_json()))
-            record = done.result
-            if open_now:
-                record = conn.submit("OpenQuestion", spec.qid).result
+        with target.connect("admin") as conn, remote():
+            made = recipes.create_question(conn.contract, spec, open_now=open_now)
+        done, record = made.created, made.question.to_json()
         out.result(
             {"question": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: (
@@ -391,125 +397,86 @@ def question_create(
             ),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 def _transition(
-    function: str,
-    qid: str,
-    args: list[str],
-    network: Path,
-    node: str | None,
-    org: str | None,
-    identity: str | None,
-    plaintext: bool,
-    as_json: bool,
-    verb: str,
+    target: Target, qid: str, verb: str, step: Callable[[VotingContract], Recorded[Question]]
 ) -> None:
     def body(out: Output) -> None:
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit(function, qid, *args)
+        with target.connect("admin") as conn, remote():
+            done = step(conn.contract)
+        state = done.value.state
         out.result(
-            {"question": done.result, "tx": done.transaction_id, "block": done.block_number},
-            f"{qid} {verb}: now {done.result['state']} (block {done.block_number}, "
-            f"tx {done.transaction_id})",
+            {
+                "question": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
+            f"{qid} {verb}: now {state} (block {done.block_number}, tx {done.transaction_id})",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @question_app.command("open")
+@connected
 def question_open(
     qid: Annotated[str, typer.Argument(help="Question id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Open a DRAFT question for ballots (its roster must be sealed)."""
-    _transition("OpenQuestion", qid, [], network, node, org, identity, plaintext, as_json, "opened")
+    _transition(target, qid, "opened", lambda c: c.open_question(qid))
 
 
 @question_app.command("close")
+@connected
 def question_close(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded on chain).")] = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Close an OPEN question: no more ballots; then `mvote tally QID`."""
-    args = [reason] if reason else []
-    _transition(
-        "CloseQuestion", qid, args, network, node, org, identity, plaintext, as_json, "closed"
-    )
+    _transition(target, qid, "closed", lambda c: c.close_question(qid, reason or None))
 
 
 @question_app.command("cancel")
+@connected
 def question_cancel(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     reason: Annotated[str, typer.Option(help="Why (required; recorded on chain).")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Cancel a DRAFT or OPEN question (it is never tallied)."""
-    _transition(
-        "CancelQuestion",
-        qid,
-        [reason],
-        network,
-        node,
-        org,
-        identity,
-        plaintext,
-        as_json,
-        "cancelled",
-    )
+    _transition(target, qid, "cancelled", lambda c: c.cancel_question(qid, reason))
 
 
 @question_app.command("show")
+@connected
 def question_show(
     qid: Annotated[str, typer.Argument(help="Question id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Show a question: rule, eligibility, schedule, options (with their numbers), state."""
 
     def body(out: Output) -> None:
-        with _client(network, node, org, identity, plaintext) as conn:
-            record = conn.evaluate("GetQuestion", qid)
+        with target.connect("client") as conn, remote():
+            record = conn.contract.get_question(qid).to_json()
         out.result(record, lambda: describe_question(record))
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @question_app.command("list")
+@connected
 def question_list(
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """List every question on the channel with its state."""
 
     def body(out: Output) -> None:
-        with _client(network, node, org, identity, plaintext) as conn:
-            records = conn.evaluate("ListQuestions")
+        with target.connect("client") as conn, remote():
+            records = [q.to_json() for q in conn.contract.list_questions()]
 
         def human() -> str:
             if not records:
@@ -520,53 +487,38 @@ def question_list(
 
         out.result(records, human)
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- roster ------------------------------------------------------------------------------------
 
 
 @roster_app.command("create")
+@connected
 def roster_create(
     rid: Annotated[str, typer.Argument(help="Roster id.")],
     title: Annotated[str, typer.Option(help="What the roster is (a school, a housing complex).")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Create an empty roster owned by your organisation."""
 
     def body(out: Output) -> None:
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit("CreateRoster", encoding.encode({"rid": rid, "title": title}))
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.create_roster(rid, title)
         out.result(
-            {"roster": done.result, "tx": done.transaction_id, "block": done.block_number},
+            {"roster": done.value.to_json(), "tx": done.transaction_id, "block": done.block_number},
             f"created roster {rid} ({title}); next: mvote roster add {rid} --csv FILE",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 def _keys_from_csv(path: Path) -> list[str]:
     """Voter public keys from a CSV: a column named public_key (or key, voter), else the first."""
-    rows = list(csv.reader(io.StringIO(read_text(path, "--csv"))))
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
-        return []
-    header = [c.strip().lower() for c in rows[0]]
-    column = next((header.index(n) for n in ("public_key", "key", "voter") if n in header), None)
-    if column is not None:
-        rows = rows[1:]
-    found = []
-    for number, row in enumerate(rows, 2 if column is not None else 1):
-        value = row[column or 0].strip().lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            fail(f"--csv: {path} line {number}: expected a 64-hex-digit public key, got {value!r}")
-        found.append(value)
-    return found
+    try:
+        return recipes.roster_keys_from_csv(read_text(path, "--csv"))
+    except InvalidField as exc:
+        fail(f"--csv: {path} {exc.message}")
 
 
 def _keys_from_wallets(folder: Path) -> list[str]:
@@ -577,6 +529,7 @@ def _keys_from_wallets(folder: Path) -> list[str]:
 
 
 @roster_app.command("add")
+@connected
 def roster_add(
     rid: Annotated[str, typer.Argument(help="Roster id.")],
     csv_file: Annotated[
@@ -589,12 +542,7 @@ def roster_add(
     key: Annotated[
         list[str] | None, typer.Option("--key", help="A voter public key (repeat).")
     ] = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Add voters (their key hashes) to an unsealed roster, in batches of MAX_ROSTER_BATCH."""
 
@@ -610,75 +558,62 @@ def roster_add(
             public_keys.append(k)
         if not public_keys:
             fail("no voters given", hint="pass --csv FILE, --wallets DIR or --key HEX")
-        entries = sorted({keys.voter_hash(bytes.fromhex(k)).hex() for k in public_keys})
-        batches = roster_batches(entries)
-        roster: dict[str, Any] = {}
-        txs = []
-        with _admin(network, node, org, identity, plaintext) as conn:
-            for n, batch in enumerate(batches, 1):
-                done = conn.submit(
-                    "AddRosterEntries", encoding.encode({"rid": rid, "entries": batch})
-                )
-                roster = done.result
-                txs.append(done.transaction_id)
-                out.progress(
-                    f"batch {n}/{len(batches)}: {len(batch)} entries, block {done.block_number}"
-                )
+        with target.connect("admin") as conn, remote():
+            added = recipes.add_roster(conn.contract, rid, public_keys, progress=out.progress)
+        roster = added.roster.to_json() if added.roster is not None else {}
+        batches = len(added.transactions)
         out.result(
-            {"roster": roster, "added": len(entries), "batches": len(batches), "txs": txs},
-            f"added {len(entries)} voters to {rid} in {len(batches)} transaction(s); "
+            {
+                "roster": roster,
+                "added": added.added,
+                "batches": batches,
+                "txs": [t.transaction_id for t in added.transactions],
+            },
+            f"added {added.added} voters to {rid} in {batches} transaction(s); "
             f"roster now has {roster['count']}; seal it with: mvote roster seal {rid}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @roster_app.command("seal")
+@connected
 def roster_seal(
     rid: Annotated[str, typer.Argument(help="Roster id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Seal a roster: it never changes again, and questions may use it."""
 
     def body(out: Output) -> None:
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit("SealRoster", rid)
-        r = done.result
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.seal_roster(rid)
+        r = done.value.to_json()
         out.result(
             {"roster": r, "tx": done.transaction_id, "block": done.block_number},
             f"sealed roster {rid}: {r['count']} voters, digest {r['digest']}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @roster_app.command("show")
+@connected
 def roster_show(
     rid: Annotated[str, typer.Argument(help="Roster id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Show a roster's header: owner, voter count, digest, sealed."""
 
     def body(out: Output) -> None:
-        with _client(network, node, org, identity, plaintext) as conn:
-            r = conn.evaluate("GetRoster", rid)
+        with target.connect("client") as conn, remote():
+            r = conn.contract.get_roster(rid).to_json()
         out.result(
             r,
             f"{r['rid']}: {r['title']} (owner {r['owner']}), {r['count']} voters, "
             f"{'sealed' if r['sealed'] else 'open'}, digest {r['digest']}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- results and tally -------------------------------------------------------------------------
@@ -716,21 +651,17 @@ def describe_decryption(tally: dict[str, Any]) -> list[str]:
     ]
 
 
+@connected
 def results(
     qid: Annotated[str, typer.Argument(help="Question id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Show a question's results: live counts while open, the final tally once tallied."""
 
     def body(out: Output) -> None:
-        with _client(network, node, org, identity, plaintext) as conn:
-            question = conn.evaluate("GetQuestion", qid)
-            res = conn.evaluate("GetResults", qid)
+        with target.connect("client") as conn, remote():
+            question = conn.contract.get_question(qid).to_json()
+            res = conn.contract.get_results(qid)
 
         def human() -> str:
             head = f"{question['title']}  [{qid}]  {res['state']}"
@@ -761,75 +692,32 @@ def results(
 
         out.result(res, human)
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
-@dataclass(frozen=True)
-class _Tallied:
-    """A question's tally as the ledger holds it, and whether this run's own ``Tally`` was
-    acknowledged (``already``: found TALLIED, or the ``Tally`` failed and the ledger shows it
-    TALLIED anyway, e.g. the commit acknowledgement was lost)."""
-
-    tally: dict[str, Any]
-    tx: str
-    block: int
-    already: bool
-
-
-def _recorded_tally(conn: Connection, qid: str) -> _Tallied | None:
-    """The recorded tally if ``qid`` is TALLIED; None if not, or if the node cannot say."""
+def _tally(
+    contract: VotingContract, qid: str, *, close: bool, batch: int, out: Output
+) -> recipes.TallyOutcome:
+    """The tally recipe, its refusals with what to do next."""
     try:
-        if conn.evaluate("GetQuestion", qid)["state"] != "TALLIED":
-            return None
-        tally = conn.evaluate("GetTally", qid)
-        return _Tallied(tally, tally["tx"], conn.committed_block(tally["tx"]), already=True)
-    except Failure:
-        return None
-
-
-def _aggregate_shards(conn: Connection, qid: str, shards: int, batch: int, out: Output) -> int:
-    """Aggregate every shard not yet done, ``batch`` ballots per transaction; how many ran."""
-    transactions = 0
-    for shard in range(shards):
-        try:
-            done = bool(conn.evaluate("GetAggregate", qid, str(shard))["done"])
-        except Failure as f:
-            if f.error != "NOT_FOUND":
-                raise
-            done = False
-        while not done:
-            step = conn.submit("Aggregate", qid, str(shard), str(batch))
-            transactions += 1
-            done = bool(step.result["done"])
-            out.progress(
-                f"shard {shard + 1}/{shards}: {step.result['ballots']} ballots"
-                + (" (done)" if done else "")
-            )
-    return transactions
-
-
-def _submit_tally(conn: Connection, qid: str) -> _Tallied:
-    """Record the tally. When the ``Tally`` fails but the ledger shows the question TALLIED
-    (its acknowledgement was lost, or another run's tally committed first), that tally."""
-    try:
-        final = conn.submit("Tally", qid)
-    except Failure as f:
-        recorded = _recorded_tally(conn, qid)
-        if recorded is not None:
-            return recorded
-        if f.error != "NO_QUORUM":
-            raise
+        return recipes.tally(contract, qid, close=close, batch=batch, progress=out.progress)
+    except QuestionOpen as exc:
+        hint = f"close it first (`mvote question close {qid}`) or pass --close"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint, field=exc.field) from None
+    except NoQuorum as exc:
         raise Failure(
             REFUSED,
-            "NO_QUORUM",
-            f"{qid}: every shard is aggregated; {f.message}",
+            exc.code,
+            f"{qid}: every shard is aggregated; {exc.message}",
             hint="at least k trustees post their partial decryptions (`mvote trustee "
             f"decrypt {qid} --trustee FILE`), then run `mvote tally {qid}` again",
-            field=f.field,
+            field=exc.field,
         ) from None
-    return _Tallied(final.result, final.transaction_id, final.block_number, already=False)
+    except MvoteError as exc:
+        raise failure_of(exc, remote=True) from exc
 
 
+@connected
 def tally(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     close: Annotated[
@@ -838,46 +726,29 @@ def tally(
     batch: Annotated[
         int, typer.Option(min=1, max=5000, help="Ballots per Aggregate transaction.")
     ] = 1000,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Aggregate every shard of a CLOSED question to its end, then record the tally. Run again
     on a TALLIED question (say, when the first run lost its acknowledgement), it shows the
     recorded tally."""
 
     def body(out: Output) -> None:
-        transactions = 0
-        with _admin(network, node, org, identity, plaintext) as conn:
-            question = conn.evaluate("GetQuestion", qid)
-            done = _recorded_tally(conn, qid) if question["state"] == "TALLIED" else None
-            if done is None:
-                if question["state"] == "OPEN" and close:
-                    conn.submit("CloseQuestion", qid, "closed for the tally")
-                    out.progress(f"closed {qid}")
-                elif question["state"] == "OPEN":
-                    fail(
-                        f"qid: question {qid!r} is OPEN; it must be CLOSED to tally",
-                        error="QUESTION_OPEN",
-                        code=1,
-                        hint=f"close it first (`mvote question close {qid}`) or pass --close",
-                    )
-                transactions = _aggregate_shards(conn, qid, question["shards"], batch, out)
-                done = _submit_tally(conn, qid)
+        with target.connect("admin") as conn:
+            done = _tally(conn.contract, qid, close=close, batch=batch, out=out)
+        question = done.question.to_json()
+        transactions = done.aggregate_transactions
         t = done.tally
         status = (
-            f"already TALLIED in block {done.block} (tx {done.tx}); the recorded result"
+            f"already TALLIED in block {done.block_number} (tx {done.transaction_id}); the "
+            "recorded result"
             if done.already
-            else f"TALLIED in block {done.block}"
+            else f"TALLIED in block {done.block_number}"
         )
         out.result(
             {
                 "tally": t,
-                "tx": done.tx,
-                "block": done.block,
+                "tx": done.transaction_id,
+                "block": done.block_number,
                 "aggregate_transactions": transactions,
                 "already_tallied": done.already,
             },
@@ -891,23 +762,19 @@ def tally(
             ),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
+@connected
 def export(
     out_file: Annotated[Path, typer.Argument(help="The chain file to write.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Pull every committed block over Deliver into a chain file (Fabric's block file format),
     for `mvote-verify audit --chain FILE`."""
 
     def body(out: Output) -> None:
-        with _client(network, node, org, identity, plaintext) as conn:
+        with target.connect("client") as conn:
             blocks = conn.blocks(0)
             anchor = conn.material.genesis_hash.hex()
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -919,4 +786,4 @@ def export(
             f"audit it: mvote-verify audit --chain {out_file} --genesis-hash {anchor}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)

@@ -21,35 +21,36 @@ from typing import Annotated, Any
 import typer
 
 from mvote.chaincode import encoding, keys
+from mvote.chaincode.crypto.elgamal import Ciphertext
+from mvote.chaincode.errors import (
+    AggregationIncomplete,
+    InvalidField,
+    InvalidTransition,
+    MvoteError,
+)
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
     Failure,
     JsonOpt,
     NetworkOpt,
-    NodeOpt,
-    OrgOpt,
     Output,
-    PlaintextOpt,
     fail,
+    failure_of,
     passphrase,
     read_json_file,
+    remote,
     run,
 )
-from mvote.cli._connect import Connection, IdentityOpt, connect, load_material
+from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
+from mvote.client import recipes
 from mvote.client import trustee as tr
 from mvote.client.files import write_private
+from mvote.client.voting import VotingContract
 from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal
-from mvote.verifier.envelope import (
-    HEADER_TYPE_ENDORSER_TRANSACTION,
-    unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_header_extension,
-    unpack_rwset,
-    unpack_transaction,
-)
+from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, KVWrite, unpack_block
+from mvote.verifier.transaction import ParsedTransaction
 
 trustee_app = typer.Typer(
     help="Trustees of secret ballots: keys, the k-of-n key ceremony, partial decryptions.",
@@ -66,12 +67,6 @@ TRUSTEE_TYPE = "mvote.trustee.v1"
 TrusteeFileOpt = Annotated[
     Path, typer.Option("--trustee", help="Your trustee file (mvote trustee keygen).")
 ]
-
-_HINT_NO_QUORUM = (
-    "at least k trustees post their partial decryptions (`mvote trustee decrypt QID --trustee "
-    "FILE`), then run `mvote tally QID` again"
-)
-
 
 # --- the trustee file --------------------------------------------------------------------------
 
@@ -140,10 +135,12 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     return tfile, tfile.open(secret), secret
 
 
-def _admin(
-    network: Path, node: str | None, org: str | None, identity: str | None, plaintext: bool
-) -> Connection:
-    return connect(network, node, org, identity, default_role="admin", plaintext=plaintext)
+def _writes(tx: ParsedTransaction, chaincode: str) -> tuple[KVWrite, ...]:
+    """The writes of ``chaincode``'s namespace by an endorser transaction invoking it."""
+    if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION or tx.chaincode_name != chaincode:
+        return ()
+    namespace = tx.namespace(chaincode)
+    return namespace.writes if namespace is not None else ()
 
 
 def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
@@ -157,20 +154,9 @@ def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
         for index, data in enumerate(block.data):
             if index >= len(codes) or codes[index] != 0:
                 continue
-            envelope = unpack_full_envelope(data)
-            header = envelope.channel_header
-            if header.type != HEADER_TYPE_ENDORSER_TRANSACTION:
-                continue
-            if unpack_header_extension(header.extension)[0] != chaincode:
-                continue
-            (action,) = unpack_transaction(envelope.data)
-            rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-            for ns in rwset.ns_rwsets:
-                if ns.namespace != chaincode:
-                    continue
-                for write in ns.writes:
-                    if write.key in wanted and not write.is_delete:
-                        found[write.key] = encoding.decode(bytes(write.value), max_size=1 << 24)
+            for write in _writes(ParsedTransaction.parse(data), chaincode):
+                if write.key in wanted and not write.is_delete:
+                    found[write.key] = encoding.decode(write.value, max_size=1 << 24)
     return found
 
 
@@ -263,6 +249,7 @@ def keygen(
 
 
 @ceremony_app.command("create")
+@connected
 def ceremony_create(
     cid: Annotated[str, typer.Argument(help="The ceremony id (as given to keygen).")],
     registrations: Annotated[
@@ -275,12 +262,7 @@ def ceremony_create(
         int | None,
         typer.Option("--trustees", "-n", help="n (default: the number of registrations)."),
     ] = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Operator: create the ceremony from the n trustees' registrations (state DEALING)."""
 
@@ -292,9 +274,9 @@ def ceremony_create(
         indexes = [r.get("index") if isinstance(r, dict) else None for r in regs]
         if sorted(i for i in indexes if type(i) is int) != list(range(1, n + 1)):
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit("CreateCeremony", tr.ceremony_spec(cid, n, threshold, regs))
-        record = done.result
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.create_ceremony(tr.ceremony_spec(cid, n, threshold, regs))
+        record = done.value
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: (
@@ -304,96 +286,83 @@ def ceremony_create(
             ),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("deal")
+@connected
 def ceremony_deal(
     trustee_file: TrusteeFileOpt,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: post your dealing (commitments with proofs, a share encrypted to each other
     trustee). Run again after a failure, it posts the same dealing."""
 
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
-        with _admin(network, node, org, identity, plaintext) as conn:
-            record = conn.evaluate("GetCeremony", tfile.cid)
+        with target.connect("admin") as conn, remote():
+            record = conn.contract.get_ceremony_json(tfile.cid)
             pending = tfile.document.get("dealing")
             if pending is None:
-                posting = tr.dealing_posting(trustee, record["trustees"])
+                posting = recipes.dealing_posting(conn.contract, trustee)
                 # Keep the polynomial and the posting before sending: a retry resends them.
                 tfile.document["dealing"] = encoding.decode(posting, max_size=1 << 24)
                 tfile.save(trustee, secret, tfile.limits())
             else:
                 posting = encoding.encode(pending)
-            done = conn.submit("PostDealing", posting)
+            done = conn.contract.post_dealing(posting)
         out.result(
-            {"dealing": done.result, "tx": done.transaction_id, "block": done.block_number},
+            {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
             f"tx {done.transaction_id})\n"
             f"next, once all {record['n']} have dealt: mvote trustee check --trustee {trustee_file}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("complete")
+@connected
 def ceremony_complete(
     cid: Annotated[str, typer.Argument(help="The ceremony id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Operator (the owning organisation): fix the election key once all have dealt and checked."""
 
     def body(out: Output) -> None:
-        with _admin(network, node, org, identity, plaintext) as conn:
-            done = conn.submit("CompleteCeremony", cid)
-        record = done.result
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.complete_ceremony(cid)
+        record = done.value
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 @ceremony_app.command("show")
+@connected
 def ceremony_show(
     cid: Annotated[str, typer.Argument(help="The ceremony id.")],
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Show a ceremony: k of n, state, election key, trustees."""
 
     def body(out: Output) -> None:
-        with connect(
-            network, node, org, identity, default_role="client", plaintext=plaintext
-        ) as conn:
-            record = conn.evaluate("GetCeremony", cid)
+        with target.connect("client") as conn, remote():
+            record = conn.contract.get_ceremony_json(cid)
         out.result(record, lambda: _describe_ceremony(record))
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- check -------------------------------------------------------------------------------------
 
 
 @trustee_app.command("check")
+@connected
 def check(
     trustee_file: TrusteeFileOpt,
     complete: Annotated[
@@ -404,12 +373,7 @@ def check(
         ),
     ] = True,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: open the shares the other trustees dealt you, check them against their
     commitments, post an acceptance (or complaints naming bad dealers); keep your secret share.
@@ -418,8 +382,9 @@ def check(
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         cid, n = tfile.cid, trustee.params.n
-        with _admin(network, node, org, identity, plaintext) as conn:
-            record = conn.evaluate("GetCeremony", cid)
+        with target.connect("admin") as conn:
+            with remote():
+                record = conn.contract.get_ceremony_json(cid)
             if record["state"] != "DEALING":
                 fail(
                     f"ceremony {cid!r} is {record['state']}, not DEALING",
@@ -438,14 +403,16 @@ def check(
                 )
             posting = tr.check_posting(trustee, list(found.values()))
             tfile.save(trustee, secret, tfile.limits())
-            done = conn.submit("PostCheck", posting)
-            faulty = done.result["faulty"]
+            with remote():
+                done = conn.contract.post_check(posting)
+            faulty = done.value["faulty"]
             complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
             completed: dict[str, Any] | None = None
             if complete and not faulty and conn.org.msp_id == record["owner"]:
                 check_keys = {keys.ceremony_check_key(cid, i) for i in range(1, n + 1)}
                 if len(_posted(conn, check_keys)) == n:
-                    completed = conn.submit("CompleteCeremony", cid).result
+                    with remote():
+                        completed = conn.contract.complete_ceremony(cid).value
         blamed = sorted(c["dealer"] for c in complaints)
 
         def human() -> str:
@@ -473,7 +440,7 @@ def check(
 
         out.result(
             {
-                "check": done.result,
+                "check": done.value,
                 "complaints": blamed,
                 "tx": done.transaction_id,
                 "block": done.block_number,
@@ -482,23 +449,35 @@ def check(
             human,
         )
 
-    run(as_json, body)
+    run(target.as_json, body)
 
 
 # --- decrypt -----------------------------------------------------------------------------------
 
 
+def _totals(contract: VotingContract, trustee: tr.TrusteeSecrets, qid: str) -> list[Ciphertext]:
+    """The question's totals to decrypt; its refusals with what to do next."""
+    try:
+        return recipes.decryption_totals(contract, trustee, qid)
+    except InvalidField as exc:
+        fail(exc.message, error=exc.code)
+    except InvalidTransition as exc:
+        hint = f"close and aggregate it: `mvote tally {qid} --close`"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
+    except AggregationIncomplete as exc:
+        hint = f"`mvote tally {qid}` aggregates every shard first"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
+    except MvoteError as exc:
+        raise failure_of(exc, remote=True) from exc
+
+
 @trustee_app.command("decrypt")
+@connected
 def decrypt(
     qid: Annotated[str, typer.Argument(help="The closed, aggregated secret question.")],
     trustee_file: TrusteeFileOpt,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Trustee: post your partial decryptions (with proofs) of a closed question's totals, the
     homomorphic sums of every shard's aggregate. No single ballot is ever decrypted."""
@@ -510,44 +489,15 @@ def decrypt(
                 f"trustee {tfile.index} holds no secret share of ceremony {tfile.cid!r}",
                 hint="run `mvote trustee check --trustee FILE` (the ceremony must complete)",
             )
-        with _admin(network, node, org, identity, plaintext) as conn:
-            question = conn.evaluate("GetQuestion", qid)
-            if question.get("mode") != "secret" or question.get("election") != tfile.cid:
-                fail(
-                    f"qid: {qid!r} is not a secret question of ceremony {tfile.cid!r}",
-                    error="INVALID_FIELD",
-                )
-            if question["state"] != "CLOSED":
-                fail(
-                    f"qid: question {qid!r} is {question['state']}; decryptions need it CLOSED "
-                    "and aggregated",
-                    error="INVALID_TRANSITION",
-                    code=REFUSED,
-                    hint=f"close and aggregate it: `mvote tally {qid} --close`",
-                )
-            aggregates = []
-            for shard in range(question["shards"]):
-                try:
-                    agg = conn.evaluate("GetAggregate", qid, str(shard))
-                except Failure as f:
-                    if f.error != "NOT_FOUND":
-                        raise
-                    agg = {"done": False}
-                if not agg["done"]:
-                    fail(
-                        f"shard {shard} of {qid!r} is not aggregated to its end",
-                        error="AGGREGATION_INCOMPLETE",
-                        code=REFUSED,
-                        hint=f"`mvote tally {qid}` aggregates every shard first",
-                    )
-                aggregates.append(agg)
-            totals = tr.question_totals(aggregates)
-            done = conn.submit("PostDecryption", tr.decryption_posting(trustee, qid, totals))
+        with target.connect("admin") as conn:
+            totals = _totals(conn.contract, trustee, qid)
+            with remote():
+                done = conn.contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
         out.result(
-            {"decryption": done.result, "tx": done.transaction_id, "block": done.block_number},
+            {"decryption": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} posted its partial decryptions of {qid}'s "
             f"{len(totals)} totals (block {done.block_number}, tx {done.transaction_id})\n"
             f"once {trustee.params.k} trustees have: mvote tally {qid}",
         )
 
-    run(as_json, body)
+    run(target.as_json, body)

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import nacl.pwhash
+import nacl.signing
 import typer
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.errors import AuditMismatch, MvoteError
+from mvote.chaincode import keys
+from mvote.chaincode.errors import AuditMismatch, CeremonyNotComplete
 from mvote.chaincode.records import (
     SIGNED_CREDENTIAL_SHAPE,
     CastRequest,
     Credential,
-    Question,
+    QuestionSpec,
     SecretBallot,
     SignedCredential,
 )
@@ -29,24 +29,22 @@ from mvote.cli._common import (
     Failure,
     JsonOpt,
     NetworkOpt,
-    NodeOpt,
-    OrgOpt,
     Output,
-    PlaintextOpt,
     fail,
+    failure_of,
     passphrase,
     read_json_file,
+    remote,
     run,
     write_json_file,
 )
-from mvote.cli._connect import IdentityOpt, connect, load_material
+from mvote.cli._connect import ANYWHERE, Target, connected, load_material
 from mvote.cli.operator import parse_duration
-from mvote.client.ballot import prepare_ballot
-from mvote.client.receipt import issue_receipt
+from mvote.client import recipes
 from mvote.client.registrar import issue_credential
-from mvote.client.secret import PreparedSecretBallot, audit_prepared, prepare_secret_ballot
+from mvote.client.secret import PreparedSecretBallot, audit_prepared
+from mvote.client.voting import VotingContract
 from mvote.client.wallet import FAST_LIMITS, Limits, Wallet
-from mvote.verifier.receipt import with_context_blocks
 
 wallet_app = typer.Typer(help="A voter's key, sealed under a passphrase.", no_args_is_help=True)
 registrar_app = typer.Typer(help="Registrar keys (open eligibility).", no_args_is_help=True)
@@ -335,6 +333,7 @@ def choice_indexes(options: tuple[str, ...], given: list[str]) -> list[int]:
     return chosen
 
 
+@connected
 def vote(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     wallet: Annotated[Path, typer.Option("--wallet", help="Your wallet file.")],
@@ -361,12 +360,7 @@ def vote(
         ),
     ] = False,
     passphrase_file: PassFileOpt = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """Cast a ballot signed with your wallet's key; write a receipt you can verify offline.
     On a secret question the ballot is encrypted and proved on this device; --audit spoils it
@@ -375,96 +369,88 @@ def vote(
     def body(out: Output) -> None:
         keyfile = _load_wallet(wallet)
         signed_credential = load_credential(credential) if credential is not None else None
-        with connect(
-            network, node, org, identity, default_role="client", plaintext=plaintext
-        ) as conn:
-            record = conn.evaluate("GetQuestion", qid)
-            spec = Question.from_json(record).spec
+        with target.connect("client") as conn:
+            with remote():
+                spec = conn.contract.get_question(qid).spec
             if audit and spec.mode != "secret":
                 fail(f"--audit: {qid} is an open-mode question; only secret ballots are audited")
             choices = choice_indexes(spec.options, choice)
             if len(set(choices)) != len(choices):
                 fail(f"--choice: an option is given twice ({choice})")
             key = keyfile.unlock(passphrase(passphrase_file))
-            request: CastRequest
-            if spec.mode == "secret":
-                assert spec.election is not None
-                ceremony = conn.evaluate("GetCeremony", spec.election)
-                if ceremony["election_key"] is None:
-                    fail(
-                        f"ceremony {spec.election!r} of {qid!r} is {ceremony['state']}: no "
-                        "election key",
-                        error="CEREMONY_NOT_COMPLETE",
-                        code=REFUSED,
-                    )
-                prepared = prepare_secret_ballot(
-                    key,
-                    channel=conn.channel_name,
-                    question=spec,
-                    election_key=point_from_hex(ceremony["election_key"], "election_key"),
-                    choices=choices,
-                    credential=signed_credential,
-                    code=code,
-                )
+            prepared = _prepare(conn.contract, key, spec, choices, signed_credential, code)
+            if isinstance(prepared, PreparedSecretBallot):
                 if audit:
                     _spoil(out, qid, spec.options, prepared, choices)
                     return
-                request = prepared.request
-            else:
-                request = prepare_ballot(
-                    key,
-                    channel=conn.channel_name,
-                    question=spec,
-                    choices=choices,
-                    credential=signed_credential,
-                    code=code,
-                )
-            done = conn.submit("Cast", encoding.encode(request.to_json()))
-            tracker = done.result["tracker"]
+                prepared = prepared.request
+            with remote():
+                done = conn.contract.cast(prepared)
+            voted = recipes.receipt_for(
+                done,
+                conn.block_source(),
+                chaincode=conn.material.config.chaincode,
+                secret=spec.mode == "secret",
+            )
             # The anchor comes from the network's material, never from the receipt itself.
             anchor = conn.material.genesis_hash.hex()
-            blocks = conn.block_source()
-            with_receipt = issue_receipt(
-                blocks,
-                tx_id=done.transaction_id,
-                block_number=done.block_number,
-                qid=qid,
-                tracker=tracker,
-                chaincode=conn.material.config.chaincode,
+        if voted.warning is not None:
+            out.progress(
+                f"warning: the receipt carries no question/ceremony blocks ({voted.warning}); "
+                "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN "
+                f"--genesis-hash {anchor}"
             )
-            if spec.mode == "secret":
-                # The blocks of the question and ceremony records, to check the proofs offline.
-                try:
-                    with_receipt = with_context_blocks(with_receipt, blocks)
-                except MvoteError as exc:
-                    out.progress(
-                        f"warning: the receipt carries no question/ceremony blocks ({exc}); "
-                        "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN "
-                        f"--genesis-hash {anchor}"
-                    )
-        target = receipt or Path(f"receipt-{qid}.json")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(with_receipt.to_bytes())
-        picked = ", ".join(spec.options[i] for i in sorted(choices))
-        out.result(
-            {
-                "qid": qid,
-                "mode": spec.mode,
-                "choices": sorted(choices),
-                "tracker": tracker,
-                "tx": done.transaction_id,
-                "block": done.block_number,
-                "receipt": str(target),
-                "genesis_hash": anchor,
-            },
-            f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: {picked}\n"
-            f"tracker {tracker}\n"
-            f"committed in block {done.block_number}, tx {done.transaction_id}\n"
-            f"receipt {target}; check it offline: mvote-verify receipt {target} "
-            f"--genesis-hash {anchor}",
-        )
+        _report_vote(out, qid, spec, choices, voted, receipt or Path(f"receipt-{qid}.json"), anchor)
 
-    run(as_json, body)
+    run(target.as_json, body)
+
+
+def _prepare(
+    contract: VotingContract,
+    key: nacl.signing.SigningKey,
+    spec: QuestionSpec,
+    choices: list[int],
+    credential: SignedCredential | None,
+    code: str | None,
+) -> CastRequest | PreparedSecretBallot:
+    """The signed ballot; a secret question whose ceremony has no key yet is refused (exit 1),
+    a choice the rule forbids is bad input (exit 2)."""
+    try:
+        return recipes.prepare_vote(contract, key, spec, choices, credential=credential, code=code)
+    except CeremonyNotComplete as exc:
+        raise failure_of(exc, remote=True) from exc
+
+
+def _report_vote(
+    out: Output,
+    qid: str,
+    spec: QuestionSpec,
+    choices: list[int],
+    voted: recipes.Voted,
+    receipt_file: Path,
+    anchor: str,
+) -> None:
+    receipt_file.parent.mkdir(parents=True, exist_ok=True)
+    receipt_file.write_bytes(voted.receipt.to_bytes())
+    done, tracker = voted.cast, voted.cast.tracker
+    picked = ", ".join(spec.options[i] for i in sorted(choices))
+    out.result(
+        {
+            "qid": qid,
+            "mode": spec.mode,
+            "choices": sorted(choices),
+            "tracker": tracker,
+            "tx": done.transaction_id,
+            "block": done.block_number,
+            "receipt": str(receipt_file),
+            "genesis_hash": anchor,
+        },
+        f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: {picked}\n"
+        f"tracker {tracker}\n"
+        f"committed in block {done.block_number}, tx {done.transaction_id}\n"
+        f"receipt {receipt_file}; check it offline: mvote-verify receipt {receipt_file} "
+        f"--genesis-hash {anchor}",
+    )
 
 
 def _spoil(
@@ -508,15 +494,11 @@ def _spoil(
     )
 
 
+@connected
 def history(
     wallet: Annotated[Path | None, typer.Option("--wallet", help="A wallet file.")] = None,
     voter: Annotated[str | None, typer.Option("--voter", help="Or a voter public key.")] = None,
-    network: NetworkOpt = DEFAULT_NETWORK,
-    node: NodeOpt = None,
-    org: OrgOpt = None,
-    identity: IdentityOpt = None,
-    plaintext: PlaintextOpt = False,
-    as_json: JsonOpt = False,
+    target: Target = ANYWHERE,
 ) -> None:
     """A voter's participation: every question they voted on, with tracker and transaction."""
 
@@ -526,10 +508,8 @@ def history(
         public = voter if voter is not None else _load_wallet(wallet).public_key  # type: ignore[arg-type]
         if not re.fullmatch(r"[0-9a-f]{64}", public):
             fail(f"--voter: expected 64 lowercase hex digits, got {public!r}")
-        with connect(
-            network, node, org, identity, default_role="client", plaintext=plaintext
-        ) as conn:
-            entries = conn.evaluate("GetHistory", public)
+        with target.connect("client") as conn, remote():
+            entries = conn.contract.get_history(public)
 
         def human() -> str:
             if not entries:
@@ -544,4 +524,4 @@ def history(
 
         out.result({"voter": public, "history": entries}, human)
 
-    run(as_json, body)
+    run(target.as_json, body)

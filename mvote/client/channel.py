@@ -9,34 +9,14 @@ JSON, and a refusal raised as the typed error the contract or the node named
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from mvote.chaincode.errors import MvoteError
-from mvote.client.errors import CommitError, GatewayError
 from mvote.client.gateway import Gateway, Timeouts
 from mvote.client.identity import Signer
-
-
-@dataclass(frozen=True)
-class Committed:
-    """A VALID transaction: its decoded result and where it committed."""
-
-    result: Any
-    transaction_id: str
-    block_number: int
-
-
-def typed(exc: GatewayError) -> MvoteError:
-    """The typed error a Gateway error carries (a chaincode refusal), else the error itself."""
-    return exc.cause if exc.cause is not None else exc
-
-
-def decode_result(payload: bytes) -> Any:
-    return json.loads(payload) if payload else None
+from mvote.client.voting import Arg, Committed, GatewayTransactor
 
 
 class GatewayChannel:
@@ -84,37 +64,26 @@ class GatewayChannel:
                 self._gateways[creator] = gateway
             return gateway
 
-    def transact(self, creator: bytes, function: str, *args: bytes | str) -> Committed:
-        """Endorse, order and wait for the commit; a refusal raises its typed error."""
-        contract = self.gateway(creator).network(self.name).contract(self.chaincode)
-        try:
-            submitted = contract.submit_async(function, args)
-            status = submitted.status(self._commit_timeout)
-        except GatewayError as exc:
-            raise typed(exc) from exc
-        if not status.successful:
-            raise CommitError(
-                f"transaction {status.transaction_id} failed to commit with status code "
-                f"{status.code} ({status.code_name}) in block {status.block_number}",
-                transaction_id=status.transaction_id,
-                status_code=status.code,
-                block_number=status.block_number,
-            )
-        with self._lock:
-            self.blocks[status.transaction_id] = status.block_number
-        return Committed(
-            decode_result(submitted.result), status.transaction_id, status.block_number
-        )
+    def acting_as(self, creator: bytes) -> _ChannelTransactor:
+        """A :class:`~mvote.client.voting.Transactor` acting as ``creator``'s identity."""
+        return _ChannelTransactor(self, creator)
 
-    def submit(self, creator: bytes, function: str, *args: bytes | str) -> Any:
+    def _transactor(self, creator: bytes) -> GatewayTransactor:
+        contract = self.gateway(creator).network(self.name).contract(self.chaincode)
+        return GatewayTransactor(contract, commit_timeout=self._commit_timeout)
+
+    def transact(self, creator: bytes, function: str, *args: Arg) -> Committed:
+        """Endorse, order and wait for the commit; a refusal raises its typed error."""
+        done = self._transactor(creator).transact(function, *args)
+        with self._lock:
+            self.blocks[done.transaction_id] = done.block_number
+        return done
+
+    def submit(self, creator: bytes, function: str, *args: Arg) -> Any:
         return self.transact(creator, function, *args).result
 
-    def evaluate(self, creator: bytes, function: str, *args: bytes | str) -> Any:
-        contract = self.gateway(creator).network(self.name).contract(self.chaincode)
-        try:
-            return decode_result(contract.evaluate(function, args))
-        except GatewayError as exc:
-            raise typed(exc) from exc
+    def evaluate(self, creator: bytes, function: str, *args: Arg) -> Any:
+        return self._transactor(creator).query(function, *args)
 
     def close(self) -> None:
         with self._lock:
@@ -127,3 +96,24 @@ class GatewayChannel:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ChannelTransactor:
+    """One identity's view of a :class:`GatewayChannel` (commits recorded in its ``blocks``)."""
+
+    def __init__(self, channel: GatewayChannel, creator: bytes) -> None:
+        self._channel = channel
+        self._creator = creator
+
+    @property
+    def channel_name(self) -> str:
+        return self._channel.name
+
+    def transact(self, function: str, *args: Arg) -> Committed:
+        return self._channel.transact(self._creator, function, *args)
+
+    def query(self, function: str, *args: Arg) -> Any:
+        return self._channel.evaluate(self._creator, function, *args)
+
+    def block_of(self, transaction_id: str) -> int:
+        return self._channel._transactor(self._creator).block_of(transaction_id)

@@ -10,7 +10,7 @@ import grpc
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import transaction_pb2
 
-from mvote.client.errors import CommitStatusError
+from mvote.client.errors import CommitError, CommitStatusError
 
 if TYPE_CHECKING:
     from mvote.client.network import Network
@@ -41,6 +41,18 @@ class Status:
     @property
     def successful(self) -> bool:
         return self.code == TX_VALID
+
+    def require_valid(self) -> Status:
+        """This status if VALID, else :class:`CommitError` with the id, code and block."""
+        if self.successful:
+            return self
+        raise CommitError(
+            f"transaction {self.transaction_id} failed to commit with status code "
+            f"{self.code} ({self.code_name}) in block {self.block_number}",
+            transaction_id=self.transaction_id,
+            status_code=self.code,
+            block_number=self.block_number,
+        )
 
 
 class Commit:

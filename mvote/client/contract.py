@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from mvote.client import proposal as proposals
 from mvote.client.commit import SubmittedTransaction
-from mvote.client.errors import CommitError
 from mvote.client.transaction import Proposal
 
 if TYPE_CHECKING:
@@ -96,13 +95,5 @@ class Contract:
             transient=transient,
             endorsing_organizations=endorsing_organizations,
         )
-        status = submitted.status(commit_timeout)
-        if not status.successful:
-            raise CommitError(
-                f"transaction {status.transaction_id} failed to commit with status code "
-                f"{status.code} ({status.code_name}) in block {status.block_number}",
-                transaction_id=status.transaction_id,
-                status_code=status.code,
-                block_number=status.block_number,
-            )
+        submitted.status(commit_timeout).require_valid()
         return submitted.result

@@ -1,27 +1,24 @@
 """Errors of the Gateway client, one per stage of a transaction, as fabric-gateway has them.
 
 Every one carries the transaction id (where there is one), the gRPC status code and message, and
-the ``gateway.ErrorDetail`` list the gateway attached (one per refusing peer or orderer). Where a
-detail or the message carries a typed mvote error (``CODE: text``, as the chaincode and the node
-write them), the raised exception is also an instance of that error's class, so
-``except AlreadyVoted`` catches a refused ballot whichever stage refused it, and ``reason_code``
-holds the code (known to this process or not).
+the ``gateway.ErrorDetail`` list the gateway attached (one per refusing peer or orderer). Its
+``refusal`` is the typed refusal the contract or the node gave, as data (code, field, message):
+from the ``google.rpc.ErrorInfo`` detail (domain ``mvote``) when the gateway attached one, else
+read strictly from one of Fabric's known message forms (``Refusal.from_fabric_message``: a real
+Fabric gateway attaches no ErrorInfo). When this process knows the refusal's code, the raised
+exception is also an instance of that error's class, so ``except AlreadyVoted`` catches a refused
+ballot whichever stage refused it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mvote.chaincode import errors as chaincode_errors
-from mvote.chaincode.errors import ErrorTable, MvoteError, error_types
+from mvote.chaincode.errors import ErrorTable, MvoteError, Refusal, error_types
 from mvote.verifier import errors as verifier_errors
-
-#: A typed error inside a longer text: "chaincode response 400, ALREADY_VOTED: ...",
-#: "status=BAD_REQUEST, info=DUPLICATE_TRANSACTION: ...".
-_CODED = re.compile(r"(?:^|[\s=,(\[])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,}): (.+)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -33,18 +30,14 @@ class ErrorDetail:
     message: str
 
 
-def find_typed(texts: Sequence[str]) -> tuple[str | None, MvoteError | None]:
-    """The first ``CODE: text`` in ``texts``: its code, and the typed error if the code is
-    registered in this process (else None)."""
+def refusal_from_texts(texts: Sequence[str]) -> Refusal | None:
+    """The refusal of the first text in one of Fabric's known message forms, else None."""
     for text in texts:
-        for match in _CODED.finditer(text):
-            code, message = match.group(1), match.group(2)
-            err_type = _KNOWN.get(code)
-            if err_type is not None and err_type is not MvoteError:
-                return code, err_type(message)
-            if "_" in code:
-                return code, None
-    return None, None
+        try:
+            return Refusal.from_fabric_message(text)
+        except MvoteError:
+            continue
+    return None
 
 
 class GatewayError(MvoteError):
@@ -64,7 +57,10 @@ class GatewayError(MvoteError):
         details: Sequence[ErrorDetail] = (),
         transaction_id: str = "",
         field: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
+        """``refusal``: from the status's ErrorInfo detail, if it had one; else it is read from
+        the details' and the message's text (Fabric's known forms only)."""
         # Not super(): in a typed subclass (see gateway_error) the next class in the MRO is the
         # carried error's, whose constructor may want other arguments.
         MvoteError.__init__(self, message, field=field)
@@ -72,11 +68,14 @@ class GatewayError(MvoteError):
         self.grpc_code = grpc_code
         self.details = tuple(details)
         self.transaction_id = transaction_id
-        code, cause = find_typed([d.message for d in self.details] + [message])
-        #: The typed mvote error code found in the details or the message, if any.
-        self.reason_code = code
-        #: That error rebuilt as its class, when this process knows the code.
-        self.cause = cause
+        if refusal is None:
+            refusal = refusal_from_texts([d.message for d in self.details] + [message])
+        #: The contract's or the node's refusal as data, if the call carried one.
+        self.refusal = refusal
+        #: That refusal's code, known to this process or not.
+        self.reason_code = refusal.code if refusal is not None else None
+        #: That refusal rebuilt as its class, when this process knows the code.
+        self.cause = _known_error(refusal)
 
     def __str__(self) -> str:
         tx = f" (tx {self.transaction_id})" if self.transaction_id else ""
@@ -113,10 +112,17 @@ class CommitError(MvoteError):
         self, message: str, *, transaction_id: str, status_code: int, block_number: int
     ) -> None:
         super().__init__(message, field="transaction")
+        #: Always None: the transaction was not refused, validation marked it invalid.
+        self.refusal: Refusal | None = None
         self.transaction_id = transaction_id
         #: The ``peer.TxValidationCode`` number.
         self.status_code = status_code
         self.block_number = block_number
+
+
+class QuestionOpen(MvoteError):
+    code = "QUESTION_OPEN"
+    summary = "a question must be CLOSED for this step (a tally) and is still OPEN"
 
 
 class CheckpointInvalid(MvoteError):
@@ -136,12 +142,22 @@ ERRORS: ErrorTable = (
     SubmitError,
     CommitStatusError,
     CommitError,
+    QuestionOpen,
     CheckpointInvalid,
     WrongPassphrase,
 )
 
-#: The codes a client can rebuild as classes: the tables of the parts the client may import.
-_KNOWN = error_types(chaincode_errors.ERRORS, verifier_errors.ERRORS, ERRORS)
+#: The tables of the parts the client may import: the codes it can rebuild as classes.
+_TABLES = (chaincode_errors.ERRORS, verifier_errors.ERRORS, ERRORS)
+_KNOWN = error_types(*_TABLES)
+
+
+def _known_error(refusal: Refusal | None) -> MvoteError | None:
+    """``refusal`` as its error class, when a table this process has lists its code."""
+    if refusal is None or refusal.code not in _KNOWN:
+        return None
+    error = refusal.error(*_TABLES)
+    return None if type(error) is MvoteError else error
 
 
 E = TypeVar("E", bound=GatewayError)

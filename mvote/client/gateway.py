@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 import grpc
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from mvote.chaincode.errors import Refusal, is_code
 from mvote.client.errors import ErrorDetail, GatewayError, gateway_error
 from mvote.client.identity import Identity, Signer
 from mvote.client.network import Network
@@ -38,9 +40,17 @@ class Timeouts:
     events: float | None = None
 
 
+#: The ErrorInfo domain of mvote's refusals (seam c of issue 11).
+REFUSAL_DOMAIN = "mvote"
+
+
+def _rich_status(exc: grpc.RpcError) -> status_pb2.Status | None:
+    return rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+
+
 def error_details(exc: grpc.RpcError) -> list[ErrorDetail]:
     """The ``gateway.ErrorDetail`` messages in a failed call's rich status."""
-    status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+    status = _rich_status(exc)
     details = []
     for item in status.details if status is not None else ():
         if item.Is(gateway_pb2.ErrorDetail.DESCRIPTOR):
@@ -48,6 +58,21 @@ def error_details(exc: grpc.RpcError) -> list[ErrorDetail]:
             item.Unpack(detail)
             details.append(ErrorDetail(detail.address, detail.msp_id, detail.message))
     return details
+
+
+def refusal_info(exc: grpc.RpcError) -> Refusal | None:
+    """The refusal of the first ``google.rpc.ErrorInfo`` detail of domain ``mvote`` whose
+    reason is spelled as a code (reason = code, metadata field and message), else None."""
+    status = _rich_status(exc)
+    for item in status.details if status is not None else ():
+        if not item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            continue
+        info = error_details_pb2.ErrorInfo()
+        item.Unpack(info)
+        if info.domain == REFUSAL_DOMAIN and is_code(info.reason):
+            field = info.metadata.get("field", "")
+            return Refusal(info.reason, field or None, info.metadata.get("message", ""))
+    return None
 
 
 class Gateway:
@@ -113,6 +138,7 @@ class Gateway:
             grpc_code=code.name,
             details=error_details(exc),
             transaction_id=transaction_id,
+            refusal=refusal_info(exc),
         )
 
     def close(self) -> None:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from mvote.chaincode.errors import InvalidField
 from mvote.verifier.block import block_header_hash
-from mvote.verifier.envelope import unpack_block, unpack_full_envelope
+from mvote.verifier.envelope import unpack_block
 from mvote.verifier.receipt import Receipt, definition_version
+from mvote.verifier.transaction import ParsedTransaction
 
 #: block number -> the raw serialized block, as committed by a peer.
 BlockSource = Callable[[int], bytes]
@@ -28,14 +29,10 @@ def issue_receipt(
     chaincode: str = "mvote",
 ) -> Receipt:
     genesis = unpack_block(blocks(0))
-    config_tx = unpack_full_envelope(genesis.data[0])
+    config_tx = ParsedTransaction.parse(genesis.data[0])
     ballot_raw = blocks(block_number)
     block = unpack_block(ballot_raw)
-    indexes = [
-        i
-        for i, raw in enumerate(block.data)
-        if unpack_full_envelope(raw).channel_header.tx_id == tx_id
-    ]
+    indexes = [i for i, raw in enumerate(block.data) if ParsedTransaction.parse(raw).tx_id == tx_id]
     if not indexes:
         raise InvalidField(f"tx_id: {tx_id} is not in block {block_number}", field="tx_id")
     index = indexes[0]
@@ -50,7 +47,7 @@ def issue_receipt(
         raise InvalidField(f"tx_id: {tx_id} reads no {chaincode} definition", field="tx_id")
     proof = {0: blocks(0), version[0]: blocks(version[0]), block_number: ballot_raw}
     return Receipt(
-        channel=config_tx.channel_header.channel_id,
+        channel=config_tx.channel_id,
         genesis_hash=block_header_hash(0, genesis.previous_hash, genesis.data_hash).hex(),
         chaincode=chaincode,
         qid=qid,

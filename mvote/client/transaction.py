@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
-from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import proposal_pb2
 
 from mvote.client import proposal as proposals
 from mvote.client.commit import SubmittedTransaction
 from mvote.client.errors import EndorseError, GatewayError, SubmitError
+from mvote.verifier.transaction import ParsedTransaction
 
 if TYPE_CHECKING:
     from mvote.client.network import Network
@@ -82,14 +83,10 @@ class Proposal:
 
 
 def transaction_result(payload: bytes) -> bytes:
-    """The chaincode response payload inside an endorsed transaction's payload."""
-    data = common_pb2.Payload.FromString(payload).data
-    tx = transaction_pb2.Transaction.FromString(data)
-    action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
-    prp = proposal_response_pb2.ProposalResponsePayload.FromString(
-        action.action.proposal_response_payload
-    )
-    return bytes(proposal_pb2.ChaincodeAction.FromString(prp.extension).response.payload)
+    """The chaincode response payload inside an endorsed transaction's payload (the unsigned
+    envelope the gateway prepared). Raises MalformedProto naming the field it cannot read."""
+    envelope = common_pb2.Envelope(payload=payload).SerializeToString()
+    return ParsedTransaction.parse(envelope).response.payload
 
 
 class Transaction:
