@@ -3,7 +3,7 @@
 Every one carries the transaction id (where there is one), the gRPC status code and message, and
 the ``gateway.ErrorDetail`` list the gateway attached (one per refusing peer or orderer). Its
 ``refusal`` is the typed refusal the contract or the node gave, as data (code, field, message):
-from the ``google.rpc.ErrorInfo`` detail (domain ``mvote``) when the gateway attached one, else
+from the ``google.rpc.ErrorInfo`` trailer (domain ``mvote``) when the gateway attached one, else
 read strictly from one of Fabric's known message forms (``Refusal.from_fabric_message``: a real
 Fabric gateway attaches no ErrorInfo). When this process knows the refusal's code, the raised
 exception is also an instance of that error's class, so ``except AlreadyVoted`` catches a refused
@@ -59,7 +59,7 @@ class GatewayError(MvoteError):
         field: str | None = None,
         refusal: Refusal | None = None,
     ) -> None:
-        """``refusal``: from the status's ErrorInfo detail, if it had one; else it is read from
+        """``refusal``: from the call's ErrorInfo trailer, if it had one; else it is read from
         the details' and the message's text (Fabric's known forms only)."""
         # Not super(): in a typed subclass (see gateway_error) the next class in the MRO is the
         # carried error's, whose constructor may want other arguments.

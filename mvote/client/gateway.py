@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -40,7 +41,14 @@ class Timeouts:
     events: float | None = None
 
 
-#: The ErrorInfo domain of mvote's refusals (seam c of issue 11).
+#: The trailer that carries a refusal's ``google.rpc.ErrorInfo`` (serialized): reason = the
+#: error code, domain = :data:`REFUSAL_DOMAIN`, metadata {"field": field or "", "message": ...}.
+#: Not among the status details: Fabric's official Node.js SDK decodes every status detail as a
+#: ``gateway.ErrorDetail`` (fabric-gateway gatewayerror.js), so an extra detail there would show
+#: its clients a bogus endpoint error; a trailer of its own is invisible to them. The embedded
+#: node writes it (mvote.node.services._common.abort); a real Fabric gateway does not.
+ERROR_INFO_TRAILER = "mvote-error-info-bin"
+#: The ErrorInfo domain of mvote's refusals.
 REFUSAL_DOMAIN = "mvote"
 
 
@@ -61,17 +69,22 @@ def error_details(exc: grpc.RpcError) -> list[ErrorDetail]:
 
 
 def refusal_info(exc: grpc.RpcError) -> Refusal | None:
-    """The refusal of the first ``google.rpc.ErrorInfo`` detail of domain ``mvote`` whose
-    reason is spelled as a code (reason = code, metadata field and message), else None."""
-    status = _rich_status(exc)
-    for item in status.details if status is not None else ():
-        if not item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+    """The refusal in a failed call's :data:`ERROR_INFO_TRAILER` (domain ``mvote``, reason
+    spelled as a code), else None: a gateway that sends none (real Fabric), or one that is not
+    well formed."""
+    if not isinstance(exc, grpc.Call):
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key != ERROR_INFO_TRAILER or not isinstance(value, bytes):
             continue
-        info = error_details_pb2.ErrorInfo()
-        item.Unpack(info)
+        try:
+            info = error_details_pb2.ErrorInfo.FromString(value)
+        except DecodeError:
+            return None
         if info.domain == REFUSAL_DOMAIN and is_code(info.reason):
             field = info.metadata.get("field", "")
             return Refusal(info.reason, field or None, info.metadata.get("message", ""))
+        return None
     return None
 
 

@@ -13,8 +13,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import Served, question_spec
 
+from mvote.client.gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN, refusal_info
 from mvote.client.proposal import Proposal, new_proposal
-from mvote.node.services._common import ERROR_DOMAIN, ERROR_INFO_TRAILER
 
 CHANNEL = "mvote"
 
@@ -28,7 +28,16 @@ def _stub(served: Served) -> gateway_pb2_grpc.GatewayStub:
 def _info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo:
     found = [v for k, v in exc.trailing_metadata() or () if k == ERROR_INFO_TRAILER]
     assert len(found) == 1, f"expected one {ERROR_INFO_TRAILER} trailer, got {len(found)}"
-    return error_details_pb2.ErrorInfo.FromString(found[0])
+    info = error_details_pb2.ErrorInfo.FromString(found[0])
+    # The client reads the same refusal from it (not from the message text).
+    refusal = refusal_info(exc)
+    assert refusal is not None
+    assert (refusal.code, refusal.field or "", refusal.message) == (
+        info.reason,
+        info.metadata["field"],
+        info.metadata["message"],
+    )
+    return info
 
 
 def _only_fabric_details(exc: grpc.RpcError) -> None:
@@ -61,7 +70,7 @@ def test_a_node_refusal_at_endorse_carries_its_code_and_field(served: Served) ->
     assert exc.code() == grpc.StatusCode.ABORTED
     _only_fabric_details(exc)
     info = _info(exc)
-    assert (info.reason, info.domain) == ("CLOCK_SKEW", ERROR_DOMAIN)
+    assert (info.reason, info.domain) == ("CLOCK_SKEW", REFUSAL_DOMAIN)
     assert info.metadata["field"] == "timestamp"
     assert "from the node's clock" in info.metadata["message"]
 
@@ -106,7 +115,11 @@ def test_a_contract_refusal_at_evaluate_carries_the_contracts_code_and_field(
     assert exc.code() == grpc.StatusCode.UNKNOWN
     _only_fabric_details(exc)
     info = _info(exc)
-    assert (info.reason, info.domain, info.metadata["field"]) == ("NOT_FOUND", ERROR_DOMAIN, "rid")
+    assert (info.reason, info.domain, info.metadata["field"]) == (
+        "NOT_FOUND",
+        REFUSAL_DOMAIN,
+        "rid",
+    )
     # The ErrorDetail keeps Fabric's text, which says the same.
     assert f"NOT_FOUND: {info.metadata['message']}" in exc.details()
 
@@ -134,6 +147,6 @@ def test_a_contract_refusal_at_endorse_carries_the_contracts_code_and_field(
     assert exc.code() == grpc.StatusCode.ABORTED
     _only_fabric_details(exc)
     info = _info(exc)
-    assert (info.reason, info.domain) == ("ALREADY_EXISTS", ERROR_DOMAIN)
+    assert (info.reason, info.domain) == ("ALREADY_EXISTS", REFUSAL_DOMAIN)
     assert info.metadata["field"] == "qid"
     assert "q-twice" in info.metadata["message"]

@@ -18,6 +18,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from mvote.chaincode.errors import MvoteError
+from mvote.client.gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
 from mvote.node.peer import Peer
 from mvote.verifier.envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier.errors import VerifierError
@@ -32,15 +33,6 @@ CHANNEL_READERS = "/Channel/Readers"
 TX_VALID = 0
 
 
-#: The trailer carrying a refusal's ``google.rpc.ErrorInfo`` (serialized): reason = the error
-#: code, domain = :data:`ERROR_DOMAIN`, metadata {"field": field or "", "message": message}. Not
-#: among the status details: Fabric's official Node.js SDK decodes every status detail as a
-#: ``gateway.ErrorDetail`` (fabric-gateway gatewayerror.js), so an extra detail there would show
-#: its clients a bogus endpoint error; a trailer of its own is invisible to them.
-ERROR_INFO_TRAILER = "mvote-error-info-bin"
-ERROR_DOMAIN = "mvote"
-
-
 class _RichStatus(
     collections.namedtuple("_RichStatus", ("code", "details", "trailing_metadata")),
     grpc.Status,  # type: ignore[misc]
@@ -52,7 +44,7 @@ class _RichStatus(
 def error_info(code: str, field: str | None, message: str) -> error_details_pb2.ErrorInfo:
     """The ErrorInfo of a refusal with this code, field and message (``field`` None: "")."""
     return error_details_pb2.ErrorInfo(
-        reason=code, domain=ERROR_DOMAIN, metadata={"field": field or "", "message": message}
+        reason=code, domain=REFUSAL_DOMAIN, metadata={"field": field or "", "message": message}
     )
 
 

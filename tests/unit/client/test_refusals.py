@@ -1,5 +1,5 @@
-"""A stage error's ``refusal``: from the ``google.rpc.ErrorInfo`` detail when the gateway sent
-one, else read strictly from Fabric's known message forms; ``except AlreadyVoted`` keeps
+"""A stage error's ``refusal``: from the ``google.rpc.ErrorInfo`` trailer when the gateway sent
+one (the embedded node does), else read strictly from Fabric's known message forms; ``except AlreadyVoted`` keeps
 working either way."""
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from concurrent import futures
 import grpc
 import pytest
 from fabric_protos.gateway import gateway_pb2
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import error_details_pb2
 
 from mvote.chaincode.errors import AlreadyVoted, NotFound, Refusal
 from mvote.client.errors import (
@@ -23,6 +21,7 @@ from mvote.client.errors import (
     refusal_from_texts,
 )
 from mvote.client.gateway import error_details, refusal_info
+from mvote.node.services._common import abort, error_info
 
 ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"
 
@@ -74,39 +73,27 @@ def test_no_text_outside_the_known_forms_is_scanned(text: str) -> None:
     assert refusal_from_texts([text]) is None
 
 
-def _abort_with(status: status_pb2.Status) -> grpc.GenericRpcHandler:
+def _refusing(
+    detail: gateway_pb2.ErrorDetail, info: error_details_pb2.ErrorInfo
+) -> grpc.GenericRpcHandler:
+    """A handler that refuses as the embedded node's Gateway does (its own abort)."""
+
     def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
-        context.abort_with_status(rpc_status.to_status(status))
-        raise AssertionError("unreachable")
+        abort(context, grpc.StatusCode.ABORTED, ENDORSE_FAILED, [detail], info=info)
 
     return grpc.method_handlers_generic_handler(
         "probe.Probe", {"Call": grpc.unary_unary_rpc_method_handler(handler)}
     )
 
 
-def _packed(message: object) -> any_pb2.Any:
-    item = any_pb2.Any()
-    item.Pack(message)  # type: ignore[arg-type]
-    return item
-
-
 @pytest.fixture
 def refusing_server() -> Iterator[str]:
-    info = error_details_pb2.ErrorInfo(
-        reason="ALREADY_VOTED",
-        domain="mvote",
-        metadata={"field": "voter", "message": "voter: has a ballot on q1"},
-    )
+    info = error_info("ALREADY_VOTED", "voter", "voter: has a ballot on q1")
     detail = gateway_pb2.ErrorDetail(
         address="peer0:7051", msp_id="Org1MSP", message="chaincode response 400, ALREADY_VOTED: x"
     )
-    status = status_pb2.Status(
-        code=code_pb2.ABORTED,
-        message=ENDORSE_FAILED,
-        details=[_packed(detail), _packed(info)],
-    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    server.add_generic_rpc_handlers((_abort_with(status),))
+    server.add_generic_rpc_handlers((_refusing(detail, info),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -115,7 +102,7 @@ def refusing_server() -> Iterator[str]:
         server.stop(None)
 
 
-def test_the_error_info_detail_of_a_real_call(refusing_server: str) -> None:
+def test_the_error_info_trailer_of_a_real_call(refusing_server: str) -> None:
     with grpc.insecure_channel(refusing_server) as channel:
         call = channel.unary_unary("/probe.Probe/Call")
         with pytest.raises(grpc.RpcError) as info:
