@@ -24,7 +24,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 
 from mvote.chaincode import contract
-from mvote.chaincode.errors import Malformed, TooLarge, Unauthorised, WrongChannel
+from mvote.chaincode.errors import InvalidField, Malformed, TooLarge, Unauthorised, WrongChannel
 from mvote.client.identity import load_signer
 from mvote.node.endorser import Endorser, UnpackedProposal, check_proposal, unpack_proposal
 from mvote.node.errors import (
@@ -322,6 +322,12 @@ class Peer(ABC):
                 f"channel_header.type: expected ENDORSER_TRANSACTION (3), got {header.type} "
                 "(this node orders no config transactions)",
                 field="channel_header.type",
+            )
+        if not header.tx_id:
+            # Never valid (BAD_PROPOSAL_TXID) and not indexed, so CommitStatus could not find it.
+            raise InvalidField(
+                "channel_header.tx_id: expected the transaction's id, got an empty string",
+                field="channel_header.tx_id",
             )
         signed = SignedData(tx.envelope.payload, tx.creator, tx.envelope.signature)
         ok, problems = self.policies.evaluate_signed(WRITERS, [signed])

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2
 from node_support import ORGS, VALID, Client, chain_of, check_chain, voter_key
 
-from mvote.chaincode.errors import MvoteError, Unauthorised
+from mvote.chaincode.errors import InvalidField, MvoteError, Unauthorised
 from mvote.client.identity import Identity, Signer
 from mvote.client.proposal import new_proposal, sign_envelope
 from mvote.node.config import BatchSettings
@@ -184,6 +185,22 @@ def test_every_byte_of_an_envelope_changed_is_refused_or_committed_with_a_code(
     done = h.client.invoke("Cast", h.client.cast_args(h.spec, voter_key(3), 0))
     assert done.location.code == VALID
     check_chain(chain_of(h.node.ledger), h.material.genesis_hash)
+
+
+def test_an_envelope_without_a_tx_id_is_refused_at_submit(harness: Harness) -> None:
+    """Signed by a writer, but with no tx id: never valid and not indexed, so CommitStatus could
+    never find it; Submit refuses it and orders nothing."""
+    h = harness
+    _, envelope, _ = h.client.endorsed("Cast", h.client.cast_args(h.spec, voter_key(4), 0))
+    payload = common_pb2.Payload.FromString(envelope.payload)
+    header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+    header.tx_id = ""
+    payload.header.channel_header = header.SerializeToString()
+    height = h.node.ledger.height
+    with pytest.raises(InvalidField) as info:
+        h.node.submit(sign_envelope(payload.SerializeToString(), h.client.user))
+    assert info.value.field == "channel_header.tx_id"
+    assert h.node.ledger.height == height and not h.node._pending
 
 
 def test_the_node_answers_after_the_sweeps(harness: Harness) -> None:
