@@ -171,46 +171,97 @@ ELIGIBILITY_SHAPE = Tagged(
 
 
 @dataclass(frozen=True)
-class Eligibility:
-    """Who may vote: a sealed roster, holders of a registrar credential, and/or an on-site code."""
+class RosterEligibility:
+    """The voters on a sealed roster."""
 
-    kind: Literal["roster", "open"]
-    roster: str | None = None
-    registrars: tuple[str, ...] = ()
-    #: On-site votes also need a code whose salted hash the question commits.
-    code_salt: str | None = None
-    code_hash: str | None = None
+    roster: str
+
+
+@dataclass(frozen=True)
+class OpenEligibility:
+    """Any voter holding a credential signed by one of these registrars (ascending hex keys)."""
+
+    registrars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OnsiteCode:
+    """On-site votes also need a code whose salted hash the question commits."""
+
+    salt: str
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who may vote: a sealed roster or holders of a registrar credential, and, on site, a code.
+
+    One of the two kinds, with an optional on-site part: no combination outside the JSON shape
+    (``ELIGIBILITY_SHAPE``) can be built.
+    """
+
+    voters: RosterEligibility | OpenEligibility
+    onsite_code: OnsiteCode | None = None
+
+    @staticmethod
+    def of_roster(rid: str, onsite_code: OnsiteCode | None = None) -> Eligibility:
+        return Eligibility(RosterEligibility(rid), onsite_code)
+
+    @staticmethod
+    def of_registrars(
+        registrars: tuple[str, ...], onsite_code: OnsiteCode | None = None
+    ) -> Eligibility:
+        return Eligibility(OpenEligibility(tuple(registrars)), onsite_code)
+
+    @property
+    def kind(self) -> Literal["roster", "open"]:
+        match self.voters:
+            case RosterEligibility():
+                return "roster"
+            case OpenEligibility():
+                return "open"
 
     @property
     def onsite(self) -> bool:
-        return self.code_hash is not None
+        return self.onsite_code is not None
 
-    def _base_json(self) -> dict[str, Any]:
-        if self.kind == "roster":
-            return {"kind": "roster", "roster": self.roster}
-        return {"kind": "open", "registrars": list(self.registrars)}
+    @property
+    def registrars(self) -> tuple[str, ...]:
+        """The registrars of open eligibility; none for a roster."""
+        match self.voters:
+            case OpenEligibility(registrars):
+                return registrars
+            case RosterEligibility():
+                return ()
+
+    def _voters_json(self) -> dict[str, Any]:
+        match self.voters:
+            case RosterEligibility(rid):
+                return {"kind": "roster", "roster": rid}
+            case OpenEligibility(registrars):
+                return {"kind": "open", "registrars": list(registrars)}
 
     def to_json(self) -> dict[str, Any]:
-        if self.onsite:
-            return {
-                "kind": "onsite",
-                "base": self._base_json(),
-                "code_salt": self.code_salt,
-                "code_hash": self.code_hash,
-            }
-        return self._base_json()
+        match self.onsite_code:
+            case None:
+                return self._voters_json()
+            case OnsiteCode(salt, code_hash):
+                return {
+                    "kind": "onsite",
+                    "base": self._voters_json(),
+                    "code_salt": salt,
+                    "code_hash": code_hash,
+                }
 
     @staticmethod
     def from_json(value: Any, path: str = "eligibility") -> Eligibility:
         v = ELIGIBILITY_SHAPE.check(value, path)
-        salt = code_hash = None
+        onsite_code = None
         if v["kind"] == "onsite":
-            salt, code_hash, v = v["code_salt"], v["code_hash"], v["base"]
+            onsite_code, v = OnsiteCode(v["code_salt"], v["code_hash"]), v["base"]
         if v["kind"] == "roster":
-            return Eligibility("roster", roster=v["roster"], code_salt=salt, code_hash=code_hash)
-        return Eligibility(
-            "open", registrars=tuple(v["registrars"]), code_salt=salt, code_hash=code_hash
-        )
+            return Eligibility(RosterEligibility(v["roster"]), onsite_code)
+        return Eligibility(OpenEligibility(tuple(v["registrars"])), onsite_code)
 
 
 # --- questions ---

@@ -17,3 +17,18 @@ def test_the_public_errors_are_in_the_chaincode_table() -> None:
     public = [getattr(chaincode, n) for n in chaincode.__all__]
     errors = [c for c in public if isinstance(c, type) and issubclass(c, MvoteError)]
     assert errors and all(c in chaincode.ERRORS for c in errors)
+
+
+def test_the_chaincode_has_no_assert() -> None:
+    """An assert vanishes under ``python -O``: the chaincode states its checks as code."""
+    import ast
+    from pathlib import Path
+
+    root = Path(chaincode.__file__).parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+    assert not found, f"assert statements in mvote/chaincode: {found}"

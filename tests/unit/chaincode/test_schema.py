@@ -13,6 +13,7 @@ from mvote.chaincode.records import (
     Ballot,
     CastRequest,
     Eligibility,
+    OnsiteCode,
     Question,
     QuestionSpec,
     Roster,
@@ -131,7 +132,7 @@ def _spec() -> QuestionSpec:
         description="d\nd",
         options=("a", "b"),
         rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 2500)),
-        eligibility=Eligibility("roster", roster="r1", code_salt="00" * 16, code_hash="11" * 32),
+        eligibility=Eligibility.of_roster("r1", OnsiteCode("00" * 16, "11" * 32)),
         opens_at=1,
         closes_at=2,
         shards=3,
@@ -153,7 +154,7 @@ def test_records_round_trip_through_their_shapes() -> None:
         assert Rule.from_json(rule.to_json()) == rule
     roster = Roster("r1", "t", "Org1MSP", 0, "00" * 32, False)
     assert Roster.from_json(roster.to_json()) == roster
-    eligibility = Eligibility("open", registrars=("aa" * 32,))
+    eligibility = Eligibility.of_registrars(("aa" * 32,))
     assert Eligibility.from_json(eligibility.to_json()) == eligibility
     assert eligibility.to_json() == {"kind": "open", "registrars": ["aa" * 32]}
     assert spec.eligibility.to_json()["kind"] == "onsite"
