@@ -53,7 +53,6 @@ from .records import (
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
-    PARTICIPATION_SHAPE,
     ROSTER_BATCH_SHAPE,
     ROSTER_SPEC_SHAPE,
     SECRET_AGGREGATE_SHAPE,
@@ -64,6 +63,7 @@ from .records import (
     BallotRecord,
     CastRequest,
     OpenEligibility,
+    Participation,
     Question,
     QuestionSpec,
     QuestionState,
@@ -580,7 +580,7 @@ def cast(call: Call) -> Any:
     call.write(ballot_key, record.to_json())
     call.write(
         keys.participation_key(ballot.voter, spec.qid),
-        {"qid": spec.qid, "tracker": tracker, "tx": call.tx_id, "at": call.now},
+        Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
     )
     call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
     return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
@@ -599,9 +599,7 @@ def get_ballot(call: Call) -> Any:
 def get_history(call: Call) -> Any:
     voter = call.text(0, KEY_HEX)
     return [
-        PARTICIPATION_SHAPE.check(
-            encoding.decode(raw, max_size=1 << 12, what="state"), "participation"
-        )
+        Participation.from_json(encoding.decode(raw, max_size=1 << 12, what="state")).to_json()
         for _, raw in get_state_by_partial_composite_key(call.stub, keys.PARTICIPATION, [voter])
     ]
 

@@ -16,6 +16,7 @@ from . import encoding
 from .crypto.ballot import EncryptedBallot
 from .crypto.elgamal import Ciphertext
 from .schema import (
+    TUPLE,
     Array,
     Bool,
     Const,
@@ -24,9 +25,14 @@ from .schema import (
     Nullable,
     Object,
     OneOf,
+    Record,
     Shape,
     Tagged,
     Text,
+    declared,
+    nested,
+    optional,
+    record,
 )
 
 BALLOT_TYPE = "mvote.ballot.v1"
@@ -689,108 +695,70 @@ class CastRequest:
         )
 
 
-BALLOT_RECORD_SHAPE = Object(
-    {
-        "ballot": ANY_BALLOT_SHAPE,
-        "sig": SIG_HEX,
-        "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
-        "onsite": Bool(),
-        "shard": Int(0, 1023),
-        "tracker": HASH_HEX,
-        "tx": TX_ID,
-        "at": TIME,
-    }
-)
+def _signed_credential_from_json(value: Any) -> SignedCredential:
+    return SignedCredential(Credential.from_json(value["body"]), value["sig"])
 
 
+_BALLOT_CODEC = nested(lambda b: b.to_json(), ballot_from_json)
+_CREDENTIAL_CODEC = optional(nested(lambda c: c.to_json(), _signed_credential_from_json))
+
+
+@record("ballot record")
 @dataclass(frozen=True)
-class BallotRecord:
+class BallotRecord(Record):
     """ballot~{qid}~{shard}~{voter}: the signed ballot as cast. The on-site code itself is not
     kept in state (it stays only in the transaction's arguments)."""
 
-    ballot: AnyBallot
-    sig: str
-    credential: SignedCredential | None
-    onsite: bool
-    shard: int
-    tracker: str
-    tx: str
-    at: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ballot": self.ballot.to_json(),
-            "sig": self.sig,
-            "credential": self.credential.to_json() if self.credential else None,
-            "onsite": self.onsite,
-            "shard": self.shard,
-            "tracker": self.tracker,
-            "tx": self.tx,
-            "at": self.at,
-        }
-
-    @staticmethod
-    def from_json(value: Any) -> BallotRecord:
-        v = BALLOT_RECORD_SHAPE.check(value, "ballot record")
-        cred = v["credential"]
-        return BallotRecord(
-            ballot=ballot_from_json(v["ballot"]),
-            sig=v["sig"],
-            credential=(
-                SignedCredential(Credential.from_json(cred["body"]), cred["sig"]) if cred else None
-            ),
-            onsite=v["onsite"],
-            shard=v["shard"],
-            tracker=v["tracker"],
-            tx=v["tx"],
-            at=v["at"],
-        )
+    # declared() returns a dataclasses.field (ruff cannot tell for these annotations).
+    ballot: AnyBallot = declared(ANY_BALLOT_SHAPE, _BALLOT_CODEC)  # noqa: RUF009
+    sig: str = declared(SIG_HEX)
+    credential: SignedCredential | None = declared(  # noqa: RUF009
+        Nullable(SIGNED_CREDENTIAL_SHAPE), _CREDENTIAL_CODEC
+    )
+    onsite: bool = declared(Bool())
+    shard: int = declared(Int(0, 1023))
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
 
 
-PARTICIPATION_SHAPE = Object({"qid": IDENTIFIER, "tracker": HASH_HEX, "tx": TX_ID, "at": TIME})
+BALLOT_RECORD_SHAPE = BallotRecord.SHAPE
+
+
+@record("participation")
+@dataclass(frozen=True)
+class Participation(Record):
+    """participation~{voter}~{qid}: the voter's history entry for one question."""
+
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+PARTICIPATION_SHAPE = Participation.SHAPE
 
 
 # --- aggregation and tally ---
 
-AGGREGATE_SHAPE = Object(
-    {
-        "qid": IDENTIFIER,
-        "shard": Int(0, 1023),
-        "cursor": Text(0, 64, pattern=r"([0-9a-f]{64})?"),
-        "ballots": COUNT,
-        "counts": Array(COUNT, min_len=2, max_len=MAX_OPTIONS),
-        "done": Bool(),
-    }
-)
+#: The voter-key cursor of a shard's aggregation: empty before the first ballot.
+CURSOR = Text(0, 64, pattern=r"([0-9a-f]{64})?")
 
 
+@record("aggregate")
 @dataclass(frozen=True)
-class Aggregate:
+class Aggregate(Record):
     """aggregate~{qid}~{shard}: sums over the shard's ballots up to ``cursor`` (a voter key)."""
 
-    qid: str
-    shard: int
-    cursor: str
-    ballots: int
-    counts: tuple[int, ...]
-    done: bool
+    qid: str = declared(IDENTIFIER)
+    shard: int = declared(Int(0, 1023))
+    cursor: str = declared(CURSOR)
+    ballots: int = declared(COUNT)
+    counts: tuple[int, ...] = declared(Array(COUNT, min_len=2, max_len=MAX_OPTIONS), TUPLE)
+    done: bool = declared(Bool())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "qid": self.qid,
-            "shard": self.shard,
-            "cursor": self.cursor,
-            "ballots": self.ballots,
-            "counts": list(self.counts),
-            "done": self.done,
-        }
 
-    @staticmethod
-    def from_json(value: Any) -> Aggregate:
-        v = AGGREGATE_SHAPE.check(value, "aggregate")
-        return Aggregate(
-            v["qid"], v["shard"], v["cursor"], v["ballots"], tuple(v["counts"]), v["done"]
-        )
+AGGREGATE_SHAPE = Aggregate.SHAPE
 
 
 SECRET_AGGREGATE_SHAPE = Object(

@@ -7,10 +7,11 @@ their typed objects only from values a shape accepted.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .errors import InvalidField
 
@@ -225,3 +226,93 @@ def _join(path: str, key: str) -> str:
 
 #: A SHA-256 digest as lowercase hex (roster entries, trackers).
 HASH_HEX_SHAPE = Hex(32)
+
+
+# --- records declared once --------------------------------------------------------------------
+#
+# A record is a frozen dataclass whose fields carry their JSON shape (and, where the Python value
+# differs from the JSON value, a codec). From that one declaration come the record's shape
+# (``SHAPE``, an Object in field order), ``to_json`` and ``from_json``: the three can never
+# disagree. The JSON key is the field name.
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one field's Python value maps to its JSON value and back. ``decode`` gets a value its
+    shape already accepted."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: Scalars (str, int, bool): the JSON value is the value.
+PLAIN = Codec(_same, _same)
+#: A JSON array held as a tuple.
+TUPLE = Codec(list, tuple)
+
+
+def nested(to_json: Callable[[Any], Any], from_json: Callable[[Any], Any]) -> Codec:
+    """A nested record (or union of records) with its own codec."""
+    return Codec(to_json, from_json)
+
+
+def optional(codec: Codec) -> Codec:
+    """``codec`` for a value that may be None (JSON null)."""
+    return Codec(
+        lambda v: None if v is None else codec.encode(v),
+        lambda v: None if v is None else codec.decode(v),
+    )
+
+
+def declared(shape: Shape, codec: Codec = PLAIN) -> Any:
+    """A dataclass field whose JSON form has ``shape`` and maps through ``codec``."""
+    return dataclasses.field(metadata={"shape": shape, "codec": codec})
+
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of a declared record: subclass it with ``@record("path")`` on a frozen dataclass."""
+
+    #: The shape of the record's JSON object, built from its fields by ``@record``.
+    SHAPE: ClassVar[Object]
+    #: The path that names the record in error messages.
+    PATH: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            f.name: f.metadata["codec"].encode(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
+
+    @classmethod
+    def from_json(cls: type[R], value: Any, path: str | None = None) -> R:
+        checked = cls.SHAPE.check(value, cls.PATH if path is None else path)
+        return cls(
+            **{
+                f.name: f.metadata["codec"].decode(checked[f.name])
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            }
+        )
+
+
+def record(path: str) -> Callable[[type[R]], type[R]]:
+    """Class decorator (above ``@dataclass(frozen=True)``): derive ``SHAPE`` from the fields.
+    Precondition: every field is ``declared(...)``; checked, TypeError otherwise."""
+
+    def build(cls: type[R]) -> type[R]:
+        shapes: dict[str, Shape] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if "shape" not in f.metadata:
+                raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
+            shapes[f.name] = f.metadata["shape"]
+        cls.SHAPE = Object(shapes)
+        cls.PATH = path
+        return cls
+
+    return build

@@ -182,3 +182,35 @@ def test_ballot_json_and_tracker() -> None:
             {**request.to_json(), "ballot": {**ballot.to_json(), "channel": "Mvote"}}
         )
     assert info.value.field == "ballot.channel"
+
+
+def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
+    import dataclasses
+
+    from mvote.chaincode.errors import InvalidField
+    from mvote.chaincode.records import Aggregate, Participation
+    from mvote.chaincode.schema import Record, declared, record
+
+    aggregate = Aggregate("q1", 0, "", 3, (2, 1), True)
+    value = aggregate.to_json()
+    assert value == {
+        "qid": "q1",
+        "shard": 0,
+        "cursor": "",
+        "ballots": 3,
+        "counts": [2, 1],
+        "done": True,
+    }
+    assert Aggregate.from_json(value) == aggregate
+    assert list(Aggregate.SHAPE.fields) == [f.name for f in dataclasses.fields(Aggregate)]
+    with pytest.raises(InvalidField) as info:
+        Participation.from_json({"qid": "q1", "tracker": "00" * 32, "tx": "ab"})
+    assert info.value.field == "participation.at"
+
+    with pytest.raises(TypeError, match="undeclared"):
+
+        @record("x")
+        @dataclasses.dataclass(frozen=True)
+        class Bad(Record):
+            undeclared: int
+            fine: int = declared(Int(0, 1))
