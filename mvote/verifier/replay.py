@@ -30,7 +30,7 @@ from mvote.chaincode.crypto.ceremony import PartialDecryption
 from mvote.chaincode.crypto.elgamal import ZERO
 from mvote.chaincode.errors import MvoteError
 from mvote.chaincode.records import TALLY_SHAPE, Ballot, BallotRecord, Question, SecretBallot
-from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
 from mvote.verifier.chain import Finding
 from mvote.verifier.envelope import (
@@ -77,7 +77,7 @@ class ReplayReport:
     not_replayed: list[NotReplayed] = field(default_factory=list)
     tallies_recounted: int = 0
     #: The chaincode's state after the last block, as rebuilt by the replay.
-    state: MemoryState = field(default_factory=MemoryState)
+    state: MemoryKeySpace = field(default_factory=MemoryKeySpace)
 
 
 def replay_chain(
@@ -228,7 +228,7 @@ def _recount_tallies(report: ReplayReport) -> None:
     report.tallies_recounted += recounted
 
 
-def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
+def recount_tallies(state: MemoryKeySpace) -> tuple[list[Finding], int]:
     """Every recorded tally must equal a direct count of its question's ballot records (open
     mode), or (secret mode) the proved decryption of the homomorphic sum of its ballots
     recomputed from state: ``(findings, tallies recounted)``."""
@@ -288,7 +288,7 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
 
 
 def _recount_secret(
-    state: MemoryState, question: Question, tally: dict[str, Any]
+    state: MemoryKeySpace, question: Question, tally: dict[str, Any]
 ) -> tuple[int, list[int]]:
     """Recompute a secret tally from state: the election key and trustees' public shares from
     the ceremony's dealings, the per-option sums of every ballot of the question, every partial

@@ -32,3 +32,24 @@ def test_the_chaincode_has_no_assert() -> None:
         if isinstance(node, ast.Assert)
     ]
     assert not found, f"assert statements in mvote/chaincode: {found}"
+
+
+def test_no_chaincode_class_name_is_used_by_another_part() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(chaincode.__file__).parent
+    mvote_root = root.parent
+
+    def classes(paths: list[Path]) -> dict[str, str]:
+        return {
+            node.name: str(path.relative_to(mvote_root))
+            for path in paths
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ClassDef)
+        }
+
+    ours = classes(sorted(root.rglob("*.py")))
+    theirs = classes([p for p in sorted(mvote_root.rglob("*.py")) if root not in p.parents])
+    clashes = {name: (ours[name], theirs[name]) for name in ours.keys() & theirs.keys()}
+    assert not clashes, f"class names defined both in the chaincode and elsewhere: {clashes}"
