@@ -292,14 +292,19 @@ QUESTION_SPEC_SHAPE = Object(
     optional=frozenset({"election"}),
 )
 
-TRANSITION_SHAPE = Object(
-    {
-        "state": OneOf(QUESTION_STATES),
-        "tx": TX_ID,
-        "at": TIME,
-        "reason": Text(0, 500),
-    }
-)
+
+@record("transition")
+@dataclass(frozen=True)
+class Transition(Record):
+    """One step of a question's lifecycle: the state entered, by which transaction, when, why."""
+
+    state: QuestionState = declared(OneOf(QUESTION_STATES))  # noqa: RUF009 (a field)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+    reason: str = declared(Text(0, 500), default="")
+
+
+TRANSITION_SHAPE = Transition.SHAPE
 
 QUESTION_SHAPE = Object(
     {
@@ -311,17 +316,6 @@ QUESTION_SHAPE = Object(
     },
     optional=QUESTION_SPEC_SHAPE.optional,
 )
-
-
-@dataclass(frozen=True)
-class Transition:
-    state: QuestionState
-    tx: str
-    at: int
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"state": self.state, "tx": self.tx, "at": self.at, "reason": self.reason}
 
 
 @dataclass(frozen=True)
