@@ -151,7 +151,7 @@ def run_node(
             "",
             ("a", "b", "c", "d", "e"),
             Rule("single"),
-            Eligibility("roster", roster="bench-roster"),
+            Eligibility.of_roster("bench-roster"),
             now - 5,
             now + 3600,
             shards=16,

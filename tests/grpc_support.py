@@ -63,7 +63,7 @@ def question_spec(qid: str, now: float) -> bytes:
         description="A test question.",
         options=("yes", "no"),
         rule=Rule("single"),
-        eligibility=Eligibility("open", registrars=(_REGISTRAR,)),
+        eligibility=Eligibility.of_registrars((_REGISTRAR,)),
         opens_at=int(now) - 1,
         closes_at=int(now) + 3600,
         shards=1,

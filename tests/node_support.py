@@ -25,7 +25,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.contract import invoke
 from mvote.chaincode.records import CastRequest, QuestionSpec
-from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 from mvote.client.ballot import prepare_ballot, voter_public_hex
 from mvote.client.identity import Signer, load_signer
@@ -261,7 +261,7 @@ def replay_state(blocks: Iterable[bytes], namespace: str) -> tuple[State, int]:
     transaction's version (block, index) as Fabric applies them. Returns (state, transactions
     replayed).
     """
-    state = MemoryState()
+    state = MemoryKeySpace()
     replayed = 0
     for raw in blocks:
         block = common_pb2.Block.FromString(raw)

@@ -22,6 +22,7 @@ from . import ed25519, encoding, keys, rules, secret
 from .crypto.ballot import BallotContext, verify_ballot
 from .crypto.ceremony import Dealing, PartialDecryption
 from .crypto.elgamal import ZERO, Ciphertext
+from .crypto.group import Point
 from .eligibility import check_credential, check_onsite_code
 from .errors import (
     AggregationIncomplete,
@@ -52,7 +53,6 @@ from .records import (
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
-    PARTICIPATION_SHAPE,
     ROSTER_BATCH_SHAPE,
     ROSTER_SPEC_SHAPE,
     SECRET_AGGREGATE_SHAPE,
@@ -62,10 +62,13 @@ from .records import (
     Ballot,
     BallotRecord,
     CastRequest,
+    OpenEligibility,
+    Participation,
     Question,
     QuestionSpec,
     QuestionState,
     Roster,
+    RosterEligibility,
     SecretAggregate,
     SecretBallot,
     Transition,
@@ -205,6 +208,13 @@ class Call:
             raise NotFound(f"{field}: no ceremony {cid!r}", field=field)
         return _parse_ceremony(raw)
 
+    def election_key(self, cid: str, field: str) -> Point:
+        """The election key of the complete ceremony ``cid`` (CeremonyNotComplete otherwise)."""
+        key = self.complete_ceremony(cid, field).election_key
+        if key is None:
+            raise CeremonyNotComplete(f"{field}: ceremony {cid!r} has no election key", field=field)
+        return key
+
     def complete_ceremony(self, cid: str, field: str) -> secret.Ceremony:
         ceremony = self.ceremony(cid, field)
         if ceremony.state != "COMPLETE":
@@ -215,6 +225,27 @@ class Call:
 
 
 @functools.lru_cache(maxsize=256)
+def _election_of(spec: QuestionSpec) -> str:
+    """The ceremony id of a secret-mode question (check_spec refused a secret one without)."""
+    if spec.election is None:
+        raise InvalidField(
+            "election: a secret question names its completed key ceremony, an open one none",
+            field="election",
+        )
+    return spec.election
+
+
+def _open_choices(record: BallotRecord) -> tuple[int, ...]:
+    """The choices of an open ballot; a stored secret ballot in an open question is refused."""
+    match record.ballot:
+        case Ballot(choices=choices):
+            return choices
+        case _:
+            raise InvalidField(
+                f"ballot.type: expected {BALLOT_TYPE} in an open-mode question", field="ballot.type"
+            )
+
+
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
@@ -235,17 +266,16 @@ def create_question(call: Call) -> Any:
     creator = call.admin()
     spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
     rules.check_spec(spec)
-    if spec.mode == "secret":
-        assert spec.election is not None
+    if spec.election is not None:  # secret mode (check_spec: exactly then)
         call.complete_ceremony(spec.election, "election")
-    for i, registrar in enumerate(spec.eligibility.registrars):
-        ed25519.checked_public_key(bytes.fromhex(registrar), f"eligibility.registrars[{i}]")
-    if spec.eligibility.kind == "roster":
-        rid = spec.eligibility.roster
-        assert rid is not None
-        # Must exist; sealed is checked at open.
-        if not call.stub.get_state(keys.roster_key(rid)):
-            raise NotFound(f"eligibility.roster: no roster {rid!r}", field="eligibility.roster")
+    match spec.eligibility.voters:
+        case OpenEligibility(registrars):
+            for i, registrar in enumerate(registrars):
+                ed25519.checked_public_key(bytes.fromhex(registrar), f"eligibility.registrars[{i}]")
+        case RosterEligibility(rid):
+            # Must exist; sealed is checked at open.
+            if not call.stub.get_state(keys.roster_key(rid)):
+                raise NotFound(f"eligibility.roster: no roster {rid!r}", field="eligibility.roster")
     key = keys.question_key(spec.qid)
     if call.stub.get_state(key):
         raise AlreadyExists(f"qid: question {spec.qid!r} already exists", field="qid")
@@ -301,9 +331,8 @@ def open_question(call: Call) -> Any:
             field="schedule.closes_at",
         )
     eligible = None
-    if question.spec.eligibility.kind == "roster":
-        assert question.spec.eligibility.roster is not None
-        roster = call.roster(question.spec.eligibility.roster)
+    if isinstance(question.spec.eligibility.voters, RosterEligibility):
+        roster = call.roster(question.spec.eligibility.voters.roster)
         if not roster.sealed:
             raise RosterNotSealed(
                 f"eligibility.roster: roster {roster.rid!r} must be sealed before the question opens",
@@ -470,12 +499,10 @@ def _verify_secret_ballot(
     """Every proof of the encrypted ballot, against the question's election key, channel, id,
     rule and the voter's key (strong Fiat-Shamir): BadProof naming the first failing proof."""
     spec = question.spec
-    assert spec.election is not None
-    ceremony = call.complete_ceremony(spec.election, "election")
-    assert ceremony.election_key is not None
+    election_key = call.election_key(_election_of(spec), "election")
     low, high = rules.selection_bounds(spec.rule)
     context = BallotContext(
-        ceremony.election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
+        election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
     )
     verify_ballot(context, ballot.encrypted, "ballot.encrypted")
 
@@ -518,12 +545,12 @@ def cast(call: Call) -> Any:
         voter=ballot.voter,
         now=call.now,
     )
-    if eligibility.kind == "roster":
-        assert eligibility.roster is not None
+    if isinstance(eligibility.voters, RosterEligibility):
+        rid = eligibility.voters.roster
         entry = keys.voter_hash(voter_key).hex()
-        if not call.stub.get_state(keys.roster_entry_key(eligibility.roster, entry)):
+        if not call.stub.get_state(keys.roster_entry_key(rid, entry)):
             raise NotEligible(
-                f"ballot.voter: voter {ballot.voter} is not on roster {eligibility.roster!r}",
+                f"ballot.voter: voter {ballot.voter} is not on roster {rid!r}",
                 field="ballot.voter",
             )
 
@@ -553,7 +580,7 @@ def cast(call: Call) -> Any:
     call.write(ballot_key, record.to_json())
     call.write(
         keys.participation_key(ballot.voter, spec.qid),
-        {"qid": spec.qid, "tracker": tracker, "tx": call.tx_id, "at": call.now},
+        Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
     )
     call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
     return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
@@ -572,9 +599,7 @@ def get_ballot(call: Call) -> Any:
 def get_history(call: Call) -> Any:
     voter = call.text(0, KEY_HEX)
     return [
-        PARTICIPATION_SHAPE.check(
-            encoding.decode(raw, max_size=1 << 12, what="state"), "participation"
-        )
+        Participation.from_json(encoding.decode(raw, max_size=1 << 12, what="state")).to_json()
         for _, raw in get_state_by_partial_composite_key(call.stub, keys.PARTICIPATION, [voter])
     ]
 
@@ -622,8 +647,7 @@ def aggregate(call: Call) -> Any:
     ballots, cursor = current.ballots, current.cursor
     done = True
     for read, record in enumerate(_shard_ballots(call, question.qid, shard, current.cursor), 1):
-        assert isinstance(record.ballot, Ballot)
-        rules.add_ballot(counts, record.ballot.choices)
+        rules.add_ballot(counts, _open_choices(record))
         ballots += 1
         cursor = record.ballot.voter
         if read == limit:
@@ -975,8 +999,7 @@ def get_results(call: Call) -> Any:
         record = BallotRecord.from_json(
             encoding.decode(raw, max_size=MAX_BALLOT_RECORD_BYTES, what="state")
         )
-        assert isinstance(record.ballot, Ballot)
-        rules.add_ballot(counts, record.ballot.choices)
+        rules.add_ballot(counts, _open_choices(record))
         ballots += 1
     return {
         "qid": question.qid,

@@ -7,7 +7,7 @@ import hmac
 
 from . import ed25519
 from .errors import BadCredential, BadOnsiteCode, InvalidField, NotEligible
-from .records import Eligibility, SignedCredential
+from .records import Eligibility, OnsiteCode, OpenEligibility, SignedCredential
 
 _ONSITE_DOMAIN = b"mvote/onsite-code/v1\x00"
 
@@ -22,20 +22,22 @@ def onsite_code_hash(salt: bytes, qid: str, code: str) -> bytes:
 
 
 def check_onsite_code(eligibility: Eligibility, qid: str, code: str | None) -> None:
-    if not eligibility.onsite:
-        if code is not None:
+    """Raise unless ``code`` is what the question's eligibility asks: none, or the on-site code."""
+    match eligibility.onsite_code, code:
+        case None, None:
+            return
+        case None, str():
             raise InvalidField("code: this question takes no on-site code", field="code")
-        return
-    if code is None:
-        raise BadOnsiteCode(
-            "code: this on-site question needs the code shown on site", field="code"
-        )
-    assert eligibility.code_salt is not None and eligibility.code_hash is not None
-    expected = bytes.fromhex(eligibility.code_hash)
-    if not hmac.compare_digest(
-        onsite_code_hash(bytes.fromhex(eligibility.code_salt), qid, code), expected
-    ):
-        raise BadOnsiteCode("code: does not match the question's on-site code", field="code")
+        case OnsiteCode(), None:
+            raise BadOnsiteCode(
+                "code: this on-site question needs the code shown on site", field="code"
+            )
+        case OnsiteCode(salt, code_hash), str(given):
+            expected = bytes.fromhex(code_hash)
+            if not hmac.compare_digest(onsite_code_hash(bytes.fromhex(salt), qid, given), expected):
+                raise BadOnsiteCode(
+                    "code: does not match the question's on-site code", field="code"
+                )
 
 
 def check_credential(
@@ -48,7 +50,7 @@ def check_credential(
     now: int,
 ) -> None:
     """Raise unless ``credential`` admits ``voter`` to question ``qid`` (open eligibility)."""
-    if eligibility.kind != "open":
+    if not isinstance(eligibility.voters, OpenEligibility):
         if credential is not None:
             raise InvalidField(
                 "credential: this question's eligibility is a roster, not a credential",
@@ -61,7 +63,7 @@ def check_credential(
             field="credential",
         )
     body = credential.body
-    if body.registrar not in eligibility.registrars:
+    if body.registrar not in eligibility.voters.registrars:
         raise BadCredential(
             f"credential.body.registrar: expected one of the question's registrars, got {body.registrar}",
             field="credential.body.registrar",

@@ -16,6 +16,7 @@ from . import encoding
 from .crypto.ballot import EncryptedBallot
 from .crypto.elgamal import Ciphertext
 from .schema import (
+    TUPLE,
     Array,
     Bool,
     Const,
@@ -24,9 +25,14 @@ from .schema import (
     Nullable,
     Object,
     OneOf,
+    Record,
     Shape,
     Tagged,
     Text,
+    declared,
+    nested,
+    optional,
+    record,
 )
 
 BALLOT_TYPE = "mvote.ballot.v1"
@@ -171,46 +177,97 @@ ELIGIBILITY_SHAPE = Tagged(
 
 
 @dataclass(frozen=True)
-class Eligibility:
-    """Who may vote: a sealed roster, holders of a registrar credential, and/or an on-site code."""
+class RosterEligibility:
+    """The voters on a sealed roster."""
 
-    kind: Literal["roster", "open"]
-    roster: str | None = None
-    registrars: tuple[str, ...] = ()
-    #: On-site votes also need a code whose salted hash the question commits.
-    code_salt: str | None = None
-    code_hash: str | None = None
+    roster: str
+
+
+@dataclass(frozen=True)
+class OpenEligibility:
+    """Any voter holding a credential signed by one of these registrars (ascending hex keys)."""
+
+    registrars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OnsiteCode:
+    """On-site votes also need a code whose salted hash the question commits."""
+
+    salt: str
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who may vote: a sealed roster or holders of a registrar credential, and, on site, a code.
+
+    One of the two kinds, with an optional on-site part: no combination outside the JSON shape
+    (``ELIGIBILITY_SHAPE``) can be built.
+    """
+
+    voters: RosterEligibility | OpenEligibility
+    onsite_code: OnsiteCode | None = None
+
+    @staticmethod
+    def of_roster(rid: str, onsite_code: OnsiteCode | None = None) -> Eligibility:
+        return Eligibility(RosterEligibility(rid), onsite_code)
+
+    @staticmethod
+    def of_registrars(
+        registrars: tuple[str, ...], onsite_code: OnsiteCode | None = None
+    ) -> Eligibility:
+        return Eligibility(OpenEligibility(tuple(registrars)), onsite_code)
+
+    @property
+    def kind(self) -> Literal["roster", "open"]:
+        match self.voters:
+            case RosterEligibility():
+                return "roster"
+            case OpenEligibility():
+                return "open"
 
     @property
     def onsite(self) -> bool:
-        return self.code_hash is not None
+        return self.onsite_code is not None
 
-    def _base_json(self) -> dict[str, Any]:
-        if self.kind == "roster":
-            return {"kind": "roster", "roster": self.roster}
-        return {"kind": "open", "registrars": list(self.registrars)}
+    @property
+    def registrars(self) -> tuple[str, ...]:
+        """The registrars of open eligibility; none for a roster."""
+        match self.voters:
+            case OpenEligibility(registrars):
+                return registrars
+            case RosterEligibility():
+                return ()
+
+    def _voters_json(self) -> dict[str, Any]:
+        match self.voters:
+            case RosterEligibility(rid):
+                return {"kind": "roster", "roster": rid}
+            case OpenEligibility(registrars):
+                return {"kind": "open", "registrars": list(registrars)}
 
     def to_json(self) -> dict[str, Any]:
-        if self.onsite:
-            return {
-                "kind": "onsite",
-                "base": self._base_json(),
-                "code_salt": self.code_salt,
-                "code_hash": self.code_hash,
-            }
-        return self._base_json()
+        match self.onsite_code:
+            case None:
+                return self._voters_json()
+            case OnsiteCode(salt, code_hash):
+                return {
+                    "kind": "onsite",
+                    "base": self._voters_json(),
+                    "code_salt": salt,
+                    "code_hash": code_hash,
+                }
 
     @staticmethod
     def from_json(value: Any, path: str = "eligibility") -> Eligibility:
         v = ELIGIBILITY_SHAPE.check(value, path)
-        salt = code_hash = None
+        onsite_code = None
         if v["kind"] == "onsite":
-            salt, code_hash, v = v["code_salt"], v["code_hash"], v["base"]
+            onsite_code, v = OnsiteCode(v["code_salt"], v["code_hash"]), v["base"]
         if v["kind"] == "roster":
-            return Eligibility("roster", roster=v["roster"], code_salt=salt, code_hash=code_hash)
-        return Eligibility(
-            "open", registrars=tuple(v["registrars"]), code_salt=salt, code_hash=code_hash
-        )
+            return Eligibility(RosterEligibility(v["roster"]), onsite_code)
+        return Eligibility(OpenEligibility(tuple(v["registrars"])), onsite_code)
 
 
 # --- questions ---
@@ -235,14 +292,19 @@ QUESTION_SPEC_SHAPE = Object(
     optional=frozenset({"election"}),
 )
 
-TRANSITION_SHAPE = Object(
-    {
-        "state": OneOf(QUESTION_STATES),
-        "tx": TX_ID,
-        "at": TIME,
-        "reason": Text(0, 500),
-    }
-)
+
+@record("transition")
+@dataclass(frozen=True)
+class Transition(Record):
+    """One step of a question's lifecycle: the state entered, by which transaction, when, why."""
+
+    state: QuestionState = declared(OneOf(QUESTION_STATES))  # noqa: RUF009 (a field)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+    reason: str = declared(Text(0, 500), default="")
+
+
+TRANSITION_SHAPE = Transition.SHAPE
 
 QUESTION_SHAPE = Object(
     {
@@ -254,17 +316,6 @@ QUESTION_SHAPE = Object(
     },
     optional=QUESTION_SPEC_SHAPE.optional,
 )
-
-
-@dataclass(frozen=True)
-class Transition:
-    state: QuestionState
-    tx: str
-    at: int
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"state": self.state, "tx": self.tx, "at": self.at, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -364,16 +415,6 @@ class Question:
 # --- rosters ---
 
 ROSTER_SPEC_SHAPE = Object({"rid": IDENTIFIER, "title": Text(1, 200)})
-ROSTER_SHAPE = Object(
-    {
-        "rid": IDENTIFIER,
-        "title": Text(1, 200),
-        "owner": MSP_ID,
-        "count": COUNT,
-        "digest": HASH_HEX,
-        "sealed": Bool(),
-    }
-)
 # A full batch (arguments plus one write per entry, ~240 bytes each) must fit the node's 1 MiB
 # transaction limit with room for the endorsements.
 MAX_ROSTER_BATCH = 2000
@@ -394,31 +435,20 @@ def roster_batches(entries: Sequence[str]) -> list[list[str]]:
     ]
 
 
+@record("roster")
 @dataclass(frozen=True)
-class Roster:
+class Roster(Record):
     """roster~{rid}: the header. ``digest`` chains every batch of entries in the order added."""
 
-    rid: str
-    title: str
-    owner: str
-    count: int
-    digest: str
-    sealed: bool
+    rid: str = declared(IDENTIFIER)
+    title: str = declared(Text(1, 200))
+    owner: str = declared(MSP_ID)
+    count: int = declared(COUNT)
+    digest: str = declared(HASH_HEX)
+    sealed: bool = declared(Bool())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rid": self.rid,
-            "title": self.title,
-            "owner": self.owner,
-            "count": self.count,
-            "digest": self.digest,
-            "sealed": self.sealed,
-        }
 
-    @staticmethod
-    def from_json(value: Any) -> Roster:
-        v = ROSTER_SHAPE.check(value, "roster")
-        return Roster(v["rid"], v["title"], v["owner"], v["count"], v["digest"], v["sealed"])
+ROSTER_SHAPE = Roster.SHAPE
 
 
 def roster_digest_after(digest_hex: str, entries: list[str]) -> str:
@@ -429,26 +459,54 @@ def roster_digest_after(digest_hex: str, entries: list[str]) -> str:
 
 # --- ballots and credentials ---
 
-BALLOT_SHAPE = Object(
-    {
-        "type": Const(BALLOT_TYPE),
-        "channel": CHANNEL,
-        "qid": IDENTIFIER,
-        "choices": Array(Int(0, MAX_OPTIONS - 1), min_len=0, max_len=MAX_OPTIONS, ascending=True),
-        "voter": KEY_HEX,
-    }
-)
 
-SECRET_BALLOT_SHAPE = Object(
-    {
-        "type": Const(SECRET_BALLOT_TYPE),
-        "channel": CHANNEL,
-        "qid": IDENTIFIER,
-        # Checked by EncryptedBallot.from_json (points, scalars, shape), proofs by verify_ballot.
-        "encrypted": Opaque(),
-        "voter": KEY_HEX,
-    }
-)
+def tracker_of(ballot_bytes: bytes) -> str:
+    """The ballot tracker: SHA-256 of the canonical bytes the voter signed, hex."""
+    return hashlib.sha256(ballot_bytes).hexdigest()
+
+
+class _Signed(Record):
+    """A record someone signs: its canonical bytes are what the signature covers."""
+
+    def canonical_bytes(self) -> bytes:
+        return encoding.encode(self.to_json())
+
+
+class _SignedBallot(_Signed):
+    def tracker(self) -> str:
+        return tracker_of(self.canonical_bytes())
+
+
+@record("ballot", tags={"type": BALLOT_TYPE})
+@dataclass(frozen=True)
+class Ballot(_SignedBallot):
+    """What the voter signs: the canonical bytes bind the channel, the question and the key."""
+
+    channel: str = declared(CHANNEL)
+    qid: str = declared(IDENTIFIER)
+    choices: tuple[int, ...] = declared(
+        Array(Int(0, MAX_OPTIONS - 1), min_len=0, max_len=MAX_OPTIONS, ascending=True), TUPLE
+    )
+    voter: str = declared(KEY_HEX)
+
+
+@record("ballot", tags={"type": SECRET_BALLOT_TYPE})
+@dataclass(frozen=True)
+class SecretBallot(_SignedBallot):
+    """What a voter signs in secret mode: the encrypted selections with their proofs, bound (by
+    the signature and by every proof's Fiat-Shamir context) to the channel, question and key."""
+
+    channel: str = declared(CHANNEL)
+    qid: str = declared(IDENTIFIER)
+    # Checked by EncryptedBallot.from_json (points, scalars, shape), proofs by verify_ballot.
+    encrypted: EncryptedBallot = declared(  # noqa: RUF009
+        Opaque(), nested(lambda e: e.to_json(), EncryptedBallot.from_json)
+    )
+    voter: str = declared(KEY_HEX)
+
+
+BALLOT_SHAPE = Ballot.SHAPE
+SECRET_BALLOT_SHAPE = SecretBallot.SHAPE
 
 
 class _AnyBallot(Shape):
@@ -462,101 +520,6 @@ class _AnyBallot(Shape):
 
 ANY_BALLOT_SHAPE = _AnyBallot()
 
-CREDENTIAL_SHAPE = Object(
-    {
-        "type": Const(CREDENTIAL_TYPE),
-        "channel": CHANNEL,
-        # A question id, or "*" for every question of the channel that trusts this registrar.
-        "scope": Text(1, 64, pattern=r"\*|[a-z0-9][a-z0-9._-]*"),
-        "voter": KEY_HEX,
-        "registrar": KEY_HEX,
-        "expires_at": TIME,
-    }
-)
-
-SIGNED_CREDENTIAL_SHAPE = Object({"body": CREDENTIAL_SHAPE, "sig": SIG_HEX})
-
-CAST_SHAPE = Object(
-    {
-        "ballot": ANY_BALLOT_SHAPE,
-        "sig": SIG_HEX,
-        "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
-        "code": Nullable(Text(4, 64, pattern=r"[A-Za-z0-9-]+")),
-    }
-)
-
-
-def tracker_of(ballot_bytes: bytes) -> str:
-    """The ballot tracker: SHA-256 of the canonical bytes the voter signed, hex."""
-    return hashlib.sha256(ballot_bytes).hexdigest()
-
-
-@dataclass(frozen=True)
-class Ballot:
-    """What the voter signs: the canonical bytes bind the channel, the question and the key."""
-
-    channel: str
-    qid: str
-    choices: tuple[int, ...]
-    voter: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": BALLOT_TYPE,
-            "channel": self.channel,
-            "qid": self.qid,
-            "choices": list(self.choices),
-            "voter": self.voter,
-        }
-
-    def canonical_bytes(self) -> bytes:
-        return encoding.encode(self.to_json())
-
-    def tracker(self) -> str:
-        return tracker_of(self.canonical_bytes())
-
-    @staticmethod
-    def from_json(value: Any, path: str = "ballot") -> Ballot:
-        v = BALLOT_SHAPE.check(value, path)
-        return Ballot(v["channel"], v["qid"], tuple(v["choices"]), v["voter"])
-
-
-@dataclass(frozen=True)
-class SecretBallot:
-    """What a voter signs in secret mode: the encrypted selections with their proofs, bound (by
-    the signature and by every proof's Fiat-Shamir context) to the channel, question and key."""
-
-    channel: str
-    qid: str
-    encrypted: EncryptedBallot
-    voter: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": SECRET_BALLOT_TYPE,
-            "channel": self.channel,
-            "qid": self.qid,
-            "encrypted": self.encrypted.to_json(),
-            "voter": self.voter,
-        }
-
-    def canonical_bytes(self) -> bytes:
-        return encoding.encode(self.to_json())
-
-    def tracker(self) -> str:
-        return tracker_of(self.canonical_bytes())
-
-    @staticmethod
-    def from_json(value: Any, path: str = "ballot") -> SecretBallot:
-        v = SECRET_BALLOT_SHAPE.check(value, path)
-        return SecretBallot(
-            v["channel"],
-            v["qid"],
-            EncryptedBallot.from_json(v["encrypted"], f"{path}.encrypted"),
-            v["voter"],
-        )
-
-
 AnyBallot = Ballot | SecretBallot
 
 
@@ -567,230 +530,148 @@ def ballot_from_json(value: Any, path: str = "ballot") -> AnyBallot:
     return Ballot.from_json(value, path)
 
 
+@record("credential", tags={"type": CREDENTIAL_TYPE})
 @dataclass(frozen=True)
-class Credential:
+class Credential(_Signed):
     """A registrar's statement that a voter key passed its off-chain check."""
 
-    channel: str
-    scope: str
-    voter: str
-    registrar: str
-    expires_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": CREDENTIAL_TYPE,
-            "channel": self.channel,
-            "scope": self.scope,
-            "voter": self.voter,
-            "registrar": self.registrar,
-            "expires_at": self.expires_at,
-        }
-
-    def canonical_bytes(self) -> bytes:
-        return encoding.encode(self.to_json())
-
-    @staticmethod
-    def from_json(value: Any, path: str = "credential") -> Credential:
-        v = CREDENTIAL_SHAPE.check(value, path)
-        return Credential(v["channel"], v["scope"], v["voter"], v["registrar"], v["expires_at"])
+    channel: str = declared(CHANNEL)
+    # A question id, or "*" for every question of the channel that trusts this registrar.
+    scope: str = declared(Text(1, 64, pattern=r"\*|[a-z0-9][a-z0-9._-]*"))
+    voter: str = declared(KEY_HEX)
+    registrar: str = declared(KEY_HEX)
+    expires_at: int = declared(TIME)
 
 
+CREDENTIAL_SHAPE = Credential.SHAPE
+
+
+@record("credential")
 @dataclass(frozen=True)
-class SignedCredential:
-    body: Credential
-    sig: str
+class SignedCredential(Record):
+    body: Credential = declared(  # noqa: RUF009
+        CREDENTIAL_SHAPE, nested(lambda c: c.to_json(), Credential.from_json)
+    )
+    sig: str = declared(SIG_HEX)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"body": self.body.to_json(), "sig": self.sig}
+
+SIGNED_CREDENTIAL_SHAPE = SignedCredential.SHAPE
 
 
+@record("$")
 @dataclass(frozen=True)
-class CastRequest:
+class CastRequest(Record):
     """The argument of ``Cast``: the signed ballot plus what eligibility asks for."""
 
-    ballot: AnyBallot
-    sig: str
-    credential: SignedCredential | None = None
-    code: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ballot": self.ballot.to_json(),
-            "sig": self.sig,
-            "credential": self.credential.to_json() if self.credential else None,
-            "code": self.code,
-        }
-
-    @staticmethod
-    def from_json(value: Any) -> CastRequest:
-        v = CAST_SHAPE.check(value, "$")
-        cred = v["credential"]
-        return CastRequest(
-            ballot=ballot_from_json(v["ballot"]),
-            sig=v["sig"],
-            credential=(
-                SignedCredential(Credential.from_json(cred["body"], "credential.body"), cred["sig"])
-                if cred is not None
-                else None
-            ),
-            code=v["code"],
-        )
+    ballot: AnyBallot = declared(  # noqa: RUF009
+        ANY_BALLOT_SHAPE, nested(lambda b: b.to_json(), ballot_from_json)
+    )
+    sig: str = declared(SIG_HEX)
+    credential: SignedCredential | None = declared(  # noqa: RUF009
+        Nullable(SIGNED_CREDENTIAL_SHAPE),
+        optional(nested(lambda c: c.to_json(), SignedCredential.from_json)),
+        default=None,
+    )
+    code: str | None = declared(Nullable(Text(4, 64, pattern=r"[A-Za-z0-9-]+")), default=None)
 
 
-BALLOT_RECORD_SHAPE = Object(
-    {
-        "ballot": ANY_BALLOT_SHAPE,
-        "sig": SIG_HEX,
-        "credential": Nullable(SIGNED_CREDENTIAL_SHAPE),
-        "onsite": Bool(),
-        "shard": Int(0, 1023),
-        "tracker": HASH_HEX,
-        "tx": TX_ID,
-        "at": TIME,
-    }
+CAST_SHAPE = CastRequest.SHAPE
+
+
+def _signed_credential_from_json(value: Any) -> SignedCredential:
+    return SignedCredential(Credential.from_json(value["body"]), value["sig"])
+
+
+# A stored record was checked whole by its shape: the nested parts are read at their own paths.
+_BALLOT_CODEC = nested(lambda b: b.to_json(), lambda v, _: ballot_from_json(v))
+_CREDENTIAL_CODEC = optional(
+    nested(lambda c: c.to_json(), lambda v, _: _signed_credential_from_json(v))
 )
 
 
+@record("ballot record")
 @dataclass(frozen=True)
-class BallotRecord:
+class BallotRecord(Record):
     """ballot~{qid}~{shard}~{voter}: the signed ballot as cast. The on-site code itself is not
     kept in state (it stays only in the transaction's arguments)."""
 
-    ballot: AnyBallot
-    sig: str
-    credential: SignedCredential | None
-    onsite: bool
-    shard: int
-    tracker: str
-    tx: str
-    at: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ballot": self.ballot.to_json(),
-            "sig": self.sig,
-            "credential": self.credential.to_json() if self.credential else None,
-            "onsite": self.onsite,
-            "shard": self.shard,
-            "tracker": self.tracker,
-            "tx": self.tx,
-            "at": self.at,
-        }
-
-    @staticmethod
-    def from_json(value: Any) -> BallotRecord:
-        v = BALLOT_RECORD_SHAPE.check(value, "ballot record")
-        cred = v["credential"]
-        return BallotRecord(
-            ballot=ballot_from_json(v["ballot"]),
-            sig=v["sig"],
-            credential=(
-                SignedCredential(Credential.from_json(cred["body"]), cred["sig"]) if cred else None
-            ),
-            onsite=v["onsite"],
-            shard=v["shard"],
-            tracker=v["tracker"],
-            tx=v["tx"],
-            at=v["at"],
-        )
+    # declared() returns a dataclasses.field (ruff cannot tell for these annotations).
+    ballot: AnyBallot = declared(ANY_BALLOT_SHAPE, _BALLOT_CODEC)  # noqa: RUF009
+    sig: str = declared(SIG_HEX)
+    credential: SignedCredential | None = declared(  # noqa: RUF009
+        Nullable(SIGNED_CREDENTIAL_SHAPE), _CREDENTIAL_CODEC
+    )
+    onsite: bool = declared(Bool())
+    shard: int = declared(Int(0, 1023))
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
 
 
-PARTICIPATION_SHAPE = Object({"qid": IDENTIFIER, "tracker": HASH_HEX, "tx": TX_ID, "at": TIME})
+BALLOT_RECORD_SHAPE = BallotRecord.SHAPE
+
+
+@record("participation")
+@dataclass(frozen=True)
+class Participation(Record):
+    """participation~{voter}~{qid}: the voter's history entry for one question."""
+
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+PARTICIPATION_SHAPE = Participation.SHAPE
 
 
 # --- aggregation and tally ---
 
-AGGREGATE_SHAPE = Object(
-    {
-        "qid": IDENTIFIER,
-        "shard": Int(0, 1023),
-        "cursor": Text(0, 64, pattern=r"([0-9a-f]{64})?"),
-        "ballots": COUNT,
-        "counts": Array(COUNT, min_len=2, max_len=MAX_OPTIONS),
-        "done": Bool(),
-    }
-)
+#: The voter-key cursor of a shard's aggregation: empty before the first ballot.
+CURSOR = Text(0, 64, pattern=r"([0-9a-f]{64})?")
 
 
+@record("aggregate")
 @dataclass(frozen=True)
-class Aggregate:
+class Aggregate(Record):
     """aggregate~{qid}~{shard}: sums over the shard's ballots up to ``cursor`` (a voter key)."""
 
-    qid: str
-    shard: int
-    cursor: str
-    ballots: int
-    counts: tuple[int, ...]
-    done: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "qid": self.qid,
-            "shard": self.shard,
-            "cursor": self.cursor,
-            "ballots": self.ballots,
-            "counts": list(self.counts),
-            "done": self.done,
-        }
-
-    @staticmethod
-    def from_json(value: Any) -> Aggregate:
-        v = AGGREGATE_SHAPE.check(value, "aggregate")
-        return Aggregate(
-            v["qid"], v["shard"], v["cursor"], v["ballots"], tuple(v["counts"]), v["done"]
-        )
+    qid: str = declared(IDENTIFIER)
+    shard: int = declared(Int(0, 1023))
+    cursor: str = declared(CURSOR)
+    ballots: int = declared(COUNT)
+    counts: tuple[int, ...] = declared(Array(COUNT, min_len=2, max_len=MAX_OPTIONS), TUPLE)
+    done: bool = declared(Bool())
 
 
-SECRET_AGGREGATE_SHAPE = Object(
-    {
-        "qid": IDENTIFIER,
-        "shard": Int(0, 1023),
-        "cursor": Text(0, 64, pattern=r"([0-9a-f]{64})?"),
-        "ballots": COUNT,
-        # Per option, the homomorphic sum of the shard's ciphertexts so far (Ciphertext JSON;
-        # the identity encoding for an empty sum).
-        "sums": Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
-        "done": Bool(),
-    }
-)
+AGGREGATE_SHAPE = Aggregate.SHAPE
 
 
+def _sums_from_json(value: list[Any], path: str) -> tuple[Ciphertext, ...]:
+    return tuple(
+        Ciphertext.from_json(c, f"{path}[{i}]", allow_identity=True) for i, c in enumerate(value)
+    )
+
+
+@record("aggregate")
 @dataclass(frozen=True)
-class SecretAggregate:
+class SecretAggregate(Record):
     """aggregate~{qid}~{shard} of a secret question: per-option ciphertext sums up to ``cursor``."""
 
-    qid: str
-    shard: int
-    cursor: str
-    ballots: int
-    sums: tuple[Ciphertext, ...]
-    done: bool
+    qid: str = declared(IDENTIFIER)
+    shard: int = declared(Int(0, 1023))
+    cursor: str = declared(CURSOR)
+    ballots: int = declared(COUNT)
+    # Per option, the homomorphic sum of the shard's ciphertexts so far (Ciphertext JSON; the
+    # identity encoding for an empty sum).
+    sums: tuple[Ciphertext, ...] = declared(
+        Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
+        nested(lambda sums: [c.to_json() for c in sums], _sums_from_json),
+    )
+    done: bool = declared(Bool())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "qid": self.qid,
-            "shard": self.shard,
-            "cursor": self.cursor,
-            "ballots": self.ballots,
-            "sums": [c.to_json() for c in self.sums],
-            "done": self.done,
-        }
 
-    @staticmethod
-    def from_json(value: Any) -> SecretAggregate:
-        v = SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
-        return SecretAggregate(
-            v["qid"],
-            v["shard"],
-            v["cursor"],
-            v["ballots"],
-            tuple(
-                Ciphertext.from_json(c, f"aggregate.sums[{i}]", allow_identity=True)
-                for i, c in enumerate(v["sums"])
-            ),
-            v["done"],
-        )
+SECRET_AGGREGATE_SHAPE = SecretAggregate.SHAPE
 
 
 OUTCOME_SHAPE = Tagged(

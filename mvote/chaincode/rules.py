@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidField, RuleViolation
-from .records import QuestionSpec, Rule
+from .records import QuestionSpec, RosterEligibility, Rule
 
 YES, NO = 0, 1
 
@@ -35,7 +35,8 @@ def check_spec(spec: QuestionSpec) -> None:
                 f"options: a yes/no question has exactly 2 options (yes, no), got {n}",
                 field="options",
             )
-        if rule.min_turnout.kind == "share" and spec.eligibility.kind != "roster":
+        roster = isinstance(spec.eligibility.voters, RosterEligibility)
+        if rule.min_turnout.kind == "share" and not roster:
             raise InvalidField(
                 "rule.min_turnout: a turnout share needs a roster to be a share of",
                 field="rule.min_turnout",
@@ -99,7 +100,10 @@ def outcome(
         turnout_met = ballots >= turnout.value
     elif turnout.kind == "share":
         # check_spec guarantees a roster, and opening the question froze its size.
-        assert eligible is not None
+        if eligible is None:
+            raise InvalidField(
+                "eligible: a turnout share needs the roster size frozen at open", field="eligible"
+            )
         turnout_met = ballots * 10_000 >= turnout.value * eligible
     else:
         turnout_met = True

@@ -7,10 +7,11 @@ their typed objects only from values a shape accepted.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .errors import InvalidField
 
@@ -225,3 +226,107 @@ def _join(path: str, key: str) -> str:
 
 #: A SHA-256 digest as lowercase hex (roster entries, trackers).
 HASH_HEX_SHAPE = Hex(32)
+
+
+# --- records declared once --------------------------------------------------------------------
+#
+# A record is a frozen dataclass whose fields carry their JSON shape (and, where the Python value
+# differs from the JSON value, a codec). From that one declaration come the record's shape
+# (``SHAPE``, an Object in field order, after any constant tag fields), ``to_json`` and
+# ``from_json``: the three can never disagree. The JSON key is the field name.
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one field's Python value maps to its JSON value and back. ``decode(value, path)``
+    gets a value its shape already accepted, and the field's path for its own checks."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any, str], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _same_at(value: Any, path: str) -> Any:
+    return value
+
+
+def _tuple_at(value: Any, path: str) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+#: Scalars (str, int, bool): the JSON value is the value.
+PLAIN = Codec(_same, _same_at)
+#: A JSON array held as a tuple.
+TUPLE = Codec(list, _tuple_at)
+
+
+def nested(to_json: Callable[[Any], Any], from_json: Callable[[Any, str], Any]) -> Codec:
+    """A nested record (or union of records) with its own codec."""
+    return Codec(to_json, from_json)
+
+
+def optional(codec: Codec) -> Codec:
+    """``codec`` for a value that may be None (JSON null)."""
+    return Codec(
+        lambda v: None if v is None else codec.encode(v),
+        lambda v, path: None if v is None else codec.decode(v, path),
+    )
+
+
+def declared(shape: Shape, codec: Codec = PLAIN, *, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose JSON form has ``shape`` and maps through ``codec``; ``default``
+    only for the Python constructor (the JSON key is always present)."""
+    return dataclasses.field(default=default, metadata={"shape": shape, "codec": codec})
+
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of a declared record: subclass it with ``@record("path")`` on a frozen dataclass."""
+
+    #: The shape of the record's JSON object, built from its fields by ``@record``.
+    SHAPE: ClassVar[Object]
+    #: The path that names the record in error messages.
+    PATH: ClassVar[str]
+    #: Constant fields written first (a ``type`` tag), not held as attributes.
+    TAGS: ClassVar[Mapping[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.TAGS)
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[f.name] = f.metadata["codec"].encode(getattr(self, f.name))
+        return out
+
+    @classmethod
+    def from_json(cls: type[R], value: Any, path: str | None = None) -> R:
+        where = cls.PATH if path is None else path
+        checked = cls.SHAPE.check(value, where)
+        return cls(
+            **{
+                f.name: f.metadata["codec"].decode(checked[f.name], _join(where, f.name))
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            }
+        )
+
+
+def record(path: str, tags: Mapping[str, str] | None = None) -> Callable[[type[R]], type[R]]:
+    """Class decorator (above ``@dataclass(frozen=True)``): derive ``SHAPE`` from the fields,
+    after the constant ``tags``. Precondition: every field is ``declared(...)``; checked,
+    TypeError otherwise."""
+
+    def build(cls: type[R]) -> type[R]:
+        shapes: dict[str, Shape] = {key: Const(value) for key, value in (tags or {}).items()}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if "shape" not in f.metadata:
+                raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
+            shapes[f.name] = f.metadata["shape"]
+        cls.SHAPE = Object(shapes)
+        cls.PATH = path
+        cls.TAGS = dict(tags or {})
+        return cls
+
+    return build

@@ -443,9 +443,7 @@ def combine_totals(
         if not total.alpha.is_identity:
             shares = []
             for trustee in present:
-                partial = postings[trustee][i]
-                assert partial is not None
-                shares.append(group.mul(lambdas[trustee], partial.share))
+                shares.append(group.mul(lambdas[trustee], _posted(postings, trustee, i).share))
             point = total.beta - group.sum_points(shares)
         counts.append(elgamal.discrete_log(point, bound, field=f"decryption.counts[{i}]"))
     return counts, lambdas
@@ -500,3 +498,15 @@ def stored_ciphertexts(record: Any, options: int) -> tuple[str, list[Ciphertext]
         )
         for s in selections
     ]
+
+
+def _posted(
+    postings: Mapping[int, Sequence[PartialDecryption | None]], trustee: int, i: int
+) -> PartialDecryption:
+    """Trustee's partial for total ``i``. Precondition (``check_partials``): a partial is null
+    only where the total's alpha is the identity; a null here is refused naming it."""
+    partial = postings[trustee][i]
+    if partial is None:
+        where = f"decryption.partials[{i}]"
+        raise InvalidField(f"{where}: expected a partial decryption, got null", field=where)
+    return partial

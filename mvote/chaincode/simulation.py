@@ -26,7 +26,10 @@ class Version(NamedTuple):
     tx: int
 
 
-class StateView(Protocol):
+class KeySpace(Protocol):
+    """The committed, versioned keys of one chaincode namespace, as the simulator reads them
+    (the verifier's ``mvcc.WorldStateView`` is the committer's view over every namespace)."""
+
     def get(self, key: str) -> tuple[bytes, Version] | None: ...
 
     def range(self, start: str, end: str) -> Iterator[tuple[str, bytes, Version]]:
@@ -34,7 +37,7 @@ class StateView(Protocol):
         ...
 
 
-class MemoryState:
+class MemoryKeySpace:
     """A sorted in-memory versioned key space (the auditor's fresh state, tests, the demo)."""
 
     def __init__(self) -> None:
@@ -67,9 +70,9 @@ class MemoryState:
     def items(self) -> Iterator[tuple[str, bytes, Version]]:
         return self.range("", "")
 
-    def copy(self) -> MemoryState:
+    def copy(self) -> MemoryKeySpace:
         """An independent state with the same keys, values and versions."""
-        other = MemoryState()
+        other = MemoryKeySpace()
         other._values = dict(self._values)
         other._keys = list(self._keys)
         return other
@@ -129,7 +132,7 @@ class TxContext:
 class TxSimulator:
     """A :class:`~mvote.chaincode.stub.ChaincodeStub` over a state view that records a read-write set."""
 
-    def __init__(self, state: StateView, context: TxContext) -> None:
+    def __init__(self, state: KeySpace, context: TxContext) -> None:
         self._state = state
         self._context = context
         self.simulation = Simulation()
@@ -214,7 +217,7 @@ class Executed:
 
 
 class SerialLedger:
-    """Runs transactions one at a time on a :class:`MemoryState`: simulate, then commit.
+    """Runs transactions one at a time on a :class:`MemoryKeySpace`: simulate, then commit.
 
     Serial execution means every read is at the latest version, so no MVCC check is needed; a
     refused transaction (status >= 400) writes nothing. This is the in-process ledger of the
@@ -223,7 +226,7 @@ class SerialLedger:
 
     def __init__(self, channel_id: str = "mvote") -> None:
         self.channel_id = channel_id
-        self.state = MemoryState()
+        self.state = MemoryKeySpace()
         self.height = 0
 
     def run(

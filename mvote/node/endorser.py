@@ -23,7 +23,7 @@ from fabric_protos.peer import (
 
 from mvote.chaincode.contract import REFUSED, Response, invoke
 from mvote.chaincode.errors import Malformed, Unauthorised
-from mvote.chaincode.simulation import Simulation, StateView, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import KeySpace, Simulation, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import ChaincodeStub, Timestamp
 from mvote.client.identity import Signer
 from mvote.client.proposal import transaction_id
@@ -177,7 +177,7 @@ def check_proposal(up: UnpackedProposal, msps: MSPManager) -> MSPIdentity:
 class World(Protocol):
     """Committed state as an endorser reads it: per namespace, one consistent snapshot."""
 
-    def namespace(self, namespace: str) -> StateView: ...
+    def namespace(self, namespace: str) -> KeySpace: ...
 
     def version(self, namespace: str, key: str) -> Version | None: ...
 

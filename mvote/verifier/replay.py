@@ -28,7 +28,7 @@ from mvote.chaincode.crypto.ceremony import PartialDecryption
 from mvote.chaincode.crypto.elgamal import ZERO
 from mvote.chaincode.errors import MvoteError
 from mvote.chaincode.records import TALLY_SHAPE, Ballot, BallotRecord, Question, SecretBallot
-from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp, partial_key_range, split_composite_key
 from mvote.verifier.chain import Finding
 from mvote.verifier.checks import Check
@@ -60,7 +60,7 @@ class ReplayReport:
     not_replayed: list[NotReplayed] = field(default_factory=list)
     tallies_recounted: int = 0
     #: The chaincode's state after the last block, as rebuilt by the replay.
-    state: MemoryState = field(default_factory=MemoryState)
+    state: MemoryKeySpace = field(default_factory=MemoryKeySpace)
 
 
 def replay_chain(
@@ -237,7 +237,7 @@ def _recount_tallies(report: ReplayReport) -> None:
     report.tallies_recounted += recounted
 
 
-def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
+def recount_tallies(state: MemoryKeySpace) -> tuple[list[Finding], int]:
     """Every recorded tally must equal a direct count of its question's ballot records (open
     mode), or (secret mode) the proved decryption of the homomorphic sum of its ballots
     recomputed from state: ``(findings, tallies recounted)``."""
@@ -297,7 +297,7 @@ def recount_tallies(state: MemoryState) -> tuple[list[Finding], int]:
 
 
 def _recount_secret(
-    state: MemoryState, question: Question, tally: dict[str, Any]
+    state: MemoryKeySpace, question: Question, tally: dict[str, Any]
 ) -> tuple[int, list[int]]:
     """Recompute a secret tally from state: the election key and trustees' public shares from
     the ceremony's dealings, the per-option sums of every ballot of the question, every partial
@@ -321,14 +321,14 @@ def _recount_secret(
     return ballots, counts
 
 
-def _ceremony(state: MemoryState, election: str) -> secret.Ceremony:
+def _ceremony(state: MemoryKeySpace, election: str) -> secret.Ceremony:
     found = state.get(keys.ceremony_key(election))
     if found is None:
         raise ValueError(f"election: no ceremony {election!r}")
     return secret.Ceremony.from_json(encoding.decode(found[0], max_size=1 << 24))
 
 
-def _check_dealings(state: MemoryState, ceremony: secret.Ceremony) -> None:
+def _check_dealings(state: MemoryKeySpace, ceremony: secret.Ceremony) -> None:
     """The ceremony's election key and public shares equal those recomputed from its
     dealings in state."""
     dealings = []
@@ -346,7 +346,7 @@ def _check_dealings(state: MemoryState, ceremony: secret.Ceremony) -> None:
         )
 
 
-def _secret_sums(state: MemoryState, qid: str, options: int) -> tuple[int, list[Any]]:
+def _secret_sums(state: MemoryKeySpace, qid: str, options: int) -> tuple[int, list[Any]]:
     """(ballots, per-option homomorphic sums) of every ballot record of question ``qid``."""
     ballots, sums = 0, [ZERO] * options
     b_start, b_end = partial_key_range(keys.BALLOT, [qid])

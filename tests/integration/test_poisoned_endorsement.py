@@ -62,7 +62,7 @@ def _question(qid: str) -> QuestionSpec:
         "",
         ("yes", "no"),
         Rule("single"),
-        Eligibility("open", registrars=(voter_public_hex(REGISTRAR),)),
+        Eligibility.of_registrars((voter_public_hex(REGISTRAR),)),
         now - 5,
         now + 3600,
     )

@@ -45,7 +45,7 @@ def node_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], b
         "",
         ("a", "b"),
         Rule("single"),
-        Eligibility("open", registrars=(bytes(REGISTRAR.verify_key).hex(),)),
+        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
         now - 5,
         now + 3600,
     )

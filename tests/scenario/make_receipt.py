@@ -41,7 +41,7 @@ def main(out: Path) -> None:
         "",
         ("yes", "no"),
         Rule("single"),
-        Eligibility("open", registrars=(bytes(registrar.verify_key).hex(),)),
+        Eligibility.of_registrars((bytes(registrar.verify_key).hex(),)),
         now - 5,
         now + 3600,
     )

@@ -26,7 +26,7 @@ from mvote.chaincode import encoding, keys
 from mvote.chaincode.contract import invoke
 from mvote.chaincode.crypto.group import point_from_hex
 from mvote.chaincode.records import QuestionSpec
-from mvote.chaincode.simulation import MemoryState, SerialLedger, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, SerialLedger, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 from mvote.client import trustee as tr
 from mvote.client.secret import prepare_secret_ballot
@@ -83,7 +83,7 @@ class Operator:
 
 def audit(log: list[Recorded]) -> tuple[list[Finding], int]:
     """Re-execute every recorded transaction on a fresh state, then recount every tally."""
-    state = MemoryState()
+    state = MemoryKeySpace()
     findings: list[Finding] = []
     for height, tx in enumerate(log, 1):
         context = TxContext(tx.tx_id, CHANNEL, Timestamp(tx.at, 0), tx.creator, tx.args)

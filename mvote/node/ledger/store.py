@@ -183,7 +183,7 @@ class WorldState:
 
 
 class NamespaceState:
-    """One namespace of a :class:`WorldState`: ``mvote.chaincode.simulation.StateView``."""
+    """One namespace of a :class:`WorldState`: ``mvote.chaincode.simulation.KeySpace``."""
 
     def __init__(self, world: WorldState, namespace: str) -> None:
         self.world = world

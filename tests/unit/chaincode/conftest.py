@@ -6,9 +6,14 @@ from collections.abc import Callable
 
 import nacl.signing
 import pytest
-from chaincode_env import Env
 
 from mvote.chaincode.simulation import SerialLedger
+
+# The helpers' asserts are checks of the tests: rewrite them like a test module's, so that they
+# run (and explain themselves) under ``python -O`` too.
+pytest.register_assert_rewrite("chaincode_env", "secret_env")
+
+from chaincode_env import Env  # noqa: E402
 
 
 @pytest.fixture

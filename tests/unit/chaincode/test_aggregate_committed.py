@@ -26,7 +26,7 @@ from testkit import creator_bytes
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.contract import DEFAULT_AGGREGATE_BATCH
 from mvote.chaincode.records import BallotRecord, roster_batches
-from mvote.chaincode.simulation import Executed, MemoryState, SerialLedger, Version
+from mvote.chaincode.simulation import Executed, MemoryKeySpace, SerialLedger, Version
 from mvote.chaincode.stub import partial_key_range
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.envelope import unpack_rwset
@@ -40,7 +40,7 @@ AFTER = CLOSES + 1
 class _CommittedView:
     """The committer's read-only view (``mvote.verifier.mvcc.WorldStateView``) of a ledger's state."""
 
-    def __init__(self, state: MemoryState) -> None:
+    def __init__(self, state: MemoryKeySpace) -> None:
         self._state = state
 
     def version(self, namespace: str, key: str) -> tuple[int, int] | None:

@@ -9,7 +9,7 @@ from mvote.chaincode import encoding
 from mvote.chaincode.contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
 from mvote.chaincode.errors import ERROR_TYPES, MvoteError
 from mvote.chaincode.functions import FunctionName
-from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator
+from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
 from mvote.chaincode.stub import Timestamp
 
 
@@ -72,7 +72,7 @@ def test_function_name_not_utf8(env: Env) -> None:
 
 
 def test_no_arguments_at_all() -> None:
-    simulator = TxSimulator(MemoryState(), TxContext("ab", "mvote", Timestamp(1, 0), b"", []))
+    simulator = TxSimulator(MemoryKeySpace(), TxContext("ab", "mvote", Timestamp(1, 0), b"", []))
     response = invoke(simulator)
     assert response.status == 400
     assert response.message.startswith("BAD_ARGUMENTS: function")

@@ -16,13 +16,13 @@ from mvote.chaincode.errors import (
     InvalidField,
     NotEligible,
 )
-from mvote.chaincode.records import Eligibility
+from mvote.chaincode.records import Eligibility, OnsiteCode
 from mvote.client.registrar import issue_credential
 
 REGISTRAR = nacl.signing.SigningKey(b"R" * 32)
 REG_HEX = bytes(REGISTRAR.verify_key).hex()
 VOTER = "ab" * 32
-OPEN = Eligibility("open", registrars=(REG_HEX,))
+OPEN = Eligibility.of_registrars((REG_HEX,))
 
 
 def test_onsite_code_hash_layout() -> None:
@@ -35,11 +35,8 @@ def test_onsite_code_hash_layout() -> None:
 
 def test_check_onsite_code() -> None:
     salt = bytes(16)
-    onsite = Eligibility(
-        "roster",
-        roster="r",
-        code_salt=salt.hex(),
-        code_hash=onsite_code_hash(salt, "q", "CODE").hex(),
+    onsite = Eligibility.of_roster(
+        "r", OnsiteCode(salt.hex(), onsite_code_hash(salt, "q", "CODE").hex())
     )
     check_onsite_code(onsite, "q", "CODE")
     for code in (None, "CODE2", "code"):
@@ -48,9 +45,9 @@ def test_check_onsite_code() -> None:
         assert info.value.field == "code"
     with pytest.raises(BadOnsiteCode):
         check_onsite_code(onsite, "q2", "CODE")
-    check_onsite_code(Eligibility("roster", roster="r"), "q", None)
+    check_onsite_code(Eligibility.of_roster("r"), "q", None)
     with pytest.raises(InvalidField) as bad:
-        check_onsite_code(Eligibility("roster", roster="r"), "q", "CODE")
+        check_onsite_code(Eligibility.of_roster("r"), "q", "CODE")
     assert bad.value.field == "code"
 
 
@@ -83,6 +80,6 @@ def test_credential_checks_name_their_field() -> None:
         assert info.value.field == field
         assert info.value.message.startswith(field)
     with pytest.raises(InvalidField) as info:
-        _check(good, eligibility=Eligibility("roster", roster="r"))
+        _check(good, eligibility=Eligibility.of_roster("r"))
     assert info.value.field == "credential"
-    _check(None, eligibility=Eligibility("roster", roster="r"))
+    _check(None, eligibility=Eligibility.of_roster("r"))

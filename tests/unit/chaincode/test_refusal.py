@@ -15,7 +15,7 @@ from mvote.chaincode.errors import (
     Refusal,
     TooLarge,
 )
-from mvote.chaincode.simulation import MemoryState, TxContext, TxSimulator
+from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
 from mvote.chaincode.stub import Timestamp
 
 
@@ -87,7 +87,7 @@ def test_a_refused_invocation_carries_the_refusal_as_its_payload(env: Env) -> No
 
 def test_the_payload_names_the_field_of_the_error(env: Env) -> None:
     simulator = TxSimulator(
-        MemoryState(),
+        MemoryKeySpace(),
         TxContext("ab", env.channel, Timestamp(0, 0), env.admin, [b"NoSuchFunction"]),
     )
     response = invoke(simulator)

@@ -9,7 +9,7 @@ from mvote.chaincode.errors import InvalidField, RuleViolation
 from mvote.chaincode.records import Eligibility, QuestionSpec, Rule, Turnout
 from mvote.chaincode.rules import check_choices, check_spec, outcome, selection_bounds
 
-ROSTER = Eligibility("roster", roster="r1")
+ROSTER = Eligibility.of_roster("r1")
 
 
 def _spec(rule: Rule, n: int = 3, eligibility: Eligibility = ROSTER) -> QuestionSpec:
@@ -32,7 +32,7 @@ def test_check_spec_cross_fields() -> None:
             _spec(
                 Rule("yesno", min_turnout=Turnout("share", 10)),
                 n=2,
-                eligibility=Eligibility("open", registrars=("aa" * 32,)),
+                eligibility=Eligibility.of_registrars(("aa" * 32,)),
             ),
             "rule.min_turnout",
         ),

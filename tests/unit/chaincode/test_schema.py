@@ -13,6 +13,7 @@ from mvote.chaincode.records import (
     Ballot,
     CastRequest,
     Eligibility,
+    OnsiteCode,
     Question,
     QuestionSpec,
     Roster,
@@ -131,7 +132,7 @@ def _spec() -> QuestionSpec:
         description="d\nd",
         options=("a", "b"),
         rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 2500)),
-        eligibility=Eligibility("roster", roster="r1", code_salt="00" * 16, code_hash="11" * 32),
+        eligibility=Eligibility.of_roster("r1", OnsiteCode("00" * 16, "11" * 32)),
         opens_at=1,
         closes_at=2,
         shards=3,
@@ -153,7 +154,7 @@ def test_records_round_trip_through_their_shapes() -> None:
         assert Rule.from_json(rule.to_json()) == rule
     roster = Roster("r1", "t", "Org1MSP", 0, "00" * 32, False)
     assert Roster.from_json(roster.to_json()) == roster
-    eligibility = Eligibility("open", registrars=("aa" * 32,))
+    eligibility = Eligibility.of_registrars(("aa" * 32,))
     assert Eligibility.from_json(eligibility.to_json()) == eligibility
     assert eligibility.to_json() == {"kind": "open", "registrars": ["aa" * 32]}
     assert spec.eligibility.to_json()["kind"] == "onsite"
@@ -181,3 +182,35 @@ def test_ballot_json_and_tracker() -> None:
             {**request.to_json(), "ballot": {**ballot.to_json(), "channel": "Mvote"}}
         )
     assert info.value.field == "ballot.channel"
+
+
+def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
+    import dataclasses
+
+    from mvote.chaincode.errors import InvalidField
+    from mvote.chaincode.records import Aggregate, Participation
+    from mvote.chaincode.schema import Record, declared, record
+
+    aggregate = Aggregate("q1", 0, "", 3, (2, 1), True)
+    value = aggregate.to_json()
+    assert value == {
+        "qid": "q1",
+        "shard": 0,
+        "cursor": "",
+        "ballots": 3,
+        "counts": [2, 1],
+        "done": True,
+    }
+    assert Aggregate.from_json(value) == aggregate
+    assert list(Aggregate.SHAPE.fields) == [f.name for f in dataclasses.fields(Aggregate)]
+    with pytest.raises(InvalidField) as info:
+        Participation.from_json({"qid": "q1", "tracker": "00" * 32, "tx": "ab"})
+    assert info.value.field == "participation.at"
+
+    with pytest.raises(TypeError, match="undeclared"):
+
+        @record("x")
+        @dataclasses.dataclass(frozen=True)
+        class Bad(Record):
+            undeclared: int
+            fine: int = declared(Int(0, 1))

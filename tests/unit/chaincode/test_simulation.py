@@ -5,23 +5,23 @@ from __future__ import annotations
 import pytest
 
 from mvote.chaincode.errors import InvalidField
-from mvote.chaincode.simulation import MemoryState, SerialLedger, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, SerialLedger, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 
 
-def _state() -> MemoryState:
-    state = MemoryState()
+def _state() -> MemoryKeySpace:
+    state = MemoryKeySpace()
     state.apply({"a": b"1", "b": b"2", "c": b"3"}, Version(1, 0))
     state.apply({"b": b"22"}, Version(2, 0))
     return state
 
 
-def _sim(state: MemoryState) -> TxSimulator:
+def _sim(state: MemoryKeySpace) -> TxSimulator:
     return TxSimulator(state, TxContext("tx1", "ch", Timestamp(5, 7), b"me", [b"F", b"x"]))
 
 
 def test_context_is_exposed() -> None:
-    sim = _sim(MemoryState())
+    sim = _sim(MemoryKeySpace())
     assert sim.get_args() == [b"F", b"x"]
     assert (sim.get_tx_id(), sim.get_channel_id(), sim.get_creator()) == ("tx1", "ch", b"me")
     assert sim.get_tx_timestamp() == Timestamp(5, 7)
@@ -85,14 +85,14 @@ def test_empty_values_and_keys_are_refused() -> None:
 
 
 def test_one_event_per_transaction() -> None:
-    sim = _sim(MemoryState())
+    sim = _sim(MemoryKeySpace())
     sim.set_event("A", b"1")
     sim.set_event("B", b"2")
     assert sim.simulation.event == ("B", b"2")
 
 
 def test_memory_state_orders_deletes_and_versions() -> None:
-    state = MemoryState()
+    state = MemoryKeySpace()
     state.apply({"b": b"1", "a": b"1", "\x00x": b"1"}, Version(1, 0))
     state.apply({"a": None, "c": b"2", "zz": None}, Version(2, 3))
     assert [(k, v, ver) for k, v, ver in state.items()] == [

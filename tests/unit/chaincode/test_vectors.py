@@ -118,7 +118,7 @@ def test_credentials(vector: dict[str, Any]) -> None:
     assert registrar.sign(data).signature.hex() == vector["sig"]
     qid = "q1" if body.scope == "*" else body.scope
     check_credential(
-        Eligibility("open", registrars=(body.registrar,)),
+        Eligibility.of_registrars((body.registrar,)),
         SignedCredential(body, vector["sig"]),
         channel=body.channel,
         qid=qid,

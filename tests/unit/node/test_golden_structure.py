@@ -287,7 +287,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeChain]:
             description="Ballots for the structural comparison with Fabric.",
             options=("yes", "no"),
             rule=Rule("single"),
-            eligibility=Eligibility("open", registrars=(voter_public_hex(registrar),)),
+            eligibility=Eligibility.of_registrars((voter_public_hex(registrar),)),
             opens_at=now - 1,
             closes_at=now + 3600,
             shards=2,

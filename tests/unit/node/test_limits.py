@@ -15,6 +15,7 @@ from mvote.chaincode.records import (
     MAX_REGISTRARS,
     MAX_ROSTER_BATCH,
     Eligibility,
+    OnsiteCode,
     QuestionSpec,
     Rule,
 )
@@ -60,9 +61,7 @@ def maximal_spec(qid: str) -> bytes:
         description="\U0001f5f3" * 4000,
         options=tuple(f"{i:04d}" + "\U0001f5f3" * 196 for i in range(MAX_OPTIONS)),
         rule=Rule("multi", min=0, max=MAX_OPTIONS),
-        eligibility=Eligibility(
-            "open", registrars=tuple(registrars), code_salt="ab" * 16, code_hash="cd" * 32
-        ),
+        eligibility=Eligibility.of_registrars(tuple(registrars), OnsiteCode("ab" * 16, "cd" * 32)),
         opens_at=now - 1,
         closes_at=now + 3600,
         shards=1024,

@@ -16,7 +16,7 @@ import pytest
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
-from mvote.chaincode.simulation import MemoryState, Simulation, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import MemoryKeySpace, Simulation, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier import mvcc
@@ -29,7 +29,7 @@ KEYS = {"a9": 1, "b1": 2, "b2": 3, "b3": 4, "b4": 5, "c": 6}
 
 @pytest.fixture
 def sim() -> TxSimulator:
-    state = MemoryState()
+    state = MemoryKeySpace()
     for key, block in KEYS.items():
         state.apply({key: key.encode()}, Version(block, 0))
     context = TxContext("tx", "mvote", Timestamp(1, 0), b"creator", [b"f"])
@@ -157,7 +157,7 @@ def test_scan_never_advanced_conflicts_with_any_key_from_its_start(sim: TxSimula
     # false re-scans [start, no bound), which must be empty. Here it is not: a conflict.
     sim.get_state_by_range("b", "c")
     assert _verdict(sim, committed={}, pending={}) == PHANTOM_READ_CONFLICT
-    empty = TxSimulator(MemoryState(), TxContext("tx", "mvote", Timestamp(1, 0), b"c", [b"f"]))
+    empty = TxSimulator(MemoryKeySpace(), TxContext("tx", "mvote", Timestamp(1, 0), b"c", [b"f"]))
     empty.get_state_by_range("b", "c")
     state = mvcc.MemoryWorldState({(NS, "a"): (b"a", (1, 0))})
     rwset = unpack_rwset(tx_rwset_bytes({NS: empty.simulation}))

@@ -98,7 +98,7 @@ def open_chain(tmp_path: Path, batch: BatchSettings) -> Iterator[Chain]:
         "",
         ("a", "b", "c"),
         Rule("single"),
-        Eligibility("open", registrars=(bytes(REGISTRAR.verify_key).hex(),)),
+        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
         now - 5,
         now + 3600,
     )

@@ -50,7 +50,7 @@ def secret_election(chain: Chain) -> tuple[list[tr.TrusteeSecrets], list[Any]]:
         "",
         ("a", "b", "c", "d"),
         Rule("multi", min=0, max=2),
-        Eligibility("open", registrars=(bytes(REGISTRAR.verify_key).hex(),)),
+        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
         now - 5,
         now + 3600,
         mode="secret",

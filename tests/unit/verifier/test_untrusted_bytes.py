@@ -117,7 +117,7 @@ def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, S
             "",
             ("a", "b"),
             Rule("single"),
-            Eligibility("open", registrars=(bytes(REGISTRAR.verify_key).hex(),)),
+            Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
             now - 5,
             now + 3600,
         )

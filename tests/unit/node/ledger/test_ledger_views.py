@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger_support import endorser_envelope, header_hash, make_block, rwset
 
-from mvote.chaincode.simulation import StateView, TxContext, TxSimulator, Version
+from mvote.chaincode.simulation import KeySpace, TxContext, TxSimulator, Version
 from mvote.chaincode.stub import Timestamp
 from mvote.node.ledger import Ledger
 from mvote.verifier import mvcc
@@ -29,7 +29,7 @@ def _commit(ledger: Ledger, writes: dict[str, dict[str, bytes | None]], code: in
 def test_range_is_byte_order_and_namespaces_do_not_mix(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as ledger:
         _commit(ledger, {"mvote": {k: k.encode() for k in KEYS}, "mv": {"a": b"other"}})
-        view: StateView = ledger.state("mvote")
+        view: KeySpace = ledger.state("mvote")
         ordered = sorted(KEYS, key=lambda k: k.encode())
         assert [k for k, _, _ in view.range("", "")] == ordered
         assert ordered[:2] == ["\x00a\x00x\x00", "\x00b\x00"], "composite keys sort first"
