@@ -31,7 +31,7 @@ def _spec(qid: str) -> QuestionSpec:
         description="",
         options=("north", "south"),
         rule=Rule("single"),
-        eligibility=Eligibility("roster", roster="r1"),
+        eligibility=Eligibility.of_roster("r1"),
         opens_at=now - 1,
         closes_at=now + 3600,
         shards=2,
