@@ -19,6 +19,7 @@ from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 from testkit import GOLDEN
 
+from mvote.node.ledger.blockfile import Location, scan
 from mvote.verifier.block import block_data_hash, block_header_hash
 
 CHANNEL = "mvote"
@@ -187,3 +188,8 @@ def directory_bytes(directory: Path) -> dict[str, bytes]:
         for p in sorted(directory.rglob("*"))
         if p.is_file() and p.name != "LOCK"
     }
+
+
+def scan_bytes(data: bytes, start: int = 0) -> list[tuple[Location, bytes]]:
+    """:func:`scan` over an in-memory copy of a block file."""
+    return list(scan(lambda offset, n: data[offset : offset + n], start))

@@ -492,38 +492,6 @@ def _issue(
     return _sign_low_s_certificate(builder, ca.key)
 
 
-def issue_enrollment_certificate(
-    org: OrgMaterial,
-    public_key: ec.EllipticCurvePublicKey,
-    *,
-    common_name: str,
-    organizational_unit: str,
-    not_before: datetime.datetime,
-    not_after: datetime.datetime,
-) -> x509.Certificate:
-    """An enrollment certificate for ``public_key`` signed by ``org``'s signing CA, valid from
-    ``not_before`` to ``not_after`` (a short-lived or already expired identity; ``network init``
-    issues ten-year ones). Precondition: the window lies within the CA's own."""
-    ca_cert = _load_certificate(org.ca_cert_path)
-    location = SubjectLocation(
-        *(
-            str(ca_cert.subject.get_attributes_for_oid(oid)[0].value)
-            for oid in (NameOID.COUNTRY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.LOCALITY_NAME)
-        )
-    )
-    ca = _CA(_load_private_key(org.ca_key_path), ca_cert, org.ca_name, location)
-    return _issue(
-        ca,
-        public_key,
-        common_name=common_name,
-        organizational_unit=organizational_unit,
-        sans=(),
-        tls=False,
-        now=not_before,
-        validity=(not_before, not_after),
-    )
-
-
 # --- organisations -----------------------------------------------------------------------------
 
 

@@ -153,30 +153,13 @@ class SignatureHeader:
     nonce: bytes
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """An envelope with its payload split into the signed bytes and the decoded headers.
-
-    The raw header bytes are kept: signatures and the proposal hash cover them verbatim, and
-    re-serializing a parsed protobuf need not give the same bytes.
-    """
-
-    payload: bytes
-    signature: bytes
-    channel_header_bytes: bytes
-    signature_header_bytes: bytes
-    channel_header: ChannelHeader
-    signature_header: SignatureHeader
-    data: bytes
-
-
-def unpack_envelope(raw: bytes) -> tuple[bytes, bytes]:
+def _unpack_envelope(raw: bytes) -> tuple[bytes, bytes]:
     """(payload, signature) of a serialized ``common.Envelope``."""
     env = parse_proto(common_pb2.Envelope, raw, "envelope")
     return bytes(env.payload), bytes(env.signature)
 
 
-def unpack_payload(payload: bytes) -> tuple[bytes, bytes, bytes, bool]:
+def _unpack_payload(payload: bytes) -> tuple[bytes, bytes, bytes, bool]:
     """(channel_header bytes, signature_header bytes, data, has_header) of a ``common.Payload``."""
     p = parse_proto(common_pb2.Payload, payload, "envelope.payload")
     has_header = bool(p.HasField("header"))
@@ -208,25 +191,6 @@ def unpack_signature_header(
 ) -> SignatureHeader:
     sh = parse_proto(common_pb2.SignatureHeader, raw, field)
     return SignatureHeader(creator=bytes(sh.creator), nonce=bytes(sh.nonce))
-
-
-def unpack_full_envelope(raw: bytes) -> Envelope:
-    """Envelope -> payload -> channel header and signature header, all layers at once."""
-    payload, signature = unpack_envelope(raw)
-    ch_bytes, sh_bytes, data, has_header = unpack_payload(payload)
-    if not has_header:
-        raise MalformedProto(
-            "envelope.payload.header: expected a Header, got none", field="payload.header"
-        )
-    return Envelope(
-        payload=payload,
-        signature=signature,
-        channel_header_bytes=ch_bytes,
-        signature_header_bytes=sh_bytes,
-        channel_header=unpack_channel_header(ch_bytes),
-        signature_header=unpack_signature_header(sh_bytes),
-        data=data,
-    )
 
 
 # --- read-write sets --------------------------------------------------------------------------
@@ -392,7 +356,7 @@ class EndorsedAction:
     endorsements: tuple[Endorsement, ...]
 
 
-def unpack_transaction(data: bytes) -> tuple[EndorsedAction, ...]:
+def _unpack_transaction(data: bytes) -> tuple[EndorsedAction, ...]:
     """The actions of a ``peer.Transaction`` down to the proposal response payload."""
     tx = parse_proto(transaction_pb2.Transaction, data, "payload.data (Transaction)")
     actions = []
@@ -426,7 +390,7 @@ def unpack_transaction(data: bytes) -> tuple[EndorsedAction, ...]:
     return tuple(actions)
 
 
-def unpack_chaincode_action(prp_extension: bytes) -> ChaincodeAction:
+def _unpack_chaincode_action(prp_extension: bytes) -> ChaincodeAction:
     ca = parse_proto(
         proposal_pb2.ChaincodeAction, prp_extension, "proposal_response_payload.extension"
     )
@@ -442,13 +406,13 @@ def unpack_chaincode_action(prp_extension: bytes) -> ChaincodeAction:
     )
 
 
-def unpack_header_extension(extension: bytes) -> tuple[str, bool]:
+def _unpack_header_extension(extension: bytes) -> tuple[str, bool]:
     """(chaincode name, has chaincode id) of a ``ChaincodeHeaderExtension``."""
     ext = parse_proto(proposal_pb2.ChaincodeHeaderExtension, extension, "channel_header.extension")
     return str(ext.chaincode_id.name), bool(ext.HasField("chaincode_id"))
 
 
-def unpack_config_envelope(data: bytes) -> Any:
+def _unpack_config_envelope(data: bytes) -> Any:
     """The ``common.ConfigEnvelope`` of a CONFIG transaction's payload data (a protobuf message)."""
     env = parse_proto(configtx_pb2.ConfigEnvelope, data, "payload.data (ConfigEnvelope)")
     if not env.HasField("config"):

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mvote.verifier.envelope import KVRead, RangeQuery, TxRwSet, Version
+from mvote.chaincode.simulation import Version as BlockVersion
+from mvote.verifier.envelope import KVRead, KVWrite, RangeQuery, TxRwSet, Version
 from mvote.verifier.errors import UnsupportedRangeSummary
 
 VALID = 0
@@ -39,24 +40,65 @@ class WorldStateView(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class KeyWrite:
+    """A public write of a VALID transaction at ``version``; ``value`` None is a delete."""
+
+    namespace: str
+    key: str
+    value: bytes | None
+    version: BlockVersion
+    #: The writing transaction's id ("" when the caller does not track it).
+    tx_id: str
+
+
+@dataclass(frozen=True)
+class HashedKeyWrite:
+    """A private-data hash write of a VALID transaction; ``value_hash`` None is a delete."""
+
+    namespace: str
+    collection: str
+    key_hash: bytes
+    value_hash: bytes | None
+    version: BlockVersion
+
+
 @dataclass
 class BlockUpdates:
-    """Writes of the block's valid transactions so far: value None marks a delete."""
+    """The writes of a block's VALID transactions so far: every write in block order with the
+    height and tx id of its transaction (``writes``, ``hashed_writes``: the ledger's key history),
+    and the last write of each key (``public``, ``hashed``: MVCC, the commit hash and the audit's
+    state), both filled by :meth:`add` alone. A value of None marks a delete."""
 
+    writes: list[KeyWrite] = field(default_factory=list)
+    hashed_writes: list[HashedKeyWrite] = field(default_factory=list)
     public: dict[tuple[str, str], tuple[bytes | None, Version]] = field(default_factory=dict)
     hashed: dict[tuple[str, str, bytes], tuple[bytes | None, Version]] = field(default_factory=dict)
 
-    def add(self, rwset: TxRwSet, height: Version) -> None:
+    def add(self, rwset: TxRwSet, height: Version, tx_id: str = "") -> None:
         """Record a VALID transaction's writes at ``height`` (later writes to a key win)."""
+        version = BlockVersion(*height)
         for ns in rwset.ns_rwsets:
             for w in ns.writes:
-                self.public[(ns.namespace, w.key)] = (None if w.is_delete else w.value, height)
+                self._write(KeyWrite(ns.namespace, w.key, _value(w), version, tx_id))
             for coll in ns.collections:
                 for hw in coll.writes:
-                    self.hashed[(ns.namespace, coll.collection, hw.key_hash)] = (
-                        None if hw.is_delete else hw.value_hash,
-                        height,
-                    )
+                    value_hash = None if hw.is_delete else hw.value_hash
+                    key = (ns.namespace, coll.collection, hw.key_hash)
+                    self._write_hashed(HashedKeyWrite(*key, value_hash, version))
+
+    def _write(self, write: KeyWrite) -> None:
+        self.writes.append(write)
+        self.public[(write.namespace, write.key)] = (write.value, write.version)
+
+    def _write_hashed(self, write: HashedKeyWrite) -> None:
+        self.hashed_writes.append(write)
+        key = (write.namespace, write.collection, write.key_hash)
+        self.hashed[key] = (write.value_hash, write.version)
+
+
+def _value(write: KVWrite) -> bytes | None:
+    return None if write.is_delete else write.value
 
 
 @dataclass

@@ -39,16 +39,16 @@ from mvote.verifier.envelope import (
     NsRwSet,
     SignatureHeader,
     TxRwSet,
+    _unpack_chaincode_action,
+    _unpack_config_envelope,
+    _unpack_envelope,
+    _unpack_header_extension,
+    _unpack_payload,
+    _unpack_transaction,
     parse_proto,
-    unpack_chaincode_action,
     unpack_channel_header,
-    unpack_config_envelope,
-    unpack_envelope,
-    unpack_header_extension,
-    unpack_payload,
     unpack_rwset,
     unpack_signature_header,
-    unpack_transaction,
 )
 from mvote.verifier.errors import MalformedProto
 
@@ -140,12 +140,12 @@ class ParsedTransaction:
 
     @cached_property
     def envelope(self) -> SignedEnvelope:
-        payload, signature = unpack_envelope(self.raw)
+        payload, signature = _unpack_envelope(self.raw)
         return SignedEnvelope(payload, signature)
 
     @cached_property
     def payload(self) -> PayloadParts:
-        return PayloadParts(*unpack_payload(self.envelope.payload))
+        return PayloadParts(*_unpack_payload(self.envelope.payload))
 
     def _header_bytes(self) -> PayloadParts:
         parts = self.payload
@@ -207,7 +207,7 @@ class ParsedTransaction:
                 f"channel_header.type: expected CONFIG (1), got {self.header_type}",
                 field="channel_header.type",
             )
-        return unpack_config_envelope(self.data)
+        return _unpack_config_envelope(self.data)
 
     # --- endorser transactions -------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class ParsedTransaction:
     def actions(self) -> tuple[EndorsedAction, ...]:
         """Every action of the ``peer.Transaction``, down to its endorsements."""
         self._require_endorser()
-        return unpack_transaction(self.data)
+        return _unpack_transaction(self.data)
 
     @cached_property
     def action(self) -> EndorsedAction:
@@ -242,7 +242,7 @@ class ParsedTransaction:
     @cached_property
     def header_extension(self) -> HeaderExtension:
         self._require_endorser()
-        return HeaderExtension(*unpack_header_extension(self.channel_header.extension))
+        return HeaderExtension(*_unpack_header_extension(self.channel_header.extension))
 
     @property
     def chaincode_name(self) -> str:
@@ -275,7 +275,7 @@ class ParsedTransaction:
 
     @cached_property
     def chaincode_action(self) -> ChaincodeAction:
-        return unpack_chaincode_action(self.action.prp_extension)
+        return _unpack_chaincode_action(self.action.prp_extension)
 
     @property
     def response(self) -> ChaincodeResponse:

@@ -690,16 +690,29 @@ def finish_block_validation(
     for v in verdicts:
         if v.code != VALID or v.rwset is None:
             continue
-        try:
-            code = check_mvcc(ctx.state, updates, v.rwset)
-        except UnsupportedRangeSummary as exc:
-            v.unsupported.append(Reason(Check.RANGE_QUERY_SUMMARY, exc.message))
-            continue
-        if code != VALID:
-            v.code = code
-            v.reasons.append(
-                Reason(Check.MVCC, f"read set conflicts with the state at block {block_number}")
-            )
-            continue
-        updates.add(v.rwset, (block_number, v.index))
+        _check_mvcc(ctx.state, updates, v, block_number)
+        if v.code == VALID:
+            # Fabric applies a VALID transaction's writes, a range read it could not re-check
+            # (a Merkle summary) included: the ledger writes them, so the updates carry them.
+            updates.add(v.rwset, (block_number, v.index), v.tx_id)
     return verdicts, updates
+
+
+def _check_mvcc(
+    state: WorldStateView, updates: BlockUpdates, v: TxVerdict, block_number: int
+) -> None:
+    """Set ``v``'s code to its MVCC conflict, if any. Precondition: ``v`` is VALID with an
+    rwset. A Merkle-summarised range read is noted as unsupported and leaves ``v`` VALID."""
+    rwset = v.rwset
+    if rwset is None:
+        return
+    try:
+        code = check_mvcc(state, updates, rwset)
+    except UnsupportedRangeSummary as exc:
+        v.unsupported.append(Reason(Check.RANGE_QUERY_SUMMARY, exc.message))
+        return
+    if code != VALID:
+        v.code = code
+        v.reasons.append(
+            Reason(Check.MVCC, f"read set conflicts with the state at block {block_number}")
+        )

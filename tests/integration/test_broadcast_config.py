@@ -17,8 +17,8 @@ from mvote.verifier.chain import verify_chain
 from mvote.verifier.envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     unpack_block,
-    unpack_full_envelope,
 )
+from mvote.verifier.transaction import ParsedTransaction
 
 
 def test_config_transactions_are_refused_over_broadcast(served: Served) -> None:
@@ -52,7 +52,5 @@ def test_config_transactions_are_refused_over_broadcast(served: Served) -> None:
     assert len(blocks) > height
     for raw in blocks[height:]:
         for data in unpack_block(raw).data:
-            assert unpack_full_envelope(data).channel_header.type == (
-                HEADER_TYPE_ENDORSER_TRANSACTION
-            )
+            assert ParsedTransaction.parse(data).header_type == (HEADER_TYPE_ENDORSER_TRANSACTION)
     assert verify_chain(blocks, served.material.genesis_hash).verified

@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
@@ -25,8 +26,49 @@ from mvote.client.identity import Identity, Signer
 from mvote.client.proposal import new_proposal
 from mvote.node.endorser import unpack_proposal
 from mvote.node.errors import IdentityExpired
-from mvote.node.material import issue_enrollment_certificate
+from mvote.node.material import (
+    _CA,
+    OrgMaterial,
+    SubjectLocation,
+    _issue,
+    _load_certificate,
+    _load_private_key,
+)
 from mvote.node.peer import assemble_transaction
+
+
+def issue_enrollment_certificate(
+    org: OrgMaterial,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    common_name: str,
+    organizational_unit: str,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> x509.Certificate:
+    """(Test-only: moved from mvote.node.material, which ships no code only tests use.)
+    An enrollment certificate for ``public_key`` signed by ``org``'s signing CA, valid from
+    ``not_before`` to ``not_after`` (a short-lived or already expired identity; ``network init``
+    issues ten-year ones). Precondition: the window lies within the CA's own."""
+    ca_cert = _load_certificate(org.ca_cert_path)
+    location = SubjectLocation(
+        *(
+            str(ca_cert.subject.get_attributes_for_oid(oid)[0].value)
+            for oid in (NameOID.COUNTRY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.LOCALITY_NAME)
+        )
+    )
+    ca = _CA(_load_private_key(org.ca_key_path), ca_cert, org.ca_name, location)
+    return _issue(
+        ca,
+        public_key,
+        common_name=common_name,
+        organizational_unit=organizational_unit,
+        sans=(),
+        tls=False,
+        now=not_before,
+        validity=(not_before, not_after),
+    )
+
 
 CHANNEL = "mvote"
 CC = "mvote"

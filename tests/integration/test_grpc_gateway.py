@@ -29,6 +29,7 @@ from mvote.client.proposal import new_proposal
 from mvote.node.material import init_network
 from mvote.node.orderer import orderer_copy
 from mvote.node.services.server import NodeServer
+from mvote.verifier.transaction import ParsedTransaction
 
 CHANNEL = "mvote"
 CC = "mvote"
@@ -415,10 +416,9 @@ def test_commit_status_unsigned_or_forged(served: Served) -> None:
 
 
 def _committed_tx_ids(served: Served) -> Iterator[str]:
-    from mvote.verifier.envelope import unpack_full_envelope
 
     block = common_pb2.Block.FromString(served.node.ledger.block(1))
-    yield unpack_full_envelope(block.data.data[0]).channel_header.tx_id
+    yield ParsedTransaction.parse(block.data.data[0]).tx_id
 
 
 def test_broadcast_statuses(served: Served) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import plyvel
 from fabric_protos.common import common_pb2
+from ledger_support import scan_bytes
 from node_support import (
     MVCC_READ_CONFLICT,
     ORGS,
@@ -25,7 +26,6 @@ from node_support import (
 from mvote.node.config import BatchSettings
 from mvote.node.ledger import Ledger
 from mvote.node.ledger import schema as ledger_schema
-from mvote.node.ledger.blockfile import scan_bytes
 from mvote.node.ledger.store import BLOCK_FILE, INDEX_DIR
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node

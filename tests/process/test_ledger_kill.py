@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
-from ledger_support import dump_index, header_hash, stream_block
+from ledger_support import dump_index, header_hash, scan_bytes, stream_block
 from testkit import child_env
 
 from mvote.node.ledger import Ledger
-from mvote.node.ledger.blockfile import scan_bytes
 from mvote.node.ledger.store import BLOCK_FILE
 
 HERE = Path(__file__).resolve().parent

@@ -64,11 +64,6 @@ def scan(read: Reader, start: int) -> Iterator[tuple[Location, bytes]]:
         offset = record[0].end
 
 
-def scan_bytes(data: bytes, start: int = 0) -> list[tuple[Location, bytes]]:
-    """:func:`scan` over an in-memory copy of a block file."""
-    return list(scan(lambda offset, n: data[offset : offset + n], start))
-
-
 def _record_at(read: Reader, offset: int) -> tuple[Location, bytes] | None:
     header = read(offset, HEADER.size)
     if len(header) < HEADER.size:

@@ -3,7 +3,8 @@ own bytes.
 
 The committer knows each transaction's tx id (the orderer queue carries it), its validation code
 and its read-write set (validation parsed it): :func:`block_updates` turns those into the
-block's :class:`BlockChanges` without parsing anything again. Crash recovery and followers only
+block's :class:`BlockChanges` (writes derived by the verifier's
+:class:`~mvote.verifier.mvcc.BlockUpdates`, the one rule) without parsing anything again. Crash recovery and followers only
 have the block file: :func:`derive_updates` parses the raw block into the same
 :class:`TxOutcome` list and hands it to the same :func:`block_updates`, so a block rolled forward
 after a crash changes exactly what its first commit did (a test checks both on real blocks,
@@ -15,7 +16,7 @@ index but write nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mvote.chaincode.simulation import Version
@@ -30,6 +31,7 @@ from mvote.verifier.envelope import (
     unpack_block,
 )
 from mvote.verifier.errors import MalformedProto
+from mvote.verifier.mvcc import BlockUpdates, HashedKeyWrite, KeyWrite
 from mvote.verifier.transaction import ParsedTransaction
 
 VALID = 0
@@ -45,28 +47,6 @@ class TxRecord:
     #: "" when an invalid transaction's envelope does not even give a tx id.
     tx_id: str
     code: int
-
-
-@dataclass(frozen=True)
-class KeyWrite:
-    """A public write of a VALID transaction; ``value`` None is a delete."""
-
-    namespace: str
-    key: str
-    value: bytes | None
-    version: Version
-    tx_id: str
-
-
-@dataclass(frozen=True)
-class HashedKeyWrite:
-    """A private-data hash write of a VALID transaction; ``value_hash`` None is a delete."""
-
-    namespace: str
-    collection: str
-    key_hash: bytes
-    value_hash: bytes | None
-    version: Version
 
 
 @dataclass(frozen=True)
@@ -90,9 +70,19 @@ class BlockChanges:
     previous_hash: bytes
     header_hash: bytes
     txs: tuple[TxRecord, ...]
-    #: In block order; a later write of the same key wins.
-    writes: tuple[KeyWrite, ...]
-    hashed_writes: tuple[HashedKeyWrite, ...]
+    #: The writes of the VALID transactions, derived by the verifier's one rule
+    #: (:meth:`mvote.verifier.mvcc.BlockUpdates.add`).
+    updates: BlockUpdates
+
+    @property
+    def writes(self) -> list[KeyWrite]:
+        """Every public write in block order, with its tx id; a later write of a key wins."""
+        return self.updates.writes
+
+    @property
+    def hashed_writes(self) -> list[HashedKeyWrite]:
+        """Every private-data hash write in block order."""
+        return self.updates.hashed_writes
 
 
 def read_block(raw: bytes) -> BlockView:
@@ -129,21 +119,17 @@ def block_updates(block: BlockView, outcomes: Sequence[TxOutcome]) -> BlockChang
     Precondition: one outcome per transaction of ``block``, in block order, each with the code
     the block's TRANSACTIONS_FILTER records (:func:`check_outcomes`)."""
     txs: list[TxRecord] = []
-    writes: list[KeyWrite] = []
-    hashed: list[HashedKeyWrite] = []
+    updates = BlockUpdates()
     for index, outcome in enumerate(outcomes):
-        version = Version(block.number, index)
         txs.append(TxRecord(index, outcome.tx_id, outcome.code))
         for rwset in outcome.rwsets:
-            writes.extend(_public_writes(rwset, version, outcome.tx_id))
-            hashed.extend(_hashed_writes(rwset, version))
+            updates.add(rwset, Version(block.number, index), outcome.tx_id)
     return BlockChanges(
         number=block.number,
         previous_hash=block.previous_hash,
         header_hash=block_header_hash(block.number, block.previous_hash, block.data_hash),
         txs=tuple(txs),
-        writes=tuple(writes),
-        hashed_writes=tuple(hashed),
+        updates=updates,
     )
 
 
@@ -220,18 +206,3 @@ def _transaction(envelope: bytes, code: int, version: Version) -> TxOutcome:
     except MalformedProto as exc:
         raise BlockInconsistent(f"{where} is VALID but {exc.message}", field=exc.field) from exc
     return TxOutcome(tx.tx_id, code, (rwset,))
-
-
-def _public_writes(rwset: TxRwSet, version: Version, tx_id: str) -> Iterator[KeyWrite]:
-    for ns in rwset.ns_rwsets:
-        for w in ns.writes:
-            value = None if w.is_delete else w.value
-            yield KeyWrite(ns.namespace, w.key, value, version, tx_id)
-
-
-def _hashed_writes(rwset: TxRwSet, version: Version) -> Iterator[HashedKeyWrite]:
-    for ns in rwset.ns_rwsets:
-        for coll in ns.collections:
-            for w in coll.writes:
-                value_hash = None if w.is_delete else w.value_hash
-                yield HashedKeyWrite(ns.namespace, coll.collection, w.key_hash, value_hash, version)

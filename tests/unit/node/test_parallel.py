@@ -17,8 +17,8 @@ from node_support import ORGS, Client, voter_key
 from mvote.node.material import init_network
 from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
 from mvote.node.runtime import Node
-from mvote.verifier.envelope import unpack_full_envelope
 from mvote.verifier.errors import VerifierError
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     BlockContext,
     finish_block_validation,
@@ -107,6 +107,6 @@ def test_worker_refuses_to_guess_state_it_was_not_sent(node: Node) -> None:
 
 def _tx_id(raw: bytes) -> str | None:
     try:
-        return str(unpack_full_envelope(raw).channel_header.tx_id)
+        return str(ParsedTransaction.parse(raw).tx_id)
     except VerifierError:
         return None

@@ -20,7 +20,8 @@ from mvote.verifier.chain import CHECKS, ChainReport, Finding, verify_chain
 from mvote.verifier.cli import main as verify_main
 from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.configtx import mod_policy_path
-from mvote.verifier.envelope import unpack_block, unpack_full_envelope
+from mvote.verifier.envelope import unpack_block
+from mvote.verifier.transaction import ParsedTransaction
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "config_updates.json"
 CASES: list[dict[str, Any]] = json.loads(VECTORS.read_text())["vectors"]
@@ -90,7 +91,7 @@ def _mutate(u: Update, mutation: str | None) -> None:
 
 
 def _tx_id(raw_block: bytes) -> str:
-    return str(unpack_full_envelope(unpack_block(raw_block).data[0]).channel_header.tx_id)
+    return str(ParsedTransaction.parse(unpack_block(raw_block).data[0]).tx_id)
 
 
 def _only(report: ChainReport) -> Finding:

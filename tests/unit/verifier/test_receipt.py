@@ -19,8 +19,9 @@ from mvote.node.config import BatchSettings
 from mvote.verifier import cli
 from mvote.verifier.block import block_data_hash
 from mvote.verifier.chainfile import write_chain
-from mvote.verifier.envelope import unpack_block, unpack_full_envelope
+from mvote.verifier.envelope import unpack_block
 from mvote.verifier.receipt import Receipt, verify_receipt
+from mvote.verifier.transaction import ParsedTransaction
 
 __all__ = ["chain"]  # the fixture
 
@@ -64,7 +65,7 @@ def _lying_receipt(chain: Chain, tx_id: str, args: list[bytes | str]) -> tuple[R
 
 def _last_tx_id(chain: Chain, block: int) -> str:
     data = unpack_block(chain.node.ledger.block(block)).data
-    return unpack_full_envelope(data[-1]).channel_header.tx_id
+    return ParsedTransaction.parse(data[-1]).tx_id
 
 
 def _failed(receipt: Receipt, anchor: bytes) -> list[str]:

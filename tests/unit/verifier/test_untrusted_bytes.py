@@ -49,9 +49,10 @@ from mvote.verifier.chainfile import write_chain
 from mvote.verifier.checks import REPLAY_CHECKS
 from mvote.verifier.commithash import commit_hash
 from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.envelope import unpack_block, unpack_full_envelope
+from mvote.verifier.envelope import unpack_block
 from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState
 from mvote.verifier.receipt import Receipt, verify_receipt
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import (
     BAD_CREATOR_SIGNATURE,
     ENDORSEMENT_POLICY_FAILURE,
@@ -127,10 +128,10 @@ def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, S
         args = cast_args(chain, 1, 0)
         request = encoding.decode(args[1], max_size=1 << 16)  # type: ignore[arg-type]
         number = chain.submit(*args)
-        cast = unpack_full_envelope(unpack_block(node.ledger.block(number)).data[-1])
+        cast = ParsedTransaction.parse(unpack_block(node.ledger.block(number)).data[-1])
         receipt = issue_receipt(
             node.ledger.block,
-            tx_id=cast.channel_header.tx_id,
+            tx_id=cast.tx_id,
             block_number=number,
             qid="q1",
             tracker=Ballot.from_json(request["ballot"]).tracker(),
@@ -353,7 +354,7 @@ def _der_bits(pem: bytes) -> int:
 
 def test_every_bit_of_the_creator_certificate(sample: Sample) -> None:
     raw_tx, index = sample.ballot_tx, sample.receipt.tx_index
-    msp_id, pem = _certificate_of(unpack_full_envelope(raw_tx).signature_header.creator)
+    msp_id, pem = _certificate_of(ParsedTransaction.parse(raw_tx).creator)
 
     def mutate(mutant: bytes) -> tuple[bytes | None, bytes]:
         tx = with_creator(raw_tx, _serialized(msp_id, mutant), sample.client)
@@ -494,7 +495,7 @@ def _unforeseen(*_: object) -> None:
 def test_a_failure_no_check_foresaw_marks_the_transaction_invalid(
     sample: Sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transaction, "unpack_transaction", _unforeseen)
+    monkeypatch.setattr(transaction, "_unpack_transaction", _unforeseen)
     verdict = validate_transaction(sample.context, 0, sample.ballot_tx)
     assert verdict.code == INVALID_OTHER_REASON and verdict.rwset is None
     assert [r.check for r in verdict.reasons] == [VERIFIER_ERROR]

@@ -11,13 +11,10 @@ from mvote.verifier.chain import verify_chain
 from mvote.verifier.config import channel_config_from_block
 from mvote.verifier.envelope import (
     unpack_block,
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
 )
 from mvote.verifier.msp import Role
 from mvote.verifier.mvcc import MemoryWorldState
+from mvote.verifier.transaction import ParsedTransaction
 from mvote.verifier.validation import chaincode_endorsement_policy
 
 MVCC_CONFLICTS = [
@@ -113,17 +110,16 @@ def test_genesis_config_contents(golden_blocks: list[bytes]) -> None:
 def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None:
     cfg = channel_config_from_block(golden_blocks[0])
     block = unpack_block(golden_blocks[5])
-    env = unpack_full_envelope(block.data[0])
-    assert env.channel_header.channel_id == "mvote"
-    creator = cfg.msps.deserialize(env.signature_header.creator)
+    tx = ParsedTransaction.parse(block.data[0])
+    assert tx.channel_id == "mvote"
+    creator = cfg.msps.deserialize(tx.creator)
     assert creator.mspid == "Org1MSP"
     assert node_role(cfg.msps.msps["Org1MSP"], creator) == Role.CLIENT
-    (action,) = unpack_transaction(env.data)
-    endorsers = [cfg.msps.deserialize(e.endorser) for e in action.endorsements]
+    endorsers = [cfg.msps.deserialize(e.endorser) for e in tx.endorsements]
     assert [node_role(cfg.msps.msps[e.mspid], e) for e in endorsers] == [Role.PEER, Role.PEER]
-    ca = unpack_chaincode_action(action.prp_extension)
+    ca = tx.chaincode_action
     assert (ca.chaincode_name, ca.chaincode_version, ca.response_status) == ("mvote", "1.0", 200)
-    rwset = unpack_rwset(ca.results)
+    rwset = tx.rwset
     mvote_ns = next(ns for ns in rwset.ns_rwsets if ns.namespace == "mvote")
     assert [w.key.split("~")[0] for w in mvote_ns.writes] == ["ballot", "participation"]
     lifecycle_ns = next(ns for ns in rwset.ns_rwsets if ns.namespace == "_lifecycle")
@@ -147,9 +143,7 @@ def test_endorsement_policy_comes_from_lifecycle_definition(golden_blocks: list[
 
     state = MemoryWorldState()
     assert chaincode_endorsement_policy(state, "mvote") is None
-    env = unpack_full_envelope(unpack_block(golden_blocks[4]).data[0])
-    (action,) = unpack_transaction(env.data)
-    rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
+    rwset = ParsedTransaction.parse(unpack_block(golden_blocks[4]).data[0]).rwset
     for ns in rwset.ns_rwsets:
         for w in ns.writes:
             state.public[(ns.namespace, w.key)] = (w.value, (4, 0))

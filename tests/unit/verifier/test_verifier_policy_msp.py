@@ -29,6 +29,7 @@ from mvote.verifier.policy import (
     valid_identities,
 )
 from mvote.verifier.signatures import P256_ORDER, is_low_s, verify_p256_sha256
+from mvote.verifier.transaction import ParsedTransaction
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -280,13 +281,13 @@ def test_low_s_enforced() -> None:
 
 
 def test_malformed_inputs_are_typed_errors() -> None:
-    from mvote.verifier.envelope import unpack_block, unpack_full_envelope, unpack_rwset
+    from mvote.verifier.envelope import unpack_block, unpack_rwset
     from mvote.verifier.errors import BadSignatureEncoding, MalformedProto
 
     with pytest.raises(MalformedProto, match="block"):
         unpack_block(b"\xff\xff\xff")
     with pytest.raises(MalformedProto):
-        unpack_full_envelope(common_pb2.Envelope(payload=b"\x0a\xff").SerializeToString())
+        ParsedTransaction.parse(common_pb2.Envelope(payload=b"\x0a\xff").SerializeToString())
     with pytest.raises(MalformedProto, match="results"):
         unpack_rwset(b"\x12\x05abc")
     key = ec.generate_private_key(ec.SECP256R1())

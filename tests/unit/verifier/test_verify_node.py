@@ -15,8 +15,9 @@ from mvote.client.receipt import issue_receipt
 from mvote.node.services.server import NodeServer
 from mvote.verifier import cli, deliver
 from mvote.verifier.chainfile import write_chain
-from mvote.verifier.envelope import unpack_block, unpack_full_envelope
+from mvote.verifier.envelope import unpack_block
 from mvote.verifier.identity import load_signer
+from mvote.verifier.transaction import ParsedTransaction
 
 __all__ = ["chain"]  # the fixture
 
@@ -24,9 +25,7 @@ __all__ = ["chain"]  # the fixture
 def test_audit_and_receipt_read_the_chain_from_a_node(chain: Chain, tmp_path: Path) -> None:
     args = cast_args(chain, 4, 1)
     block = chain.submit(*args)
-    tx_id = unpack_full_envelope(
-        unpack_block(chain.node.ledger.block(block)).data[-1]
-    ).channel_header.tx_id
+    tx_id = ParsedTransaction.parse(unpack_block(chain.node.ledger.block(block)).data[-1]).tx_id
     ballot = Ballot.from_json(encoding.decode(args[1], max_size=1 << 16)["ballot"])  # type: ignore[arg-type]
     receipt = issue_receipt(
         chain.node.ledger.block, tx_id=tx_id, block_number=block, qid="q1", tracker=ballot.tracker()

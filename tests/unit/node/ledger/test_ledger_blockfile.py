@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger_support import scan_bytes
 
-from mvote.node.ledger.blockfile import HEADER, BlockFile, Location, encode_record, scan_bytes
+from mvote.node.ledger.blockfile import HEADER, BlockFile, Location, encode_record
 from mvote.node.ledger.errors import LedgerCorrupt
 
 payloads = st.lists(st.binary(min_size=1, max_size=200), min_size=0, max_size=8)

@@ -10,22 +10,14 @@ from ledger_support import dump_index, header_hash
 
 from mvote.chaincode.simulation import Version
 from mvote.node.ledger import BlockNotFound, Ledger
-from mvote.verifier.envelope import (
-    unpack_chaincode_action,
-    unpack_full_envelope,
-    unpack_rwset,
-    unpack_transaction,
-)
+from mvote.verifier.transaction import ParsedTransaction
 
 
 def _writes(envelope: bytes) -> dict[tuple[str, str], bytes | None]:
-    env = unpack_full_envelope(envelope)
     out: dict[tuple[str, str], bytes | None] = {}
-    for action in unpack_transaction(env.data):
-        rwset = unpack_rwset(unpack_chaincode_action(action.prp_extension).results)
-        for ns in rwset.ns_rwsets:
-            for w in ns.writes:
-                out[(ns.namespace, w.key)] = None if w.is_delete else w.value
+    for ns in ParsedTransaction.parse(envelope).namespaces:
+        for w in ns.writes:
+            out[(ns.namespace, w.key)] = None if w.is_delete else w.value
     return out
 
 
@@ -127,7 +119,7 @@ def test_history_of_a_ballot_key(committed: Ledger, golden: list[Any]) -> None:
     # Block 10: tx 0 VALID, txs 1 and 2 MVCC_READ_CONFLICT, all writing the same ballot key.
     writes = _writes(golden[10].data.data[0])
     ballot = next(k for k in writes if k[1].startswith("ballot~q-beta~"))
-    tx0_id = unpack_full_envelope(golden[10].data.data[0]).channel_header.tx_id
+    tx0_id = ParsedTransaction.parse(golden[10].data.data[0]).tx_id
     history = committed.history(*ballot)
     assert [(h.version, h.tx_id, h.value) for h in history] == [
         (Version(10, 0), tx0_id, writes[ballot])
