@@ -71,6 +71,7 @@ from .records import (
     RosterEligibility,
     SecretAggregate,
     SecretBallot,
+    TallyRecord,
     Transition,
     roster_digest_after,
     tracker_of,
@@ -739,15 +740,27 @@ def tally(call: Call) -> Any:
     if question.spec.mode == "secret":
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
-    result = {
-        "qid": question.qid,
-        "ballots": ballots,
-        "counts": counts,
-        "eligible": question.eligible,
-        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
-        "tx": call.tx_id,
-        "at": call.now,
-    }
+    return _record_tally(call, question, ballots, counts, None)
+
+
+def _record_tally(
+    call: Call,
+    question: Question,
+    ballots: int,
+    counts: list[int],
+    decryption: dict[str, Any] | None,
+) -> Any:
+    """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
+    result = TallyRecord(
+        qid=question.qid,
+        ballots=ballots,
+        counts=tuple(counts),
+        eligible=question.eligible,
+        outcome=rules.outcome(question.spec.rule, ballots, counts, question.eligible),
+        tx=call.tx_id,
+        at=call.now,
+        decryption=decryption,
+    ).to_json()
     TALLY_SHAPE.check(result, "tally")
     call.write(keys.tally_key(question.qid), result)
     _transition(call, question, "TALLIED")
@@ -781,20 +794,8 @@ def _tally_secret(call: Call, question: Question) -> Any:
             for i, p in enumerate(body["partials"])
         ]
     counts, lambdas = secret.combine_totals(ceremony, totals, postings, ballots)
-    result = {
-        "qid": question.qid,
-        "ballots": ballots,
-        "counts": counts,
-        "eligible": question.eligible,
-        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
-        "tx": call.tx_id,
-        "at": call.now,
-        "decryption": secret.decryption_record(ceremony, totals, postings, lambdas),
-    }
-    TALLY_SHAPE.check(result, "tally")
-    call.write(keys.tally_key(question.qid), result)
-    _transition(call, question, "TALLIED")
-    return result
+    decryption = secret.decryption_record(ceremony, totals, postings, lambdas)
+    return _record_tally(call, question, ballots, counts, decryption)
 
 
 def post_decryption(call: Call) -> Any:
