@@ -783,10 +783,9 @@ def _tally_secret(call: Call, question: Question) -> Any:
     start, end = partial_key_range(keys.DECRYPTION, [question.qid])
     postings: dict[int, list[Any]] = {}
     for _, raw in call.stub.get_state_by_range(start, end):
-        stored = secret.STORED_POSTING_SHAPE.check(
+        body = secret.StoredPosting.from_json(
             encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"), "decryption"
-        )
-        body = stored["body"]
+        ).body
         postings[body["trustee"]] = [
             None
             if p is None
@@ -824,7 +823,7 @@ def post_decryption(call: Call) -> Any:
     secret.check_partials(
         ceremony, question.qid, totals, trustee.index, body["partials"], "body.partials"
     )
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
     return {"qid": question.qid, "trustee": trustee.index, "tx": call.tx_id}
 
@@ -872,7 +871,7 @@ def post_dealing(call: Call) -> Any:
             field="body.trustee",
         )
     secret.check_dealing(ceremony, posting.body)
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     call.event("DealingPosted", {"cid": ceremony.cid, "trustee": trustee.index})
     return {"cid": ceremony.cid, "trustee": trustee.index, "tx": call.tx_id}
 
@@ -908,7 +907,7 @@ def post_check(call: Call) -> Any:
         )
     dealings = _dealings(call, ceremony, "body.ceremony")
     faulty = secret.judge_complaints(ceremony, trustee, posting.body["complaints"], dealings)
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     if faulty:
         failed = dataclasses.replace(
             ceremony,
