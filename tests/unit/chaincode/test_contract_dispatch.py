@@ -8,7 +8,7 @@ from testkit import state_bytes
 
 from mvote.chaincode import encoding
 from mvote.chaincode.contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
+from mvote.chaincode.errors import ERROR_TYPES, Refusal
 from mvote.chaincode.functions import FunctionName
 from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
 from mvote.chaincode.stub import Timestamp
@@ -67,7 +67,7 @@ def test_function_name_not_utf8(env: Env) -> None:
     )
     response = invoke(simulator)
     assert response.status == 400
-    assert MvoteError.from_message(response.message).code == "MALFORMED"
+    assert Refusal.from_fabric_message(response.message).code == "MALFORMED"
     assert "function" in response.message
     assert state_bytes(env.ledger) == before
 

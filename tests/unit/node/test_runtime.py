@@ -40,6 +40,7 @@ from mvote.chaincode import encoding
 from mvote.chaincode.errors import (
     Malformed,
     MvoteError,
+    Refusal,
     TooLarge,
     Unauthorised,
     WrongChannel,
@@ -563,7 +564,7 @@ def test_chaincode_refusal_names_every_organisation_and_the_code(harness: Harnes
     bare = h.client.proposal("Cast", encoding.encode(request)).signed()
     error = refused(h, EndorsementFailed, lambda: h.node.endorse(bare))
     assert isinstance(error, EndorsementFailed)
-    codes = {MvoteError.from_message(message).code for _, message in error.details}
+    codes = {Refusal.from_fabric_message(message).code for _, message in error.details}
     assert codes == {"NOT_ELIGIBLE"}, error.details
     # A second ballot of a voter whose first ballot is committed: ALREADY_VOTED.
     tx_id, envelope = h.endorsed_ballot(1, key)
@@ -572,7 +573,7 @@ def test_chaincode_refusal_names_every_organisation_and_the_code(harness: Harnes
     again = h.client.proposal("Cast", h.ballot(2, key)).signed()
     error = refused(h, EndorsementFailed, lambda: h.node.endorse(again))
     assert isinstance(error, EndorsementFailed)
-    assert {MvoteError.from_message(m).code for _, m in error.details} == {"ALREADY_VOTED"}
+    assert {Refusal.from_fabric_message(m).code for _, m in error.details} == {"ALREADY_VOTED"}
 
 
 # --- refusals: submitted transactions -----------------------------------------------------------
