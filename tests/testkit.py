@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
 
+from mvote.chaincode.simulation import SerialLedger
+
 #: The ``tests/`` folder: shared helpers (this module, node_support, ...) import by name from it.
 TESTS = Path(__file__).resolve().parent
 #: The golden Fabric chain: 16 raw blocks a real Fabric v3.1.5 network wrote, and blocks.json
@@ -54,3 +56,13 @@ def creator_bytes(msp_id: str, role: str) -> bytes:
     return identities_pb2.SerializedIdentity(
         mspid=msp_id, id_bytes=cert.public_bytes(Encoding.PEM)
     ).SerializeToString()
+
+
+def state_bytes(ledger: SerialLedger) -> bytes:
+    """Every key, value and version of a serial ledger in order: equal ledgers give equal bytes."""
+    out = bytearray()
+    for key, value, version in ledger.state.items():
+        for part in (key.encode(), value):
+            out += len(part).to_bytes(4, "big") + part
+        out += version.block.to_bytes(8, "big") + version.tx.to_bytes(8, "big")
+    return bytes(out)

@@ -48,6 +48,7 @@ from .records import (
     SecretAggregate,
     SecretBallot,
     SignedCredential,
+    TallyRecord,
     tracker_of,
 )
 
@@ -83,6 +84,7 @@ __all__ = [
     "SecretAggregate",
     "SecretBallot",
     "SignedCredential",
+    "TallyRecord",
     "TooLarge",
     "Unauthorised",
     "encoding",

@@ -71,6 +71,7 @@ from .records import (
     RosterEligibility,
     SecretAggregate,
     SecretBallot,
+    TallyRecord,
     Transition,
     roster_digest_after,
     tracker_of,
@@ -739,15 +740,27 @@ def tally(call: Call) -> Any:
     if question.spec.mode == "secret":
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
-    result = {
-        "qid": question.qid,
-        "ballots": ballots,
-        "counts": counts,
-        "eligible": question.eligible,
-        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
-        "tx": call.tx_id,
-        "at": call.now,
-    }
+    return _record_tally(call, question, ballots, counts, None)
+
+
+def _record_tally(
+    call: Call,
+    question: Question,
+    ballots: int,
+    counts: list[int],
+    decryption: dict[str, Any] | None,
+) -> Any:
+    """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
+    result = TallyRecord(
+        qid=question.qid,
+        ballots=ballots,
+        counts=tuple(counts),
+        eligible=question.eligible,
+        outcome=rules.outcome(question.spec.rule, ballots, counts, question.eligible),
+        tx=call.tx_id,
+        at=call.now,
+        decryption=decryption,
+    ).to_json()
     TALLY_SHAPE.check(result, "tally")
     call.write(keys.tally_key(question.qid), result)
     _transition(call, question, "TALLIED")
@@ -770,10 +783,9 @@ def _tally_secret(call: Call, question: Question) -> Any:
     start, end = partial_key_range(keys.DECRYPTION, [question.qid])
     postings: dict[int, list[Any]] = {}
     for _, raw in call.stub.get_state_by_range(start, end):
-        stored = secret.STORED_POSTING_SHAPE.check(
+        body = secret.StoredPosting.from_json(
             encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"), "decryption"
-        )
-        body = stored["body"]
+        ).body
         postings[body["trustee"]] = [
             None
             if p is None
@@ -781,20 +793,8 @@ def _tally_secret(call: Call, question: Question) -> Any:
             for i, p in enumerate(body["partials"])
         ]
     counts, lambdas = secret.combine_totals(ceremony, totals, postings, ballots)
-    result = {
-        "qid": question.qid,
-        "ballots": ballots,
-        "counts": counts,
-        "eligible": question.eligible,
-        "outcome": rules.outcome(question.spec.rule, ballots, counts, question.eligible),
-        "tx": call.tx_id,
-        "at": call.now,
-        "decryption": secret.decryption_record(ceremony, totals, postings, lambdas),
-    }
-    TALLY_SHAPE.check(result, "tally")
-    call.write(keys.tally_key(question.qid), result)
-    _transition(call, question, "TALLIED")
-    return result
+    decryption = secret.decryption_record(ceremony, totals, postings, lambdas)
+    return _record_tally(call, question, ballots, counts, decryption)
 
 
 def post_decryption(call: Call) -> Any:
@@ -823,7 +823,7 @@ def post_decryption(call: Call) -> Any:
     secret.check_partials(
         ceremony, question.qid, totals, trustee.index, body["partials"], "body.partials"
     )
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
     return {"qid": question.qid, "trustee": trustee.index, "tx": call.tx_id}
 
@@ -871,7 +871,7 @@ def post_dealing(call: Call) -> Any:
             field="body.trustee",
         )
     secret.check_dealing(ceremony, posting.body)
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     call.event("DealingPosted", {"cid": ceremony.cid, "trustee": trustee.index})
     return {"cid": ceremony.cid, "trustee": trustee.index, "tx": call.tx_id}
 
@@ -907,7 +907,7 @@ def post_check(call: Call) -> Any:
         )
     dealings = _dealings(call, ceremony, "body.ceremony")
     faulty = secret.judge_complaints(ceremony, trustee, posting.body["complaints"], dealings)
-    call.write(key, {**posting.to_json(), "tx": call.tx_id, "at": call.now})
+    call.write(key, posting.stored(call.tx_id, call.now).to_json())
     if faulty:
         failed = dataclasses.replace(
             ceremony,

@@ -37,18 +37,6 @@ class MvoteError(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
-    @classmethod
-    def from_message(cls, text: str) -> MvoteError:
-        """Rebuild a chaincode error from its ``str()`` form (as carried in a Fabric response).
-
-        Only the chaincode's own codes are known here; any other text gives a plain MvoteError.
-        """
-        code, sep, message = text.partition(": ")
-        err_type = ERROR_TYPES.get(code) if sep else None
-        if err_type is None:
-            return MvoteError(text)
-        return err_type(message)
-
 
 def error_types(*tables: Iterable[type[MvoteError]]) -> Mapping[str, type[MvoteError]]:
     """code -> class over ``tables`` (read-only).

@@ -707,17 +707,26 @@ DECRYPTION_SHAPE = Object(
     }
 )
 
-TALLY_SHAPE = Object(
-    {
-        "qid": IDENTIFIER,
-        "ballots": COUNT,
-        "counts": Array(COUNT, min_len=2, max_len=MAX_OPTIONS),
-        "eligible": Nullable(COUNT),
-        "outcome": OUTCOME_SHAPE,
-        "tx": TX_ID,
-        "at": TIME,
-        # Secret mode only; absent in open mode (open tallies keep their exact bytes).
-        "decryption": DECRYPTION_SHAPE,
-    },
-    optional=frozenset({"decryption"}),
-)
+
+@record("tally")
+@dataclass(frozen=True)
+class TallyRecord(Record):
+    """tally~{qid}: the final counts of a question, what they decide, and (secret mode only) how
+    they were decrypted."""
+
+    qid: str = declared(IDENTIFIER)
+    ballots: int = declared(COUNT)
+    counts: tuple[int, ...] = declared(Array(COUNT, min_len=2, max_len=MAX_OPTIONS), TUPLE)
+    #: The roster size frozen at open, else None.
+    eligible: int | None = declared(Nullable(COUNT))
+    #: ``rules.outcome`` of the counts (OUTCOME_SHAPE).
+    outcome: dict[str, Any] = declared(OUTCOME_SHAPE)  # noqa: RUF009 (a field)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+    #: Secret mode only (DECRYPTION_SHAPE); absent in open mode, so open tallies keep their bytes.
+    decryption: dict[str, Any] | None = declared(  # noqa: RUF009 (a field)
+        DECRYPTION_SHAPE, default=None, absent_when_none=True
+    )
+
+
+TALLY_SHAPE = TallyRecord.SHAPE

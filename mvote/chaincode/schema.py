@@ -276,10 +276,25 @@ def optional(codec: Codec) -> Codec:
     )
 
 
-def declared(shape: Shape, codec: Codec = PLAIN, *, default: Any = dataclasses.MISSING) -> Any:
+def declared(
+    shape: Shape,
+    codec: Codec = PLAIN,
+    *,
+    default: Any = dataclasses.MISSING,
+    absent_when_none: bool = False,
+) -> Any:
     """A dataclass field whose JSON form has ``shape`` and maps through ``codec``; ``default``
-    only for the Python constructor (the JSON key is always present)."""
-    return dataclasses.field(default=default, metadata={"shape": shape, "codec": codec})
+    only for the Python constructor. The JSON key is always present, unless
+    ``absent_when_none``: then None is written as no key at all (and read back from one), so
+    records without the field keep their exact bytes."""
+    return dataclasses.field(
+        default=default,
+        metadata={"shape": shape, "codec": codec, "absent_when_none": absent_when_none},
+    )
+
+
+def _absent(f: dataclasses.Field[Any], value: Any) -> bool:
+    return bool(f.metadata["absent_when_none"]) and value is None
 
 
 R = TypeVar("R", bound="Record")
@@ -298,7 +313,9 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.TAGS)
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = f.metadata["codec"].encode(getattr(self, f.name))
+            value = getattr(self, f.name)
+            if not _absent(f, value):
+                out[f.name] = f.metadata["codec"].encode(value)
         return out
 
     @classmethod
@@ -307,10 +324,17 @@ class Record:
         checked = cls.SHAPE.check(value, where)
         return cls(
             **{
-                f.name: f.metadata["codec"].decode(checked[f.name], _join(where, f.name))
+                f.name: _decoded(f, checked.get(f.name), where)
                 for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             }
         )
+
+
+def _decoded(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    """A field's Python value from its checked JSON value (None: an absent optional key)."""
+    if _absent(f, value):
+        return None
+    return f.metadata["codec"].decode(value, _join(where, f.name))
 
 
 def record(path: str, tags: Mapping[str, str] | None = None) -> Callable[[type[R]], type[R]]:
@@ -320,11 +344,14 @@ def record(path: str, tags: Mapping[str, str] | None = None) -> Callable[[type[R
 
     def build(cls: type[R]) -> type[R]:
         shapes: dict[str, Shape] = {key: Const(value) for key, value in (tags or {}).items()}
+        optional: set[str] = set()
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if "shape" not in f.metadata:
                 raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
             shapes[f.name] = f.metadata["shape"]
-        cls.SHAPE = Object(shapes)
+            if f.metadata["absent_when_none"]:
+                optional.add(f.name)
+        cls.SHAPE = Object(shapes, frozenset(optional))
         cls.PATH = path
         cls.TAGS = dict(tags or {})
         return cls

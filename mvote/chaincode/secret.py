@@ -31,7 +31,7 @@ from .crypto.elgamal import Ciphertext
 from .crypto.group import IDENTITY, L, Point
 from .errors import InvalidField, NoQuorum, NotTrustee, WrongChannel
 from .records import CHANNEL, IDENTIFIER, KEY_HEX, MSP_ID, SIG_HEX, TIME, TX_ID, Opaque
-from .schema import Array, Const, Int, Nullable, Object, OneOf
+from .schema import Array, Const, Int, Nullable, Object, OneOf, Record, declared, record
 
 DEALING_TYPE = "mvote.ceremony.dealing.v1"
 CHECK_TYPE = "mvote.ceremony.check.v1"
@@ -71,8 +71,6 @@ CEREMONY_SHAPE = Object(
     }
 )
 
-#: A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``.
-POSTING_SHAPE = Object({"body": Opaque(), "sig": SIG_HEX})
 _TRUSTEE_NUMBER = Int(0, 1 << 20)  # any number: outside 1..n is NOT_TRUSTEE, not a shape error
 
 DEALING_BODY_SHAPE = Object(
@@ -106,9 +104,6 @@ DECRYPTION_BODY_SHAPE = Object(
         "partials": Array(Opaque(), min_len=2, max_len=1000),
     }
 )
-
-#: A stored posting: the signed posting plus the transaction that wrote it.
-STORED_POSTING_SHAPE = Object({"body": Opaque(), "sig": SIG_HEX, "tx": TX_ID, "at": TIME})
 
 
 @dataclass(frozen=True)
@@ -240,18 +235,34 @@ def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int)
 # --- postings -----------------------------------------------------------------------------------
 
 
+@record("$")
 @dataclass(frozen=True)
-class Posting:
-    body: dict[str, Any]
-    sig: str
+class Posting(Record):
+    """A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"body": self.body, "sig": self.sig}
+    body: dict[str, Any] = declared(Opaque())  # noqa: RUF009 (a field)
+    sig: str = declared(SIG_HEX)
+
+    def stored(self, tx: str, at: int) -> StoredPosting:
+        return StoredPosting(self.body, self.sig, tx, at)
+
+
+@record("posting")
+@dataclass(frozen=True)
+class StoredPosting(Posting):
+    """A stored posting: the signed posting plus the transaction that wrote it."""
+
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+POSTING_SHAPE = Posting.SHAPE
+STORED_POSTING_SHAPE = StoredPosting.SHAPE
 
 
 def parse_posting(value: Any, body_shape: Object) -> Posting:
-    v = POSTING_SHAPE.check(value, "$")
-    return Posting(body_shape.check(v["body"], "body"), v["sig"])
+    posting = Posting.from_json(value)
+    return Posting(body_shape.check(posting.body, "body"), posting.sig)
 
 
 def authenticate(posting: Posting, ceremony: Ceremony, channel: str) -> Trustee:
@@ -307,7 +318,7 @@ def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
 
 def stored_dealing(ceremony: Ceremony, value: Any) -> tuple[Dealing, dict[int, Any]]:
     """A stored dealing posting: the dealing and the share JSON per recipient."""
-    body = STORED_POSTING_SHAPE.check(value, "dealing")["body"]
+    body = StoredPosting.from_json(value, "dealing").body
     dealing = Dealing.from_json(body["dealing"], "dealing.body.dealing", ceremony.params)
     recipients = [i for i in range(1, ceremony.params.n + 1) if i != dealing.dealer]
     return dealing, dict(zip(recipients, body["shares"], strict=True))

@@ -252,12 +252,3 @@ class SerialLedger:
 
     def query(self, creator: bytes, function: str, *args: bytes | str, timestamp: int) -> Executed:
         return self.run(creator, function, *args, timestamp=timestamp, commit=False)
-
-    def state_bytes(self) -> bytes:
-        """Every key, value and version in order: equal ledgers give equal bytes."""
-        out = bytearray()
-        for key, value, version in self.state.items():
-            for part in (key.encode(), value):
-                out += len(part).to_bytes(4, "big") + part
-            out += version.block.to_bytes(8, "big") + version.tx.to_bytes(8, "big")
-        return bytes(out)

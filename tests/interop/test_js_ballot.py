@@ -24,7 +24,7 @@ from typing import Any
 import nacl.bindings
 import nacl.signing
 import pytest
-from testkit import creator_bytes
+from testkit import creator_bytes, state_bytes
 
 from mvote.chaincode import ed25519, encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
@@ -429,11 +429,11 @@ def test_the_contract_refuses_a_javascript_ballot_for_another_channel_or_a_secon
         for c in ("elsewhere", "mvote")
     ]
     elsewhere, here = run_js("prepare", items)
-    before = ledger.state_bytes()
+    before = state_bytes(ledger)
     refused = ledger.run(client, "Cast", bytes.fromhex(elsewhere["request_hex"]), timestamp=T_VOTE)
     assert refused.response.status == 400
     assert refused.response.message.startswith("WRONG_CHANNEL: ballot.channel: ")
-    assert ledger.state_bytes() == before
+    assert state_bytes(ledger) == before
     assert ledger.run(client, "Cast", bytes.fromhex(here["request_hex"]), timestamp=T_VOTE).ok
     again = ledger.run(client, "Cast", bytes.fromhex(here["request_hex"]), timestamp=T_VOTE)
     assert again.response.message.startswith("ALREADY_VOTED: ballot.voter: ")

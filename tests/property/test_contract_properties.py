@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from testkit import state_bytes
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
@@ -119,7 +120,7 @@ class ContractMachine(RuleBasedStateMachine):
     # -- running and checking one transaction ----------------------------------------------------
 
     def run(self, creator: bytes, function: str, *args: bytes | str, expect: bool) -> Executed:
-        before = self.ledger.state_bytes()
+        before = state_bytes(self.ledger)
         executed = self.ledger.run(creator, function, *args, timestamp=self.now)
         self.log.append((creator, function, args, self.now))
         response = executed.response
@@ -131,7 +132,7 @@ class ContractMachine(RuleBasedStateMachine):
         if not executed.ok:
             self.refusals += 1
             assert executed.simulation.writes == {}
-            assert self.ledger.state_bytes() == before
+            assert state_bytes(self.ledger) == before
         return executed
 
     # -- time -----------------------------------------------------------------------------------
@@ -514,7 +515,7 @@ class ContractMachine(RuleBasedStateMachine):
         replay = SerialLedger(CHANNEL)
         for creator, function, args, timestamp in self.log:
             replay.run(creator, function, *args, timestamp=timestamp)
-        assert replay.state_bytes() == self.ledger.state_bytes()
+        assert state_bytes(replay) == state_bytes(self.ledger)
         assert replay.height == self.ledger.height
 
 

@@ -30,8 +30,6 @@ from ..errors import InvalidField, InvalidPoint, InvalidScalar
 
 #: Order of the prime-order subgroup (and of the base point G).
 L: Final = 2**252 + 27742317777372353535851937790883648493
-#: The field prime of curve25519.
-FIELD_PRIME: Final = 2**255 - 19
 
 POINT_SIZE: Final = 32
 SCALAR_SIZE: Final = 32

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import nacl.signing
+from testkit import state_bytes
 
 from mvote.chaincode import encoding, keys
 from mvote.chaincode.eligibility import onsite_code_hash
@@ -88,7 +89,7 @@ class Env:
         at: int = T_SETUP,
     ) -> MvoteError:
         """Run a transaction that must be refused with ``code``, naming ``field``, changing nothing."""
-        before, height = self.ledger.state_bytes(), self.ledger.height
+        before, height = state_bytes(self.ledger), self.ledger.height
         executed = self.run(function, *args, creator=creator, at=at)
         response = executed.response
         assert response.status == 400, f"expected a refusal {code}, got {response}"
@@ -101,7 +102,7 @@ class Env:
         assert field in error.message, f"{field!r} not named in {response.message!r}"
         assert executed.simulation.writes == {}, "a refused transaction carries writes"
         assert executed.simulation.event is None
-        assert self.ledger.state_bytes() == before
+        assert state_bytes(self.ledger) == before
         assert self.ledger.height == height
         return error
 

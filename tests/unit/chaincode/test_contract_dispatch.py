@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from chaincode_env import T_SETUP, Env
+from testkit import state_bytes
 
 from mvote.chaincode import encoding
 from mvote.chaincode.contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
+from mvote.chaincode.errors import ERROR_TYPES, Refusal
 from mvote.chaincode.functions import FunctionName
 from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
 from mvote.chaincode.stub import Timestamp
@@ -59,16 +60,16 @@ def test_unknown_function(env: Env) -> None:
 
 
 def test_function_name_not_utf8(env: Env) -> None:
-    before = env.ledger.state_bytes()
+    before = state_bytes(env.ledger)
     simulator = TxSimulator(
         env.ledger.state,
         TxContext("ab", env.channel, Timestamp(T_SETUP, 0), env.admin, [b"Get\xffQuestion", b"q1"]),
     )
     response = invoke(simulator)
     assert response.status == 400
-    assert MvoteError.from_message(response.message).code == "MALFORMED"
+    assert Refusal.from_fabric_message(response.message).code == "MALFORMED"
     assert "function" in response.message
-    assert env.ledger.state_bytes() == before
+    assert state_bytes(env.ledger) == before
 
 
 def test_no_arguments_at_all() -> None:

@@ -214,3 +214,29 @@ def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
         class Bad(Record):
             undeclared: int
             fine: int = declared(Int(0, 1))
+
+
+def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> None:
+    from mvote.chaincode import encoding
+    from mvote.chaincode.records import TALLY_SHAPE, TallyRecord
+
+    outcome = {"kind": "plurality", "winners": [0]}
+    open_tally = TallyRecord("q1", 3, (2, 1), None, outcome, "ab", 7)
+    value = open_tally.to_json()
+    assert "decryption" not in value
+    assert encoding.encode(value) == encoding.encode(
+        {
+            "qid": "q1",
+            "ballots": 3,
+            "counts": [2, 1],
+            "eligible": None,
+            "outcome": outcome,
+            "tx": "ab",
+            "at": 7,
+        }
+    )
+    assert TallyRecord.from_json(value) == open_tally
+    assert TALLY_SHAPE.optional == frozenset({"decryption"})
+    with pytest.raises(InvalidField) as info:
+        TallyRecord.from_json({**value, "decryption": None})
+    assert info.value.field == "tally.decryption"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from testkit import state_bytes
 
 from mvote.chaincode.errors import InvalidField
 from mvote.chaincode.simulation import MemoryKeySpace, SerialLedger, TxContext, TxSimulator, Version
@@ -110,11 +111,11 @@ def test_serial_ledger_commits_only_accepted_transactions(identity) -> None:  # 
     admin = identity("Org1MSP", "admin")
     refused = ledger.run(admin, "GetQuestion", "nope", timestamp=1)
     assert not refused.ok
-    assert (ledger.height, ledger.state_bytes()) == (0, b"")
+    assert (ledger.height, state_bytes(ledger)) == (0, b"")
     accepted = ledger.run(admin, "CreateRoster", b'{"rid":"r1","title":"t"}', timestamp=1)
     assert accepted.ok
     assert ledger.height == 1
-    assert ledger.state_bytes() != b""
+    assert state_bytes(ledger) != b""
     query = ledger.query(admin, "CreateRoster", b'{"rid":"r2","title":"t"}', timestamp=1)
     assert query.ok
     assert query.simulation.writes  # simulated ...
