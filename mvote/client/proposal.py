@@ -18,6 +18,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2
 from google.protobuf import timestamp_pb2
 
 from mvote.client.identity import Signer
+from mvote.verifier.transaction import transaction_id
 
 NONCE_SIZE = 24
 
@@ -39,10 +40,6 @@ class Proposal:
         return proposal_pb2.SignedProposal(
             proposal_bytes=self.proposal_bytes, signature=self.signature
         )
-
-
-def transaction_id(nonce: bytes, creator: bytes) -> str:
-    return hashlib.sha256(nonce + creator).hexdigest()
 
 
 def new_proposal(

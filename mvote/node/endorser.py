@@ -24,9 +24,8 @@ from fabric_protos.peer import (
 from mvote.chaincode.contract import REFUSED, Response, invoke
 from mvote.chaincode.errors import Malformed, Unauthorised
 from mvote.chaincode.simulation import KeySpace, Simulation, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import ChaincodeStub, Timestamp
+from mvote.chaincode.stub import ChaincodeStub
 from mvote.client.identity import Signer
-from mvote.client.proposal import transaction_id
 from mvote.node import lifecycle
 from mvote.node.rwset import tx_rwset_bytes
 from mvote.verifier.envelope import (
@@ -41,12 +40,13 @@ from mvote.verifier.envelope import (
 from mvote.verifier.errors import VerifierError
 from mvote.verifier.msp import MSPIdentity, MSPManager
 from mvote.verifier.signatures import verify_p256_sha256
+from mvote.verifier.transaction import TransactionHeaders, transaction_id
 
 ContractFunction = Callable[[ChaincodeStub], Response]
 
 
 @dataclass(frozen=True)
-class UnpackedProposal:
+class UnpackedProposal(TransactionHeaders):
     signed: proposal_pb2.SignedProposal
     channel_header_bytes: bytes
     signature_header_bytes: bytes
@@ -57,22 +57,6 @@ class UnpackedProposal:
     #: The ChaincodeProposalPayload without its transient map: what goes into the transaction.
     payload_no_transient: bytes
     proposal_hash: bytes
-
-    @property
-    def tx_id(self) -> str:
-        return self.channel_header.tx_id
-
-    @property
-    def channel_id(self) -> str:
-        return self.channel_header.channel_id
-
-    @property
-    def creator(self) -> bytes:
-        return self.signature_header.creator
-
-    @property
-    def timestamp(self) -> Timestamp:
-        return Timestamp(self.channel_header.timestamp_seconds, self.channel_header.timestamp_nanos)
 
 
 @dataclass(frozen=True)

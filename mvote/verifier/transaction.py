@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
 
+from mvote.chaincode.stub import Timestamp
 from mvote.verifier.envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
@@ -59,8 +60,50 @@ __all__ = [
     "ParsedTransaction",
     "PayloadParts",
     "SignedEnvelope",
+    "TransactionHeaders",
     "envelope_problem",
+    "transaction_id",
 ]
+
+
+def transaction_id(nonce: bytes, creator: bytes) -> str:
+    """Fabric's ComputeTxID: hex SHA-256 of the signature header's nonce followed by the creator
+    (the serialized identity). The one implementation: proposals, Submit and validation use it."""
+    return hashlib.sha256(nonce + creator).hexdigest()
+
+
+class TransactionHeaders:
+    """What a proposal and a transaction both read from their channel and signature headers.
+
+    Precondition of every property: ``channel_header`` and ``signature_header`` are available
+    (a subclass provides them, parsed once)."""
+
+    if TYPE_CHECKING:  # provided by the subclass: a dataclass field or a cached property
+
+        @property
+        def channel_header(self) -> ChannelHeader: ...
+
+        @property
+        def signature_header(self) -> SignatureHeader: ...
+
+    @property
+    def tx_id(self) -> str:
+        return self.channel_header.tx_id
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel_header.channel_id
+
+    @property
+    def timestamp(self) -> Timestamp:
+        """The channel header's timestamp (seconds, nanos)."""
+        ch = self.channel_header
+        return Timestamp(ch.timestamp_seconds, ch.timestamp_nanos)
+
+    @property
+    def creator(self) -> bytes:
+        """The serialized identity (``msp.SerializedIdentity``) of the creator."""
+        return self.signature_header.creator
 
 
 @dataclass(frozen=True)
@@ -110,7 +153,7 @@ class ActionEvent:
 
 
 @dataclass(frozen=True)
-class ParsedTransaction:
+class ParsedTransaction(TransactionHeaders):
     """A parse-once view of a serialized ``common.Envelope``.
 
     ``raw`` is the envelope's bytes; every other value is a cached property derived from it.
@@ -169,33 +212,14 @@ class ParsedTransaction:
         return self.payload.data
 
     @property
-    def tx_id(self) -> str:
-        return self.channel_header.tx_id
-
-    @property
-    def channel_id(self) -> str:
-        return self.channel_header.channel_id
-
-    @property
     def header_type(self) -> int:
         return self.channel_header.type
 
-    @property
-    def timestamp(self) -> tuple[int, int]:
-        """(seconds, nanos) of the channel header's timestamp."""
-        ch = self.channel_header
-        return ch.timestamp_seconds, ch.timestamp_nanos
-
-    @property
-    def creator(self) -> bytes:
-        """The serialized identity (``msp.SerializedIdentity``) of the transaction's creator."""
-        return self.signature_header.creator
-
     @cached_property
     def computed_tx_id(self) -> str:
-        """Fabric's tx id for this creator and nonce: hex SHA-256(nonce || creator)."""
+        """Fabric's tx id for this creator and nonce (:func:`transaction_id`)."""
         sh = self.signature_header
-        return hashlib.sha256(sh.nonce + sh.creator).hexdigest()
+        return transaction_id(sh.nonce, sh.creator)
 
     # --- CONFIG ----------------------------------------------------------------------------
 
