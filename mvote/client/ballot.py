@@ -9,6 +9,7 @@ from __future__ import annotations
 import nacl.signing
 
 from mvote.chaincode import rules
+from mvote.chaincode.errors import InvalidField
 from mvote.chaincode.records import Ballot, CastRequest, QuestionSpec, SignedCredential
 
 
@@ -25,10 +26,13 @@ def prepare_ballot(
     credential: SignedCredential | None = None,
     code: str | None = None,
 ) -> CastRequest:
-    """A signed cast request for ``choices`` (any order; sent ascending). Raises RuleViolation."""
+    """A signed cast request for ``choices`` (any order; sent ascending). Raises InvalidField
+    for a repeated option, RuleViolation for choices the question's rule refuses."""
     ordered = tuple(sorted(set(choices)))
     if len(ordered) != len(choices):
-        raise ValueError(f"choices: expected distinct options, got {list(choices)}")
+        raise InvalidField(
+            f"choices: expected distinct options, got {list(choices)}", field="choices"
+        )
     rules.check_choices(question, ordered)
     ballot = Ballot(channel=channel, qid=question.qid, choices=ordered, voter=voter_public_hex(key))
     signature = key.sign(ballot.canonical_bytes()).signature

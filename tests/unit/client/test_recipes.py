@@ -13,7 +13,7 @@ from mvote import demo
 from mvote.chaincode.errors import AlreadyVoted, InvalidField, NotFound
 from mvote.chaincode.records import CastRequest, Eligibility, QuestionSpec, Rule
 from mvote.client import QuestionOpen, VotingContract, recipes
-from mvote.client.ballot import voter_public_hex
+from mvote.client.ballot import prepare_ballot, voter_public_hex
 
 ADMIN = creator_bytes("CityhallMSP", "admin")
 CLIENT = creator_bytes("CityhallMSP", "client")
@@ -101,3 +101,11 @@ def test_reads_are_typed_and_refusals_too(channel: demo.InProcessChannel) -> Non
     with pytest.raises(NotFound) as info:
         kiosk.get_question("nope")
     assert info.value.field == "qid"
+
+
+def test_a_repeated_option_is_a_typed_refusal_naming_choices() -> None:
+    """The same verdict and field as the JavaScript module (INVALID_FIELD on choices), not a
+    bare ValueError."""
+    with pytest.raises(InvalidField) as info:
+        prepare_ballot(_voters(1)[0], channel="mvote", question=_spec("q-dup"), choices=[1, 1])
+    assert info.value.field == "choices"
