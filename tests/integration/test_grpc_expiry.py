@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
+from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 from grpc_support import Served, question_spec
 
@@ -35,6 +35,7 @@ from mvote.node.material import (
     _load_private_key,
 )
 from mvote.node.peer import assemble_transaction
+from mvote.verifier.deliver import seek_envelope, seek_position
 
 
 def issue_enrollment_certificate(
@@ -165,25 +166,9 @@ def test_submit_and_broadcast_refuse_an_expired_creator(served: Served) -> None:
 
 
 def _seek(signer: Signer, start: int, stop: int) -> common_pb2.Envelope:
-    seek = ab_pb2.SeekInfo(
-        start=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start)),
-        stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=stop)),
+    return seek_envelope(
+        signer, CHANNEL, start=seek_position(start), stop=seek_position(stop), wait=True
     )
-    header = common_pb2.ChannelHeader(
-        type=common_pb2.DELIVER_SEEK_INFO,
-        channel_id=CHANNEL,
-        timestamp={"seconds": int(time.time())},
-    )
-    payload = common_pb2.Payload(
-        header=common_pb2.Header(
-            channel_header=header.SerializeToString(),
-            signature_header=common_pb2.SignatureHeader(
-                creator=signer.creator, nonce=b"n" * 24
-            ).SerializeToString(),
-        ),
-        data=seek.SerializeToString(),
-    ).SerializeToString()
-    return common_pb2.Envelope(payload=payload, signature=signer.sign(payload))
 
 
 def test_deliver_refuses_an_expired_reader(served: Served) -> None:

@@ -29,6 +29,7 @@ from mvote.client.proposal import new_proposal
 from mvote.node.material import init_network
 from mvote.node.orderer import orderer_copy
 from mvote.node.services.server import NodeServer
+from mvote.verifier.deliver import seek_envelope, seek_position
 from mvote.verifier.transaction import ParsedTransaction
 
 CHANNEL = "mvote"
@@ -190,27 +191,10 @@ def test_block_events_and_filtered_blocks(served: Served) -> None:
         assert item.block.header.number == 1 and not item.private_data_map
 
 
-def _seek(signer: Signer, start: int, stop: int, *, behavior: int = 0) -> common_pb2.Envelope:
-    seek = ab_pb2.SeekInfo(
-        start=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start)),
-        stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=stop)),
-        behavior=behavior,
+def _seek(signer: Signer, start: int, stop: int, *, wait: bool = True) -> common_pb2.Envelope:
+    return seek_envelope(
+        signer, CHANNEL, start=seek_position(start), stop=seek_position(stop), wait=wait
     )
-    header = common_pb2.ChannelHeader(
-        type=common_pb2.DELIVER_SEEK_INFO,
-        channel_id=CHANNEL,
-        timestamp={"seconds": int(time.time())},
-    )
-    payload = common_pb2.Payload(
-        header=common_pb2.Header(
-            channel_header=header.SerializeToString(),
-            signature_header=common_pb2.SignatureHeader(
-                creator=signer.creator, nonce=b"n" * 24
-            ).SerializeToString(),
-        ),
-        data=seek.SerializeToString(),
-    ).SerializeToString()
-    return common_pb2.Envelope(payload=payload, signature=signer.sign(payload))
 
 
 def test_peer_deliver_statuses(served: Served) -> None:
@@ -221,7 +205,7 @@ def test_peer_deliver_statuses(served: Served) -> None:
     assert replies[-1].status == common_pb2.SUCCESS
     # Beyond the chain with FAIL_IF_NOT_READY: NOT_FOUND; stop before start: BAD_REQUEST.
     far = served.node.ledger.height + 5
-    (reply,) = stub.Deliver(iter([_seek(signer, far, far, behavior=1)]), timeout=10)
+    (reply,) = stub.Deliver(iter([_seek(signer, far, far, wait=False)]), timeout=10)
     assert reply.status == common_pb2.NOT_FOUND
     (reply,) = stub.Deliver(iter([_seek(signer, 1, 0)]), timeout=10)
     assert reply.status == common_pb2.BAD_REQUEST
