@@ -6,7 +6,7 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -18,6 +18,15 @@ DEMO_ORGS = ("cityhall", "district", "education")
 
 network_app = typer.Typer(help="Create network folders.", no_args_is_help=True)
 node_app = typer.Typer(help="Run the embedded node.", no_args_is_help=True)
+
+
+def _refuse(exc: MvoteError, as_json: bool) -> NoReturn:
+    """End a command on a typed error: JSON or ``error: CODE: message``, exit 2."""
+    if as_json:
+        typer.echo(json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}}))
+    else:
+        typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 @network_app.command("init")
@@ -34,13 +43,7 @@ def network_init(
     try:
         network = init_network(directory, orgs, channel=channel, chaincode=chaincode)
     except MvoteError as exc:
-        if as_json:
-            typer.echo(
-                json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}})
-            )
-        else:
-            typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(exc, as_json)
     if as_json:
         typer.echo(
             json.dumps(
@@ -169,13 +172,7 @@ def node_check(
             ledger_dir = directory / load_node_config(directory / CONFIG_FILE_NAME).ledger_dir
         report = check_ledger(ledger_dir, state=state)
     except MvoteError as exc:
-        if as_json:
-            typer.echo(
-                json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}})
-            )
-        else:
-            typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _refuse(exc, as_json)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
