@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections import Counter
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -66,3 +68,20 @@ def state_bytes(ledger: SerialLedger) -> bytes:
             out += len(part).to_bytes(4, "big") + part
         out += version.block.to_bytes(8, "big") + version.tx.to_bytes(8, "big")
     return bytes(out)
+
+
+def count_decodes(monkeypatch: Any, *modules: Any) -> Counter[tuple[str, bytes]]:
+    """Count every protobuf decode through ``mvote.verifier.envelope.parse_proto`` by (message
+    type, bytes), patched into ``envelope`` and each of ``modules`` that imported it by name."""
+    from mvote.verifier import envelope
+
+    seen: Counter[tuple[str, bytes]] = Counter()
+    real = envelope.parse_proto
+
+    def counting(cls: Any, data: bytes, field: str) -> Any:
+        seen[(cls.DESCRIPTOR.full_name, bytes(data))] += 1
+        return real(cls, data, field)
+
+    for module in (envelope, *modules):
+        monkeypatch.setattr(module, "parse_proto", counting)
+    return seen

@@ -8,16 +8,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
 import pytest
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from grpc_support import Served, question_spec
+from testkit import count_decodes
 
 from mvote.client.proposal import new_proposal
 from mvote.node import endorser
-from mvote.verifier import envelope
 
 CHANNEL = "mvote"
 
@@ -25,16 +24,7 @@ CHANNEL = "mvote"
 @pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[tuple[str, bytes]]]:
     """Every protobuf decode of the verifier's and the endorser's, by (message type, bytes)."""
-    seen: Counter[tuple[str, bytes]] = Counter()
-    real = envelope.parse_proto
-
-    def counting(cls: Any, data: bytes, field: str) -> Any:
-        seen[(cls.DESCRIPTOR.full_name, bytes(data))] += 1
-        return real(cls, data, field)
-
-    monkeypatch.setattr(envelope, "parse_proto", counting)
-    monkeypatch.setattr(endorser, "parse_proto", counting)
-    yield seen
+    yield count_decodes(monkeypatch, endorser)
 
 
 def test_endorse_parses_the_proposal_once_and_commit_the_envelope_once(

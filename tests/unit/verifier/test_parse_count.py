@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from nodechain import Chain, cast_args, chain
 from test_receipt import _last_tx_id, _tracker
+from testkit import count_decodes
 
 from mvote.client.receipt import issue_receipt
-from mvote.verifier import envelope
 from mvote.verifier.envelope import unpack_block
 from mvote.verifier.receipt import verify_receipt
 
@@ -21,15 +20,7 @@ __all__ = ["chain"]  # the fixture
 @pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[tuple[str, bytes]]]:
     """Every protobuf decode the verifier makes, counted by (message type, bytes)."""
-    seen: Counter[tuple[str, bytes]] = Counter()
-    real = envelope.parse_proto
-
-    def counting(cls: Any, data: bytes, field: str) -> Any:
-        seen[(cls.DESCRIPTOR.full_name, bytes(data))] += 1
-        return real(cls, data, field)
-
-    monkeypatch.setattr(envelope, "parse_proto", counting)
-    yield seen
+    yield count_decodes(monkeypatch)
 
 
 def test_the_ballot_envelope_is_decoded_once_per_receipt_verification(
