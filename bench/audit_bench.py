@@ -14,10 +14,10 @@ import time
 
 from bench.common import SignatureWork, line, median, per_second
 from bench.node_bench import NodeRun
-from mvote.client.receipt import issue_receipt
+from mvote.client._receipt import issue_receipt
 from mvote.node.ledger.store import Ledger
-from mvote.verifier.audit import audit_chain
-from mvote.verifier.chainfile import write_chain
+from mvote.verifier._audit import audit_chain
+from mvote.verifier._chainfile import write_chain
 
 FLOOR = 1000.0
 
@@ -47,7 +47,7 @@ def run_audit(node: NodeRun, work: SignatureWork, out: object = print) -> list[s
             [
                 sys.executable,
                 "-m",
-                "mvote.verifier.cli",
+                "mvote.verifier._cli",
                 "receipt",
                 str(receipt_file),
                 "--genesis-hash",

@@ -11,7 +11,7 @@ import nacl.signing
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mvote.client.identity import sign_low_s
+from mvote.client._identity import sign_low_s
 
 
 def per_second(fn: Callable[[], object], *, seconds: float = 1.0) -> float:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto import ballot, ceremony, elgamal, group
+from mvote.chaincode._crypto import ballot, ceremony, elgamal, group
 
 TALLY_BALLOTS = 100_000
 

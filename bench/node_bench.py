@@ -26,11 +26,12 @@ import grpc
 import nacl.signing
 
 from bench.common import SignatureWork, free_port, line, per_second, percentile
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.records import MAX_ROSTER_BATCH, Eligibility, QuestionSpec, Rule
-from mvote.client.ballot import prepare_ballot
-from mvote.client.gateway import Gateway
-from mvote.client.identity import Signer, load_signer
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._records import MAX_ROSTER_BATCH, Eligibility, QuestionSpec, Rule
+from mvote.client._ballot import prepare_ballot
+from mvote.client._gateway import Gateway
+from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network, load_network
 
 FLOOR = 300.0

@@ -14,7 +14,7 @@ a ballot without a credential, a wrong on-site code) and are refused. Then the q
 are aggregated shard by shard and tallied, and the results are printed.
 
 The scenario talks to a :class:`Channel` (submit and evaluate as an identity). ``mvote demo`` runs
-it on the embedded node through the Fabric Gateway (:class:`mvote.client.channel.GatewayChannel`);
+it on the embedded node through the Fabric Gateway (:class:`mvote.client._channel.GatewayChannel`);
 the tests also run it on :class:`InProcessChannel`, a serial in-memory ledger, to count every ballot
 in state directly and to stay fast.
 """
@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 import nacl.signing
 
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError, Refusal
-from mvote.chaincode.records import (
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._errors import MvoteError, Refusal
+from mvote.chaincode._records import (
     Ballot,
     CastRequest,
     Eligibility,
@@ -43,11 +43,11 @@ from mvote.chaincode.records import (
     Rule,
     Turnout,
 )
-from mvote.chaincode.simulation import Executed, SerialLedger
+from mvote.chaincode._simulation import Executed, SerialLedger
 from mvote.client import recipes
-from mvote.client.ballot import prepare_ballot, voter_public_hex
-from mvote.client.registrar import issue_credential
-from mvote.client.voting import Committed, Transactor, VotingContract
+from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.client._registrar import issue_credential
+from mvote.client._voting import Committed, Transactor, VotingContract
 
 Printer = Callable[[str], None]
 

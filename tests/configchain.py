@@ -17,10 +17,10 @@ from typing import Any
 
 from fabric_protos.common import common_pb2, configtx_pb2, policies_pb2
 
-from mvote.client.identity import Signer, load_signer
+from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial
 from mvote.node.orderer import METADATA_SLOTS, sign_block
-from mvote.verifier.block import block_data_hash, block_header_hash
+from mvote.verifier._block import block_data_hash, block_header_hash
 
 
 def _zero_versions(group: Any) -> Any:

@@ -8,7 +8,7 @@ import nacl.signing
 import pytest
 from testkit import creator_bytes
 
-from mvote.chaincode.simulation import SerialLedger
+from mvote.chaincode._simulation import SerialLedger
 
 #: Tests marked ``slow`` here, beside those marked in place: each took 10 s or more (its call, or
 #: the set-up of the module fixture it needs) in a full run on the 2-core CI machine. A test id

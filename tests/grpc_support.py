@@ -10,9 +10,9 @@ from typing import Any
 import nacl.signing
 
 from mvote.chaincode import encoding
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
-from mvote.client.gateway import Gateway
-from mvote.client.identity import Signer, load_signer
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.client._gateway import Gateway
+from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer

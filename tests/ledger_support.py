@@ -20,7 +20,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb
 from testkit import GOLDEN
 
 from mvote.node.ledger.blockfile import Location, scan
-from mvote.verifier.block import block_data_hash, block_header_hash
+from mvote.verifier._block import block_data_hash, block_header_hash
 
 CHANNEL = "mvote"
 VALID = 0

@@ -22,19 +22,20 @@ from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.contract import invoke
-from mvote.chaincode.records import CastRequest, QuestionSpec
-from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import Timestamp
-from mvote.client.ballot import prepare_ballot, voter_public_hex
-from mvote.client.identity import Signer, load_signer
-from mvote.client.proposal import Proposal, new_proposal, sign_envelope
-from mvote.client.registrar import issue_credential
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._contract import invoke
+from mvote.chaincode._records import CastRequest, QuestionSpec
+from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator, Version
+from mvote.chaincode._stub import Timestamp
+from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.client._identity import Signer, load_signer
+from mvote.client._proposal import Proposal, new_proposal, sign_envelope
+from mvote.client._registrar import issue_credential
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial
 from mvote.node.runtime import Node
-from mvote.verifier.chain import ChainReport, verify_chain
+from mvote.verifier._chain import ChainReport, verify_chain
 
 ORGS = "cityhall,district,education"
 VALID = transaction_pb2.VALID

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
 
-from mvote.chaincode.simulation import SerialLedger
+from mvote.chaincode._simulation import SerialLedger
 
 #: The ``tests/`` folder: shared helpers (this module, node_support, ...) import by name from it.
 TESTS = Path(__file__).resolve().parent
@@ -71,9 +71,9 @@ def state_bytes(ledger: SerialLedger) -> bytes:
 
 
 def count_decodes(monkeypatch: Any, *modules: Any) -> Counter[tuple[str, bytes]]:
-    """Count every protobuf decode through ``mvote.verifier.envelope.parse_proto`` by (message
+    """Count every protobuf decode through ``mvote.verifier._envelope.parse_proto`` by (message
     type, bytes), patched into ``envelope`` and each of ``modules`` that imported it by name."""
-    from mvote.verifier import envelope
+    from mvote.verifier import _envelope as envelope
 
     seen: Counter[tuple[str, bytes]] = Counter()
     real = envelope.parse_proto

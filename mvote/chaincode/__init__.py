@@ -6,12 +6,12 @@ May import: the standard library, cryptography, pynacl, rfc8785, fabric_protos. 
 
 ``__all__`` names what integrators and auditors may import from here: the records, the errors
 and their table, the structured refusal, the canonical encoding and the contract's function
-names. The modules stay importable (``mvote.chaincode.records``, ...) for the other parts of
+names. The modules stay importable (``mvote.chaincode._records``, ...) for the other parts of
 mvote; names outside ``__all__`` may change without notice.
 """
 
 from . import encoding
-from .errors import (
+from ._errors import (
     ERRORS,
     AlreadyExists,
     AlreadyVoted,
@@ -33,8 +33,8 @@ from .errors import (
     Unauthorised,
     error_types,
 )
-from .functions import FunctionName
-from .records import (
+from ._functions import FunctionName
+from ._records import (
     Aggregate,
     Ballot,
     BallotRecord,

@@ -19,7 +19,7 @@ from typing import Any
 
 import rfc8785
 
-from .errors import Malformed, NonCanonical, TooLarge
+from ._errors import Malformed, NonCanonical, TooLarge
 
 #: JSON values this protocol admits. Floats are excluded by design.
 JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]

@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 
 OK, REFUSED, BAD_INPUT = 0, 1, 2
 
@@ -100,7 +100,7 @@ def fail(message: str, *, error: str = "USAGE", code: int = BAD_INPUT, hint: str
 
 def failure_of(exc: MvoteError, *, remote: bool) -> Failure:
     """A typed error as a command's end: refused (1) when the ledger said it, else bad input."""
-    from mvote.client.errors import GatewayError
+    from mvote.client._errors import GatewayError
 
     code = exc.code
     hint = HINTS.get(code, "")

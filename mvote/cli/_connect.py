@@ -21,11 +21,11 @@ from mvote.cli._common import (
     fail,
     remote,
 )
-from mvote.client.blocks import BlockFetcher, fetch_blocks
-from mvote.client.channel import GatewayChannel
-from mvote.client.identity import Signer, load_signer
-from mvote.client.network import Network
-from mvote.client.voting import VotingContract
+from mvote.client._blocks import BlockFetcher, fetch_blocks
+from mvote.client._channel import GatewayChannel
+from mvote.client._identity import Signer, load_signer
+from mvote.client._network import Network
+from mvote.client._voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
 Role = Literal["admin", "client"]

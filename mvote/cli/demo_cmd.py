@@ -16,13 +16,13 @@ from typing import Annotated
 import typer
 
 from mvote import demo as scenario
-from mvote.client.blocks import fetch_blocks
-from mvote.client.channel import GatewayChannel
-from mvote.client.identity import load_signer
-from mvote.client.receipt import issue_receipt
+from mvote.client._blocks import fetch_blocks
+from mvote.client._channel import GatewayChannel
+from mvote.client._identity import load_signer
+from mvote.client._receipt import issue_receipt
 from mvote.node.config import BatchSettings
 from mvote.node.material import init_network
-from mvote.verifier.chainfile import write_chain
+from mvote.verifier._chainfile import write_chain
 
 DEMO_ORGS = ("cityhall", "district", "education")
 #: The demo's block cut timeout: the operators' steps are sequential, each waits for its block.
@@ -36,7 +36,7 @@ def verify_command() -> list[str]:
     if script.is_file():
         return [str(script)]
     found = shutil.which("mvote-verify")
-    return [found] if found else [sys.executable, "-m", "mvote.verifier.cli"]
+    return [found] if found else [sys.executable, "-m", "mvote.verifier._cli"]
 
 
 def _run_verify(args: list[str], echo: scenario.Printer) -> tuple[int, str]:

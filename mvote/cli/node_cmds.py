@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
 from mvote.node.material import init_network
 

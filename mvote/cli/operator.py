@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import InvalidField, MvoteError, NoQuorum
-from mvote.chaincode.records import Question, QuestionSpec
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._errors import InvalidField, MvoteError, NoQuorum
+from mvote.chaincode._records import Question, QuestionSpec
 from mvote.cli._common import (
     REFUSED,
     Failure,
@@ -29,10 +29,10 @@ from mvote.cli._common import (
 )
 from mvote.cli._connect import ANYWHERE, Target, connected
 from mvote.client import recipes
-from mvote.client.errors import QuestionOpen
-from mvote.client.voting import Recorded, VotingContract
-from mvote.client.wallet import Wallet
-from mvote.verifier.chainfile import write_chain
+from mvote.client._errors import QuestionOpen
+from mvote.client._voting import Recorded, VotingContract
+from mvote.client._wallet import Wallet
+from mvote.verifier._chainfile import write_chain
 
 question_app = typer.Typer(
     help="Create, open, close, cancel and inspect questions.", no_args_is_help=True

@@ -20,9 +20,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.crypto.elgamal import Ciphertext
-from mvote.chaincode.errors import (
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._crypto.elgamal import Ciphertext
+from mvote.chaincode._errors import (
     AggregationIncomplete,
     InvalidField,
     InvalidTransition,
@@ -44,13 +45,13 @@ from mvote.cli._common import (
 )
 from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
+from mvote.client import _trustee as tr
 from mvote.client import recipes
-from mvote.client import trustee as tr
-from mvote.client.files import write_private
-from mvote.client.voting import VotingContract
-from mvote.client.wallet import Limits, WrongPassphrase, seal, unseal
-from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION, KVWrite, unpack_block
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.client._files import write_private
+from mvote.client._voting import VotingContract
+from mvote.client._wallet import Limits, WrongPassphrase, seal, unseal
+from mvote.verifier._envelope import HEADER_TYPE_ENDORSER_TRANSACTION, KVWrite, unpack_block
+from mvote.verifier._transaction import ParsedTransaction
 
 trustee_app = typer.Typer(
     help="Trustees of secret ballots: keys, the k-of-n key ceremony, partial decryptions.",

@@ -12,9 +12,9 @@ import nacl.pwhash
 import nacl.signing
 import typer
 
-from mvote.chaincode import keys
-from mvote.chaincode.errors import AuditMismatch, CeremonyNotComplete
-from mvote.chaincode.records import (
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._errors import AuditMismatch, CeremonyNotComplete
+from mvote.chaincode._records import (
     SIGNED_CREDENTIAL_SHAPE,
     CastRequest,
     Credential,
@@ -41,10 +41,10 @@ from mvote.cli._common import (
 from mvote.cli._connect import ANYWHERE, Target, connected, load_material
 from mvote.cli.operator import parse_duration
 from mvote.client import recipes
-from mvote.client.registrar import issue_credential
-from mvote.client.secret import PreparedSecretBallot, audit_prepared
-from mvote.client.voting import VotingContract
-from mvote.client.wallet import FAST_LIMITS, Limits, Wallet
+from mvote.client._registrar import issue_credential
+from mvote.client._secret import PreparedSecretBallot, audit_prepared
+from mvote.client._voting import VotingContract
+from mvote.client._wallet import FAST_LIMITS, Limits, Wallet
 
 wallet_app = typer.Typer(help="A voter's key, sealed under a passphrase.", no_args_is_help=True)
 registrar_app = typer.Typer(help="Registrar keys (open eligibility).", no_args_is_help=True)

@@ -7,9 +7,9 @@ The public names are in ``__all__``; modules and names starting with an undersco
 """
 
 from mvote.client import recipes
-from mvote.client.ballot import prepare_ballot
-from mvote.client.channel import GatewayChannel
-from mvote.client.errors import (
+from mvote.client._ballot import prepare_ballot
+from mvote.client._channel import GatewayChannel
+from mvote.client._errors import (
     CommitError,
     CommitStatusError,
     EndorseError,
@@ -17,9 +17,19 @@ from mvote.client.errors import (
     QuestionOpen,
     SubmitError,
 )
-from mvote.client.gateway import Gateway
-from mvote.client.identity import Signer, load_signer
-from mvote.client.receipt import issue_receipt
+from mvote.client._gateway import Gateway
+from mvote.client._identity import Signer, load_signer
+from mvote.client._receipt import issue_receipt
+from mvote.client._secret import prepare_secret_ballot
+from mvote.client._voting import (
+    CastResult,
+    Committed,
+    GatewayTransactor,
+    Recorded,
+    Transactor,
+    VotingContract,
+)
+from mvote.client._wallet import Wallet, WrongPassphrase
 from mvote.client.recipes import (
     CreatedQuestion,
     Decrypted,
@@ -36,16 +46,6 @@ from mvote.client.recipes import (
     tally,
     vote,
 )
-from mvote.client.secret import prepare_secret_ballot
-from mvote.client.voting import (
-    CastResult,
-    Committed,
-    GatewayTransactor,
-    Recorded,
-    Transactor,
-    VotingContract,
-)
-from mvote.client.wallet import Wallet, WrongPassphrase
 
 __all__ = [
     "CastResult",

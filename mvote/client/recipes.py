@@ -1,7 +1,7 @@
 """What users of mvote do, as functions an integrator can call: typed in, typed out, no printing.
 
-Each recipe takes a :class:`~mvote.client.voting.VotingContract` (over the Gateway, or any
-:class:`~mvote.client.voting.Transactor`) and raises the typed error the contract, the node or
+Each recipe takes a :class:`~mvote.client._voting.VotingContract` (over the Gateway, or any
+:class:`~mvote.client._voting.Transactor`) and raises the typed error the contract, the node or
 the client named; the ``mvote`` command line and the demo are thin shells over these.
 
 - :func:`vote`: prepare (plain or encrypted), sign, cast and get a receipt
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import nacl.signing
 
-from mvote.chaincode import keys
-from mvote.chaincode.crypto.elgamal import Ciphertext
-from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.errors import (
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._crypto.elgamal import Ciphertext
+from mvote.chaincode._crypto.group import point_from_hex
+from mvote.chaincode._errors import (
     AggregationIncomplete,
     CeremonyNotComplete,
     InvalidField,
@@ -32,7 +32,7 @@ from mvote.chaincode.errors import (
     MvoteError,
     NotFound,
 )
-from mvote.chaincode.records import (
+from mvote.chaincode._records import (
     CastRequest,
     Question,
     QuestionSpec,
@@ -40,13 +40,13 @@ from mvote.chaincode.records import (
     SignedCredential,
     roster_batches,
 )
-from mvote.client import trustee as trustees
-from mvote.client.ballot import prepare_ballot
-from mvote.client.errors import QuestionOpen
-from mvote.client.receipt import BlockSource, issue_receipt
-from mvote.client.secret import PreparedSecretBallot, prepare_secret_ballot
-from mvote.client.voting import CastResult, JsonObject, Recorded, VotingContract
-from mvote.verifier.receipt import Receipt, with_context_blocks
+from mvote.client import _trustee as trustees
+from mvote.client._ballot import prepare_ballot
+from mvote.client._errors import QuestionOpen
+from mvote.client._receipt import BlockSource, issue_receipt
+from mvote.client._secret import PreparedSecretBallot, prepare_secret_ballot
+from mvote.client._voting import CastResult, JsonObject, Recorded, VotingContract
+from mvote.verifier._receipt import Receipt, with_context_blocks
 
 __all__ = [
     "CreatedQuestion",

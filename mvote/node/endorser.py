@@ -21,14 +21,14 @@ from fabric_protos.peer import (
     proposal_response_pb2,
 )
 
-from mvote.chaincode.contract import REFUSED, Response, invoke
-from mvote.chaincode.errors import Malformed, Unauthorised
-from mvote.chaincode.simulation import KeySpace, Simulation, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import ChaincodeStub
-from mvote.client.identity import Signer
+from mvote.chaincode._contract import REFUSED, Response, invoke
+from mvote.chaincode._errors import Malformed, Unauthorised
+from mvote.chaincode._simulation import KeySpace, Simulation, TxContext, TxSimulator, Version
+from mvote.chaincode._stub import ChaincodeStub
+from mvote.client._identity import Signer
 from mvote.node import lifecycle
 from mvote.node.rwset import tx_rwset_bytes
-from mvote.verifier.envelope import (
+from mvote.verifier._envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
     ChannelHeader,
@@ -37,10 +37,10 @@ from mvote.verifier.envelope import (
     unpack_channel_header,
     unpack_signature_header,
 )
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.msp import MSPIdentity, MSPManager
-from mvote.verifier.signatures import verify_p256_sha256
-from mvote.verifier.transaction import TransactionHeaders, transaction_id
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._msp import MSPIdentity, MSPManager
+from mvote.verifier._signatures import verify_p256_sha256
+from mvote.verifier._transaction import TransactionHeaders, transaction_id
 
 ContractFunction = Callable[[ChaincodeStub], Response]
 

@@ -1,16 +1,16 @@
 """Errors of the node: network set-up (configuration, crypto material, genesis block) and the
 transaction flow (endorsement, submission, commit).
 
-Each carries a stable ``code`` (see mvote.chaincode.errors for the registry and docs/errors.md).
+Each carries a stable ``code`` (see mvote.chaincode._errors for the registry and docs/errors.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mvote.chaincode import errors as chaincode_errors
-from mvote.chaincode.errors import ErrorTable, MvoteError, Unauthorised, error_types
-from mvote.client import errors as client_errors
+from mvote.chaincode import _errors as chaincode_errors
+from mvote.chaincode._errors import ErrorTable, MvoteError, Unauthorised, error_types
+from mvote.client import _errors as client_errors
 from mvote.node.ledger.errors import (
     BlockInconsistent,
     BlockNotFound,
@@ -18,7 +18,7 @@ from mvote.node.ledger.errors import (
     LedgerCorrupt,
     LedgerUnavailable,
 )
-from mvote.verifier import errors as verifier_errors
+from mvote.verifier import _errors as verifier_errors
 
 
 class ConfigInvalid(MvoteError):

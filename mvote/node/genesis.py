@@ -33,9 +33,9 @@ from google.protobuf.message import DecodeError
 
 from mvote.node.config import BatchSettings, Endpoint
 from mvote.node.errors import MaterialInvalid
-from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._block import block_data_hash, block_header_hash
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._transaction import ParsedTransaction
 
 CHANNEL_CAPABILITY = "V3_0"
 ORDERER_CAPABILITY = "V2_0"

@@ -17,8 +17,8 @@ from __future__ import annotations
 from fabric_protos.peer import policy_pb2
 from fabric_protos.peer.lifecycle import chaincode_definition_pb2, db_pb2, lifecycle_pb2
 
-from mvote.chaincode.contract import OK, Response
-from mvote.chaincode.simulation import Simulation
+from mvote.chaincode._contract import OK, Response
+from mvote.chaincode._simulation import Simulation
 
 LIFECYCLE = "_lifecycle"
 DEFAULT_ENDORSEMENT_POLICY = "/Channel/Application/Endorsement"

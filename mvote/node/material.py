@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mvote.client.files import PRIVATE, create_file
+from mvote.client._files import PRIVATE, create_file
 from mvote.node.config import (
     CONFIG_FILE_NAME,
     DEFAULT_BASE_DOMAIN,
@@ -52,7 +52,7 @@ from mvote.node.genesis import (
     msp_configs_in,
     read_genesis_block,
 )
-from mvote.verifier.signatures import is_low_s
+from mvote.verifier._signatures import is_low_s
 
 NodeOU = Literal["client", "peer", "admin", "orderer"]
 NODE_OUS: tuple[NodeOU, ...] = ("client", "peer", "admin", "orderer")

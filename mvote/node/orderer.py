@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer.etcdraft import metadata_pb2 as raft_metadata_pb2
 
-from mvote.client.identity import Signer
+from mvote.client._identity import Signer
 from mvote.node.config import BatchSettings
-from mvote.verifier.block import block_data_hash, block_header_bytes
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._block import block_data_hash, block_header_bytes
+from mvote.verifier._transaction import ParsedTransaction
 
 METADATA_SLOTS = 5  # SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH
 

@@ -28,12 +28,12 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from typing import IO
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.frames import python_module, read_frame, write_frame
 from mvote.node.logs import log_to_stderr
-from mvote.verifier.config import ChannelConfig, channel_config_from_block
-from mvote.verifier.mvcc import WorldStateView
-from mvote.verifier.validation import BlockContext, TxVerdict, validate_transaction
+from mvote.verifier._config import ChannelConfig, channel_config_from_block
+from mvote.verifier._mvcc import WorldStateView
+from mvote.verifier._validation import BlockContext, TxVerdict, validate_transaction
 
 log = logging.getLogger("mvote.node.parallel")
 

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 
-from mvote.chaincode import contract
-from mvote.chaincode.errors import InvalidField, Malformed, TooLarge, Unauthorised, WrongChannel
-from mvote.client.identity import load_signer
+from mvote.chaincode import _contract as contract
+from mvote.chaincode._errors import InvalidField, Malformed, TooLarge, Unauthorised, WrongChannel
+from mvote.client._identity import load_signer
 from mvote.node.endorser import Endorser, UnpackedProposal, check_proposal, unpack_proposal
 from mvote.node.errors import (
     ClockSkew,
@@ -38,13 +38,13 @@ from mvote.node.errors import (
 )
 from mvote.node.ledger.store import Ledger, TxLocation
 from mvote.node.material import NetworkMaterial
-from mvote.verifier.config import ChannelConfig, channel_config_from_block
-from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.msp import MSPIdentity
-from mvote.verifier.policy import PolicyEvaluator, SignedData
-from mvote.verifier.transaction import ParsedTransaction
-from mvote.verifier.validation import chaincode_endorsement_policy
+from mvote.verifier._config import ChannelConfig, channel_config_from_block
+from mvote.verifier._envelope import HEADER_TYPE_ENDORSER_TRANSACTION
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._msp import MSPIdentity
+from mvote.verifier._policy import PolicyEvaluator, SignedData
+from mvote.verifier._transaction import ParsedTransaction
+from mvote.verifier._validation import chaincode_endorsement_policy
 
 log = logging.getLogger("mvote.node.peer")
 

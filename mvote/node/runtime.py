@@ -29,8 +29,8 @@ from pathlib import Path
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_pb2
 
-from mvote.client.identity import load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
+from mvote.client._identity import load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.node import lifecycle
 from mvote.node.endorser import Simulated, unpack_proposal
 from mvote.node.errors import DuplicateTransaction, NotRunning, UnknownChaincode
@@ -45,11 +45,11 @@ from mvote.node.peer import (
     assemble_transaction,
 )
 from mvote.node.rwset import tx_rwset_bytes
-from mvote.verifier.commithash import commit_hash
-from mvote.verifier.envelope import HEADER_TYPE_ENDORSER_TRANSACTION
-from mvote.verifier.mvcc import BlockUpdates
-from mvote.verifier.transaction import ParsedTransaction
-from mvote.verifier.validation import (
+from mvote.verifier._commithash import commit_hash
+from mvote.verifier._envelope import HEADER_TYPE_ENDORSER_TRANSACTION
+from mvote.verifier._mvcc import BlockUpdates
+from mvote.verifier._transaction import ParsedTransaction
+from mvote.verifier._validation import (
     VERIFIER_ERROR,
     BlockContext,
     TxVerdict,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
-from mvote.chaincode.simulation import Simulation, Version
+from mvote.chaincode._simulation import Simulation, Version
 
 
 def _version(version: Version | None) -> kv_rwset_pb2.Version | None:

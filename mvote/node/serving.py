@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 from mvote.node.errors import ALL_ERROR_TYPES, NotRunning
 from mvote.node.frames import FrameWriter, frame_bytes, python_module, read_frame
 from mvote.node.ledger.errors import LedgerCorrupt
@@ -56,7 +56,7 @@ from mvote.node.material import NetworkMaterial, load_network
 from mvote.node.peer import Peer
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer, TlsFiles, tls_files
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.serving")
 

@@ -9,12 +9,12 @@ check names, the errors and the report types). Every other module and name of th
 internal to mvote (the embedded node validates blocks with it) and may change without notice.
 """
 
-from mvote.verifier.audit import AuditReport, audit_chain
-from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.chain import ChainReport, Finding, verify_chain
-from mvote.verifier.chainfile import read_block_folder, read_chain, write_chain
-from mvote.verifier.checks import Check
-from mvote.verifier.errors import (
+from mvote.verifier._audit import AuditReport, audit_chain
+from mvote.verifier._block import block_data_hash, block_header_hash
+from mvote.verifier._chain import ChainReport, Finding, verify_chain
+from mvote.verifier._chainfile import read_block_folder, read_chain, write_chain
+from mvote.verifier._checks import Check
+from mvote.verifier._errors import (
     ERRORS,
     BadAnchor,
     BadConfig,
@@ -36,7 +36,7 @@ from mvote.verifier.errors import (
     UnsupportedRangeSummary,
     VerifierError,
 )
-from mvote.verifier.receipt import (
+from mvote.verifier._receipt import (
     OFFLINE_LIMITS,
     Receipt,
     ReceiptCheck,
@@ -44,8 +44,8 @@ from mvote.verifier.receipt import (
     verify_receipt,
     with_context_blocks,
 )
-from mvote.verifier.replay import NotReplayed, ReplayReport, replay_chain
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._replay import NotReplayed, ReplayReport, replay_chain
+from mvote.verifier._transaction import ParsedTransaction
 
 __all__ = [
     "ERRORS",

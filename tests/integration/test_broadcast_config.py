@@ -13,12 +13,12 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 from grpc_support import Served, question_spec
 
-from mvote.verifier.chain import verify_chain
-from mvote.verifier.envelope import (
+from mvote.verifier._chain import verify_chain
+from mvote.verifier._envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     unpack_block,
 )
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._transaction import ParsedTransaction
 
 
 def test_config_transactions_are_refused_over_broadcast(served: Served) -> None:

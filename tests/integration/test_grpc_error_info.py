@@ -13,8 +13,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import Served, question_spec
 
-from mvote.client.gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN, refusal_info
-from mvote.client.proposal import Proposal, new_proposal
+from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN, refusal_info
+from mvote.client._proposal import Proposal, new_proposal
 
 CHANNEL = "mvote"
 

@@ -20,10 +20,10 @@ from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 from grpc_support import Served, question_spec
 
-from mvote.client.errors import EndorseError, GatewayError
-from mvote.client.gateway import error_details
-from mvote.client.identity import Identity, Signer
-from mvote.client.proposal import new_proposal
+from mvote.client._errors import EndorseError, GatewayError
+from mvote.client._gateway import error_details
+from mvote.client._identity import Identity, Signer
+from mvote.client._proposal import new_proposal
 from mvote.node.endorser import unpack_proposal
 from mvote.node.errors import IdentityExpired
 from mvote.node.material import (
@@ -35,7 +35,7 @@ from mvote.node.material import (
     _load_private_key,
 )
 from mvote.node.peer import assemble_transaction
-from mvote.verifier.deliver import seek_envelope, seek_position
+from mvote.verifier._deliver import seek_envelope, seek_position
 
 
 def issue_enrollment_certificate(

@@ -19,18 +19,18 @@ from fabric_protos.peer import events_pb2_grpc, proposal_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served, question_spec
 
-from mvote.chaincode.errors import AlreadyExists, UnknownFunction
-from mvote.client.commit import Commit
-from mvote.client.errors import CommitStatusError, EndorseError, GatewayError, SubmitError
-from mvote.client.events import FileCheckpointer
-from mvote.client.gateway import Gateway, error_details
-from mvote.client.identity import Signer
-from mvote.client.proposal import new_proposal
+from mvote.chaincode._errors import AlreadyExists, UnknownFunction
+from mvote.client._commit import Commit
+from mvote.client._errors import CommitStatusError, EndorseError, GatewayError, SubmitError
+from mvote.client._events import FileCheckpointer
+from mvote.client._gateway import Gateway, error_details
+from mvote.client._identity import Signer
+from mvote.client._proposal import new_proposal
 from mvote.node.material import init_network
 from mvote.node.orderer import orderer_copy
 from mvote.node.services.server import NodeServer
-from mvote.verifier.deliver import seek_envelope, seek_position
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._deliver import seek_envelope, seek_position
+from mvote.verifier._transaction import ParsedTransaction
 
 CHANNEL = "mvote"
 CC = "mvote"

@@ -23,10 +23,10 @@ from fabric_protos.peer import events_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served, question_spec
 
-from mvote.client.commit import Commit
-from mvote.client.gateway import Gateway, Timeouts, error_details
-from mvote.client.identity import Signer
-from mvote.client.proposal import new_proposal
+from mvote.client._commit import Commit
+from mvote.client._gateway import Gateway, Timeouts, error_details
+from mvote.client._identity import Signer
+from mvote.client._proposal import new_proposal
 from mvote.node.services.server import NodeServer
 
 CHANNEL = "mvote"

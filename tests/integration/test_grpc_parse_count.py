@@ -15,7 +15,7 @@ from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from grpc_support import Served, question_spec
 from testkit import count_decodes
 
-from mvote.client.proposal import new_proposal
+from mvote.client._proposal import new_proposal
 from mvote.node import endorser
 
 CHANNEL = "mvote"

@@ -11,7 +11,7 @@ from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_pb2
 from grpc_support import Served, question_spec, serve
 
-from mvote.client.events import InMemoryCheckpointer
+from mvote.client._events import InMemoryCheckpointer
 from mvote.node.config import MIB, BatchSettings, NodeLimits
 
 GRPC_LIMIT = 2 * MIB

@@ -26,11 +26,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served
 
 from mvote.chaincode import encoding
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
-from mvote.client.ballot import prepare_ballot, voter_public_hex
-from mvote.client.network import Network
-from mvote.client.registrar import issue_credential
-from mvote.client.transaction import Transaction
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.client._network import Network
+from mvote.client._registrar import issue_credential
+from mvote.client._transaction import Transaction
 
 CHANNEL = "mvote"
 CC = "mvote"

@@ -17,8 +17,8 @@ import pytest
 from fabric_protos.common import common_pb2
 
 from mvote.chaincode import encoding
-from mvote.client.identity import load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
+from mvote.client._identity import load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.node.config import BatchSettings
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.orderer import orderer_copy

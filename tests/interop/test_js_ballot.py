@@ -26,13 +26,15 @@ import nacl.signing
 import pytest
 from testkit import creator_bytes, state_bytes
 
-from mvote.chaincode import ed25519, encoding, keys
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import ERROR_TYPES, MvoteError
-from mvote.chaincode.records import Question
-from mvote.chaincode.simulation import SerialLedger
-from mvote.client.ballot import prepare_ballot
-from mvote.client.registrar import issue_credential
+from mvote.chaincode import _ed25519 as ed25519
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._errors import ERROR_TYPES, MvoteError
+from mvote.chaincode._records import Question
+from mvote.chaincode._simulation import SerialLedger
+from mvote.client._ballot import prepare_ballot
+from mvote.client._registrar import issue_credential
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "js" / "ballot"
@@ -445,14 +447,14 @@ def test_the_contract_refuses_a_javascript_ballot_for_another_channel_or_a_secon
 def test_a_javascript_ballot_commits_on_the_embedded_node_with_a_verified_receipt(
     tmp_path: Path,
 ) -> None:
-    from mvote.client.blocks import BlockFetcher
-    from mvote.client.gateway import Gateway
-    from mvote.client.identity import load_signer
-    from mvote.client.receipt import issue_receipt
+    from mvote.client._blocks import BlockFetcher
+    from mvote.client._gateway import Gateway
+    from mvote.client._identity import load_signer
+    from mvote.client._receipt import issue_receipt
     from mvote.node.material import init_network
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
-    from mvote.verifier.receipt import verify_receipt
+    from mvote.verifier._receipt import verify_receipt
 
     registrar = nacl.signing.SigningKey(b"R" * 32)
     voter = nacl.signing.SigningKey(_seed(9))

@@ -29,7 +29,7 @@ from mvote.node.ledger import schema as ledger_schema
 from mvote.node.ledger.store import BLOCK_FILE, INDEX_DIR
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
-from mvote.verifier.block import block_header_hash
+from mvote.verifier._block import block_header_hash
 
 #: Small, quick batches: many blocks, so that kills often land inside a commit.
 BATCH = BatchSettings(

@@ -24,8 +24,8 @@ from node_support import cast_request, voter_key
 from served_support import Served, wait_gone
 
 from mvote.chaincode import encoding
-from mvote.client.gateway import Gateway
-from mvote.client.identity import load_signer
+from mvote.client._gateway import Gateway
+from mvote.client._identity import load_signer
 
 SEED = 20261123
 KILLS = 8

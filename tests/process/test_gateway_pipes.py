@@ -30,9 +30,9 @@ from node_support import ORGS, Client, open_question_spec
 from served_support import Served, wait_gone
 
 from mvote.chaincode import encoding
-from mvote.client.errors import SubmitError
-from mvote.client.gateway import Gateway
-from mvote.client.identity import load_signer
+from mvote.client._errors import SubmitError
+from mvote.client._gateway import Gateway
+from mvote.client._identity import load_signer
 from mvote.node.frames import python_module, read_frame, write_frame
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from grpc_support import question_spec
 
-from mvote.client.gateway import Gateway
-from mvote.client.identity import load_signer
+from mvote.client._gateway import Gateway
+from mvote.client._identity import load_signer
 from mvote.node.material import init_network
 
 CONNECTIONS = 16

@@ -14,8 +14,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import question_spec
 
-from mvote.client.gateway import Gateway
-from mvote.client.identity import load_signer
+from mvote.client._gateway import Gateway
+from mvote.client._identity import load_signer
 from mvote.node.runtime import Node
 
 

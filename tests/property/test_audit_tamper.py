@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mvote.chaincode import encoding
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
-from mvote.client.ballot import prepare_ballot
-from mvote.client.identity import load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
-from mvote.client.registrar import issue_credential
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.client._ballot import prepare_ballot
+from mvote.client._identity import load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
+from mvote.client._registrar import issue_credential
 from mvote.node.config import BatchSettings
 from mvote.node.material import init_network
 from mvote.node.runtime import Node
-from mvote.verifier.audit import audit_chain
+from mvote.verifier._audit import audit_chain
 
 REGISTRAR = nacl.signing.SigningKey(b"\x09" * 32)
 

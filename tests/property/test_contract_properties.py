@@ -28,12 +28,13 @@ from hypothesis.stateful import (
 )
 from testkit import state_bytes
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.records import Ballot, CastRequest
-from mvote.chaincode.simulation import Executed, SerialLedger
-from mvote.chaincode.stub import partial_key_range
-from mvote.client.registrar import issue_credential
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._records import Ballot, CastRequest
+from mvote.chaincode._simulation import Executed, SerialLedger
+from mvote.chaincode._stub import partial_key_range
+from mvote.client._registrar import issue_credential
 
 CHANNEL = "mvote"
 VOTERS = [nacl.signing.SigningKey(i.to_bytes(4, "big") * 8) for i in range(1, 9)]

@@ -14,9 +14,9 @@ from functools import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mvote.chaincode.crypto import ballot, ceremony, elgamal, group, proofs
-from mvote.chaincode.crypto.group import L
-from mvote.chaincode.errors import BadProof, MvoteError
+from mvote.chaincode._crypto import ballot, ceremony, elgamal, group, proofs
+from mvote.chaincode._crypto.group import L
+from mvote.chaincode._errors import BadProof, MvoteError
 
 SECRET = group.reduce_wide(hashlib.sha512(b"property secret").digest())
 KEY = elgamal.keypair(SECRET)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 
 SAFE = encoding.MAX_SAFE_INTEGER
 

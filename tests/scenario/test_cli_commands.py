@@ -13,12 +13,13 @@ import nacl.signing
 import pytest
 from cli_support import Cli, serve
 
-from mvote.chaincode import keys, records
-from mvote.client.channel import Committed, GatewayChannel
-from mvote.client.errors import CommitStatusError
-from mvote.client.wallet import Wallet
-from mvote.verifier import cli as verify_cli
-from mvote.verifier.receipt import Receipt
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import _records as records
+from mvote.client._channel import Committed, GatewayChannel
+from mvote.client._errors import CommitStatusError
+from mvote.client._wallet import Wallet
+from mvote.verifier import _cli as verify_cli
+from mvote.verifier._receipt import Receipt
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from cli_support import Cli, serve
 
-from mvote.chaincode import keys
-from mvote.chaincode.records import CastRequest
-from mvote.chaincode.simulation import Version
-from mvote.verifier import cli as verify_cli
-from mvote.verifier import receipt as receipt_mod
-from mvote.verifier.chainfile import read_chain
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.receipt import Receipt, definition_version, verify_receipt
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._records import CastRequest
+from mvote.chaincode._simulation import Version
+from mvote.verifier import _cli as verify_cli
+from mvote.verifier import _receipt as receipt_mod
+from mvote.verifier._chainfile import read_chain
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._receipt import Receipt, definition_version, verify_receipt
 
 ORGS = ("cityhall", "district", "education")
 

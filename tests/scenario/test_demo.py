@@ -16,9 +16,10 @@ import nacl.signing
 from testkit import creator_bytes
 
 from mvote import demo
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.records import MAX_ROSTER_BATCH, BallotRecord
-from mvote.chaincode.stub import split_composite_key
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._records import MAX_ROSTER_BATCH, BallotRecord
+from mvote.chaincode._stub import split_composite_key
 
 OPERATORS = demo.Operators(
     cityhall=creator_bytes("CityhallMSP", "admin"),

@@ -22,16 +22,23 @@ import nacl.signing
 import pytest
 from testkit import creator_bytes
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.contract import invoke
-from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.records import QuestionSpec
-from mvote.chaincode.simulation import MemoryKeySpace, SerialLedger, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import Timestamp
-from mvote.client import trustee as tr
-from mvote.client.secret import prepare_secret_ballot
-from mvote.verifier.chain import Finding
-from mvote.verifier.replay import recount_tallies
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._contract import invoke
+from mvote.chaincode._crypto.group import point_from_hex
+from mvote.chaincode._records import QuestionSpec
+from mvote.chaincode._simulation import (
+    MemoryKeySpace,
+    SerialLedger,
+    TxContext,
+    TxSimulator,
+    Version,
+)
+from mvote.chaincode._stub import Timestamp
+from mvote.client import _trustee as tr
+from mvote.client._secret import prepare_secret_ballot
+from mvote.verifier._chain import Finding
+from mvote.verifier._replay import recount_tallies
 
 CHANNEL = "seoul-votes"
 T_SETUP, OPENS, T_VOTE, CLOSES = 10, 100, 500, 1000

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import mvote
-from mvote.chaincode import errors as chaincode_errors
-from mvote.chaincode.errors import ErrorTable, MvoteError, error_types
-from mvote.client import errors as client_errors
+from mvote.chaincode import _errors as chaincode_errors
+from mvote.chaincode._errors import ErrorTable, MvoteError, error_types
+from mvote.client import _errors as client_errors
 from mvote.node import errors as node_errors
-from mvote.verifier import errors as verifier_errors
+from mvote.verifier import _errors as verifier_errors
 
 TABLES: dict[str, ErrorTable] = {
     "mvote.chaincode": chaincode_errors.ERRORS,
@@ -106,7 +106,7 @@ def _defined_in_source(cls: type[MvoteError]) -> bool:
 @pytest.fixture(scope="module")
 def defined() -> dict[str, type[MvoteError]]:
     modules = _import_every_module()
-    assert "mvote.chaincode.errors" in modules, modules
+    assert "mvote.chaincode._errors" in modules, modules
     return dict(error_types(*TABLES.values()))
 
 

@@ -72,6 +72,6 @@ def test_the_checker_sees_upward_imports(tmp_path: Path) -> None:
     module.parent.mkdir()
     module.write_text(
         "from mvote.node import material\nfrom ..client import ballot\n"
-        "def f():\n    import mvote.verifier.block\n"
+        "def f():\n    import mvote.verifier._block\n"
     )
     assert [t for _, t in _imported_parts(module, tmp_path)] == ["node", "client", "verifier"]

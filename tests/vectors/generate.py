@@ -18,11 +18,12 @@ from typing import Any
 
 import nacl.signing
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError, Refusal
-from mvote.chaincode.records import EMPTY_ROSTER_DIGEST, Ballot, Credential, roster_digest_after
-from mvote.chaincode.stub import create_composite_key, partial_key_range
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._errors import MvoteError, Refusal
+from mvote.chaincode._records import EMPTY_ROSTER_DIGEST, Ballot, Credential, roster_digest_after
+from mvote.chaincode._stub import create_composite_key, partial_key_range
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto import ballot, ceremony, elgamal, group, proofs
-from mvote.chaincode.crypto.group import IDENTITY, G, H, L
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._crypto import ballot, ceremony, elgamal, group, proofs
+from mvote.chaincode._crypto.group import IDENTITY, G, H, L
+from mvote.chaincode._errors import MvoteError
 
 #: The field prime of curve25519 (non-canonical encodings are y >= p); the script needs nothing
 #: from tests/, so it states the constant itself.

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Ballot preparation on the voter's device (mvote/client/ballot.py is the reference): check the
+ * Ballot preparation on the voter's device (mvote/client/_ballot.py is the reference): check the
  * choices, build the ballot, sign its canonical bytes, and build the one argument of the
  * contract's `Cast`, byte for byte what the Python client submits.
  *

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Field checks for the records this package builds or reads: the same bounds, patterns and
- * messages as mvote/chaincode/schema.py and records.py, so a field the contract would refuse is
+ * messages as mvote/chaincode/_schema.py and records.py, so a field the contract would refuse is
  * refused here first, with INVALID_FIELD naming the same path.
  */
 

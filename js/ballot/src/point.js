@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Which 32-byte strings mvote admits as Ed25519 public keys, and which signature encodings:
- * libsodium's rules (mvote/chaincode/ed25519.py relies on them), written out so that every
+ * libsodium's rules (mvote/chaincode/_ed25519.py relies on them), written out so that every
  * platform (OpenSSL under Node.js, any WebCrypto) refuses exactly what the contract refuses.
  *
  * A public key must be a canonical encoding (y < p) of a point on edwards25519, in the

@@ -8,7 +8,7 @@ process, or a commit failed half-way and only a reopen, which recovers, can tell
 
 from __future__ import annotations
 
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 
 
 class LedgerError(MvoteError):

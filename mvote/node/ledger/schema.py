@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.ledger.blockfile import Location
 
 MARKER = b"m"

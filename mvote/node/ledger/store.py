@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 import plyvel
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.ledger import schema
 from mvote.node.ledger.blockfile import BlockFile, Location
 from mvote.node.ledger.errors import (
@@ -64,8 +64,8 @@ from mvote.node.ledger.updates import (
     derive_updates,
     read_block,
 )
-from mvote.verifier.block import block_header_hash
-from mvote.verifier.envelope import BlockView
+from mvote.verifier._block import block_header_hash
+from mvote.verifier._envelope import BlockView
 
 log = logging.getLogger("mvote.node.ledger")
 
@@ -108,7 +108,7 @@ class WorldState:
 
     Over a snapshot it is one consistent state however many commits follow; over the live
     database (:meth:`Ledger.latest`) it is consistent only while no commit runs, which holds for
-    the committer between its own commits. Implements ``mvote.verifier.mvcc.WorldStateView``.
+    the committer between its own commits. Implements ``mvote.verifier._mvcc.WorldStateView``.
     """
 
     def __init__(self, reader: Any, release: Callable[[], None] | None = None) -> None:
@@ -183,7 +183,7 @@ class WorldState:
 
 
 class NamespaceState:
-    """One namespace of a :class:`WorldState`: ``mvote.chaincode.simulation.KeySpace``."""
+    """One namespace of a :class:`WorldState`: ``mvote.chaincode._simulation.KeySpace``."""
 
     def __init__(self, world: WorldState, namespace: str) -> None:
         self.world = world

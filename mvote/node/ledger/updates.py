@@ -4,7 +4,7 @@ own bytes.
 The committer knows each transaction's tx id (the orderer queue carries it), its validation code
 and its read-write set (validation parsed it): :func:`block_updates` turns those into the
 block's :class:`BlockChanges` (writes derived by the verifier's
-:class:`~mvote.verifier.mvcc.BlockUpdates`, the one rule) without parsing anything again. Crash recovery and followers only
+:class:`~mvote.verifier._mvcc.BlockUpdates`, the one rule) without parsing anything again. Crash recovery and followers only
 have the block file: :func:`derive_updates` parses the raw block into the same
 :class:`TxOutcome` list and hands it to the same :func:`block_updates`, so a block rolled forward
 after a crash changes exactly what its first commit did (a test checks both on real blocks,
@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.ledger.errors import BlockInconsistent
-from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.envelope import (
+from mvote.verifier._block import block_data_hash, block_header_hash
+from mvote.verifier._envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
     METADATA_TRANSACTIONS_FILTER,
@@ -30,9 +30,9 @@ from mvote.verifier.envelope import (
     TxRwSet,
     unpack_block,
 )
-from mvote.verifier.errors import MalformedProto
-from mvote.verifier.mvcc import BlockUpdates, HashedKeyWrite, KeyWrite
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._errors import MalformedProto
+from mvote.verifier._mvcc import BlockUpdates, HashedKeyWrite, KeyWrite
+from mvote.verifier._transaction import ParsedTransaction
 
 VALID = 0
 #: Fabric's placeholder before validation; a block that still carries it was never validated.
@@ -71,7 +71,7 @@ class BlockChanges:
     header_hash: bytes
     txs: tuple[TxRecord, ...]
     #: The writes of the VALID transactions, derived by the verifier's one rule
-    #: (:meth:`mvote.verifier.mvcc.BlockUpdates.add`).
+    #: (:meth:`mvote.verifier._mvcc.BlockUpdates.add`).
     updates: BlockUpdates
 
     @property

@@ -17,13 +17,13 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mvote.chaincode.errors import MvoteError
-from mvote.client.gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
+from mvote.chaincode._errors import MvoteError
+from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
 from mvote.node.peer import Peer
-from mvote.verifier.envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.policy import SignedData
-from mvote.verifier.transaction import ActionEvent, ParsedTransaction
+from mvote.verifier._envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._policy import SignedData
+from mvote.verifier._transaction import ActionEvent, ParsedTransaction
 
 #: Fabric's default ACLs (core/aclmgmt/defaultaclprovider.go): event/Block, event/FilteredBlock,
 #: _gateway/CommitStatus and _gateway/ChaincodeEvents are all the channel application's readers.

@@ -20,14 +20,14 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
-from mvote.chaincode.errors import MvoteError, Unauthorised, WrongChannel
+from mvote.chaincode._errors import MvoteError, Unauthorised, WrongChannel
 from mvote.node.errors import IdentityExpired, NotRunning
 from mvote.node.orderer import orderer_copy
 from mvote.node.peer import Peer
 from mvote.node.services._common import CHANNEL_READERS, Streams
 from mvote.node.services.admission import Admission, TimedRequests
 from mvote.node.services.deliver import DeliverHandler
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.broadcast")
 

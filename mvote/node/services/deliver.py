@@ -38,8 +38,8 @@ from mvote.node.services._common import (
     start_number,
 )
 from mvote.node.services.admission import Admission, Ticket, TimedRequests
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._transaction import ParsedTransaction
 
 log = logging.getLogger("mvote.node.deliver")
 

@@ -24,8 +24,8 @@ from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_pb2
 from google.rpc import error_details_pb2
 
-from mvote.chaincode.contract import REFUSED
-from mvote.chaincode.errors import MvoteError, Refusal
+from mvote.chaincode._contract import REFUSED
+from mvote.chaincode._errors import MvoteError, Refusal
 from mvote.node.endorser import (
     ProposalMessages,
     check_proposal,
@@ -54,8 +54,8 @@ from mvote.node.services._common import (
 )
 from mvote.node.services.admission import Admission
 from mvote.node.services.broadcast import broadcast_status
-from mvote.verifier.envelope import parse_proto
-from mvote.verifier.errors import VerifierError
+from mvote.verifier._envelope import parse_proto
+from mvote.verifier._errors import VerifierError
 
 log = logging.getLogger("mvote.node.gateway")
 

@@ -10,12 +10,13 @@ from typing import Any
 import nacl.signing
 from testkit import state_bytes
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.eligibility import onsite_code_hash
-from mvote.chaincode.errors import MvoteError, Refusal
-from mvote.chaincode.records import Ballot, CastRequest, SignedCredential
-from mvote.chaincode.simulation import Executed, SerialLedger
-from mvote.client.registrar import issue_credential
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._eligibility import onsite_code_hash
+from mvote.chaincode._errors import MvoteError, Refusal
+from mvote.chaincode._records import Ballot, CastRequest, SignedCredential
+from mvote.chaincode._simulation import Executed, SerialLedger
+from mvote.client._registrar import issue_credential
 
 ORG1 = "Org1MSP"
 ORG2 = "Org2MSP"

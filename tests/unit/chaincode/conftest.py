@@ -7,7 +7,7 @@ from collections.abc import Callable
 import nacl.signing
 import pytest
 
-from mvote.chaincode.simulation import SerialLedger
+from mvote.chaincode._simulation import SerialLedger
 
 # The helpers' asserts are checks of the tests: rewrite them like a test module's, so that they
 # run (and explain themselves) under ``python -O`` too.

@@ -11,10 +11,10 @@ import nacl.signing
 from chaincode_env import CLOSES, T_SETUP, T_VOTE, Env
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto.group import Point, point_from_hex
-from mvote.chaincode.records import CastRequest, QuestionSpec
-from mvote.client import trustee as tr
-from mvote.client.secret import prepare_secret_ballot
+from mvote.chaincode._crypto.group import Point, point_from_hex
+from mvote.chaincode._records import CastRequest, QuestionSpec
+from mvote.client import _trustee as tr
+from mvote.client._secret import prepare_secret_ballot
 
 
 def signer(index: int) -> nacl.signing.SigningKey:
@@ -37,7 +37,7 @@ def deal_all(env: Env, team: Sequence[tr.TrusteeSecrets], registrations: Any) ->
 
 
 def stored_dealings(env: Env, cid: str, n: int) -> list[Any]:
-    from mvote.chaincode import keys
+    from mvote.chaincode import _keys as keys
 
     out = []
     for i in range(1, n + 1):

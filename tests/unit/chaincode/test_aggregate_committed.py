@@ -3,8 +3,8 @@
 ``Aggregate`` stops its range scan after ``limit`` ballots. Every transaction here is simulated
 by the contract's :class:`TxSimulator`, recorded as the node's endorser records it
 (:func:`mvote.node.rwset.tx_rwset_bytes`), parsed as the committer parses it
-(:func:`mvote.verifier.envelope.unpack_rwset`) and committed only when the committer's MVCC rule
-(:func:`mvote.verifier.mvcc.check_mvcc`) finds it VALID: the code the node runs, without the
+(:func:`mvote.verifier._envelope.unpack_rwset`) and committed only when the committer's MVCC rule
+(:func:`mvote.verifier._mvcc.check_mvcc`) finds it VALID: the code the node runs, without the
 node's I/O, so that 20,000 ballots stay quick.
 """
 
@@ -23,14 +23,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from testkit import creator_bytes
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.contract import DEFAULT_AGGREGATE_BATCH
-from mvote.chaincode.records import BallotRecord, roster_batches
-from mvote.chaincode.simulation import Executed, MemoryKeySpace, SerialLedger, Version
-from mvote.chaincode.stub import partial_key_range
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._contract import DEFAULT_AGGREGATE_BATCH
+from mvote.chaincode._records import BallotRecord, roster_batches
+from mvote.chaincode._simulation import Executed, MemoryKeySpace, SerialLedger, Version
+from mvote.chaincode._stub import partial_key_range
 from mvote.node.rwset import tx_rwset_bytes
-from mvote.verifier.envelope import unpack_rwset
-from mvote.verifier.mvcc import VALID, BlockUpdates, check_mvcc
+from mvote.verifier._envelope import unpack_rwset
+from mvote.verifier._mvcc import VALID, BlockUpdates, check_mvcc
 
 BALLOTS = 20_000
 OPTIONS = ("alpha", "beta", "gamma")
@@ -38,7 +39,7 @@ AFTER = CLOSES + 1
 
 
 class _CommittedView:
-    """The committer's read-only view (``mvote.verifier.mvcc.WorldStateView``) of a ledger's state."""
+    """The committer's read-only view (``mvote.verifier._mvcc.WorldStateView``) of a ledger's state."""
 
     def __init__(self, state: MemoryKeySpace) -> None:
         self._state = state

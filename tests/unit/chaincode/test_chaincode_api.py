@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mvote.chaincode as chaincode
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._errors import MvoteError
 
 
 def test_every_public_name_resolves_and_is_listed_once() -> None:

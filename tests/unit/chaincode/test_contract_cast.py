@@ -17,9 +17,10 @@ from chaincode_env import (
     voter_hex,
 )
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.contract import MAX_CAST_BYTES
-from mvote.chaincode.records import Ballot, CastRequest
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._contract import MAX_CAST_BYTES
+from mvote.chaincode._records import Ballot, CastRequest
 
 P = 2**255 - 19
 

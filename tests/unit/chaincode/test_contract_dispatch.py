@@ -7,11 +7,11 @@ from chaincode_env import T_SETUP, Env
 from testkit import state_bytes
 
 from mvote.chaincode import encoding
-from mvote.chaincode.contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
-from mvote.chaincode.errors import ERROR_TYPES, Refusal
-from mvote.chaincode.functions import FunctionName
-from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
-from mvote.chaincode.stub import Timestamp
+from mvote.chaincode._contract import FUNCTIONS, MAX_SMALL_ARG_BYTES, invoke
+from mvote.chaincode._errors import ERROR_TYPES, Refusal
+from mvote.chaincode._functions import FunctionName
+from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator
+from mvote.chaincode._stub import Timestamp
 
 
 def test_the_contract_has_exactly_the_documented_functions() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from chaincode_env import CLOSES, OPENS, ORG1, T_SETUP, T_VOTE, Env, voter_hex
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.contract import MAX_SPEC_BYTES
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._contract import MAX_SPEC_BYTES
 
 
 def test_create_question_records_a_draft_owned_by_the_creator_org(env: Env) -> None:

@@ -6,8 +6,9 @@ import hashlib
 
 from chaincode_env import ORG1, Env, entry_of
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.records import EMPTY_ROSTER_DIGEST, MAX_ROSTER_BATCH, roster_digest_after
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._records import EMPTY_ROSTER_DIGEST, MAX_ROSTER_BATCH, roster_digest_after
 
 
 def _hashes(n: int, salt: str = "") -> list[str]:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from chaincode_env import CLOSES, T_VOTE, Env, voter_hex
 
-from mvote.chaincode import keys
-from mvote.chaincode.contract import MAX_AGGREGATE_BATCH
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._contract import MAX_AGGREGATE_BATCH
 
 AFTER = CLOSES + 1
 

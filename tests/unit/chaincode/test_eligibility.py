@@ -8,16 +8,16 @@ import hashlib
 import nacl.signing
 import pytest
 
-from mvote.chaincode.eligibility import check_credential, check_onsite_code, onsite_code_hash
-from mvote.chaincode.errors import (
+from mvote.chaincode._eligibility import check_credential, check_onsite_code, onsite_code_hash
+from mvote.chaincode._errors import (
     BadCredential,
     BadOnsiteCode,
     BadSignature,
     InvalidField,
     NotEligible,
 )
-from mvote.chaincode.records import Eligibility, OnsiteCode
-from mvote.client.registrar import issue_credential
+from mvote.chaincode._records import Eligibility, OnsiteCode
+from mvote.client._registrar import issue_credential
 
 REGISTRAR = nacl.signing.SigningKey(b"R" * 32)
 REG_HEX = bytes(REGISTRAR.verify_key).hex()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import Malformed, MvoteError, NonCanonical, TooLarge
+from mvote.chaincode._errors import Malformed, MvoteError, NonCanonical, TooLarge
 
 BIG = 1 << 20
 

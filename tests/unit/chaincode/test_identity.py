@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from fabric_protos.msp import identities_pb2
 
-from mvote.chaincode.errors import Malformed, Unauthorised
-from mvote.chaincode.identity import parse_creator, require_admin, require_owner
+from mvote.chaincode._errors import Malformed, Unauthorised
+from mvote.chaincode._identity import parse_creator, require_admin, require_owner
 
 
 def test_parse_creator_reads_msp_and_roles(identity: Callable[[str, str], bytes]) -> None:

@@ -8,8 +8,9 @@ from collections import Counter
 import nacl.signing
 import pytest
 
-from mvote.chaincode import ed25519, keys
-from mvote.chaincode.errors import BadSignature, InvalidKey
+from mvote.chaincode import _ed25519 as ed25519
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._errors import BadSignature, InvalidKey
 
 
 def _pub(i: int) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from chaincode_env import Env
 
-from mvote.chaincode.contract import invoke
-from mvote.chaincode.errors import (
+from mvote.chaincode._contract import invoke
+from mvote.chaincode._errors import (
     ERROR_TYPES,
     AlreadyVoted,
     InvalidField,
@@ -15,8 +15,8 @@ from mvote.chaincode.errors import (
     Refusal,
     TooLarge,
 )
-from mvote.chaincode.simulation import MemoryKeySpace, TxContext, TxSimulator
-from mvote.chaincode.stub import Timestamp
+from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator
+from mvote.chaincode._stub import Timestamp
 
 
 def test_the_payload_is_canonical_json_and_round_trips() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mvote.chaincode.errors import InvalidField, RuleViolation
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule, Turnout
-from mvote.chaincode.rules import check_choices, check_spec, outcome, selection_bounds
+from mvote.chaincode._errors import InvalidField, RuleViolation
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule, Turnout
+from mvote.chaincode._rules import check_choices, check_spec, outcome, selection_bounds
 
 ROSTER = Eligibility.of_roster("r1")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mvote.chaincode.errors import InvalidField
-from mvote.chaincode.records import (
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._records import (
     BALLOT_TYPE,
     Ballot,
     CastRequest,
@@ -20,7 +20,7 @@ from mvote.chaincode.records import (
     Rule,
     Turnout,
 )
-from mvote.chaincode.schema import (
+from mvote.chaincode._schema import (
     Array,
     Bool,
     Const,
@@ -187,9 +187,9 @@ def test_ballot_json_and_tracker() -> None:
 def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
     import dataclasses
 
-    from mvote.chaincode.errors import InvalidField
-    from mvote.chaincode.records import Aggregate, Participation
-    from mvote.chaincode.schema import Record, declared, record
+    from mvote.chaincode._errors import InvalidField
+    from mvote.chaincode._records import Aggregate, Participation
+    from mvote.chaincode._schema import Record, declared, record
 
     aggregate = Aggregate("q1", 0, "", 3, (2, 1), True)
     value = aggregate.to_json()
@@ -218,7 +218,7 @@ def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
 
 def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> None:
     from mvote.chaincode import encoding
-    from mvote.chaincode.records import TALLY_SHAPE, TallyRecord
+    from mvote.chaincode._records import TALLY_SHAPE, TallyRecord
 
     outcome = {"kind": "plurality", "winners": [0]}
     open_tally = TallyRecord("q1", 3, (2, 1), None, outcome, "ab", 7)

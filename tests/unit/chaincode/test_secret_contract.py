@@ -12,13 +12,14 @@ import pytest
 import secret_env as se
 from chaincode_env import CLOSES, T_VOTE, Env
 
-from mvote.chaincode import encoding, keys
-from mvote.chaincode.crypto import ballot as cb
-from mvote.chaincode.crypto import ceremony as cer
-from mvote.chaincode.crypto import elgamal, group, proofs
-from mvote.chaincode.crypto.group import L
-from mvote.chaincode.records import CastRequest, SecretBallot
-from mvote.client import trustee as tr
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._crypto import ballot as cb
+from mvote.chaincode._crypto import ceremony as cer
+from mvote.chaincode._crypto import elgamal, group, proofs
+from mvote.chaincode._crypto.group import L
+from mvote.chaincode._records import CastRequest, SecretBallot
+from mvote.client import _trustee as tr
 
 SMALL_ORDER = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"  # order 2
 #: G plus a point of order 8: canonical, on the curve, outside the prime-order subgroup.

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 from testkit import state_bytes
 
-from mvote.chaincode.errors import InvalidField
-from mvote.chaincode.simulation import MemoryKeySpace, SerialLedger, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import Timestamp
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._simulation import (
+    MemoryKeySpace,
+    SerialLedger,
+    TxContext,
+    TxSimulator,
+    Version,
+)
+from mvote.chaincode._stub import Timestamp
 
 
 def _state() -> MemoryKeySpace:

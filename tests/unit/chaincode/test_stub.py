@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mvote.chaincode import keys
-from mvote.chaincode.errors import InvalidField
-from mvote.chaincode.stub import (
+from mvote.chaincode import _keys as keys
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._stub import (
     create_composite_key,
     get_state_by_partial_composite_key,
     partial_key_range,

@@ -13,10 +13,12 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from mvote.chaincode import ed25519, encoding, keys
-from mvote.chaincode.eligibility import check_credential, onsite_code_hash
-from mvote.chaincode.errors import MvoteError, Refusal
-from mvote.chaincode.records import (
+from mvote.chaincode import _ed25519 as ed25519
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._eligibility import check_credential, onsite_code_hash
+from mvote.chaincode._errors import MvoteError, Refusal
+from mvote.chaincode._records import (
     EMPTY_ROSTER_DIGEST,
     Ballot,
     Credential,
@@ -24,7 +26,7 @@ from mvote.chaincode.records import (
     SignedCredential,
     roster_digest_after,
 )
-from mvote.chaincode.stub import partial_key_range, split_composite_key
+from mvote.chaincode._stub import partial_key_range, split_composite_key
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 # The secret-ballot vectors (crypto_*.json) are checked by tests/unit/crypto/test_crypto_vectors.py,

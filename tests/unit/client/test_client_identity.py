@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.msp import identities_pb2
 
-from mvote.chaincode.errors import InvalidField
-from mvote.client.identity import load_signer, sign_low_s
+from mvote.chaincode._errors import InvalidField
+from mvote.client._identity import load_signer, sign_low_s
 from mvote.node.material import init_network
-from mvote.verifier.signatures import is_low_s, verify_p256_sha256
+from mvote.verifier._signatures import is_low_s, verify_p256_sha256
 
 
 def test_sign_low_s_always_folds_and_verifies() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mvote.client.files import create_file, write_private
-from mvote.client.wallet import FAST_LIMITS, Wallet
+from mvote.client._files import create_file, write_private
+from mvote.client._wallet import FAST_LIMITS, Wallet
 
 
 @pytest.fixture

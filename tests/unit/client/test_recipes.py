@@ -10,10 +10,10 @@ import pytest
 from testkit import creator_bytes
 
 from mvote import demo
-from mvote.chaincode.errors import AlreadyVoted, InvalidField, NotFound
-from mvote.chaincode.records import CastRequest, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._errors import AlreadyVoted, InvalidField, NotFound
+from mvote.chaincode._records import CastRequest, Eligibility, QuestionSpec, Rule
 from mvote.client import QuestionOpen, VotingContract, recipes
-from mvote.client.ballot import prepare_ballot, voter_public_hex
+from mvote.client._ballot import prepare_ballot, voter_public_hex
 
 ADMIN = creator_bytes("CityhallMSP", "admin")
 CLIENT = creator_bytes("CityhallMSP", "client")

@@ -12,15 +12,15 @@ import pytest
 from fabric_protos.gateway import gateway_pb2
 from google.rpc import error_details_pb2
 
-from mvote.chaincode.errors import AlreadyVoted, NotFound, Refusal
-from mvote.client.errors import (
+from mvote.chaincode._errors import AlreadyVoted, NotFound, Refusal
+from mvote.client._errors import (
     EndorseError,
     ErrorDetail,
     SubmitError,
     gateway_error,
     refusal_from_texts,
 )
-from mvote.client.gateway import error_details, refusal_info
+from mvote.client._gateway import error_details, refusal_info
 from mvote.node.services._common import abort, error_info
 
 ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"

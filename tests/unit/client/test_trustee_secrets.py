@@ -4,8 +4,8 @@ the trustee's device between the ceremony steps)."""
 from __future__ import annotations
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto import group
-from mvote.client import trustee as tr
+from mvote.chaincode._crypto import group
+from mvote.client import _trustee as tr
 
 
 def test_trustee_secrets_round_trip() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import InvalidField, NonCanonical
-from mvote.client.wallet import FAST_LIMITS, Limits, Wallet, WrongPassphrase
+from mvote.chaincode._errors import InvalidField, NonCanonical
+from mvote.client._wallet import FAST_LIMITS, Limits, Wallet, WrongPassphrase
 
 
 def test_create_save_load_unlock(tmp_path: Path) -> None:

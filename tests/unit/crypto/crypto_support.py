@@ -8,8 +8,8 @@ from functools import cache
 
 import nacl.bindings as sodium
 
-from mvote.chaincode.crypto import ceremony, group
-from mvote.chaincode.crypto.group import Point
+from mvote.chaincode._crypto import ceremony, group
+from mvote.chaincode._crypto.group import Point
 
 #: The field prime of curve25519 (non-canonical encodings are y >= p).
 FIELD_PRIME = 2**255 - 19

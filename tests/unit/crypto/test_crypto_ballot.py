@@ -8,10 +8,10 @@ import pytest
 from crypto_support import SMALL_ORDER, scalar, seed
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto import ballot, elgamal, group
-from mvote.chaincode.crypto.ballot import BallotContext, EncryptedBallot
-from mvote.chaincode.crypto.group import L
-from mvote.chaincode.errors import (
+from mvote.chaincode._crypto import ballot, elgamal, group
+from mvote.chaincode._crypto.ballot import BallotContext, EncryptedBallot
+from mvote.chaincode._crypto.group import L
+from mvote.chaincode._errors import (
     AuditMismatch,
     BadProof,
     InvalidField,

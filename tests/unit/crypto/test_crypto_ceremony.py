@@ -9,8 +9,8 @@ from itertools import combinations
 import pytest
 from crypto_support import SMALL_ORDER, Ready, ceremony_3_of_5, run_ceremony, scalar
 
-from mvote.chaincode.crypto import ceremony, elgamal, group
-from mvote.chaincode.crypto.ceremony import (
+from mvote.chaincode._crypto import ceremony, elgamal, group
+from mvote.chaincode._crypto.ceremony import (
     CeremonyParams,
     Complaint,
     Dealing,
@@ -18,8 +18,8 @@ from mvote.chaincode.crypto.ceremony import (
     PartialDecryption,
     TrusteeKey,
 )
-from mvote.chaincode.crypto.group import L
-from mvote.chaincode.errors import (
+from mvote.chaincode._crypto.group import L
+from mvote.chaincode._errors import (
     BadProof,
     BadShare,
     InvalidField,

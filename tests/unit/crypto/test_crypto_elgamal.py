@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from crypto_support import SMALL_ORDER, scalar
 
-from mvote.chaincode.crypto import elgamal, group
-from mvote.chaincode.crypto.elgamal import ZERO, Ciphertext
-from mvote.chaincode.crypto.group import IDENTITY, G, L
-from mvote.chaincode.errors import InvalidField, InvalidPoint, PlaintextOutOfRange
+from mvote.chaincode._crypto import elgamal, group
+from mvote.chaincode._crypto.elgamal import ZERO, Ciphertext
+from mvote.chaincode._crypto.group import IDENTITY, G, L
+from mvote.chaincode._errors import InvalidField, InvalidPoint, PlaintextOutOfRange
 
 SECRET = scalar("election secret")
 KEY = elgamal.keypair(SECRET)

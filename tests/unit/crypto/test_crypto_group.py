@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from crypto_support import SMALL_ORDER, non_canonical_y, off_curve, off_subgroup, scalar
 
-from mvote.chaincode.crypto import group
-from mvote.chaincode.crypto.group import IDENTITY, G, H, L, Point
-from mvote.chaincode.errors import InvalidField, InvalidPoint, InvalidScalar
+from mvote.chaincode._crypto import group
+from mvote.chaincode._crypto.group import IDENTITY, G, H, L, Point
+from mvote.chaincode._errors import InvalidField, InvalidPoint, InvalidScalar
 
 
 def test_generator_and_identity_encodings() -> None:

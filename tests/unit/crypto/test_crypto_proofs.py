@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from crypto_support import scalar, seed
 
-from mvote.chaincode.crypto import elgamal, group, proofs
-from mvote.chaincode.crypto.group import G, H, L
-from mvote.chaincode.crypto.proofs import ChaumPedersen, RangeProof, Schnorr, ZeroOne
-from mvote.chaincode.errors import BadProof, InvalidField, InvalidScalar
+from mvote.chaincode._crypto import elgamal, group, proofs
+from mvote.chaincode._crypto.group import G, H, L
+from mvote.chaincode._crypto.proofs import ChaumPedersen, RangeProof, Schnorr, ZeroOne
+from mvote.chaincode._errors import BadProof, InvalidField, InvalidScalar
 
 SECRET = scalar("election secret")
 KEY = elgamal.keypair(SECRET)

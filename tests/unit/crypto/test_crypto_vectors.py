@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto import ballot, ceremony, elgamal, group, proofs
-from mvote.chaincode.crypto.elgamal import Ciphertext
-from mvote.chaincode.crypto.group import point_from_hex, scalar_from_hex
-from mvote.chaincode.errors import MvoteError
+from mvote.chaincode._crypto import ballot, ceremony, elgamal, group, proofs
+from mvote.chaincode._crypto.elgamal import Ciphertext
+from mvote.chaincode._crypto.group import point_from_hex, scalar_from_hex
+from mvote.chaincode._errors import MvoteError
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 NAMES = [

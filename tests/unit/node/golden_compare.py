@@ -46,9 +46,9 @@ from fabric_protos.peer import (
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from mvote.verifier.block import block_data_hash, block_header_bytes, block_header_hash
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.signatures import decode_signature, is_low_s, verify_p256_sha256
+from mvote.verifier._block import block_data_hash, block_header_bytes, block_header_hash
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._signatures import decode_signature, is_low_s, verify_p256_sha256
 
 Tree = Any
 

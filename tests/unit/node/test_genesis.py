@@ -28,7 +28,7 @@ from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.errors import MaterialInvalid
 from mvote.node.genesis import go_duration, read_genesis_block
 from mvote.node.material import NetworkMaterial, genesis_block_for
-from mvote.verifier.block import block_header_hash
+from mvote.verifier._block import block_header_hash
 
 # --- decoding a config tree into plain data ----------------------------------------------------
 

@@ -52,15 +52,15 @@ from golden_compare import (
 from google.protobuf.message import DecodeError
 
 from mvote.chaincode import encoding
-from mvote.chaincode.contract import VERSION as CONTRACT_VERSION
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
-from mvote.client.ballot import prepare_ballot, voter_public_hex
-from mvote.client.identity import Signer, load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
-from mvote.client.registrar import issue_credential
+from mvote.chaincode._contract import VERSION as CONTRACT_VERSION
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.client._identity import Signer, load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
+from mvote.client._registrar import issue_credential
 from mvote.node.material import init_network
 from mvote.node.runtime import Node
-from mvote.verifier.chain import verify_chain
+from mvote.verifier._chain import verify_chain
 
 MVCC_READ_CONFLICT = 11
 RW = f"{CC_ACTION}/results/ns_rwset"

@@ -9,8 +9,8 @@ import nacl.signing
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import TooLarge
-from mvote.chaincode.records import (
+from mvote.chaincode._errors import TooLarge
+from mvote.chaincode._records import (
     MAX_OPTIONS,
     MAX_REGISTRARS,
     MAX_ROSTER_BATCH,
@@ -19,8 +19,8 @@ from mvote.chaincode.records import (
     QuestionSpec,
     Rule,
 )
-from mvote.client.identity import load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
+from mvote.client._identity import load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.material import init_network
 from mvote.node.runtime import Node

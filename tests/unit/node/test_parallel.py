@@ -17,9 +17,9 @@ from node_support import ORGS, Client, voter_key
 from mvote.node.material import init_network
 from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
 from mvote.node.runtime import Node
-from mvote.verifier.errors import VerifierError
-from mvote.verifier.transaction import ParsedTransaction
-from mvote.verifier.validation import (
+from mvote.verifier._errors import VerifierError
+from mvote.verifier._transaction import ParsedTransaction
+from mvote.verifier._validation import (
     BlockContext,
     finish_block_validation,
     validate_block_transactions,

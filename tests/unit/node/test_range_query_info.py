@@ -16,12 +16,12 @@ import pytest
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
-from mvote.chaincode.simulation import MemoryKeySpace, Simulation, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import Timestamp
+from mvote.chaincode._simulation import MemoryKeySpace, Simulation, TxContext, TxSimulator, Version
+from mvote.chaincode._stub import Timestamp
 from mvote.node.rwset import tx_rwset_bytes
-from mvote.verifier import mvcc
-from mvote.verifier.envelope import KVWrite, NsRwSet, TxRwSet, unpack_rwset
-from mvote.verifier.mvcc import PHANTOM_READ_CONFLICT, VALID, BlockUpdates, check_mvcc
+from mvote.verifier import _mvcc as mvcc
+from mvote.verifier._envelope import KVWrite, NsRwSet, TxRwSet, unpack_rwset
+from mvote.verifier._mvcc import PHANTOM_READ_CONFLICT, VALID, BlockUpdates, check_mvcc
 
 NS = "cc"
 KEYS = {"a9": 1, "b1": 2, "b2": 3, "b3": 4, "b4": 5, "c": 6}

@@ -37,7 +37,7 @@ from node_support import (
 )
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import (
+from mvote.chaincode._errors import (
     Malformed,
     MvoteError,
     Refusal,
@@ -45,8 +45,8 @@ from mvote.chaincode.errors import (
     Unauthorised,
     WrongChannel,
 )
-from mvote.client.identity import Signer, load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
+from mvote.client._identity import Signer, load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.node import lifecycle
 from mvote.node.config import BatchSettings, NodeLimits
 from mvote.node.errors import (
@@ -61,7 +61,7 @@ from mvote.node.ledger import Ledger
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.peer import MAX_CLOCK_SKEW_SECONDS
 from mvote.node.runtime import Node
-from mvote.verifier.errors import MalformedProto
+from mvote.verifier._errors import MalformedProto
 
 #: Small batches so that cutting by count, by bytes and by time all show within a few txs. A
 #: ballot envelope (two endorsements) is about 6.5 kB: five of them stay under the preferred size.

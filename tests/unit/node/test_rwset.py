@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mvote.chaincode.simulation import RangeRead, Simulation, Version
+from mvote.chaincode._simulation import RangeRead, Simulation, Version
 from mvote.node.rwset import tx_rwset_bytes
 
 # Produced by the implementation that built each KVRead/KVWrite and appended it. Covers a read at

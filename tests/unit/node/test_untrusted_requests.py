@@ -25,14 +25,14 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2
 from node_support import ORGS, VALID, Client, chain_of, check_chain, voter_key
 
-from mvote.chaincode.errors import InvalidField, MvoteError, Unauthorised
-from mvote.client.identity import Identity, Signer
-from mvote.client.proposal import new_proposal, sign_envelope
+from mvote.chaincode._errors import InvalidField, MvoteError, Unauthorised
+from mvote.client._identity import Identity, Signer
+from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.node.config import BatchSettings
 from mvote.node.endorser import check_proposal, unpack_proposal
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
-from mvote.verifier.msp import MSPManager
+from mvote.verifier._msp import MSPManager
 
 UNKNOWN_IDENTITIES = 20_000
 MEMORY_LIMIT = 50 << 20

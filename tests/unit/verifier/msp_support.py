@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mvote.verifier.msp import MSP, MSPIdentity, Role
+from mvote.verifier._msp import MSP, MSPIdentity, Role
 
 
 def node_role(msp: MSP, identity: MSPIdentity) -> Role | None:

@@ -14,21 +14,21 @@ import nacl.signing
 import pytest
 
 from mvote.chaincode import encoding
-from mvote.chaincode.contract import VERSION, invoke
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule
-from mvote.chaincode.simulation import Simulation, TxContext, TxSimulator
-from mvote.client.ballot import prepare_ballot
-from mvote.client.identity import Signer, load_signer
-from mvote.client.proposal import new_proposal, sign_envelope
-from mvote.client.registrar import issue_credential
+from mvote.chaincode._contract import VERSION, invoke
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._simulation import Simulation, TxContext, TxSimulator
+from mvote.client._ballot import prepare_ballot
+from mvote.client._identity import Signer, load_signer
+from mvote.client._proposal import new_proposal, sign_envelope
+from mvote.client._registrar import issue_credential
 from mvote.node.config import BatchSettings
 from mvote.node.endorser import Simulated, unpack_proposal
 from mvote.node.material import init_network
 from mvote.node.peer import assemble_transaction
 from mvote.node.runtime import Node
 from mvote.node.rwset import tx_rwset_bytes
-from mvote.verifier.chain import verify_chain
-from mvote.verifier.replay import ReplayReport, replay_chain
+from mvote.verifier._chain import verify_chain
+from mvote.verifier._replay import ReplayReport, replay_chain
 
 REGISTRAR = nacl.signing.SigningKey(b"\x07" * 32)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fabric_protos.common import common_pb2
 from nodechain import Chain, cast_args, chain
 
-from mvote.verifier.audit import AuditReport, audit_chain
+from mvote.verifier._audit import AuditReport, audit_chain
 
 __all__ = ["chain"]  # the fixture
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mvote.verifier.chain import CHECKS, Finding
-from mvote.verifier.checks import CHAIN_CHECKS, EXPECTED_CHECKS, REPLAY_CHECKS, Check
-from mvote.verifier.validation import Reason
+from mvote.verifier._chain import CHECKS, Finding
+from mvote.verifier._checks import CHAIN_CHECKS, EXPECTED_CHECKS, REPLAY_CHECKS, Check
+from mvote.verifier._validation import Reason
 
 TESTS = Path(__file__).resolve().parents[2]
 

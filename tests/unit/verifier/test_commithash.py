@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fabric_protos.common import common_pb2
 
-from mvote.verifier.chain import verify_chain
-from mvote.verifier.commithash import commit_hash, order_preserving_uint64, update_batch_bytes
-from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState
-from mvote.verifier.validation import BlockContext, validate_block_transactions
+from mvote.verifier._chain import verify_chain
+from mvote.verifier._commithash import commit_hash, order_preserving_uint64, update_batch_bytes
+from mvote.verifier._config import channel_config_from_block
+from mvote.verifier._mvcc import BlockUpdates, MemoryWorldState
+from mvote.verifier._validation import BlockContext, validate_block_transactions
 
 
 def test_order_preserving_uint64_matches_fabric() -> None:

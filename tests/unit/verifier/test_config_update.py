@@ -14,14 +14,14 @@ import pytest
 from configchain import ConfigChain, Update, set_application_policy
 from fabric_protos.orderer import configuration_pb2 as orderer_cfg
 
-from mvote.client.identity import Signer, load_signer
+from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network
-from mvote.verifier.chain import CHECKS, ChainReport, Finding, verify_chain
-from mvote.verifier.cli import main as verify_main
-from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.configtx import mod_policy_path
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._chain import CHECKS, ChainReport, Finding, verify_chain
+from mvote.verifier._cli import main as verify_main
+from mvote.verifier._config import channel_config_from_block
+from mvote.verifier._configtx import mod_policy_path
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._transaction import ParsedTransaction
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "config_updates.json"
 CASES: list[dict[str, Any]] = json.loads(VECTORS.read_text())["vectors"]
@@ -208,7 +208,7 @@ def test_audit_cli_refuses_with_named_check_and_code(
 
 
 def test_mod_policy_paths_follow_fabrics_policy_for_item(network: NetworkMaterial) -> None:
-    from mvote.verifier.configtx import config_map
+    from mvote.verifier._configtx import config_map
 
     config = channel_config_from_block(network.genesis.raw)
     elements = config_map(config.source.channel_group, "config")

@@ -10,9 +10,9 @@ from nodechain import Chain, cast_args, chain
 from test_receipt import _last_tx_id, _tracker
 from testkit import count_decodes
 
-from mvote.client.receipt import issue_receipt
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.receipt import verify_receipt
+from mvote.client._receipt import issue_receipt
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._receipt import verify_receipt
 
 __all__ = ["chain"]  # the fixture
 

@@ -12,16 +12,16 @@ from fabric_protos.common import common_pb2
 from nodechain import Chain, cast_args, chain, open_chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode.errors import InvalidField
-from mvote.chaincode.records import Ballot
-from mvote.client.receipt import issue_receipt
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._records import Ballot
+from mvote.client._receipt import issue_receipt
 from mvote.node.config import BatchSettings
-from mvote.verifier import cli
-from mvote.verifier.block import block_data_hash
-from mvote.verifier.chainfile import write_chain
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.receipt import Receipt, verify_receipt
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier import _cli as cli
+from mvote.verifier._block import block_data_hash
+from mvote.verifier._chainfile import write_chain
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._receipt import Receipt, verify_receipt
+from mvote.verifier._transaction import ParsedTransaction
 
 __all__ = ["chain"]  # the fixture
 
@@ -259,7 +259,7 @@ def _run_env(argv: list[str], env: dict[str, str]) -> _Out:
 
     clean = {k: v for k, v in os.environ.items() if k != "MVOTE_GENESIS_HASH"}
     done = subprocess.run(
-        [sys.executable, "-m", "mvote.verifier.cli", *argv],
+        [sys.executable, "-m", "mvote.verifier._cli", *argv],
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nodechain import Chain, audit, cast_args, chain
 
-from mvote.chaincode.simulation import Simulation
+from mvote.chaincode._simulation import Simulation
 
 __all__ = ["chain"]  # the fixture
 

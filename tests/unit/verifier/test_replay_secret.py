@@ -11,13 +11,13 @@ import nacl.signing
 from nodechain import REGISTRAR, Chain, audit, chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode.crypto.elgamal import ZERO
-from mvote.chaincode.crypto.group import point_from_hex
-from mvote.chaincode.records import Eligibility, QuestionSpec, Rule, SecretBallot
-from mvote.chaincode.simulation import Simulation
-from mvote.client import trustee as tr
-from mvote.client.registrar import issue_credential
-from mvote.client.secret import prepare_secret_ballot
+from mvote.chaincode._crypto.elgamal import ZERO
+from mvote.chaincode._crypto.group import point_from_hex
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule, SecretBallot
+from mvote.chaincode._simulation import Simulation
+from mvote.client import _trustee as tr
+from mvote.client._registrar import issue_credential
+from mvote.client._secret import prepare_secret_ballot
 
 __all__ = ["chain"]  # the fixture
 

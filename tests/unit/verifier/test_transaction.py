@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from fabric_protos.common import common_pb2
 
-from mvote.verifier.envelope import (
+from mvote.verifier._envelope import (
     HEADER_TYPE_CONFIG,
     HEADER_TYPE_ENDORSER_TRANSACTION,
     unpack_block,
 )
-from mvote.verifier.errors import MalformedProto
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._errors import MalformedProto
+from mvote.verifier._transaction import ParsedTransaction
 
 
 def _endorser_txs(blocks: list[bytes]) -> list[ParsedTransaction]:

@@ -32,28 +32,29 @@ from fabric_protos.peer import transaction_pb2
 from nodechain import REGISTRAR, Chain, cast_args
 
 from mvote.chaincode import encoding
-from mvote.chaincode.records import Ballot, Eligibility, QuestionSpec, Rule
-from mvote.client.identity import Identity, Signer, load_signer
-from mvote.client.proposal import sign_envelope
-from mvote.client.receipt import issue_receipt
+from mvote.chaincode._records import Ballot, Eligibility, QuestionSpec, Rule
+from mvote.client._identity import Identity, Signer, load_signer
+from mvote.client._proposal import sign_envelope
+from mvote.client._receipt import issue_receipt
 from mvote.node.config import BatchSettings
 from mvote.node.material import init_network
 from mvote.node.orderer import sign_block
 from mvote.node.runtime import Node
-from mvote.verifier import chain as chain_module
-from mvote.verifier import cli, transaction
-from mvote.verifier.audit import audit_chain
-from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.chain import CHECKS
-from mvote.verifier.chainfile import write_chain
-from mvote.verifier.checks import REPLAY_CHECKS
-from mvote.verifier.commithash import commit_hash
-from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.mvcc import BlockUpdates, MemoryWorldState
-from mvote.verifier.receipt import Receipt, verify_receipt
-from mvote.verifier.transaction import ParsedTransaction
-from mvote.verifier.validation import (
+from mvote.verifier import _chain as chain_module
+from mvote.verifier import _cli as cli
+from mvote.verifier import _transaction as transaction
+from mvote.verifier._audit import audit_chain
+from mvote.verifier._block import block_data_hash, block_header_hash
+from mvote.verifier._chain import CHECKS
+from mvote.verifier._chainfile import write_chain
+from mvote.verifier._checks import REPLAY_CHECKS
+from mvote.verifier._commithash import commit_hash
+from mvote.verifier._config import channel_config_from_block
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._mvcc import BlockUpdates, MemoryWorldState
+from mvote.verifier._receipt import Receipt, verify_receipt
+from mvote.verifier._transaction import ParsedTransaction
+from mvote.verifier._validation import (
     BAD_CREATOR_SIGNATURE,
     ENDORSEMENT_POLICY_FAILURE,
     INVALID_OTHER_REASON,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import mvote.verifier as verifier
-from mvote.chaincode.errors import MvoteError
-from mvote.verifier import errors
+from mvote.chaincode._errors import MvoteError
+from mvote.verifier import _errors as errors
 
 
 def test_every_public_name_is_defined_and_listed_once() -> None:

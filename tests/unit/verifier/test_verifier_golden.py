@@ -6,16 +6,16 @@ from typing import Any
 
 from msp_support import node_role
 
-from mvote.verifier.block import block_data_hash, block_header_hash
-from mvote.verifier.chain import verify_chain
-from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.envelope import (
+from mvote.verifier._block import block_data_hash, block_header_hash
+from mvote.verifier._chain import verify_chain
+from mvote.verifier._config import channel_config_from_block
+from mvote.verifier._envelope import (
     unpack_block,
 )
-from mvote.verifier.msp import Role
-from mvote.verifier.mvcc import MemoryWorldState
-from mvote.verifier.transaction import ParsedTransaction
-from mvote.verifier.validation import chaincode_endorsement_policy
+from mvote.verifier._msp import Role
+from mvote.verifier._mvcc import MemoryWorldState
+from mvote.verifier._transaction import ParsedTransaction
+from mvote.verifier._validation import chaincode_endorsement_policy
 
 MVCC_CONFLICTS = [
     (10, 1, "7c5adf308be72eaf7670e7128d074fcaf463d6ca1afecf0a1a8f4643fad49333"),
@@ -127,7 +127,7 @@ def test_typed_unpacking_of_a_cast_and_roles(golden_blocks: list[bytes]) -> None
 
 
 def test_orderer_identity_role(golden_blocks: list[bytes]) -> None:
-    from mvote.verifier.envelope import unpack_signature_header, unpack_signatures_metadata
+    from mvote.verifier._envelope import unpack_signature_header, unpack_signatures_metadata
 
     cfg = channel_config_from_block(golden_blocks[0])
     md = unpack_signatures_metadata(unpack_block(golden_blocks[1]).metadata[0])

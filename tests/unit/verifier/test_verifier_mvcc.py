@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mvote.verifier.envelope import KVRead, KVWrite, NsRwSet, RangeQuery, TxRwSet
-from mvote.verifier.mvcc import (
+from mvote.verifier._envelope import KVRead, KVWrite, NsRwSet, RangeQuery, TxRwSet
+from mvote.verifier._mvcc import (
     MVCC_READ_CONFLICT,
     PHANTOM_READ_CONFLICT,
     VALID,

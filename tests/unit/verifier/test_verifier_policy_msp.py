@@ -19,17 +19,17 @@ from fabric_protos.common import common_pb2, configtx_pb2, policies_pb2
 from fabric_protos.msp import identities_pb2, msp_config_pb2, msp_principal_pb2
 from msp_support import node_role
 
-from mvote.verifier.config import ChannelConfig, config_from_envelope
-from mvote.verifier.errors import BadIdentity, HighS, SignatureMismatch
-from mvote.verifier.msp import Role
-from mvote.verifier.policy import (
+from mvote.verifier._config import ChannelConfig, config_from_envelope
+from mvote.verifier._errors import BadIdentity, HighS, SignatureMismatch
+from mvote.verifier._msp import Role
+from mvote.verifier._policy import (
     PolicyEvaluator,
     SignedData,
     evaluate_signature_policy,
     valid_identities,
 )
-from mvote.verifier.signatures import P256_ORDER, is_low_s, verify_p256_sha256
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._signatures import P256_ORDER, is_low_s, verify_p256_sha256
+from mvote.verifier._transaction import ParsedTransaction
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -281,8 +281,8 @@ def test_low_s_enforced() -> None:
 
 
 def test_malformed_inputs_are_typed_errors() -> None:
-    from mvote.verifier.envelope import unpack_block, unpack_rwset
-    from mvote.verifier.errors import BadSignatureEncoding, MalformedProto
+    from mvote.verifier._envelope import unpack_block, unpack_rwset
+    from mvote.verifier._errors import BadSignatureEncoding, MalformedProto
 
     with pytest.raises(MalformedProto, match="block"):
         unpack_block(b"\xff\xff\xff")

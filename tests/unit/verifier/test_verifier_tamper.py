@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import transaction_pb2
 
-from mvote.verifier.chain import Finding, verify_chain
-from mvote.verifier.signatures import P256_ORDER
+from mvote.verifier._chain import Finding, verify_chain
+from mvote.verifier._signatures import P256_ORDER
 
 
 def _block(raw: bytes) -> common_pb2.Block:

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from testkit import GOLDEN
 
-from mvote.verifier import cli
-from mvote.verifier.chainfile import decode_chain, encode_chain, read_chain, write_chain
-from mvote.verifier.errors import BlockNumbering, MalformedProto
+from mvote.verifier import _cli as cli
+from mvote.verifier._chainfile import decode_chain, encode_chain, read_chain, write_chain
+from mvote.verifier._errors import BlockNumbering, MalformedProto
 
 
 def _audit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -118,7 +118,7 @@ def test_console_script_runs(golden_file: Path, genesis_hash: bytes) -> None:
         [
             sys.executable,
             "-m",
-            "mvote.verifier.cli",
+            "mvote.verifier._cli",
             "audit",
             "--chain",
             str(golden_file),

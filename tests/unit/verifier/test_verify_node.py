@@ -10,14 +10,15 @@ from fabric_protos.orderer import ab_pb2_grpc
 from nodechain import Chain, cast_args, chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode.records import Ballot
-from mvote.client.receipt import issue_receipt
+from mvote.chaincode._records import Ballot
+from mvote.client._receipt import issue_receipt
 from mvote.node.services.server import NodeServer
-from mvote.verifier import cli, deliver
-from mvote.verifier.chainfile import write_chain
-from mvote.verifier.envelope import unpack_block
-from mvote.verifier.identity import load_signer
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier import _cli as cli
+from mvote.verifier import _deliver as deliver
+from mvote.verifier._chainfile import write_chain
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._identity import load_signer
+from mvote.verifier._transaction import ParsedTransaction
 
 __all__ = ["chain"]  # the fixture
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from ledger_support import dump_index, header_hash
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.ledger import BlockNotFound, Ledger
-from mvote.verifier.transaction import ParsedTransaction
+from mvote.verifier._transaction import ParsedTransaction
 
 
 def _writes(envelope: bytes) -> dict[tuple[str, str], bytes | None]:

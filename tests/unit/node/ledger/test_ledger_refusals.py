@@ -17,7 +17,7 @@ from mvote.node.ledger import (
     Ledger,
     LedgerUnavailable,
 )
-from mvote.verifier.block import block_data_hash
+from mvote.verifier._block import block_data_hash
 
 
 @pytest.fixture

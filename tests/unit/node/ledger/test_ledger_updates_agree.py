@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvote.chaincode.simulation import Version
+from mvote.chaincode._simulation import Version
 from mvote.node.ledger.updates import TxOutcome, block_updates
-from mvote.verifier.checks import Check
-from mvote.verifier.config import channel_config_from_block
-from mvote.verifier.envelope import (
+from mvote.verifier._checks import Check
+from mvote.verifier._config import channel_config_from_block
+from mvote.verifier._envelope import (
     HEADER_TYPE_ENDORSER_TRANSACTION,
     BlockView,
     KVWrite,
@@ -18,8 +18,8 @@ from mvote.verifier.envelope import (
     RangeQuery,
     TxRwSet,
 )
-from mvote.verifier.mvcc import VALID, KeyWrite, MemoryWorldState
-from mvote.verifier.validation import BlockContext, TxVerdict, finish_block_validation
+from mvote.verifier._mvcc import VALID, KeyWrite, MemoryWorldState
+from mvote.verifier._validation import BlockContext, TxVerdict, finish_block_validation
 
 
 def test_merkle_summary_range_read_writes_in_verifier_and_ledger(golden: list[Any]) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 from ledger_support import endorser_envelope, header_hash, make_block, rwset
 
-from mvote.chaincode.simulation import KeySpace, TxContext, TxSimulator, Version
-from mvote.chaincode.stub import Timestamp
+from mvote.chaincode._simulation import KeySpace, TxContext, TxSimulator, Version
+from mvote.chaincode._stub import Timestamp
 from mvote.node.ledger import Ledger
-from mvote.verifier import mvcc
-from mvote.verifier.envelope import KVRead, NsRwSet, TxRwSet
+from mvote.verifier import _mvcc as mvcc
+from mvote.verifier._envelope import KVRead, NsRwSet, TxRwSet
 
 KEYS = ["\x00b\x00", "\x00a\x00x\x00", "a", "a\x00", "ab", "b", "~", "é", "\u4e2d", "\U0001f600"]
 

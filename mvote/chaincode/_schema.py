@@ -1,0 +1,359 @@
+"""Declarative shapes for decoded JSON: every field's type, bounds and pattern in one place.
+
+A shape validates an already-parsed canonical value and returns it unchanged; the error names the
+field path (``options[3]``, ``rule.max``) and says what was expected and what came. Records build
+their typed objects only from values a shape accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from ._errors import InvalidField
+
+# Control characters are refused in every text field; descriptions may hold line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", str: "string", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+class Shape:
+    def check(self, value: Any, path: str) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Text(Shape):
+    min_len: int = 1
+    max_len: int = 200
+    pattern: str | None = None
+    multiline: bool = False
+
+    def check(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise InvalidField(f"{path}: expected a string, got {_type_name(value)}", field=path)
+        if not self.min_len <= len(value) <= self.max_len:
+            raise InvalidField(
+                f"{path}: expected {self.min_len}..{self.max_len} characters, got {len(value)}",
+                field=path,
+            )
+        control = _CONTROL_BUT_NEWLINE if self.multiline else _CONTROL
+        if control.search(value):
+            raise InvalidField(f"{path}: control characters are not allowed", field=path)
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise InvalidField(
+                f"{path}: expected to match {self.pattern}, got {value!r}", field=path
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Hex(Shape):
+    """Lowercase hex of exactly ``size`` bytes: one spelling per byte string."""
+
+    size: int
+
+    def check(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise InvalidField(
+                f"{path}: expected a hex string, got {_type_name(value)}", field=path
+            )
+        if len(value) != 2 * self.size or not re.fullmatch(r"[0-9a-f]*", value):
+            raise InvalidField(
+                f"{path}: expected {2 * self.size} lowercase hex digits ({self.size} bytes), "
+                f"got {value[:80]!r}",
+                field=path,
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Int(Shape):
+    min: int
+    max: int
+
+    def check(self, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidField(f"{path}: expected an integer, got {_type_name(value)}", field=path)
+        if not self.min <= value <= self.max:
+            raise InvalidField(
+                f"{path}: expected an integer in {self.min}..{self.max}, got {value}", field=path
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Bool(Shape):
+    def check(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidField(f"{path}: expected a boolean, got {_type_name(value)}", field=path)
+        return value
+
+
+@dataclass(frozen=True)
+class Const(Shape):
+    value: str
+
+    def check(self, value: Any, path: str) -> str:
+        if value != self.value:
+            raise InvalidField(f"{path}: expected {self.value!r}, got {value!r}", field=path)
+        return self.value
+
+
+@dataclass(frozen=True)
+class OneOf(Shape):
+    values: tuple[str, ...]
+
+    def check(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or value not in self.values:
+            raise InvalidField(
+                f"{path}: expected one of {list(self.values)}, got {value!r}", field=path
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Array(Shape):
+    item: Shape
+    min_len: int = 0
+    max_len: int = 1000
+    unique: bool = False
+    #: Strictly increasing: one spelling for a set (and no duplicates).
+    ascending: bool = False
+
+    def check(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise InvalidField(f"{path}: expected an array, got {_type_name(value)}", field=path)
+        if not self.min_len <= len(value) <= self.max_len:
+            raise InvalidField(
+                f"{path}: expected {self.min_len}..{self.max_len} items, got {len(value)}",
+                field=path,
+            )
+        items = [self.item.check(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if self.ascending:
+            _check_ascending(items, path)
+        elif self.unique:
+            _check_unique(items, path)
+        return items
+
+
+def _check_ascending(items: list[Any], path: str) -> None:
+    """Strictly increasing items. Precondition: the items are of one comparable type."""
+    for i in range(1, len(items)):
+        if not items[i - 1] < items[i]:
+            raise InvalidField(
+                f"{path}[{i}]: expected strictly ascending items, got {items[i]!r} "
+                f"after {items[i - 1]!r}",
+                field=f"{path}[{i}]",
+            )
+
+
+def _check_unique(items: list[Any], path: str) -> None:
+    """No item twice. Precondition: the items are hashable (checked JSON scalars)."""
+    seen: set[Any] = set()
+    for i, v in enumerate(items):
+        if v in seen:
+            raise InvalidField(f"{path}[{i}]: duplicate item {v!r}", field=f"{path}[{i}]")
+        seen.add(v)
+
+
+@dataclass(frozen=True)
+class Nullable(Shape):
+    inner: Shape
+
+    def check(self, value: Any, path: str) -> Any:
+        return None if value is None else self.inner.check(value, path)
+
+
+@dataclass(frozen=True)
+class Object(Shape):
+    """A JSON object with exactly these keys; keys in ``optional`` may be absent."""
+
+    fields: Mapping[str, Shape]
+    optional: frozenset[str] = field(default_factory=frozenset)
+
+    def check(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidField(f"{path}: expected an object, got {_type_name(value)}", field=path)
+        for key in value:
+            if key not in self.fields:
+                raise InvalidField(
+                    f"{_join(path, key)}: unknown field (expected one of {sorted(self.fields)})",
+                    field=_join(path, key),
+                )
+        out: dict[str, Any] = {}
+        for key, shape in self.fields.items():
+            if key not in value:
+                if key in self.optional:
+                    continue
+                raise InvalidField(f"{_join(path, key)}: missing field", field=_join(path, key))
+            out[key] = shape.check(value[key], _join(path, key))
+        return out
+
+
+@dataclass(frozen=True)
+class Tagged(Shape):
+    """An object whose ``kind`` field selects its shape."""
+
+    variants: Mapping[str, Object]
+
+    def check(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidField(f"{path}: expected an object, got {_type_name(value)}", field=path)
+        kind = value.get("kind")
+        if not isinstance(kind, str) or kind not in self.variants:
+            raise InvalidField(
+                f"{_join(path, 'kind')}: expected one of {sorted(self.variants)}, got {kind!r}",
+                field=_join(path, "kind"),
+            )
+        return self.variants[kind].check(value, path)
+
+
+def _join(path: str, key: str) -> str:
+    return key if path in ("", "$") else f"{path}.{key}"
+
+
+#: A SHA-256 digest as lowercase hex (roster entries, trackers).
+HASH_HEX_SHAPE = Hex(32)
+
+
+# --- records declared once --------------------------------------------------------------------
+#
+# A record is a frozen dataclass whose fields carry their JSON shape (and, where the Python value
+# differs from the JSON value, a codec). From that one declaration come the record's shape
+# (``SHAPE``, an Object in field order, after any constant tag fields), ``to_json`` and
+# ``from_json``: the three can never disagree. The JSON key is the field name.
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one field's Python value maps to its JSON value and back. ``decode(value, path)``
+    gets a value its shape already accepted, and the field's path for its own checks."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any, str], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _same_at(value: Any, path: str) -> Any:
+    return value
+
+
+def _tuple_at(value: Any, path: str) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+#: Scalars (str, int, bool): the JSON value is the value.
+PLAIN = Codec(_same, _same_at)
+#: A JSON array held as a tuple.
+TUPLE = Codec(list, _tuple_at)
+
+
+def nested(to_json: Callable[[Any], Any], from_json: Callable[[Any, str], Any]) -> Codec:
+    """A nested record (or union of records) with its own codec."""
+    return Codec(to_json, from_json)
+
+
+def optional(codec: Codec) -> Codec:
+    """``codec`` for a value that may be None (JSON null)."""
+    return Codec(
+        lambda v: None if v is None else codec.encode(v),
+        lambda v, path: None if v is None else codec.decode(v, path),
+    )
+
+
+def declared(
+    shape: Shape,
+    codec: Codec = PLAIN,
+    *,
+    default: Any = dataclasses.MISSING,
+    absent_when_none: bool = False,
+) -> Any:
+    """A dataclass field whose JSON form has ``shape`` and maps through ``codec``; ``default``
+    only for the Python constructor. The JSON key is always present, unless
+    ``absent_when_none``: then None is written as no key at all (and read back from one), so
+    records without the field keep their exact bytes."""
+    return dataclasses.field(
+        default=default,
+        metadata={"shape": shape, "codec": codec, "absent_when_none": absent_when_none},
+    )
+
+
+def _absent(f: dataclasses.Field[Any], value: Any) -> bool:
+    return bool(f.metadata["absent_when_none"]) and value is None
+
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of a declared record: subclass it with ``@record("path")`` on a frozen dataclass."""
+
+    #: The shape of the record's JSON object, built from its fields by ``@record``.
+    SHAPE: ClassVar[Object]
+    #: The path that names the record in error messages.
+    PATH: ClassVar[str]
+    #: Constant fields written first (a ``type`` tag), not held as attributes.
+    TAGS: ClassVar[Mapping[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.TAGS)
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if not _absent(f, value):
+                out[f.name] = f.metadata["codec"].encode(value)
+        return out
+
+    @classmethod
+    def from_json(cls: type[R], value: Any, path: str | None = None) -> R:
+        where = cls.PATH if path is None else path
+        checked = cls.SHAPE.check(value, where)
+        return cls(
+            **{
+                f.name: _decoded(f, checked.get(f.name), where)
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            }
+        )
+
+
+def _decoded(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    """A field's Python value from its checked JSON value (None: an absent optional key)."""
+    if _absent(f, value):
+        return None
+    return f.metadata["codec"].decode(value, _join(where, f.name))
+
+
+def record(path: str, tags: Mapping[str, str] | None = None) -> Callable[[type[R]], type[R]]:
+    """Class decorator (above ``@dataclass(frozen=True)``): derive ``SHAPE`` from the fields,
+    after the constant ``tags``. Precondition: every field is ``declared(...)``; checked,
+    TypeError otherwise."""
+
+    def build(cls: type[R]) -> type[R]:
+        shapes: dict[str, Shape] = {key: Const(value) for key, value in (tags or {}).items()}
+        optional: set[str] = set()
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if "shape" not in f.metadata:
+                raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
+            shapes[f.name] = f.metadata["shape"]
+            if f.metadata["absent_when_none"]:
+                optional.add(f.name)
+        cls.SHAPE = Object(shapes, frozenset(optional))
+        cls.PATH = path
+        cls.TAGS = dict(tags or {})
+        return cls
+
+    return build

@@ -1,0 +1,59 @@
+"""Issuing a ballot receipt: only for a committed transaction the peer recorded VALID.
+
+Blocks come from a ``BlockSource`` (the Deliver service of any peer, or a local ledger); the
+receipt carries the three blocks a voter's device needs to check it offline (see
+mvote.verifier._receipt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mvote.chaincode._errors import InvalidField
+from mvote.verifier._block import block_header_hash
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._receipt import Receipt, definition_version
+from mvote.verifier._transaction import ParsedTransaction
+
+#: block number -> the raw serialized block, as committed by a peer.
+BlockSource = Callable[[int], bytes]
+
+
+def issue_receipt(
+    blocks: BlockSource,
+    *,
+    tx_id: str,
+    block_number: int,
+    qid: str,
+    tracker: str,
+    chaincode: str = "mvote",
+) -> Receipt:
+    genesis = unpack_block(blocks(0))
+    config_tx = ParsedTransaction.parse(genesis.data[0])
+    ballot_raw = blocks(block_number)
+    block = unpack_block(ballot_raw)
+    indexes = [i for i, raw in enumerate(block.data) if ParsedTransaction.parse(raw).tx_id == tx_id]
+    if not indexes:
+        raise InvalidField(f"tx_id: {tx_id} is not in block {block_number}", field="tx_id")
+    index = indexes[0]
+    code = block.metadata_slot(2)[index]
+    if code != 0:
+        raise InvalidField(
+            f"tx_id: {tx_id} was committed with validation code {code}, not VALID: no receipt",
+            field="tx_id",
+        )
+    version = definition_version(block.data[index], chaincode)
+    if version is None:
+        raise InvalidField(f"tx_id: {tx_id} reads no {chaincode} definition", field="tx_id")
+    proof = {0: blocks(0), version[0]: blocks(version[0]), block_number: ballot_raw}
+    return Receipt(
+        channel=config_tx.channel_id,
+        genesis_hash=block_header_hash(0, genesis.previous_hash, genesis.data_hash).hex(),
+        chaincode=chaincode,
+        qid=qid,
+        tracker=tracker,
+        tx_id=tx_id,
+        block=block_number,
+        tx_index=index,
+        proof=proof,
+    )
