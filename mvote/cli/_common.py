@@ -72,6 +72,7 @@ HINTS: dict[str, str] = {
     "ROSTER_SEALED": "a sealed roster never changes: create a new roster",
     "ROSTER_NOT_SEALED": "seal the roster first: `mvote roster seal RID`",
     "AGGREGATION_INCOMPLETE": "`mvote tally QID` aggregates every shard, then tallies",
+    "NOT_VERIFIED": "nothing was sent: the node's answer does not verify from the genesis hash; use another node (--node) and tell the operators",
     "ALREADY_EXISTS": "choose another id, or use the existing record",
     "WRONG_PASSPHRASE": f"check the passphrase (prompt, --passphrase-file or ${ENV_PASSPHRASE})",
     "INVALID_FIELD": "fix the named field and run the command again",

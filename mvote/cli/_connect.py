@@ -25,6 +25,7 @@ from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._channel import GatewayChannel
 from mvote.client._identity import Signer, load_signer
 from mvote.client._network import Network
+from mvote.client._verified import ChainReads, TrustAnchor
 from mvote.client._voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
@@ -61,8 +62,11 @@ class Connection:
     @property
     def contract(self) -> VotingContract:
         """The voting contract as this connection's identity (typed errors, not Failures:
-        run recipes inside ``remote()``)."""
-        return VotingContract(self.channel.acting_as(self.creator))
+        run recipes inside ``remote()``). Its verified reads fetch blocks over Deliver and
+        check them from the network's genesis block hash (the trust anchor held locally)."""
+        anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
+        reads = ChainReads(lambda start: fetch_blocks(self.network(), start), anchor)
+        return VotingContract(self.channel.acting_as(self.creator), reads=reads)
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():

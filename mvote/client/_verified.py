@@ -1,0 +1,269 @@
+"""Verified reads: the chain state a client acts on, from the genesis hash alone.
+
+This is the one implementation every recipe and command uses before it acts on chain state (the
+question a voter votes on, the election key it encrypts under, the ceremony and the dealings a
+trustee checks, the totals a trustee decrypts, the ceremony's progress it shows). Nothing here
+believes a node's answer to a query. Instead:
+
+1. every committed block from block 0 is fetched over Deliver (:class:`ChainReads`);
+2. the verifier's own :func:`~mvote.verifier._chain.verify_chain` checks them from the trust
+   anchor, the genesis block hash the user holds: the hash chain, the orderer signatures under the
+   BlockValidation policy, every transaction's creator and endorser signatures and endorsement
+   policy (MAJORITY of the organisations by default), and recomputed validation codes (MVCC);
+3. the state is the writes of the VALID transactions of those blocks (the walk's own state),
+   and every read below comes from it.
+
+The first failed check refuses the read with :class:`~mvote.client._errors.NotVerified` naming
+it (``orderer_signature``, ``previous_hash``, ``data_hash``, ``validation_code``, ...), so a
+client never acts on what it could not verify. Checks of this module have their own names:
+``trust_anchor`` (no anchor given), ``question_record`` and ``ceremony_record`` (absent from the
+verified chain, or answered differently by the node than the chain holds), ``dealing`` (a dealing
+whose trustee signature, proofs or shape fail), ``aggregate`` (recorded aggregates that differ
+from the sum of the verified ballot records).
+
+Why blocks and not an endorsed read, and what it costs: docs/secret-ballots.md, "What a client
+trusts".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import _secret as secret
+from mvote.chaincode import encoding
+from mvote.chaincode._crypto.elgamal import ZERO, Ciphertext
+from mvote.chaincode._crypto.group import Point
+from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, MvoteError
+from mvote.chaincode._records import Question, QuestionSpec, SecretAggregate
+from mvote.chaincode._simulation import MemoryKeySpace, Version
+from mvote.client._errors import NotVerified
+from mvote.verifier._chain import verify_chain
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._mvcc import MemoryWorldState
+from mvote.verifier._replay import secret_sums
+from mvote.verifier._transaction import ParsedTransaction
+
+__all__ = [
+    "BlockRange",
+    "ChainReads",
+    "TrustAnchor",
+    "VerifiedChain",
+]
+
+#: Every committed block from ``start`` to the newest, as serialized ``common.Block`` s.
+BlockRange = Callable[[int], Sequence[bytes]]
+
+#: The largest record read back from verified state (a dealing of 1000 trustees fits).
+MAX_RECORD = 1 << 24
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """What the user holds from outside the node: the genesis block hash the city publishes,
+    and the name of the voting chaincode on that channel."""
+
+    genesis_hash: bytes
+    chaincode: str
+
+
+@dataclass(frozen=True)
+class ChainReads:
+    """Where verified reads come from: a node's Deliver service and the user's anchor."""
+
+    fetch: BlockRange
+    anchor: TrustAnchor
+
+    def verify(self) -> VerifiedChain:
+        """The chain as the node has it now, verified; NotVerified naming the first failed
+        check. The node may withhold its newest blocks (nothing can tell that from one node):
+        reads then see an older state, and each read says what it needs from it."""
+        return VerifiedChain.of(self.fetch(0), self.anchor)
+
+
+def _keyspace(state: MemoryWorldState, namespace: str) -> MemoryKeySpace:
+    """The keys of one chaincode namespace of a verified world state, in key order."""
+    space = MemoryKeySpace()
+    for (ns, key), (value, version) in sorted(state.public.items()):
+        if ns == namespace:
+            space.apply({key: value}, Version(*version))
+    return space
+
+
+@dataclass(frozen=True)
+class CeremonyProgress:
+    """A ceremony as the verified chain has it: who has dealt and who has checked."""
+
+    ceremony: secret.Ceremony
+    dealt: tuple[int, ...]
+    checked: tuple[int, ...]
+    height: int
+
+
+class VerifiedChain:
+    """A chain verified from the trust anchor, and the chaincode state its VALID transactions
+    commit. Construct with :meth:`of`."""
+
+    def __init__(self, height: int, last_hash: bytes, state: MemoryKeySpace, channel: str) -> None:
+        self.height = height
+        self.last_hash = last_hash
+        self.state = state
+        self.channel = channel
+
+    @staticmethod
+    def of(blocks: Sequence[bytes], anchor: TrustAnchor) -> VerifiedChain:
+        """Verify ``blocks`` (block 0 first) from ``anchor``; NotVerified naming the first
+        failed check."""
+        if not blocks:
+            raise NotVerified(
+                "the node sent no block (expected the genesis block first)", check="genesis_hash"
+            )
+        report = verify_chain(blocks, anchor.genesis_hash)
+        if report.findings:
+            first = report.findings[0]
+            raise NotVerified(str(first), check=str(first.check))
+        config_channel = _channel_of(blocks[0])
+        return VerifiedChain(
+            report.blocks,
+            report.last_hash,
+            _keyspace(report.state, anchor.chaincode),
+            config_channel,
+        )
+
+    # --- records ---------------------------------------------------------------------------
+
+    def record(self, key: str) -> Any | None:
+        """The decoded value of ``key`` in the verified state, None if absent."""
+        found = self.state.get(key)
+        return None if found is None else encoding.decode(found[0], max_size=MAX_RECORD)
+
+    def question(self, qid: str) -> Question:
+        """The verified question record; NotVerified (``question_record``) when the verified
+        chain has none."""
+        value = self.record(keys.question_key(qid))
+        if value is None:
+            raise NotVerified(
+                f"no question {qid!r} on the verified chain ({self.height} blocks)",
+                check="question_record",
+            )
+        return Question.from_json(value)
+
+    def same_question(self, spec: QuestionSpec) -> Question:
+        """The verified record of ``spec.qid``, refused (``question_record``) unless ``spec``
+        (what a caller read and showed its user) is exactly the verified question: same title,
+        option labels in the same order, rule, eligibility, schedule, mode and election."""
+        verified = self.question(spec.qid)
+        shown, held = spec.to_json(), verified.spec.to_json()
+        differ = sorted(k for k in set(shown) | set(held) if shown.get(k) != held.get(k))
+        if differ:
+            raise NotVerified(
+                f"question {spec.qid!r}: the record the node answered differs from the "
+                f"verified chain in {', '.join(differ)}",
+                check="question_record",
+            )
+        return verified
+
+    def ceremony(self, cid: str) -> secret.Ceremony:
+        """The verified ceremony record; NotVerified (``ceremony_record``) if absent."""
+        value = self.record(keys.ceremony_key(cid))
+        if value is None:
+            raise NotVerified(
+                f"no ceremony {cid!r} on the verified chain ({self.height} blocks)",
+                check="ceremony_record",
+            )
+        return secret.Ceremony.from_json(value)
+
+    def election_key(self, question: Question) -> Point:
+        """The election key of the verified ceremony the verified secret ``question`` names.
+        Raises CeremonyNotComplete while it has none. Precondition: ``question`` came from
+        this chain and is secret (``spec.election`` set)."""
+        cid = question.spec.election
+        if cid is None:
+            raise NotVerified(f"question {question.qid!r} is not secret", check="question_record")
+        ceremony = self.ceremony(cid)
+        if ceremony.election_key is None or ceremony.state != "COMPLETE":
+            raise CeremonyNotComplete(
+                f"election: ceremony {cid!r} of {question.qid!r} is {ceremony.state} on the "
+                "verified chain: no election key",
+                field="election",
+            )
+        return ceremony.election_key
+
+    # --- the ceremony ----------------------------------------------------------------------
+
+    def dealings(self, ceremony: secret.Ceremony) -> dict[int, dict[str, Any]]:
+        """The stored dealing postings on the verified chain, by dealer, each re-checked as
+        the contract checks it before a trustee judges it: the dealer's registered Ed25519 key
+        signed it, on this channel, for this ceremony, with every commitment's proof and one
+        share per other trustee. NotVerified (``dealing``) naming the first that fails."""
+        found: dict[int, dict[str, Any]] = {}
+        for index in range(1, ceremony.params.n + 1):
+            value = self.record(keys.dealing_key(ceremony.cid, index))
+            if value is None:
+                continue
+            try:
+                posting = secret.StoredPosting.from_json(value, "dealing")
+                body = secret.DEALING_BODY_SHAPE.check(posting.body, "body")
+                trustee = secret.authenticate(posting, ceremony, self.channel).index
+                if (body["ceremony"], trustee) != (ceremony.cid, index):
+                    raise NotVerified(
+                        f"dealing~{ceremony.cid}~{index} holds trustee {trustee}'s dealing "
+                        f"of ceremony {body['ceremony']!r}",
+                        check="dealing",
+                    )
+                secret.check_dealing(ceremony, body)
+            except NotVerified:
+                raise
+            except MvoteError as exc:
+                raise NotVerified(f"dealing of trustee {index}: {exc}", check="dealing") from exc
+            found[index] = value
+        return found
+
+    def progress(self, cid: str) -> CeremonyProgress:
+        """Who has dealt (each dealing re-checked, see :meth:`dealings`) and who has posted
+        a check, on the verified chain."""
+        ceremony = self.ceremony(cid)
+        dealt = tuple(sorted(self.dealings(ceremony)))
+        checked = tuple(
+            i
+            for i in range(1, ceremony.params.n + 1)
+            if self.state.get(keys.ceremony_check_key(cid, i)) is not None
+        )
+        return CeremonyProgress(ceremony, dealt, checked, self.height)
+
+    # --- the tally -------------------------------------------------------------------------
+
+    def secret_totals(self, question: Question) -> list[Ciphertext]:
+        """Per option, the homomorphic sum of every verified ballot record of the secret
+        ``question``, recomputed here; refused (``aggregate``) unless the recorded aggregates
+        of its shards, all done, sum to exactly that (so what a trustee decrypts is what the
+        contract will check its partial decryptions against). AggregationIncomplete while a
+        shard is not aggregated to its end. Precondition: ``question`` came from this chain."""
+        options = len(question.spec.options)
+        ballots, sums = secret_sums(self.state, question.qid, options)
+        counted, recorded = 0, [ZERO] * options
+        for shard in range(question.spec.shards):
+            value = self.record(keys.aggregate_key(question.qid, shard))
+            if value is None or not value["done"]:
+                raise AggregationIncomplete(
+                    f"shard: shard {shard} of {question.qid!r} is not aggregated to its end on "
+                    "the verified chain",
+                    field="shard",
+                )
+            aggregate = SecretAggregate.from_json(value)
+            counted += aggregate.ballots
+            recorded = [a + b for a, b in zip(recorded, aggregate.sums, strict=True)]
+        if counted != ballots or recorded != sums:
+            raise NotVerified(
+                f"question {question.qid!r}: the recorded aggregates ({counted} ballots) differ "
+                f"from the sum of its {ballots} verified ballot records",
+                check="aggregate",
+            )
+        return sums
+
+
+def _channel_of(genesis: bytes) -> str:
+    """The channel id of a verified genesis block."""
+    return ParsedTransaction.parse(unpack_block(genesis).data[0]).channel_id
