@@ -123,7 +123,10 @@ class VerifiedChain:
         report = verify_chain(blocks, anchor.genesis_hash)
         if report.findings:
             first = report.findings[0]
-            raise NotVerified(str(first), check=str(first.check))
+            where = f"block {first.block}" + (
+                f" tx {first.tx_index} ({first.tx_id})" if first.tx_index is not None else ""
+            )
+            raise NotVerified(f"{where}: {first.message}", check=str(first.check))
         config_channel = _channel_of(blocks[0])
         return VerifiedChain(
             report.blocks,

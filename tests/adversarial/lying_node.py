@@ -1,0 +1,281 @@
+"""A lying node: a real gRPC server that answers like the node (it forwards every call to a real
+embedded node behind it) but forges what an attacker would, and records what it receives.
+
+The forgeries are :class:`Lies`: a rewrite of the contract's query answers (``Evaluate``), and
+a rewrite of the blocks it delivers (``Deliver``): a forged write inside a committed block, a
+block withheld, two blocks swapped. It holds no organisation's or orderer's key, as an operator
+who runs a gateway in front of the others' peers: everything else it answers is the real node's.
+
+Every ``Endorse`` request it receives is kept (:meth:`LyingNode.endorsed`), so a test can assert
+that a client sent nothing secret: no partial decryption, no complaint, no ballot.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2
+from fabric_protos.ledger.rwset import rwset_pb2
+from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+from fabric_protos.peer import (
+    chaincode_pb2,
+    events_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+
+from mvote.chaincode import encoding
+from mvote.node.material import NetworkMaterial
+from mvote.verifier._block import block_data_hash
+
+UNARY = (
+    "/gateway.Gateway/Evaluate",
+    "/gateway.Gateway/Endorse",
+    "/gateway.Gateway/Submit",
+    "/gateway.Gateway/CommitStatus",
+    "/grpc.health.v1.Health/Check",
+)
+UNARY_STREAM = ("/gateway.Gateway/ChaincodeEvents", "/grpc.health.v1.Health/Watch")
+STREAMS = (
+    "/protos.Deliver/Deliver",
+    "/protos.Deliver/DeliverFiltered",
+    "/protos.Deliver/DeliverWithPrivateData",
+    "/orderer.AtomicBroadcast/Broadcast",
+    "/orderer.AtomicBroadcast/Deliver",
+)
+MAX_MESSAGE = 1 << 28
+OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+]
+
+#: (function, args) of a query, and the contract's JSON answer -> the answer to send.
+AnswerLie = Callable[[str, list[str], Any], Any]
+#: The committed blocks the node would deliver -> the blocks to deliver.
+BlockLie = Callable[[list[bytes]], list[bytes]]
+
+
+@dataclass
+class Lies:
+    answers: AnswerLie | None = None
+    blocks: BlockLie | None = None
+
+
+def invocation_args(signed_proposal: proposal_pb2.SignedProposal) -> list[bytes]:
+    """The chaincode arguments (function first) of a signed proposal."""
+    proposal = proposal_pb2.Proposal.FromString(signed_proposal.proposal_bytes)
+    payload = proposal_pb2.ChaincodeProposalPayload.FromString(proposal.payload)
+    spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(payload.input)
+    return list(spec.chaincode_spec.input.args)
+
+
+class LyingNode:
+    """Serves on 127.0.0.1 (an ephemeral port, the node's own TLS certificate) and forwards to
+    the real node at ``upstream``, applying :attr:`lies`."""
+
+    def __init__(self, material: NetworkMaterial, upstream: str) -> None:
+        peer = material.peer_orgs[0].node
+        self._channel = grpc.secure_channel(
+            upstream, grpc.ssl_channel_credentials(peer.tls_ca_path.read_bytes()), options=OPTIONS
+        )
+        self.lies = Lies()
+        self._lock = threading.Lock()
+        self._endorsed: list[list[bytes]] = []
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=OPTIONS)
+        self._server.add_generic_rpc_handlers([_Handler(self)])
+        credentials = grpc.ssl_server_credentials(
+            [(peer.tls_key_path.read_bytes(), peer.tls_cert_path.read_bytes())]
+        )
+        self.port = self._server.add_secure_port("127.0.0.1:0", credentials)
+        self._server.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def lie(self, lies: Lies) -> None:
+        """Lie from now on (and forget what was received so far)."""
+        with self._lock:
+            self.lies = lies
+            self._endorsed.clear()
+
+    def endorsed(self) -> list[str]:
+        """The contract function of every Endorse request received since the last :meth:`lie`."""
+        with self._lock:
+            return [args[0].decode() for args in self._endorsed]
+
+    def endorsed_args(self, function: str) -> list[list[bytes]]:
+        with self._lock:
+            return [args[1:] for args in self._endorsed if args[0].decode() == function]
+
+    def stop(self) -> None:
+        self._server.stop(grace=None)
+        self._channel.close()
+
+    # --- forwarding ------------------------------------------------------------------------
+
+    def unary(self, method: str, request: bytes, context: grpc.ServicerContext) -> bytes:
+        if method == "/gateway.Gateway/Endorse":
+            signed = gateway_pb2.EndorseRequest.FromString(request).proposed_transaction
+            with self._lock:
+                self._endorsed.append(invocation_args(signed))
+        try:
+            response: bytes = self._channel.unary_unary(method)(request)
+        except grpc.RpcError as exc:
+            _relay_error(exc, context)
+        lie = self.lies.answers
+        if method == "/gateway.Gateway/Evaluate" and lie is not None:
+            return _lie_about_answer(request, response, lie)
+        return response
+
+    def unary_stream(
+        self, method: str, request: bytes, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        try:
+            yield from self._channel.unary_stream(method)(request)
+        except grpc.RpcError as exc:
+            _relay_error(exc, context)
+
+    def stream(
+        self, method: str, requests: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        lie = self.lies.blocks
+        try:
+            upstream = self._channel.stream_stream(method)(requests)
+            if method != "/protos.Deliver/Deliver" or lie is None:
+                yield from upstream
+                return
+            yield from _lie_about_blocks(upstream, lie)
+        except grpc.RpcError as exc:
+            _relay_error(exc, context)
+
+
+class _Handler(grpc.GenericRpcHandler):
+    def __init__(self, node: LyingNode) -> None:
+        self._node = node
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = details.method
+        node = self._node
+        if method in UNARY:
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: node.unary(method, request, context)
+            )
+        if method in UNARY_STREAM:
+            return grpc.unary_stream_rpc_method_handler(
+                lambda request, context: node.unary_stream(method, request, context)
+            )
+        if method in STREAMS:
+            return grpc.stream_stream_rpc_method_handler(
+                lambda requests, context: node.stream(method, requests, context)
+            )
+        return None
+
+
+def _relay_error(exc: grpc.RpcError, context: grpc.ServicerContext) -> None:
+    if isinstance(exc, grpc.Call):
+        context.set_trailing_metadata(exc.trailing_metadata() or ())
+        context.abort(exc.code(), exc.details() or "")
+    context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+
+
+def _lie_about_answer(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
+    signed = gateway_pb2.EvaluateRequest.FromString(request).proposed_transaction
+    function, *args = (a.decode() for a in invocation_args(signed))
+    answer = gateway_pb2.EvaluateResponse.FromString(response)
+    value = json.loads(answer.result.payload) if answer.result.payload else None
+    forged = lie(function, args, value)
+    answer.result.payload = json.dumps(forged, separators=(",", ":"), sort_keys=True).encode()
+    return answer.SerializeToString()
+
+
+def _lie_about_blocks(upstream: Iterator[bytes], lie: BlockLie) -> Iterator[bytes]:
+    """Collect the delivered blocks up to the final status, forge them, send them."""
+    blocks: list[bytes] = []
+    status: list[bytes] = []
+    for raw in upstream:
+        response = events_pb2.DeliverResponse.FromString(raw)
+        if response.WhichOneof("Type") == "block":
+            blocks.append(response.block.SerializeToString())
+        else:
+            status.append(raw)
+            break
+    for block in lie(blocks):
+        yield events_pb2.DeliverResponse(
+            block=common_pb2.Block.FromString(block)
+        ).SerializeToString()
+    yield from status
+
+
+# --- forgeries of blocks ----------------------------------------------------------------------
+
+
+def rewrite_writes(blocks: list[bytes], key: str, forge: Callable[[bytes], bytes]) -> list[bytes]:
+    """Every write of ``key`` in every transaction replaced by ``forge(value)``, and each block
+    header's data hash recomputed (the attacker cannot sign, so the orderer's signature and the
+    endorsements still cover the original bytes)."""
+    return [_rewrite_block(raw, key, forge) for raw in blocks]
+
+
+def _rewrite_block(raw: bytes, key: str, forge: Callable[[bytes], bytes]) -> bytes:
+    block = common_pb2.Block.FromString(raw)
+    changed = False
+    for i, data in enumerate(block.data.data):
+        forged = _rewrite_envelope(data, key, forge)
+        if forged is not None:
+            block.data.data[i] = forged
+            changed = True
+    if changed:
+        block.header.data_hash = block_data_hash(list(block.data.data))
+    return block.SerializeToString()
+
+
+def _rewrite_envelope(data: bytes, key: str, forge: Callable[[bytes], bytes]) -> bytes | None:
+    envelope = common_pb2.Envelope.FromString(data)
+    payload = common_pb2.Payload.FromString(envelope.payload)
+    header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+    if header.type != common_pb2.ENDORSER_TRANSACTION:
+        return None
+    tx = transaction_pb2.Transaction.FromString(payload.data)
+    cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+    prp = proposal_response_pb2.ProposalResponsePayload.FromString(
+        cap.action.proposal_response_payload
+    )
+    action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
+    rwset = rwset_pb2.TxReadWriteSet.FromString(action.results)
+    changed = False
+    for ns in rwset.ns_rwset:
+        kv = kv_rwset_pb2.KVRWSet.FromString(ns.rwset)
+        for write in kv.writes:
+            if write.key == key and not write.is_delete:
+                write.value = forge(write.value)
+                changed = True
+        ns.rwset = kv.SerializeToString()
+    if not changed:
+        return None
+    action.results = rwset.SerializeToString()
+    prp.extension = action.SerializeToString()
+    cap.action.proposal_response_payload = prp.SerializeToString()
+    tx.actions[0].payload = cap.SerializeToString()
+    payload.data = tx.SerializeToString()
+    envelope.payload = payload.SerializeToString()
+    return envelope.SerializeToString()
+
+
+def forge_json(change: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
+    """A forgery of a canonical JSON record: decode, ``change`` in place, encode."""
+
+    def forge(value: bytes) -> bytes:
+        record = encoding.decode(value, max_size=1 << 24)
+        change(record)
+        return encoding.encode(record)
+
+    return forge

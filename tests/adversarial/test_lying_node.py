@@ -1,0 +1,423 @@
+"""Issue 12's attacks by a lying node, driven through the ``mvote`` commands a voter and a
+trustee run, against a real gRPC server (:mod:`lying_node`) in front of a real embedded node.
+
+The module's fixture runs a voter's and a trustee's whole flow through the lying node while it
+tells the truth (a 2-of-3 ceremony dealt, checked and completed, secret and open questions,
+votes, decryptions, a tally). Each test then makes it lie, runs a command, and checks that the
+command refused before anything secret left the device, with a message naming the check: the
+lying node records every ``Endorse`` it receives, and none carries a partial decryption, a
+complaint or a ballot. Where a lie only touches the node's query answers (the blocks stay
+honest), the command acts on the verified chain instead and the contract accepts what it sent.
+
+Then the checks of the verified reads that a lying node cannot reach (a majority of endorsing
+organisations would have to lie) run on a verified state altered in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lying_node import Lies, LyingNode, forge_json, rewrite_writes
+from scenario.cli_support import Cli, serve
+
+from mvote.chaincode import _keys as keys
+from mvote.chaincode import encoding
+from mvote.chaincode._crypto import group
+from mvote.chaincode._crypto.elgamal import ZERO
+from mvote.chaincode._stub import partial_key_range
+from mvote.client._errors import NotVerified
+from mvote.client._verified import TrustAnchor, VerifiedChain
+from mvote.node.material import NetworkMaterial
+from mvote.verifier._deliver import connect, fetch_blocks
+from mvote.verifier._envelope import unpack_block
+from mvote.verifier._identity import load_signer
+
+REFUSED = 1
+
+
+@dataclasses.dataclass
+class World:
+    cli: Cli
+    liar: LyingNode
+    material: NetworkMaterial
+    node_address: str
+    work: Path
+    out: dict[str, Any]
+
+    def blocks(self) -> list[bytes]:
+        """The honest chain, straight from the node."""
+        org = self.material.peer_orgs[0]
+        signer = load_signer(org.client.msp_dir, org.client.msp_id)
+        channel = connect(
+            self.node_address, tls_root_certificates=org.node.tls_ca_path.read_bytes()
+        )
+        try:
+            return fetch_blocks(channel, signer, self.material.config.channel)
+        finally:
+            channel.close()
+
+    def verified(self) -> VerifiedChain:
+        anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
+        return VerifiedChain.of(self.blocks(), anchor)
+
+    def refused(self, *args: str | Path) -> dict[str, Any]:
+        """Run a command that must be refused; its JSON error."""
+        result = self.cli(*args, "--json", code=REFUSED)
+        error: dict[str, Any] = json.loads(result.stdout)["error"]
+        return error
+
+
+def _trustees(cli: Cli, work: Path, cid: str, n: int, k: int) -> list[Path]:
+    files = [work / f"{cid}-{i}.json" for i in range(1, n + 1)]
+    regs = []
+    for i, f in enumerate(files, 1):
+        made = cli.json(
+            "trustee", "keygen", f, "--ceremony", cid, "-n", str(n), "-k", str(k),
+            "--index", str(i), "--kdf", "min",
+        )  # fmt: skip
+        regs.append(made["registration_file"])
+    cli.json("trustee", "ceremony", "create", cid, *regs, "--threshold", str(k))
+    for f in files:
+        cli.json("trustee", "ceremony", "deal", "--trustee", f)
+    return files
+
+
+def _secret_question(cli: Cli, qid: str) -> None:
+    cli.json(
+        "question", "create", "--qid", qid, "--title", f"Adopt {qid}?", "-o", "Yes", "-o", "No",
+        "--rule", "yesno", "--roster", "members", "--mode", "secret", "--election", "board",
+        "--shards", "2", "--open",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("lying")
+    for material, server in serve(base / "network"):
+        liar = LyingNode(material, server.address)
+        try:
+            cli = Cli(material, liar.address, base)
+            yield World(cli, liar, material, server.address, base, _honest_flow(cli, base))
+        finally:
+            liar.stop()
+
+
+def _honest_flow(cli: Cli, work: Path) -> dict[str, Any]:
+    """A trustee's and a voter's whole flow, through the lying node while it tells the truth."""
+    out: dict[str, Any] = {}
+    board = _trustees(cli, work, "board", 3, 2)
+    out["checks"] = [cli.json("trustee", "check", "--trustee", f) for f in board]
+    out["board"], out["pending"] = board, _trustees(cli, work, "pending", 3, 2)
+    out["show"] = cli.json("trustee", "ceremony", "show", "board")
+    out["show_pending"] = cli("trustee", "ceremony", "show", "pending").stdout
+    wallets = [work / "wallets" / f"v{i}.json" for i in range(3)]
+    for w in wallets:
+        cli.json("wallet", "create", w, "--kdf", "min")
+    out["wallets"] = wallets
+    cli("roster", "create", "members", "--title", "Members")
+    cli("roster", "add", "members", "--wallets", work / "wallets")
+    cli("roster", "seal", "members")
+    for qid in ("budget", "levy", "poll"):
+        _secret_question(cli, qid)
+    cli.json(
+        "question", "create", "--qid", "trip", "--title", "Where to?", "-o", "Gyeongju",
+        "-o", "Jeju", "-o", "Sokcho", "--rule", "single", "--roster", "members", "--open",
+    )  # fmt: skip
+    votes = [("budget", 0, "Yes"), ("budget", 1, "Yes"), ("budget", 2, "No")]
+    votes += [("levy", 0, "Yes"), ("levy", 1, "No")]
+    for qid, voter, pick in votes:
+        receipt = work / f"receipt-{qid}-{voter}.json"
+        cli.json("vote", qid, "--wallet", wallets[voter], "-c", pick, "--receipt", receipt)
+    cli.json("tally", "levy", "--close", code=REFUSED)  # closed, aggregated; no quorum yet
+    cli.json("tally", "budget", "--close", code=REFUSED)
+    out["decryptions"] = [
+        cli.json("trustee", "decrypt", "budget", "--trustee", board[i]) for i in (0, 2)
+    ]
+    out["tally"] = cli.json("tally", "budget")
+    return out
+
+
+@pytest.fixture
+def world_liar(world: World) -> Iterator[World]:
+    """The world, its node telling the truth again after the test."""
+    yield world
+    world.liar.lie(Lies())
+
+
+# --- the honest flow ----------------------------------------------------------------------------
+
+
+def test_a_trustees_and_a_voters_whole_flow_work_through_an_honest_node(world: World) -> None:
+    out = world.out
+    assert all(c["complaints"] == [] for c in out["checks"])
+    assert out["checks"][-1]["ceremony"]["state"] == "COMPLETE"
+    assert [d["decryption"]["trustee"] for d in out["decryptions"]] == [1, 3]
+    assert out["tally"]["tally"]["counts"] == [2, 1]
+    assert (out["show"]["dealt"], out["show"]["checked"]) == ([1, 2, 3], [1, 2, 3])
+    assert out["show"]["state"] == "COMPLETE" and out["show"]["verified_height"] > 1
+    assert "dealt:   1, 2, 3" in out["show_pending"]
+    assert "checked: none; waiting for 1, 2, 3" in out["show_pending"]
+
+
+# --- 1. the decryption oracle ------------------------------------------------------------------
+
+
+def _one_ballot(world: World, qid: str, shard: int) -> Callable[[dict[str, Any]], None]:
+    """A forgery of an aggregate of ``qid``: one ballot's ciphertexts in shard ``shard``, an
+    empty sum elsewhere (what the node would have the trustees decrypt)."""
+    state = world.verified().state
+    ballot = next(
+        encoding.decode(raw, max_size=1 << 24)
+        for key, raw, _ in state.range(*partial_key_range(keys.BALLOT, [qid]))
+    )
+    ciphertexts = [s["ciphertext"] for s in ballot["ballot"]["encrypted"]["selections"]]
+
+    def change(aggregate: dict[str, Any]) -> None:
+        one = aggregate["shard"] == shard
+        aggregate["sums"] = ciphertexts if one else [ZERO.to_json()] * len(ciphertexts)
+        aggregate["ballots"] = 1 if one else 0
+
+    return change
+
+
+def test_a_forged_aggregate_of_one_ballot_is_never_decrypted(world_liar: World) -> None:
+    world = world_liar
+    change = _one_ballot(world, "levy", 0)
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetAggregate":
+            change(value)
+        return value
+
+    def blocks(chain: list[bytes]) -> list[bytes]:
+        for shard in range(2):
+            chain = rewrite_writes(chain, keys.aggregate_key("levy", shard), forge_json(change))
+        return chain
+
+    world.liar.lie(Lies(answers=answers, blocks=blocks))
+    error = world.refused("trustee", "decrypt", "levy", "--trustee", world.out["board"][0])
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
+    assert "orderer_signature" in error["message"]
+    assert world.liar.endorsed() == []  # no partial decryption left the device
+
+
+def test_a_lie_in_the_answers_alone_decrypts_only_the_true_totals(world_liar: World) -> None:
+    world = world_liar
+    change = _one_ballot(world, "levy", 1)
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetAggregate":
+            change(value)
+        return value
+
+    world.liar.lie(Lies(answers=answers))
+    done = world.cli.json("trustee", "decrypt", "levy", "--trustee", world.out["board"][1])
+    assert done["decryption"]["trustee"] == 2  # the contract checked it against its totals
+    [(posting,)] = world.liar.endorsed_args("PostDecryption")
+    body = encoding.decode(posting, max_size=1 << 24)["body"]
+    assert body["qid"] == "levy" and len(body["partials"]) == 2
+
+
+# --- 2. the ceremony check that leaks -----------------------------------------------------------
+
+
+def _forged_share(dealing: dict[str, Any]) -> None:
+    """Trustee 2's share to trustee 1 replaced by its share to trustee 3 (a box trustee 1
+    cannot open: the complaint would reveal what opens a real share)."""
+    shares = dealing["body"]["shares"]
+    shares[0] = dict(shares[1], recipient=1)
+
+
+def test_a_forged_dealing_gets_no_complaint(world_liar: World) -> None:
+    world = world_liar
+    key = keys.dealing_key("pending", 2)
+    world.liar.lie(Lies(blocks=lambda chain: rewrite_writes(chain, key, forge_json(_forged_share))))
+    error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
+    assert world.liar.endorsed() == []  # no complaint value left the device
+
+
+def _block_writing(world: World, key: str) -> int:
+    """The number of the block whose transaction wrote ``key``."""
+    found = world.verified().state.get(key)
+    assert found is not None
+    return found[1].block
+
+
+def test_a_withheld_block_is_refused(world_liar: World) -> None:
+    world = world_liar
+    dealt = _block_writing(world, keys.dealing_key("pending", 2))
+    world.liar.lie(Lies(blocks=lambda chain: chain[:dealt] + chain[dealt + 1 :]))
+    error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
+    assert error["code"] == "NOT_VERIFIED"
+    assert error["field"] in ("previous_hash", "block_number")
+    assert world.liar.endorsed() == []
+
+
+def test_a_withheld_tail_shows_a_dealer_missing_and_sends_nothing(world_liar: World) -> None:
+    world = world_liar
+    dealt = _block_writing(world, keys.dealing_key("pending", 3))
+    world.liar.lie(Lies(blocks=lambda chain: chain[:dealt]))
+    error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
+    assert error["code"] == "INVALID_TRANSITION" and "trustee(s) 3" in error["message"]
+    assert world.liar.endorsed() == []
+    shown = world.cli.json("trustee", "ceremony", "show", "pending")
+    assert shown["dealt"] == [1, 2] and shown["verified_height"] == dealt
+
+
+def test_reordered_blocks_are_refused(world_liar: World) -> None:
+    world = world_liar
+    dealt = _block_writing(world, keys.dealing_key("pending", 2))
+
+    def swap(chain: list[bytes]) -> list[bytes]:
+        chain = list(chain)
+        chain[dealt - 1], chain[dealt] = chain[dealt], chain[dealt - 1]
+        return chain
+
+    world.liar.lie(Lies(blocks=swap))
+    error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "block_number"
+    assert world.liar.endorsed() == []
+
+
+# --- 3. the fake election key -------------------------------------------------------------------
+
+FAKE_KEY = group.base_mul(12345).hex()
+
+
+def _fake_key(record: dict[str, Any]) -> None:
+    if record.get("election_key"):
+        record["election_key"] = FAKE_KEY
+
+
+def test_a_fake_election_key_gets_no_ballot(world_liar: World) -> None:
+    world = world_liar
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetCeremony":
+            _fake_key(value)
+        return value
+
+    key = keys.ceremony_key("board")
+    world.liar.lie(
+        Lies(answers=answers, blocks=lambda c: rewrite_writes(c, key, forge_json(_fake_key)))
+    )
+    error = world.refused("vote", "poll", "--wallet", world.out["wallets"][2], "-c", "Yes")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
+    assert world.liar.endorsed() == []  # no ciphertext under the fake key left the device
+
+
+def test_a_fake_key_in_the_answers_alone_is_not_used(world_liar: World) -> None:
+    world = world_liar
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetCeremony":
+            _fake_key(value)
+        return value
+
+    world.liar.lie(Lies(answers=answers))
+    done = world.cli.json("vote", "poll", "--wallet", world.out["wallets"][1], "-c", "No")
+    assert done["qid"] == "poll"  # the contract verified the proofs under the real key
+    [(request,)] = world.liar.endorsed_args("Cast")
+    selections = encoding.decode(request, max_size=1 << 24)["ballot"]["encrypted"]
+    assert FAKE_KEY not in json.dumps(selections)
+
+
+# --- 4. swapped option labels -------------------------------------------------------------------
+
+
+def _swap_labels(record: dict[str, Any]) -> None:
+    options = record["spec"]["options"] if "spec" in record else record["options"]
+    options[0], options[1] = options[1], options[0]
+
+
+def test_swapped_labels_get_no_ballot(world_liar: World) -> None:
+    world = world_liar
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetQuestion" and args[0] == "trip":
+            _swap_labels(value)
+        return value
+
+    world.liar.lie(Lies(answers=answers))
+    error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "question_record"
+    assert "options" in error["message"]
+    assert world.liar.endorsed() == []
+
+
+def test_swapped_labels_in_the_blocks_too_get_no_ballot(world_liar: World) -> None:
+    world = world_liar
+
+    def answers(function: str, args: list[str], value: Any) -> Any:
+        if function == "GetQuestion" and args[0] == "trip":
+            _swap_labels(value)
+        return value
+
+    key = keys.question_key("trip")
+    world.liar.lie(
+        Lies(answers=answers, blocks=lambda c: rewrite_writes(c, key, forge_json(_swap_labels)))
+    )
+    error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
+    assert world.liar.endorsed() == []
+
+
+def test_a_chain_from_another_genesis_is_refused(world_liar: World) -> None:
+    world = world_liar
+    forged = world.verified()  # any chain: the anchor below is not its genesis hash
+    other = TrustAnchor(bytes(32), world.material.config.chaincode)
+    with pytest.raises(NotVerified) as info:
+        VerifiedChain.of(world.blocks(), other)
+    assert info.value.field == "genesis_hash" and forged.height > 1
+    with pytest.raises(NotVerified) as empty:
+        VerifiedChain.of([], other)
+    assert empty.value.field == "genesis_hash"
+
+
+# --- checks a lying node cannot reach (a majority of organisations lying) -----------------------
+
+
+def _altered(
+    chain: VerifiedChain, changes: dict[str, Callable[[dict[str, Any]], None]]
+) -> VerifiedChain:
+    """``chain`` with records changed in its verified state (as if the endorsers lied)."""
+    state = chain.state.copy()
+    for key, change in changes.items():
+        found = state.get(key)
+        assert found is not None
+        state.apply({key: forge_json(change)(found[0])}, found[1])
+    return VerifiedChain(chain.height, chain.last_hash, state, chain.channel)
+
+
+def test_aggregates_that_differ_from_the_ballots_are_refused(world: World) -> None:
+    chain = world.verified()
+    question = chain.question("levy")
+    assert len(chain.secret_totals(question)) == 2
+    change = _one_ballot(world, "levy", 0)
+    lied = _altered(chain, {keys.aggregate_key("levy", s): change for s in range(2)})
+    with pytest.raises(NotVerified) as info:
+        lied.secret_totals(question)
+    assert info.value.field == "aggregate"
+
+
+def test_a_dealing_with_a_bad_signature_is_never_judged(world: World) -> None:
+    chain = world.verified()
+    ceremony = chain.ceremony("pending")
+    assert sorted(chain.dealings(ceremony)) == [1, 2, 3]
+    lied = _altered(chain, {keys.dealing_key("pending", 2): _forged_share})
+    with pytest.raises(NotVerified) as info:
+        lied.dealings(ceremony)
+    assert info.value.field == "dealing" and "sig" in info.value.message
+
+
+def test_a_block_is_what_the_verified_state_is_built_from(world: World) -> None:
+    blocks = world.blocks()
+    chain = world.verified()
+    assert chain.height == len(blocks)
+    assert unpack_block(blocks[-1]).number == chain.height - 1
