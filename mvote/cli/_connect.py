@@ -4,7 +4,7 @@ Gateway to the node (TLS with the network's TLS CA unless ``--plaintext``)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
@@ -65,8 +65,17 @@ class Connection:
         run recipes inside ``remote()``). Its verified reads fetch blocks over Deliver and
         check them from the network's genesis block hash (the trust anchor held locally)."""
         anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
-        reads = ChainReads(lambda start: fetch_blocks(self.network(), start), anchor)
+        reads = ChainReads(self._fetch, anchor, self._endorse_read)
         return VotingContract(self.channel.acting_as(self.creator), reads=reads)
+
+    def _fetch(self, start: int, stop: int | None) -> list[bytes]:
+        return fetch_blocks(self.network(), start, stop)
+
+    def _endorse_read(self, function: str, args: Sequence[str]) -> tuple[str, bytes]:
+        """A read-only proposal endorsed through the Gateway, signed: (its tx id, envelope)."""
+        contract = self.network().contract(self.material.config.chaincode)
+        proposal = contract.new_proposal(function, list(args))
+        return proposal.transaction_id, proposal.endorse().envelope().SerializeToString()
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():

@@ -21,7 +21,7 @@ from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster
 from mvote.chaincode._secret import Ceremony
 from mvote.client._contract import Contract
 from mvote.client._errors import GatewayError, NotVerified
-from mvote.client._verified import ChainReads, VerifiedChain
+from mvote.client._verified import ChainReads, EndorsedRecords, VerifiedChain
 
 __all__ = [
     "CastResult",
@@ -143,16 +143,24 @@ class VotingContract:
         self.transactor = transactor
         self.reads = reads
 
-    def verified(self) -> VerifiedChain:
-        """The chain now, verified from the trust anchor (every block from block 0 fetched
-        and checked); NotVerified naming the failed check."""
+    def _reads(self) -> ChainReads:
         if self.reads is None:
             raise NotVerified(
                 "no trust anchor (genesis block hash) was given: the chain state cannot be "
                 "verified, and nothing is done with the node's unverified answers",
                 check="trust_anchor",
             )
-        return self.reads.verify()
+        return self.reads
+
+    def verified(self) -> VerifiedChain:
+        """The chain now, verified from the trust anchor (every block from block 0 fetched
+        and checked); NotVerified naming the failed check."""
+        return self._reads().verify()
+
+    def endorsed(self) -> EndorsedRecords:
+        """Endorsed reads (a constant cost per read), checked from the trust anchor;
+        NotVerified naming the failed check."""
+        return self._reads().endorsed()
 
     @classmethod
     def over(

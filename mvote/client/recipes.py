@@ -47,7 +47,7 @@ from mvote.client._ballot import prepare_ballot
 from mvote.client._errors import NotVerified, QuestionOpen
 from mvote.client._receipt import BlockSource, issue_receipt
 from mvote.client._secret import PreparedSecretBallot, prepare_secret_ballot
-from mvote.client._verified import CeremonyProgress, VerifiedChain
+from mvote.client._verified import CeremonyProgress, VerifiedChain, VerifiedRecords
 from mvote.client._voting import CastResult, JsonObject, Recorded, VotingContract
 from mvote.verifier._receipt import Receipt, with_context_blocks
 
@@ -107,28 +107,28 @@ def prepare_vote(
     ceremony's election key and kept with its seed for cast-or-audit.
 
     Nothing is prepared from the node's word: ``question`` (what the caller showed its user and
-    mapped the choices with) must be exactly the question on the chain verified from the trust
-    anchor (:meth:`VotingContract.verified`), and the election key is that of the verified
-    ceremony it names. Raises NotVerified (naming the check: ``question_record`` for a question
+    mapped the choices with) must be exactly the question as endorsed by enough organisations
+    and checked from the trust anchor (:meth:`VotingContract.endorsed`), and the election key is
+    that of the verified ceremony it names. Raises NotVerified (naming the check: ``question_record`` for a question
     that differs, e.g. swapped option labels; a chain check for a forged block), RuleViolation,
     CeremonyNotComplete."""
-    chain = contract.verified()
-    return _prepare(chain, key, chain.same_question(question), choices, credential, code)
+    records = contract.endorsed()
+    return _prepare(records, key, records.same_question(question), choices, credential, code)
 
 
 def _prepare(
-    chain: VerifiedChain,
+    records: VerifiedRecords,
     key: nacl.signing.SigningKey,
     question: Question,
     choices: Sequence[int],
     credential: SignedCredential | None,
     code: str | None,
 ) -> CastRequest | PreparedSecretBallot:
-    """Precondition: ``question`` is ``chain``'s verified record."""
+    """Precondition: ``question`` was read from ``records``."""
     if question.spec.election is None:
         return prepare_ballot(
             key,
-            channel=chain.channel,
+            channel=records.channel,
             question=question.spec,
             choices=tuple(choices),
             credential=credential,
@@ -136,9 +136,9 @@ def _prepare(
         )
     return prepare_secret_ballot(
         key,
-        channel=chain.channel,
+        channel=records.channel,
         question=question.spec,
-        election_key=chain.election_key(question),
+        election_key=records.election_key(question),
         choices=choices,
         credential=credential,
         code=code,
@@ -175,13 +175,13 @@ def vote(
     credential: SignedCredential | None = None,
     code: str | None = None,
 ) -> Voted:
-    """Vote on ``qid`` with ``key`` and get a receipt: read the question from the verified
-    chain, prepare and sign the ballot on this device (under the verified election key), cast
+    """Vote on ``qid`` with ``key`` and get a receipt: read the question by an endorsed,
+    verified read, prepare and sign the ballot on this device (under the verified election key), cast
     it, wait for the commit, issue the receipt. Raises NotVerified before anything is
-    encrypted or sent when the chain does not verify."""
-    chain = contract.verified()
-    question = chain.question(qid)
-    prepared = _prepare(chain, key, question, choices, credential, code)
+    encrypted or sent when a read does not verify."""
+    records = contract.endorsed()
+    question = records.question(qid)
+    prepared = _prepare(records, key, question, choices, credential, code)
     request = prepared.request if isinstance(prepared, PreparedSecretBallot) else prepared
     done = contract.cast(request)
     return receipt_for(done, blocks, chaincode=chaincode, secret=question.spec.mode == "secret")

@@ -99,6 +99,8 @@ class ChainReport:
     #: The world state the walked blocks commit: the writes of every transaction whose
     #: recomputed code is VALID (meaningful only when ``verified``).
     state: MemoryWorldState = field(default_factory=MemoryWorldState)
+    #: The channel config in force after the walked blocks (None without a readable genesis).
+    config: ChannelConfig | None = None
 
     @property
     def verified(self) -> bool:
@@ -305,7 +307,7 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
         if not go_on:
             break
     if walked.walk is not None:
-        report.state = walked.walk.state
+        report.state, report.config = walked.walk.state, walked.walk.config
     mixed = _mixed_copy(report)
     if mixed is not None:
         report.findings.append(Finding(mixed[0], None, None, Check.METADATA, mixed[1]))

@@ -65,7 +65,12 @@ BlockLie = Callable[[list[bytes]], list[bytes]]
 
 @dataclass
 class Lies:
+    """``answers``: rewrites what ``Evaluate`` answers; ``endorsed``: rewrites the contract's
+    answer inside the transaction ``Endorse`` returns (the endorsers' signatures cover the
+    original); ``blocks``: rewrites what ``Deliver`` sends."""
+
     answers: AnswerLie | None = None
+    endorsed: AnswerLie | None = None
     blocks: BlockLie | None = None
 
 
@@ -131,9 +136,11 @@ class LyingNode:
             response: bytes = self._channel.unary_unary(method)(request)
         except grpc.RpcError as exc:
             _relay_error(exc, context)
-        lie = self.lies.answers
-        if method == "/gateway.Gateway/Evaluate" and lie is not None:
-            return _lie_about_answer(request, response, lie)
+        lies = self.lies
+        if method == "/gateway.Gateway/Evaluate" and lies.answers is not None:
+            return _lie_about_answer(request, response, lies.answers)
+        if method == "/gateway.Gateway/Endorse" and lies.endorsed is not None:
+            return _lie_about_endorsement(request, response, lies.endorsed)
         return response
 
     def unary_stream(
@@ -197,6 +204,24 @@ def _lie_about_answer(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
     return answer.SerializeToString()
 
 
+def _lie_about_endorsement(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
+    signed = gateway_pb2.EndorseRequest.FromString(request).proposed_transaction
+    function, *args = (a.decode() for a in invocation_args(signed))
+    answer = gateway_pb2.EndorseResponse.FromString(response)
+    prepared = answer.prepared_transaction
+
+    def edit(action: proposal_pb2.ChaincodeAction) -> bool:
+        value = json.loads(action.response.payload) if action.response.payload else None
+        forged = lie(function, args, value)
+        action.response.payload = encoding.encode(forged)
+        return True
+
+    payload = edit_chaincode_action(prepared.payload, edit)
+    if payload is not None:
+        prepared.payload = payload
+    return answer.SerializeToString()
+
+
 def _lie_about_blocks(upstream: Iterator[bytes], lie: BlockLie) -> Iterator[bytes]:
     """Collect the delivered blocks up to the final status, forge them, send them."""
     blocks: list[bytes] = []
@@ -240,7 +265,34 @@ def _rewrite_block(raw: bytes, key: str, forge: Callable[[bytes], bytes]) -> byt
 
 def _rewrite_envelope(data: bytes, key: str, forge: Callable[[bytes], bytes]) -> bytes | None:
     envelope = common_pb2.Envelope.FromString(data)
-    payload = common_pb2.Payload.FromString(envelope.payload)
+
+    def edit(action: proposal_pb2.ChaincodeAction) -> bool:
+        rwset = rwset_pb2.TxReadWriteSet.FromString(action.results)
+        changed = False
+        for ns in rwset.ns_rwset:
+            kv = kv_rwset_pb2.KVRWSet.FromString(ns.rwset)
+            for write in kv.writes:
+                if write.key == key and not write.is_delete:
+                    write.value = forge(write.value)
+                    changed = True
+            ns.rwset = kv.SerializeToString()
+        action.results = rwset.SerializeToString()
+        return changed
+
+    payload = edit_chaincode_action(envelope.payload, edit)
+    if payload is None:
+        return None
+    envelope.payload = payload
+    return envelope.SerializeToString()
+
+
+def edit_chaincode_action(
+    payload_bytes: bytes, edit: Callable[[proposal_pb2.ChaincodeAction], bool]
+) -> bytes | None:
+    """An endorser transaction's payload with its chaincode action edited in place by ``edit``
+    (every layer above re-serialized; no signature redone), or None when ``edit`` changed
+    nothing or the payload is not an endorser transaction's."""
+    payload = common_pb2.Payload.FromString(payload_bytes)
     header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
     if header.type != common_pb2.ENDORSER_TRANSACTION:
         return None
@@ -250,24 +302,13 @@ def _rewrite_envelope(data: bytes, key: str, forge: Callable[[bytes], bytes]) ->
         cap.action.proposal_response_payload
     )
     action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
-    rwset = rwset_pb2.TxReadWriteSet.FromString(action.results)
-    changed = False
-    for ns in rwset.ns_rwset:
-        kv = kv_rwset_pb2.KVRWSet.FromString(ns.rwset)
-        for write in kv.writes:
-            if write.key == key and not write.is_delete:
-                write.value = forge(write.value)
-                changed = True
-        ns.rwset = kv.SerializeToString()
-    if not changed:
+    if not edit(action):
         return None
-    action.results = rwset.SerializeToString()
     prp.extension = action.SerializeToString()
     cap.action.proposal_response_payload = prp.SerializeToString()
     tx.actions[0].payload = cap.SerializeToString()
     payload.data = tx.SerializeToString()
-    envelope.payload = payload.SerializeToString()
-    return envelope.SerializeToString()
+    return payload.SerializeToString()
 
 
 def forge_json(change: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:

@@ -38,6 +38,9 @@ from mvote.verifier._envelope import unpack_block
 from mvote.verifier._identity import load_signer
 
 REFUSED = 1
+#: The contract functions whose arguments carry what a lie would extract: a ballot (under the
+#: key it was encrypted with), a complaint value, partial decryptions.
+SECRETS = {"Cast", "PostCheck", "PostDecryption"}
 
 
 @dataclasses.dataclass
@@ -64,6 +67,10 @@ class World:
     def verified(self) -> VerifiedChain:
         anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
         return VerifiedChain.of(self.blocks(), anchor)
+
+    def sent_secrets(self) -> set[str]:
+        """Which secret-carrying functions the lying node was asked to endorse."""
+        return SECRETS & set(self.liar.endorsed())
 
     def refused(self, *args: str | Path) -> dict[str, Any]:
         """Run a command that must be refused; its JSON error."""
@@ -203,7 +210,7 @@ def test_a_forged_aggregate_of_one_ballot_is_never_decrypted(world_liar: World) 
     error = world.refused("trustee", "decrypt", "levy", "--trustee", world.out["board"][0])
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
     assert "orderer_signature" in error["message"]
-    assert world.liar.endorsed() == []  # no partial decryption left the device
+    assert world.sent_secrets() == set()  # no partial decryption left the device
 
 
 def test_a_lie_in_the_answers_alone_decrypts_only_the_true_totals(world_liar: World) -> None:
@@ -239,7 +246,7 @@ def test_a_forged_dealing_gets_no_complaint(world_liar: World) -> None:
     world.liar.lie(Lies(blocks=lambda chain: rewrite_writes(chain, key, forge_json(_forged_share))))
     error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
-    assert world.liar.endorsed() == []  # no complaint value left the device
+    assert world.sent_secrets() == set()  # no complaint value left the device
 
 
 def _block_writing(world: World, key: str) -> int:
@@ -256,7 +263,7 @@ def test_a_withheld_block_is_refused(world_liar: World) -> None:
     error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
     assert error["code"] == "NOT_VERIFIED"
     assert error["field"] in ("previous_hash", "block_number")
-    assert world.liar.endorsed() == []
+    assert world.sent_secrets() == set()
 
 
 def test_a_withheld_tail_shows_a_dealer_missing_and_sends_nothing(world_liar: World) -> None:
@@ -265,7 +272,7 @@ def test_a_withheld_tail_shows_a_dealer_missing_and_sends_nothing(world_liar: Wo
     world.liar.lie(Lies(blocks=lambda chain: chain[:dealt]))
     error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
     assert error["code"] == "INVALID_TRANSITION" and "trustee(s) 3" in error["message"]
-    assert world.liar.endorsed() == []
+    assert world.sent_secrets() == set()
     shown = world.cli.json("trustee", "ceremony", "show", "pending")
     assert shown["dealt"] == [1, 2] and shown["verified_height"] == dealt
 
@@ -282,7 +289,7 @@ def test_reordered_blocks_are_refused(world_liar: World) -> None:
     world.liar.lie(Lies(blocks=swap))
     error = world.refused("trustee", "check", "--trustee", world.out["pending"][0])
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "block_number"
-    assert world.liar.endorsed() == []
+    assert world.sent_secrets() == set()
 
 
 # --- 3. the fake election key -------------------------------------------------------------------
@@ -295,32 +302,40 @@ def _fake_key(record: dict[str, Any]) -> None:
         record["election_key"] = FAKE_KEY
 
 
+def _lie_fake_key(function: str, args: list[str], value: Any) -> Any:
+    if function == "GetCeremony":
+        _fake_key(value)
+    return value
+
+
 def test_a_fake_election_key_gets_no_ballot(world_liar: World) -> None:
+    """The node answers the fake key to the query and inside the endorsed read: the
+    endorsers' signatures do not cover it."""
     world = world_liar
-
-    def answers(function: str, args: list[str], value: Any) -> Any:
-        if function == "GetCeremony":
-            _fake_key(value)
-        return value
-
-    key = keys.ceremony_key("board")
-    world.liar.lie(
-        Lies(answers=answers, blocks=lambda c: rewrite_writes(c, key, forge_json(_fake_key)))
-    )
+    world.liar.lie(Lies(answers=_lie_fake_key, endorsed=_lie_fake_key))
     error = world.refused("vote", "poll", "--wallet", world.out["wallets"][2], "-c", "Yes")
-    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
-    assert world.liar.endorsed() == []  # no ciphertext under the fake key left the device
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
+    assert "GetCeremony" in error["message"]
+    assert world.sent_secrets() == set()  # no ciphertext under the fake key left the device
+
+
+def test_a_forged_chain_prefix_gets_no_ballot(world_liar: World) -> None:
+    """Endorsed reads are checked against the chain's verified prefix: withholding the block
+    that defines the chaincode (its endorsement policy) is refused, and so is a prefix that
+    does not chain."""
+    world = world_liar
+    world.liar.lie(Lies(blocks=lambda chain: chain[:1] + chain[2:]))
+    error = world.refused("vote", "poll", "--wallet", world.out["wallets"][2], "-c", "Yes")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "defining_block"
+    world.liar.lie(Lies(blocks=lambda chain: chain[1::-1] + chain[2:]))
+    error = world.refused("vote", "poll", "--wallet", world.out["wallets"][2], "-c", "Yes")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "block_number"
+    assert world.sent_secrets() == set()
 
 
 def test_a_fake_key_in_the_answers_alone_is_not_used(world_liar: World) -> None:
     world = world_liar
-
-    def answers(function: str, args: list[str], value: Any) -> Any:
-        if function == "GetCeremony":
-            _fake_key(value)
-        return value
-
-    world.liar.lie(Lies(answers=answers))
+    world.liar.lie(Lies(answers=_lie_fake_key))
     done = world.cli.json("vote", "poll", "--wallet", world.out["wallets"][1], "-c", "No")
     assert done["qid"] == "poll"  # the contract verified the proofs under the real key
     [(request,)] = world.liar.endorsed_args("Cast")
@@ -336,36 +351,27 @@ def _swap_labels(record: dict[str, Any]) -> None:
     options[0], options[1] = options[1], options[0]
 
 
+def _lie_swapped(function: str, args: list[str], value: Any) -> Any:
+    if function == "GetQuestion" and args[0] == "trip":
+        _swap_labels(value)
+    return value
+
+
 def test_swapped_labels_get_no_ballot(world_liar: World) -> None:
     world = world_liar
-
-    def answers(function: str, args: list[str], value: Any) -> Any:
-        if function == "GetQuestion" and args[0] == "trip":
-            _swap_labels(value)
-        return value
-
-    world.liar.lie(Lies(answers=answers))
+    world.liar.lie(Lies(answers=_lie_swapped))
     error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "question_record"
     assert "options" in error["message"]
-    assert world.liar.endorsed() == []
+    assert world.sent_secrets() == set()
 
 
-def test_swapped_labels_in_the_blocks_too_get_no_ballot(world_liar: World) -> None:
+def test_swapped_labels_in_the_endorsed_read_too_get_no_ballot(world_liar: World) -> None:
     world = world_liar
-
-    def answers(function: str, args: list[str], value: Any) -> Any:
-        if function == "GetQuestion" and args[0] == "trip":
-            _swap_labels(value)
-        return value
-
-    key = keys.question_key("trip")
-    world.liar.lie(
-        Lies(answers=answers, blocks=lambda c: rewrite_writes(c, key, forge_json(_swap_labels)))
-    )
+    world.liar.lie(Lies(answers=_lie_swapped, endorsed=_lie_swapped))
     error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
-    assert error["code"] == "NOT_VERIFIED" and error["field"] == "orderer_signature"
-    assert world.liar.endorsed() == []
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
+    assert world.sent_secrets() == set()
 
 
 def test_a_chain_from_another_genesis_is_refused(world_liar: World) -> None:
