@@ -147,7 +147,15 @@ def _verified_report(blocks: Sequence[bytes], anchor: TrustAnchor) -> ChainRepor
         where = f"block {first.block}" + (
             f" tx {first.tx_index} ({first.tx_id})" if first.tx_index is not None else ""
         )
-        raise NotVerified(f"{where}: {first.message}", check=str(first.check))
+        # What failed behind the first finding at the same place (e.g. a validation code
+        # recomputed otherwise: the endorsement policy that made it so).
+        behind = [
+            f"{f.check}: {f.message}"
+            for f in report.findings[1:]
+            if (f.block, f.tx_index) == (first.block, first.tx_index)
+        ]
+        message = "; ".join([f"{where}: {first.message}", *behind[:3]])
+        raise NotVerified(message, check=str(first.check))
     return report
 
 

@@ -33,8 +33,10 @@ from fabric_protos.peer import (
 )
 
 from mvote.chaincode import encoding
+from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial
-from mvote.verifier._block import block_data_hash
+from mvote.node.orderer import sign_block
+from mvote.verifier._block import block_data_hash, block_header_hash
 
 UNARY = (
     "/gateway.Gateway/Evaluate",
@@ -72,6 +74,34 @@ class Lies:
     answers: AnswerLie | None = None
     endorsed: AnswerLie | None = None
     blocks: BlockLie | None = None
+    #: Re-endorses a forged endorsed answer with the insider's own peer (else the real
+    #: endorsements are left over the original bytes).
+    insider: Insider | None = None
+
+
+@dataclass(frozen=True)
+class Insider:
+    """What one institution holds and a lying node run by it can sign with: its peer's key, its
+    admin's key, and (if it runs the ordering service) the orderer's key. Not a majority."""
+
+    peer: Signer
+    admin: Signer
+    orderer: Signer
+
+    @staticmethod
+    def of(material: NetworkMaterial, org: int = 0) -> Insider:
+        mine, ordering = material.peer_orgs[org], material.orderer_org
+        return Insider(
+            load_signer(mine.node.msp_dir, mine.node.msp_id),
+            load_signer(mine.admin.msp_dir, mine.admin.msp_id),
+            load_signer(ordering.node.msp_dir, ordering.node.msp_id),
+        )
+
+    def endorse(self, proposal_response_payload: bytes) -> list[proposal_response_pb2.Endorsement]:
+        """Its own peer's endorsement of a (forged) proposal response, and no other."""
+        endorser = self.peer.creator
+        signature = self.peer.sign(proposal_response_payload + endorser)
+        return [proposal_response_pb2.Endorsement(endorser=endorser, signature=signature)]
 
 
 def invocation_args(signed_proposal: proposal_pb2.SignedProposal) -> list[bytes]:
@@ -140,7 +170,7 @@ class LyingNode:
         if method == "/gateway.Gateway/Evaluate" and lies.answers is not None:
             return _lie_about_answer(request, response, lies.answers)
         if method == "/gateway.Gateway/Endorse" and lies.endorsed is not None:
-            return _lie_about_endorsement(request, response, lies.endorsed)
+            return _lie_about_endorsement(request, response, lies.endorsed, lies.insider)
         return response
 
     def unary_stream(
@@ -204,7 +234,9 @@ def _lie_about_answer(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
     return answer.SerializeToString()
 
 
-def _lie_about_endorsement(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
+def _lie_about_endorsement(
+    request: bytes, response: bytes, lie: AnswerLie, insider: Insider | None
+) -> bytes:
     signed = gateway_pb2.EndorseRequest.FromString(request).proposed_transaction
     function, *args = (a.decode() for a in invocation_args(signed))
     answer = gateway_pb2.EndorseResponse.FromString(response)
@@ -216,7 +248,7 @@ def _lie_about_endorsement(request: bytes, response: bytes, lie: AnswerLie) -> b
         action.response.payload = encoding.encode(forged)
         return True
 
-    payload = edit_chaincode_action(prepared.payload, edit)
+    payload = edit_chaincode_action(prepared.payload, edit, insider)
     if payload is not None:
         prepared.payload = payload
     return answer.SerializeToString()
@@ -250,6 +282,35 @@ def rewrite_writes(blocks: list[bytes], key: str, forge: Callable[[bytes], bytes
     return [_rewrite_block(raw, key, forge) for raw in blocks]
 
 
+def insider_rewrite_writes(
+    blocks: list[bytes], key: str, forge: Callable[[bytes], bytes], insider: Insider
+) -> list[bytes]:
+    """As :func:`rewrite_writes`, by an insider: each forged transaction re-endorsed by its own
+    peer and re-signed by its admin (who submitted it), and from the first forged block on
+    every block re-chained (previous hash) and re-signed with the orderer's key. Only the
+    endorsement policy (a majority of organisations) stands in the way."""
+    out: list[bytes] = []
+    previous: bytes | None = None
+    for raw in blocks:
+        block = common_pb2.Block.FromString(raw)
+        if previous is not None:
+            block.header.previous_hash = previous
+        changed = False
+        for i, data in enumerate(block.data.data):
+            forged = _rewrite_envelope(data, key, forge, insider)
+            if forged is not None:
+                block.data.data[i] = forged
+                changed = True
+        if changed:
+            block.header.data_hash = block_data_hash(list(block.data.data))
+        if changed or previous is not None:
+            sign_block(block, insider.orderer)
+            h = block.header
+            previous = block_header_hash(h.number, h.previous_hash, h.data_hash)
+        out.append(block.SerializeToString())
+    return out
+
+
 def _rewrite_block(raw: bytes, key: str, forge: Callable[[bytes], bytes]) -> bytes:
     block = common_pb2.Block.FromString(raw)
     changed = False
@@ -263,7 +324,9 @@ def _rewrite_block(raw: bytes, key: str, forge: Callable[[bytes], bytes]) -> byt
     return block.SerializeToString()
 
 
-def _rewrite_envelope(data: bytes, key: str, forge: Callable[[bytes], bytes]) -> bytes | None:
+def _rewrite_envelope(
+    data: bytes, key: str, forge: Callable[[bytes], bytes], insider: Insider | None = None
+) -> bytes | None:
     envelope = common_pb2.Envelope.FromString(data)
 
     def edit(action: proposal_pb2.ChaincodeAction) -> bool:
@@ -279,19 +342,24 @@ def _rewrite_envelope(data: bytes, key: str, forge: Callable[[bytes], bytes]) ->
         action.results = rwset.SerializeToString()
         return changed
 
-    payload = edit_chaincode_action(envelope.payload, edit)
+    payload = edit_chaincode_action(envelope.payload, edit, insider)
     if payload is None:
         return None
     envelope.payload = payload
+    if insider is not None:  # the insider's admin submitted it: its signature, redone
+        envelope.signature = insider.admin.sign(payload)
     return envelope.SerializeToString()
 
 
 def edit_chaincode_action(
-    payload_bytes: bytes, edit: Callable[[proposal_pb2.ChaincodeAction], bool]
+    payload_bytes: bytes,
+    edit: Callable[[proposal_pb2.ChaincodeAction], bool],
+    insider: Insider | None = None,
 ) -> bytes | None:
     """An endorser transaction's payload with its chaincode action edited in place by ``edit``
-    (every layer above re-serialized; no signature redone), or None when ``edit`` changed
-    nothing or the payload is not an endorser transaction's."""
+    (every layer above re-serialized), or None when ``edit`` changed nothing or the payload is
+    not an endorser transaction's. The endorsements are the original ones over the original
+    bytes, or with an ``insider`` its own peer's alone over the edited ones."""
     payload = common_pb2.Payload.FromString(payload_bytes)
     header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
     if header.type != common_pb2.ENDORSER_TRANSACTION:
@@ -306,6 +374,9 @@ def edit_chaincode_action(
         return None
     prp.extension = action.SerializeToString()
     cap.action.proposal_response_payload = prp.SerializeToString()
+    if insider is not None:
+        del cap.action.endorsements[:]
+        cap.action.endorsements.extend(insider.endorse(cap.action.proposal_response_payload))
     tx.actions[0].payload = cap.SerializeToString()
     payload.data = tx.SerializeToString()
     return payload.SerializeToString()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lying_node import Lies, LyingNode, forge_json, rewrite_writes
+from lying_node import Insider, Lies, LyingNode, forge_json, insider_rewrite_writes, rewrite_writes
 from scenario.cli_support import Cli, serve
 
 from mvote.chaincode import _keys as keys
@@ -213,6 +213,28 @@ def test_a_forged_aggregate_of_one_ballot_is_never_decrypted(world_liar: World) 
     assert world.sent_secrets() == set()  # no partial decryption left the device
 
 
+def test_an_institution_running_the_orderer_cannot_forge_an_aggregate(world_liar: World) -> None:
+    """The lying node holds one organisation's peer and admin keys and the orderer's: it
+    re-endorses the forged aggregate transactions with its own peer, re-signs them as the admin
+    who submitted them, and re-chains and re-signs every block from there. The one check it
+    cannot pass is the endorsement policy (a majority of the three organisations)."""
+    world = world_liar
+    change = _one_ballot(world, "levy", 0)
+    insider = Insider.of(world.material)
+
+    def blocks(chain: list[bytes]) -> list[bytes]:
+        for shard in range(2):
+            key = keys.aggregate_key("levy", shard)
+            chain = insider_rewrite_writes(chain, key, forge_json(change), insider)
+        return chain
+
+    world.liar.lie(Lies(blocks=blocks))
+    error = world.refused("trustee", "decrypt", "levy", "--trustee", world.out["board"][0])
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "validation_code"
+    assert "endorsement_policy" in error["message"] and "CityhallMSP" in error["message"]
+    assert world.sent_secrets() == set()
+
+
 def test_a_lie_in_the_answers_alone_decrypts_only_the_true_totals(world_liar: World) -> None:
     world = world_liar
     change = _one_ballot(world, "levy", 1)
@@ -317,6 +339,18 @@ def test_a_fake_election_key_gets_no_ballot(world_liar: World) -> None:
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
     assert "GetCeremony" in error["message"]
     assert world.sent_secrets() == set()  # no ciphertext under the fake key left the device
+
+
+def test_an_institution_cannot_endorse_a_fake_key_alone(world_liar: World) -> None:
+    """The insider re-endorses the forged answer with its own peer: the endorsement is valid,
+    the policy (a majority) is not met."""
+    world = world_liar
+    insider = Insider.of(world.material)
+    world.liar.lie(Lies(answers=_lie_fake_key, endorsed=_lie_fake_key, insider=insider))
+    error = world.refused("vote", "poll", "--wallet", world.out["wallets"][2], "-c", "Yes")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_policy"
+    assert "CityhallMSP" in error["message"]
+    assert world.sent_secrets() == set()
 
 
 def test_a_forged_chain_prefix_gets_no_ballot(world_liar: World) -> None:
