@@ -281,6 +281,11 @@ class EndorsedRecords(VerifiedRecords):
     def question_record(self, qid: str) -> Any | None:
         return self.answer(FunctionName.GET_QUESTION, qid)
 
+    def results(self, qid: str) -> Any:
+        """The contract's ``GetResults`` of ``qid`` (live counts, or the recorded tally), as
+        endorsed; NotVerified naming the failed check."""
+        return self.answer(FunctionName.GET_RESULTS, qid)
+
     def ceremony_record(self, cid: str) -> Any | None:
         return self.answer(FunctionName.GET_CEREMONY, cid)
 

@@ -54,6 +54,7 @@ from mvote.verifier._receipt import Receipt, with_context_blocks
 __all__ = [
     "CreatedQuestion",
     "Decrypted",
+    "Results",
     "RosterAdded",
     "TallyOutcome",
     "Voted",
@@ -66,6 +67,7 @@ __all__ = [
     "post_decryption",
     "prepare_vote",
     "receipt_for",
+    "results",
     "roster_keys_from_csv",
     "tally",
     "vote",
@@ -185,6 +187,24 @@ def vote(
     request = prepared.request if isinstance(prepared, PreparedSecretBallot) else prepared
     done = contract.cast(request)
     return receipt_for(done, blocks, chaincode=chaincode, secret=question.spec.mode == "secret")
+
+
+@dataclass(frozen=True)
+class Results:
+    """A question and its results (``GetResults``: live counts, or the final tally), both
+    read by endorsed reads checked from the trust anchor."""
+
+    question: Question
+    results: JsonObject
+
+
+def results(contract: VotingContract, qid: str) -> Results:
+    """The results of ``qid`` to show, verified (:meth:`VotingContract.endorsed`): the node
+    alone cannot change a count, a label or an outcome shown. Raises NotVerified, and the
+    contract's refusals (NotFound)."""
+    records = contract.endorsed()
+    question = records.question(qid)
+    return Results(question, records.results(qid))
 
 
 # --- questions -----------------------------------------------------------------------------------

@@ -146,6 +146,7 @@ def _honest_flow(cli: Cli, work: Path) -> dict[str, Any]:
         cli.json("trustee", "decrypt", "budget", "--trustee", board[i]) for i in (0, 2)
     ]
     out["tally"] = cli.json("tally", "budget")
+    out["results"] = cli.json("results", "budget")
     return out
 
 
@@ -165,6 +166,7 @@ def test_a_trustees_and_a_voters_whole_flow_work_through_an_honest_node(world: W
     assert out["checks"][-1]["ceremony"]["state"] == "COMPLETE"
     assert [d["decryption"]["trustee"] for d in out["decryptions"]] == [1, 3]
     assert out["tally"]["tally"]["counts"] == [2, 1]
+    assert out["results"]["final"] and out["results"]["tally"]["counts"] == [2, 1]
     assert (out["show"]["dealt"], out["show"]["checked"]) == ([1, 2, 3], [1, 2, 3])
     assert out["show"]["state"] == "COMPLETE" and out["show"]["verified_height"] > 1
     assert "dealt:   1, 2, 3" in out["show_pending"]
@@ -406,6 +408,23 @@ def test_swapped_labels_in_the_endorsed_read_too_get_no_ballot(world_liar: World
     error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
     assert world.sent_secrets() == set()
+
+
+def _lie_counts(function: str, args: list[str], value: Any) -> Any:
+    if function == "GetResults":
+        value["tally"]["counts"].reverse()
+    return value
+
+
+def test_forged_results_are_never_shown(world_liar: World) -> None:
+    world = world_liar
+    world.liar.lie(Lies(answers=_lie_counts))
+    shown = world.cli.json("results", "budget")
+    assert shown["tally"]["counts"] == [2, 1]  # the endorsed answer, not the plain one
+    world.liar.lie(Lies(answers=_lie_counts, endorsed=_lie_counts))
+    error = world.refused("results", "budget")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
+    assert "GetResults" in error["message"]
 
 
 def test_a_chain_from_another_genesis_is_refused(world_liar: World) -> None:
