@@ -154,7 +154,8 @@ def _measure(mvote: Mvote, work: Path, voters: int) -> None:
         verifies.append(seconds)
         heights.append(height)
         endorsed.append(mvote.endorsed_seconds("budget", rounds=5))
-        votes.append(mvote("vote", "budget", "--wallet", w, "-c", "Yes" if i % 3 else "No")[1])
+        pick, receipt = "Yes" if i % 3 else "No", work / f"receipt-{i}.json"
+        votes.append(mvote("vote", "budget", "--wallet", w, "-c", pick, "--receipt", receipt)[1])
     mvote("tally", "budget", "--close", code=1)
     decrypt_verify, decrypt_height = mvote.verify_seconds()
     decrypt = mvote("trustee", "decrypt", "budget", "--trustee", work / "t1.json")[1]

@@ -372,7 +372,10 @@ def test_a_forged_chain_prefix_gets_no_ballot(world_liar: World) -> None:
 def test_a_fake_key_in_the_answers_alone_is_not_used(world_liar: World) -> None:
     world = world_liar
     world.liar.lie(Lies(answers=_lie_fake_key))
-    done = world.cli.json("vote", "poll", "--wallet", world.out["wallets"][1], "-c", "No")
+    receipt = world.work / "receipt-poll-1.json"
+    done = world.cli.json(
+        "vote", "poll", "--wallet", world.out["wallets"][1], "-c", "No", "--receipt", receipt
+    )
     assert done["qid"] == "poll"  # the contract verified the proofs under the real key
     [(request,)] = world.liar.endorsed_args("Cast")
     selections = encoding.decode(request, max_size=1 << 24)["ballot"]["encrypted"]
