@@ -33,8 +33,9 @@ read given), ``defining_block`` (no verified block defines the chaincode),
 ``endorsed_read`` (an endorsed answer to another proposal, or not a success),
 ``question_record`` and ``ceremony_record`` (absent from the verified state, or answered
 differently by the node than the verified state holds), ``dealing`` (a dealing whose trustee
-signature, proofs or shape fail), ``aggregate`` (recorded aggregates that differ from the sum
-of the verified ballot records).
+signature, proofs or shape fail), ``ballot_record`` (a verified ballot record that does not
+read back as a secret ballot), ``aggregate`` (recorded aggregates that differ from the sum of
+the verified ballot records).
 
 The choice between the two, with measured costs: docs/secret-ballots.md, "What a client
 trusts".
@@ -336,17 +337,15 @@ class VerifiedChain(VerifiedRecords):
                 posting = secret.StoredPosting.from_json(value, "dealing")
                 body = secret.DEALING_BODY_SHAPE.check(posting.body, "body")
                 trustee = secret.authenticate(posting, ceremony, self.channel).index
-                if (body["ceremony"], trustee) != (ceremony.cid, index):
-                    raise NotVerified(
-                        f"dealing~{ceremony.cid}~{index} holds trustee {trustee}'s dealing "
-                        f"of ceremony {body['ceremony']!r}",
-                        check="dealing",
-                    )
                 secret.check_dealing(ceremony, body)
-            except NotVerified:
-                raise
             except MvoteError as exc:
                 raise NotVerified(f"dealing of trustee {index}: {exc}", check="dealing") from exc
+            if (body["ceremony"], trustee) != (ceremony.cid, index):
+                raise NotVerified(
+                    f"dealing~{ceremony.cid}~{index} holds trustee {trustee}'s dealing of "
+                    f"ceremony {body['ceremony']!r}",
+                    check="dealing",
+                )
             found[index] = value
         return found
 
@@ -371,7 +370,13 @@ class VerifiedChain(VerifiedRecords):
         contract will check its partial decryptions against). AggregationIncomplete while a
         shard is not aggregated to its end. Precondition: ``question`` came from this chain."""
         options = len(question.spec.options)
-        ballots, sums = secret_sums(self.state, question.qid, options)
+        try:
+            ballots, sums = secret_sums(self.state, question.qid, options)
+        except (MvoteError, ValueError) as exc:  # a record the contract would never write
+            raise NotVerified(
+                f"question {question.qid!r}: a ballot record does not read back: {exc}",
+                check="ballot_record",
+            ) from exc
         counted, recorded = 0, [ZERO] * options
         for shard in range(question.spec.shards):
             value = self.record(keys.aggregate_key(question.qid, shard))

@@ -468,6 +468,19 @@ def test_aggregates_that_differ_from_the_ballots_are_refused(world: World) -> No
     assert info.value.field == "aggregate"
 
 
+def test_a_ballot_record_that_does_not_read_back_is_refused(world: World) -> None:
+    chain = world.verified()
+    question = chain.question("levy")
+    key = next(k for k, _, _ in chain.state.range(*partial_key_range(keys.BALLOT, ["levy"])))
+
+    def off_group(record: dict[str, Any]) -> None:
+        record["ballot"]["encrypted"]["selections"][0]["ciphertext"]["alpha"] = "00" * 32
+
+    with pytest.raises(NotVerified) as info:
+        _altered(chain, {key: off_group}).secret_totals(question)
+    assert info.value.field == "ballot_record" and "alpha" in info.value.message
+
+
 def test_a_dealing_with_a_bad_signature_is_never_judged(world: World) -> None:
     chain = world.verified()
     ceremony = chain.ceremony("pending")
