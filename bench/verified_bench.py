@@ -74,7 +74,7 @@ class Mvote:
             self.material.directory, self.address, None, None, default_role="client"
         ) as conn:
             start = time.perf_counter()
-            records = conn.contract.endorsed()
+            records = conn.contract.records()
             setup = time.perf_counter() - start
             return setup, _median(lambda: records.question(qid), rounds)
 

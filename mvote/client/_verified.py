@@ -51,14 +51,18 @@ from typing import Any
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import _secret as secret
 from mvote.chaincode import encoding
+from mvote.chaincode._contract import invoke
 from mvote.chaincode._crypto.elgamal import ZERO, Ciphertext
 from mvote.chaincode._crypto.group import Point
-from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, MvoteError
+from mvote.chaincode._errors import ERRORS as CHAINCODE_ERRORS
+from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, MvoteError, Refusal
 from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import Question, QuestionSpec, SecretAggregate
-from mvote.chaincode._simulation import MemoryKeySpace, Version
+from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator, Version
+from mvote.chaincode._stub import Timestamp
 from mvote.client._errors import NotVerified
 from mvote.verifier._chain import ChainReport, verify_chain
+from mvote.verifier._errors import ERRORS as VERIFIER_ERRORS
 from mvote.verifier._mvcc import VALID, MemoryWorldState
 from mvote.verifier._replay import secret_sums
 from mvote.verifier._validation import BlockContext, chaincode_defined, validate_transaction
@@ -84,6 +88,8 @@ EndorseRead = Callable[[str, Sequence[str]], tuple[str, bytes]]
 MAX_RECORD = 1 << 24
 #: The chaincode response status of a success.
 OK = 200
+#: The error tables a contract's refusal is rebuilt from.
+_TABLES = (CHAINCODE_ERRORS, VERIFIER_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ class ChainReads:
         check. The node may withhold its newest blocks (nothing can tell that from one node):
         reads then see an older state, and each read says what it needs from it."""
         return VerifiedChain.of(self.fetch(0, None), self.anchor)
+
+    def records(self) -> VerifiedRecords:
+        """The cheaper way available: endorsed reads when proposals can be sent, else the
+        verified chain."""
+        return self.endorsed() if self.endorse is not None else self.verify()
 
     def endorsed(self) -> EndorsedRecords:
         """Endorsed reads, checked against the verified prefix of the chain that defines the
@@ -192,6 +203,15 @@ class VerifiedRecords(ABC):
 
     @abstractmethod
     def ceremony_record(self, cid: str) -> Any | None: ...
+
+    @abstractmethod
+    def answer(self, function: str, *args: str) -> Any:
+        """The contract's answer to the query ``function(args)`` on the verified state; a
+        refusal raises the contract's typed error."""
+
+    def results(self, qid: str) -> Any:
+        """``GetResults`` of ``qid`` (live counts, or the recorded tally), verified."""
+        return self.answer(FunctionName.GET_RESULTS, qid)
 
     def question(self, qid: str) -> Question:
         """The verified question record; NotVerified (``question_record``) when the verified
@@ -282,11 +302,6 @@ class EndorsedRecords(VerifiedRecords):
     def question_record(self, qid: str) -> Any | None:
         return self.answer(FunctionName.GET_QUESTION, qid)
 
-    def results(self, qid: str) -> Any:
-        """The contract's ``GetResults`` of ``qid`` (live counts, or the recorded tally), as
-        endorsed; NotVerified naming the failed check."""
-        return self.answer(FunctionName.GET_RESULTS, qid)
-
     def ceremony_record(self, cid: str) -> Any | None:
         return self.answer(FunctionName.GET_CEREMONY, cid)
 
@@ -314,6 +329,17 @@ class VerifiedChain(VerifiedRecords):
         """The decoded value of ``key`` in the verified state, None if absent."""
         found = self.state.get(key)
         return None if found is None else encoding.decode(found[0], max_size=MAX_RECORD)
+
+    def answer(self, function: str, *args: str) -> Any:
+        """The contract's own query function run on the verified state (a query reads no
+        clock and no caller identity; one that needs them is refused like any refusal)."""
+        context = TxContext(
+            "0" * 64, self.channel, Timestamp(0, 0), b"", [a.encode() for a in (function, *args)]
+        )
+        response = invoke(TxSimulator(self.state, context))
+        if response.status != OK:
+            raise Refusal.from_bytes(response.payload).error(*_TABLES)
+        return encoding.decode(response.payload, max_size=MAX_RECORD)
 
     def question_record(self, qid: str) -> Any | None:
         return self.record(keys.question_key(qid))

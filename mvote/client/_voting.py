@@ -21,7 +21,7 @@ from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster
 from mvote.chaincode._secret import Ceremony
 from mvote.client._contract import Contract
 from mvote.client._errors import GatewayError, NotVerified
-from mvote.client._verified import ChainReads, EndorsedRecords, VerifiedChain
+from mvote.client._verified import ChainReads, VerifiedChain, VerifiedRecords
 
 __all__ = [
     "CastResult",
@@ -157,10 +157,11 @@ class VotingContract:
         and checked); NotVerified naming the failed check."""
         return self._reads().verify()
 
-    def endorsed(self) -> EndorsedRecords:
-        """Endorsed reads (a constant cost per read), checked from the trust anchor;
-        NotVerified naming the failed check."""
-        return self._reads().endorsed()
+    def records(self) -> VerifiedRecords:
+        """Verified reads the cheaper way available (endorsed reads, a constant cost per read,
+        when proposals can be sent; else the verified chain); NotVerified naming the failed
+        check."""
+        return self._reads().records()
 
     @classmethod
     def over(

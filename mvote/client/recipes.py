@@ -109,12 +109,12 @@ def prepare_vote(
     ceremony's election key and kept with its seed for cast-or-audit.
 
     Nothing is prepared from the node's word: ``question`` (what the caller showed its user and
-    mapped the choices with) must be exactly the question as endorsed by enough organisations
-    and checked from the trust anchor (:meth:`VotingContract.endorsed`), and the election key is
-    that of the verified ceremony it names. Raises NotVerified (naming the check: ``question_record`` for a question
+    mapped the choices with) must be exactly the verified question (:meth:`VotingContract.records`:
+    endorsed by enough organisations, or from the verified chain), and the election key is that
+    of the verified ceremony it names. Raises NotVerified (naming the check: ``question_record`` for a question
     that differs, e.g. swapped option labels; a chain check for a forged block), RuleViolation,
     CeremonyNotComplete."""
-    records = contract.endorsed()
+    records = contract.records()
     return _prepare(records, key, records.same_question(question), choices, credential, code)
 
 
@@ -177,11 +177,11 @@ def vote(
     credential: SignedCredential | None = None,
     code: str | None = None,
 ) -> Voted:
-    """Vote on ``qid`` with ``key`` and get a receipt: read the question by an endorsed,
-    verified read, prepare and sign the ballot on this device (under the verified election key), cast
+    """Vote on ``qid`` with ``key`` and get a receipt: read the question verified
+    (:meth:`VotingContract.records`), prepare and sign the ballot on this device (under the verified election key), cast
     it, wait for the commit, issue the receipt. Raises NotVerified before anything is
     encrypted or sent when a read does not verify."""
-    records = contract.endorsed()
+    records = contract.records()
     question = records.question(qid)
     prepared = _prepare(records, key, question, choices, credential, code)
     request = prepared.request if isinstance(prepared, PreparedSecretBallot) else prepared
@@ -192,17 +192,17 @@ def vote(
 @dataclass(frozen=True)
 class Results:
     """A question and its results (``GetResults``: live counts, or the final tally), both
-    read by endorsed reads checked from the trust anchor."""
+    verified from the trust anchor (:meth:`VotingContract.records`)."""
 
     question: Question
     results: JsonObject
 
 
 def results(contract: VotingContract, qid: str) -> Results:
-    """The results of ``qid`` to show, verified (:meth:`VotingContract.endorsed`): the node
+    """The results of ``qid`` to show, verified (:meth:`VotingContract.records`): the node
     alone cannot change a count, a label or an outcome shown. Raises NotVerified, and the
     contract's refusals (NotFound)."""
-    records = contract.endorsed()
+    records = contract.records()
     question = records.question(qid)
     return Results(question, records.results(qid))
 

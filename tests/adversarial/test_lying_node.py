@@ -23,15 +23,21 @@ from typing import Any
 
 import pytest
 from lying_node import Insider, Lies, LyingNode, forge_json, insider_rewrite_writes, rewrite_writes
-from scenario.cli_support import Cli, serve
+from scenario.cli_support import PASSPHRASE, Cli, serve
 
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._crypto import group
 from mvote.chaincode._crypto.elgamal import ZERO
+from mvote.chaincode._errors import NotFound
+from mvote.chaincode._records import CastRequest
 from mvote.chaincode._stub import partial_key_range
+from mvote.cli._connect import connect as connect_cli
+from mvote.client import recipes
 from mvote.client._errors import NotVerified
-from mvote.client._verified import TrustAnchor, VerifiedChain
+from mvote.client._verified import ChainReads, TrustAnchor, VerifiedChain
+from mvote.client._voting import VotingContract
+from mvote.client._wallet import Wallet
 from mvote.node.material import NetworkMaterial
 from mvote.verifier._deliver import connect, fetch_blocks
 from mvote.verifier._envelope import unpack_block
@@ -52,21 +58,23 @@ class World:
     work: Path
     out: dict[str, Any]
 
-    def blocks(self) -> list[bytes]:
-        """The honest chain, straight from the node."""
+    def blocks(self, start: int = 0, stop: int | None = None, *, via: str = "") -> list[bytes]:
+        """The chain straight from the node (honest), or ``via`` another address."""
         org = self.material.peer_orgs[0]
         signer = load_signer(org.client.msp_dir, org.client.msp_id)
         channel = connect(
-            self.node_address, tls_root_certificates=org.node.tls_ca_path.read_bytes()
+            via or self.node_address, tls_root_certificates=org.node.tls_ca_path.read_bytes()
         )
         try:
-            return fetch_blocks(channel, signer, self.material.config.channel)
+            return fetch_blocks(channel, signer, self.material.config.channel, start, stop)
         finally:
             channel.close()
 
+    def anchor(self) -> TrustAnchor:
+        return TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
+
     def verified(self) -> VerifiedChain:
-        anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
-        return VerifiedChain.of(self.blocks(), anchor)
+        return VerifiedChain.of(self.blocks(), self.anchor())
 
     def sent_secrets(self) -> set[str]:
         """Which secret-carrying functions the lying node was asked to endorse."""
@@ -428,6 +436,32 @@ def test_forged_results_are_never_shown(world_liar: World) -> None:
     error = world.refused("results", "budget")
     assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
     assert "GetResults" in error["message"]
+
+
+def test_without_a_gateway_a_voter_reads_the_verified_chain(world_liar: World) -> None:
+    """Reads with no way to send proposals (a voter behind a service that relays blocks only)
+    fall back to the verified chain: the same records, the same refusals, the contract's own
+    query functions answering on the verified state."""
+    world = world_liar
+    with connect_cli(
+        world.material.directory, world.liar.address, None, None, default_role="client"
+    ) as conn:
+        reads = ChainReads(lambda a, b: world.blocks(a, b, via=world.liar.address), world.anchor())
+        contract = VotingContract(conn.channel.acting_as(conn.creator), reads=reads)
+        records = contract.records()
+        assert isinstance(records, VerifiedChain)
+        trip = records.question("trip").spec
+        voter = Wallet.load(world.out["wallets"][0]).unlock(PASSPHRASE)
+        assert isinstance(recipes.prepare_vote(contract, voter, trip, [0]), CastRequest)
+        assert records.results("budget") == world.out["results"]
+        with pytest.raises(NotFound):
+            records.answer("GetQuestion", "no-such-question")
+        key = keys.question_key("trip")
+        world.liar.lie(Lies(blocks=lambda c: rewrite_writes(c, key, forge_json(_swap_labels))))
+        with pytest.raises(NotVerified) as info:
+            recipes.prepare_vote(contract, voter, trip, [0])
+        assert info.value.field == "orderer_signature"
+    assert world.sent_secrets() == set()
 
 
 def test_a_chain_from_another_genesis_is_refused(world_liar: World) -> None:
