@@ -77,6 +77,11 @@ class Lies:
     #: Re-endorses a forged endorsed answer with the insider's own peer (else the real
     #: endorsements are left over the original bytes).
     insider: Insider | None = None
+    #: Answers every ``Endorse`` of a function with the first endorsed transaction of that
+    #: function it saw (a genuine one, for another proposal).
+    replay: bool = False
+    #: With ``endorsed``: the chaincode response status to claim.
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,24 +89,30 @@ class Insider:
     """What one institution holds and a lying node run by it can sign with: its peer's key, its
     admin's key, and (if it runs the ordering service) the orderer's key. Not a majority."""
 
-    peer: Signer
+    peers: tuple[Signer, ...]
     admin: Signer
     orderer: Signer
 
     @staticmethod
-    def of(material: NetworkMaterial, org: int = 0) -> Insider:
-        mine, ordering = material.peer_orgs[org], material.orderer_org
+    def of(material: NetworkMaterial, *orgs: int) -> Insider:
+        """The insiders of organisations ``orgs`` (default: the first alone) colluding; the
+        first one's admin submits."""
+        chosen = [material.peer_orgs[i] for i in orgs or (0,)]
+        ordering = material.orderer_org
         return Insider(
-            load_signer(mine.node.msp_dir, mine.node.msp_id),
-            load_signer(mine.admin.msp_dir, mine.admin.msp_id),
+            tuple(load_signer(org.node.msp_dir, org.node.msp_id) for org in chosen),
+            load_signer(chosen[0].admin.msp_dir, chosen[0].admin.msp_id),
             load_signer(ordering.node.msp_dir, ordering.node.msp_id),
         )
 
     def endorse(self, proposal_response_payload: bytes) -> list[proposal_response_pb2.Endorsement]:
-        """Its own peer's endorsement of a (forged) proposal response, and no other."""
-        endorser = self.peer.creator
-        signature = self.peer.sign(proposal_response_payload + endorser)
-        return [proposal_response_pb2.Endorsement(endorser=endorser, signature=signature)]
+        """Its own peers' endorsements of a (forged) proposal response, and no other."""
+        return [
+            proposal_response_pb2.Endorsement(
+                endorser=peer.creator, signature=peer.sign(proposal_response_payload + peer.creator)
+            )
+            for peer in self.peers
+        ]
 
 
 def invocation_args(signed_proposal: proposal_pb2.SignedProposal) -> list[bytes]:
@@ -124,6 +135,7 @@ class LyingNode:
         self.lies = Lies()
         self._lock = threading.Lock()
         self._endorsed: list[list[bytes]] = []
+        self._first: dict[bytes, bytes] = {}
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=OPTIONS)
         self._server.add_generic_rpc_handlers([_Handler(self)])
         credentials = grpc.ssl_server_credentials(
@@ -141,6 +153,7 @@ class LyingNode:
         with self._lock:
             self.lies = lies
             self._endorsed.clear()
+            self._first.clear()
 
     def endorsed(self) -> list[str]:
         """The contract function of every Endorse request received since the last :meth:`lie`."""
@@ -170,8 +183,16 @@ class LyingNode:
         if method == "/gateway.Gateway/Evaluate" and lies.answers is not None:
             return _lie_about_answer(request, response, lies.answers)
         if method == "/gateway.Gateway/Endorse" and lies.endorsed is not None:
-            return _lie_about_endorsement(request, response, lies.endorsed, lies.insider)
+            return _lie_about_endorsement(request, response, lies)
+        if method == "/gateway.Gateway/Endorse" and lies.replay:
+            return self._replayed(request, response)
         return response
+
+    def _replayed(self, request: bytes, response: bytes) -> bytes:
+        signed = gateway_pb2.EndorseRequest.FromString(request).proposed_transaction
+        function = invocation_args(signed)[0]
+        with self._lock:
+            return self._first.setdefault(function, response)
 
     def unary_stream(
         self, method: str, request: bytes, context: grpc.ServicerContext
@@ -234,21 +255,23 @@ def _lie_about_answer(request: bytes, response: bytes, lie: AnswerLie) -> bytes:
     return answer.SerializeToString()
 
 
-def _lie_about_endorsement(
-    request: bytes, response: bytes, lie: AnswerLie, insider: Insider | None
-) -> bytes:
+def _lie_about_endorsement(request: bytes, response: bytes, lies: Lies) -> bytes:
+    """Precondition: ``lies.endorsed`` is set."""
     signed = gateway_pb2.EndorseRequest.FromString(request).proposed_transaction
     function, *args = (a.decode() for a in invocation_args(signed))
     answer = gateway_pb2.EndorseResponse.FromString(response)
     prepared = answer.prepared_transaction
+    lie = lies.endorsed
+    assert lie is not None
 
     def edit(action: proposal_pb2.ChaincodeAction) -> bool:
         value = json.loads(action.response.payload) if action.response.payload else None
-        forged = lie(function, args, value)
-        action.response.payload = encoding.encode(forged)
+        action.response.payload = encoding.encode(lie(function, args, value))
+        if lies.status is not None:
+            action.response.status = lies.status
         return True
 
-    payload = edit_chaincode_action(prepared.payload, edit, insider)
+    payload = edit_chaincode_action(prepared.payload, edit, lies.insider)
     if payload is not None:
         prepared.payload = payload
     return answer.SerializeToString()

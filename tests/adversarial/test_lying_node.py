@@ -29,10 +29,11 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._crypto import group
 from mvote.chaincode._crypto.elgamal import ZERO
-from mvote.chaincode._errors import NotFound
+from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, NotFound
 from mvote.chaincode._records import CastRequest
 from mvote.chaincode._stub import partial_key_range
 from mvote.cli._connect import connect as connect_cli
+from mvote.client import _trustee as tr
 from mvote.client import recipes
 from mvote.client._errors import NotVerified
 from mvote.client._verified import ChainReads, TrustAnchor, VerifiedChain
@@ -530,3 +531,109 @@ def test_a_block_is_what_the_verified_state_is_built_from(world: World) -> None:
     chain = world.verified()
     assert chain.height == len(blocks)
     assert unpack_block(blocks[-1]).number == chain.height - 1
+
+
+# --- every other refusal of the verified reads ---------------------------------------------------
+
+
+def test_a_replayed_endorsed_answer_is_refused(world_liar: World) -> None:
+    """A genuine endorsed answer to another proposal (the node keeps the first it saw and
+    sends it again): every signature holds, the proposal is not this one."""
+    world = world_liar
+    world.liar.lie(Lies(replay=True))
+    world.cli.json("results", "budget")  # the node keeps GetQuestion(budget), endorsed
+    error = world.refused("vote", "trip", "--wallet", world.out["wallets"][0], "-c", "Gyeongju")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsed_read"
+    assert "GetQuestion" in error["message"] and "trip" in error["message"]
+    assert world.sent_secrets() == set()
+
+
+def test_an_endorsed_answer_that_is_no_success_is_refused(world_liar: World) -> None:
+    """Two organisations colluding (a majority: this passes every signature and policy check)
+    endorse a response whose status is not 200: it is not an answer to act on."""
+    world = world_liar
+    majority = Insider.of(world.material, 0, 1)
+    world.liar.lie(Lies(endorsed=lambda f, a, v: v, insider=majority, status=300))
+    error = world.refused("results", "budget")
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsed_read"
+    assert "status 300" in error["message"]
+
+
+def test_endorsed_reads_need_a_gateway(world: World) -> None:
+    reads = ChainReads(lambda a, b: world.blocks(a, b), world.anchor())
+    with pytest.raises(NotVerified) as info:
+        reads.endorsed()
+    assert info.value.field == "trust_anchor"
+
+
+def test_records_the_verified_state_does_not_hold_are_refused(world: World) -> None:
+    chain = world.verified()
+    for read, check in ((chain.question, "question_record"), (chain.ceremony, "ceremony_record")):
+        with pytest.raises(NotVerified) as info:
+            read("nope")
+        assert info.value.field == check and "'nope'" in info.value.message
+    with pytest.raises(NotVerified) as open_mode:
+        chain.election_key(chain.question("trip"))
+    assert open_mode.value.field == "question_record" and "not secret" in open_mode.value.message
+
+
+def test_an_election_key_of_a_ceremony_not_complete_is_refused(world: World) -> None:
+    chain = world.verified()
+    dealing = _altered(chain, {keys.ceremony_key("board"): lambda c: c.update(state="DEALING")})
+    with pytest.raises(CeremonyNotComplete) as info:
+        dealing.election_key(dealing.question("poll"))
+    assert info.value.field == "election"
+
+
+def test_totals_of_a_question_not_aggregated_are_refused(world: World) -> None:
+    chain = world.verified()
+    with pytest.raises(AggregationIncomplete) as info:
+        chain.secret_totals(chain.question("poll"))
+    assert info.value.field == "shard"
+
+
+def test_a_dealing_under_another_trustees_key_is_refused(world: World) -> None:
+    """Trustee 3's genuine, signed dealing stored as trustee 2's."""
+    chain = world.verified()
+    ceremony = chain.ceremony("pending")
+    third = chain.record(keys.dealing_key("pending", 3))
+
+    def swap(record: dict[str, Any]) -> None:
+        record.clear()
+        record.update(third)
+
+    lied = _altered(chain, {keys.dealing_key("pending", 2): swap})
+    with pytest.raises(NotVerified) as info:
+        lied.dealings(ceremony)
+    assert info.value.field == "dealing" and "trustee 3's dealing" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        # Not registered in the ceremony: fresh keys at index 1.
+        (lambda channel: tr.new_trustee(channel, "board", 3, 2, 1), "is not this trustee's"),
+        # Another ceremony shape than the verified record's.
+        (lambda channel: tr.new_trustee(channel, "board", 4, 2, 1), "2 of 3"),
+    ],
+)
+def test_a_trustee_acts_only_in_its_own_verified_ceremony(
+    world: World, make: Callable[[str], tr.TrusteeSecrets], says: str
+) -> None:
+    with connect_cli(
+        world.material.directory, world.liar.address, None, None, default_role="admin"
+    ) as conn:
+        trustee = make(conn.channel_name)
+        with pytest.raises(NotVerified) as info:
+            recipes.dealing_posting(conn.contract, trustee)
+    assert info.value.field == "ceremony_record" and says in info.value.message
+
+
+def test_a_trustees_commands_refuse_what_the_verified_state_rules_out(world: World) -> None:
+    board = world.out["board"][0]
+    done = world.refused("trustee", "check", "--trustee", board)
+    assert done["code"] == "INVALID_TRANSITION" and "COMPLETE" in done["message"]
+    open_mode = world.cli.json("trustee", "decrypt", "trip", "--trustee", board, code=2)
+    assert open_mode["error"]["code"] == "INVALID_FIELD"
+    still_open = world.refused("trustee", "decrypt", "poll", "--trustee", board)
+    assert still_open["code"] == "INVALID_TRANSITION" and "OPEN" in still_open["message"]
