@@ -62,10 +62,16 @@ from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator, 
 from mvote.chaincode._stub import Timestamp
 from mvote.client._errors import NotVerified
 from mvote.verifier._chain import ChainReport, verify_chain
+from mvote.verifier._checks import Check
 from mvote.verifier._errors import ERRORS as VERIFIER_ERRORS
 from mvote.verifier._mvcc import VALID, MemoryWorldState
 from mvote.verifier._replay import secret_sums
-from mvote.verifier._validation import BlockContext, chaincode_defined, validate_transaction
+from mvote.verifier._validation import (
+    BlockContext,
+    Reason,
+    chaincode_defined,
+    validate_transaction,
+)
 
 __all__ = [
     "BlockRange",
@@ -279,8 +285,9 @@ class EndorsedRecords(VerifiedRecords):
         verdict = validate_transaction(self._context, 0, envelope)
         tx = verdict.transaction
         if verdict.code != VALID or tx is None:
-            reason = verdict.reasons[0]
-            raise NotVerified(f"{function}: {reason.message}", check=str(reason.check))
+            # Every failure of validate_transaction comes with its reason (the failing check).
+            reasons = verdict.reasons or [Reason(Check.VALIDATION_CODE, f"code {verdict.code}")]
+            raise NotVerified(f"{function}: {reasons[0].message}", check=str(reasons[0].check))
         asked = (function, *args)
         if (
             tx.tx_id != tx_id
