@@ -109,10 +109,11 @@ def prepare_vote(
     ceremony's election key and kept with its seed for cast-or-audit.
 
     Nothing is prepared from the node's word: ``question`` (what the caller showed its user and
-    mapped the choices with) must be exactly the verified question (:meth:`VotingContract.records`:
-    endorsed by enough organisations, or from the verified chain), and the election key is that
-    of the verified ceremony it names. Raises NotVerified (naming the check: ``question_record`` for a question
-    that differs, e.g. swapped option labels; a chain check for a forged block), RuleViolation,
+    mapped the choices with) must be exactly the verified question
+    (:meth:`VotingContract.records`: endorsed by enough organisations, or from the verified
+    chain), and the election key is that of the verified ceremony it names. Raises NotVerified
+    (naming the check: ``question_record`` for a question that differs, e.g. swapped option
+    labels; ``endorsement_signature`` for an altered answer, ...), RuleViolation,
     CeremonyNotComplete."""
     records = contract.records()
     return _prepare(records, key, records.same_question(question), choices, credential, code)
@@ -178,9 +179,9 @@ def vote(
     code: str | None = None,
 ) -> Voted:
     """Vote on ``qid`` with ``key`` and get a receipt: read the question verified
-    (:meth:`VotingContract.records`), prepare and sign the ballot on this device (under the verified election key), cast
-    it, wait for the commit, issue the receipt. Raises NotVerified before anything is
-    encrypted or sent when a read does not verify."""
+    (:meth:`VotingContract.records`), prepare and sign the ballot on this device (under the
+    verified election key), cast it, wait for the commit, issue the receipt. Raises NotVerified
+    before anything is encrypted or sent when a read does not verify."""
     records = contract.records()
     question = records.question(qid)
     prepared = _prepare(records, key, question, choices, credential, code)
@@ -480,9 +481,10 @@ def post_decryption(
     contract: VotingContract, trustee: trustees.TrusteeSecrets, qid: str
 ) -> Decrypted:
     """Post the trustee's proved partial decryptions of ``qid``'s totals (recomputed from the
-    verified ballot records, see :func:`decryption_totals`; no ballot is decrypted). Precondition: the trustee holds its
-    secret share (the ceremony completed). Raises InvalidField, InvalidTransition,
-    AggregationIncomplete, and the contract's refusals."""
+    verified ballot records, see :func:`decryption_totals`; no ballot is decrypted).
+    Precondition: the trustee holds its secret share (the ceremony completed). Raises
+    NotVerified, InvalidField, InvalidTransition, AggregationIncomplete, and the contract's
+    refusals."""
     totals = decryption_totals(contract, trustee, qid)
     posting = trustees.decryption_posting(trustee, qid, totals)
     return Decrypted(len(totals), contract.post_decryption(posting))
