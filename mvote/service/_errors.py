@@ -8,6 +8,7 @@ tables: docs/gen_errors.py).
 from __future__ import annotations
 
 from mvote.chaincode._errors import ErrorTable, MvoteError
+from mvote.service._rest_errors import REST_ERRORS
 
 
 class RateLimited(MvoteError):
@@ -52,11 +53,13 @@ class ProfileInvalid(MvoteError):
     )
 
 
-#: The service's error table: every error class with a code that mvote.service defines.
+#: The service's error table: every error class with a code that mvote.service defines (the
+#: REST API's own refusals, ``_rest_errors.REST_ERRORS``, last).
 ERRORS: ErrorTable = (
     RateLimited,
     StreamLimit,
     IntegratorUnknown,
     NoPostingIdentity,
     ProfileInvalid,
+    *REST_ERRORS,
 )

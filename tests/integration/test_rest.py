@@ -1,0 +1,339 @@
+"""The REST API (mvote.service._rest) on a real uvicorn server in front of a real embedded node:
+an operator's signed requests, a voter's ballot with a receipt that verifies from the genesis
+hash, the reads, every refusal class with its stable code in an application/problem+json body
+and no state change, and the OpenAPI document kept in docs/ equal to the one served."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from grpc_support import Served
+from node_support import cast_request, open_question_spec, voter_key
+from rest_support import Rest, foreign_admin, serve_rest
+
+from mvote.chaincode import _errors as chaincode_errors
+from mvote.chaincode import encoding
+from mvote.chaincode._errors import error_types
+from mvote.chaincode._records import QuestionSpec
+from mvote.client import _errors as client_errors
+from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.service import _errors as service_errors
+from mvote.service._rest_auth import signed_headers
+from mvote.verifier import Receipt, verify_receipt
+from mvote.verifier import _errors as verifier_errors
+from mvote.verifier._chain import verify_chain
+
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+TYPES = error_types(
+    chaincode_errors.ERRORS, verifier_errors.ERRORS, client_errors.ERRORS, service_errors.ERRORS
+)
+
+
+@pytest.fixture(scope="module")
+def rest(served: Served) -> Iterator[Rest]:
+    yield from serve_rest(served)
+
+
+@pytest.fixture(scope="module")
+def question(rest: Rest) -> dict[str, Any]:
+    """An OPEN single-choice question whose voters hold a registrar credential, created and
+    opened by city hall's admin through REST."""
+    spec = open_question_spec("rest-q", time.time(), options=("Jeju", "Busan", "Seoul"))
+    created = rest.signed("POST", "/v1/questions", spec, params={"open": "true"})
+    assert created.status_code == 200, created.text
+    assert created.json()["question"]["state"] == "OPEN"
+    assert created.json()["question"]["owner"] == "CityhallMSP"
+    return spec
+
+
+def _ballot(rest: Rest, spec: dict[str, Any], voter: int, choice: int) -> bytes:
+    return encoding.encode(cast_request(rest.channel, spec, voter_key(voter), choice).to_json())
+
+
+def refused(response: httpx.Response, status: int, code: str, field: str | None) -> None:
+    """``response`` is the problem of ``code`` naming ``field``, as docs/errors.md lists it."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["code"], body["field"], body["status"]) == (code, field, status), body
+    assert body["type"] == f"urn:mvote:error:{code}"
+    assert body["title"] == TYPES[code].summary
+    assert body["detail"]
+
+
+def _state(rest: Rest, qid: str) -> tuple[int, Any]:
+    return rest.height(), rest.http.get(f"/v1/questions/{qid}/results").json()
+
+
+# --- voters ------------------------------------------------------------------------------------
+
+
+def test_a_voter_casts_over_rest_and_the_receipt_verifies(
+    rest: Rest, question: dict[str, Any]
+) -> None:
+    raw = _ballot(rest, question, 1, 1)
+    cast = rest.cast(raw, receipt="true")
+    assert cast.status_code == 200, cast.text
+    answer = cast.json()
+    assert answer["qid"] == "rest-q" and answer["block_number"] > 0
+    receipt = Receipt.from_bytes(encoding.encode(answer["receipt"]))
+    report = verify_receipt(receipt, anchor=rest.served.material.genesis_hash)
+    assert report.verified, [c for c in report.checks if not c.ok]
+    assert (receipt.tracker, receipt.tx_id) == (answer["tracker"], answer["transaction_id"])
+    # Later, from the voter's key alone: the same receipt, and the history entry.
+    voter = voter_public_hex(voter_key(1))
+    again = rest.http.get(f"/v1/questions/rest-q/receipts/{voter}")
+    assert again.status_code == 200 and again.json() == answer["receipt"]
+    history = rest.http.get(f"/v1/voters/{voter}/history").json()
+    assert [(h["qid"], h["tracker"]) for h in history["history"]] == [("rest-q", answer["tracker"])]
+    results = rest.http.get("/v1/questions/rest-q/results").json()
+    assert results["counts"] == [0, 1, 0] and results["final"] is False
+
+
+def test_questions_are_listed_filtered_and_paged(rest: Rest, question: dict[str, Any]) -> None:
+    page = rest.http.get("/v1/questions", params={"page_size": "1", "search": "busan"}).json()
+    assert [q["qid"] for q in page["questions"]] == ["rest-q"] and page["total"] == 1
+    assert rest.http.get("/v1/questions", params={"state": "CLOSED"}).json()["total"] == 0
+    one = rest.http.get("/v1/questions/rest-q").json()
+    assert QuestionSpec.from_json({k: one[k] for k in question}).to_json() == question
+    refused(
+        rest.http.get("/v1/questions", params={"page_size": "0"}), 400, "INVALID_FIELD", "page_size"
+    )
+    refused(rest.http.get("/v1/questions/no-such-q"), 404, "NOT_FOUND", "qid")
+    refused(rest.http.get("/v1/questions/NOT_AN_ID"), 400, "INVALID_FIELD", "qid")
+
+
+def test_the_chain_read_over_rest_verifies_from_the_genesis_hash(rest: Rest) -> None:
+    info = rest.http.get("/v1/chain").json()
+    anchor = rest.served.material.genesis_hash
+    assert info["genesis_hash"] == anchor.hex() and info["channel"] == rest.channel
+    blocks = []
+    for number in range(info["height"]):
+        got = rest.http.get(f"/v1/blocks/{number}")
+        assert got.headers["content-type"] == "application/octet-stream"
+        blocks.append(got.content)
+    assert verify_chain(blocks, anchor).findings == []
+    refused(rest.http.get(f"/v1/blocks/{info['height'] + 100}"), 404, "NOT_FOUND", "block")
+
+
+def test_refused_ballots_change_nothing(rest: Rest, question: dict[str, Any]) -> None:
+    rest.cast(_ballot(rest, question, 2, 0)).raise_for_status()
+    before = _state(rest, "rest-q")
+    good = _ballot(rest, question, 3, 0)
+    value = json.loads(good)
+    forged = dict(value, sig=("00" if value["sig"][:2] != "00" else "11") + value["sig"][2:])
+    elsewhere = dict(value, ballot=dict(value["ballot"], channel="elsewhere"))
+    spec = QuestionSpec.from_json(dict(question, qid="no-such-q"))
+    unknown = prepare_ballot(voter_key(3), channel=rest.channel, question=spec, choices=(0,))
+    cases = [
+        (rest.cast(_ballot(rest, question, 2, 1)), 409, "ALREADY_VOTED", "ballot.voter"),
+        (rest.cast(encoding.encode(forged)), 400, "BAD_SIGNATURE", "sig"),
+        (rest.cast(good.replace(b"{", b"{ ", 1)), 400, "NON_CANONICAL", "request"),
+        (rest.cast(b"{not json"), 400, "MALFORMED", "request"),
+        (rest.cast(b""), 400, "MALFORMED", "request"),
+        (rest.cast(encoding.encode(elsewhere)), 400, "WRONG_CHANNEL", "ballot.channel"),
+        (rest.cast(encoding.encode(unknown.to_json())), 404, "NOT_FOUND", "qid"),
+        (rest.cast(encoding.encode({"sig": value["sig"]})), 400, "INVALID_FIELD", "ballot"),
+        (rest.cast(b"[" + b" " * (2 << 20) + b"]"), 413, "TOO_LARGE", "body"),
+        (
+            rest.http.post("/v1/ballots", content=good, headers={"content-type": "text/plain"}),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "content-type",
+        ),
+    ]
+    for response, status, code, field in cases:
+        refused(response, status, code, field)
+    assert _state(rest, "rest-q") == before
+
+
+def test_unknown_routes_and_methods_are_problems(rest: Rest) -> None:
+    refused(rest.http.get("/v1/nothing-here"), 404, "ROUTE_NOT_FOUND", "path")
+    refused(rest.http.delete("/v1/questions"), 405, "METHOD_NOT_ALLOWED", "method")
+    refused(rest.http.get("/v1/blocks/minus-one"), 400, "INVALID_FIELD", "number")
+
+
+# --- operators ---------------------------------------------------------------------------------
+
+
+def test_an_operator_runs_a_roster_question_to_its_tally(rest: Rest) -> None:
+    voters = [voter_key(n) for n in (10, 11, 12)]
+    keys = [voter_public_hex(v) for v in voters]
+    made = rest.signed("POST", "/v1/rosters", {"rid": "rest-roster", "title": "Class 3B"})
+    assert made.status_code == 200, made.text
+    added = rest.signed("POST", "/v1/rosters/rest-roster/entries", {"public_keys": keys})
+    assert added.json()["added"] == 3 and added.json()["roster"]["count"] == 3
+    sealed = rest.signed("POST", "/v1/rosters/rest-roster/seal")
+    assert sealed.json()["roster"]["sealed"] is True
+    assert rest.http.get("/v1/rosters/rest-roster").json()["sealed"] is True
+    now = int(time.time())
+    spec = {
+        "qid": "rest-trip",
+        "title": "Where should the class trip go?",
+        "description": "",
+        "options": ["Gyeongju", "Jeju"],
+        "rule": {"kind": "single"},
+        "eligibility": {"kind": "roster", "roster": "rest-roster"},
+        "schedule": {"opens_at": now - 60, "closes_at": now + 3600},
+        "mode": "open",
+        "shards": 2,
+    }
+    created = rest.signed("POST", "/v1/questions", spec)
+    assert created.json()["question"]["state"] == "DRAFT"
+    assert rest.signed("POST", "/v1/questions/rest-trip/open").json()["question"]["state"] == "OPEN"
+    question = QuestionSpec.from_json(spec)
+    for voter, choice in zip(voters, (1, 1, 0), strict=True):
+        ballot = prepare_ballot(voter, channel=rest.channel, question=question, choices=(choice,))
+        rest.cast(encoding.encode(ballot.to_json())).raise_for_status()
+    early = rest.signed("POST", "/v1/questions/rest-trip/close")
+    refused(early, 409, "INVALID_TRANSITION", "reason")
+    closed = rest.signed("POST", "/v1/questions/rest-trip/close", params={"reason": "all voted"})
+    assert closed.json()["question"]["state"] == "CLOSED"
+    tallied = rest.signed("POST", "/v1/questions/rest-trip/tally")
+    assert tallied.status_code == 200, tallied.text
+    assert tallied.json()["already"] is False
+    assert rest.http.get("/v1/questions/rest-trip").json()["state"] == "TALLIED"
+    assert tallied.json()["tally"]["counts"] == [1, 2]
+    results = rest.http.get("/v1/questions/rest-trip/results").json()
+    assert results["final"] is True
+
+
+def test_operator_requests_from_anyone_but_an_institution_admin_change_nothing(
+    rest: Rest,
+) -> None:
+    spec = open_question_spec("rest-never", time.time())
+    raw = encoding.encode(spec)
+    height = rest.height()
+    headers = signed_headers(rest.admin(), "POST", "/v1/questions", raw)
+    json_type = {"content-type": "application/json"}
+    cases = [
+        # no signature at all
+        (
+            rest.http.post("/v1/questions", content=raw, headers=json_type),
+            401,
+            "SIGNATURE_REQUIRED",
+            "Mvote-Identity",
+        ),
+        # a client (not an admin) of the institution
+        (
+            rest.signed("POST", "/v1/questions", spec, signer=rest.served.signer()),
+            403,
+            "ADMIN_REQUIRED",
+            "Mvote-Identity",
+        ),
+        # an admin of another institution of the channel
+        (
+            rest.signed("POST", "/v1/questions", spec, signer=rest.admin("district")),
+            403,
+            "IDENTITY_REFUSED",
+            "Mvote-Identity",
+        ),
+        # an 'admin' certificate from a CA the institution's MSP does not trust
+        (
+            rest.signed("POST", "/v1/questions", spec, signer=foreign_admin("CityhallMSP")),
+            403,
+            "IDENTITY_REFUSED",
+            "Mvote-Identity",
+        ),
+        # a body other than the one signed
+        (
+            rest.http.post(
+                "/v1/questions",
+                content=raw.replace(b"rest-never", b"rest-other"),
+                headers={**headers, **json_type},
+            ),
+            401,
+            "REQUEST_SIGNATURE_INVALID",
+            "Mvote-Signature",
+        ),
+        # a signature over another path
+        (
+            rest.http.post("/v1/rosters", content=raw, headers={**headers, **json_type}),
+            401,
+            "REQUEST_SIGNATURE_INVALID",
+            "Mvote-Signature",
+        ),
+        # signed an hour ago
+        (
+            rest.signed("POST", "/v1/questions", spec, timestamp=int(time.time()) - 3600),
+            401,
+            "REQUEST_EXPIRED",
+            "Mvote-Timestamp",
+        ),
+        # not base64
+        (
+            rest.http.post(
+                "/v1/questions",
+                content=raw,
+                headers={**headers, **json_type, "Mvote-Signature": "%%%"},
+            ),
+            401,
+            "REQUEST_SIGNATURE_INVALID",
+            "Mvote-Signature",
+        ),
+    ]
+    for response, status, code, field in cases:
+        refused(response, status, code, field)
+    assert rest.height() == height
+    refused(rest.http.get("/v1/questions/rest-never"), 404, "NOT_FOUND", "qid")
+
+
+def test_a_signed_operator_request_is_taken_once(rest: Rest) -> None:
+    body = {"rid": "rest-once", "title": "Once"}
+    raw = encoding.encode(body)
+    headers = {
+        **signed_headers(rest.admin(), "POST", "/v1/rosters", raw),
+        "content-type": "application/json",
+    }
+    first = rest.http.post("/v1/rosters", content=raw, headers=headers)
+    assert first.status_code == 200, first.text
+    height = rest.height()
+    refused(
+        rest.http.post("/v1/rosters", content=raw, headers=headers),
+        401,
+        "REQUEST_REPLAYED",
+        "Mvote-Signature",
+    )
+    assert rest.height() == height
+
+
+def test_operator_refusals_of_the_contract_keep_their_codes(
+    rest: Rest, question: dict[str, Any]
+) -> None:
+    height = rest.height()
+    again = rest.signed("POST", "/v1/questions", question)
+    refused(again, 409, "ALREADY_EXISTS", "qid")
+    bad_spec = dict(question, qid="rest-bad", options=["only one"])
+    refused(rest.signed("POST", "/v1/questions", bad_spec), 400, "INVALID_FIELD", "options")
+    refused(rest.signed("POST", "/v1/questions/rest-q/open"), 409, "INVALID_TRANSITION", "state")
+    refused(rest.signed("POST", "/v1/questions/rest-q/tally"), 409, "QUESTION_OPEN", "qid")
+    refused(
+        rest.signed("POST", "/v1/rosters/no-roster/entries", {"public_keys": ["zz"]}),
+        400,
+        "INVALID_FIELD",
+        "body.public_keys[0]",
+    )
+    assert rest.height() == height
+
+
+# --- the OpenAPI document ----------------------------------------------------------------------
+
+
+def test_the_openapi_document_in_docs_is_the_one_served(rest: Rest) -> None:
+    served = rest.http.get("/openapi.json")
+    assert served.status_code == 200
+    kept = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    assert served.json() == kept, (
+        "docs/openapi.json differs from what the REST API serves; regenerate it with "
+        ".venv/bin/python docs/gen_openapi.py"
+    )
+    # Kept in the one spelling docs/gen_openapi.py writes (sorted keys, two-space indent).
+    assert json.dumps(kept, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == (
+        OPENAPI.read_text(encoding="utf-8")
+    )
