@@ -14,8 +14,9 @@ identity is a valid certificate of its own institution's MSP (chained to the MSP
 the channel's configuration, with Fabric's rules: :meth:`mvote.verifier._msp.MSP.validate`),
 within its validity period, with the MSP's admin role (:meth:`MSP.satisfies_role`), the
 signature verifies (:func:`mvote.verifier._signatures.verify_p256_sha256`), the timestamp is
-within the allowed skew of the service's clock, and the same signed request was not received
-before (a replay within the skew window).
+within the allowed skew of the service's clock, and the same signature was not received before
+(a replay within the skew window). Fabric's signatures are randomised and low-S in canonical DER,
+so a request has one encoding of each signature: a retry signs again, a replay repeats one.
 """
 
 from __future__ import annotations
@@ -187,9 +188,17 @@ class AdminAuthority:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_genesis(cls, genesis_block: bytes, msp_id: str) -> AdminAuthority:
+    def from_genesis(
+        cls,
+        genesis_block: bytes,
+        msp_id: str,
+        *,
+        skew_seconds: int = DEFAULT_SKEW_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> AdminAuthority:
         """The authority over ``msp_id`` as the channel's genesis block configures it."""
-        return cls(channel_config_from_block(genesis_block).msps, msp_id)
+        msps = channel_config_from_block(genesis_block).msps
+        return cls(msps, msp_id, skew_seconds=skew_seconds, clock=clock)
 
     @property
     def _msp(self) -> MSP:
@@ -216,7 +225,7 @@ class AdminAuthority:
                 f"{self.msp_id} identity without the admin role",
                 field=IDENTITY_HEADER,
             )
-        self._remember(hashlib.sha256(identity.serialized + b"\n" + signed).digest(), now)
+        self._remember(hashlib.sha256(signature).digest(), now)
         return Operator(identity.mspid, identity.cert.subject.rfc4514_string(), identity.id)
 
     def _timestamp(self, text: str, now: int) -> int:
@@ -274,8 +283,8 @@ class AdminAuthority:
                 del self._seen[oldest]
             if key in self._seen:
                 raise RequestReplayed(
-                    f"{SIGNATURE_HEADER}: this signed request was already received; sign "
-                    "each request anew",
+                    f"{SIGNATURE_HEADER}: this signature was already received; sign each "
+                    "request anew",
                     field=SIGNATURE_HEADER,
                 )
             self._seen[key] = now

@@ -123,12 +123,7 @@ _BAD_REQUEST = (
     "BAD_SHARE",
     "PLAINTEXT_OUT_OF_RANGE",
     "AUDIT_MISMATCH",
-    "MALFORMED_PROTO",
-    "BAD_IDENTITY",
-    "BAD_SIGNATURE_ENCODING",
-    "HIGH_S",
-    "SIGNATURE_MISMATCH",
-    "UNKNOWN_MSP",
+    "UNSUPPORTED",
 )
 _FORBIDDEN = (
     "UNAUTHORISED",
@@ -136,6 +131,7 @@ _FORBIDDEN = (
     "BAD_CREDENTIAL",
     "BAD_ONSITE_CODE",
     "IDENTITY_EXPIRED",
+    "NOT_TRUSTEE",
     "IDENTITY_REFUSED",
     "ADMIN_REQUIRED",
 )
@@ -160,7 +156,9 @@ _CONFLICT = (
     "COMMIT_ERROR",
     "DUPLICATE_TRANSACTION",
 )
-_UNAVAILABLE = ("NOT_RUNNING", "NO_POSTING_IDENTITY", "OPERATOR_UNAVAILABLE")
+_UNAVAILABLE = ("NOT_RUNNING", "LEDGER_UNAVAILABLE", "NO_POSTING_IDENTITY", "OPERATOR_UNAVAILABLE")
+#: Faults behind the service (the network did not answer as it should): a bad gateway.
+_BAD_GATEWAY = ("DELIVER_FAILED", "ENDORSEMENT_FAILED", "ENDORSEMENT_MISMATCH", "CLOCK_SKEW")
 
 #: The HTTP status of each code the REST API answers with; a code not listed is a 400 (it
 #: names something wrong with the request) unless :func:`http_status` finds it is a fault.
@@ -171,6 +169,7 @@ HTTP_STATUS: Mapping[str, int] = MappingProxyType(
         **dict.fromkeys(_FORBIDDEN, 403),
         **dict.fromkeys(_CONFLICT, 409),
         **dict.fromkeys(_UNAVAILABLE, 503),
+        **dict.fromkeys(_BAD_GATEWAY, 502),
         "NOT_FOUND": 404,
         "ROUTE_NOT_FOUND": 404,
         "METHOD_NOT_ALLOWED": 405,
@@ -180,6 +179,8 @@ HTTP_STATUS: Mapping[str, int] = MappingProxyType(
         "TOO_MANY_STREAMS": 429,
         "STREAM_LIMIT": 429,
         "COMMIT_TIMEOUT": 504,
+        # The root error: a fault of the service, never of the request.
+        "INTERNAL": 500,
         "COMMIT_STATUS_ERROR": 504,
     }
 )
