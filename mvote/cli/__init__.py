@@ -6,7 +6,7 @@ May import every part of mvote. The commands live in this package's modules:
 - ``demo_cmd``: ``demo``
 - ``operator``: ``question ...``, ``roster ...``, ``tally``, ``results``, ``export``
 - ``voter``: ``wallet ...``, ``registrar keygen``, ``credential issue``, ``vote``, ``history``
-- ``service_cmds``: ``serve``, ``network profile``, ``network integrator``
+- ``service_cmds``: ``serve``, ``fetch-chain``, ``network profile``, ``network integrator``
 - ``trustee``: ``trustee keygen``, ``trustee ceremony ...``, ``trustee check``, ``trustee decrypt``
 
 Every command that talks to a node does so over the Fabric Gateway (``--node``, ``--network``,
@@ -48,6 +48,7 @@ app.command("results")(operator.results)
 app.command("tally")(operator.tally)
 app.command("export")(operator.export)
 app.command("serve")(service_cmds.serve)
+app.command("fetch-chain")(service_cmds.fetch_chain)
 node_cmds.network_app.command("profile")(service_cmds.profile)
 node_cmds.network_app.command("integrator")(service_cmds.integrator)
 

@@ -13,13 +13,14 @@ import typer
 
 from mvote.chaincode._errors import MvoteError
 from mvote.cli._common import JsonOpt, fail
-from mvote.cli._connect import load_material
+from mvote.cli._connect import connect_profile, load_material
 from mvote.cli.node_cmds import _refuse
 from mvote.client._identity import load_signer
 from mvote.node.material import NetworkMaterial, issue_integrator_certificate
 from mvote.service._grpc import IntegratorTrust, ServerTls
 from mvote.service._profile import Endpoint, Profile
 from mvote.service._serve import start_service
+from mvote.verifier._chainfile import write_chain
 
 NetworkArg = Annotated[Path, typer.Argument(help="A network folder (mvote network init).")]
 
@@ -96,7 +97,16 @@ def serve(
         typer.Option("--admin-msp", help="An admin MSP folder, for trustee postings."),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 7443,
+    port: Annotated[
+        int, typer.Option(help="The integrators' port, mutual TLS (0 picks a free one).")
+    ] = 7443,
+    public_port: Annotated[
+        int | None,
+        typer.Option(
+            "--public-port",
+            help="Also serve voters, trustees and auditors (no client certificate) here.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Serve the mvote.v1 voting service for one institution, in front of its peer in the
@@ -113,15 +123,39 @@ def serve(
             admin=admin,
             host=host,
             port=port,
+            public_port=public_port,
         )
     except MvoteError as exc:
         _refuse(exc, as_json)
-    print(
-        json.dumps({"event": "listening", "service": running.server.address, "msp_id": msp_id}),
-        flush=True,
-    )
+    public = None if running.public is None else running.public.address
+    event = {"event": "listening", "service": running.server.address, "public": public}
+    print(json.dumps({**event, "msp_id": msp_id}), flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     running.stop()
+
+
+def fetch_chain(
+    out: Annotated[Path, typer.Argument(help="The chain file to write.")],
+    profile_path: Annotated[
+        Path, typer.Option("--profile", help="The network's public connection profile.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the whole chain through the profile's voting service (no Fabric identity) into a
+    chain file for `mvote-verify audit --chain FILE --profile P`."""
+    with connect_profile(profile_path) as conn:
+        try:
+            height = conn.client.chain_info().height
+            count = write_chain(out, conn.client.blocks(0, height - 1))
+        except MvoteError as exc:
+            _refuse(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps({"file": str(out), "blocks": count}))
+        return
+    typer.echo(
+        f"fetched {count} blocks to {out}; audit it: mvote-verify audit --chain {out} --profile "
+        f"{profile_path}"
+    )

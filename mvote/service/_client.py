@@ -127,6 +127,9 @@ class VotingClient:
     def post(self, posting: pb.TrusteePosting, *, timeout: float = 90.0) -> pb.PostingResponse:
         return self._unary("PostTrustee", posting, pb.PostingResponse, timeout)
 
+    def ceremony(self, cid: str, *, timeout: float = 30.0) -> pb.Ceremony:
+        return self._unary("GetCeremony", pb.GetCeremonyRequest(cid=cid), pb.Ceremony, timeout)
+
     def chain_info(self, *, timeout: float = 30.0) -> pb.ChainInfo:
         return self._unary("GetChainInfo", pb.GetChainInfoRequest(), pb.ChainInfo, timeout)
 

@@ -4,6 +4,8 @@
   integrator CAs (:class:`IntegratorTrust`, a TLS CA per institution); a call without one, or
   with one from another CA, fails the handshake. Each call is attributed to an integrator: the
   MSP id of the CA that issued its certificate and the certificate's subject (:class:`Caller`).
+- **The public address** (``trust=None``) serves voters, trustees and auditors, who hold no
+  client certificate: the same calls but CastStream, limited per source address.
 - **Limits**: per-integrator and per-source rate limits, open streams in all and per
   integrator (``RESOURCE_EXHAUSTED`` with ``RATE_LIMITED`` or ``STREAM_LIMIT``), the largest
   message taken (gRPC's own ``RESOURCE_EXHAUSTED``).
@@ -220,7 +222,7 @@ class VotingServicer:
     def __init__(
         self,
         service: VotingService,
-        trust: IntegratorTrust,
+        trust: IntegratorTrust | None,
         limits: Limits,
         *,
         commit_wait: float = COMMIT_WAIT_SECONDS,
@@ -235,7 +237,10 @@ class VotingServicer:
     # -- the frame of every call --
 
     def _admit(self, context: grpc.ServicerContext, method: str) -> Caller:
-        caller = self.trust.caller(context)
+        if self.trust is None:
+            caller = Caller("", "", _source(context.peer()))
+        else:
+            caller = self.trust.caller(context)
         self.calls.admit(caller)
         log.debug("%s from %s at %s", method, caller.integrator, caller.source)
         return caller
@@ -347,6 +352,12 @@ class VotingServicer:
             result=encoding.encode(done.value),
         )
 
+    def get_ceremony(self, request: pb.GetCeremonyRequest, caller: Caller) -> pb.Ceremony:
+        record = self.service.ceremony(request.cid)
+        return pb.Ceremony(
+            cid=request.cid, state=str(record["state"]), record=encoding.encode(record)
+        )
+
     def get_chain_info(self, request: pb.GetChainInfoRequest, caller: Caller) -> pb.ChainInfo:
         info = self.service.chain_info()
         return pb.ChainInfo(
@@ -379,6 +390,12 @@ class VotingServicer:
     ) -> Iterator[pb.CastStreamResponse]:
         try:
             caller = self._admit(context, "CastStream")
+            if caller.public:
+                raise IntegratorUnknown(
+                    "integrator: CastStream relays ballots for integrators; call it on the "
+                    "integrators' (mutual TLS) address",
+                    field="integrator",
+                )
             with self.streams.stream(caller):
                 yield from self._relay(requests, caller)
         except MvoteError as exc:
@@ -456,6 +473,7 @@ def _handlers(servicer: VotingServicer) -> grpc.GenericRpcHandler:
         "GetReceipt": v.unary("GetReceipt", pb.GetReceiptRequest, v.get_receipt),
         "GetHistory": v.unary("GetHistory", pb.GetHistoryRequest, v.get_history),
         "PostTrustee": v.unary("PostTrustee", pb.TrusteePosting, v.post_trustee),
+        "GetCeremony": v.unary("GetCeremony", pb.GetCeremonyRequest, v.get_ceremony),
         "GetChainInfo": v.unary("GetChainInfo", pb.GetChainInfoRequest, v.get_chain_info),
         "GetBlocks": grpc.unary_stream_rpc_method_handler(
             v.get_blocks, response_serializer=lambda m: m.SerializeToString()
@@ -469,15 +487,17 @@ def _handlers(servicer: VotingServicer) -> grpc.GenericRpcHandler:
 
 class VotingServer:
     """Serves ``service`` as ``mvote.v1.Voting`` on ``host:port`` (0: a free port, see
-    :attr:`port`) with mutual TLS: ``tls`` is the server's certificate, ``trust`` the CAs of the
-    integrators' client certificates."""
+    :attr:`port`) with TLS (``tls``, the server's certificate). With ``trust`` it is the
+    integrators' address: mutual TLS, a client certificate of one of those CAs required. With
+    ``trust=None`` it is the public address for voters, trustees and auditors: no client
+    certificate, every caller limited per source address, no CastStream."""
 
     def __init__(
         self,
         service: VotingService,
         *,
         tls: ServerTls,
-        trust: IntegratorTrust,
+        trust: IntegratorTrust | None,
         host: str = "127.0.0.1",
         port: int = 0,
         limits: Limits = DEFAULT_LIMITS,
@@ -516,11 +536,14 @@ class VotingServer:
             reflection.SERVICE_NAME,
         )
         reflection.enable_server_reflection(names, server)
-        credentials = grpc.ssl_server_credentials(
-            [(self.tls.key, self.tls.cert)],
-            root_certificates=self.trust.bundle,
-            require_client_auth=True,
-        )
+        if self.trust is None:
+            credentials = grpc.ssl_server_credentials([(self.tls.key, self.tls.cert)])
+        else:
+            credentials = grpc.ssl_server_credentials(
+                [(self.tls.key, self.tls.cert)],
+                root_certificates=self.trust.bundle,
+                require_client_auth=True,
+            )
         target = f"{self.host}:{self._requested_port}"
         self.port = server.add_secure_port(target, credentials)
         if self.port == 0:

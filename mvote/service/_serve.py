@@ -24,8 +24,12 @@ class Running:
     server: VotingServer
     service: VotingService
     gateways: tuple[Gateway, ...]
+    #: The public address (voters, trustees, auditors: no client certificate), if served.
+    public: VotingServer | None = None
 
     def stop(self, grace: float = 5.0) -> None:
+        if self.public is not None:
+            self.public.stop(grace)
         self.server.stop(grace)
         self.service.close()
         for gateway in self.gateways:
@@ -41,11 +45,14 @@ def start_service(
     admin: Signer | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    public_port: int | None = None,
     limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
+    public_limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
 ) -> Running:
     """Serve ``mvote.v1`` on ``host:port`` for the institution of ``signer`` (its client
-    identity), through its peer in ``profile``. Raises ProfileInvalid if the profile lists no
-    peer of that institution."""
+    identity), through its peer in ``profile``: the integrators' address (mutual TLS with
+    ``trust``) and, with ``public_port``, the public address (no client certificate) on the
+    same service. Raises ProfileInvalid if the profile lists no peer of that institution."""
     peer = profile.peer(signer.identity.msp_id)
     gateway = Gateway.connect(peer.address, signer, tls_root_certificates=peer.tls_ca)
     gateways = [gateway]
@@ -60,4 +67,10 @@ def start_service(
         )
     service = VotingService(contract, network, chaincode=profile.chaincode, postings=postings)
     server = VotingServer(service, tls=tls, trust=trust, host=host, port=port, limits=limits)
-    return Running(server.start(), service, tuple(gateways))
+    running = Running(server.start(), service, tuple(gateways))
+    if public_port is not None:
+        public = VotingServer(
+            service, tls=tls, trust=None, host=host, port=public_port, limits=public_limits
+        )
+        running.public = public.start()
+    return running

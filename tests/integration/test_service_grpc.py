@@ -29,7 +29,14 @@ from mvote.chaincode._errors import AlreadyVoted, BadSignature, Malformed, NotFo
 from mvote.client._errors import GatewayError
 from mvote.client._voting import VotingContract
 from mvote.node.material import issue_integrator_certificate
-from mvote.service import Limits, Rate, RateLimited, StreamLimit, VotingService
+from mvote.service import (
+    IntegratorUnknown,
+    Limits,
+    Rate,
+    RateLimited,
+    StreamLimit,
+    VotingService,
+)
 from mvote.service._client import ClientTls, VotingClient
 from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
 from mvote.service._proto import voting_pb2 as pb
@@ -285,3 +292,24 @@ def test_too_many_streams_are_refused(setup: Setup) -> None:
             list(stream)
         for c in clients:
             c.close()
+
+
+def test_the_public_address_serves_voters_without_a_certificate(setup: Setup) -> None:
+    org = setup.served.material.org("cityhall")
+    tls = ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes())
+    limits = Limits(per_source=Rate(1e-6, 3))
+    public = VotingServer(setup.service, tls=tls, trust=None, limits=limits).start()
+    try:
+        with VotingClient(public.address, ClientTls(setup.tls.root)) as voter:
+            done = voter.cast(setup.raw("g-open", 130))
+            assert done.block_number > 0
+            with pytest.raises(IntegratorUnknown):
+                list(voter.cast_stream(iter([]), timeout=30))
+            voter.chain_info()
+            height = setup.height()
+            with pytest.raises(RateLimited) as refused:
+                voter.cast(setup.raw("g-open", 131))
+            assert refused.value.field == "source"
+            assert setup.height() == height
+    finally:
+        public.stop(grace=1)

@@ -238,6 +238,22 @@ class PostingResponse(_message.Message):
     result: bytes
     def __init__(self, tx_id: _Optional[str] = ..., block_number: _Optional[int] = ..., result: _Optional[bytes] = ...) -> None: ...
 
+class GetCeremonyRequest(_message.Message):
+    __slots__ = ("cid",)
+    CID_FIELD_NUMBER: _ClassVar[int]
+    cid: str
+    def __init__(self, cid: _Optional[str] = ...) -> None: ...
+
+class Ceremony(_message.Message):
+    __slots__ = ("cid", "state", "record")
+    CID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    cid: str
+    state: str
+    record: bytes
+    def __init__(self, cid: _Optional[str] = ..., state: _Optional[str] = ..., record: _Optional[bytes] = ...) -> None: ...
+
 class GetChainInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
