@@ -101,8 +101,10 @@ class CallLimiter:
         self.sources = RateLimiter(limits.per_source, "source", clock=clock)
 
     def admit(self, caller: Caller, cost: float = 1.0) -> None:
-        """Raise RateLimited (field ``integrator`` or ``source``) if either limit is spent."""
-        self.integrators.take(caller.integrator, cost)
+        """Raise RateLimited (field ``integrator`` or ``source``) if either limit is spent; a
+        public caller has only the per-source limit."""
+        if not caller.public:
+            self.integrators.take(caller.integrator, cost)
         self.sources.take(caller.source, cost)
 
 

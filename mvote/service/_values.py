@@ -31,12 +31,17 @@ DEFAULT_PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class Caller:
-    """Who made a call: the integrator (its institution's MSP id and its certificate's subject,
-    empty for a transport without client certificates) and the source address."""
+    """Who made a call: the integrator (its institution's MSP id and its certificate's subject;
+    both empty for a public caller, who has no client certificate) and the source address."""
 
     msp_id: str
     subject: str
     source: str
+
+    @property
+    def public(self) -> bool:
+        """A caller of the public address (no client certificate)."""
+        return not self.msp_id
 
     @property
     def integrator(self) -> str:

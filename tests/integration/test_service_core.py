@@ -19,6 +19,7 @@ from mvote.chaincode._errors import (
     InvalidField,
     NonCanonical,
     NotFound,
+    TooLarge,
     WrongChannel,
 )
 from mvote.chaincode._records import CastRequest
@@ -117,6 +118,8 @@ def test_refusals_before_the_sink_change_nothing(served: Served, service: Voting
     other = dict(value, ballot=dict(value["ballot"], channel="elsewhere"))
     with pytest.raises(WrongChannel):
         service.cast(encoding.encode(other))
+    with pytest.raises(TooLarge):
+        service.cast(b"{" + b" " * (800 << 10))
     assert sink.submitted == before
     assert service.height() == height
     with pytest.raises(NotFound):
