@@ -81,10 +81,19 @@ def node_start(
         bool, typer.Option("--plaintext", help="Serve without TLS (local tests only).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    rest_port: Annotated[
+        int | None,
+        typer.Option(
+            help="REST port on listen.rest's host (default: listen.rest's; 0 picks a free one, "
+            "as it does when --port is 0)."
+        ),
+    ] = None,
 ) -> None:
-    """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
+    """Start the node, its gRPC services and the REST API; SIGTERM or SIGINT stops it
+    gracefully."""
     # Imported here: the node's dependencies are an extra that other commands do not need.
     from mvote.node.logs import log_to_stderr
+    from mvote.node.rest import start_rest
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
     from mvote.node.serving import GatewayProcesses
@@ -122,9 +131,22 @@ def node_start(
         node.stop()
         _event("error", error=f"listen.grpc: {exc}")
         raise typer.Exit(2) from None
+    try:
+        rest = start_rest(
+            node.material,
+            server.address,
+            tls_ca=server.tls_files.ca.read_bytes() if server.tls else None,
+            port=0 if rest_port is None and port == 0 else rest_port,
+        )
+    except (OSError, MvoteError) as exc:
+        server.stop(grace=0)
+        node.stop()
+        _event("error", error=f"listen.rest: {exc}")
+        raise typer.Exit(2) from None
     _event(
         "listening",
         grpc=server.address,
+        rest=rest.url,
         tls=server.tls,
         tls_ca=str(server.tls_files.ca) if server.tls else None,
         channel=node.channel_id,
@@ -138,6 +160,7 @@ def node_start(
             break
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
     try:
+        rest.stop()
         server.stop(grace=5)
     finally:
         height = node.ledger.height

@@ -1,0 +1,88 @@
+"""The voting service's REST API as ``mvote node start`` serves it, on ``listen.rest``.
+
+The node's own gRPC address is the peer the service talks to, through the Fabric Gateway, as
+the first organisation's client identity (reads and ballots) and its admin identity (operator
+requests and trustee postings): the same :class:`~mvote.service.VotingService` and REST app that
+run in front of real Fabric. Operator requests must be signed by an admin of that first
+organisation (docs/integrators.md, "Operator requests"). The embedded node holds every
+organisation's keys in one trust domain (docs/architecture.md); on real Fabric each institution
+runs its own service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvote.client._gateway import Gateway
+from mvote.client._identity import load_signer
+from mvote.client._voting import VotingContract
+from mvote.node.material import NetworkMaterial
+from mvote.service._core import VotingService
+from mvote.service._limits import CallLimiter, Limits
+from mvote.service._rest import RestServer, create_app
+from mvote.service._rest_auth import AdminAuthority
+
+
+@dataclass
+class NodeRest:
+    """The REST server the node runs, the service behind it and the Gateway connections it
+    owns."""
+
+    server: RestServer
+    service: VotingService
+    gateways: tuple[Gateway, ...]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        """Stop taking requests (finishing those in flight), then close the service."""
+        self.server.stop()
+        self.service.close()
+        for gateway in self.gateways:
+            gateway.close()
+
+
+def start_rest(
+    material: NetworkMaterial,
+    grpc_address: str,
+    *,
+    tls_ca: bytes | None,
+    port: int | None = None,
+) -> NodeRest:
+    """Serve the REST API on ``listen.rest`` (``port`` overrides its port; 0 picks a free one)
+    in front of the node's gRPC services at ``grpc_address`` (TLS with ``tls_ca``, the PEM of
+    the node's TLS CA; None: plaintext). Raises OSError if the port cannot be bound."""
+    config = material.config
+    org = material.peer_orgs[0]
+    client = load_signer(org.client.msp_dir, org.msp_id)
+    admin = load_signer(org.admin.msp_dir, org.msp_id)
+    gateways = (
+        Gateway.connect(grpc_address, client, tls_root_certificates=tls_ca),
+        Gateway.connect(grpc_address, admin, tls_root_certificates=tls_ca),
+    )
+    network = gateways[0].network(config.channel)
+    service = VotingService(
+        VotingContract.over(network.contract(config.chaincode)),
+        network,
+        chaincode=config.chaincode,
+        postings=VotingContract.over(
+            gateways[1].network(config.channel).contract(config.chaincode)
+        ),
+    )
+    app = create_app(
+        service,
+        authority=AdminAuthority.from_genesis(material.genesis_path.read_bytes(), org.msp_id),
+        limiter=CallLimiter(Limits()),
+        max_body_bytes=config.limits.max_rest_body_bytes,
+    )
+    endpoint = config.listen.rest
+    try:
+        server = RestServer(app, host=endpoint.host, port=endpoint.port if port is None else port)
+        return NodeRest(server.start(), service, gateways)
+    except BaseException:
+        service.close()
+        for gateway in gateways:
+            gateway.close()
+        raise
