@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mvote.chaincode._records import (
+    BALLOT_RECORD_SHAPE,
     CAST_SHAPE,
     IDENTIFIER,
     MAX_ROSTER_BATCH,
@@ -31,6 +32,7 @@ from mvote.chaincode._records import (
     QuestionSpec,
 )
 from mvote.chaincode._schema import Array, Hex, Object
+from mvote.chaincode._secret import CEREMONY_SHAPE
 from mvote.client import recipes
 from mvote.client._voting import CastResult, Recorded, VotingContract
 from mvote.service._core import VotingService
@@ -65,6 +67,15 @@ Rid = Annotated[
     str,
     Path(
         description="roster id",
+        min_length=IDENTIFIER.min_len,
+        max_length=IDENTIFIER.max_len,
+        pattern=f"^(?:{IDENTIFIER.pattern})$",
+    ),
+]
+Cid = Annotated[
+    str,
+    Path(
+        description="ceremony id",
         min_length=IDENTIFIER.min_len,
         max_length=IDENTIFIER.max_len,
         pattern=f"^(?:{IDENTIFIER.pattern})$",
@@ -341,6 +352,24 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
     async def receipt(request: Request, qid: Qid, voter: Voter) -> JSONResponse:
         routes.admit(request)
         return JSONResponse((await blocking(service.receipt, qid, voter)).to_json())
+
+    @router.get(
+        "/questions/{qid}/ballots/{voter}",
+        summary="A voter's ballot record as the ledger holds it",
+        responses=_json_answer(json_schema(BALLOT_RECORD_SHAPE), "the ballot record"),
+    )
+    async def ballot(request: Request, qid: Qid, voter: Voter) -> JSONResponse:
+        routes.admit(request)
+        return JSONResponse(await blocking(service.ballot, qid, voter))
+
+    @router.get(
+        "/ceremonies/{cid}",
+        summary="A key ceremony of secret questions (trustees, election key, state)",
+        responses=_json_answer(json_schema(CEREMONY_SHAPE), "the ceremony record"),
+    )
+    async def ceremony(request: Request, cid: Cid) -> JSONResponse:
+        routes.admit(request)
+        return JSONResponse(await blocking(service.ceremony, cid))
 
     @router.get(
         "/voters/{voter}/history",

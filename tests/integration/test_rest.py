@@ -94,6 +94,8 @@ def test_a_voter_casts_over_rest_and_the_receipt_verifies(
     assert [(h["qid"], h["tracker"]) for h in history["history"]] == [("rest-q", answer["tracker"])]
     results = rest.http.get("/v1/questions/rest-q/results").json()
     assert results["counts"] == [0, 1, 0] and results["final"] is False
+    record = rest.http.get(f"/v1/questions/rest-q/ballots/{voter}").json()
+    assert record["ballot"]["voter"] == voter and record["ballot"]["choices"] == [1]
 
 
 def test_questions_are_listed_filtered_and_paged(rest: Rest, question: dict[str, Any]) -> None:
@@ -107,6 +109,9 @@ def test_questions_are_listed_filtered_and_paged(rest: Rest, question: dict[str,
     )
     refused(rest.http.get("/v1/questions/no-such-q"), 404, "NOT_FOUND", "qid")
     refused(rest.http.get("/v1/questions/NOT_AN_ID"), 400, "INVALID_FIELD", "qid")
+    refused(rest.http.get("/v1/ceremonies/no-such-c"), 404, "NOT_FOUND", "cid")
+    nobody = "00" * 32
+    refused(rest.http.get(f"/v1/questions/rest-q/ballots/{nobody}"), 404, "NOT_FOUND", "voter")
 
 
 def test_the_chain_read_over_rest_verifies_from_the_genesis_hash(rest: Rest) -> None:
