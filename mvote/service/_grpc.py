@@ -245,7 +245,15 @@ class VotingServicer:
         log.debug("%s from %s at %s", method, caller.integrator, caller.source)
         return caller
 
-    def _abort(self, context: grpc.ServicerContext, method: str, exc: MvoteError) -> None:
+    def _abort(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        exc: MvoteError,
+        caller: Caller | None = None,
+    ) -> None:
+        """End the call with ``exc``'s status and ErrorInfo trailer; the log names the code,
+        the field and the caller, never the request's content."""
         code = code_of(exc)
         info = error_details_pb2.ErrorInfo(
             reason=code,
@@ -253,18 +261,20 @@ class VotingServicer:
             metadata={"field": exc.field or "", "message": exc.message},
         )
         context.set_trailing_metadata(((ERROR_INFO_TRAILER, info.SerializeToString()),))
-        log.info("%s refused: %s (field %s)", method, code, exc.field or "-")
+        who = "-" if caller is None else f"{caller.integrator} at {caller.source}"
+        log.info("%s refused: %s (field %s) for %s", method, code, exc.field or "-", who)
         context.abort(STATUS_OF.get(code, S.INVALID_ARGUMENT), str(exc))
 
     def unary(
         self, method: str, request_cls: type[M], handler: Callable[[M, Caller], Message]
     ) -> grpc.RpcMethodHandler:
         def call(raw: bytes, context: grpc.ServicerContext) -> Message:
+            caller = None
             try:
                 caller = self._admit(context, method)
                 return handler(_parse(request_cls, raw), caller)
             except MvoteError as exc:
-                self._abort(context, method, exc)
+                self._abort(context, method, exc, caller)
                 raise AssertionError("unreachable: abort raises") from exc
 
         return grpc.unary_unary_rpc_method_handler(

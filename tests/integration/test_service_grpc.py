@@ -7,6 +7,7 @@ limit, too many streams). Real servers on 127.0.0.1, ephemeral ports."""
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -313,3 +314,19 @@ def test_the_public_address_serves_voters_without_a_certificate(setup: Setup) ->
             assert setup.height() == height
     finally:
         public.stop(grace=1)
+
+
+def test_each_call_is_attributed_and_refusals_log_only_their_code(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    voter = voter_key(140).verify_key.encode().hex()
+    with caplog.at_level(logging.INFO, logger="mvote.service"), setup.client() as client:
+        client.cast(setup.raw("g-open", 140))
+        with pytest.raises(AlreadyVoted):
+            client.cast(setup.raw("g-open", 140, 1))
+    lines = [r.getMessage() for r in caplog.records if r.name == "mvote.service"]
+    (cast,) = [line for line in lines if line.startswith("cast ")]
+    assert "by CityhallMSP/" in cast and "CN=kiosk-1" in cast
+    (refused,) = [line for line in lines if "refused" in line]
+    assert "ALREADY_VOTED" in refused and "CityhallMSP/" in refused
+    assert all(voter not in line for line in lines)
