@@ -3,7 +3,7 @@ connection profile, and a worked example for integrators (docs/integrators.md).
 
 A refusal raises the typed error its stable code names (``AlreadyVoted``, ``RateLimited``, ...),
 read from the ``mvote-error-info-bin`` trailer; a call that fails without one (a handshake
-refused, a deadline) raises :class:`ServiceUnavailable`-like :class:`GatewayError` carrying the
+refused, a deadline, a message over the size limit) raises a :class:`GatewayError` carrying the
 gRPC status name.
 """
 
@@ -28,6 +28,8 @@ from mvote.verifier import _errors as verifier_errors
 __all__ = ["ClientTls", "VotingClient"]
 
 SERVICE = "/mvote.v1.Voting/"
+#: Blocks asked for per GetBlocks call.
+BLOCKS_PER_CALL = 1000
 #: The tables whose codes this client rebuilds as their classes.
 _TABLES = (
     chaincode_errors.ERRORS,
@@ -133,8 +135,17 @@ class VotingClient:
     def chain_info(self, *, timeout: float = 30.0) -> pb.ChainInfo:
         return self._unary("GetChainInfo", pb.GetChainInfoRequest(), pb.ChainInfo, timeout)
 
-    def blocks(self, start: int, stop: int, *, timeout: float | None = 300.0) -> list[bytes]:
-        """Committed blocks ``start..stop`` inclusive, in order."""
+    def blocks(
+        self, start: int, stop: int, *, chunk: int = BLOCKS_PER_CALL, timeout: float | None = 300.0
+    ) -> list[bytes]:
+        """Committed blocks ``start..stop`` inclusive, in order, ``chunk`` blocks per call (the
+        service answers at most 10,000 per call)."""
+        blocks: list[bytes] = []
+        for first in range(start, stop + 1, chunk):
+            blocks.extend(self._blocks(first, min(stop, first + chunk - 1), timeout))
+        return blocks
+
+    def _blocks(self, start: int, stop: int, timeout: float | None) -> list[bytes]:
         call: Any = self.channel.unary_stream(
             SERVICE + "GetBlocks",
             request_serializer=lambda m: m.SerializeToString(),

@@ -50,7 +50,7 @@ from mvote.service import (
     StreamLimit,
     VotingService,
 )
-from mvote.service._client import ClientTls, VotingClient
+from mvote.service._client import ClientTls, VotingClient, error_of
 from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
 from mvote.service._proto import voting_pb2 as pb
 from mvote.service._transactor import ServiceTransactor
@@ -147,9 +147,16 @@ def test_refusals_keep_their_codes_and_change_nothing(setup: Setup) -> None:
             client.cast(setup.raw("g-missing", 103))
         with pytest.raises(NotFound):
             client.question("g-missing")
-        with pytest.raises(InvalidField) as bad:
-            client.blocks(5, 2)
-        assert bad.value.field == "GetBlocksRequest.stop"
+        backwards = client.channel.unary_stream(
+            "/mvote.v1.Voting/GetBlocks",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=pb.Block.FromString,
+        )(pb.GetBlocksRequest(start=5, stop=2), timeout=30)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(backwards)
+        bad_stop = error_of(refused.value)
+        assert isinstance(bad_stop, InvalidField) and bad_stop.field == "GetBlocksRequest.stop"
+        assert client.blocks(0, height - 1, chunk=2) == setup.service.blocks(0, height - 1)
         with pytest.raises(InvalidField) as bad:
             client.questions(pb.ListQuestionsRequest(page_size=101))
         assert bad.value.field == "page_size"
@@ -165,8 +172,6 @@ def test_a_malformed_protobuf_is_refused_as_malformed(setup: Setup) -> None:
         with pytest.raises(grpc.RpcError) as refused:
             raw_call(b"\x0a\xff\xff\xff", timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    from mvote.service._client import error_of
-
     error = error_of(refused.value)
     assert isinstance(error, Malformed) and error.field == "CastRequest"
 
