@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from mvote.chaincode import _errors as chaincode_errors
 from mvote.chaincode._errors import MvoteError
 from mvote.client import _errors as client_errors
-from mvote.client._errors import GatewayError
+from mvote.client._errors import CommitStatusError, EndorseError, GatewayError, SubmitError
 from mvote.client._gateway import refusal_info
 from mvote.service import _errors as service_errors
 from mvote.service._proto import voting_pb2 as pb
@@ -37,6 +37,10 @@ _TABLES = (
     client_errors.ERRORS,
     service_errors.ERRORS,
 )
+#: The Gateway's stage errors, rebuilt with the call's gRPC status.
+_STAGES: dict[str, type[GatewayError]] = {
+    cls.code: cls for cls in (GatewayError, EndorseError, SubmitError, CommitStatusError)
+}
 R = TypeVar("R", bound=Message)
 
 
@@ -52,10 +56,13 @@ class ClientTls:
 
 def error_of(exc: grpc.RpcError) -> MvoteError:
     """The typed error a failed call carries; else a GatewayError with its gRPC status."""
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     refusal = refusal_info(exc)
     if refusal is not None:
+        stage = _STAGES.get(refusal.code)
+        if stage is not None:  # the Gateway's errors take the gRPC status too
+            return stage(refusal.message, grpc_code=code.name, field=refusal.field)
         return refusal.error(*_TABLES)
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
     return GatewayError(f"voting service: {details}", grpc_code=code.name, field="service")
 

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,8 @@ from mvote.chaincode._errors import (
 )
 from mvote.client import _trustee as trustees
 from mvote.client import recipes
-from mvote.client._errors import GatewayError
-from mvote.client._voting import VotingContract
+from mvote.client._errors import CommitStatusError, GatewayError
+from mvote.client._voting import CastResult, VotingContract
 from mvote.node.material import issue_integrator_certificate
 from mvote.service import (
     IntegratorUnknown,
@@ -402,3 +403,36 @@ def test_trustees_post_through_the_public_address(setup: Setup) -> None:
     finally:
         public.stop(grace=1)
         admin_gateway.close()
+
+
+class NeverCommits:
+    """A sink whose ballots never commit (a stalled orderer)."""
+
+    def __init__(self) -> None:
+        self.held: list[Future[CastResult]] = []
+
+    def submit(self, request: object) -> Future[CastResult]:
+        self.held.append(Future())
+        return self.held[-1]
+
+    def close(self) -> None:
+        for future in self.held:
+            future.cancel()
+
+
+def test_a_cast_that_does_not_commit_in_time_says_so(setup: Setup) -> None:
+    sink = NeverCommits()
+    stalled = VotingService(
+        setup.service.contract, setup.service.network, chaincode="mvote", sink=sink
+    )
+    org = setup.served.material.org("cityhall")
+    tls = ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes())
+    server = VotingServer(stalled, tls=tls, trust=setup.server.trust, commit_wait=0.2).start()
+    try:
+        with VotingClient(server.address, setup.tls) as client:
+            with pytest.raises(CommitStatusError) as late:
+                client.cast(setup.raw("g-open", 150))
+            assert late.value.field == "request" and len(sink.held) == 1
+    finally:
+        server.stop(grace=1)
+        stalled.close()
