@@ -178,6 +178,9 @@ class ServerTls:
 
 def question_message(question: Question) -> pb.Question:
     spec = question.spec
+    # The record's JSON gives the schedule and the eligibility's kind in the form the ledger
+    # holds (and the proto promises), whatever the record classes look like inside.
+    record = question.to_json()
     return pb.Question(
         qid=spec.qid,
         title=spec.title,
@@ -185,10 +188,10 @@ def question_message(question: Question) -> pb.Question:
         owner=question.owner,
         mode=spec.mode,
         options=list(spec.options),
-        eligibility=spec.eligibility.to_json()["kind"],
-        opens_at=spec.opens_at,
-        closes_at=spec.closes_at,
-        record=encoding.encode(question.to_json()),
+        eligibility=record["eligibility"]["kind"],
+        opens_at=record["schedule"]["opens_at"],
+        closes_at=record["schedule"]["closes_at"],
+        record=encoding.encode(record),
     )
 
 

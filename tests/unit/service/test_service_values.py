@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from mvote.chaincode._records import Eligibility, Question, QuestionSpec, Rule, Transition
+from node_support import open_question_spec
+
+from mvote.chaincode._records import Question
 from mvote.service import Results
 from mvote.service._values import page_of
 
 
 def _question(qid: str) -> Question:
-    spec = QuestionSpec(
-        qid=qid,
-        title=qid,
-        description="",
-        options=("a", "b"),
-        rule=Rule("single"),
-        eligibility=Eligibility.of_registrars(("00" * 32,)),
-        opens_at=0,
-        closes_at=10,
-    )
-    return Question(spec, "CityhallMSP", "OPEN", None, (Transition("OPEN", "0" * 64, 1, ""),))
+    record = {
+        **open_question_spec(qid, 1_000_000, options=("a", "b")),
+        "owner": "CityhallMSP",
+        "state": "OPEN",
+        "eligible": None,
+        "transitions": [{"state": "OPEN", "tx": "0" * 64, "at": 1, "reason": ""}],
+    }
+    return Question.from_json(record)
 
 
 def test_pages_follow_the_token_to_the_end() -> None:
