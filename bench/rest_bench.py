@@ -36,7 +36,7 @@ import nacl.signing
 
 from bench.common import line, median
 from mvote.chaincode import encoding
-from mvote.chaincode._records import CastRequest, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import CastRequest, QuestionSpec
 from mvote.client._ballot import prepare_ballot, voter_public_hex
 from mvote.client._gateway import Gateway
 from mvote.client._identity import load_signer
@@ -51,16 +51,18 @@ REGISTRAR = nacl.signing.SigningKey.generate()
 
 
 def _spec(now: float) -> QuestionSpec:
-    return QuestionSpec(
-        qid=QID,
-        title="REST overhead",
-        description="",
-        options=("yes", "no"),
-        rule=Rule("single"),
-        eligibility=Eligibility.of_registrars((voter_public_hex(REGISTRAR),)),
-        opens_at=int(now) - 60,
-        closes_at=int(now) + 3600,
-        shards=8,
+    return QuestionSpec.from_json(
+        {
+            "qid": QID,
+            "title": "REST overhead",
+            "description": "",
+            "options": ["yes", "no"],
+            "rule": {"kind": "single"},
+            "eligibility": {"kind": "open", "registrars": [voter_public_hex(REGISTRAR)]},
+            "schedule": {"opens_at": int(now) - 60, "closes_at": int(now) + 3600},
+            "mode": "open",
+            "shards": 8,
+        }
     )
 
 
@@ -72,7 +74,7 @@ def _ballots(channel: str, spec: QuestionSpec, count: int, start: int) -> list[C
             REGISTRAR,
             channel=channel,
             voter=voter_public_hex(voter),
-            expires_at=spec.closes_at,
+            expires_at=int(time.time()) + 3600,
             scope=QID,
         )
         out.append(

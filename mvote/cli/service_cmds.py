@@ -16,27 +16,14 @@ from mvote.cli._common import JsonOpt, fail
 from mvote.cli._connect import connect_profile, load_material
 from mvote.cli.node_cmds import _refuse
 from mvote.client._identity import load_signer
-from mvote.node.material import NetworkMaterial, issue_integrator_certificate
+from mvote.node.material import issue_integrator_certificate
+from mvote.node.voting import embedded_profile
 from mvote.service._grpc import IntegratorTrust, ServerTls
-from mvote.service._profile import Endpoint, Profile
+from mvote.service._profile import Profile
 from mvote.service._serve import start_service
 from mvote.verifier._chainfile import write_chain
 
 NetworkArg = Annotated[Path, typer.Argument(help="A network folder (mvote network init).")]
-
-
-def profile_of(material: NetworkMaterial, service: str | None) -> Profile:
-    """The public profile of ``material``'s network: its genesis hash, each peer organisation's
-    peer endpoint and TLS CA, and the voting service at ``service`` (served with the first
-    organisation's peer TLS certificate, as ``mvote serve --network`` does)."""
-    config = material.config
-    first = material.peer_orgs[0]
-    peers = tuple(
-        Endpoint(str(config.listen.grpc), org.tlsca_cert_path.read_bytes(), org.msp_id)
-        for org in material.peer_orgs
-    )
-    endpoint = None if service is None else Endpoint(service, first.tlsca_cert_path.read_bytes())
-    return Profile(config.channel, config.chaincode, material.genesis_hash.hex(), endpoint, peers)
 
 
 def profile(
@@ -52,7 +39,7 @@ def profile(
     """Write the public connection profile: genesis hash, channel, service and peer endpoints,
     TLS CA certificates. No private key: give it to voters, trustees and auditors."""
     material = load_material(directory)
-    document = profile_of(material, service)
+    document = embedded_profile(material, str(material.config.listen.grpc), service)
     Profile.from_json(json.loads(document.to_bytes()))  # the file must load as it is written
     out.write_bytes(document.to_bytes())
     typer.echo(f"profile {out}: channel {document.channel}, genesis hash {document.genesis_hash}")

@@ -25,8 +25,8 @@ from mvote.service._rest_auth import AdminAuthority
 
 @dataclass
 class NodeRest:
-    """The REST server the node runs, the service behind it and the Gateway connections it
-    owns."""
+    """The REST server the node runs, the service behind it and the Gateway connections this
+    owns (none when it serves a service another part runs: that part closes it)."""
 
     server: RestServer
     service: VotingService
@@ -37,23 +37,19 @@ class NodeRest:
         return self.server.url
 
     def stop(self) -> None:
-        """Stop taking requests (finishing those in flight), then close the service."""
+        """Stop taking requests (finishing those in flight), then close what this owns."""
         self.server.stop()
-        self.service.close()
+        if self.gateways:
+            self.service.close()
         for gateway in self.gateways:
             gateway.close()
 
 
-def start_rest(
-    material: NetworkMaterial,
-    grpc_address: str,
-    *,
-    tls_ca: bytes | None,
-    port: int | None = None,
-) -> NodeRest:
-    """Serve the REST API on ``listen.rest`` (``port`` overrides its port; 0 picks a free one)
-    in front of the node's gRPC services at ``grpc_address`` (TLS with ``tls_ca``, the PEM of
-    the node's TLS CA; None: plaintext). Raises OSError if the port cannot be bound."""
+def _own_service(
+    material: NetworkMaterial, grpc_address: str, tls_ca: bytes | None
+) -> tuple[VotingService, tuple[Gateway, ...]]:
+    """A service in front of ``grpc_address`` as the first organisation's client and admin,
+    and the Gateway connections it holds."""
     config = material.config
     org = material.peer_orgs[0]
     client = load_signer(org.client.msp_dir, org.msp_id)
@@ -63,14 +59,35 @@ def start_rest(
         Gateway.connect(grpc_address, admin, tls_root_certificates=tls_ca),
     )
     network = gateways[0].network(config.channel)
+    admin_network = gateways[1].network(config.channel)
     service = VotingService(
         VotingContract.over(network.contract(config.chaincode)),
         network,
         chaincode=config.chaincode,
-        postings=VotingContract.over(
-            gateways[1].network(config.channel).contract(config.chaincode)
-        ),
+        postings=VotingContract.over(admin_network.contract(config.chaincode)),
     )
+    return service, gateways
+
+
+def start_rest(
+    material: NetworkMaterial,
+    grpc_address: str,
+    *,
+    tls_ca: bytes | None,
+    port: int | None = None,
+    service: VotingService | None = None,
+) -> NodeRest:
+    """Serve the REST API on ``listen.rest`` (``port`` overrides its port; 0 picks a free one)
+    over ``service`` (the voting service's core, when ``mvote.v1`` runs too: one service, one
+    ballot intake), else over a service of its own in front of the node's gRPC services at
+    ``grpc_address`` (TLS with ``tls_ca``, the PEM of the node's TLS CA; None: plaintext).
+    Operator requests: admins of the first organisation. Raises OSError if the port cannot be
+    bound."""
+    config = material.config
+    gateways: tuple[Gateway, ...] = ()
+    if service is None:
+        service, gateways = _own_service(material, grpc_address, tls_ca)
+    org = material.peer_orgs[0]
     app = create_app(
         service,
         authority=AdminAuthority.from_genesis(material.genesis_path.read_bytes(), org.msp_id),
@@ -82,7 +99,8 @@ def start_rest(
         server = RestServer(app, host=endpoint.host, port=endpoint.port if port is None else port)
         return NodeRest(server.start(), service, gateways)
     except BaseException:
-        service.close()
+        if gateways:
+            service.close()
         for gateway in gateways:
             gateway.close()
         raise

@@ -3,7 +3,7 @@ connection profile, and a worked example for integrators (docs/integrators.md).
 
 A refusal raises the typed error its stable code names (``AlreadyVoted``, ``RateLimited``, ...),
 read from the ``mvote-error-info-bin`` trailer; a call that fails without one (a handshake
-refused, a deadline) raises :class:`ServiceUnavailable`-like :class:`GatewayError` carrying the
+refused, a deadline, a message over the size limit) raises a :class:`GatewayError` carrying the
 gRPC status name.
 """
 
@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from mvote.chaincode import _errors as chaincode_errors
 from mvote.chaincode._errors import MvoteError
 from mvote.client import _errors as client_errors
-from mvote.client._errors import GatewayError
+from mvote.client._errors import CommitStatusError, EndorseError, GatewayError, SubmitError
 from mvote.client._gateway import refusal_info
 from mvote.service import _errors as service_errors
 from mvote.service._proto import voting_pb2 as pb
@@ -28,6 +28,8 @@ from mvote.verifier import _errors as verifier_errors
 __all__ = ["ClientTls", "VotingClient"]
 
 SERVICE = "/mvote.v1.Voting/"
+#: Blocks asked for per GetBlocks call.
+BLOCKS_PER_CALL = 1000
 #: The tables whose codes this client rebuilds as their classes.
 _TABLES = (
     chaincode_errors.ERRORS,
@@ -35,6 +37,10 @@ _TABLES = (
     client_errors.ERRORS,
     service_errors.ERRORS,
 )
+#: The Gateway's stage errors, rebuilt with the call's gRPC status.
+_STAGES: dict[str, type[GatewayError]] = {
+    cls.code: cls for cls in (GatewayError, EndorseError, SubmitError, CommitStatusError)
+}
 R = TypeVar("R", bound=Message)
 
 
@@ -50,10 +56,13 @@ class ClientTls:
 
 def error_of(exc: grpc.RpcError) -> MvoteError:
     """The typed error a failed call carries; else a GatewayError with its gRPC status."""
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     refusal = refusal_info(exc)
     if refusal is not None:
+        stage = _STAGES.get(refusal.code)
+        if stage is not None:  # the Gateway's errors take the gRPC status too
+            return stage(refusal.message, grpc_code=code.name, field=refusal.field)
         return refusal.error(*_TABLES)
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
     return GatewayError(f"voting service: {details}", grpc_code=code.name, field="service")
 
@@ -133,8 +142,17 @@ class VotingClient:
     def chain_info(self, *, timeout: float = 30.0) -> pb.ChainInfo:
         return self._unary("GetChainInfo", pb.GetChainInfoRequest(), pb.ChainInfo, timeout)
 
-    def blocks(self, start: int, stop: int, *, timeout: float | None = 300.0) -> list[bytes]:
-        """Committed blocks ``start..stop`` inclusive, in order."""
+    def blocks(
+        self, start: int, stop: int, *, chunk: int = BLOCKS_PER_CALL, timeout: float | None = 300.0
+    ) -> list[bytes]:
+        """Committed blocks ``start..stop`` inclusive, in order, ``chunk`` blocks per call (the
+        service answers at most 10,000 per call)."""
+        blocks: list[bytes] = []
+        for first in range(start, stop + 1, chunk):
+            blocks.extend(self._blocks(first, min(stop, first + chunk - 1), timeout))
+        return blocks
+
+    def _blocks(self, start: int, stop: int, timeout: float | None) -> list[bytes]:
         call: Any = self.channel.unary_stream(
             SERVICE + "GetBlocks",
             request_serializer=lambda m: m.SerializeToString(),

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import grpc
 from cryptography import x509
@@ -40,6 +40,7 @@ from grpc_reflection.v1alpha import reflection
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField, Malformed, MvoteError
 from mvote.chaincode._records import Question
+from mvote.client._errors import CommitStatusError
 from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
 from mvote.client._voting import CastResult
 from mvote.service._core import VotingService
@@ -177,6 +178,9 @@ class ServerTls:
 
 def question_message(question: Question) -> pb.Question:
     spec = question.spec
+    # The record's JSON gives the schedule and the eligibility's kind in the form the ledger
+    # holds (and the proto promises), whatever the record classes look like inside.
+    record = question.to_json()
     return pb.Question(
         qid=spec.qid,
         title=spec.title,
@@ -184,10 +188,10 @@ def question_message(question: Question) -> pb.Question:
         owner=question.owner,
         mode=spec.mode,
         options=list(spec.options),
-        eligibility=spec.eligibility.to_json()["kind"],
-        opens_at=spec.opens_at,
-        closes_at=spec.closes_at,
-        record=encoding.encode(question.to_json()),
+        eligibility=record["eligibility"]["kind"],
+        opens_at=record["schedule"]["opens_at"],
+        closes_at=record["schedule"]["closes_at"],
+        record=encoding.encode(record),
     )
 
 
@@ -245,7 +249,15 @@ class VotingServicer:
         log.debug("%s from %s at %s", method, caller.integrator, caller.source)
         return caller
 
-    def _abort(self, context: grpc.ServicerContext, method: str, exc: MvoteError) -> None:
+    def _abort(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        exc: MvoteError,
+        caller: Caller | None = None,
+    ) -> NoReturn:
+        """End the call with ``exc``'s status and ErrorInfo trailer; the log names the code,
+        the field and the caller, never the request's content."""
         code = code_of(exc)
         info = error_details_pb2.ErrorInfo(
             reason=code,
@@ -253,19 +265,21 @@ class VotingServicer:
             metadata={"field": exc.field or "", "message": exc.message},
         )
         context.set_trailing_metadata(((ERROR_INFO_TRAILER, info.SerializeToString()),))
-        log.info("%s refused: %s (field %s)", method, code, exc.field or "-")
+        who = "-" if caller is None else f"{caller.integrator} at {caller.source}"
+        log.info("%s refused: %s (field %s) for %s", method, code, exc.field or "-", who)
         context.abort(STATUS_OF.get(code, S.INVALID_ARGUMENT), str(exc))
+        raise AssertionError("grpc's abort raises")  # it always does; mypy cannot know
 
     def unary(
         self, method: str, request_cls: type[M], handler: Callable[[M, Caller], Message]
     ) -> grpc.RpcMethodHandler:
         def call(raw: bytes, context: grpc.ServicerContext) -> Message:
+            caller = None
             try:
                 caller = self._admit(context, method)
                 return handler(_parse(request_cls, raw), caller)
             except MvoteError as exc:
-                self._abort(context, method, exc)
-                raise AssertionError("unreachable: abort raises") from exc
+                self._abort(context, method, exc, caller)
 
         return grpc.unary_unary_rpc_method_handler(
             call, response_serializer=lambda m: m.SerializeToString()
@@ -275,7 +289,15 @@ class VotingServicer:
 
     def cast(self, request: pb.CastRequest, caller: Caller) -> pb.CastResponse:
         pending = self.service.cast(request.request)
-        done = pending.result(self.commit_wait)
+        try:
+            done = pending.result(self.commit_wait)
+        except TimeoutError as exc:
+            raise CommitStatusError(
+                f"request: ballot {pending.tracker} did not commit within {self.commit_wait:g} s; "
+                "it may still commit (GetReceipt tells)",
+                grpc_code="DEADLINE_EXCEEDED",
+                field="request",
+            ) from exc
         receipt = self.service.receipt_of(done).to_bytes() if request.with_receipt else b""
         log.info("cast %s on %s by %s", done.tracker[:16], done.qid, caller.integrator)
         return pb.CastResponse(
@@ -501,8 +523,9 @@ class VotingServer:
         host: str = "127.0.0.1",
         port: int = 0,
         limits: Limits = DEFAULT_LIMITS,
+        commit_wait: float = COMMIT_WAIT_SECONDS,
     ) -> None:
-        self.servicer = VotingServicer(service, trust, limits)
+        self.servicer = VotingServicer(service, trust, limits, commit_wait=commit_wait)
         self.tls = tls
         self.trust = trust
         self.host = host

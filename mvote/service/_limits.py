@@ -44,6 +44,11 @@ class Limits:
     max_blocks_per_call: int = 10_000
 
 
+#: The limits of a public address (voters, trustees, auditors; no client certificate): a voter
+#: makes a few calls, an auditor's GetBlocks is one call per 1,000 blocks.
+PUBLIC_LIMITS = Limits(per_source=Rate(20.0, 60.0), max_streams=32)
+
+
 class _Bucket:
     __slots__ = ("at", "tokens")
 

@@ -11,7 +11,7 @@ from mvote.client._identity import Signer
 from mvote.client._voting import VotingContract
 from mvote.service._core import VotingService
 from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
-from mvote.service._limits import Limits
+from mvote.service._limits import PUBLIC_LIMITS, Limits
 from mvote.service._profile import Profile
 
 __all__ = ["Running", "start_service"]
@@ -47,7 +47,7 @@ def start_service(
     port: int = 0,
     public_port: int | None = None,
     limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
-    public_limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
+    public_limits: Limits = PUBLIC_LIMITS,
 ) -> Running:
     """Serve ``mvote.v1`` on ``host:port`` for the institution of ``signer`` (its client
     identity), through its peer in ``profile``: the integrators' address (mutual TLS with

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from typing import Any
 
 import pytest
 from grpc_support import Served
@@ -65,7 +66,7 @@ def service(served: Served) -> Iterator[VotingService]:
         sink=CountingSink(contract),
     )
     for qid, options in (("core-a", ("yes", "no")), ("core-b", ("Jeju", "Busan", "Seoul"))):
-        spec = open_question_spec(qid, time.time(), options=options)
+        spec = SPECS[qid] = open_question_spec(qid, time.time(), options=options)
         postings.transactor.transact("CreateQuestion", encoding.encode(spec))
         postings.transactor.transact("OpenQuestion", qid)
     try:
@@ -76,8 +77,12 @@ def service(served: Served) -> Iterator[VotingService]:
         admin.close()
 
 
+#: qid -> the spec each question was created with (a ballot binds its question's record).
+SPECS: dict[str, dict[str, Any]] = {}
+
+
 def _raw(served: Served, qid: str, voter: int, choice: int) -> bytes:
-    spec = open_question_spec(qid, time.time())
+    spec = SPECS.get(qid) or open_question_spec(qid, time.time())
     request = cast_request(served.material.config.channel, spec, voter_key(voter), choice)
     return encoding.encode(request.to_json())
 

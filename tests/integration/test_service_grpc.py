@@ -7,9 +7,12 @@ limit, too many streams). Real servers on 127.0.0.1, ephemeral ports."""
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,21 +28,33 @@ from grpc_support import Served
 from node_support import cast_request, open_question_spec, voter_key
 
 from mvote.chaincode import encoding
-from mvote.chaincode._errors import AlreadyVoted, BadSignature, Malformed, NotFound
-from mvote.client._errors import GatewayError
-from mvote.client._voting import VotingContract
+from mvote.chaincode._errors import (
+    AlreadyExists,
+    AlreadyVoted,
+    BadSignature,
+    InvalidField,
+    Malformed,
+    NotFound,
+    Unsupported,
+)
+from mvote.client import _trustee as trustees
+from mvote.client import recipes
+from mvote.client._errors import CommitStatusError, GatewayError
+from mvote.client._voting import CastResult, VotingContract
 from mvote.node.material import issue_integrator_certificate
 from mvote.service import (
     IntegratorUnknown,
     Limits,
+    NoPostingIdentity,
     Rate,
     RateLimited,
     StreamLimit,
     VotingService,
 )
-from mvote.service._client import ClientTls, VotingClient
+from mvote.service._client import ClientTls, VotingClient, error_of
 from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
 from mvote.service._proto import voting_pb2 as pb
+from mvote.service._transactor import ServiceTransactor
 from mvote.verifier import verify_receipt
 from mvote.verifier._receipt import Receipt
 
@@ -133,6 +148,21 @@ def test_refusals_keep_their_codes_and_change_nothing(setup: Setup) -> None:
             client.cast(setup.raw("g-missing", 103))
         with pytest.raises(NotFound):
             client.question("g-missing")
+        backwards = client.channel.unary_stream(
+            "/mvote.v1.Voting/GetBlocks",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=pb.Block.FromString,
+        )(pb.GetBlocksRequest(start=5, stop=2), timeout=30)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(backwards)
+        bad_stop = error_of(refused.value)
+        assert isinstance(bad_stop, InvalidField) and bad_stop.field == "GetBlocksRequest.stop"
+        assert client.blocks(0, height - 1, chunk=2) == setup.service.blocks(0, height - 1)
+        with pytest.raises(InvalidField) as bad:
+            client.questions(pb.ListQuestionsRequest(page_size=101))
+        assert bad.value.field == "page_size"
+        with pytest.raises(NotFound):
+            client.blocks(height + 3, height + 3)
         assert setup.height() == height
         assert client.results("g-open").ballots == 1 + 1  # voters 100 and 101 only
 
@@ -143,8 +173,6 @@ def test_a_malformed_protobuf_is_refused_as_malformed(setup: Setup) -> None:
         with pytest.raises(grpc.RpcError) as refused:
             raw_call(b"\x0a\xff\xff\xff", timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    from mvote.service._client import error_of
-
     error = error_of(refused.value)
     assert isinstance(error, Malformed) and error.field == "CastRequest"
 
@@ -313,3 +341,98 @@ def test_the_public_address_serves_voters_without_a_certificate(setup: Setup) ->
             assert setup.height() == height
     finally:
         public.stop(grace=1)
+
+
+def test_each_call_is_attributed_and_refusals_log_only_their_code(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    voter = voter_key(140).verify_key.encode().hex()
+    with caplog.at_level(logging.INFO, logger="mvote.service"), setup.client() as client:
+        client.cast(setup.raw("g-open", 140))
+        with pytest.raises(AlreadyVoted):
+            client.cast(setup.raw("g-open", 140, 1))
+    lines = [r.getMessage() for r in caplog.records if r.name == "mvote.service"]
+    (cast,) = [line for line in lines if line.startswith("cast ")]
+    assert "by CityhallMSP/" in cast and "CN=kiosk-1" in cast
+    (refused,) = [line for line in lines if "refused" in line]
+    assert "ALREADY_VOTED" in refused and "CityhallMSP/" in refused
+    assert all(voter not in line for line in lines)
+
+
+def test_trustees_post_through_the_public_address(setup: Setup) -> None:
+    served = setup.served
+    channel, chaincode = served.material.config.channel, served.material.config.chaincode
+    admin_gateway = served.gateway(served.signer(admin=True))
+    postings = VotingContract.over(admin_gateway.network(channel).contract(chaincode))
+    service = VotingService(
+        setup.service.contract, setup.service.network, chaincode=chaincode, postings=postings
+    )
+    org = served.material.org("cityhall")
+    tls = ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes())
+    public = VotingServer(service, tls=tls, trust=None).start()
+    team = [trustees.new_trustee(channel, "svc-ceremony", 2, 2, i) for i in (1, 2)]
+    spec = trustees.ceremony_spec("svc-ceremony", 2, 2, [t.registration() for t in team])
+    setup.admin.create_ceremony(spec)
+    try:
+        with VotingClient(public.address, ClientTls(setup.tls.root)) as client:
+            # Trustee 1 with the raw call; trustee 2 through the client's recipes over the service.
+            record = json.loads(client.ceremony("svc-ceremony").record)
+            first = trustees.dealing_posting(team[0], record["trustees"])
+            kind = pb.TrusteePosting.DEALING
+            posted = client.post(pb.TrusteePosting(kind=kind, posting=first))
+            assert json.loads(posted.result)["trustee"] == 1 and posted.block_number > 0
+            with pytest.raises(AlreadyExists):
+                client.post(pb.TrusteePosting(kind=kind, posting=first))
+            contract = VotingContract(ServiceTransactor(client, channel))
+            second = recipes.dealing_posting(contract, team[1])
+            forged = encoding.decode(second, max_size=1 << 24)
+            forged["sig"] = ("0" if forged["sig"][0] != "0" else "1") + forged["sig"][1:]
+            height = setup.height()
+            with pytest.raises(BadSignature):
+                contract.post_dealing(encoding.encode(forged))
+            assert setup.height() == height
+            assert contract.post_dealing(second).value["trustee"] == 2
+            with pytest.raises(InvalidField) as unknown:
+                client.post(pb.TrusteePosting(posting=first))
+            assert unknown.value.field == "TrusteePosting.kind"
+            with pytest.raises(Unsupported):
+                contract.tally("g-open")
+        # The integrators' service of this module has no admin identity: postings are refused.
+        with setup.client() as client, pytest.raises(NoPostingIdentity):
+            client.post(pb.TrusteePosting(kind=kind, posting=first))
+    finally:
+        public.stop(grace=1)
+        admin_gateway.close()
+
+
+class NeverCommits:
+    """A sink whose ballots never commit (a stalled orderer)."""
+
+    def __init__(self) -> None:
+        self.held: list[Future[CastResult]] = []
+
+    def submit(self, request: object) -> Future[CastResult]:
+        self.held.append(Future())
+        return self.held[-1]
+
+    def close(self) -> None:
+        for future in self.held:
+            future.cancel()
+
+
+def test_a_cast_that_does_not_commit_in_time_says_so(setup: Setup) -> None:
+    sink = NeverCommits()
+    stalled = VotingService(
+        setup.service.contract, setup.service.network, chaincode="mvote", sink=sink
+    )
+    org = setup.served.material.org("cityhall")
+    tls = ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes())
+    server = VotingServer(stalled, tls=tls, trust=setup.server.trust, commit_wait=0.2).start()
+    try:
+        with VotingClient(server.address, setup.tls) as client:
+            with pytest.raises(CommitStatusError) as late:
+                client.cast(setup.raw("g-open", 150))
+            assert late.value.field == "request" and len(sink.held) == 1
+    finally:
+        server.stop(grace=1)
+        stalled.close()
