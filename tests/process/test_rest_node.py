@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from node_support import ORGS, cast_request, open_question_spec, voter_key
 from served_support import Served
 
@@ -20,12 +21,18 @@ from mvote.service._rest_auth import signed_headers
 from mvote.verifier import Receipt, verify_receipt
 
 
-def test_node_start_serves_rest_and_a_ballot_cast_over_it_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args", [(), ("--voting-port", "0")], ids=["rest-alone", "rest-over-the-voting-service"]
+)
+def test_node_start_serves_rest_and_a_ballot_cast_over_it_verifies(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
     material = init_network(tmp_path / "network", ORGS)
-    served = Served(material.directory, tmp_path / "node.log")
+    served = Served(material.directory, tmp_path / "node.log", *args)
     try:
         url = served.listening["rest"]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":8080")
+        assert ("voting" in served.listening) == bool(args)
         org = material.peer_orgs[0]
         admin = load_signer(org.admin.msp_dir, org.msp_id)
         spec = open_question_spec("node-rest", time.time())
