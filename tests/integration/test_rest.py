@@ -23,12 +23,15 @@ from mvote.chaincode._errors import error_types
 from mvote.chaincode._records import QuestionSpec
 from mvote.client import _errors as client_errors
 from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.service import CallLimiter, Limits, Rate, VotingService
 from mvote.service import _errors as service_errors
-from mvote.service._rest_auth import signed_headers
+from mvote.service._rest import RestServer, create_app
+from mvote.service._rest_auth import AdminAuthority, signed_headers
 from mvote.verifier import Receipt, verify_receipt
 from mvote.verifier import _errors as verifier_errors
 from mvote.verifier._chain import verify_chain
 
+JSON_TYPE = {"content-type": "application/json"}
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 TYPES = error_types(
     chaincode_errors.ERRORS, verifier_errors.ERRORS, client_errors.ERRORS, service_errors.ERRORS
@@ -342,3 +345,36 @@ def test_the_openapi_document_in_docs_is_the_one_served(rest: Rest) -> None:
     assert json.dumps(kept, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == (
         OPENAPI.read_text(encoding="utf-8")
     )
+
+
+# --- limits and a service without an admin identity ---------------------------------------------
+
+
+def test_rate_limits_and_a_service_without_an_admin_identity(rest: Rest) -> None:
+    """A second app over a service of city hall's client only, with a tight per-source limit:
+    beyond it RATE_LIMITED (429, field source); an operator request whose signature verifies is
+    OPERATOR_UNAVAILABLE (503) and runs nothing."""
+    material = rest.served.material
+    config = material.config
+    service = VotingService(rest.service.contract, rest.service.network, chaincode=config.chaincode)
+    authority = AdminAuthority.from_genesis(
+        material.genesis_path.read_bytes(), material.org("cityhall").msp_id
+    )
+    limiter = CallLimiter(Limits(per_source=Rate(0.001, 3)))
+    app = create_app(service, authority=authority, limiter=limiter)
+    height = rest.height()
+    with RestServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        body = encoding.encode({"rid": "rest-no-admin", "title": "No admin"})
+        headers = signed_headers(rest.admin(), "POST", "/v1/rosters", body)
+        refused(
+            http.post("/v1/rosters", content=body, headers={**headers, **JSON_TYPE}),
+            503,
+            "OPERATOR_UNAVAILABLE",
+            "operator",
+        )
+        assert http.get("/v1/chain").status_code == 200
+        assert http.get("/v1/chain").status_code == 200
+        refused(http.get("/v1/chain"), 429, "RATE_LIMITED", "source")
+    service.close()
+    assert rest.height() == height
+    refused(rest.http.get("/v1/rosters/rest-no-admin"), 404, "NOT_FOUND", "rid")
