@@ -20,7 +20,8 @@ from mvote.node.material import issue_integrator_certificate
 from mvote.node.voting import embedded_profile
 from mvote.service._grpc import IntegratorTrust, ServerTls
 from mvote.service._profile import Profile
-from mvote.service._serve import start_service
+from mvote.service._rest import RestServer, start_rest_api, trusted_genesis
+from mvote.service._serve import Running, start_service
 from mvote.verifier._chainfile import write_chain
 
 NetworkArg = Annotated[Path, typer.Argument(help="A network folder (mvote network init).")]
@@ -94,10 +95,19 @@ def serve(
             help="Also serve voters, trustees and auditors (no client certificate) here.",
         ),
     ] = None,
+    rest_port: Annotated[
+        int | None,
+        typer.Option(
+            "--rest-port",
+            help="Also serve the REST API here, over the same service (0 picks a free one); "
+            "operator requests need --admin-msp.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Serve the mvote.v1 voting service for one institution, in front of its peer in the
-    profile (the embedded node or real Fabric), until interrupted."""
+    profile (the embedded node or real Fabric), until interrupted; with --rest-port, the REST
+    API too."""
     try:
         loaded = Profile.load(profile_path)
         signer = load_signer(msp_dir, msp_id)
@@ -112,16 +122,41 @@ def serve(
             port=port,
             public_port=public_port,
         )
+        rest = _start_rest(running, loaded, msp_id, host, rest_port)
     except MvoteError as exc:
         _refuse(exc, as_json)
     public = None if running.public is None else running.public.address
     event = {"event": "listening", "service": running.server.address, "public": public}
+    if rest is not None:
+        event["rest"] = rest.url
     print(json.dumps({**event, "msp_id": msp_id}), flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    if rest is not None:
+        rest.stop()
     running.stop()
+
+
+def _start_rest(
+    running: Running, profile: Profile, msp_id: str, host: str, port: int | None
+) -> RestServer | None:
+    """The REST API over the running service (None without ``port``); the institution's MSP
+    comes from block 0 as the peer serves it, checked against the profile's genesis hash. On a
+    failure the service is stopped."""
+    if port is None:
+        return None
+    try:
+        genesis = trusted_genesis(running.service, bytes.fromhex(profile.genesis_hash))
+        return start_rest_api(
+            running.service, genesis_block=genesis, msp_id=msp_id, host=host, port=port
+        )
+    except (MvoteError, OSError) as exc:
+        running.stop(grace=1)
+        if isinstance(exc, MvoteError):
+            raise
+        fail(f"--rest-port: cannot listen on {host}:{port}: {exc.strerror}")
 
 
 def fetch_chain(

@@ -18,9 +18,7 @@ from mvote.client._identity import load_signer
 from mvote.client._voting import VotingContract
 from mvote.node.material import NetworkMaterial
 from mvote.service._core import VotingService
-from mvote.service._limits import CallLimiter, Limits
-from mvote.service._rest import RestServer, create_app
-from mvote.service._rest_auth import AdminAuthority
+from mvote.service._rest import RestServer, start_rest_api
 
 
 @dataclass
@@ -87,17 +85,17 @@ def start_rest(
     gateways: tuple[Gateway, ...] = ()
     if service is None:
         service, gateways = _own_service(material, grpc_address, tls_ca)
-    org = material.peer_orgs[0]
-    app = create_app(
-        service,
-        authority=AdminAuthority.from_genesis(material.genesis_path.read_bytes(), org.msp_id),
-        limiter=CallLimiter(Limits()),
-        max_body_bytes=config.limits.max_rest_body_bytes,
-    )
     endpoint = config.listen.rest
     try:
-        server = RestServer(app, host=endpoint.host, port=endpoint.port if port is None else port)
-        return NodeRest(server.start(), service, gateways)
+        server = start_rest_api(
+            service,
+            genesis_block=material.genesis_path.read_bytes(),
+            msp_id=material.peer_orgs[0].msp_id,
+            host=endpoint.host,
+            port=endpoint.port if port is None else port,
+            max_body_bytes=config.limits.max_rest_body_bytes,
+        )
+        return NodeRest(server, service, gateways)
     except BaseException:
         if gateways:
             service.close()

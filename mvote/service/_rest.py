@@ -25,7 +25,7 @@ from mvote.chaincode._errors import error_types
 from mvote.client import _errors as client_errors
 from mvote.service import _errors as service_errors
 from mvote.service._core import VotingService
-from mvote.service._limits import CallLimiter
+from mvote.service._limits import CallLimiter, Limits
 from mvote.service._rest_app import (
     DEFAULT_MAX_BODY_BYTES,
     RestContext,
@@ -37,9 +37,11 @@ from mvote.service._rest_auth import (
     TIMESTAMP_HEADER,
     AdminAuthority,
 )
-from mvote.service._rest_errors import PROBLEM_MEDIA_TYPE
+from mvote.service._rest_errors import PROBLEM_MEDIA_TYPE, GenesisMismatch
 from mvote.service._rest_routes import RestRoutes
 from mvote.verifier import _errors as verifier_errors
+from mvote.verifier._block import block_header_hash
+from mvote.verifier._envelope import unpack_block
 
 log = logging.getLogger("mvote.service.rest")
 
@@ -133,6 +135,45 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def trusted_genesis(service: VotingService, anchor: bytes) -> bytes:
+    """Block 0 as ``service``'s peer serves it, refused (GenesisMismatch) unless its header
+    hashes to ``anchor``, the genesis hash the city publishes (a profile's)."""
+    raw = service.block(0)
+    block = unpack_block(raw)
+    found = block_header_hash(0, block.previous_hash, block.data_hash)
+    if found != anchor:
+        raise GenesisMismatch(
+            f"genesis_hash: the peer's block 0 hashes to {found.hex()}, the anchor is "
+            f"{anchor.hex()}",
+            field="genesis_hash",
+        )
+    return raw
+
+
+def start_rest_api(
+    service: VotingService,
+    *,
+    genesis_block: bytes,
+    msp_id: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> RestServer:
+    """Serve the REST API over ``service`` on ``host:port`` (0: a free port): operator requests
+    from admins of ``msp_id`` as the channel's ``genesis_block`` configures its MSP (trusted by
+    the caller: read from the network's own folder, or checked by :func:`trusted_genesis`), the
+    rate ``limits`` per source address (per admin for operator requests). Raises OSError if the
+    port cannot be bound."""
+    app = create_app(
+        service,
+        authority=AdminAuthority.from_genesis(genesis_block, msp_id),
+        limiter=CallLimiter(limits),
+        max_body_bytes=max_body_bytes,
+    )
+    return RestServer(app, host=host, port=port).start()
 
 
 def openapi_text(app: FastAPI) -> str:

@@ -93,6 +93,14 @@ class OperatorUnavailable(MvoteError):
     )
 
 
+class GenesisMismatch(MvoteError):
+    code = "GENESIS_MISMATCH"
+    summary = (
+        "the peer's block 0 does not hash to the genesis hash the profile names (the trust "
+        "anchor): the REST API does not take its institution's MSP from a chain it cannot anchor"
+    )
+
+
 #: The REST API's own error classes (listed in the service's ``ERRORS`` table).
 REST_ERRORS: ErrorTable = (
     RouteNotFound,
@@ -105,6 +113,7 @@ REST_ERRORS: ErrorTable = (
     IdentityRefused,
     AdminRequired,
     OperatorUnavailable,
+    GenesisMismatch,
 )
 
 _BAD_REQUEST = (
