@@ -54,6 +54,9 @@ T = TypeVar("T")
 #: the service hashes them as the CLI does).
 ROSTER_KEYS_SHAPE = Object({"public_keys": Array(Hex(32), min_len=1, max_len=MAX_ROSTER_BATCH)})
 
+#: A question state, as the records list them.
+STATE_PATTERN = f"^({'|'.join(QUESTION_STATES)})$"
+
 Qid = Annotated[
     str,
     Path(
@@ -293,12 +296,13 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
     )
     async def questions(
         request: Request,
-        state: Annotated[
-            str | None, Query(pattern="^(DRAFT|OPEN|CLOSED|TALLIED|CANCELLED)$")
-        ] = None,
+        state: Annotated[str | None, Query(pattern=STATE_PATTERN)] = None,
         owner: Annotated[str | None, Query(max_length=128)] = None,
-        mode: Annotated[str | None, Query(pattern="^(open|secret)$")] = None,
-        eligibility: Annotated[str | None, Query(pattern="^(roster|open)$")] = None,
+        mode: Annotated[str | None, Query(max_length=16, description="open or secret")] = None,
+        eligibility: Annotated[
+            str | None,
+            Query(max_length=16, description="the eligibility kind: roster, open, onsite"),
+        ] = None,
         search: Annotated[str | None, Query(max_length=200)] = None,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         page_token: Annotated[str, Query(max_length=64)] = "",

@@ -105,6 +105,10 @@ def test_questions_are_listed_filtered_and_paged(rest: Rest, question: dict[str,
     page = rest.http.get("/v1/questions", params={"page_size": "1", "search": "busan"}).json()
     assert [q["qid"] for q in page["questions"]] == ["rest-q"] and page["total"] == 1
     assert rest.http.get("/v1/questions", params={"state": "CLOSED"}).json()["total"] == 0
+    assert rest.http.get("/v1/questions", params={"eligibility": "onsite"}).json()["total"] == 0
+    open_ones = rest.http.get("/v1/questions", params={"eligibility": "open", "mode": "open"})
+    assert "rest-q" in [q["qid"] for q in open_ones.json()["questions"]]
+    refused(rest.http.get("/v1/questions", params={"state": "open"}), 400, "INVALID_FIELD", "state")
     one = rest.http.get("/v1/questions/rest-q").json()
     assert QuestionSpec.from_json({k: one[k] for k in question}).to_json() == question
     refused(
