@@ -66,23 +66,42 @@ def _validation_field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _route(request: Request) -> str:
+    """The route template the request matched (``/v1/questions/{qid}``), never its values."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "-"))
+
+
 def install_error_handlers(app: FastAPI, context: RestContext) -> None:
     """Answer every error with its problem: mvote's typed errors with their code, FastAPI's
     parameter validation as INVALID_FIELD, unknown routes and methods with the REST codes, and
-    anything else as INTERNAL (logged with its traceback, never with the request)."""
+    anything else as INTERNAL (logged with its traceback, never with the request). Each
+    refusal is logged with its method, route template, code and field: never a value of the
+    request (no voter key, no ballot)."""
 
-    def mvote_error(_: Request, exc: Exception) -> JSONResponse:
+    def refuse(request: Request, error: MvoteError) -> JSONResponse:
+        problem = problem_of(error, context.types)
+        log.info(
+            "REST %s %s refused: %s %s (field %s)",
+            request.method,
+            _route(request),
+            problem.status,
+            problem.code,
+            problem.field,
+        )
+        return problem_response(problem)
+
+    def mvote_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, MvoteError):
             raise exc
-        return problem_response(problem_of(exc, context.types))
+        return refuse(request, exc)
 
-    def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    def validation_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, RequestValidationError):
             raise exc
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = _validation_field(tuple(first.get("loc", ())))
-        error = InvalidField(f"{field}: {first.get('msg', 'invalid')}", field=field)
-        return problem_response(problem_of(error, context.types))
+        return refuse(request, InvalidField(f"{field}: {first.get('msg', 'invalid')}", field=field))
 
     def http_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, HTTPException):
@@ -94,10 +113,16 @@ def install_error_handlers(app: FastAPI, context: RestContext) -> None:
             )
         else:
             error = RouteNotFound(f"path: no resource at {request.url.path}", field="path")
-        return problem_response(problem_of(error, context.types))
+        return refuse(request, error)
 
-    def internal_error(_: Request, exc: Exception) -> JSONResponse:
-        log.error("REST request failed: %s", type(exc).__name__, exc_info=exc)
+    def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "REST %s %s failed: %s",
+            request.method,
+            _route(request),
+            type(exc).__name__,
+            exc_info=exc,
+        )
         error = MvoteError("the service failed to answer; the operator's log has the cause")
         return problem_response(problem_of(error, context.types))
 

@@ -6,6 +6,7 @@ and no state change, and the OpenAPI document kept in docs/ equal to the one ser
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,7 +135,10 @@ def test_the_chain_read_over_rest_verifies_from_the_genesis_hash(rest: Rest) -> 
     refused(rest.http.get(f"/v1/blocks/{info['height'] + 100}"), 404, "NOT_FOUND", "block")
 
 
-def test_refused_ballots_change_nothing(rest: Rest, question: dict[str, Any]) -> None:
+def test_refused_ballots_change_nothing(
+    rest: Rest, question: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mvote.service.rest")
     rest.cast(_ballot(rest, question, 2, 0)).raise_for_status()
     before = _state(rest, "rest-q")
     good = _ballot(rest, question, 3, 0)
@@ -163,6 +167,12 @@ def test_refused_ballots_change_nothing(rest: Rest, question: dict[str, Any]) ->
     for response, status, code, field in cases:
         refused(response, status, code, field)
     assert _state(rest, "rest-q") == before
+    # Each refusal is logged with its code and route, never with the ballot or the voter's key.
+    logged = [r.getMessage() for r in caplog.records if r.name == "mvote.service.rest"]
+    assert any("POST /v1/ballots refused: 409 ALREADY_VOTED" in m for m in logged), logged
+    assert any("BAD_SIGNATURE" in m for m in logged)
+    voter = value["ballot"]["voter"]
+    assert not [m for m in logged if voter in m or value["sig"] in m]
 
 
 def test_unknown_routes_and_methods_are_problems(rest: Rest) -> None:
