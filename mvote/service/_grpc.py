@@ -40,22 +40,19 @@ from grpc_reflection.v1alpha import reflection
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField, Malformed, MvoteError
 from mvote.chaincode._records import Question
-from mvote.client._errors import CommitStatusError
 from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
 from mvote.client._voting import CastResult
 from mvote.service._core import VotingService
 from mvote.service._errors import IntegratorUnknown
 from mvote.service._limits import CallLimiter, Limits, StreamLimiter
 from mvote.service._proto import voting_pb2 as pb
-from mvote.service._values import Caller, PostingKind, QuestionFilter
+from mvote.service._values import COMMIT_WAIT_SECONDS, Caller, PostingKind, QuestionFilter
 
 __all__ = ["STATUS_OF", "IntegratorTrust", "ServerTls", "VotingServer"]
 
 log = logging.getLogger("mvote.service")
 
 SERVICE_NAME = "mvote.v1.Voting"
-#: How long a Cast waits for its ballot to commit.
-COMMIT_WAIT_SECONDS = 60.0
 #: Blocks fetched from the peer per Deliver call while streaming GetBlocks.
 BLOCK_CHUNK = 64
 #: The largest message the service sends (blocks, receipts).
@@ -288,16 +285,7 @@ class VotingServicer:
     # -- unary methods --
 
     def cast(self, request: pb.CastRequest, caller: Caller) -> pb.CastResponse:
-        pending = self.service.cast(request.request)
-        try:
-            done = pending.result(self.commit_wait)
-        except TimeoutError as exc:
-            raise CommitStatusError(
-                f"request: ballot {pending.tracker} did not commit within {self.commit_wait:g} s; "
-                "it may still commit (GetReceipt tells)",
-                grpc_code="DEADLINE_EXCEEDED",
-                field="request",
-            ) from exc
+        done = self.service.cast(request.request).committed(self.commit_wait)
         receipt = self.service.receipt_of(done).to_bytes() if request.with_receipt else b""
         log.info("cast %s on %s by %s", done.tracker[:16], done.qid, caller.integrator)
         return pb.CastResponse(

@@ -39,6 +39,7 @@ from mvote.service._rest_auth import (
 )
 from mvote.service._rest_errors import PROBLEM_MEDIA_TYPE, GenesisMismatch
 from mvote.service._rest_routes import RestRoutes
+from mvote.service._values import COMMIT_WAIT_SECONDS
 from mvote.verifier import _errors as verifier_errors
 from mvote.verifier._block import block_header_hash
 from mvote.verifier._envelope import unpack_block
@@ -113,9 +114,11 @@ def create_app(
     authority: AdminAuthority | None = None,
     limiter: CallLimiter | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    commit_wait: float = COMMIT_WAIT_SECONDS,
 ) -> FastAPI:
     """The REST API over ``service``. ``authority``: who may make operator requests (None: no
-    one); ``limiter``: the rate limits (None: none)."""
+    one); ``limiter``: the rate limits (None: none); ``commit_wait``: how long a cast waits for
+    its commit."""
     app = FastAPI(
         title="mvote voting service",
         version=__version__,
@@ -123,7 +126,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    context = RestContext(_TYPES, authority, limiter, max_body_bytes)
+    context = RestContext(_TYPES, authority, limiter, max_body_bytes, commit_wait)
     install_error_handlers(app, context)
     RestRoutes(service, context).install(app)
     plain_openapi = app.openapi

@@ -33,6 +33,7 @@ from mvote.service._rest_errors import (
     UnsupportedMediaType,
     problem_of,
 )
+from mvote.service._values import COMMIT_WAIT_SECONDS
 
 log = logging.getLogger("mvote.service.rest")
 
@@ -51,6 +52,8 @@ class RestContext:
     authority: AdminAuthority | None
     limiter: CallLimiter | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: How long ``POST /v1/ballots`` waits for the commit (then COMMIT_STATUS_ERROR, 504).
+    commit_wait: float = COMMIT_WAIT_SECONDS
 
 
 def problem_response(problem: Problem) -> JSONResponse:

@@ -285,7 +285,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
         routes.admit(request)
         body = await read_body(request, routes.context.max_body_bytes)
         pending = service.cast(body)
-        done = await blocking(pending.result)
+        done = await blocking(pending.committed, routes.context.commit_wait)
         proof = (await blocking(service.receipt_of, done)).to_json() if receipt else None
         return JSONResponse(_cast_answer(done, proof))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mvote.chaincode._records import Question
+from mvote.client._errors import CommitStatusError
 from mvote.client._voting import CastResult
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Results",
 ]
 
+#: How long a transport waits for a cast's commit before answering COMMIT_STATUS_ERROR.
+COMMIT_WAIT_SECONDS = 60.0
 #: The most questions one page holds, and the default page size.
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -131,6 +134,20 @@ class PendingCast:
     def result(self, timeout: float | None = None) -> CastResult:
         """The committed ballot; raises its refusal, or TimeoutError after ``timeout`` s."""
         return self.outcome.result(timeout)
+
+    def committed(self, wait: float) -> CastResult:
+        """The committed ballot, waiting at most ``wait`` seconds; raises its refusal, or
+        CommitStatusError (DEADLINE_EXCEEDED, field ``request``) when it has not committed by
+        then (it may still commit: the receipt of the voter's ballot tells)."""
+        try:
+            return self.outcome.result(wait)
+        except TimeoutError as exc:
+            raise CommitStatusError(
+                f"request: ballot {self.tracker} did not commit within {wait:g} s; "
+                "it may still commit (GetReceipt tells)",
+                grpc_code="DEADLINE_EXCEEDED",
+                field="request",
+            ) from exc
 
 
 def page_of(

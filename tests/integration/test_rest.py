@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from mvote.chaincode._errors import error_types
 from mvote.chaincode._records import QuestionSpec
 from mvote.client import _errors as client_errors
 from mvote.client._ballot import prepare_ballot, voter_public_hex
+from mvote.client._voting import CastResult
 from mvote.service import CallLimiter, Limits, Rate, VotingService
 from mvote.service import _errors as service_errors
 from mvote.service._rest import RestServer, create_app
@@ -392,3 +394,34 @@ def test_rate_limits_and_a_service_without_an_admin_identity(rest: Rest) -> None
     service.close()
     assert rest.height() == height
     refused(rest.http.get("/v1/rosters/rest-no-admin"), 404, "NOT_FOUND", "rid")
+
+
+class NeverCommits:
+    """A sink whose ballots never commit (a stalled orderer)."""
+
+    def __init__(self) -> None:
+        self.held: list[Future[CastResult]] = []
+
+    def submit(self, request: object) -> Future[CastResult]:
+        self.held.append(Future())
+        return self.held[-1]
+
+    def close(self) -> None:
+        for future in self.held:
+            future.cancel()
+
+
+def test_a_ballot_that_does_not_commit_in_time_is_a_504(
+    rest: Rest, question: dict[str, Any]
+) -> None:
+    sink = NeverCommits()
+    config = rest.served.material.config
+    stalled = VotingService(
+        rest.service.contract, rest.service.network, chaincode=config.chaincode, sink=sink
+    )
+    app = create_app(stalled, commit_wait=0.2)
+    with RestServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        late = http.post("/v1/ballots", content=_ballot(rest, question, 40, 0), headers=JSON_TYPE)
+    stalled.close()
+    refused(late, 504, "COMMIT_STATUS_ERROR", "request")
+    assert len(sink.held) == 1 and "may still commit" in late.json()["detail"]
