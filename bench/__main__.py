@@ -24,6 +24,10 @@ def main() -> None:
     node = run_node(args.ballots, args.clients, processes=args.client_processes)
     report(node, work)
     run_audit(node, work)
+    from bench import rest_bench
+
+    rest_ballots = min(args.ballots, 400)
+    rest_bench.report(rest_bench.run(rest_ballots, 32), rest_ballots, 32)
     try:
         from bench import crypto_bench, verified_bench
     except ImportError:
