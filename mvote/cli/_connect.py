@@ -88,14 +88,8 @@ class ServiceConnection:
         genesis hash (no proposals can be sent without a Fabric identity, so reads come from
         the verified chain)."""
         anchor = TrustAnchor(bytes.fromhex(self.profile.genesis_hash), self.profile.chaincode)
-        reads = ChainReads(self._block_range, anchor)
+        reads = ChainReads(self.client.block_range, anchor)
         return VotingContract(ServiceTransactor(self.client, self.profile.channel), reads=reads)
-
-    def _block_range(self, start: int, stop: int | None) -> list[bytes]:
-        """Blocks ``start..stop`` through the service; ``stop`` None means up to its height."""
-        if stop is None:
-            stop = self.client.chain_info().height - 1
-        return self.client.blocks(start, stop) if stop >= start else []
 
     def block_source(self) -> BlockSource:
         return ServiceBlocks(self.client)

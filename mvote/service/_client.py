@@ -152,6 +152,13 @@ class VotingClient:
             blocks.extend(self._blocks(first, min(stop, first + chunk - 1), timeout))
         return blocks
 
+    def block_range(self, start: int, stop: int | None) -> list[bytes]:
+        """Blocks ``start..stop`` inclusive; ``stop`` None means up to the service's height
+        (a :data:`mvote.client._verified.BlockRange` for verified reads)."""
+        if stop is None:
+            stop = self.chain_info().height - 1
+        return self.blocks(start, stop) if stop >= start else []
+
     def _blocks(self, start: int, stop: int, timeout: float | None) -> list[bytes]:
         call: Any = self.channel.unary_stream(
             SERVICE + "GetBlocks",
