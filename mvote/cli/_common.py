@@ -42,7 +42,7 @@ NodeOpt = Annotated[
     typer.Option(
         "--node",
         envvar=ENV_NODE,
-        help="The node's gRPC address HOST:PORT (default: listen.grpc of the network's mvote-node.yaml).",
+        help="The node's gRPC address HOST:PORT (default: where the node running on --network listens, else listen.grpc of its mvote-node.yaml).",
     ),
 ]
 OrgOpt = Annotated[

@@ -26,6 +26,7 @@ from mvote.client._channel import GatewayChannel
 from mvote.client._identity import Signer, load_signer
 from mvote.client._network import Network
 from mvote.client._voting import VotingContract
+from mvote.node.listening import running_node
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
 Role = Literal["admin", "client"]
@@ -91,6 +92,13 @@ def load_material(directory: Path) -> NetworkMaterial:
     return load_network(directory)
 
 
+def node_address(network_dir: Path, material: NetworkMaterial) -> str:
+    """The gRPC address of the node: where the node running on ``network_dir`` says it listens
+    (its listening.json: a node started with ``--port 0``), else ``listen.grpc``."""
+    running = running_node(network_dir)
+    return running.grpc if running is not None else str(material.config.listen.grpc)
+
+
 def connect(
     network_dir: Path,
     node: str | None,
@@ -107,7 +115,7 @@ def connect(
     chosen = material.org(org) if org else material.peer_orgs[0]
     who = chosen.admin if role == "admin" else chosen.client
     signer = load_signer(who.msp_dir, who.msp_id)
-    address = node or str(material.config.listen.grpc)
+    address = node or node_address(network_dir, material)
     tls = None if plaintext else material.peer_orgs[0].node.tls_ca_path.read_bytes()
     channel = GatewayChannel(
         address,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -14,7 +15,15 @@ from mvote.chaincode._errors import MvoteError
 from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
 from mvote.node.material import init_network
 
+if TYPE_CHECKING:
+    from mvote.node.operations import OperationsServer
+    from mvote.node.runtime import Node
+    from mvote.node.services.server import NodeServer
+    from mvote.node.serving import GatewayProcesses
+
 DEMO_ORGS = ("cityhall", "district", "education")
+#: The folder of the node's ledger where its processes write their metrics (metrics.py).
+METRICS_DIR = "metrics"
 
 network_app = typer.Typer(help="Create network folders.", no_args_is_help=True)
 node_app = typer.Typer(help="Run the embedded node.", no_args_is_help=True)
@@ -75,19 +84,29 @@ def node_start(
     directory: Annotated[Path, typer.Argument(help="A network directory (mvote network init).")],
     port: Annotated[
         int | None,
-        typer.Option(help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one)."),
+        typer.Option(
+            help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one, and the "
+            "other commands find it in DIR/listening.json)."
+        ),
+    ] = None,
+    operations_port: Annotated[
+        int | None,
+        typer.Option(
+            "--operations-port",
+            help="Port of the metrics and health endpoint (default: listen.operations; with "
+            "--port 0, a free one).",
+        ),
     ] = None,
     plaintext: Annotated[
         bool, typer.Option("--plaintext", help="Serve without TLS (local tests only).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
+    """Start the node, its gRPC services and its operations endpoint (metrics, health); SIGTERM
+    or SIGINT stops it gracefully."""
     # Imported here: the node's dependencies are an extra that other commands do not need.
     from mvote.node.logs import log_to_stderr
     from mvote.node.runtime import Node
-    from mvote.node.services.server import NodeServer
-    from mvote.node.serving import GatewayProcesses
 
     log_to_stderr(log_level)
     stop = threading.Event()
@@ -100,44 +119,121 @@ def node_start(
     signal.signal(signal.SIGINT, request_stop)
     try:
         node = Node.open(directory)
+        _share_metrics(node)
         node.start()
     except MvoteError as exc:
         _event("error", error=str(exc))
         raise typer.Exit(2) from None
+    if operations_port is None and port == 0:
+        operations_port = 0
+    _serve(
+        node,
+        directory,
+        stop,
+        port=port,
+        operations_port=operations_port,
+        tls=not plaintext,
+        log_level=log_level,
+    )
+
+
+def _share_metrics(node: Node) -> None:
+    """The node's processes write their metrics into its ledger folder (metrics.py)."""
+    from mvote.node.metrics import share_between_processes
+
+    share_between_processes(node.ledger.directory / METRICS_DIR)
+
+
+def _listen(
+    node: Node,
+    directory: Path,
+    *,
+    port: int | None,
+    operations_port: int | None,
+    tls: bool,
+    log_level: str,
+) -> tuple[NodeServer | GatewayProcesses, OperationsServer]:
+    """Start the gRPC services and the operations endpoint. Raises OSError, RuntimeError or
+    MvoteError (the node is stopped by the caller)."""
+    from mvote.node.metrics import metrics
+    from mvote.node.operations import OperationsServer
+    from mvote.node.services.server import NodeServer
+    from mvote.node.serving import GatewayProcesses
+
     processes = node.config.listen.gateway_processes
     server: NodeServer | GatewayProcesses
+    if processes:
+        server = GatewayProcesses(
+            node, directory.resolve(), count=processes, port=port, tls=tls, log_level=log_level
+        ).start()
+    else:
+        server = NodeServer(node, port=port, tls=tls).start()
+    host = node.config.listen.operations.host
+    wanted = node.config.listen.operations.port if operations_port is None else operations_port
     try:
-        if processes:
-            server = GatewayProcesses(
-                node,
-                directory.resolve(),
-                count=processes,
-                port=port,
-                tls=not plaintext,
-                log_level=log_level,
-            ).start()
-        else:
-            server = NodeServer(node, port=port, tls=not plaintext).start()
+        operations = OperationsServer(host, wanted, metrics()).start()
+    except OSError as exc:
+        server.stop(grace=0)
+        raise OSError(f"listen.operations: cannot bind {host}:{wanted}: {exc.strerror}") from exc
+    operations.check("node", node.unhealthy)
+    if isinstance(server, GatewayProcesses):
+        failed = server.failed
+        operations.check(
+            "gateway_processes", lambda: "a gateway process exited" if failed.is_set() else None
+        )
+    return server, operations
+
+
+def _serve(
+    node: Node,
+    directory: Path,
+    stop: threading.Event,
+    *,
+    port: int | None,
+    operations_port: int | None,
+    tls: bool,
+    log_level: str,
+) -> None:
+    """Serve until ``stop`` is set (or a gateway process dies), then stop everything."""
+    from mvote.node.listening import Listening, forget
+    from mvote.node.serving import GatewayProcesses
+
+    try:
+        server, operations = _listen(
+            node,
+            directory,
+            port=port,
+            operations_port=operations_port,
+            tls=tls,
+            log_level=log_level,
+        )
     except (OSError, RuntimeError, MvoteError) as exc:
         node.stop()
-        _event("error", error=f"listen.grpc: {exc}")
+        error = str(exc) if str(exc).startswith("listen.") else f"listen.grpc: {exc}"
+        _event("error", error=error)
         raise typer.Exit(2) from None
+    Listening(
+        grpc=server.address, tls=server.tls, pid=os.getpid(), operations=operations.address
+    ).save(directory)
     _event(
         "listening",
         grpc=server.address,
+        operations=operations.address,
         tls=server.tls,
         tls_ca=str(server.tls_files.ca) if server.tls else None,
         channel=node.channel_id,
         height=node.ledger.height,
-        gateway_processes=processes,
+        gateway_processes=node.config.listen.gateway_processes,
     )
     failed = server.failed if isinstance(server, GatewayProcesses) else threading.Event()
     while not stop.wait(0.5):
         if failed.is_set():
             _event("error", error="a gateway process exited; stopping the node")
             break
+    forget(directory, os.getpid())
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
     try:
+        operations.stop()
         server.stop(grace=5)
     finally:
         height = node.ledger.height

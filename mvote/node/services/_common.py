@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 
 from mvote.chaincode._errors import MvoteError
 from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
+from mvote.node.metrics import metrics
 from mvote.node.peer import Peer
 from mvote.verifier._envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier._errors import VerifierError
@@ -62,7 +63,13 @@ def abort(
 ) -> NoReturn:
     """End the call as Fabric's newRpcError does: a google.rpc.Status whose details are packed
     ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer; with ``info``,
-    the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too."""
+    the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too. Every refusal is
+    counted and logged here (its code and field, never ``message``: metrics.py)."""
+    metrics().refused(
+        info.reason if info is not None else None,
+        code.name,
+        info.metadata.get("field") if info is not None else None,
+    )
     packed = []
     for detail in details:
         item = any_pb2.Any()

@@ -1,0 +1,107 @@
+"""The operations endpoint of a real ``mvote node start`` (its gateway processes included):
+/metrics moves by exactly what was cast and refused, /healthz answers, refusals are logged with
+their code and never the refused ballot's content or key; the node found through its
+listening.json (``--port 0``)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from node_support import cast_request, open_question_spec, voter_key
+from served_support import Served
+
+from mvote.chaincode._errors import AlreadyVoted
+from mvote.chaincode._records import QuestionSpec
+from mvote.cli._connect import connect
+from mvote.node.listening import LISTENING_FILE, running_node
+from mvote.node.material import init_network
+
+BALLOTS = 3
+
+
+def scrape(address: str) -> dict[str, float]:
+    """Every sample of /metrics as ``name{labels}`` -> value."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as reply:
+        assert reply.status == 200
+        assert reply.headers["Content-Type"].startswith("text/plain")
+        text = reply.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def moved(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> None:
+    directory = tmp_path / "network"
+    init_network(directory, "a,b")
+    log = tmp_path / "node.log"
+    served = Served(directory, log, "--log-level", "info")
+    try:
+        operations = served.listening["operations"]
+        # --port 0: every listener took a free port, and the file says which.
+        found = running_node(directory)
+        assert found is not None and found.grpc == served.listening["grpc"]
+        assert found.operations == operations and found.pid == served.process.pid
+
+        with urllib.request.urlopen(f"http://{operations}/healthz", timeout=10) as reply:
+            assert reply.status == 200 and json.load(reply)["status"] == "OK"
+
+        before = scrape(operations)
+        spec = open_question_spec("q-ops", time.time())
+        voters = [voter_key(i) for i in range(BALLOTS)]
+        # No --node: the CLI's connection finds the node in listening.json.
+        with connect(directory, None, None, None, default_role="admin") as conn:
+            contract = conn.contract
+            contract.create_question(QuestionSpec.from_json(spec))
+            contract.open_question("q-ops")
+            for voter in voters:
+                contract.cast(cast_request(conn.channel_name, spec, voter, 0))
+            second = cast_request(conn.channel_name, spec, voters[0], 1)
+            with pytest.raises(AlreadyVoted):
+                contract.cast(second)
+            height = len(conn.blocks(0))
+        after = scrape(operations)
+    finally:
+        served.process.terminate()
+        served.process.wait(timeout=30)
+        served.close()
+    assert served.process.returncode == 0
+
+    assert moved(before, after, "mvote_ballots_committed_total") == BALLOTS
+    assert moved(before, after, 'mvote_refusals_total{code="ALREADY_VOTED",status="ABORTED"}') == 1
+    assert moved(before, after, "mvote_mvcc_conflicts_total") == 0
+    # Create, open and three ballots: five VALID transactions, each in a block of its own or
+    # sharing one; the height is the ledger's.
+    valid = 'mvote_transactions_committed_total{validation_code="VALID"}'
+    assert moved(before, after, valid) == 2 + BALLOTS
+    assert after["mvote_block_height"] == height
+    blocks = after["mvote_block_height"] - before["mvote_block_height"]
+    assert moved(before, after, "mvote_commit_seconds_count") == blocks
+    assert moved(before, after, "mvote_order_seconds_count") == 2 + BALLOTS
+    # Endorsed in the gateway processes: create, open, three ballots and the refused one.
+    assert moved(before, after, "mvote_endorse_seconds_count") == 3 + BALLOTS
+    assert after['mvote_streams_open{kind="commit status"}'] == 0
+
+    # The refusal is logged with its code; neither the ballot nor the voter's key is.
+    text = log.read_text()
+    refusals = [
+        json.loads(line)["msg"]
+        for line in text.splitlines()
+        if line.startswith("{") and '"mvote.node.refusals"' in line
+    ]
+    assert refusals == ["refused: ALREADY_VOTED (ABORTED) field ballot.voter"]
+    assert second.ballot.voter not in text
+    assert second.sig not in text
+    assert second.ballot.tracker() not in text
+    # Stopped cleanly: the file saying where it listened is gone.
+    assert not (directory / LISTENING_FILE).exists()
