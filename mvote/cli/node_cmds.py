@@ -175,6 +175,8 @@ def _listen(
     except OSError as exc:
         server.stop(grace=0)
         raise OSError(f"listen.operations: cannot bind {host}:{wanted}: {exc.strerror}") from exc
+    # Every part this command serves registers its health here (a service in front of the node
+    # adds its own check, e.g. "voting_service"): docs/operations.md.
     operations.check("node", node.unhealthy)
     if isinstance(server, GatewayProcesses):
         failed = server.failed
