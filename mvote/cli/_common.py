@@ -7,8 +7,11 @@ folder, no node at the address). Errors name their code and say what to do next.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,11 +76,27 @@ HINTS: dict[str, str] = {
     "ROSTER_NOT_SEALED": "seal the roster first: `mvote roster seal RID`",
     "AGGREGATION_INCOMPLETE": "`mvote tally QID` aggregates every shard, then tallies",
     "ALREADY_EXISTS": "choose another id, or use the existing record",
+    "QUESTION_OPEN": "the question is still open for ballots: `mvote results QID` shows the live counts",
     "WRONG_PASSPHRASE": f"check the passphrase (prompt, --passphrase-file or ${ENV_PASSPHRASE})",
     "INVALID_FIELD": "fix the named field and run the command again",
     "MATERIAL_INVALID": "point --network at a folder made by `mvote network init`",
     "UNAVAILABLE": "is the node running? start it with `mvote node start DIR`, and check --node and --plaintext",
 }
+
+
+#: What to do next for a code on a field (the field's first part), before :data:`HINTS`.
+FIELD_HINTS: dict[tuple[str, str], str] = {
+    ("ALREADY_EXISTS", "entries"): (
+        "that voter is already on the roster; `mvote roster add` skips voters already on it, so "
+        "run it again with the same list to add the rest"
+    ),
+}
+
+
+def hint_for(code: str, field: str | None) -> str:
+    """What to do next after an error ``code`` about ``field`` ("" when nothing useful)."""
+    head = (field or "").split("[", 1)[0].split(".", 1)[0]
+    return FIELD_HINTS.get((code, head), HINTS.get(code, ""))
 
 
 class Failure(Exception):
@@ -99,17 +118,20 @@ def fail(message: str, *, error: str = "USAGE", code: int = BAD_INPUT, hint: str
 
 
 def failure_of(exc: MvoteError, *, remote: bool) -> Failure:
-    """A typed error as a command's end: refused (1) when the ledger said it, else bad input."""
+    """A typed error as a command's end: refused (1) when the ledger said it, else bad input.
+    A call that failed itself (a Gateway or Deliver call: no node there, TLS mismatch, timeout)
+    is ``CODE/GRPC_STATUS``, and no node at the address is bad input (2) for every command."""
     from mvote.client._errors import GatewayError
+    from mvote.verifier._errors import DeliverFailed
 
     code = exc.code
-    hint = HINTS.get(code, "")
+    hint = hint_for(code, exc.field)
     exit_code = REFUSED if remote else BAD_INPUT
-    if isinstance(exc, GatewayError):
-        # No typed cause: the call itself failed (no node there, TLS mismatch, timeout).
-        code = f"{exc.code}/{exc.grpc_code}"
-        hint = HINTS.get(exc.grpc_code, hint)
-        if exc.grpc_code in ("UNAVAILABLE",):
+    grpc_code = exc.grpc_code if isinstance(exc, GatewayError | DeliverFailed) else None
+    if grpc_code is not None:
+        code = f"{exc.code}/{grpc_code}"
+        hint = HINTS.get(grpc_code, hint)
+        if grpc_code == "UNAVAILABLE":
             exit_code = BAD_INPUT
     return Failure(exit_code, code, exc.message, hint=hint, field=exc.field)
 
@@ -181,6 +203,53 @@ def _report(out: Output, f: Failure) -> None:
         typer.echo(f"  what to do: {f.hint}", err=True)
 
 
+# --- help --------------------------------------------------------------------------------------
+
+#: How a value is shown in help, by its Python type (Typer would show ``<str>``, ``<path>``...).
+_METAVARS: dict[object, str] = {str: "TEXT", Path: "PATH", int: "N", float: "NUMBER"}
+
+
+def plain_help(command: click.Command | Any) -> None:
+    """Help in users' words, in the plain style ``mvote-verify`` shares, for ``command`` and
+    every command under it: a flag shows no ``<bool>``, a value its kind (``TEXT``, ``PATH``,
+    ``N``) rather than a Python type, an argument its name in capitals rather than the
+    function's parameter (``{rid}``). An explicit ``metavar`` is kept. Precondition: ``command``
+    was built by Typer from the app (``typer.main.get_command``)."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for param in getattr(command, "params", ()):
+        if param.param_type_name == "argument":
+            # Typer prints an argument's Python type beside its name; the name says it.
+            param.display_type_rich = _no_type
+            if param.metavar is None:
+                param.metavar = param.name.upper()
+        elif param.metavar is None:
+            param.metavar = "" if getattr(param, "is_flag", False) else _metavar(param)
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+
+
+def _metavar(param: Any) -> str | None:
+    """``TEXT``, ``PATH``, ``N`` for an option of that Python type (a list: of its items)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    args = typing.get_args(annotation)
+    return _METAVARS.get(args[0] if typing.get_origin(annotation) is list and args else annotation)
+
+
+def _no_type(ctx: object) -> None:
+    return None
+
+
+# --- times -------------------------------------------------------------------------------------
+
+
+def local_time(seconds: int, *, with_seconds: bool = True) -> str:
+    """Unix ``seconds`` in the local time zone (``$TZ``, else the system's), the zone named:
+    ``2026-12-06 13:54:08 KST``. Every time a command shows goes through here."""
+    moment = datetime.datetime.fromtimestamp(seconds).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z")
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -213,21 +282,26 @@ def passphrase(
     prompt: str = "Wallet passphrase",
     confirm: bool = False,
 ) -> str:
-    """From ``file`` (its first line), else the environment variable, else a prompt."""
+    """From ``file`` (its first line), else the environment variable, else a prompt. A run
+    with no terminal to prompt on (a script, a pipe) and no passphrase given ends with
+    ``NO_PASSPHRASE`` (exit 2) at once, rather than waiting on input that never comes."""
+    hint = f"pass --passphrase-file FILE, set ${env}, or type it at the prompt of a terminal"
     if file is not None:
         lines = read_text(file, "passphrase file").splitlines()
         value = lines[0] if lines else ""
     elif os.environ.get(env):
         value = os.environ[env]
+    elif sys.stdin is None or not sys.stdin.isatty():
+        fail(
+            "passphrase: none given, and no terminal to ask on",
+            error="NO_PASSPHRASE",
+            hint=hint,
+        )
     else:
         try:
             value = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-        except click.Abort:
-            fail(
-                "passphrase: none given",
-                error="NO_PASSPHRASE",
-                hint=f"type it at the prompt, pass --passphrase-file FILE or set ${env}",
-            )
+        except (typer.Abort, click.Abort):
+            fail("passphrase: none given", error="NO_PASSPHRASE", hint=hint)
     if not value:
-        fail("passphrase: must not be empty", error="NO_PASSPHRASE")
+        fail("passphrase: must not be empty", error="NO_PASSPHRASE", hint=hint)
     return value

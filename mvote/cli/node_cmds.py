@@ -40,7 +40,9 @@ def _refuse(exc: MvoteError, as_json: bool) -> NoReturn:
 
 @network_app.command("init")
 def network_init(
-    directory: Annotated[Path, typer.Argument(help="Directory to create the network in.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Directory to create the network in.")
+    ],
     orgs: Annotated[
         str, typer.Option("--orgs", help="Comma-separated organisation names (lowercase).")
     ] = ",".join(DEMO_ORGS),
@@ -81,7 +83,9 @@ def _event(name: str, **fields: object) -> None:
 
 @node_app.command("start")
 def node_start(
-    directory: Annotated[Path, typer.Argument(help="A network directory (mvote network init).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A network directory (mvote network init).")
+    ],
     port: Annotated[
         int | None,
         typer.Option(
@@ -248,7 +252,10 @@ def _serve(
 @node_app.command("check")
 def node_check(
     directory: Annotated[
-        Path, typer.Argument(help="A network directory (its ledger) or a ledger directory.")
+        Path,
+        typer.Argument(
+            metavar="DIR", help="A network directory (its ledger) or a ledger directory."
+        ),
     ],
     state: Annotated[
         bool,

@@ -23,6 +23,7 @@ from mvote.cli._common import (
     Output,
     fail,
     failure_of,
+    local_time,
     read_text,
     remote,
     run,
@@ -71,10 +72,6 @@ def parse_time(text: str, what: str, now: int) -> int:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return int(moment.timestamp())
-
-
-def _when(seconds: int) -> str:
-    return datetime.datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 # --- question ----------------------------------------------------------------------------------
@@ -273,7 +270,7 @@ def describe_question(q: dict[str, Any]) -> str:
         + (f" (owner {q['owner']})" if "owner" in q else ""),
         f"  rule:        {rule_text}",
         f"  eligibility: {elig_text}",
-        f"  schedule:    {_when(q['schedule']['opens_at'])} to {_when(q['schedule']['closes_at'])}",
+        f"  schedule:    {local_time(q['schedule']['opens_at'])} to {local_time(q['schedule']['closes_at'])}",
         f"  mode:        {q['mode']}, {q['shards']} shard(s)"
         + (f", ballots encrypted under ceremony {q['election']}" if q.get("election") else ""),
     ]
@@ -285,7 +282,7 @@ def describe_question(q: dict[str, Any]) -> str:
     lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"])]
     for t in q.get("transitions", []):
         reason = f" ({t['reason']})" if t.get("reason") else ""
-        lines.append(f"  {t['state']:<9} at {_when(t['at'])}, tx {t['tx'][:16]}...{reason}")
+        lines.append(f"  {t['state']:<9} at {local_time(t['at'])}, tx {t['tx'][:16]}...{reason}")
     return "\n".join(lines)
 
 
@@ -294,7 +291,9 @@ def describe_question(q: dict[str, Any]) -> str:
 def question_create(
     spec_file: Annotated[
         Path | None,
-        typer.Argument(help="A question spec, JSON or YAML (fields of docs/records.md)."),
+        typer.Argument(
+            metavar="SPEC", help="A question spec, JSON or YAML (fields of docs/records.md)."
+        ),
     ] = None,
     qid: Annotated[str | None, typer.Option("--qid", help="Question id.")] = None,
     title: Annotated[str | None, typer.Option(help="Title.")] = None,
@@ -544,7 +543,8 @@ def roster_add(
     ] = None,
     target: Target = ANYWHERE,
 ) -> None:
-    """Add voters (their key hashes) to an unsealed roster, in batches of MAX_ROSTER_BATCH."""
+    """Add voters (their key hashes) to an unsealed roster, in batches of 2000 voters. Run it
+    again after an interruption: voters already on the roster are skipped and counted."""
 
     def body(out: Output) -> None:
         public_keys: list[str] = []
@@ -562,14 +562,16 @@ def roster_add(
             added = recipes.add_roster(conn.contract, rid, public_keys, progress=out.progress)
         roster = added.roster.to_json() if added.roster is not None else {}
         batches = len(added.transactions)
+        skipped = f"; {added.skipped} already on the roster, skipped" if added.skipped else ""
         out.result(
             {
                 "roster": roster,
                 "added": added.added,
+                "skipped": added.skipped,
                 "batches": batches,
                 "txs": [t.transaction_id for t in added.transactions],
             },
-            f"added {added.added} voters to {rid} in {batches} transaction(s); "
+            f"added {added.added} voters to {rid} in {batches} transaction(s){skipped}; "
             f"roster now has {roster['count']}; seal it with: mvote roster seal {rid}",
         )
 
@@ -702,7 +704,11 @@ def _tally(
     try:
         return recipes.tally(contract, qid, close=close, batch=batch, progress=out.progress)
     except QuestionOpen as exc:
-        hint = f"close it first (`mvote question close {qid}`) or pass --close"
+        # Not "close it": the operator may only want to see how the vote stands.
+        hint = (
+            f"{qid} is still open for ballots: `mvote results {qid}` shows the live counts; "
+            f"to end the vote now and tally it, run `mvote tally {qid} --close`"
+        )
         raise Failure(REFUSED, exc.code, exc.message, hint=hint, field=exc.field) from None
     except NoQuorum as exc:
         raise Failure(
@@ -724,7 +730,7 @@ def tally(
         bool, typer.Option("--close", help="Close the question first if it is still open.")
     ] = False,
     batch: Annotated[
-        int, typer.Option(min=1, max=5000, help="Ballots per Aggregate transaction.")
+        int, typer.Option(min=1, max=5000, help="Ballots summed per aggregation transaction.")
     ] = 1000,
     target: Target = ANYWHERE,
 ) -> None:
@@ -767,7 +773,7 @@ def tally(
 
 @connected
 def export(
-    out_file: Annotated[Path, typer.Argument(help="The chain file to write.")],
+    out_file: Annotated[Path, typer.Argument(metavar="FILE", help="The chain file to write.")],
     target: Target = ANYWHERE,
 ) -> None:
     """Pull every committed block over Deliver into a chain file (Fabric's block file format),

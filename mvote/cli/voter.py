@@ -32,6 +32,7 @@ from mvote.cli._common import (
     Output,
     fail,
     failure_of,
+    local_time,
     passphrase,
     read_json_file,
     remote,
@@ -298,7 +299,7 @@ def credential_issue(
         out.result(
             {"file": str(out_file), "credential": credential.to_json()},
             f"credential for {public} (scope {qid or '*'}, channel {name}, expires "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(expires))}) in {out_file}\n"
+            f"{local_time(expires, with_seconds=False)}) in {out_file}\n"
             f"the voter votes with: mvote vote QID --credential {out_file} ...",
         )
 
@@ -516,7 +517,7 @@ def history(
                 return f"voter {public} has not voted yet"
             lines = [f"voter {public}: {len(entries)} ballot(s)"]
             lines += [
-                f"  {e['qid']:<24} {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['at']))}  "
+                f"  {e['qid']:<24} {local_time(e['at'], with_seconds=False)}  "
                 f"tracker {e['tracker'][:16]}...  tx {e['tx'][:16]}..."
                 for e in entries
             ]

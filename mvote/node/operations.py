@@ -26,8 +26,8 @@ import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import metadata
 
+from mvote import __version__
 from mvote.node.config import Endpoint
 from mvote.node.metrics import NodeMetrics
 
@@ -36,14 +36,6 @@ log = logging.getLogger("mvote.node.operations")
 #: A health check: None when healthy, else why not (a short text with no secret in it).
 HealthCheck = Callable[[], str | None]
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def mvote_version() -> str:
-    """The installed mvote's version (``0+unknown`` when run from a tree that is not installed)."""
-    try:
-        return metadata.version("mvote")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class OperationsServer:
@@ -123,7 +115,7 @@ class OperationsServer:
         if route == "/healthz":
             return self._health()
         if route == "/version":
-            return _json(HTTPStatus.OK, {"version": mvote_version()})
+            return _json(HTTPStatus.OK, {"version": __version__})
         return _json(HTTPStatus.NOT_FOUND, {"error": "not found: /metrics, /healthz, /version"})
 
     def _health(self) -> tuple[HTTPStatus, str, bytes]:

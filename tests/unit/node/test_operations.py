@@ -17,7 +17,8 @@ import pytest
 from mvote.node.errors import ConfigInvalid
 from mvote.node.listening import LISTENING_FILE, Listening, forget, running_node
 from mvote.node.metrics import UNTYPED, NodeMetrics, refusal_code, validation_code_name
-from mvote.node.operations import OperationsServer, mvote_version
+from mvote import __version__
+from mvote.node.operations import OperationsServer
 
 
 def get(url: str, method: str = "GET") -> tuple[int, str, bytes]:
@@ -77,7 +78,7 @@ def test_unknown_paths_and_methods_are_refused(operations: OperationsServer) -> 
     status, _, _ = get(f"http://{operations.address}/metrics", method="POST")
     assert status == 405
     status, _, body = get(f"http://{operations.address}/version")
-    assert status == 200 and json.loads(body) == {"version": mvote_version()}
+    assert status == 200 and json.loads(body) == {"version": __version__}
 
 
 def test_a_taken_operations_port_is_an_os_error(operations: OperationsServer) -> None:
