@@ -174,7 +174,9 @@ def run(as_json: bool, body: Callable[[Output], None]) -> None:
         _report(out, local)
         raise typer.Exit(local.exit_code) from None
     except OSError as exc:
-        _report(out, Failure(BAD_INPUT, "OS_ERROR", str(exc)))
+        # Named: the file (or folder) the system refused, and why.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _report(out, Failure(BAD_INPUT, "OS_ERROR", f"{where}{exc.strerror or exc}"))
         raise typer.Exit(BAD_INPUT) from None
 
 
@@ -253,9 +255,29 @@ def local_time(seconds: int, *, with_seconds: bool = True) -> str:
 # --- files -------------------------------------------------------------------------------------
 
 
-def read_text(path: Path, what: str) -> str:
+@contextmanager
+def about_file(path: Path, what: str) -> Iterator[None]:
+    """Errors of reading or parsing ``path`` inside name it: ``WHAT PATH: message``, exit 2
+    (``UNREADABLE`` for a file that cannot be read, else the parser's typed error)."""
     try:
-        return path.read_text(encoding="utf-8")
+        yield
+    except OSError as exc:
+        fail(f"{what}: cannot read {path}: {exc.strerror or exc}", error="UNREADABLE")
+    except MvoteError as exc:
+        raise Failure(
+            BAD_INPUT,
+            exc.code,
+            f"{what} {path}: {exc.message}",
+            hint=hint_for(exc.code, exc.field),
+            field=exc.field,
+        ) from None
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of ``path`` (UTF-8; a leading byte order mark, which Windows editors write, is
+    dropped); an unreadable file is named in the error."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{what}: cannot read {path}: {exc}", error="UNREADABLE")
 

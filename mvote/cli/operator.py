@@ -21,6 +21,7 @@ from mvote.cli._common import (
     REFUSED,
     Failure,
     Output,
+    about_file,
     fail,
     failure_of,
     local_time,
@@ -96,7 +97,8 @@ def _registrar_key(value: str) -> str:
         return value
     path = Path(value)
     if path.is_file():
-        return Wallet.load(path).public_key
+        with about_file(path, "--registrar"):
+            return Wallet.load(path).public_key
     fail(f"--registrar: expected 64 lowercase hex digits or a registrar key file, got {value!r}")
 
 
@@ -524,7 +526,11 @@ def _keys_from_wallets(folder: Path) -> list[str]:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         fail(f"--wallets: no *.json wallet files in {folder}")
-    return [Wallet.load(f).public_key for f in files]
+    keys = []
+    for file in files:
+        with about_file(file, "--wallets"):
+            keys.append(Wallet.load(file).public_key)
+    return keys
 
 
 @roster_app.command("add")

@@ -30,6 +30,7 @@ from mvote.cli._common import (
     JsonOpt,
     NetworkOpt,
     Output,
+    about_file,
     fail,
     failure_of,
     local_time,
@@ -83,7 +84,8 @@ def _limits(kdf: str) -> Limits:
 def _load_wallet(path: Path) -> Wallet:
     if not path.is_file():
         fail(f"wallet: no file {path}", hint="create one with `mvote wallet create FILE`")
-    return Wallet.load(path)
+    with about_file(path, "wallet"):
+        return Wallet.load(path)
 
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
@@ -307,8 +309,9 @@ def credential_issue(
 
 
 def load_credential(path: Path) -> SignedCredential:
-    doc = SIGNED_CREDENTIAL_SHAPE.check(read_json_file(path, "--credential"), "credential")
-    return SignedCredential(Credential.from_json(doc["body"], "credential.body"), doc["sig"])
+    with about_file(path, "--credential"):
+        doc = SIGNED_CREDENTIAL_SHAPE.check(read_json_file(path, "--credential"), "credential")
+        return SignedCredential(Credential.from_json(doc["body"], "credential.body"), doc["sig"])
 
 
 # --- vote and history --------------------------------------------------------------------------
