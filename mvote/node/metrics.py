@@ -111,7 +111,7 @@ class NodeMetrics:
         self.refusals = Counter(
             "mvote_refusals",
             "Calls ended with an error, by mvote error code and status (gRPC's, or the Fabric "
-            "status of a Broadcast answer).",
+            "status of a Broadcast or Deliver answer).",
             ["code", "status"],
             registry=r,
         )

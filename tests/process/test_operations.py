@@ -6,6 +6,9 @@ listening.json (``--port 0``)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +24,7 @@ from mvote.node.listening import LISTENING_FILE, running_node
 from mvote.node.material import init_network
 
 BALLOTS = 3
+MVOTE = (sys.executable, "-m", "mvote")
 
 
 def scrape(address: str) -> dict[str, float]:
@@ -71,6 +75,14 @@ def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> Non
                 contract.cast(second)
             height = len(conn.blocks(0))
         after = scrape(operations)
+        # The console command too: no --node, no $MVOTE_NODE, a node on a port no one typed.
+        env = {k: v for k, v in os.environ.items() if k != "MVOTE_NODE"}
+        shown = subprocess.run(
+            [*MVOTE, "question", "show", "q-ops", "--network", str(directory), "--json"],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["state"] == "OPEN"
     finally:
         served.process.terminate()
         served.process.wait(timeout=30)

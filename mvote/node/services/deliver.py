@@ -28,6 +28,7 @@ from fabric_protos.peer import events_pb2, events_pb2_grpc
 from google.protobuf.message import DecodeError
 
 from mvote.node.errors import IdentityExpired
+from mvote.node.metrics import metrics
 from mvote.node.peer import Peer
 from mvote.node.services._common import (
     APPLICATION_READERS,
@@ -98,6 +99,7 @@ class DeliverHandler:
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
             yield status_response(status)
             if status != common_pb2.SUCCESS:
+                metrics().refused(None, common_pb2.Status.Name(status), "deliver")
                 return
 
     def _deliver_blocks(

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from mvote import __version__
 from mvote.node.errors import ConfigInvalid
 from mvote.node.listening import LISTENING_FILE, Listening, forget, running_node
 from mvote.node.metrics import UNTYPED, NodeMetrics, refusal_code, validation_code_name
-from mvote import __version__
 from mvote.node.operations import OperationsServer
 
 
