@@ -143,11 +143,15 @@ class NodeMetrics:
 
     # -- the services -----------------------------------------------------------------------------
 
-    def refused(self, code: str | None, status: str, field: str | None) -> None:
-        """Count and log a refusal: its code, status and field, never its message."""
+    def refused(
+        self, code: str | None, status: str, field: str | None, *, logged: bool = True
+    ) -> None:
+        """Count a refusal, and log it (unless not ``logged``): its code, status and field,
+        never its message."""
         label = refusal_code(code)
         self.refusals.labels(label, status).inc()
-        log.info("refused: %s (%s) field %s", label, status, field or "-")
+        if logged:
+            log.info("refused: %s (%s) field %s", label, status, field or "-")
 
     def stream_opened(self, kind: str) -> None:
         """A stream or wait of ``kind`` (one of :data:`STREAM_KINDS`) was admitted."""

@@ -60,15 +60,19 @@ def abort(
     message: str,
     details: Sequence[gateway_pb2.ErrorDetail] = (),
     info: error_details_pb2.ErrorInfo | None = None,
+    *,
+    logged: bool = True,
 ) -> NoReturn:
     """End the call as Fabric's newRpcError does: a google.rpc.Status whose details are packed
     ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer; with ``info``,
     the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too. Every refusal is
-    counted and logged here (its code and field, never ``message``: metrics.py)."""
+    counted here, and logged (its code and field, never ``message``: metrics.py) unless
+    ``logged`` is False (the caller logs it its own way: admission.py, once per client)."""
     metrics().refused(
         info.reason if info is not None else None,
         code.name,
         info.metadata.get("field") if info is not None else None,
+        logged=logged,
     )
     packed = []
     for detail in details:

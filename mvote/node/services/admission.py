@@ -135,7 +135,13 @@ class Admission:
             field="request",
         )
         self._count(str(context.peer()), "idle", str(error))
-        abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, str(error), info=error_info_of(error))
+        abort(
+            context,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            str(error),
+            info=error_info_of(error),
+            logged=False,
+        )
 
     def _release(self, ticket: Ticket) -> None:
         with self._lock:
@@ -153,7 +159,13 @@ class Admission:
     ) -> NoReturn:
         error = TooManyStreams(message, field="stream")
         self._count(client, reason, str(error))
-        abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), info=error_info_of(error))
+        abort(
+            context,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            str(error),
+            info=error_info_of(error),
+            logged=False,
+        )
 
     def _count(self, client: str, reason: str, message: str) -> None:
         """Count a refusal; log it if it is this client's first (since it was forgotten)."""
