@@ -89,14 +89,18 @@ def node_start(
     port: Annotated[
         int | None,
         typer.Option(
+            min=0,
+            max=65535,
             help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one, and the "
-            "other commands find it in DIR/listening.json)."
+            "other commands find it in DIR/listening.json).",
         ),
     ] = None,
     operations_port: Annotated[
         int | None,
         typer.Option(
             "--operations-port",
+            min=0,
+            max=65535,
             help="Port of the metrics and health endpoint (default: listen.operations; with "
             "--port 0, a free one).",
         ),
@@ -164,21 +168,29 @@ def _listen(
     from mvote.node.services.server import NodeServer
     from mvote.node.serving import GatewayProcesses
 
-    processes = node.config.listen.gateway_processes
-    server: NodeServer | GatewayProcesses
-    if processes:
-        server = GatewayProcesses(
-            node, directory.resolve(), count=processes, port=port, tls=tls, log_level=log_level
-        ).start()
-    else:
-        server = NodeServer(node, port=port, tls=tls).start()
+    # The operations endpoint first: a port taken there fails before any gateway process runs.
     host = node.config.listen.operations.host
     wanted = node.config.listen.operations.port if operations_port is None else operations_port
     try:
         operations = OperationsServer(host, wanted, metrics()).start()
     except OSError as exc:
-        server.stop(grace=0)
         raise OSError(f"listen.operations: cannot bind {host}:{wanted}: {exc.strerror}") from exc
+    server: NodeServer | GatewayProcesses
+    try:
+        if node.config.listen.gateway_processes:
+            server = GatewayProcesses(
+                node,
+                directory.resolve(),
+                count=node.config.listen.gateway_processes,
+                port=port,
+                tls=tls,
+                log_level=log_level,
+            ).start()
+        else:
+            server = NodeServer(node, port=port, tls=tls).start()
+    except BaseException:
+        operations.stop()
+        raise
     # Every part this command serves registers its health here (a service in front of the node
     # adds its own check, e.g. "voting_service"): docs/operations.md.
     operations.check("node", node.unhealthy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -116,4 +117,25 @@ def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> Non
     assert second.sig not in text
     assert second.ballot.tracker() not in text
     # Stopped cleanly: the file saying where it listened is gone.
+    assert not (directory / LISTENING_FILE).exists()
+
+
+def test_a_taken_operations_port_stops_the_start_with_exit_2(tmp_path: Path) -> None:
+    directory = tmp_path / "network"
+    init_network(directory, "a")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = subprocess.run(
+            [*MVOTE, "node", "start", str(directory), "--port", "0",
+             "--operations-port", str(port)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert started.returncode == 2, started.stderr
+    event = json.loads(started.stdout.strip().splitlines()[-1])
+    assert event["event"] == "error"
+    assert event["error"].startswith(f"listen.operations: cannot bind 127.0.0.1:{port}")
+    # Nothing says a node runs there, and the ledger was closed: it opens again.
+    assert running_node(directory) is None
     assert not (directory / LISTENING_FILE).exists()
