@@ -313,7 +313,14 @@ def _read_blocks(args: argparse.Namespace) -> list[bytes] | None:
             "--node needs --msp and --msp-id (Deliver requires a signed request)", field="msp"
         )
     signer = load_signer(args.msp, args.msp_id)
-    tls = args.tls_ca.read_bytes() if args.tls_ca is not None else None
+    tls = None
+    if args.tls_ca is not None:
+        try:
+            tls = args.tls_ca.read_bytes()
+        except OSError as exc:
+            raise InvalidField(
+                f"--tls-ca: cannot read {args.tls_ca}: {exc.strerror}", field="tls_ca"
+            ) from exc
     channel = deliver.connect(args.node, tls_root_certificates=tls, server_name=args.tls_name)
     try:
         return deliver.fetch_blocks(channel, signer, args.channel)

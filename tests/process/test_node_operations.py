@@ -28,12 +28,16 @@ BALLOTS = 3
 MVOTE = (sys.executable, "-m", "mvote")
 
 
-def scrape(address: str) -> dict[str, float]:
-    """Every sample of /metrics as ``name{labels}`` -> value."""
+def exposition(address: str) -> str:
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as reply:
         assert reply.status == 200
         assert reply.headers["Content-Type"].startswith("text/plain")
-        text = reply.read().decode()
+        return str(reply.read().decode())
+
+
+def scrape(address: str) -> dict[str, float]:
+    """Every sample of /metrics as ``name{labels}`` -> value."""
+    text = exposition(address)
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -76,6 +80,11 @@ def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> Non
                 contract.cast(second)
             height = len(conn.blocks(0))
         after = scrape(operations)
+        text = exposition(operations)
+        # No voter key, and not even the question, in any label.
+        for voter in voters:
+            assert bytes(voter.verify_key).hex() not in text
+        assert "q-ops" not in text
         # The console command too: no --node, no $MVOTE_NODE, a node on a port no one typed.
         env = {k: v for k, v in os.environ.items() if k != "MVOTE_NODE"}
         shown = subprocess.run(

@@ -188,6 +188,11 @@ def test_every_file_error_names_the_file(cli: Cli, tmp_path: Path) -> None:
     assert chain.returncode == 2 and str(tmp_path / "no.bin") in chain.stderr
     profile = console("mvote-verify", "receipt", str(broken), "--profile", str(tmp_path / "p"))
     assert profile.returncode == 2 and str(tmp_path / "p") in profile.stderr
+    member = cli.material.org("cityhall").client
+    tls = console("mvote-verify", "audit", "--node", cli.address, "--msp", str(member.msp_dir),
+                  "--msp-id", member.msp_id, "--tls-ca", str(tmp_path / "ca.crt"),
+                  "--genesis-hash", "00" * 32)  # fmt: skip
+    assert tls.returncode == 2 and f"--tls-ca: cannot read {tmp_path / 'ca.crt'}" in tls.stderr
 
 
 # --- version, help and mvote-verify's style ------------------------------------------------------
