@@ -304,9 +304,9 @@ def passphrase(
     prompt: str = "Wallet passphrase",
     confirm: bool = False,
 ) -> str:
-    """From ``file`` (its first line), else the environment variable, else a prompt. A run
-    with no terminal to prompt on (a script, a pipe) and no passphrase given ends with
-    ``NO_PASSPHRASE`` (exit 2) at once, rather than waiting on input that never comes."""
+    """From ``file`` (its first line), else the environment variable, else a prompt. With none
+    of them given and a standard input that is not a terminal (a script, a pipe, a service), it
+    ends with ``NO_PASSPHRASE`` (exit 2) at once, rather than waiting on input that never comes."""
     hint = f"pass --passphrase-file FILE, set ${env}, or type it at the prompt of a terminal"
     if file is not None:
         lines = read_text(file, "passphrase file").splitlines()
@@ -315,7 +315,7 @@ def passphrase(
         value = os.environ[env]
     elif sys.stdin is None or not sys.stdin.isatty():
         fail(
-            "passphrase: none given, and no terminal to ask on",
+            "passphrase: none given, and standard input is not a terminal to ask on",
             error="NO_PASSPHRASE",
             hint=hint,
         )
