@@ -5,6 +5,7 @@ where a terminal, the time zone or the installed entry point matters."""
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import json
 import os
 import socket
@@ -199,6 +200,10 @@ def test_every_file_error_names_the_file(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_both_commands_tell_their_version() -> None:
+    # The version is written twice: the package's metadata and the code's.
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert f'\nversion = "{__version__}"\n' in pyproject
+    assert importlib.metadata.version("mvote") == __version__
     mvote = console("mvote", "--version")
     verify = console("mvote-verify", "--version")
     assert (mvote.returncode, mvote.stdout) == (0, f"mvote {__version__}\n")
