@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fabric_protos.peer import transaction_pb2
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -42,6 +41,7 @@ from prometheus_client import (
 
 from mvote.chaincode._keys import BALLOT
 from mvote.chaincode._stub import COMPOSITE_KEY_NAMESPACE
+from mvote.client._commit import validation_code_name
 from mvote.node.errors import ALL_ERROR_TYPES
 from mvote.node.ledger.updates import BlockChanges
 from mvote.verifier._mvcc import MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT
@@ -55,14 +55,6 @@ UNTYPED = "UNTYPED"
 #: The kinds of stream and wait a gRPC server admits (services/admission.py).
 STREAM_KINDS = ("deliver", "broadcast", "chaincode events", "commit status")
 _BALLOT_PREFIX = COMPOSITE_KEY_NAMESPACE + BALLOT + "\x00"
-
-
-def validation_code_name(code: int) -> str:
-    """Fabric's name of a transaction validation code (``VALID``, ``MVCC_READ_CONFLICT``)."""
-    try:
-        return str(transaction_pb2.TxValidationCode.Name(code))
-    except ValueError:
-        return f"CODE_{code}"
 
 
 def refusal_code(code: str | None) -> str:

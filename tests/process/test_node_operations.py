@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from node_support import cast_request, open_question_spec, voter_key
+from node_support import cast_args, cast_request, open_question_spec, voter_key
 from served_support import Served
 
 from mvote.chaincode._errors import AlreadyVoted
@@ -23,6 +23,7 @@ from mvote.chaincode._records import QuestionSpec
 from mvote.cli._connect import connect
 from mvote.node.listening import LISTENING_FILE, running_node
 from mvote.node.material import init_network
+from mvote.verifier._mvcc import MVCC_READ_CONFLICT
 
 BALLOTS = 3
 MVOTE = (sys.executable, "-m", "mvote")
@@ -78,6 +79,18 @@ def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> Non
             second = cast_request(conn.channel_name, spec, voters[0], 1)
             with pytest.raises(AlreadyVoted):
                 contract.cast(second)
+            # A race of one voter with itself: both ballots endorsed before either is ordered;
+            # the second to commit is an MVCC conflict (DESIGN.md: the double-vote rule).
+            racing = voter_key(BALLOTS)
+            chaincode = conn.network().contract("mvote")
+            endorsed = [
+                chaincode.new_proposal(
+                    "Cast", [cast_args(conn.channel_name, spec, racing, choice)]
+                ).endorse()
+                for choice in (0, 1)
+            ]
+            codes = sorted(t.submit().status(60).code for t in endorsed)
+            assert codes == [0, MVCC_READ_CONFLICT]
             height = len(conn.blocks(0))
         after = scrape(operations)
         text = exposition(operations)
@@ -99,19 +112,23 @@ def test_metrics_health_and_refusal_log_of_a_running_node(tmp_path: Path) -> Non
         served.close()
     assert served.process.returncode == 0
 
-    assert moved(before, after, "mvote_ballots_committed_total") == BALLOTS
+    # Three ballots and the race's winner; the race's loser wrote nothing.
+    assert moved(before, after, "mvote_ballots_committed_total") == BALLOTS + 1
     assert moved(before, after, 'mvote_refusals_total{code="ALREADY_VOTED",status="ABORTED"}') == 1
-    assert moved(before, after, "mvote_mvcc_conflicts_total") == 0
-    # Create, open and three ballots: five VALID transactions, each in a block of its own or
+    assert moved(before, after, "mvote_mvcc_conflicts_total") == 1
+    conflict = 'mvote_transactions_committed_total{validation_code="MVCC_READ_CONFLICT"}'
+    assert moved(before, after, conflict) == 1
+    # Create, open, three ballots and the race's winner: VALID, each in a block of its own or
     # sharing one; the height is the ledger's.
     valid = 'mvote_transactions_committed_total{validation_code="VALID"}'
-    assert moved(before, after, valid) == 2 + BALLOTS
+    assert moved(before, after, valid) == 2 + BALLOTS + 1
     assert after["mvote_block_height"] == height
     blocks = after["mvote_block_height"] - before["mvote_block_height"]
     assert moved(before, after, "mvote_commit_seconds_count") == blocks
-    assert moved(before, after, "mvote_order_seconds_count") == 2 + BALLOTS
-    # Endorsed in the gateway processes: create, open, three ballots and the refused one.
-    assert moved(before, after, "mvote_endorse_seconds_count") == 3 + BALLOTS
+    assert moved(before, after, "mvote_order_seconds_count") == 2 + BALLOTS + 2
+    # Endorsed in the gateway processes: create, open, three ballots, the refused one and the
+    # race's two.
+    assert moved(before, after, "mvote_endorse_seconds_count") == 3 + BALLOTS + 2
     assert after['mvote_streams_open{kind="commit status"}'] == 0
 
     # The refusal is logged with its code; neither the ballot nor the voter's key is.

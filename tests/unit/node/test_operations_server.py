@@ -17,7 +17,7 @@ import pytest
 from mvote import __version__
 from mvote.node.errors import ConfigInvalid
 from mvote.node.listening import LISTENING_FILE, Listening, forget, running_node
-from mvote.node.metrics import UNTYPED, NodeMetrics, refusal_code, validation_code_name
+from mvote.node.metrics import UNTYPED, NodeMetrics, refusal_code
 from mvote.node.operations import OperationsServer
 
 
@@ -93,9 +93,6 @@ def test_refusal_labels_are_bounded_to_known_codes() -> None:
     # A code no table defines (whatever a client managed to send) is not a label of its own.
     assert refusal_code("voter-4f2a") == UNTYPED
     assert refusal_code(None) == UNTYPED
-    assert validation_code_name(11) == "MVCC_READ_CONFLICT"
-    assert validation_code_name(0) == "VALID"
-    assert validation_code_name(250) == "CODE_250"
 
 
 # --- listening.json ------------------------------------------------------------------------------
