@@ -97,9 +97,10 @@ class DeliverHandler:
             outcome: list[DeliverStatus] = []
             yield from self._deliver_blocks(envelope, context, send, stop, outcome, ticket)
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
+            if status != common_pb2.SUCCESS:  # counted before the client can see the answer
+                metrics().refused(None, common_pb2.Status.Name(status), "deliver")
             yield status_response(status)
             if status != common_pb2.SUCCESS:
-                metrics().refused(None, common_pb2.Status.Name(status), "deliver")
                 return
 
     def _deliver_blocks(
