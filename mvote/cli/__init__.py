@@ -16,9 +16,13 @@ Every command that talks to a node does so over the Fabric Gateway (``--node``, 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from mvote import __version__
 from mvote.cli import demo_cmd, node_cmds, operator, service_cmds, trustee, voter
+from mvote.cli._common import plain_help
 
 app = typer.Typer(
     name="mvote",
@@ -28,8 +32,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mvote {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Show mvote's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """mvote: public votes on a permissioned, Fabric-format ledger."""
 
 
@@ -54,4 +74,6 @@ node_cmds.network_app.command("integrator")(service_cmds.integrator)
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_help(command)
+    command()

@@ -7,8 +7,11 @@ folder, no node at the address). Errors name their code and say what to do next.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +45,7 @@ NodeOpt = Annotated[
     typer.Option(
         "--node",
         envvar=ENV_NODE,
-        help="The node's gRPC address HOST:PORT (default: listen.grpc of the network's mvote-node.yaml).",
+        help="The node's gRPC address HOST:PORT (default: where the node running on --network listens, else listen.grpc of its mvote-node.yaml).",
     ),
 ]
 OrgOpt = Annotated[
@@ -74,11 +77,27 @@ HINTS: dict[str, str] = {
     "AGGREGATION_INCOMPLETE": "`mvote tally QID` aggregates every shard, then tallies",
     "NOT_VERIFIED": "nothing was sent: the node's answer does not verify from the genesis hash; use another node (--node) and tell the operators",
     "ALREADY_EXISTS": "choose another id, or use the existing record",
+    "QUESTION_OPEN": "the question is still open for ballots: `mvote results QID` shows the live counts",
     "WRONG_PASSPHRASE": f"check the passphrase (prompt, --passphrase-file or ${ENV_PASSPHRASE})",
     "INVALID_FIELD": "fix the named field and run the command again",
     "MATERIAL_INVALID": "point --network at a folder made by `mvote network init`",
     "UNAVAILABLE": "is the node running? start it with `mvote node start DIR`, and check --node and --plaintext",
 }
+
+
+#: What to do next for a code on a field (the field's first part), before :data:`HINTS`.
+FIELD_HINTS: dict[tuple[str, str], str] = {
+    ("ALREADY_EXISTS", "entries"): (
+        "that voter is already on the roster; `mvote roster add` skips voters already on it, so "
+        "run it again with the same list to add the rest"
+    ),
+}
+
+
+def hint_for(code: str, field: str | None) -> str:
+    """What to do next after an error ``code`` about ``field`` ("" when nothing useful)."""
+    head = (field or "").split("[", 1)[0].split(".", 1)[0]
+    return FIELD_HINTS.get((code, head), HINTS.get(code, ""))
 
 
 class Failure(Exception):
@@ -100,18 +119,21 @@ def fail(message: str, *, error: str = "USAGE", code: int = BAD_INPUT, hint: str
 
 
 def failure_of(exc: MvoteError, *, remote: bool) -> Failure:
-    """A typed error as a command's end: refused (1) when the ledger said it, else bad input."""
+    """A typed error as a command's end: refused (1) when the ledger said it, else bad input.
+    A call that failed itself (a Gateway or Deliver call: no node there, TLS mismatch, timeout)
+    is ``CODE/GRPC_STATUS``, and no node at the address is bad input (2) for every command."""
     from mvote.client._errors import GatewayError, NotVerified
+    from mvote.verifier._errors import DeliverFailed
 
     code = exc.code
-    hint = HINTS.get(code, "")
+    hint = hint_for(code, exc.field)
     # A node's answer that does not verify is a refusal (a check failed), wherever it surfaces.
     exit_code = REFUSED if remote or isinstance(exc, NotVerified) else BAD_INPUT
-    if isinstance(exc, GatewayError):
-        # No typed cause: the call itself failed (no node there, TLS mismatch, timeout).
-        code = f"{exc.code}/{exc.grpc_code}"
-        hint = HINTS.get(exc.grpc_code, hint)
-        if exc.grpc_code in ("UNAVAILABLE",):
+    grpc_code = exc.grpc_code if isinstance(exc, GatewayError | DeliverFailed) else None
+    if grpc_code is not None:
+        code = f"{exc.code}/{grpc_code}"
+        hint = HINTS.get(grpc_code, hint)
+        if grpc_code == "UNAVAILABLE":
             exit_code = BAD_INPUT
     return Failure(exit_code, code, exc.message, hint=hint, field=exc.field)
 
@@ -154,7 +176,9 @@ def run(as_json: bool, body: Callable[[Output], None]) -> None:
         _report(out, local)
         raise typer.Exit(local.exit_code) from None
     except OSError as exc:
-        _report(out, Failure(BAD_INPUT, "OS_ERROR", str(exc)))
+        # Named: the file (or folder) the system refused, and why.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _report(out, Failure(BAD_INPUT, "OS_ERROR", f"{where}{exc.strerror or exc}"))
         raise typer.Exit(BAD_INPUT) from None
 
 
@@ -183,12 +207,79 @@ def _report(out: Output, f: Failure) -> None:
         typer.echo(f"  what to do: {f.hint}", err=True)
 
 
+# --- help --------------------------------------------------------------------------------------
+
+#: How a value is shown in help, by its Python type (Typer would show ``<str>``, ``<path>``...).
+_METAVARS: dict[object, str] = {str: "TEXT", Path: "PATH", int: "N", float: "NUMBER"}
+
+
+def plain_help(command: click.Command | Any) -> None:
+    """Help in users' words, in the plain style ``mvote-verify`` shares, for ``command`` and
+    every command under it: a flag shows no ``<bool>``, a value its kind (``TEXT``, ``PATH``,
+    ``N``) rather than a Python type, an argument its name in capitals rather than the
+    function's parameter (``{rid}``). An explicit ``metavar`` is kept. Precondition: ``command``
+    was built by Typer from the app (``typer.main.get_command``)."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for param in getattr(command, "params", ()):
+        if param.param_type_name == "argument":
+            # Typer prints an argument's Python type beside its name; the name says it.
+            param.display_type_rich = _no_type
+            if param.metavar is None:
+                param.metavar = param.name.upper()
+        elif param.metavar is None:
+            param.metavar = "" if getattr(param, "is_flag", False) else _metavar(param)
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+
+
+def _metavar(param: Any) -> str | None:
+    """``TEXT``, ``PATH``, ``N`` for an option of that Python type (a list: of its items)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    args = typing.get_args(annotation)
+    return _METAVARS.get(args[0] if typing.get_origin(annotation) is list and args else annotation)
+
+
+def _no_type(ctx: object) -> None:
+    return None
+
+
+# --- times -------------------------------------------------------------------------------------
+
+
+def local_time(seconds: int, *, with_seconds: bool = True) -> str:
+    """Unix ``seconds`` in the local time zone (``$TZ``, else the system's), the zone named:
+    ``2026-12-06 13:54:08 KST``. Every time a command shows goes through here."""
+    moment = datetime.datetime.fromtimestamp(seconds).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z")
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
-def read_text(path: Path, what: str) -> str:
+@contextmanager
+def about_file(path: Path, what: str) -> Iterator[None]:
+    """Errors of reading or parsing ``path`` inside name it: ``WHAT PATH: message``, exit 2
+    (``UNREADABLE`` for a file that cannot be read, else the parser's typed error)."""
     try:
-        return path.read_text(encoding="utf-8")
+        yield
+    except OSError as exc:
+        fail(f"{what}: cannot read {path}: {exc.strerror or exc}", error="UNREADABLE")
+    except MvoteError as exc:
+        raise Failure(
+            BAD_INPUT,
+            exc.code,
+            f"{what} {path}: {exc.message}",
+            hint=hint_for(exc.code, exc.field),
+            field=exc.field,
+        ) from None
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of ``path`` (UTF-8; a leading byte order mark, which Windows editors write, is
+    dropped); an unreadable file is named in the error."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{what}: cannot read {path}: {exc}", error="UNREADABLE")
 
@@ -215,21 +306,26 @@ def passphrase(
     prompt: str = "Wallet passphrase",
     confirm: bool = False,
 ) -> str:
-    """From ``file`` (its first line), else the environment variable, else a prompt."""
+    """From ``file`` (its first line), else the environment variable, else a prompt. With none
+    of them given and a standard input that is not a terminal (a script, a pipe, a service), it
+    ends with ``NO_PASSPHRASE`` (exit 2) at once, rather than waiting on input that never comes."""
+    hint = f"pass --passphrase-file FILE, set ${env}, or type it at the prompt of a terminal"
     if file is not None:
         lines = read_text(file, "passphrase file").splitlines()
         value = lines[0] if lines else ""
     elif os.environ.get(env):
         value = os.environ[env]
+    elif sys.stdin is None or not sys.stdin.isatty():
+        fail(
+            "passphrase: none given, and standard input is not a terminal to ask on",
+            error="NO_PASSPHRASE",
+            hint=hint,
+        )
     else:
         try:
             value = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-        except click.Abort:
-            fail(
-                "passphrase: none given",
-                error="NO_PASSPHRASE",
-                hint=f"type it at the prompt, pass --passphrase-file FILE or set ${env}",
-            )
+        except (typer.Abort, click.Abort):
+            fail("passphrase: none given", error="NO_PASSPHRASE", hint=hint)
     if not value:
-        fail("passphrase: must not be empty", error="NO_PASSPHRASE")
+        fail("passphrase: must not be empty", error="NO_PASSPHRASE", hint=hint)
     return value

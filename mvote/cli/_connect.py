@@ -29,6 +29,7 @@ from mvote.client._network import Network
 from mvote.client._receipt import BlockSource
 from mvote.client._verified import ChainReads, TrustAnchor
 from mvote.client._voting import VotingContract
+from mvote.node.listening import running_node
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 from mvote.service._client import ClientTls, VotingClient
 from mvote.service._profile import Profile
@@ -198,6 +199,13 @@ def load_material(directory: Path) -> NetworkMaterial:
     return load_network(directory)
 
 
+def node_address(network_dir: Path, material: NetworkMaterial) -> str:
+    """The gRPC address of the node: where the node running on ``network_dir`` says it listens
+    (its listening.json: a node started with ``--port 0``), else ``listen.grpc``."""
+    running = running_node(network_dir)
+    return running.grpc if running is not None else str(material.config.listen.grpc)
+
+
 def connect(
     network_dir: Path,
     node: str | None,
@@ -214,7 +222,7 @@ def connect(
     chosen = material.org(org) if org else material.peer_orgs[0]
     who = chosen.admin if role == "admin" else chosen.client
     signer = load_signer(who.msp_dir, who.msp_id)
-    address = node or str(material.config.listen.grpc)
+    address = node or node_address(network_dir, material)
     tls = None if plaintext else material.peer_orgs[0].node.tls_ca_path.read_bytes()
     channel = GatewayChannel(
         address,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
 from mvote.node.material import init_network
 
 if TYPE_CHECKING:
+    from mvote.node.operations import OperationsServer
     from mvote.node.rest import NodeRest
     from mvote.node.runtime import Node
     from mvote.node.services.server import NodeServer
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from mvote.service._serve import Running
 
 DEMO_ORGS = ("cityhall", "district", "education")
+#: The folder of the node's ledger where its processes write their metrics (metrics.py).
+METRICS_DIR = "metrics"
 
 network_app = typer.Typer(help="Create network folders.", no_args_is_help=True)
 node_app = typer.Typer(help="Run the embedded node.", no_args_is_help=True)
@@ -38,7 +42,9 @@ def _refuse(exc: MvoteError, as_json: bool) -> NoReturn:
 
 @network_app.command("init")
 def network_init(
-    directory: Annotated[Path, typer.Argument(help="Directory to create the network in.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Directory to create the network in.")
+    ],
     orgs: Annotated[
         str, typer.Option("--orgs", help="Comma-separated organisation names (lowercase).")
     ] = ",".join(DEMO_ORGS),
@@ -79,10 +85,27 @@ def _event(name: str, **fields: object) -> None:
 
 @node_app.command("start")
 def node_start(
-    directory: Annotated[Path, typer.Argument(help="A network directory (mvote network init).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A network directory (mvote network init).")
+    ],
     port: Annotated[
         int | None,
-        typer.Option(help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one)."),
+        typer.Option(
+            min=0,
+            max=65535,
+            help="gRPC port on 127.0.0.1 (default: listen.grpc; 0 picks a free one, and the "
+            "other commands find it in DIR/listening.json).",
+        ),
+    ] = None,
+    operations_port: Annotated[
+        int | None,
+        typer.Option(
+            "--operations-port",
+            min=0,
+            max=65535,
+            help="Port of the metrics and health endpoint (default: listen.operations; with "
+            "--port 0, a free one).",
+        ),
     ] = None,
     plaintext: Annotated[
         bool, typer.Option("--plaintext", help="Serve without TLS (local tests only).")
@@ -112,13 +135,11 @@ def node_start(
         ),
     ] = None,
 ) -> None:
-    """Start the node, its gRPC services and the REST API; SIGTERM or SIGINT stops it
-    gracefully."""
+    """Start the node, its gRPC services, the REST API (and the voting service when asked) and
+    its operations endpoint (metrics, health); SIGTERM or SIGINT stops it gracefully."""
     # Imported here: the node's dependencies are an extra that other commands do not need.
     from mvote.node.logs import log_to_stderr
     from mvote.node.runtime import Node
-    from mvote.node.services.server import NodeServer
-    from mvote.node.serving import GatewayProcesses
 
     log_to_stderr(log_level)
     stop = threading.Event()
@@ -131,51 +152,149 @@ def node_start(
     signal.signal(signal.SIGINT, request_stop)
     try:
         node = Node.open(directory)
+        _share_metrics(node)
         node.start()
     except MvoteError as exc:
         _event("error", error=str(exc))
         raise typer.Exit(2) from None
-    processes = node.config.listen.gateway_processes
+    if operations_port is None and port == 0:
+        operations_port = 0
+    _serve(
+        node,
+        directory,
+        stop,
+        port=port,
+        operations_port=operations_port,
+        tls=not plaintext,
+        log_level=log_level,
+        voting=(voting_port, voting_public_port),
+        rest_port=0 if rest_port is None and port == 0 else rest_port,
+    )
+
+
+def _share_metrics(node: Node) -> None:
+    """The node's processes write their metrics into its ledger folder (metrics.py)."""
+    from mvote.node.metrics import share_between_processes
+
+    share_between_processes(node.ledger.directory / METRICS_DIR)
+
+
+def _listen(
+    node: Node,
+    directory: Path,
+    *,
+    port: int | None,
+    operations_port: int | None,
+    tls: bool,
+    log_level: str,
+) -> tuple[NodeServer | GatewayProcesses, OperationsServer]:
+    """Start the gRPC services and the operations endpoint. Raises OSError, RuntimeError or
+    MvoteError (the node is stopped by the caller)."""
+    from mvote.node.metrics import metrics
+    from mvote.node.operations import OperationsServer
+    from mvote.node.services.server import NodeServer
+    from mvote.node.serving import GatewayProcesses
+
+    # The operations endpoint first: a port taken there fails before any gateway process runs.
+    host = node.config.listen.operations.host
+    wanted = node.config.listen.operations.port if operations_port is None else operations_port
+    try:
+        operations = OperationsServer(host, wanted, metrics()).start()
+    except OSError as exc:
+        raise OSError(f"listen.operations: cannot bind {host}:{wanted}: {exc.strerror}") from exc
     server: NodeServer | GatewayProcesses
     try:
-        if processes:
+        if node.config.listen.gateway_processes:
             server = GatewayProcesses(
                 node,
                 directory.resolve(),
-                count=processes,
+                count=node.config.listen.gateway_processes,
                 port=port,
-                tls=not plaintext,
+                tls=tls,
                 log_level=log_level,
             ).start()
         else:
-            server = NodeServer(node, port=port, tls=not plaintext).start()
+            server = NodeServer(node, port=port, tls=tls).start()
+    except BaseException:
+        operations.stop()
+        raise
+    # Every part this command serves registers its health here (a service in front of the node
+    # adds its own check, e.g. "voting_service"): docs/operations.md.
+    operations.check("node", node.unhealthy)
+    if isinstance(server, GatewayProcesses):
+        failed = server.failed
+        operations.check(
+            "gateway_processes", lambda: "a gateway process exited" if failed.is_set() else None
+        )
+    return server, operations
+
+
+def _serve(
+    node: Node,
+    directory: Path,
+    stop: threading.Event,
+    *,
+    port: int | None,
+    operations_port: int | None,
+    tls: bool,
+    log_level: str,
+    voting: tuple[int | None, int | None],
+    rest_port: int | None,
+) -> None:
+    """Serve until ``stop`` is set (or a gateway process dies), then stop everything.
+    ``voting``: the voting service's (port, public port); no port, no service."""
+    from mvote.node.listening import Listening, forget
+    from mvote.node.serving import GatewayProcesses
+
+    try:
+        server, operations = _listen(
+            node,
+            directory,
+            port=port,
+            operations_port=operations_port,
+            tls=tls,
+            log_level=log_level,
+        )
     except (OSError, RuntimeError, MvoteError) as exc:
         node.stop()
-        _event("error", error=f"listen.grpc: {exc}")
+        error = str(exc) if str(exc).startswith("listen.") else f"listen.grpc: {exc}"
+        _event("error", error=error)
         raise typer.Exit(2) from None
-    voting = _start_voting(node, server, plaintext, voting_port, voting_public_port)
-    rest = _start_rest(node, server, voting, 0 if rest_port is None and port == 0 else rest_port)
+    try:
+        service = _start_voting(node, server, not tls, *voting)
+        rest = _start_rest(node, server, service, rest_port)
+    except typer.Exit:
+        operations.stop()
+        raise
+    if service is not None:
+        operations.check("voting_service", service.unhealthy)
+    Listening(
+        grpc=server.address, tls=server.tls, pid=os.getpid(), operations=operations.address
+    ).save(directory)
     _event(
         "listening",
         grpc=server.address,
         rest=rest.url,
+        operations=operations.address,
         tls=server.tls,
         tls_ca=str(server.tls_files.ca) if server.tls else None,
         channel=node.channel_id,
         height=node.ledger.height,
-        gateway_processes=processes,
-        **_voting_addresses(voting),
+        gateway_processes=node.config.listen.gateway_processes,
+        **_voting_addresses(service),
     )
     failed = server.failed if isinstance(server, GatewayProcesses) else threading.Event()
     while not stop.wait(0.5):
         if failed.is_set():
             _event("error", error="a gateway process exited; stopping the node")
             break
+    forget(directory, os.getpid())
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
     try:
         rest.stop()
-        if voting is not None:
-            voting.stop(grace=5)
+        if service is not None:
+            service.stop(grace=5)
+        operations.stop()
         server.stop(grace=5)
     finally:
         height = node.ledger.height
@@ -247,7 +366,10 @@ def _voting_addresses(voting: Running | None) -> dict[str, str | None]:
 @node_app.command("check")
 def node_check(
     directory: Annotated[
-        Path, typer.Argument(help="A network directory (its ledger) or a ledger directory.")
+        Path,
+        typer.Argument(
+            metavar="DIR", help="A network directory (its ledger) or a ledger directory."
+        ),
     ],
     state: Annotated[
         bool,

@@ -21,8 +21,10 @@ from mvote.cli._common import (
     REFUSED,
     Failure,
     Output,
+    about_file,
     fail,
     failure_of,
+    local_time,
     read_text,
     remote,
     run,
@@ -73,10 +75,6 @@ def parse_time(text: str, what: str, now: int) -> int:
     return int(moment.timestamp())
 
 
-def _when(seconds: int) -> str:
-    return datetime.datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 # --- question ----------------------------------------------------------------------------------
 
 
@@ -99,7 +97,8 @@ def _registrar_key(value: str) -> str:
         return value
     path = Path(value)
     if path.is_file():
-        return Wallet.load(path).public_key
+        with about_file(path, "--registrar"):
+            return Wallet.load(path).public_key
     fail(f"--registrar: expected 64 lowercase hex digits or a registrar key file, got {value!r}")
 
 
@@ -273,7 +272,7 @@ def describe_question(q: dict[str, Any]) -> str:
         + (f" (owner {q['owner']})" if "owner" in q else ""),
         f"  rule:        {rule_text}",
         f"  eligibility: {elig_text}",
-        f"  schedule:    {_when(q['schedule']['opens_at'])} to {_when(q['schedule']['closes_at'])}",
+        f"  schedule:    {local_time(q['schedule']['opens_at'])} to {local_time(q['schedule']['closes_at'])}",
         f"  mode:        {q['mode']}, {q['shards']} shard(s)"
         + (f", ballots encrypted under ceremony {q['election']}" if q.get("election") else ""),
     ]
@@ -285,7 +284,7 @@ def describe_question(q: dict[str, Any]) -> str:
     lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"])]
     for t in q.get("transitions", []):
         reason = f" ({t['reason']})" if t.get("reason") else ""
-        lines.append(f"  {t['state']:<9} at {_when(t['at'])}, tx {t['tx'][:16]}...{reason}")
+        lines.append(f"  {t['state']:<9} at {local_time(t['at'])}, tx {t['tx'][:16]}...{reason}")
     return "\n".join(lines)
 
 
@@ -294,7 +293,9 @@ def describe_question(q: dict[str, Any]) -> str:
 def question_create(
     spec_file: Annotated[
         Path | None,
-        typer.Argument(help="A question spec, JSON or YAML (fields of docs/records.md)."),
+        typer.Argument(
+            metavar="SPEC", help="A question spec, JSON or YAML (fields of docs/records.md)."
+        ),
     ] = None,
     qid: Annotated[str | None, typer.Option("--qid", help="Question id.")] = None,
     title: Annotated[str | None, typer.Option(help="Title.")] = None,
@@ -525,7 +526,11 @@ def _keys_from_wallets(folder: Path) -> list[str]:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         fail(f"--wallets: no *.json wallet files in {folder}")
-    return [Wallet.load(f).public_key for f in files]
+    keys = []
+    for file in files:
+        with about_file(file, "--wallets"):
+            keys.append(Wallet.load(file).public_key)
+    return keys
 
 
 @roster_app.command("add")
@@ -544,7 +549,8 @@ def roster_add(
     ] = None,
     target: Target = ANYWHERE,
 ) -> None:
-    """Add voters (their key hashes) to an unsealed roster, in batches of MAX_ROSTER_BATCH."""
+    """Add voters (their key hashes) to an unsealed roster, in batches of 2000 voters. Run it
+    again after an interruption: voters already on the roster are skipped and counted."""
 
     def body(out: Output) -> None:
         public_keys: list[str] = []
@@ -562,14 +568,16 @@ def roster_add(
             added = recipes.add_roster(conn.contract, rid, public_keys, progress=out.progress)
         roster = added.roster.to_json() if added.roster is not None else {}
         batches = len(added.transactions)
+        skipped = f"; {added.skipped} already on the roster, skipped" if added.skipped else ""
         out.result(
             {
                 "roster": roster,
                 "added": added.added,
+                "skipped": added.skipped,
                 "batches": batches,
                 "txs": [t.transaction_id for t in added.transactions],
             },
-            f"added {added.added} voters to {rid} in {batches} transaction(s); "
+            f"added {added.added} voters to {rid} in {batches} transaction(s){skipped}; "
             f"roster now has {roster['count']}; seal it with: mvote roster seal {rid}",
         )
 
@@ -703,7 +711,11 @@ def _tally(
     try:
         return recipes.tally(contract, qid, close=close, batch=batch, progress=out.progress)
     except QuestionOpen as exc:
-        hint = f"close it first (`mvote question close {qid}`) or pass --close"
+        # Not "close it": the operator may only want to see how the vote stands.
+        hint = (
+            f"{qid} is still open for ballots: `mvote results {qid}` shows the live counts; "
+            f"to end the vote now and tally it, run `mvote tally {qid} --close`"
+        )
         raise Failure(REFUSED, exc.code, exc.message, hint=hint, field=exc.field) from None
     except NoQuorum as exc:
         raise Failure(
@@ -725,7 +737,7 @@ def tally(
         bool, typer.Option("--close", help="Close the question first if it is still open.")
     ] = False,
     batch: Annotated[
-        int, typer.Option(min=1, max=5000, help="Ballots per Aggregate transaction.")
+        int, typer.Option(min=1, max=5000, help="Ballots summed per aggregation transaction.")
     ] = 1000,
     target: Target = ANYWHERE,
 ) -> None:
@@ -768,7 +780,7 @@ def tally(
 
 @connected
 def export(
-    out_file: Annotated[Path, typer.Argument(help="The chain file to write.")],
+    out_file: Annotated[Path, typer.Argument(metavar="FILE", help="The chain file to write.")],
     target: Target = ANYWHERE,
 ) -> None:
     """Pull every committed block over Deliver into a chain file (Fabric's block file format),

@@ -459,7 +459,13 @@ def _totals(contract: VotingContract, trustee: tr.TrusteeSecrets, qid: str) -> l
     except InvalidField as exc:
         fail(exc.message, error=exc.code)
     except InvalidTransition as exc:
-        hint = f"close and aggregate it: `mvote tally {qid} --close`"
+        with remote():
+            state = contract.get_question(qid).state
+        if state in ("TALLIED", "CANCELLED"):
+            # A late trustee: nothing is left to decrypt; sending them to tally would loop.
+            hint = f"{qid} is {state}: no decryption is needed any more; `mvote results {qid}` shows the result"
+        else:
+            hint = f"close and aggregate it: `mvote tally {qid} --close`"
         raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
     except AggregationIncomplete as exc:
         hint = f"`mvote tally {qid}` aggregates every shard first"

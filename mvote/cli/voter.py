@@ -30,8 +30,10 @@ from mvote.cli._common import (
     JsonOpt,
     NetworkOpt,
     Output,
+    about_file,
     fail,
     failure_of,
+    local_time,
     passphrase,
     read_json_file,
     remote,
@@ -82,7 +84,8 @@ def _limits(kdf: str) -> Limits:
 def _load_wallet(path: Path) -> Wallet:
     if not path.is_file():
         fail(f"wallet: no file {path}", hint="create one with `mvote wallet create FILE`")
-    return Wallet.load(path)
+    with about_file(path, "wallet"):
+        return Wallet.load(path)
 
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
@@ -298,7 +301,7 @@ def credential_issue(
         out.result(
             {"file": str(out_file), "credential": credential.to_json()},
             f"credential for {public} (scope {qid or '*'}, channel {name}, expires "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(expires))}) in {out_file}\n"
+            f"{local_time(expires, with_seconds=False)}) in {out_file}\n"
             f"the voter votes with: mvote vote QID --credential {out_file} ...",
         )
 
@@ -306,8 +309,9 @@ def credential_issue(
 
 
 def load_credential(path: Path) -> SignedCredential:
-    doc = SIGNED_CREDENTIAL_SHAPE.check(read_json_file(path, "--credential"), "credential")
-    return SignedCredential(Credential.from_json(doc["body"], "credential.body"), doc["sig"])
+    with about_file(path, "--credential"):
+        doc = SIGNED_CREDENTIAL_SHAPE.check(read_json_file(path, "--credential"), "credential")
+        return SignedCredential(Credential.from_json(doc["body"], "credential.body"), doc["sig"])
 
 
 # --- vote and history --------------------------------------------------------------------------
@@ -517,7 +521,7 @@ def history(
                 return f"voter {public} has not voted yet"
             lines = [f"voter {public}: {len(entries)} ballot(s)"]
             lines += [
-                f"  {e['qid']:<24} {time.strftime('%Y-%m-%d %H:%M', time.localtime(e['at']))}  "
+                f"  {e['qid']:<24} {local_time(e['at'], with_seconds=False)}  "
                 f"tracker {e['tracker'][:16]}...  tx {e['tx'][:16]}..."
                 for e in entries
             ]

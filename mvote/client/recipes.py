@@ -29,6 +29,7 @@ import nacl.signing
 from mvote.chaincode import _keys as keys
 from mvote.chaincode._crypto.elgamal import Ciphertext
 from mvote.chaincode._errors import (
+    AlreadyExists,
     InvalidField,
     InvalidTransition,
     MvoteError,
@@ -233,7 +234,9 @@ def create_question(
 
 def roster_keys_from_csv(text: str) -> list[str]:
     """Voter public keys from CSV text: a column named public_key (or key, voter), else the
-    first column. Raises InvalidField naming the line of a value that is not a public key."""
+    first column; a leading byte order mark (spreadsheets write one) is ignored. Raises
+    InvalidField naming the line of a value that is not a public key."""
+    text = text.removeprefix("\ufeff")
     rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
     if not rows:
         return []
@@ -256,11 +259,13 @@ def roster_keys_from_csv(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RosterAdded:
-    """The roster after the last batch, how many entries were added, and each batch's tx."""
+    """The roster after the last batch, how many entries were added, how many were already on
+    it (skipped), and each batch's tx."""
 
     roster: Roster | None
     added: int
     transactions: tuple[Recorded[Roster], ...]
+    skipped: int = 0
 
 
 def add_roster(
@@ -271,15 +276,28 @@ def add_roster(
     progress: Progress = _quiet,
 ) -> RosterAdded:
     """Add the voters' key hashes to the unsealed roster ``rid``, one transaction per batch of
-    ``MAX_ROSTER_BATCH``. Precondition: each key is 64 lowercase hex digits."""
+    ``MAX_ROSTER_BATCH``. Resumable: entries already on the roster (an earlier run that was
+    interrupted, a list given twice) are skipped and counted, not refused. Precondition: each
+    key is 64 lowercase hex digits."""
     entries = sorted({keys.voter_hash(bytes.fromhex(k)).hex() for k in public_keys})
     batches = roster_batches(entries)
     done: list[Recorded[Roster]] = []
+    skipped = 0
     for n, batch in enumerate(batches, 1):
-        step = contract.add_roster_entries(rid, batch)
-        done.append(step)
-        progress(f"batch {n}/{len(batches)}: {len(batch)} entries, block {step.block_number}")
-    return RosterAdded(done[-1].value if done else None, len(entries), tuple(done))
+        fresh = batch
+        try:
+            done.append(contract.add_roster_entries(rid, batch))
+        except AlreadyExists:
+            # Some of the batch is on the roster already: add only the others.
+            fresh = [e for e in batch if not contract.is_on_roster(rid, e)["listed"]]
+            skipped += len(batch) - len(fresh)
+            if not fresh:
+                progress(f"batch {n}/{len(batches)}: all {len(batch)} already on {rid}")
+                continue
+            done.append(contract.add_roster_entries(rid, fresh))
+        progress(f"batch {n}/{len(batches)}: {len(fresh)} entries, block {done[-1].block_number}")
+    roster = done[-1].value if done else contract.get_roster(rid)
+    return RosterAdded(roster, len(entries) - skipped, tuple(done), skipped)
 
 
 # --- tally ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ an ``OrdererBlockMetadata`` and one signature over ``value || signature_header |
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ class Queued:
 
     tx_id: str
     transaction: ParsedTransaction
+    #: When it was queued (time.monotonic), for the order latency metric.
+    queued_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def envelope(self) -> bytes:

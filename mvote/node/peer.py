@@ -417,6 +417,13 @@ class Peer(ABC):
                     resolve(waiter)
             self._lock.notify_all()
 
+    def unhealthy(self) -> str | None:
+        """Why the peer cannot serve (for the operations health check), or None if it can."""
+        with self._lock:
+            if self._failure is not None:
+                return f"ordering stopped ({type(self._failure).__name__})"
+            return None if self._running else "not running"
+
     def blocks(self, start: int, stop: threading.Event | None = None) -> Iterator[common_pb2.Block]:
         """Committed blocks from ``start`` on, waiting for new ones until ``stop`` is set or the
         node stops."""

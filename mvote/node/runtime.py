@@ -37,6 +37,7 @@ from mvote.node.errors import DuplicateTransaction, NotRunning, UnknownChaincode
 from mvote.node.ledger.store import AppliedBlock, Ledger
 from mvote.node.ledger.updates import VALID, TxOutcome
 from mvote.node.material import NetworkMaterial, load_network
+from mvote.node.metrics import metrics
 from mvote.node.orderer import BlockCutter, Queued, new_block, sign_block
 from mvote.node.parallel import LIFECYCLE, MIN_PARALLEL_TXS, ValidationWorker
 from mvote.node.peer import (
@@ -112,6 +113,7 @@ class Node(Peer):
         if self.ledger.height == 1:
             self._define_chaincode()
         self._endorsing = self._endorsers_for_policy()
+        metrics().height.set(self.ledger.height)
         log.info(
             "node started: channel %s, height %d, endorsing orgs %s",
             self.channel_id,
@@ -189,11 +191,17 @@ class Node(Peer):
     def _commit_batch(self, batch: list[Queued]) -> None:
         if not batch:
             return
+        measured = metrics()
+        cut = time.monotonic()
+        for q in batch:
+            measured.order_seconds.observe(cut - q.queued_at)
         block = new_block(self.ledger.height, self.ledger.last_hash, [q.envelope for q in batch])
         sign_block(block, self.orderer_signer)
         tx_ids = [q.tx_id for q in batch]
         codes, outcomes = self._validate(block, batch)
         commit = self.ledger.commit(block, outcomes)
+        measured.commit_seconds.observe(time.monotonic() - cut)
+        measured.committed(commit.updates, self.chaincode)
         with self._lock:
             self._pending.difference_update(tx_ids)
             self._committed(tx_ids)

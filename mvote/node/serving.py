@@ -53,6 +53,7 @@ from mvote.node.ledger.store import BLOCK_FILE, AppliedBlock, Ledger
 from mvote.node.ledger.updates import BlockChanges
 from mvote.node.logs import log_to_stderr
 from mvote.node.material import NetworkMaterial, load_network
+from mvote.node.metrics import process_gone
 from mvote.node.peer import Peer
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer, TlsFiles, tls_files
@@ -392,6 +393,7 @@ class _Gateway:
             elif kind == "failed" and not self.started.done():
                 self.started.set_exception(OSError(frame[1]))
         self.process.wait()
+        process_gone(self.process.pid)
         if not self.started.done():
             self.started.set_exception(
                 OSError(f"gateway process exited with code {self.process.returncode}")

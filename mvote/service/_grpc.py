@@ -566,6 +566,10 @@ class VotingServer:
         log.info("voting service listening on %s", self.address)
         return self
 
+    def unhealthy(self) -> str | None:
+        """Why the service is not serving (for an operations health check), or None."""
+        return None if self._server is not None else "the voting service is not serving"
+
     def stop(self, grace: float = 5.0) -> None:
         if self._server is None:
             return

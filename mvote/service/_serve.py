@@ -27,6 +27,11 @@ class Running:
     #: The public address (voters, trustees, auditors: no client certificate), if served.
     public: VotingServer | None = None
 
+    def unhealthy(self) -> str | None:
+        """Why the service (or its public address) is not serving, or None."""
+        servers = (self.server,) if self.public is None else (self.server, self.public)
+        return next((r for r in (s.unhealthy() for s in servers) if r is not None), None)
+
     def stop(self, grace: float = 5.0) -> None:
         if self.public is not None:
             self.public.stop(grace)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+from mvote import __version__
 from mvote.chaincode._errors import InvalidField, MvoteError
 from mvote.chaincode._records import HASH_HEX
 from mvote.verifier import _deliver as deliver
@@ -34,6 +35,8 @@ from mvote.verifier._receipt import Receipt, ReceiptReport, verify_receipt
 VERIFIED, FAILED, BAD_INPUT = 0, 1, 2
 ENV_ANCHOR = "MVOTE_GENESIS_HASH"
 MAX_PROFILE_BYTES = 1 << 20
+#: The --json option's help, as ``mvote`` words it.
+JSON_HELP = "Print the result as JSON on stdout."
 NO_ANCHOR = (
     "no trust anchor: pass --genesis-hash HEX (the genesis block hash the city publishes), "
     f"--profile FILE (a connection profile naming genesis_hash), or set ${ENV_ANCHOR}; the "
@@ -45,12 +48,20 @@ class _Parser(argparse.ArgumentParser):
     #: Print usage errors as JSON (the command line holds --json).
     json_errors: ClassVar[bool] = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # mvote's help option: --help (and -h), "Show this message and exit."
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+
     def error(self, message: str) -> NoReturn:
+        hint = f"`{self.prog} --help` lists the options"
         if self.json_errors:
-            _print_json(_error_json("USAGE", f"{self.prog}: {message}"))
+            _print_json(_error_json("USAGE", f"{self.prog}: {message}", hint))
             self.exit(BAD_INPUT)
         self.print_usage(sys.stderr)
-        self.exit(BAD_INPUT, f"{self.prog}: error: {message}\n")
+        _print_error("USAGE", f"{self.prog}: {message}", hint)
+        self.exit(BAD_INPUT)
 
 
 class _JsonParser(_Parser):
@@ -108,26 +119,51 @@ def _anchor(args: argparse.Namespace) -> bytes | None:
 
 
 def _describe(exc: Exception) -> tuple[str, str]:
-    """(message, code) of an error that stops a check before it starts."""
+    """(message, code) of an error that stops a check before it starts (an OSError: its
+    reason; the caller names the file)."""
     if isinstance(exc, MvoteError):
         return exc.message, exc.code
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror, "UNREADABLE"
     return str(exc), "BAD_INPUT"
 
 
-def _error_json(code: str, message: str) -> dict[str, object]:
-    return {"verified": False, "exit": BAD_INPUT, "error": {"code": code, "message": message}}
+def _error_json(code: str, message: str, hint: str | None = None) -> dict[str, object]:
+    """An exit-2 outcome as ``mvote --json`` prints its errors (plus ``verified``)."""
+    return {
+        "ok": False,
+        "verified": False,
+        "exit_code": BAD_INPUT,
+        "error": {"code": code, "message": message, "field": None, "hint": hint},
+    }
+
+
+def _print_error(code: str, message: str, hint: str | None) -> None:
+    """An exit-2 outcome as ``mvote`` prints its errors: ``error: CODE: message`` on stderr,
+    then what to do."""
+    print(f"error: {code}: {message}", file=sys.stderr)
+    if hint:
+        print(f"  what to do: {hint}", file=sys.stderr)
 
 
 def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2))
 
 
+#: What to do next, by error code (as ``mvote`` says it).
+HINTS: dict[str, str] = {
+    "DELIVER_FAILED": "is the node running? check --node, --tls-ca and --msp",
+}
+
+
 def _bad_input(args: argparse.Namespace, message: str, code: str = "BAD_INPUT") -> int:
-    """Report input that cannot be checked (exit 2): JSON with --json, else a line on stderr."""
+    """Report input that cannot be checked (exit 2) as ``mvote`` reports its errors: JSON with
+    --json, else ``error: CODE: message`` and what to do on stderr."""
+    hint = HINTS.get(code)
     if args.json:
-        _print_json(_error_json(code, message))
+        _print_json(_error_json(code, message, hint))
     else:
-        print(f"mvote-verify {args.command}: {message}", file=sys.stderr)
+        _print_error(code, f"mvote-verify {args.command}: {message}", hint)
     return BAD_INPUT
 
 
@@ -136,12 +172,21 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     kind = _JsonParser if json_errors else _Parser
     parser = kind(
         prog="mvote-verify",
-        description="Verify an mvote chain or ballot receipt offline, from the genesis block hash.",
+        description="Verify an mvote chain or ballot receipt offline, from the genesis block hash. "
+        "Exit codes: 0 verified, 1 a check failed, 2 bad input or usage.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=kind)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"mvote-verify {__version__}",
+        help="Show mvote-verify's version and exit.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=kind, metavar="COMMAND"
+    )
     audit = commands.add_parser(
         "audit",
-        help="replay and check the whole chain",
+        help="Replay and check the whole chain.",
         description="Check every block, signature, endorsement policy and validation code from "
         "the genesis hash; re-execute every voting transaction; recount every tally.",
     )
@@ -149,59 +194,69 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     source.add_argument(
         "--chain",
         type=Path,
-        help="a chain file (Fabric block file format, as `mvote export` writes) or a folder of *.block files",
+        metavar="FILE",
+        help="A chain file (Fabric block file format, as `mvote export` writes) or a folder of "
+        "*.block files.",
     )
-    source.add_argument("--node", help="read the chain from a peer's Deliver service (HOST:PORT)")
+    source.add_argument(
+        "--node", metavar="HOST:PORT", help="Read the chain from a peer's Deliver service."
+    )
     _node_options(audit)
     anchor = _anchor_options(audit)
     anchor.add_argument(
         "--trust-first-block",
         action="store_true",
-        help="take the chain's own block 0 as the anchor (prints its hash; compare it yourself)",
+        help="Take the chain's own block 0 as the anchor (prints its hash; compare it yourself).",
     )
     audit.add_argument(
         "--expect-height",
         type=int,
         metavar="N",
-        help="the chain's height (blocks 0..N-1) published elsewhere: fewer blocks (a withheld "
-        "tail) or more fail",
+        help="The chain's height (blocks 0..N-1) published elsewhere: fewer blocks (a withheld "
+        "tail) or more fail.",
     )
     audit.add_argument(
         "--expect-last-hash",
         type=_hash_arg,
         metavar="HEX",
-        help="the last block's header hash published elsewhere (a peer reports it as the "
-        "current block hash)",
+        help="The last block's header hash published elsewhere (a peer reports it as the "
+        "current block hash).",
     )
-    audit.add_argument("--chaincode", default="mvote", help="the voting chaincode (default mvote)")
+    audit.add_argument(
+        "--chaincode", default="mvote", metavar="NAME", help="The voting chaincode (default mvote)."
+    )
     audit.add_argument(
         "--no-replay",
         action="store_true",
-        help="check blocks and transactions only (for chains of other chaincodes)",
+        help="Check blocks and transactions only (for chains of other chaincodes).",
     )
-    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument("--json", action="store_true", help=JSON_HELP)
 
     receipt = commands.add_parser(
         "receipt",
-        help="check a ballot receipt",
+        help="Check a ballot receipt.",
         description="Check a ballot receipt offline from the trust anchor (the genesis hash the "
         f"city publishes: --genesis-hash, --profile or ${ENV_ANCHOR}); with --chain, also audit "
         "the chain and confirm the tally counted the ballot. Offline, the ballot's validity rests "
         "on the code its issuing peer recorded (except a conflict inside its own block, which is "
         "recomputed); --chain proves it.",
     )
-    receipt.add_argument("receipt", type=Path, help="the receipt file")
+    receipt.add_argument("receipt", type=Path, metavar="FILE", help="The receipt file.")
     receipt_source = receipt.add_mutually_exclusive_group()
     receipt_source.add_argument(
-        "--chain", type=Path, help="the whole chain, to confirm the ballot was counted"
+        "--chain",
+        type=Path,
+        metavar="FILE",
+        help="The whole chain, to confirm the ballot was counted.",
     )
     receipt_source.add_argument(
         "--node",
-        help="read the whole chain from a peer (HOST:PORT), to confirm the ballot was counted",
+        metavar="HOST:PORT",
+        help="Read the whole chain from a peer, to confirm the ballot was counted.",
     )
     _node_options(receipt)
     _anchor_options(receipt)
-    receipt.add_argument("--json", action="store_true", help="print the report as JSON")
+    receipt.add_argument("--json", action="store_true", help=JSON_HELP)
     return parser
 
 
@@ -210,13 +265,13 @@ def _anchor_options(parser: argparse.ArgumentParser) -> argparse._MutuallyExclus
     anchor.add_argument(
         "--genesis-hash",
         metavar="HEX",
-        help=f"the trust anchor the city publishes (else --profile, else ${ENV_ANCHOR})",
+        help=f"The trust anchor the city publishes (else --profile, else ${ENV_ANCHOR}).",
     )
     anchor.add_argument(
         "--profile",
         type=Path,
         metavar="FILE",
-        help="a connection profile: a JSON object whose genesis_hash is the trust anchor",
+        help="A connection profile: a JSON object whose genesis_hash is the trust anchor.",
     )
     return anchor
 
@@ -226,17 +281,24 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--msp",
         type=Path,
-        help="an MSP folder (signcerts/, keystore/) of a channel member: Deliver requires a signed request",
+        metavar="DIR",
+        help="An MSP folder (signcerts/, keystore/) of a channel member: Deliver requires a "
+        "signed request.",
     )
-    group.add_argument("--msp-id", help="that identity's MSP id")
-    group.add_argument("--channel", default="mvote", help="the channel (default mvote)")
+    group.add_argument("--msp-id", metavar="ID", help="That identity's MSP id.")
+    group.add_argument(
+        "--channel", default="mvote", metavar="NAME", help="The channel (default mvote)."
+    )
     group.add_argument(
         "--tls-ca",
         type=Path,
-        help="the CA certificate of the peer's TLS server (omit for plaintext)",
+        metavar="FILE",
+        help="The CA certificate of the peer's TLS server (omit for plaintext).",
     )
     group.add_argument(
-        "--tls-name", help="the host name in the peer's TLS certificate, if not the address's"
+        "--tls-name",
+        metavar="NAME",
+        help="The host name in the peer's TLS certificate, if not the address's.",
     )
 
 
@@ -251,7 +313,14 @@ def _read_blocks(args: argparse.Namespace) -> list[bytes] | None:
             "--node needs --msp and --msp-id (Deliver requires a signed request)", field="msp"
         )
     signer = load_signer(args.msp, args.msp_id)
-    tls = args.tls_ca.read_bytes() if args.tls_ca is not None else None
+    tls = None
+    if args.tls_ca is not None:
+        try:
+            tls = args.tls_ca.read_bytes()
+        except OSError as exc:
+            raise InvalidField(
+                f"--tls-ca: cannot read {args.tls_ca}: {exc.strerror}", field="tls_ca"
+            ) from exc
     channel = deliver.connect(args.node, tls_root_certificates=tls, server_name=args.tls_name)
     try:
         return deliver.fetch_blocks(channel, signer, args.channel)
@@ -264,7 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(json_errors="--json" in argv).parse_args(argv)
     try:
         anchor = _anchor(args)
-    except (OSError, MvoteError) as exc:
+    except OSError as exc:
+        message, code = _describe(exc)
+        return _bad_input(args, f"cannot read the profile {args.profile}: {message}", code)
+    except MvoteError as exc:
         return _bad_input(args, *_describe(exc))
     if anchor is None and not getattr(args, "trust_first_block", False):
         return _bad_input(args, NO_ANCHOR, BadAnchor.code)
@@ -309,10 +381,14 @@ def _audit(args: argparse.Namespace, anchor: bytes | None) -> int:
 def _receipt(args: argparse.Namespace, anchor: bytes) -> int:
     try:
         receipt = Receipt.from_bytes(args.receipt.read_bytes())
+    except (OSError, MvoteError) as exc:
+        message, code = _describe(exc)
+        return _bad_input(args, f"cannot read the receipt {args.receipt}: {message}", code)
+    try:
         chain = _read_blocks(args)
     except (OSError, MvoteError) as exc:
         message, code = _describe(exc)
-        return _bad_input(args, f"cannot read the receipt or chain: {message}", code)
+        return _bad_input(args, f"cannot read {args.chain or args.node}: {message}", code)
     report = verify_receipt(receipt, chain, anchor=anchor)
     if args.json:
         _print_json(_receipt_json(receipt, report))

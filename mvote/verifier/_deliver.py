@@ -102,8 +102,10 @@ def fetch_blocks(
                     )
                 break
     except grpc.RpcError as exc:
-        code = exc.code() if isinstance(exc, grpc.Call) else None
-        raise DeliverFailed(f"deliver: {code}: {exc}", field="deliver") from exc
+        if not isinstance(exc, grpc.Call):
+            raise DeliverFailed(f"deliver: {type(exc).__name__}", field="deliver") from exc
+        name = exc.code().name
+        raise DeliverFailed(f"deliver: {exc.details()}", field="deliver", grpc_code=name) from exc
     finally:
         call.cancel()
     return blocks

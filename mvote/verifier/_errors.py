@@ -86,6 +86,14 @@ class DeliverFailed(MvoteError):
     code = "DELIVER_FAILED"
     summary = "the peer's Deliver service refused the request or ended the stream early"
 
+    def __init__(
+        self, message: str, *, field: str | None = None, grpc_code: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        #: The gRPC status code's name when the call itself failed (``UNAVAILABLE``: no peer
+        #: answered at the address); None when the peer answered with a Deliver status.
+        self.grpc_code = grpc_code
+
 
 class ConfigUpdateError(VerifierError):
     """A CONFIG transaction that Fabric's configtx validator refuses; never raised itself.

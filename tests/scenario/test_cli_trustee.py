@@ -241,6 +241,12 @@ def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any
     # A trustee cannot decrypt a tallied question again.
     twice = cli.json("trustee", "decrypt", "budget", "--trustee", election["files"][0], code=1)
     assert twice["error"]["code"] == "INVALID_TRANSITION"
+    # A late trustee (2 was absent) is told the tally is done, not sent to tally again.
+    late = cli.json("trustee", "decrypt", "budget", "--trustee", election["files"][1], code=1)
+    hint = late["error"]["hint"]
+    assert late["error"]["code"] == "INVALID_TRANSITION"
+    assert "budget is TALLIED: no decryption is needed" in hint
+    assert "`mvote results budget`" in hint and "--close" not in hint
 
 
 def _anchor(election: dict[str, Any]) -> bytes:

@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 
 from mvote.chaincode._errors import MvoteError
 from mvote.client._gateway import ERROR_INFO_TRAILER, REFUSAL_DOMAIN
+from mvote.node.metrics import metrics
 from mvote.node.peer import Peer
 from mvote.verifier._envelope import HEADER_TYPE_CONFIG, HEADER_TYPE_ENDORSER_TRANSACTION
 from mvote.verifier._errors import VerifierError
@@ -59,10 +60,20 @@ def abort(
     message: str,
     details: Sequence[gateway_pb2.ErrorDetail] = (),
     info: error_details_pb2.ErrorInfo | None = None,
+    *,
+    logged: bool = True,
 ) -> NoReturn:
     """End the call as Fabric's newRpcError does: a google.rpc.Status whose details are packed
     ``gateway.ErrorDetail`` messages, in the ``grpc-status-details-bin`` trailer; with ``info``,
-    the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too."""
+    the refusal's ErrorInfo in the :data:`ERROR_INFO_TRAILER` trailer too. Every refusal is
+    counted here, and logged (its code and field, never ``message``: metrics.py) unless
+    ``logged`` is False (the caller logs it its own way: admission.py, once per client)."""
+    metrics().refused(
+        info.reason if info is not None else None,
+        code.name,
+        info.metadata.get("field") if info is not None else None,
+        logged=logged,
+    )
     packed = []
     for detail in details:
         item = any_pb2.Any()

@@ -33,7 +33,8 @@ import grpc
 
 from mvote.node.config import NodeLimits
 from mvote.node.errors import StreamIdle, TooManyStreams
-from mvote.node.services._common import abort
+from mvote.node.metrics import metrics
+from mvote.node.services._common import abort, error_info_of
 
 log = logging.getLogger("mvote.node.admission")
 
@@ -51,9 +52,11 @@ def identity_key(identity: bytes) -> str:
 class Ticket:
     """One admitted stream or wait; released once, when its call ends."""
 
-    def __init__(self, admission: Admission, connection: str) -> None:
+    def __init__(self, admission: Admission, connection: str, kind: str) -> None:
         self._admission = admission
         self.connection = connection
+        #: What it is (``what`` of :meth:`Admission.enter`): the metrics' stream kind.
+        self.kind = kind
         self.identity: str | None = None
         self.released = False
 
@@ -97,7 +100,8 @@ class Admission:
             self._refuse(
                 context, connection, reason, f"{what}: at most {limit} open (limits.{key})"
             )
-        ticket = Ticket(self, connection)
+        ticket = Ticket(self, connection, what)
+        metrics().stream_opened(what)
         if not context.add_callback(ticket.release):
             ticket.release()  # the call already ended
         context.send_initial_metadata(())
@@ -131,13 +135,20 @@ class Admission:
             field="request",
         )
         self._count(str(context.peer()), "idle", str(error))
-        abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, str(error))
+        abort(
+            context,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            str(error),
+            info=error_info_of(error),
+            logged=False,
+        )
 
     def _release(self, ticket: Ticket) -> None:
         with self._lock:
             if ticket.released:
                 return
             ticket.released = True
+            metrics().stream_closed(ticket.kind)
             self.open -= 1
             _decrement(self._by_connection, ticket.connection)
             if ticket.identity is not None:
@@ -148,7 +159,13 @@ class Admission:
     ) -> NoReturn:
         error = TooManyStreams(message, field="stream")
         self._count(client, reason, str(error))
-        abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        abort(
+            context,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            str(error),
+            info=error_info_of(error),
+            logged=False,
+        )
 
     def _count(self, client: str, reason: str, message: str) -> None:
         """Count a refusal; log it if it is this client's first (since it was forgotten)."""

@@ -22,6 +22,7 @@ from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
 from mvote.chaincode._errors import MvoteError, Unauthorised, WrongChannel
 from mvote.node.errors import IdentityExpired, NotRunning
+from mvote.node.metrics import metrics
 from mvote.node.orderer import orderer_copy
 from mvote.node.peer import Peer
 from mvote.node.services._common import CHANNEL_READERS, Streams
@@ -70,12 +71,7 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):  # type: ignore[misc
                 tx_id = self.node.submit(envelope)
             except MvoteError as exc:
                 status, info = broadcast_status(exc)
-                log.warning(
-                    "broadcast from %s refused: %s %s",
-                    context.peer(),
-                    common_pb2.Status.Name(status),
-                    info,
-                )
+                metrics().refused(exc.code, common_pb2.Status.Name(status), exc.field)
                 yield ab_pb2.BroadcastResponse(status=status, info=info)
                 return  # as Fabric's broadcast Handle: a failed message ends the stream
             log.debug("broadcast tx %s ordered", tx_id)

@@ -28,6 +28,7 @@ from fabric_protos.peer import events_pb2, events_pb2_grpc
 from google.protobuf.message import DecodeError
 
 from mvote.node.errors import IdentityExpired
+from mvote.node.metrics import metrics
 from mvote.node.peer import Peer
 from mvote.node.services._common import (
     APPLICATION_READERS,
@@ -96,6 +97,8 @@ class DeliverHandler:
             outcome: list[DeliverStatus] = []
             yield from self._deliver_blocks(envelope, context, send, stop, outcome, ticket)
             status = outcome[0] if outcome else common_pb2.INTERNAL_SERVER_ERROR
+            if status != common_pb2.SUCCESS:  # counted before the client can see the answer
+                metrics().refused(None, common_pb2.Status.Name(status), "deliver")
             yield status_response(status)
             if status != common_pb2.SUCCESS:
                 return

@@ -41,6 +41,7 @@ from mvote.node.errors import (
     NotRunning,
     UnknownChaincode,
 )
+from mvote.node.metrics import metrics, timed
 from mvote.node.peer import Checked, Peer, resolve
 from mvote.node.services._common import (
     APPLICATION_READERS,
@@ -245,7 +246,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         orgs = self._endorsing_orgs(request, context, channel, chaincode)
         self._route(context, channel, chaincode, "endorse")
         try:
-            envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
+            with timed(metrics().endorse_seconds):
+                envelope, _ = self.node.endorse(signed, orgs, checked=self._pre_process(messages))
         except MvoteError as exc:
             self._endorse_refused(context, exc, orgs[0] if orgs else self._local_msp)
         return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
