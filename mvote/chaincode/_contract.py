@@ -75,6 +75,7 @@ from ._records import (
     RosterEligibility,
     SecretAggregate,
     SecretBallot,
+    SecretMode,
     TallyRecord,
     Transition,
     roster_digest_after,
@@ -229,17 +230,6 @@ class Call:
         return ceremony
 
 
-@functools.lru_cache(maxsize=256)
-def _election_of(spec: QuestionSpec) -> str:
-    """The ceremony id of a secret-mode question (check_spec refused a secret one without)."""
-    if spec.election is None:
-        raise InvalidField(
-            "election: a secret question names its completed key ceremony, an open one none",
-            field="election",
-        )
-    return spec.election
-
-
 def _open_choices(record: BallotRecord) -> tuple[int, ...]:
     """The choices of an open ballot; a stored secret ballot in an open question is refused."""
     match record.ballot:
@@ -251,6 +241,7 @@ def _open_choices(record: BallotRecord) -> tuple[int, ...]:
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
@@ -269,10 +260,13 @@ def _parse_ceremony(raw: bytes) -> secret.Ceremony:
 
 def create_question(call: Call) -> Any:
     creator = call.admin()
+    # The parse checks the spec whole: its shape, then the rule, the mode and the schedule.
     spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
-    rules.check_spec(spec)
-    if spec.election is not None:  # secret mode (check_spec: exactly then)
-        call.complete_ceremony(spec.election, "election")
+    match spec.secret:
+        case SecretMode(election):
+            call.complete_ceremony(election, "election")
+        case None:
+            pass
     match spec.eligibility.voters:
         case OpenEligibility(registrars):
             for i, registrar in enumerate(registrars):
@@ -329,9 +323,9 @@ def open_question(call: Call) -> Any:
     question = call.question(call.text(0))
     require_owner(creator, question.owner, FunctionName.OPEN_QUESTION)
     _require_state(question, FunctionName.OPEN_QUESTION, "DRAFT")
-    if call.now >= question.spec.closes_at:
+    if call.now >= question.spec.schedule.closes_at:
         raise InvalidTransition(
-            f"OpenQuestion: schedule.closes_at ({question.spec.closes_at}) has passed "
+            f"OpenQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) has passed "
             f"(transaction time {call.now})",
             field="schedule.closes_at",
         )
@@ -353,9 +347,9 @@ def close_question(call: Call) -> Any:
     reason = call.text(1, REASON) if call.has(1) else ""
     require_owner(creator, question.owner, FunctionName.CLOSE_QUESTION)
     _require_state(question, FunctionName.CLOSE_QUESTION, "OPEN")
-    if call.now < question.spec.closes_at and not reason:
+    if call.now < question.spec.schedule.closes_at and not reason:
         raise InvalidTransition(
-            f"CloseQuestion: schedule.closes_at ({question.spec.closes_at}) not reached "
+            f"CloseQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) not reached "
             f"(transaction time {call.now}); give a reason to close early",
             field="reason",
         )
@@ -488,14 +482,17 @@ def _parse_cast_request(raw: bytes) -> CastRequest:
 
 
 def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
-    secret_ballot = isinstance(ballot, SecretBallot)
-    if secret_ballot != (question.spec.mode == "secret"):
-        expected = SECRET_BALLOT_TYPE if question.spec.mode == "secret" else BALLOT_TYPE
-        raise InvalidField(
-            f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; expected "
-            f"a ballot of type {expected!r}",
-            field="ballot.type",
-        )
+    """An open ballot in an open question, a secret ballot in a secret one."""
+    match question.spec.secret, ballot:
+        case (None, Ballot()) | (SecretMode(), SecretBallot()):
+            return
+        case _:
+            expected = SECRET_BALLOT_TYPE if question.spec.secret else BALLOT_TYPE
+            raise InvalidField(
+                f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; "
+                f"expected a ballot of type {expected!r}",
+                field="ballot.type",
+            )
 
 
 def _verify_secret_ballot(
@@ -504,7 +501,13 @@ def _verify_secret_ballot(
     """Every proof of the encrypted ballot, against the question's election key, channel, id,
     rule and the voter's key (strong Fiat-Shamir): BadProof naming the first failing proof."""
     spec = question.spec
-    election_key = call.election_key(_election_of(spec), "election")
+    match spec.secret:
+        case SecretMode(election):
+            election_key = call.election_key(election, "election")
+        case None:
+            raise InvalidField(
+                f"ballot.type: question {spec.qid!r} is in open mode", field="ballot.type"
+            )
     low, high = rules.selection_bounds(spec.rule)
     context = BallotContext(
         election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
@@ -530,10 +533,11 @@ def cast(call: Call) -> Any:
         raise QuestionNotOpen(
             f"ballot.qid: question {spec.qid!r} is {question.state}, not OPEN", field="ballot.qid"
         )
-    if not spec.opens_at <= call.now < spec.closes_at:
+    schedule = spec.schedule
+    if not schedule.opens_at <= call.now < schedule.closes_at:
         raise QuestionNotOpen(
             f"ballot.qid: transaction time {call.now} is outside the schedule "
-            f"[{spec.opens_at}, {spec.closes_at})",
+            f"[{schedule.opens_at}, {schedule.closes_at})",
             field="ballot.qid",
         )
     _check_ballot_mode(question, ballot)
@@ -637,7 +641,7 @@ def aggregate(call: Call) -> Any:
         raise InvalidField(f"limit: expected 1..{MAX_AGGREGATE_BATCH}, got {limit}", field="limit")
     key = keys.aggregate_key(question.qid, shard)
     stored = call.read(key)
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _aggregate_secret(call, question, shard, limit, stored)
     current = (
         Aggregate.from_json(stored)
@@ -741,7 +745,7 @@ def tally(call: Call) -> Any:
     call.admin()
     question = call.question(call.text(0))
     _require_state(question, FunctionName.TALLY, "CLOSED")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
     return _record_tally(call, question, ballots, counts, None)
@@ -773,9 +777,11 @@ def _record_tally(
 
 def _secret_question(call: Call, qid: str, field: str) -> tuple[Question, secret.Ceremony]:
     question = call.question(qid)
-    if question.spec.mode != "secret" or question.spec.election is None:
-        raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
-    return question, call.complete_ceremony(question.spec.election, "election")
+    match question.spec.secret:
+        case SecretMode(election):
+            return question, call.complete_ceremony(election, "election")
+        case None:
+            raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
 
 
 def _tally_secret(call: Call, question: Question) -> Any:
@@ -972,7 +978,7 @@ def get_aggregate(call: Call) -> Any:
     value = call.read(keys.aggregate_key(question.qid, shard))
     if value is None:
         raise NotFound(f"shard: shard {shard} of {question.qid!r} has no aggregate", field="shard")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
     return AGGREGATE_SHAPE.check(value, "aggregate")
 
@@ -988,7 +994,7 @@ def get_results(call: Call) -> Any:
             "tally": get_tally(call),
         }
     start, end = partial_key_range(keys.BALLOT, [question.qid])
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         # No live counts in secret mode: only the decrypted totals are ever known.
         cast = sum(1 for _ in call.stub.get_state_by_range(start, end))
         return {

@@ -15,7 +15,7 @@ import pytest
 
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import VERSION, invoke
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.chaincode._simulation import Simulation, TxContext, TxSimulator
 from mvote.client._ballot import prepare_ballot
 from mvote.client._identity import Signer, load_signer
@@ -97,10 +97,9 @@ def open_chain(tmp_path: Path, batch: BatchSettings) -> Iterator[Chain]:
         "Q",
         "",
         ("a", "b", "c"),
-        Rule("single"),
+        SingleChoice(),
         Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
+        Schedule(now - 5, now + 3600),
     )
     c.submit("CreateQuestion", encoding.encode(spec.to_json()))
     c.submit("OpenQuestion", "q1")
