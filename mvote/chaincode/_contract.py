@@ -66,6 +66,7 @@ from ._records import (
     Ballot,
     BallotRecord,
     CastRequest,
+    Decryption,
     OpenEligibility,
     Participation,
     Question,
@@ -756,7 +757,7 @@ def _record_tally(
     question: Question,
     ballots: int,
     counts: list[int],
-    decryption: dict[str, Any] | None,
+    decryption: Decryption | None,
 ) -> Any:
     """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
     result = TallyRecord(

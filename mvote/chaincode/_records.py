@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from . import encoding
 from ._crypto.ballot import EncryptedBallot
+from ._crypto.ceremony import PartialDecryption
 from ._crypto.elgamal import Ciphertext
 from ._errors import InvalidField
 from ._schema import (
@@ -21,7 +22,6 @@ from ._schema import (
     Array,
     Bool,
     Codec,
-    Const,
     Hex,
     Int,
     Nullable,
@@ -29,7 +29,6 @@ from ._schema import (
     OneOf,
     Record,
     Shape,
-    Tagged,
     TaggedUnion,
     Text,
     declared,
@@ -705,38 +704,74 @@ class SecretAggregate(Record):
 SECRET_AGGREGATE_SHAPE = SecretAggregate.SHAPE
 
 
-OUTCOME_SHAPE = Tagged(
-    {
-        "plurality": Object(
-            {"kind": Const("plurality"), "winners": Array(Int(0, MAX_OPTIONS - 1))}
-        ),
-        "yesno": Object(
-            {
-                "kind": Const("yesno"),
-                "approvals": COUNT,
-                "rejections": COUNT,
-                "threshold_bp": BASIS_POINTS,
-                "approval_met": Bool(),
-                "turnout_met": Bool(),
-                "passed": Bool(),
-            }
-        ),
-    }
-)
+@record("tally.outcome", tags={"kind": "plurality"})
+@dataclass(frozen=True)
+class Plurality(_Variant):
+    """The options with the most votes (none when no option got a vote)."""
 
-#: How a secret tally was decrypted (docs/records.md, "Tally of a secret question").
-DECRYPTION_SHAPE = Object(
-    {
-        "ceremony": IDENTIFIER,
-        # The present trustees (ascending) and their Lagrange coefficients (scalar hex), aligned.
-        "trustees": Array(Int(1, 255), min_len=0, max_len=255, ascending=True),
-        "lagrange": Array(Hex(32), min_len=0, max_len=255),
-        # Per option: the homomorphic sum of every ballot (Ciphertext JSON).
-        "totals": Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
-        # Per present trustee: {"trustee", "partials": [PartialDecryption JSON or null per option]}.
-        "partials": Array(Opaque(), min_len=0, max_len=255),
-    }
-)
+    winners: tuple[int, ...] = declared(Array(Int(0, MAX_OPTIONS - 1)), TUPLE)
+
+
+@record("tally.outcome", tags={"kind": "yesno"})
+@dataclass(frozen=True)
+class YesNoOutcome(_Variant):
+    """Whether a yes/no question passed: approval above the threshold and the turnout met."""
+
+    approvals: int = declared(COUNT)
+    rejections: int = declared(COUNT)
+    threshold_bp: int = declared(BASIS_POINTS)
+    approval_met: bool = declared(Bool())
+    turnout_met: bool = declared(Bool())
+    passed: bool = declared(Bool())
+
+
+Outcome = Plurality | YesNoOutcome
+OUTCOME: TaggedUnion[Outcome] = TaggedUnion("tally.outcome", Plurality, YesNoOutcome)
+OUTCOME_SHAPE = OUTCOME.shape
+
+
+def _partial_from_json(value: Any, path: str) -> PartialDecryption | None:
+    return None if value is None else PartialDecryption.from_json(value, path)
+
+
+_PARTIALS = tuple_of(Codec(lambda p: None if p is None else p.to_json(), _partial_from_json))
+
+
+@record("tally.decryption.partials")
+@dataclass(frozen=True)
+class TrusteePartials(Record):
+    """One present trustee's partial decryption of every option's total (null where the
+    total's alpha is the identity: nothing to decrypt there)."""
+
+    trustee: int = declared(Int(1, 255))
+    partials: tuple[PartialDecryption | None, ...] = declared(
+        Array(Nullable(Opaque()), min_len=2, max_len=MAX_OPTIONS), _PARTIALS
+    )
+
+
+@record("tally.decryption")
+@dataclass(frozen=True)
+class Decryption(Record):
+    """How a secret tally was decrypted (docs/records.md, "Tally of a secret question")."""
+
+    ceremony: str = declared(IDENTIFIER)
+    #: The present trustees (ascending) and their Lagrange coefficients (scalar hex), aligned.
+    trustees: tuple[int, ...] = declared(
+        Array(Int(1, 255), min_len=0, max_len=255, ascending=True), TUPLE
+    )
+    lagrange: tuple[str, ...] = declared(Array(Hex(32), min_len=0, max_len=255), TUPLE)
+    #: Per option: the homomorphic sum of every ballot.
+    totals: tuple[Ciphertext, ...] = declared(
+        Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
+        nested(lambda sums: [c.to_json() for c in sums], _sums_from_json),
+    )
+    partials: tuple[TrusteePartials, ...] = declared(
+        Array(TrusteePartials.SHAPE, min_len=0, max_len=255),
+        tuple_of(of_record(TrusteePartials)),
+    )
+
+
+DECRYPTION_SHAPE = Decryption.SHAPE
 
 
 @record("tally")
@@ -750,13 +785,13 @@ class TallyRecord(Record):
     counts: tuple[int, ...] = declared(Array(COUNT, min_len=2, max_len=MAX_OPTIONS), TUPLE)
     #: The roster size frozen at open, else None.
     eligible: int | None = declared(Nullable(COUNT))
-    #: ``rules.outcome`` of the counts (OUTCOME_SHAPE).
-    outcome: dict[str, Any] = declared(OUTCOME_SHAPE)  # noqa: RUF009 (a field)
+    #: ``rules.outcome`` of the counts.
+    outcome: Outcome = declared(OUTCOME.shape, OUTCOME.codec)  # noqa: RUF009 (a field)
     tx: str = declared(TX_ID)
     at: int = declared(TIME)
-    #: Secret mode only (DECRYPTION_SHAPE); absent in open mode, so open tallies keep their bytes.
-    decryption: dict[str, Any] | None = declared(  # noqa: RUF009 (a field)
-        DECRYPTION_SHAPE, default=None, absent_when_none=True
+    #: Secret mode only; absent in open mode, so open tallies keep their bytes.
+    decryption: Decryption | None = declared(  # noqa: RUF009 (a field)
+        DECRYPTION_SHAPE, of_record(Decryption), default=None, absent_when_none=True
     )
 
 

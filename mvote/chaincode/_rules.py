@@ -7,12 +7,13 @@ verifier (recomputing a tally): one implementation of each rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ._errors import InvalidField, RuleViolation
 from ._records import (
     MultiChoice,
     NoTurnout,
+    Outcome,
+    Plurality,
     QuestionSpec,
     Rule,
     SingleChoice,
@@ -20,6 +21,7 @@ from ._records import (
     TurnoutCount,
     TurnoutShare,
     YesNo,
+    YesNoOutcome,
 )
 
 YES, NO = 0, 1
@@ -57,9 +59,7 @@ def add_ballot(counts: list[int], choices: Sequence[int]) -> None:
         counts[choice] += 1
 
 
-def outcome(
-    rule: Rule, ballots: int, counts: Sequence[int], eligible: int | None
-) -> dict[str, Any]:
+def outcome(rule: Rule, ballots: int, counts: Sequence[int], eligible: int | None) -> Outcome:
     """What the counts decide: the plurality winners, or whether a yes/no question passed."""
     match rule:
         case YesNo():
@@ -67,25 +67,24 @@ def outcome(
         case SingleChoice() | MultiChoice():
             top = max(counts)
             winners = [i for i, c in enumerate(counts) if c == top] if top > 0 else []
-            return {"kind": "plurality", "winners": winners}
+            return Plurality(tuple(winners))
 
 
 def _yesno_outcome(
     rule: YesNo, ballots: int, counts: Sequence[int], eligible: int | None
-) -> dict[str, Any]:
+) -> YesNoOutcome:
     approvals, rejections = counts[YES], counts[NO]
     # Integer arithmetic only: approvals / ballots > threshold_bp / 10000.
     approval_met = approvals * 10_000 > rule.threshold_bp * ballots
     turnout_met = _turnout_met(rule.min_turnout, ballots, eligible)
-    return {
-        "kind": "yesno",
-        "approvals": approvals,
-        "rejections": rejections,
-        "threshold_bp": rule.threshold_bp,
-        "approval_met": approval_met,
-        "turnout_met": turnout_met,
-        "passed": approval_met and turnout_met,
-    }
+    return YesNoOutcome(
+        approvals=approvals,
+        rejections=rejections,
+        threshold_bp=rule.threshold_bp,
+        approval_met=approval_met,
+        turnout_met=turnout_met,
+        passed=approval_met and turnout_met,
+    )
 
 
 def _turnout_met(turnout: Turnout, ballots: int, eligible: int | None) -> bool:

@@ -31,7 +31,18 @@ from ._crypto.ceremony import (
 from ._crypto.elgamal import Ciphertext
 from ._crypto.group import IDENTITY, L, Point
 from ._errors import InvalidField, NoQuorum, NotTrustee, WrongChannel
-from ._records import CHANNEL, IDENTIFIER, KEY_HEX, MSP_ID, SIG_HEX, TIME, TX_ID, Opaque
+from ._records import (
+    CHANNEL,
+    IDENTIFIER,
+    KEY_HEX,
+    MSP_ID,
+    SIG_HEX,
+    TIME,
+    TX_ID,
+    Decryption,
+    Opaque,
+    TrusteePartials,
+)
 from ._schema import Array, Const, Int, Nullable, Object, OneOf, Record, declared, record
 
 DEALING_TYPE = "mvote.ceremony.dealing.v1"
@@ -466,21 +477,17 @@ def decryption_record(
     totals: Sequence[Ciphertext],
     postings: Mapping[int, Sequence[PartialDecryption | None]],
     lambdas: Mapping[int, int],
-) -> dict[str, Any]:
+) -> Decryption:
+    """What a secret tally records of its decryption: the present trustees (none when nothing
+    needed decrypting), their Lagrange coefficients, the totals and every partial."""
     present = sorted(postings) if lambdas else []
-    return {
-        "ceremony": ceremony.cid,
-        "trustees": present,
-        "lagrange": [group.scalar_hex(lambdas[t]) for t in present],
-        "totals": [t.to_json() for t in totals],
-        "partials": [
-            {
-                "trustee": t,
-                "partials": [p.to_json() if p is not None else None for p in postings[t]],
-            }
-            for t in present
-        ],
-    }
+    return Decryption(
+        ceremony=ceremony.cid,
+        trustees=tuple(present),
+        lagrange=tuple(group.scalar_hex(lambdas[t]) for t in present),
+        totals=tuple(totals),
+        partials=tuple(TrusteePartials(t, tuple(postings[t])) for t in present),
+    )
 
 
 def _stored_point(value: Any, field: str) -> Point:

@@ -445,10 +445,18 @@ class PartialDecryption:
         return {"trustee": self.trustee, "share": self.share.hex(), "proof": self.proof.to_json()}
 
     @staticmethod
-    def from_json(value: Any, path: str, params: CeremonyParams) -> PartialDecryption:
+    def from_json(value: Any, path: str, params: CeremonyParams | None = None) -> PartialDecryption:
+        """``params``: the trustee is one of the ceremony's 1..n; without (a stored tally read
+        on its own), any trustee number 1..MAX_TRUSTEES."""
         v = group.json_object(value, path, ("trustee", "share", "proof"))
+        where = group.join(path, "trustee")
+        trustee: int = (
+            Int(1, MAX_TRUSTEES).check(v["trustee"], where)
+            if params is None
+            else params.check_index(v["trustee"], where)
+        )
         return PartialDecryption(
-            params.check_index(v["trustee"], group.join(path, "trustee")),
+            trustee,
             group.point_from_hex(v["share"], group.join(path, "share")),
             ChaumPedersen.from_json(v["proof"], group.join(path, "proof")),
         )

@@ -21,6 +21,7 @@ from mvote.chaincode._records import (
     TurnoutCount,
     TurnoutShare,
     YesNo,
+    YesNoOutcome,
 )
 from mvote.chaincode._rules import check_choices, outcome, selection_bounds
 
@@ -109,10 +110,13 @@ def test_check_choices() -> None:
 
 def test_plurality_outcomes() -> None:
     single = SingleChoice()
-    assert outcome(single, 6, [1, 3, 2], None) == {"kind": "plurality", "winners": [1]}
-    assert outcome(single, 6, [3, 0, 3], None) == {"kind": "plurality", "winners": [0, 2]}
-    assert outcome(single, 3, [1, 1, 1], None) == {"kind": "plurality", "winners": [0, 1, 2]}
-    assert outcome(single, 0, [0, 0, 0], None) == {"kind": "plurality", "winners": []}
+    assert outcome(single, 6, [1, 3, 2], None).to_json() == {"kind": "plurality", "winners": [1]}
+    assert outcome(single, 6, [3, 0, 3], None).to_json() == {"kind": "plurality", "winners": [0, 2]}
+    assert outcome(single, 3, [1, 1, 1], None).to_json() == {
+        "kind": "plurality",
+        "winners": [0, 1, 2],
+    }
+    assert outcome(single, 0, [0, 0, 0], None).to_json() == {"kind": "plurality", "winners": []}
 
 
 @pytest.mark.parametrize(
@@ -134,11 +138,12 @@ def test_yesno_approval_is_strictly_above_the_threshold(
 ) -> None:
     rule = YesNo(threshold_bp=threshold)
     result = outcome(rule, ballots, [approvals, ballots - approvals], None)
-    assert result["approval_met"] is met
-    assert result["turnout_met"] is True
-    assert result["passed"] is met
-    assert result["threshold_bp"] == threshold
-    assert (result["approvals"], result["rejections"]) == (approvals, ballots - approvals)
+    assert isinstance(result, YesNoOutcome)
+    assert result.approval_met is met
+    assert result.turnout_met is True
+    assert result.passed is met
+    assert result.threshold_bp == threshold
+    assert (result.approvals, result.rejections) == (approvals, ballots - approvals)
     # The edge exactly: approvals * 10000 == threshold * ballots never passes.
     if approvals * 10_000 == threshold * ballots:
         assert not met
@@ -160,5 +165,6 @@ def test_yesno_approval_is_strictly_above_the_threshold(
 def test_yesno_turnout(turnout: Turnout, ballots: int, eligible: int | None, met: bool) -> None:
     rule = YesNo(threshold_bp=0, min_turnout=turnout)
     result = outcome(rule, ballots, [ballots, 0], eligible)
-    assert result["turnout_met"] is met
-    assert result["passed"] is (met and ballots > 0)
+    assert isinstance(result, YesNoOutcome)
+    assert result.turnout_met is met
+    assert result.passed is (met and ballots > 0)

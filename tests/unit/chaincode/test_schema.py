@@ -222,10 +222,10 @@ def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
 
 def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> None:
     from mvote.chaincode import encoding
-    from mvote.chaincode._records import TALLY_SHAPE, TallyRecord
+    from mvote.chaincode._records import TALLY_SHAPE, Plurality, TallyRecord
 
     outcome = {"kind": "plurality", "winners": [0]}
-    open_tally = TallyRecord("q1", 3, (2, 1), None, outcome, "ab", 7)
+    open_tally = TallyRecord("q1", 3, (2, 1), None, Plurality((0,)), "ab", 7)
     value = open_tally.to_json()
     assert "decryption" not in value
     assert encoding.encode(value) == encoding.encode(

@@ -18,7 +18,7 @@ from mvote.chaincode._crypto import ballot as cb
 from mvote.chaincode._crypto import ceremony as cer
 from mvote.chaincode._crypto import elgamal, group, proofs
 from mvote.chaincode._crypto.group import L
-from mvote.chaincode._records import CastRequest, SecretBallot
+from mvote.chaincode._records import CastRequest, SecretBallot, TallyRecord
 from mvote.client import _trustee as tr
 
 SMALL_ORDER = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"  # order 2
@@ -527,6 +527,11 @@ def test_decryption_refusals_and_the_tally(secret_env: Any) -> None:
     assert d["lagrange"] == [group.scalar_hex(lambdas[t]) for t in (1, 4, 5)]
     assert d["totals"] == [c.to_json() for c in sums]
     assert env.query("GetTally", "q1") == tally
+    # The stored secret tally reads back into its declared record and writes the same value.
+    record = TallyRecord.from_json(tally)
+    assert record.decryption is not None
+    assert record.decryption.partials[0].trustee == 1
+    assert record.to_json() == tally
     assert env.state_of("q1") == "TALLIED"
 
 
