@@ -57,8 +57,6 @@ from ._records import (
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
-    ROSTER_BATCH_SHAPE,
-    ROSTER_SPEC_SHAPE,
     SECRET_AGGREGATE_SHAPE,
     SECRET_BALLOT_TYPE,
     TALLY_SHAPE,
@@ -73,7 +71,10 @@ from ._records import (
     QuestionSpec,
     QuestionState,
     Roster,
+    RosterBatch,
     RosterEligibility,
+    RosterEntry,
+    RosterSpec,
     SecretAggregate,
     SecretBallot,
     SecretMode,
@@ -384,11 +385,11 @@ def list_questions(call: Call) -> Any:
 
 def create_roster(call: Call) -> Any:
     creator = call.admin()
-    spec = ROSTER_SPEC_SHAPE.check(call.json(0, MAX_SMALL_ARG_BYTES), "$")
-    key = keys.roster_key(spec["rid"])
+    spec = RosterSpec.from_json(call.json(0, MAX_SMALL_ARG_BYTES))
+    key = keys.roster_key(spec.rid)
     if call.stub.get_state(key):
-        raise AlreadyExists(f"rid: roster {spec['rid']!r} already exists", field="rid")
-    roster = Roster(spec["rid"], spec["title"], creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
+        raise AlreadyExists(f"rid: roster {spec.rid!r} already exists", field="rid")
+    roster = Roster(spec.rid, spec.title, creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
     call.write(key, roster.to_json())
     call.event("RosterChanged", {"rid": roster.rid, "count": 0, "sealed": False})
     return roster.to_json()
@@ -404,9 +405,9 @@ def _owned_open_roster(call: Call, rid: str, action: str) -> Roster:
 
 
 def add_roster_entries(call: Call) -> Any:
-    batch = ROSTER_BATCH_SHAPE.check(call.json(0, MAX_ROSTER_BATCH_BYTES), "$")
-    roster = _owned_open_roster(call, batch["rid"], FunctionName.ADD_ROSTER_ENTRIES)
-    entries: list[str] = batch["entries"]
+    batch = RosterBatch.from_json(call.json(0, MAX_ROSTER_BATCH_BYTES))
+    roster = _owned_open_roster(call, batch.rid, FunctionName.ADD_ROSTER_ENTRIES)
+    entries = batch.entries
     for i, entry in enumerate(entries):
         if call.stub.get_state(keys.roster_entry_key(roster.rid, entry)):
             raise AlreadyExists(
@@ -414,7 +415,7 @@ def add_roster_entries(call: Call) -> Any:
                 field=f"entries[{i}]",
             )
     for entry in entries:
-        call.write(keys.roster_entry_key(roster.rid, entry), {"tx": call.tx_id})
+        call.write(keys.roster_entry_key(roster.rid, entry), RosterEntry(call.tx_id).to_json())
     updated = dataclasses.replace(
         roster,
         count=roster.count + len(entries),

@@ -444,16 +444,45 @@ QUESTION_SHAPE = Question.SHAPE
 
 # --- rosters ---
 
-ROSTER_SPEC_SHAPE = Object({"rid": IDENTIFIER, "title": Text(1, 200)})
+
+@record("$")
+@dataclass(frozen=True)
+class RosterSpec(Record):
+    """The argument of ``CreateRoster``."""
+
+    rid: str = declared(IDENTIFIER)
+    title: str = declared(Text(1, 200))
+
+
+ROSTER_SPEC_SHAPE = RosterSpec.SHAPE
+
 # A full batch (arguments plus one write per entry, ~240 bytes each) must fit the node's 1 MiB
 # transaction limit with room for the endorsements.
 MAX_ROSTER_BATCH = 2000
-ROSTER_BATCH_SHAPE = Object(
-    {
-        "rid": IDENTIFIER,
-        "entries": Array(HASH_HEX, min_len=1, max_len=MAX_ROSTER_BATCH, ascending=True),
-    }
-)
+
+
+@record("$")
+@dataclass(frozen=True)
+class RosterBatch(Record):
+    """The argument of ``AddRosterEntries``: voter hashes, distinct and ascending."""
+
+    rid: str = declared(IDENTIFIER)
+    entries: tuple[str, ...] = declared(
+        Array(HASH_HEX, min_len=1, max_len=MAX_ROSTER_BATCH, ascending=True), TUPLE
+    )
+
+
+ROSTER_BATCH_SHAPE = RosterBatch.SHAPE
+
+
+@record("roster entry")
+@dataclass(frozen=True)
+class RosterEntry(Record):
+    """rosterentry~{rid}~{voter hash}: the transaction that added the entry."""
+
+    tx: str = declared(TX_ID)
+
+
 EMPTY_ROSTER_DIGEST = bytes(32).hex()
 
 
@@ -481,9 +510,9 @@ class Roster(Record):
 ROSTER_SHAPE = Roster.SHAPE
 
 
-def roster_digest_after(digest_hex: str, entries: list[str]) -> str:
+def roster_digest_after(digest_hex: str, entries: Sequence[str]) -> str:
     """digest' = SHA-256(digest || SHA-256(canonical JSON of the batch's entries))."""
-    batch_hash = encoding.digest(entries)
+    batch_hash = encoding.digest(list(entries))
     return hashlib.sha256(bytes.fromhex(digest_hex) + batch_hash).hexdigest()
 
 
