@@ -925,7 +925,7 @@ def post_check(call: Call) -> Any:
             ceremony,
             state="FAILED",
             faulty=tuple(sorted(set(ceremony.faulty) | set(faulty))),
-            closed=(call.tx_id, call.now),
+            closed=secret.Stamp(call.tx_id, call.now),
         )
         call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
         call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "FAILED"})
@@ -955,7 +955,7 @@ def complete_ceremony(call: Call) -> Any:
         state="COMPLETE",
         election_key=election_key,
         public_shares=public_shares,
-        closed=(call.tx_id, call.now),
+        closed=secret.Stamp(call.tx_id, call.now),
     )
     call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
     call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "COMPLETE"})
