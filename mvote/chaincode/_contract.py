@@ -795,14 +795,16 @@ def _tally_secret(call: Call, question: Question) -> Any:
     start, end = partial_key_range(keys.DECRYPTION, [question.qid])
     postings: dict[int, list[Any]] = {}
     for _, raw in call.stub.get_state_by_range(start, end):
-        body = secret.StoredPosting.from_json(
-            encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"), "decryption"
-        ).body
-        postings[body["trustee"]] = [
+        body = secret.stored_body(
+            encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"),
+            "decryption",
+            secret.DecryptionBody,
+        )
+        postings[body.trustee] = [
             None
             if p is None
             else PartialDecryption.from_json(p, f"decryption.partials[{i}]", ceremony.params)
-            for i, p in enumerate(body["partials"])
+            for i, p in enumerate(body.partials)
         ]
     counts, lambdas = secret.combine_totals(ceremony, totals, postings, ballots)
     decryption = secret.decryption_record(ceremony, totals, postings, lambdas)
@@ -813,13 +815,13 @@ def post_decryption(call: Call) -> Any:
     """A trustee's partial decryptions of every option's total of a closed, fully aggregated
     secret question, each with its Chaum-Pedersen proof, verified before the write."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DECRYPTION_BODY_SHAPE)
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DecryptionBody)
     body = posting.body
-    question, ceremony = _secret_question(call, body["qid"], "body.qid")
-    if body["ceremony"] != ceremony.cid:
+    question, ceremony = _secret_question(call, body.qid, "body.qid")
+    if body.ceremony != ceremony.cid:
         raise InvalidField(
             f"body.ceremony: question {question.qid!r} uses ceremony {ceremony.cid!r}, got "
-            f"{body['ceremony']!r}",
+            f"{body.ceremony!r}",
             field="body.ceremony",
         )
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
@@ -833,7 +835,7 @@ def post_decryption(call: Call) -> Any:
         )
     _, totals = _secret_totals(call, question)
     secret.check_partials(
-        ceremony, question.qid, totals, trustee.index, body["partials"], "body.partials"
+        ceremony, question.qid, totals, trustee.index, body.partials, "body.partials"
     )
     call.write(key, posting.stored(call.tx_id, call.now).to_json())
     call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
@@ -873,8 +875,8 @@ def post_dealing(call: Call) -> Any:
     """A trustee's Feldman commitments (with proofs of knowledge) and its shares encrypted to
     every other trustee."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DEALING_BODY_SHAPE)
-    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DealingBody)
+    ceremony = _dealing_ceremony(call, posting.body.ceremony, "body.ceremony")
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
     key = keys.dealing_key(ceremony.cid, trustee.index)
     if call.stub.get_state(key):
@@ -908,8 +910,8 @@ def post_check(call: Call) -> Any:
     acceptance (no complaints), or complaints naming bad dealers, judged here in public; a
     founded complaint fails the ceremony and names the dealer."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.CHECK_BODY_SHAPE)
-    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.CheckBody)
+    ceremony = _dealing_ceremony(call, posting.body.ceremony, "body.ceremony")
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
     key = keys.ceremony_check_key(ceremony.cid, trustee.index)
     if call.stub.get_state(key):
@@ -918,7 +920,7 @@ def post_check(call: Call) -> Any:
             field="body.trustee",
         )
     dealings = _dealings(call, ceremony, "body.ceremony")
-    faulty = secret.judge_complaints(ceremony, trustee, posting.body["complaints"], dealings)
+    faulty = secret.judge_complaints(ceremony, trustee, posting.body.complaints, dealings)
     call.write(key, posting.stored(call.tx_id, call.now).to_json())
     if faulty:
         failed = dataclasses.replace(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from . import _ed25519 as ed25519
 from . import encoding
@@ -47,12 +47,12 @@ from ._schema import (
     TUPLE,
     Array,
     Codec,
-    Const,
     Int,
     Nullable,
     Object,
     OneOf,
     Record,
+    TaggedUnion,
     declared,
     decode_field,
     decode_fields,
@@ -98,37 +98,54 @@ CEREMONY_SPEC_SHAPE = Object(
 
 _TRUSTEE_NUMBER = Int(0, 1 << 20)  # any number: outside 1..n is NOT_TRUSTEE, not a shape error
 
-DEALING_BODY_SHAPE = Object(
-    {
-        "type": Const(DEALING_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        "dealing": Opaque(),
-        "shares": Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1),
-    }
-)
-CHECK_BODY_SHAPE = Object(
-    {
-        "type": Const(CHECK_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        # [] is an acceptance of every share received.
-        "complaints": Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1),
-    }
-)
-DECRYPTION_BODY_SHAPE = Object(
-    {
-        "type": Const(DECRYPTION_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "qid": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        # Per option: PartialDecryption JSON, or null where the total's alpha is the identity.
-        "partials": Array(Opaque(), min_len=2, max_len=1000),
-    }
-)
+
+@record("body", tags={"type": DEALING_TYPE})
+@dataclass(frozen=True)
+class DealingBody(Record):
+    """What a trustee signs to deal: its commitments with proofs (``Dealing`` JSON) and its
+    shares encrypted to every other trustee (``EncryptedShare`` JSON), both read against the
+    ceremony by ``check_dealing``."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    dealing: Any = declared(Opaque())  # noqa: RUF009 (a field)
+    shares: tuple[Any, ...] = declared(Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1), TUPLE)
+
+
+@record("body", tags={"type": CHECK_TYPE})
+@dataclass(frozen=True)
+class CheckBody(Record):
+    """What a trustee signs after checking its shares: complaints (``Complaint`` JSON, read by
+    ``judge_complaints``); none is an acceptance of every share received."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    complaints: tuple[Any, ...] = declared(
+        Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1), TUPLE
+    )
+
+
+@record("body", tags={"type": DECRYPTION_TYPE})
+@dataclass(frozen=True)
+class DecryptionBody(Record):
+    """What a trustee signs to decrypt a question's totals: per option a ``PartialDecryption``
+    JSON, or null where the total's alpha is the identity (read by ``check_partials``)."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    qid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    partials: tuple[Any, ...] = declared(Array(Opaque(), min_len=2, max_len=1000), TUPLE)
+
+
+Body = DealingBody | CheckBody | DecryptionBody
+BODIES: TaggedUnion[Body] = TaggedUnion("body", DealingBody, CheckBody, DecryptionBody, tag="type")
+DEALING_BODY_SHAPE = DealingBody.SHAPE
+CHECK_BODY_SHAPE = CheckBody.SHAPE
+DECRYPTION_BODY_SHAPE = DecryptionBody.SHAPE
+B = TypeVar("B", DealingBody, CheckBody, DecryptionBody)
 
 
 @dataclass(frozen=True)
@@ -295,19 +312,21 @@ def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int)
 
 @record("$")
 @dataclass(frozen=True)
-class Posting(Record):
-    """A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``."""
+class Posting(Record, Generic[B]):
+    """A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``.
+    The body is checked after ``sig`` (its shape is open here): ``parse_posting`` checks it as
+    the one kind a function takes, a stored posting reads it by its ``type``."""
 
-    body: dict[str, Any] = declared(Opaque())  # noqa: RUF009 (a field)
+    body: B = declared(Opaque(), nested(lambda b: b.to_json(), BODIES.from_json))  # noqa: RUF009
     sig: str = declared(SIG_HEX)
 
-    def stored(self, tx: str, at: int) -> StoredPosting:
+    def stored(self, tx: str, at: int) -> StoredPosting[B]:
         return StoredPosting(self.body, self.sig, tx, at)
 
 
 @record("posting")
 @dataclass(frozen=True)
-class StoredPosting(Posting):
+class StoredPosting(Posting[B]):
     """A stored posting: the signed posting plus the transaction that wrote it."""
 
     tx: str = declared(TX_ID)
@@ -318,36 +337,47 @@ POSTING_SHAPE = Posting.SHAPE
 STORED_POSTING_SHAPE = StoredPosting.SHAPE
 
 
-def parse_posting(value: Any, body_shape: Object) -> Posting:
-    posting = Posting.from_json(value)
-    return Posting(body_shape.check(posting.body, "body"), posting.sig)
+def parse_posting(value: Any, body: type[B]) -> Posting[B]:
+    """A posting whose body is of kind ``body`` (its ``type`` is that kind's, naming
+    ``body.type`` otherwise)."""
+    checked = POSTING_SHAPE.check(value, "$")
+    return Posting(body.from_json(checked["body"], "body"), checked["sig"])
 
 
-def authenticate(posting: Posting, ceremony: Ceremony, channel: str) -> Trustee:
+def stored_body(value: Any, path: str, kind: type[B]) -> B:
+    """The body of a posting stored under a key only ``kind`` postings are written to."""
+    body = StoredPosting.from_json(value, path).body
+    if not isinstance(body, kind):
+        where = f"{path}.body.type"
+        raise InvalidField(f"{where}: expected {kind.TAGS['type']!r}", field=where)
+    return body
+
+
+def authenticate(posting: Posting[B], ceremony: Ceremony, channel: str) -> Trustee:
     """The posting's trustee, after checking the channel, that the trustee belongs to the
     ceremony (NotTrustee) and that the trustee's registered key signed the body (BadSignature
     naming ``sig``)."""
     body = posting.body
-    if body["channel"] != channel:
+    if body.channel != channel:
         raise WrongChannel(
-            f"body.channel: expected {channel!r}, got {body['channel']!r}", field="body.channel"
+            f"body.channel: expected {channel!r}, got {body.channel!r}", field="body.channel"
         )
-    trustee = ceremony.trustee(body["trustee"], "body.trustee")
+    trustee = ceremony.trustee(body.trustee, "body.trustee")
     ed25519.verify(
         bytes.fromhex(trustee.signer),
-        encoding.encode(body),
+        encoding.encode(body.to_json()),
         bytes.fromhex(posting.sig),
         "sig",
     )
     return trustee
 
 
-def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
+def check_dealing(ceremony: Ceremony, body: DealingBody) -> Dealing:
     """A dealing posting's commitments (every Schnorr proof verified) and its n-1 encrypted
     shares, one per other trustee in index order, all from this dealer."""
     params = ceremony.params
-    dealer = body["trustee"]
-    dealing = Dealing.from_json(body["dealing"], "body.dealing", params)
+    dealer = body.trustee
+    dealing = Dealing.from_json(body.dealing, "body.dealing", params)
     if dealing.dealer != dealer:
         raise InvalidField(
             f"body.dealing.dealer: expected the posting's trustee {dealer}, got {dealing.dealer}",
@@ -355,7 +385,7 @@ def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
         )
     cer.verify_dealing(params, dealing, "body.dealing")
     recipients = [i for i in range(1, params.n + 1) if i != dealer]
-    shares = body["shares"]
+    shares = body.shares
     if len(shares) != len(recipients):
         raise InvalidField(
             f"body.shares: expected {len(recipients)} shares (one per other trustee), got "
@@ -376,10 +406,10 @@ def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
 
 def stored_dealing(ceremony: Ceremony, value: Any) -> tuple[Dealing, dict[int, Any]]:
     """A stored dealing posting: the dealing and the share JSON per recipient."""
-    body = StoredPosting.from_json(value, "dealing").body
-    dealing = Dealing.from_json(body["dealing"], "dealing.body.dealing", ceremony.params)
+    body = stored_body(value, "dealing", DealingBody)
+    dealing = Dealing.from_json(body.dealing, "dealing.body.dealing", ceremony.params)
     recipients = [i for i in range(1, ceremony.params.n + 1) if i != dealing.dealer]
-    return dealing, dict(zip(recipients, body["shares"], strict=True))
+    return dealing, dict(zip(recipients, body.shares, strict=True))
 
 
 def judge_complaints(

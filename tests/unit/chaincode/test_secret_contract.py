@@ -20,7 +20,7 @@ from mvote.chaincode._crypto import elgamal, group, proofs
 from mvote.chaincode._crypto.group import L
 from mvote.chaincode._errors import InvalidField
 from mvote.chaincode._records import CastRequest, SecretBallot, TallyRecord
-from mvote.chaincode._secret import Ceremony
+from mvote.chaincode._secret import Ceremony, DealingBody, StoredPosting
 from mvote.client import _trustee as tr
 
 SMALL_ORDER = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"  # order 2
@@ -208,8 +208,18 @@ def test_postings_of_the_ceremony_refused(env: Env) -> None:
         code="INVALID_FIELD",
         field="body.dealing.dealer",
     )
+    # A posting of another kind is refused at its first field the other kind lacks; a bad
+    # signature is named before a bad body.
+    env.refused("PostCheck", good, code="INVALID_FIELD", field="body.dealing")
+    both = encoding.decode(good, max_size=1 << 24)
+    both["sig"], both["body"]["shares"] = "00", "none"
+    env.refused("PostDealing", encoding.encode(both), code="INVALID_FIELD", field="sig")
     env.ok("PostDealing", good)
     env.refused("PostDealing", good, code="ALREADY_EXISTS", field="body.trustee")
+    # The stored posting reads back into its declared records, the same value.
+    value = se.stored_dealings(env, "c1", 1)[0]
+    posting = StoredPosting.from_json(value)
+    assert isinstance(posting.body, DealingBody) and posting.to_json() == value
 
     # Checks wait for every dealing; completion waits for every check.
     early = tr.sign_posting(
