@@ -85,16 +85,21 @@ class Stamp(Record):
 
 STAMP_SHAPE = Stamp.SHAPE
 
-#: What an operator admin submits to CreateCeremony.
-CEREMONY_SPEC_SHAPE = Object(
-    {
-        "cid": IDENTIFIER,
-        "n": Int(1, MAX_TRUSTEES),
-        "k": Int(1, MAX_TRUSTEES),
-        # Trustee i+1's {"index", "key", "proof"} (TrusteeKey JSON) plus its Ed25519 "signer".
-        "trustees": Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
-    }
-)
+
+@record("$")
+@dataclass(frozen=True)
+class CeremonySpec(Record):
+    """What an operator admin submits to CreateCeremony (``new_ceremony`` reads the trustees
+    against n and k)."""
+
+    cid: str = declared(IDENTIFIER)
+    n: int = declared(Int(1, MAX_TRUSTEES))
+    k: int = declared(Int(1, MAX_TRUSTEES))
+    #: Trustee i+1's {"index", "key", "proof"} (TrusteeKey JSON) plus its Ed25519 "signer".
+    trustees: tuple[Any, ...] = declared(Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES), TUPLE)
+
+
+CEREMONY_SPEC_SHAPE = CeremonySpec.SHAPE
 
 _TRUSTEE_NUMBER = Int(0, 1 << 20)  # any number: outside 1..n is NOT_TRUSTEE, not a shape error
 
@@ -275,19 +280,19 @@ CEREMONY_SHAPE = Ceremony.SHAPE
 def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int) -> Ceremony:
     """Check a CreateCeremony spec: n, k, and n trustees in index order, each with a valid
     Schnorr proof of its group key and a valid, distinct Ed25519 signer key."""
-    spec = CEREMONY_SPEC_SHAPE.check(spec_value, "$")
-    n, k = spec["n"], spec["k"]
+    spec = CeremonySpec.from_json(spec_value)
+    n, k = spec.n, spec.k
     if k > n:
         raise InvalidField(f"k: expected at most n ({n}), got {k}", field="k")
-    params = CeremonyParams(channel, spec["cid"], n, k)
-    if len(spec["trustees"]) != n:
+    params = CeremonyParams(channel, spec.cid, n, k)
+    if len(spec.trustees) != n:
         raise InvalidField(
-            f"trustees: expected n = {n} trustees, got {len(spec['trustees'])}", field="trustees"
+            f"trustees: expected n = {n} trustees, got {len(spec.trustees)}", field="trustees"
         )
     trustees = []
     signers: set[str] = set()
     keys_seen: set[Point] = set()
-    for i, value in enumerate(spec["trustees"]):
+    for i, value in enumerate(spec.trustees):
         path = f"trustees[{i}]"
         trustee = Trustee.from_json(value, path, params)
         if trustee.index != i + 1:
