@@ -244,3 +244,23 @@ def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> Non
     with pytest.raises(InvalidField) as info:
         TallyRecord.from_json({**value, "decryption": None})
     assert info.value.field == "tally.decryption"
+
+
+def test_the_python_spec_in_docs_records_gives_the_documented_bytes() -> None:
+    """docs/records.md shows a spec's canonical bytes and the Python that builds it: both agree."""
+    import re
+    from pathlib import Path
+
+    from mvote.chaincode import encoding
+
+    text = (Path(__file__).parents[3] / "docs" / "records.md").read_text(encoding="utf-8")
+    documented = re.search(r'```json\n(\{"description":"Decided by the parents[^\n]*)\n', text)
+    code = re.search(r"```python\n(from mvote\.chaincode import \(.*?)```", text, re.S)
+    assert documented is not None and code is not None
+    namespace: dict[str, Any] = {}
+    exec(code.group(1), namespace)
+    assert encoding.encode(namespace["spec"].to_json()) == documented.group(1).encode()
+    assert (
+        QuestionSpec.from_json(encoding.decode(documented.group(1).encode(), max_size=1 << 12))
+        == namespace["spec"]
+    )
