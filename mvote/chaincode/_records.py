@@ -34,7 +34,6 @@ from ._schema import (
     declared,
     decode_field,
     decode_fields,
-    join_path,
     nested,
     of_record,
     optional,
@@ -295,10 +294,9 @@ def _mode_from_json(checked: Any, where: str) -> SecretMode | None:
         case "secret", str(election):
             return SecretMode(election)
         case _:
-            field = join_path(where, "election")
             raise InvalidField(
-                f"{field}: a secret question names its completed key ceremony, an open one none",
-                field=field,
+                "election: a secret question names its completed key ceremony, an open one none",
+                field="election",
             )
 
 
@@ -371,49 +369,48 @@ class QuestionSpec(Record):
         test_create_question_names_the_first_of_two_errors): the rule against the options and
         the eligibility, then the mode against the election, then the schedule's order."""
         fields = decode_fields(cls, checked, where, but=frozenset({"secret"}))
-        _check_rule(fields["rule"], len(fields["options"]), fields["eligibility"], where)
+        _check_rule(fields["rule"], len(fields["options"]), fields["eligibility"])
         secret = decode_field(cls, "secret", checked, where)
-        _check_schedule(fields["schedule"], where)
+        _check_schedule(fields["schedule"])
         return cls(**fields, secret=secret)
 
 
-def _refuse(where: str, field: str, message: str) -> InvalidField:
-    path = join_path(where, field)
-    return InvalidField(f"{path}: {message}", field=path)
-
-
-def _check_rule(rule: Rule, options: int, eligibility: Eligibility, where: str) -> None:
+def _check_rule(rule: Rule, options: int, eligibility: Eligibility) -> None:
     """The rule fits the options (multi: min <= max <= options; yes/no: two options) and a
-    turnout share has a roster to be a share of."""
+    turnout share has a roster to be a share of. Refusals name the spec's own keys (a stored
+    question holds them at the same place)."""
     match rule:
         case MultiChoice(low, high):
             if high > options:
-                raise _refuse(
-                    where, "rule.max", f"expected at most the {options} options, got {high}"
+                raise InvalidField(
+                    f"rule.max: expected at most the {options} options, got {high}",
+                    field="rule.max",
                 )
             if low > high:
-                raise _refuse(where, "rule.min", f"expected at most rule.max ({high}), got {low}")
+                raise InvalidField(
+                    f"rule.min: expected at most rule.max ({high}), got {low}", field="rule.min"
+                )
         case YesNo(min_turnout=turnout):
             if options != 2:
-                raise _refuse(
-                    where,
-                    "options",
-                    f"a yes/no question has exactly 2 options (yes, no), got {options}",
+                raise InvalidField(
+                    f"options: a yes/no question has exactly 2 options (yes, no), got {options}",
+                    field="options",
                 )
             if isinstance(turnout, TurnoutShare) and eligibility.kind != "roster":
-                raise _refuse(
-                    where, "rule.min_turnout", "a turnout share needs a roster to be a share of"
+                raise InvalidField(
+                    "rule.min_turnout: a turnout share needs a roster to be a share of",
+                    field="rule.min_turnout",
                 )
         case SingleChoice():
             return
 
 
-def _check_schedule(schedule: Schedule, where: str) -> None:
+def _check_schedule(schedule: Schedule) -> None:
     if schedule.closes_at <= schedule.opens_at:
-        raise _refuse(
-            where,
-            "schedule.closes_at",
-            f"expected later than opens_at ({schedule.opens_at}), got {schedule.closes_at}",
+        raise InvalidField(
+            f"schedule.closes_at: expected later than opens_at ({schedule.opens_at}), "
+            f"got {schedule.closes_at}",
+            field="schedule.closes_at",
         )
 
 

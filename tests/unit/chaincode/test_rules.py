@@ -64,10 +64,10 @@ def test_the_spec_parse_checks_cross_fields() -> None:
         with pytest.raises(InvalidField) as info:
             QuestionSpec.from_json(spec.to_json())
         assert info.value.field == field
-    # Stored questions are read through the same parse, naming the field under "question".
+    # Stored questions are read through the same parse; the refusal names the spec's own key.
     with pytest.raises(InvalidField) as info:
         QuestionSpec.from_json(_spec(YesNo(0), n=3).to_json(), "question")
-    assert info.value.field == "question.options"
+    assert info.value.field == "options"
 
 
 @pytest.mark.parametrize(("mode", "election"), [("secret", None), ("open", "c1"), ("secret", "C1")])
