@@ -34,6 +34,7 @@ from ._schema import (
     declared,
     decode_field,
     decode_fields,
+    json_of,
     nested,
     of_record,
     optional,
@@ -556,7 +557,7 @@ class SecretBallot(_SignedBallot):
     qid: str = declared(IDENTIFIER)
     # Checked by EncryptedBallot.from_json (points, scalars, shape), proofs by verify_ballot.
     encrypted: EncryptedBallot = declared(  # noqa: RUF009
-        Opaque(), nested(lambda e: e.to_json(), EncryptedBallot.from_json)
+        Opaque(), nested(json_of, EncryptedBallot.from_json)
     )
     voter: str = declared(KEY_HEX)
 
@@ -581,9 +582,17 @@ AnyBallot = Ballot | SecretBallot
 
 def ballot_from_json(value: Any, path: str = "ballot") -> AnyBallot:
     """An open or a secret ballot, by its ``type``."""
-    if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
-        return SecretBallot.from_json(value, path)
-    return Ballot.from_json(value, path)
+    return _ballot_decoded(ANY_BALLOT_SHAPE.check(value, path), path)
+
+
+def _ballot_decoded(checked: Any, path: str) -> AnyBallot:
+    """The ballot from a value ``ANY_BALLOT_SHAPE`` accepted (its ``type`` is one of the two)."""
+    if checked["type"] == SECRET_BALLOT_TYPE:
+        return SecretBallot.decode_checked(checked, path)
+    return Ballot.decode_checked(checked, path)
+
+
+_BALLOT = Codec(json_of, _ballot_decoded)
 
 
 @record("credential", tags={"type": CREDENTIAL_TYPE})
@@ -605,9 +614,7 @@ CREDENTIAL_SHAPE = Credential.SHAPE
 @record("credential")
 @dataclass(frozen=True)
 class SignedCredential(Record):
-    body: Credential = declared(  # noqa: RUF009
-        CREDENTIAL_SHAPE, nested(lambda c: c.to_json(), Credential.from_json)
-    )
+    body: Credential = declared(CREDENTIAL_SHAPE, of_record(Credential))  # noqa: RUF009
     sig: str = declared(SIG_HEX)
 
 
@@ -619,14 +626,10 @@ SIGNED_CREDENTIAL_SHAPE = SignedCredential.SHAPE
 class CastRequest(Record):
     """The argument of ``Cast``: the signed ballot plus what eligibility asks for."""
 
-    ballot: AnyBallot = declared(  # noqa: RUF009
-        ANY_BALLOT_SHAPE, nested(lambda b: b.to_json(), ballot_from_json)
-    )
+    ballot: AnyBallot = declared(ANY_BALLOT_SHAPE, _BALLOT)  # noqa: RUF009
     sig: str = declared(SIG_HEX)
     credential: SignedCredential | None = declared(  # noqa: RUF009
-        Nullable(SIGNED_CREDENTIAL_SHAPE),
-        optional(nested(lambda c: c.to_json(), SignedCredential.from_json)),
-        default=None,
+        Nullable(SIGNED_CREDENTIAL_SHAPE), optional(of_record(SignedCredential)), default=None
     )
     code: str | None = declared(Nullable(Text(4, 64, pattern=r"[A-Za-z0-9-]+")), default=None)
 
@@ -634,14 +637,11 @@ class CastRequest(Record):
 CAST_SHAPE = CastRequest.SHAPE
 
 
-def _signed_credential_from_json(value: Any) -> SignedCredential:
-    return SignedCredential(Credential.from_json(value["body"]), value["sig"])
-
-
-# A stored record was checked whole by its shape: the nested parts are read at their own paths.
-_BALLOT_CODEC = nested(lambda b: b.to_json(), lambda v, _: ballot_from_json(v))
+# A stored record names its nested parts at their own paths (``ballot.…``, ``credential.…``), as
+# the cast request that wrote them does.
+_BALLOT_CODEC = Codec(json_of, lambda v, _: _ballot_decoded(v, "ballot"))
 _CREDENTIAL_CODEC = optional(
-    nested(lambda c: c.to_json(), lambda v, _: _signed_credential_from_json(v))
+    Codec(json_of, lambda v, _: SignedCredential.decode_checked(v, "credential"))
 )
 
 

@@ -274,13 +274,14 @@ def nested(to_json: Callable[[Any], Any], from_json: Callable[[Any, str], Any]) 
     return Codec(to_json, from_json)
 
 
-def _to_json(value: Any) -> Any:
+def json_of(value: Any) -> Any:
+    """A record's (or any value with ``to_json``) JSON value."""
     return value.to_json()
 
 
 def of_record(cls: type[Record]) -> Codec:
     """A nested record (its shape: ``cls.SHAPE``), built from the value its shape accepted."""
-    return Codec(_to_json, cls.decode_checked)
+    return Codec(json_of, cls.decode_checked)
 
 
 def tuple_of(codec: Codec) -> Codec:
@@ -353,10 +354,12 @@ class Record:
     PATH: ClassVar[str]
     #: Constant fields written first (a ``type`` or ``kind`` tag), not held as attributes.
     TAGS: ClassVar[Mapping[str, str]]
+    #: The dataclass fields by name, in declaration order (read once by ``@record``).
+    FIELDS: ClassVar[Mapping[str, dataclasses.Field[Any]]]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.TAGS)
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in self.FIELDS.values():
             value = getattr(self, f.name)
             if _absent(f, value):
                 continue
@@ -383,17 +386,12 @@ def decode_fields(
     cls: type[Record], checked: Mapping[str, Any], where: str, *, but: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """Every field's Python value (except those named in ``but``), in declaration order."""
-    return {
-        f.name: _decoded(f, checked, where)
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.name not in but
-    }
+    return {f.name: _decoded(f, checked, where) for f in cls.FIELDS.values() if f.name not in but}
 
 
 def decode_field(cls: type[Record], name: str, checked: Mapping[str, Any], where: str) -> Any:
     """One field's Python value. Precondition: ``name`` is a field of ``cls``."""
-    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]  # type: ignore[arg-type]
-    return _decoded(f, checked, where)
+    return _decoded(cls.FIELDS[name], checked, where)
 
 
 def _decoded(f: dataclasses.Field[Any], checked: Mapping[str, Any], where: str) -> Any:
@@ -429,6 +427,7 @@ def record(
                 raise TypeError(f"{cls.__name__}: order {list(order)} != keys {sorted(shapes)}")
             shapes = {key: shapes[key] for key in order}
         cls.SHAPE = Object(shapes, frozenset(optional))
+        cls.FIELDS = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         cls.PATH = path
         cls.TAGS = dict(tags or {})
         return cls
@@ -472,7 +471,7 @@ class TaggedUnion(Generic[U]):
         self.tag = tag
         self.variants: Mapping[str, type[Record]] = by_tag
         self.shape = Tagged({value: cls.SHAPE for value, cls in by_tag.items()}, tag)
-        self.codec = Codec(_to_json, self.decode_checked)
+        self.codec = Codec(json_of, self.decode_checked)
 
     def decode_checked(self, checked: Mapping[str, Any], where: str) -> U:
         """The variant from a value ``shape`` already accepted."""

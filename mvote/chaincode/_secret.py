@@ -57,6 +57,7 @@ from ._schema import (
     decode_field,
     decode_fields,
     join_path,
+    json_of,
     nested,
     of_record,
     optional,
@@ -322,7 +323,7 @@ class Posting(Record, Generic[B]):
     The body is checked after ``sig`` (its shape is open here): ``parse_posting`` checks it as
     the one kind a function takes, a stored posting reads it by its ``type``."""
 
-    body: B = declared(Opaque(), nested(lambda b: b.to_json(), BODIES.from_json))  # noqa: RUF009
+    body: B = declared(Opaque(), nested(json_of, BODIES.from_json))  # noqa: RUF009
     sig: str = declared(SIG_HEX)
 
     def stored(self, tx: str, at: int) -> StoredPosting[B]:
