@@ -264,3 +264,99 @@ def test_the_python_spec_in_docs_records_gives_the_documented_bytes() -> None:
         QuestionSpec.from_json(encoding.decode(documented.group(1).encode(), max_size=1 << 12))
         == namespace["spec"]
     )
+
+
+# --- tagged unions, spread fields, key order -----------------------------------------------------
+
+
+def _union_kinds() -> tuple[type[Any], type[Any]]:
+    import dataclasses
+
+    from mvote.chaincode._schema import Record, declared, record
+
+    @record("thing", tags={"kind": "a"})
+    @dataclasses.dataclass(frozen=True)
+    class A(Record):
+        n: int = declared(Int(0, 9))
+
+    @record("thing", tags={"kind": "b"})
+    @dataclasses.dataclass(frozen=True)
+    class B(Record):
+        flag: bool = declared(Bool())
+
+    return A, B
+
+
+def test_a_tagged_union_comes_from_its_variants_declarations() -> None:
+    from mvote.chaincode._schema import TaggedUnion
+
+    a, b = _union_kinds()
+    union: TaggedUnion[Any] = TaggedUnion("thing", a, b)
+    assert union.from_json({"kind": "a", "n": 3}) == a(3)
+    assert union.from_json({"kind": "b", "flag": True}) == b(True)
+    assert b(False).to_json() == {"kind": "b", "flag": False}
+    for value, field in [
+        ({"kind": "c"}, "thing.kind"),
+        ({"n": 3}, "thing.kind"),
+        ({"kind": "a", "n": 10}, "thing.n"),
+        ({"kind": "a", "flag": True}, "thing.flag"),  # a field of the other variant
+        ([], "thing"),
+    ]:
+        with pytest.raises(InvalidField) as info:
+            union.from_json(value)
+        assert info.value.field == field, value
+    # Another tag field, named in the refusal.
+    with pytest.raises(TypeError, match="distinct 'type' tag"):
+        TaggedUnion("thing", a, b, tag="type")
+    with pytest.raises(TypeError, match="distinct 'kind' tag"):
+        TaggedUnion("thing", a, a)
+
+
+def test_a_spread_field_keeps_its_keys_in_the_parent_and_order_names_the_check_order() -> None:
+    import dataclasses
+
+    from mvote.chaincode._schema import (
+        Codec,
+        Record,
+        declared,
+        decode_fields,
+        record,
+        spread,
+    )
+
+    pair = Object({"low": Int(0, 9), "high": Int(0, 9)})
+    codec = Codec(lambda p: {"low": p[0], "high": p[1]}, lambda v, path: (v["low"], v["high"]))
+
+    @record("range", order=("name", "low", "high", "step"))
+    @dataclasses.dataclass(frozen=True)
+    class Range(Record):
+        name: str = declared(Text(1, 5))
+        step: int = declared(Int(1, 3))
+        bounds: tuple[int, int] = spread(pair, codec)
+
+    value = {"name": "r", "low": 1, "high": 5, "step": 2}
+    assert Range.from_json(value) == Range("r", 2, (1, 5))
+    assert Range("r", 2, (1, 5)).to_json() == value
+    assert list(Range.SHAPE.fields) == ["name", "low", "high", "step"]
+    assert decode_fields(Range, value, "range", but=frozenset({"bounds"})) == {
+        "name": "r",
+        "step": 2,
+    }
+    # Two bad keys: the first in the declared order is named (high before step).
+    with pytest.raises(InvalidField) as info:
+        Range.from_json({**value, "high": 10, "step": 9})
+    assert info.value.field == "range.high"
+    with pytest.raises(TypeError, match="order"):
+
+        @record("bad", order=("name",))
+        @dataclasses.dataclass(frozen=True)
+        class Missing(Record):
+            name: str = declared(Text(1, 5))
+            other: int = declared(Int(0, 1))
+
+    with pytest.raises(TypeError, match="spread field's shape is an Object"):
+
+        @record("bad")
+        @dataclasses.dataclass(frozen=True)
+        class NotObject(Record):
+            both: int = spread(Int(0, 1), codec)  # type: ignore[arg-type]
