@@ -49,6 +49,23 @@ from ._errors import (
     UnknownFunction,
     WrongChannel,
 )
+from ._events import (
+    BallotCast,
+    CastResponse,
+    CeremonyChanged,
+    CeremonyCheckPosted,
+    CheckAccepted,
+    DealingAccepted,
+    DealingPosted,
+    DecryptionAccepted,
+    DecryptionPosted,
+    Event,
+    QuestionCreated,
+    QuestionStateChanged,
+    RosterChanged,
+    RosterMembership,
+    ShardAggregated,
+)
 from ._functions import FunctionName
 from ._identity import Creator, require_admin, require_owner
 from ._records import (
@@ -192,8 +209,8 @@ class Call:
     def write(self, key: str, value: Any) -> None:
         self.stub.put_state(key, encoding.encode(value))
 
-    def event(self, name: str, value: Any) -> None:
-        self.stub.set_event(name, encoding.encode(value))
+    def event(self, event: Event) -> None:
+        self.stub.set_event(event.name, encoding.encode(event.to_json()))
 
     def question(self, qid: str) -> Question:
         raw = self.stub.get_state(keys.question_key(qid))
@@ -288,7 +305,7 @@ def create_question(call: Call) -> Any:
         transitions=(Transition("DRAFT", call.tx_id, call.now),),
     )
     call.write(key, question.to_json())
-    call.event("QuestionCreated", {"qid": spec.qid, "owner": creator.msp_id})
+    call.event(QuestionCreated(spec.qid, creator.msp_id))
     return question.to_json()
 
 
@@ -307,7 +324,7 @@ def _transition(
         transitions=(*question.transitions, Transition(to, call.tx_id, call.now, reason)),
     )
     call.write(keys.question_key(question.qid), updated.to_json())
-    call.event("QuestionStateChanged", {"qid": question.qid, "state": to})
+    call.event(QuestionStateChanged(question.qid, to))
     return updated.to_json()
 
 
@@ -391,7 +408,7 @@ def create_roster(call: Call) -> Any:
         raise AlreadyExists(f"rid: roster {spec.rid!r} already exists", field="rid")
     roster = Roster(spec.rid, spec.title, creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
     call.write(key, roster.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": 0, "sealed": False})
+    call.event(RosterChanged(roster.rid, 0, False))
     return roster.to_json()
 
 
@@ -422,7 +439,7 @@ def add_roster_entries(call: Call) -> Any:
         digest=roster_digest_after(roster.digest, entries),
     )
     call.write(keys.roster_key(roster.rid), updated.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": updated.count, "sealed": False})
+    call.event(RosterChanged(roster.rid, updated.count, False))
     return updated.to_json()
 
 
@@ -432,7 +449,7 @@ def seal_roster(call: Call) -> Any:
         raise InvalidField(f"rid: roster {roster.rid!r} has no entries to seal", field="rid")
     updated = dataclasses.replace(roster, sealed=True)
     call.write(keys.roster_key(roster.rid), updated.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": roster.count, "sealed": True})
+    call.event(RosterChanged(roster.rid, roster.count, True))
     return updated.to_json()
 
 
@@ -443,11 +460,8 @@ def get_roster(call: Call) -> Any:
 def is_on_roster(call: Call) -> Any:
     rid, entry = call.text(0), call.text(1, HASH_HEX_SHAPE)
     call.roster(rid)
-    return {
-        "rid": rid,
-        "entry": entry,
-        "listed": bool(call.stub.get_state(keys.roster_entry_key(rid, entry))),
-    }
+    listed = bool(call.stub.get_state(keys.roster_entry_key(rid, entry)))
+    return RosterMembership(rid, entry, listed).to_json()
 
 
 # --- ballots ---
@@ -593,8 +607,8 @@ def cast(call: Call) -> Any:
         keys.participation_key(ballot.voter, spec.qid),
         Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
     )
-    call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
-    return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
+    call.event(BallotCast(spec.qid, tracker, shard))
+    return CastResponse(spec.qid, tracker, shard, call.tx_id).to_json()
 
 
 def get_ballot(call: Call) -> Any:
@@ -667,9 +681,7 @@ def aggregate(call: Call) -> Any:
             break
     updated = Aggregate(question.qid, shard, cursor, ballots, tuple(counts), done)
     call.write(key, updated.to_json())
-    call.event(
-        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
-    )
+    call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
 
@@ -705,9 +717,7 @@ def _aggregate_secret(
     updated = SecretAggregate(question.qid, shard, cursor, ballots, tuple(sums), done)
     key = keys.aggregate_key(question.qid, shard)
     call.write(key, updated.to_json())
-    call.event(
-        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
-    )
+    call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
 
@@ -838,8 +848,8 @@ def post_decryption(call: Call) -> Any:
         ceremony, question.qid, totals, trustee.index, body.partials, "body.partials"
     )
     call.write(key, posting.stored(call.tx_id, call.now).to_json())
-    call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
-    return {"qid": question.qid, "trustee": trustee.index, "tx": call.tx_id}
+    call.event(DecryptionPosted(question.qid, trustee.index))
+    return DecryptionAccepted(question.qid, trustee.index, call.tx_id).to_json()
 
 
 # --- key ceremony ---
@@ -858,7 +868,7 @@ def create_ceremony(call: Call) -> Any:
     if call.stub.get_state(key):
         raise AlreadyExists(f"cid: ceremony {ceremony.cid!r} already exists", field="cid")
     call.write(key, ceremony.to_json())
-    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": ceremony.state})
+    call.event(CeremonyChanged(ceremony.cid, ceremony.state))
     return ceremony.to_json()
 
 
@@ -886,8 +896,8 @@ def post_dealing(call: Call) -> Any:
         )
     secret.check_dealing(ceremony, posting.body)
     call.write(key, posting.stored(call.tx_id, call.now).to_json())
-    call.event("DealingPosted", {"cid": ceremony.cid, "trustee": trustee.index})
-    return {"cid": ceremony.cid, "trustee": trustee.index, "tx": call.tx_id}
+    call.event(DealingPosted(ceremony.cid, trustee.index))
+    return DealingAccepted(ceremony.cid, trustee.index, call.tx_id).to_json()
 
 
 def _dealings(
@@ -930,10 +940,10 @@ def post_check(call: Call) -> Any:
             closed=secret.Stamp(call.tx_id, call.now),
         )
         call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
-        call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "FAILED"})
+        call.event(CeremonyChanged(ceremony.cid, "FAILED"))
     else:
-        call.event("CeremonyCheckPosted", {"cid": ceremony.cid, "trustee": trustee.index})
-    return {"cid": ceremony.cid, "trustee": trustee.index, "faulty": faulty, "tx": call.tx_id}
+        call.event(CeremonyCheckPosted(ceremony.cid, trustee.index))
+    return CheckAccepted(ceremony.cid, trustee.index, tuple(faulty), call.tx_id).to_json()
 
 
 def complete_ceremony(call: Call) -> Any:
@@ -960,7 +970,7 @@ def complete_ceremony(call: Call) -> Any:
         closed=secret.Stamp(call.tx_id, call.now),
     )
     call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
-    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "COMPLETE"})
+    call.event(CeremonyChanged(ceremony.cid, "COMPLETE"))
     return updated.to_json()
 
 

@@ -73,6 +73,7 @@ DECRYPTION_TYPE = "mvote.decryption.v1"
 MAX_TRUSTEES = cer.MAX_TRUSTEES
 
 CeremonyState = Literal["DEALING", "COMPLETE", "FAILED"]
+CEREMONY_STATES: tuple[CeremonyState, ...] = ("DEALING", "COMPLETE", "FAILED")
 
 
 @record("stamp")
@@ -241,7 +242,7 @@ class Ceremony(Record):
         Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
         nested(_trustees_to_json, _trustees_from_json),
     )
-    state: CeremonyState = declared(OneOf(("DEALING", "COMPLETE", "FAILED")))  # noqa: RUF009
+    state: CeremonyState = declared(OneOf(CEREMONY_STATES))  # noqa: RUF009
     election_key: Point | None = declared(Nullable(KEY_HEX), optional(_POINT))  # noqa: RUF009
     public_shares: tuple[Point, ...] = declared(
         Array(KEY_HEX, min_len=0, max_len=MAX_TRUSTEES), tuple_of(_POINT)
