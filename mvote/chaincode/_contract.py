@@ -100,7 +100,7 @@ from ._records import (
     roster_digest_after,
     tracker_of,
 )
-from ._schema import HASH_HEX_SHAPE, Shape, Text
+from ._schema import HASH_HEX_SHAPE, Record, Shape, Text
 from ._stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
 
 #: The version the chaincode is defined with on a channel. Change it with any change to a rule:
@@ -206,8 +206,9 @@ class Call:
         raw = self.stub.get_state(key)
         return encoding.decode(raw, max_size=1 << 24, what="state") if raw else None
 
-    def write(self, key: str, value: Any) -> None:
-        self.stub.put_state(key, encoding.encode(value))
+    def write(self, key: str, record: Record) -> None:
+        """Every state value is a declared record (docs/records.md), written canonically."""
+        self.stub.put_state(key, encoding.encode(record.to_json()))
 
     def event(self, event: Event) -> None:
         self.stub.set_event(event.name, encoding.encode(event.to_json()))
@@ -304,7 +305,7 @@ def create_question(call: Call) -> Any:
         eligible=None,
         transitions=(Transition("DRAFT", call.tx_id, call.now),),
     )
-    call.write(key, question.to_json())
+    call.write(key, question)
     call.event(QuestionCreated(spec.qid, creator.msp_id))
     return question.to_json()
 
@@ -323,7 +324,7 @@ def _transition(
         eligible=eligible if eligible is not None else question.eligible,
         transitions=(*question.transitions, Transition(to, call.tx_id, call.now, reason)),
     )
-    call.write(keys.question_key(question.qid), updated.to_json())
+    call.write(keys.question_key(question.qid), updated)
     call.event(QuestionStateChanged(question.qid, to))
     return updated.to_json()
 
@@ -407,7 +408,7 @@ def create_roster(call: Call) -> Any:
     if call.stub.get_state(key):
         raise AlreadyExists(f"rid: roster {spec.rid!r} already exists", field="rid")
     roster = Roster(spec.rid, spec.title, creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
-    call.write(key, roster.to_json())
+    call.write(key, roster)
     call.event(RosterChanged(roster.rid, 0, False))
     return roster.to_json()
 
@@ -432,13 +433,13 @@ def add_roster_entries(call: Call) -> Any:
                 field=f"entries[{i}]",
             )
     for entry in entries:
-        call.write(keys.roster_entry_key(roster.rid, entry), RosterEntry(call.tx_id).to_json())
+        call.write(keys.roster_entry_key(roster.rid, entry), RosterEntry(call.tx_id))
     updated = dataclasses.replace(
         roster,
         count=roster.count + len(entries),
         digest=roster_digest_after(roster.digest, entries),
     )
-    call.write(keys.roster_key(roster.rid), updated.to_json())
+    call.write(keys.roster_key(roster.rid), updated)
     call.event(RosterChanged(roster.rid, updated.count, False))
     return updated.to_json()
 
@@ -448,7 +449,7 @@ def seal_roster(call: Call) -> Any:
     if roster.count == 0:
         raise InvalidField(f"rid: roster {roster.rid!r} has no entries to seal", field="rid")
     updated = dataclasses.replace(roster, sealed=True)
-    call.write(keys.roster_key(roster.rid), updated.to_json())
+    call.write(keys.roster_key(roster.rid), updated)
     call.event(RosterChanged(roster.rid, roster.count, True))
     return updated.to_json()
 
@@ -602,10 +603,10 @@ def cast(call: Call) -> Any:
         tx=call.tx_id,
         at=call.now,
     )
-    call.write(ballot_key, record.to_json())
+    call.write(ballot_key, record)
     call.write(
         keys.participation_key(ballot.voter, spec.qid),
-        Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
+        Participation(spec.qid, tracker, call.tx_id, call.now),
     )
     call.event(BallotCast(spec.qid, tracker, shard))
     return CastResponse(spec.qid, tracker, shard, call.tx_id).to_json()
@@ -680,7 +681,7 @@ def aggregate(call: Call) -> Any:
             done = False
             break
     updated = Aggregate(question.qid, shard, cursor, ballots, tuple(counts), done)
-    call.write(key, updated.to_json())
+    call.write(key, updated)
     call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
@@ -716,7 +717,7 @@ def _aggregate_secret(
             break
     updated = SecretAggregate(question.qid, shard, cursor, ballots, tuple(sums), done)
     key = keys.aggregate_key(question.qid, shard)
-    call.write(key, updated.to_json())
+    call.write(key, updated)
     call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
@@ -771,7 +772,7 @@ def _record_tally(
     decryption: Decryption | None,
 ) -> Any:
     """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
-    result = TallyRecord(
+    record = TallyRecord(
         qid=question.qid,
         ballots=ballots,
         counts=tuple(counts),
@@ -780,9 +781,9 @@ def _record_tally(
         tx=call.tx_id,
         at=call.now,
         decryption=decryption,
-    ).to_json()
-    TALLY_SHAPE.check(result, "tally")
-    call.write(keys.tally_key(question.qid), result)
+    )
+    result = TALLY_SHAPE.check(record.to_json(), "tally")
+    call.write(keys.tally_key(question.qid), record)
     _transition(call, question, "TALLIED")
     return result
 
@@ -847,7 +848,7 @@ def post_decryption(call: Call) -> Any:
     secret.check_partials(
         ceremony, question.qid, totals, trustee.index, body.partials, "body.partials"
     )
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
+    call.write(key, posting.stored(call.tx_id, call.now))
     call.event(DecryptionPosted(question.qid, trustee.index))
     return DecryptionAccepted(question.qid, trustee.index, call.tx_id).to_json()
 
@@ -867,7 +868,7 @@ def create_ceremony(call: Call) -> Any:
     key = keys.ceremony_key(ceremony.cid)
     if call.stub.get_state(key):
         raise AlreadyExists(f"cid: ceremony {ceremony.cid!r} already exists", field="cid")
-    call.write(key, ceremony.to_json())
+    call.write(key, ceremony)
     call.event(CeremonyChanged(ceremony.cid, ceremony.state))
     return ceremony.to_json()
 
@@ -895,7 +896,7 @@ def post_dealing(call: Call) -> Any:
             field="body.trustee",
         )
     secret.check_dealing(ceremony, posting.body)
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
+    call.write(key, posting.stored(call.tx_id, call.now))
     call.event(DealingPosted(ceremony.cid, trustee.index))
     return DealingAccepted(ceremony.cid, trustee.index, call.tx_id).to_json()
 
@@ -931,7 +932,7 @@ def post_check(call: Call) -> Any:
         )
     dealings = _dealings(call, ceremony, "body.ceremony")
     faulty = secret.judge_complaints(ceremony, trustee, posting.body.complaints, dealings)
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
+    call.write(key, posting.stored(call.tx_id, call.now))
     if faulty:
         failed = dataclasses.replace(
             ceremony,
@@ -939,7 +940,7 @@ def post_check(call: Call) -> Any:
             faulty=tuple(sorted(set(ceremony.faulty) | set(faulty))),
             closed=secret.Stamp(call.tx_id, call.now),
         )
-        call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
+        call.write(keys.ceremony_key(ceremony.cid), failed)
         call.event(CeremonyChanged(ceremony.cid, "FAILED"))
     else:
         call.event(CeremonyCheckPosted(ceremony.cid, trustee.index))
@@ -969,7 +970,7 @@ def complete_ceremony(call: Call) -> Any:
         public_shares=public_shares,
         closed=secret.Stamp(call.tx_id, call.now),
     )
-    call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
+    call.write(keys.ceremony_key(ceremony.cid), updated)
     call.event(CeremonyChanged(ceremony.cid, "COMPLETE"))
     return updated.to_json()
 
