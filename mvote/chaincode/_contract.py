@@ -49,6 +49,23 @@ from ._errors import (
     UnknownFunction,
     WrongChannel,
 )
+from ._events import (
+    BallotCast,
+    CastResponse,
+    CeremonyChanged,
+    CeremonyCheckPosted,
+    CheckAccepted,
+    DealingAccepted,
+    DealingPosted,
+    DecryptionAccepted,
+    DecryptionPosted,
+    Event,
+    QuestionCreated,
+    QuestionStateChanged,
+    RosterChanged,
+    RosterMembership,
+    ShardAggregated,
+)
 from ._functions import FunctionName
 from ._identity import Creator, require_admin, require_owner
 from ._records import (
@@ -57,8 +74,6 @@ from ._records import (
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
-    ROSTER_BATCH_SHAPE,
-    ROSTER_SPEC_SHAPE,
     SECRET_AGGREGATE_SHAPE,
     SECRET_BALLOT_TYPE,
     TALLY_SHAPE,
@@ -66,21 +81,26 @@ from ._records import (
     Ballot,
     BallotRecord,
     CastRequest,
+    Decryption,
     OpenEligibility,
     Participation,
     Question,
     QuestionSpec,
     QuestionState,
     Roster,
+    RosterBatch,
     RosterEligibility,
+    RosterEntry,
+    RosterSpec,
     SecretAggregate,
     SecretBallot,
+    SecretMode,
     TallyRecord,
     Transition,
     roster_digest_after,
     tracker_of,
 )
-from ._schema import HASH_HEX_SHAPE, Shape, Text
+from ._schema import HASH_HEX_SHAPE, Record, Shape, Text
 from ._stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
 
 #: The version the chaincode is defined with on a channel. Change it with any change to a rule:
@@ -186,11 +206,12 @@ class Call:
         raw = self.stub.get_state(key)
         return encoding.decode(raw, max_size=1 << 24, what="state") if raw else None
 
-    def write(self, key: str, value: Any) -> None:
-        self.stub.put_state(key, encoding.encode(value))
+    def write(self, key: str, record: Record) -> None:
+        """Every state value is a declared record (docs/records.md), written canonically."""
+        self.stub.put_state(key, encoding.encode(record.to_json()))
 
-    def event(self, name: str, value: Any) -> None:
-        self.stub.set_event(name, encoding.encode(value))
+    def event(self, event: Event) -> None:
+        self.stub.set_event(event.name, encoding.encode(event.to_json()))
 
     def question(self, qid: str) -> Question:
         raw = self.stub.get_state(keys.question_key(qid))
@@ -229,17 +250,6 @@ class Call:
         return ceremony
 
 
-@functools.lru_cache(maxsize=256)
-def _election_of(spec: QuestionSpec) -> str:
-    """The ceremony id of a secret-mode question (check_spec refused a secret one without)."""
-    if spec.election is None:
-        raise InvalidField(
-            "election: a secret question names its completed key ceremony, an open one none",
-            field="election",
-        )
-    return spec.election
-
-
 def _open_choices(record: BallotRecord) -> tuple[int, ...]:
     """The choices of an open ballot; a stored secret ballot in an open question is refused."""
     match record.ballot:
@@ -251,6 +261,7 @@ def _open_choices(record: BallotRecord) -> tuple[int, ...]:
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
@@ -269,10 +280,13 @@ def _parse_ceremony(raw: bytes) -> secret.Ceremony:
 
 def create_question(call: Call) -> Any:
     creator = call.admin()
+    # The parse checks the spec whole: its shape, then the rule, the mode and the schedule.
     spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
-    rules.check_spec(spec)
-    if spec.election is not None:  # secret mode (check_spec: exactly then)
-        call.complete_ceremony(spec.election, "election")
+    match spec.secret:
+        case SecretMode(election):
+            call.complete_ceremony(election, "election")
+        case None:
+            pass
     match spec.eligibility.voters:
         case OpenEligibility(registrars):
             for i, registrar in enumerate(registrars):
@@ -291,8 +305,8 @@ def create_question(call: Call) -> Any:
         eligible=None,
         transitions=(Transition("DRAFT", call.tx_id, call.now),),
     )
-    call.write(key, question.to_json())
-    call.event("QuestionCreated", {"qid": spec.qid, "owner": creator.msp_id})
+    call.write(key, question)
+    call.event(QuestionCreated(spec.qid, creator.msp_id))
     return question.to_json()
 
 
@@ -310,8 +324,8 @@ def _transition(
         eligible=eligible if eligible is not None else question.eligible,
         transitions=(*question.transitions, Transition(to, call.tx_id, call.now, reason)),
     )
-    call.write(keys.question_key(question.qid), updated.to_json())
-    call.event("QuestionStateChanged", {"qid": question.qid, "state": to})
+    call.write(keys.question_key(question.qid), updated)
+    call.event(QuestionStateChanged(question.qid, to))
     return updated.to_json()
 
 
@@ -329,9 +343,9 @@ def open_question(call: Call) -> Any:
     question = call.question(call.text(0))
     require_owner(creator, question.owner, FunctionName.OPEN_QUESTION)
     _require_state(question, FunctionName.OPEN_QUESTION, "DRAFT")
-    if call.now >= question.spec.closes_at:
+    if call.now >= question.spec.schedule.closes_at:
         raise InvalidTransition(
-            f"OpenQuestion: schedule.closes_at ({question.spec.closes_at}) has passed "
+            f"OpenQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) has passed "
             f"(transaction time {call.now})",
             field="schedule.closes_at",
         )
@@ -353,9 +367,9 @@ def close_question(call: Call) -> Any:
     reason = call.text(1, REASON) if call.has(1) else ""
     require_owner(creator, question.owner, FunctionName.CLOSE_QUESTION)
     _require_state(question, FunctionName.CLOSE_QUESTION, "OPEN")
-    if call.now < question.spec.closes_at and not reason:
+    if call.now < question.spec.schedule.closes_at and not reason:
         raise InvalidTransition(
-            f"CloseQuestion: schedule.closes_at ({question.spec.closes_at}) not reached "
+            f"CloseQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) not reached "
             f"(transaction time {call.now}); give a reason to close early",
             field="reason",
         )
@@ -389,13 +403,13 @@ def list_questions(call: Call) -> Any:
 
 def create_roster(call: Call) -> Any:
     creator = call.admin()
-    spec = ROSTER_SPEC_SHAPE.check(call.json(0, MAX_SMALL_ARG_BYTES), "$")
-    key = keys.roster_key(spec["rid"])
+    spec = RosterSpec.from_json(call.json(0, MAX_SMALL_ARG_BYTES))
+    key = keys.roster_key(spec.rid)
     if call.stub.get_state(key):
-        raise AlreadyExists(f"rid: roster {spec['rid']!r} already exists", field="rid")
-    roster = Roster(spec["rid"], spec["title"], creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
-    call.write(key, roster.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": 0, "sealed": False})
+        raise AlreadyExists(f"rid: roster {spec.rid!r} already exists", field="rid")
+    roster = Roster(spec.rid, spec.title, creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
+    call.write(key, roster)
+    call.event(RosterChanged(roster.rid, 0, False))
     return roster.to_json()
 
 
@@ -409,9 +423,9 @@ def _owned_open_roster(call: Call, rid: str, action: str) -> Roster:
 
 
 def add_roster_entries(call: Call) -> Any:
-    batch = ROSTER_BATCH_SHAPE.check(call.json(0, MAX_ROSTER_BATCH_BYTES), "$")
-    roster = _owned_open_roster(call, batch["rid"], FunctionName.ADD_ROSTER_ENTRIES)
-    entries: list[str] = batch["entries"]
+    batch = RosterBatch.from_json(call.json(0, MAX_ROSTER_BATCH_BYTES))
+    roster = _owned_open_roster(call, batch.rid, FunctionName.ADD_ROSTER_ENTRIES)
+    entries = batch.entries
     for i, entry in enumerate(entries):
         if call.stub.get_state(keys.roster_entry_key(roster.rid, entry)):
             raise AlreadyExists(
@@ -419,14 +433,14 @@ def add_roster_entries(call: Call) -> Any:
                 field=f"entries[{i}]",
             )
     for entry in entries:
-        call.write(keys.roster_entry_key(roster.rid, entry), {"tx": call.tx_id})
+        call.write(keys.roster_entry_key(roster.rid, entry), RosterEntry(call.tx_id))
     updated = dataclasses.replace(
         roster,
         count=roster.count + len(entries),
         digest=roster_digest_after(roster.digest, entries),
     )
-    call.write(keys.roster_key(roster.rid), updated.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": updated.count, "sealed": False})
+    call.write(keys.roster_key(roster.rid), updated)
+    call.event(RosterChanged(roster.rid, updated.count, False))
     return updated.to_json()
 
 
@@ -435,8 +449,8 @@ def seal_roster(call: Call) -> Any:
     if roster.count == 0:
         raise InvalidField(f"rid: roster {roster.rid!r} has no entries to seal", field="rid")
     updated = dataclasses.replace(roster, sealed=True)
-    call.write(keys.roster_key(roster.rid), updated.to_json())
-    call.event("RosterChanged", {"rid": roster.rid, "count": roster.count, "sealed": True})
+    call.write(keys.roster_key(roster.rid), updated)
+    call.event(RosterChanged(roster.rid, roster.count, True))
     return updated.to_json()
 
 
@@ -447,11 +461,8 @@ def get_roster(call: Call) -> Any:
 def is_on_roster(call: Call) -> Any:
     rid, entry = call.text(0), call.text(1, HASH_HEX_SHAPE)
     call.roster(rid)
-    return {
-        "rid": rid,
-        "entry": entry,
-        "listed": bool(call.stub.get_state(keys.roster_entry_key(rid, entry))),
-    }
+    listed = bool(call.stub.get_state(keys.roster_entry_key(rid, entry)))
+    return RosterMembership(rid, entry, listed).to_json()
 
 
 # --- ballots ---
@@ -488,14 +499,17 @@ def _parse_cast_request(raw: bytes) -> CastRequest:
 
 
 def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
-    secret_ballot = isinstance(ballot, SecretBallot)
-    if secret_ballot != (question.spec.mode == "secret"):
-        expected = SECRET_BALLOT_TYPE if question.spec.mode == "secret" else BALLOT_TYPE
-        raise InvalidField(
-            f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; expected "
-            f"a ballot of type {expected!r}",
-            field="ballot.type",
-        )
+    """An open ballot in an open question, a secret ballot in a secret one."""
+    match question.spec.secret, ballot:
+        case (None, Ballot()) | (SecretMode(), SecretBallot()):
+            return
+        case _:
+            expected = SECRET_BALLOT_TYPE if question.spec.secret else BALLOT_TYPE
+            raise InvalidField(
+                f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; "
+                f"expected a ballot of type {expected!r}",
+                field="ballot.type",
+            )
 
 
 def _verify_secret_ballot(
@@ -504,7 +518,13 @@ def _verify_secret_ballot(
     """Every proof of the encrypted ballot, against the question's election key, channel, id,
     rule and the voter's key (strong Fiat-Shamir): BadProof naming the first failing proof."""
     spec = question.spec
-    election_key = call.election_key(_election_of(spec), "election")
+    match spec.secret:
+        case SecretMode(election):
+            election_key = call.election_key(election, "election")
+        case None:
+            raise InvalidField(
+                f"ballot.type: question {spec.qid!r} is in open mode", field="ballot.type"
+            )
     low, high = rules.selection_bounds(spec.rule)
     context = BallotContext(
         election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
@@ -530,10 +550,11 @@ def cast(call: Call) -> Any:
         raise QuestionNotOpen(
             f"ballot.qid: question {spec.qid!r} is {question.state}, not OPEN", field="ballot.qid"
         )
-    if not spec.opens_at <= call.now < spec.closes_at:
+    schedule = spec.schedule
+    if not schedule.opens_at <= call.now < schedule.closes_at:
         raise QuestionNotOpen(
             f"ballot.qid: transaction time {call.now} is outside the schedule "
-            f"[{spec.opens_at}, {spec.closes_at})",
+            f"[{schedule.opens_at}, {schedule.closes_at})",
             field="ballot.qid",
         )
     _check_ballot_mode(question, ballot)
@@ -582,13 +603,13 @@ def cast(call: Call) -> Any:
         tx=call.tx_id,
         at=call.now,
     )
-    call.write(ballot_key, record.to_json())
+    call.write(ballot_key, record)
     call.write(
         keys.participation_key(ballot.voter, spec.qid),
-        Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
+        Participation(spec.qid, tracker, call.tx_id, call.now),
     )
-    call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
-    return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
+    call.event(BallotCast(spec.qid, tracker, shard))
+    return CastResponse(spec.qid, tracker, shard, call.tx_id).to_json()
 
 
 def get_ballot(call: Call) -> Any:
@@ -637,7 +658,7 @@ def aggregate(call: Call) -> Any:
         raise InvalidField(f"limit: expected 1..{MAX_AGGREGATE_BATCH}, got {limit}", field="limit")
     key = keys.aggregate_key(question.qid, shard)
     stored = call.read(key)
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _aggregate_secret(call, question, shard, limit, stored)
     current = (
         Aggregate.from_json(stored)
@@ -660,10 +681,8 @@ def aggregate(call: Call) -> Any:
             done = False
             break
     updated = Aggregate(question.qid, shard, cursor, ballots, tuple(counts), done)
-    call.write(key, updated.to_json())
-    call.event(
-        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
-    )
+    call.write(key, updated)
+    call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
 
@@ -698,10 +717,8 @@ def _aggregate_secret(
             break
     updated = SecretAggregate(question.qid, shard, cursor, ballots, tuple(sums), done)
     key = keys.aggregate_key(question.qid, shard)
-    call.write(key, updated.to_json())
-    call.event(
-        "ShardAggregated", {"qid": question.qid, "shard": shard, "ballots": ballots, "done": done}
-    )
+    call.write(key, updated)
+    call.event(ShardAggregated(question.qid, shard, ballots, done))
     return updated.to_json()
 
 
@@ -741,7 +758,7 @@ def tally(call: Call) -> Any:
     call.admin()
     question = call.question(call.text(0))
     _require_state(question, FunctionName.TALLY, "CLOSED")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
     return _record_tally(call, question, ballots, counts, None)
@@ -752,10 +769,10 @@ def _record_tally(
     question: Question,
     ballots: int,
     counts: list[int],
-    decryption: dict[str, Any] | None,
+    decryption: Decryption | None,
 ) -> Any:
     """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
-    result = TallyRecord(
+    record = TallyRecord(
         qid=question.qid,
         ballots=ballots,
         counts=tuple(counts),
@@ -764,18 +781,20 @@ def _record_tally(
         tx=call.tx_id,
         at=call.now,
         decryption=decryption,
-    ).to_json()
-    TALLY_SHAPE.check(result, "tally")
-    call.write(keys.tally_key(question.qid), result)
+    )
+    result = TALLY_SHAPE.check(record.to_json(), "tally")
+    call.write(keys.tally_key(question.qid), record)
     _transition(call, question, "TALLIED")
     return result
 
 
 def _secret_question(call: Call, qid: str, field: str) -> tuple[Question, secret.Ceremony]:
     question = call.question(qid)
-    if question.spec.mode != "secret" or question.spec.election is None:
-        raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
-    return question, call.complete_ceremony(question.spec.election, "election")
+    match question.spec.secret:
+        case SecretMode(election):
+            return question, call.complete_ceremony(election, "election")
+        case None:
+            raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
 
 
 def _tally_secret(call: Call, question: Question) -> Any:
@@ -787,14 +806,16 @@ def _tally_secret(call: Call, question: Question) -> Any:
     start, end = partial_key_range(keys.DECRYPTION, [question.qid])
     postings: dict[int, list[Any]] = {}
     for _, raw in call.stub.get_state_by_range(start, end):
-        body = secret.StoredPosting.from_json(
-            encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"), "decryption"
-        ).body
-        postings[body["trustee"]] = [
+        body = secret.stored_body(
+            encoding.decode(raw, max_size=MAX_POSTING_BYTES, what="state"),
+            "decryption",
+            secret.DecryptionBody,
+        )
+        postings[body.trustee] = [
             None
             if p is None
             else PartialDecryption.from_json(p, f"decryption.partials[{i}]", ceremony.params)
-            for i, p in enumerate(body["partials"])
+            for i, p in enumerate(body.partials)
         ]
     counts, lambdas = secret.combine_totals(ceremony, totals, postings, ballots)
     decryption = secret.decryption_record(ceremony, totals, postings, lambdas)
@@ -805,13 +826,13 @@ def post_decryption(call: Call) -> Any:
     """A trustee's partial decryptions of every option's total of a closed, fully aggregated
     secret question, each with its Chaum-Pedersen proof, verified before the write."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DECRYPTION_BODY_SHAPE)
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DecryptionBody)
     body = posting.body
-    question, ceremony = _secret_question(call, body["qid"], "body.qid")
-    if body["ceremony"] != ceremony.cid:
+    question, ceremony = _secret_question(call, body.qid, "body.qid")
+    if body.ceremony != ceremony.cid:
         raise InvalidField(
             f"body.ceremony: question {question.qid!r} uses ceremony {ceremony.cid!r}, got "
-            f"{body['ceremony']!r}",
+            f"{body.ceremony!r}",
             field="body.ceremony",
         )
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
@@ -825,11 +846,11 @@ def post_decryption(call: Call) -> Any:
         )
     _, totals = _secret_totals(call, question)
     secret.check_partials(
-        ceremony, question.qid, totals, trustee.index, body["partials"], "body.partials"
+        ceremony, question.qid, totals, trustee.index, body.partials, "body.partials"
     )
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
-    call.event("DecryptionPosted", {"qid": question.qid, "trustee": trustee.index})
-    return {"qid": question.qid, "trustee": trustee.index, "tx": call.tx_id}
+    call.write(key, posting.stored(call.tx_id, call.now))
+    call.event(DecryptionPosted(question.qid, trustee.index))
+    return DecryptionAccepted(question.qid, trustee.index, call.tx_id).to_json()
 
 
 # --- key ceremony ---
@@ -847,8 +868,8 @@ def create_ceremony(call: Call) -> Any:
     key = keys.ceremony_key(ceremony.cid)
     if call.stub.get_state(key):
         raise AlreadyExists(f"cid: ceremony {ceremony.cid!r} already exists", field="cid")
-    call.write(key, ceremony.to_json())
-    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": ceremony.state})
+    call.write(key, ceremony)
+    call.event(CeremonyChanged(ceremony.cid, ceremony.state))
     return ceremony.to_json()
 
 
@@ -865,8 +886,8 @@ def post_dealing(call: Call) -> Any:
     """A trustee's Feldman commitments (with proofs of knowledge) and its shares encrypted to
     every other trustee."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DEALING_BODY_SHAPE)
-    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.DealingBody)
+    ceremony = _dealing_ceremony(call, posting.body.ceremony, "body.ceremony")
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
     key = keys.dealing_key(ceremony.cid, trustee.index)
     if call.stub.get_state(key):
@@ -875,9 +896,9 @@ def post_dealing(call: Call) -> Any:
             field="body.trustee",
         )
     secret.check_dealing(ceremony, posting.body)
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
-    call.event("DealingPosted", {"cid": ceremony.cid, "trustee": trustee.index})
-    return {"cid": ceremony.cid, "trustee": trustee.index, "tx": call.tx_id}
+    call.write(key, posting.stored(call.tx_id, call.now))
+    call.event(DealingPosted(ceremony.cid, trustee.index))
+    return DealingAccepted(ceremony.cid, trustee.index, call.tx_id).to_json()
 
 
 def _dealings(
@@ -900,8 +921,8 @@ def post_check(call: Call) -> Any:
     acceptance (no complaints), or complaints naming bad dealers, judged here in public; a
     founded complaint fails the ceremony and names the dealer."""
     call.admin()
-    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.CHECK_BODY_SHAPE)
-    ceremony = _dealing_ceremony(call, posting.body["ceremony"], "body.ceremony")
+    posting = secret.parse_posting(call.json(0, MAX_POSTING_BYTES), secret.CheckBody)
+    ceremony = _dealing_ceremony(call, posting.body.ceremony, "body.ceremony")
     trustee = secret.authenticate(posting, ceremony, call.stub.get_channel_id())
     key = keys.ceremony_check_key(ceremony.cid, trustee.index)
     if call.stub.get_state(key):
@@ -910,20 +931,20 @@ def post_check(call: Call) -> Any:
             field="body.trustee",
         )
     dealings = _dealings(call, ceremony, "body.ceremony")
-    faulty = secret.judge_complaints(ceremony, trustee, posting.body["complaints"], dealings)
-    call.write(key, posting.stored(call.tx_id, call.now).to_json())
+    faulty = secret.judge_complaints(ceremony, trustee, posting.body.complaints, dealings)
+    call.write(key, posting.stored(call.tx_id, call.now))
     if faulty:
         failed = dataclasses.replace(
             ceremony,
             state="FAILED",
             faulty=tuple(sorted(set(ceremony.faulty) | set(faulty))),
-            closed=(call.tx_id, call.now),
+            closed=secret.Stamp(call.tx_id, call.now),
         )
-        call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
-        call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "FAILED"})
+        call.write(keys.ceremony_key(ceremony.cid), failed)
+        call.event(CeremonyChanged(ceremony.cid, "FAILED"))
     else:
-        call.event("CeremonyCheckPosted", {"cid": ceremony.cid, "trustee": trustee.index})
-    return {"cid": ceremony.cid, "trustee": trustee.index, "faulty": faulty, "tx": call.tx_id}
+        call.event(CeremonyCheckPosted(ceremony.cid, trustee.index))
+    return CheckAccepted(ceremony.cid, trustee.index, tuple(faulty), call.tx_id).to_json()
 
 
 def complete_ceremony(call: Call) -> Any:
@@ -947,10 +968,10 @@ def complete_ceremony(call: Call) -> Any:
         state="COMPLETE",
         election_key=election_key,
         public_shares=public_shares,
-        closed=(call.tx_id, call.now),
+        closed=secret.Stamp(call.tx_id, call.now),
     )
-    call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
-    call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "COMPLETE"})
+    call.write(keys.ceremony_key(ceremony.cid), updated)
+    call.event(CeremonyChanged(ceremony.cid, "COMPLETE"))
     return updated.to_json()
 
 
@@ -972,7 +993,7 @@ def get_aggregate(call: Call) -> Any:
     value = call.read(keys.aggregate_key(question.qid, shard))
     if value is None:
         raise NotFound(f"shard: shard {shard} of {question.qid!r} has no aggregate", field="shard")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
     return AGGREGATE_SHAPE.check(value, "aggregate")
 
@@ -988,7 +1009,7 @@ def get_results(call: Call) -> Any:
             "tally": get_tally(call),
         }
     start, end = partial_key_range(keys.BALLOT, [question.qid])
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         # No live counts in secret mode: only the decrypted totals are ever known.
         cast = sum(1 for _ in call.stub.get_state_by_range(start, end))
         return {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from . import _ed25519 as ed25519
 from . import encoding
@@ -31,8 +31,40 @@ from ._crypto.ceremony import (
 from ._crypto.elgamal import Ciphertext
 from ._crypto.group import IDENTITY, L, Point
 from ._errors import InvalidField, NoQuorum, NotTrustee, WrongChannel
-from ._records import CHANNEL, IDENTIFIER, KEY_HEX, MSP_ID, SIG_HEX, TIME, TX_ID, Opaque
-from ._schema import Array, Const, Int, Nullable, Object, OneOf, Record, declared, record
+from ._records import (
+    CHANNEL,
+    IDENTIFIER,
+    KEY_HEX,
+    MSP_ID,
+    SIG_HEX,
+    TIME,
+    TX_ID,
+    Decryption,
+    Opaque,
+    TrusteePartials,
+)
+from ._schema import (
+    TUPLE,
+    Array,
+    Codec,
+    Int,
+    Nullable,
+    Object,
+    OneOf,
+    Record,
+    TaggedUnion,
+    declared,
+    decode_field,
+    decode_fields,
+    join_path,
+    json_of,
+    nested,
+    of_record,
+    optional,
+    record,
+    spread,
+    tuple_of,
+)
 
 DEALING_TYPE = "mvote.ceremony.dealing.v1"
 CHECK_TYPE = "mvote.ceremony.check.v1"
@@ -41,70 +73,86 @@ DECRYPTION_TYPE = "mvote.decryption.v1"
 MAX_TRUSTEES = cer.MAX_TRUSTEES
 
 CeremonyState = Literal["DEALING", "COMPLETE", "FAILED"]
+CEREMONY_STATES: tuple[CeremonyState, ...] = ("DEALING", "COMPLETE", "FAILED")
 
-STAMP_SHAPE = Object({"tx": TX_ID, "at": TIME})
 
-#: What an operator admin submits to CreateCeremony.
-CEREMONY_SPEC_SHAPE = Object(
-    {
-        "cid": IDENTIFIER,
-        "n": Int(1, MAX_TRUSTEES),
-        "k": Int(1, MAX_TRUSTEES),
-        # Trustee i+1's {"index", "key", "proof"} (TrusteeKey JSON) plus its Ed25519 "signer".
-        "trustees": Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
-    }
-)
+@record("stamp")
+@dataclass(frozen=True)
+class Stamp(Record):
+    """The transaction that made a change, and its time."""
 
-CEREMONY_SHAPE = Object(
-    {
-        "cid": IDENTIFIER,
-        "channel": CHANNEL,
-        "owner": MSP_ID,
-        "n": Int(1, MAX_TRUSTEES),
-        "k": Int(1, MAX_TRUSTEES),
-        "trustees": Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
-        "state": OneOf(("DEALING", "COMPLETE", "FAILED")),
-        "election_key": Nullable(KEY_HEX),
-        "public_shares": Array(KEY_HEX, min_len=0, max_len=MAX_TRUSTEES),
-        "faulty": Array(Int(1, MAX_TRUSTEES), min_len=0, max_len=MAX_TRUSTEES, ascending=True),
-        "created": STAMP_SHAPE,
-        "closed": Nullable(STAMP_SHAPE),
-    }
-)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+STAMP_SHAPE = Stamp.SHAPE
+
+
+@record("$")
+@dataclass(frozen=True)
+class CeremonySpec(Record):
+    """What an operator admin submits to CreateCeremony (``new_ceremony`` reads the trustees
+    against n and k)."""
+
+    cid: str = declared(IDENTIFIER)
+    n: int = declared(Int(1, MAX_TRUSTEES))
+    k: int = declared(Int(1, MAX_TRUSTEES))
+    #: Trustee i+1's {"index", "key", "proof"} (TrusteeKey JSON) plus its Ed25519 "signer".
+    trustees: tuple[Any, ...] = declared(Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES), TUPLE)
+
+
+CEREMONY_SPEC_SHAPE = CeremonySpec.SHAPE
 
 _TRUSTEE_NUMBER = Int(0, 1 << 20)  # any number: outside 1..n is NOT_TRUSTEE, not a shape error
 
-DEALING_BODY_SHAPE = Object(
-    {
-        "type": Const(DEALING_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        "dealing": Opaque(),
-        "shares": Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1),
-    }
-)
-CHECK_BODY_SHAPE = Object(
-    {
-        "type": Const(CHECK_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        # [] is an acceptance of every share received.
-        "complaints": Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1),
-    }
-)
-DECRYPTION_BODY_SHAPE = Object(
-    {
-        "type": Const(DECRYPTION_TYPE),
-        "channel": CHANNEL,
-        "ceremony": IDENTIFIER,
-        "qid": IDENTIFIER,
-        "trustee": _TRUSTEE_NUMBER,
-        # Per option: PartialDecryption JSON, or null where the total's alpha is the identity.
-        "partials": Array(Opaque(), min_len=2, max_len=1000),
-    }
-)
+
+@record("body", tags={"type": DEALING_TYPE})
+@dataclass(frozen=True)
+class DealingBody(Record):
+    """What a trustee signs to deal: its commitments with proofs (``Dealing`` JSON) and its
+    shares encrypted to every other trustee (``EncryptedShare`` JSON), both read against the
+    ceremony by ``check_dealing``."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    dealing: Any = declared(Opaque())  # noqa: RUF009 (a field)
+    shares: tuple[Any, ...] = declared(Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1), TUPLE)
+
+
+@record("body", tags={"type": CHECK_TYPE})
+@dataclass(frozen=True)
+class CheckBody(Record):
+    """What a trustee signs after checking its shares: complaints (``Complaint`` JSON, read by
+    ``judge_complaints``); none is an acceptance of every share received."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    complaints: tuple[Any, ...] = declared(
+        Array(Opaque(), min_len=0, max_len=MAX_TRUSTEES - 1), TUPLE
+    )
+
+
+@record("body", tags={"type": DECRYPTION_TYPE})
+@dataclass(frozen=True)
+class DecryptionBody(Record):
+    """What a trustee signs to decrypt a question's totals: per option a ``PartialDecryption``
+    JSON, or null where the total's alpha is the identity (read by ``check_partials``)."""
+
+    channel: str = declared(CHANNEL)
+    ceremony: str = declared(IDENTIFIER)
+    qid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE_NUMBER)
+    partials: tuple[Any, ...] = declared(Array(Opaque(), min_len=2, max_len=1000), TUPLE)
+
+
+Body = DealingBody | CheckBody | DecryptionBody
+BODIES: TaggedUnion[Body] = TaggedUnion("body", DealingBody, CheckBody, DecryptionBody, tag="type")
+DEALING_BODY_SHAPE = DealingBody.SHAPE
+CHECK_BODY_SHAPE = CheckBody.SHAPE
+DECRYPTION_BODY_SHAPE = DecryptionBody.SHAPE
+B = TypeVar("B", DealingBody, CheckBody, DecryptionBody)
 
 
 @dataclass(frozen=True)
@@ -120,27 +168,90 @@ class Trustee:
         return {**self.key.to_json(), "signer": self.signer}
 
     @staticmethod
-    def from_json(value: Any, path: str, params: CeremonyParams) -> Trustee:
+    def from_json(value: Any, path: str, params: CeremonyParams | None = None) -> Trustee:
+        """``params``: the trustee is one of the ceremony's (``TrusteeKey.from_json``)."""
         v = group.json_object(value, path, ("index", "key", "proof", "signer"))
         signer = KEY_HEX.check(v["signer"], group.join(path, "signer"))
         key = TrusteeKey.from_json({k: v[k] for k in ("index", "key", "proof")}, path, params)
         return Trustee(key, signer)
 
 
+def _params_to_json(params: CeremonyParams) -> dict[str, Any]:
+    return {"cid": params.ceremony, "channel": params.channel, "n": params.n, "k": params.k}
+
+
+def _params_from_json(checked: Any, where: str) -> CeremonyParams:
+    """The ceremony's parameters (``CeremonyParams`` checks k <= n, naming ``k``)."""
+    return CeremonyParams(checked["channel"], checked["cid"], checked["n"], checked["k"])
+
+
+def _point_from_json(value: Any, path: str) -> Point:
+    return group.point_from_hex(value, path)
+
+
+_POINT = Codec(lambda p: p.hex(), _point_from_json)
+
+
+def _trustees_to_json(trustees: Sequence[Trustee]) -> list[Any]:
+    return [t.to_json() for t in trustees]
+
+
+def _trustees_from_json(
+    values: Sequence[Any], path: str, params: CeremonyParams | None = None
+) -> tuple[Trustee, ...]:
+    return tuple(Trustee.from_json(t, f"{path}[{i}]", params) for i, t in enumerate(values))
+
+
+@record(
+    "ceremony",
+    order=(
+        "cid",
+        "channel",
+        "owner",
+        "n",
+        "k",
+        "trustees",
+        "state",
+        "election_key",
+        "public_shares",
+        "faulty",
+        "created",
+        "closed",
+    ),
+)
 @dataclass(frozen=True)
-class Ceremony:
+class Ceremony(Record):
     """ceremony~{cid}: the trustees, the state, and once COMPLETE the election key and every
     trustee's public share (K_l, what its partial decryptions are checked against)."""
 
-    params: CeremonyParams
-    owner: str
-    trustees: tuple[Trustee, ...]
-    state: CeremonyState
-    election_key: Point | None
-    public_shares: tuple[Point, ...]
-    faulty: tuple[int, ...]
-    created: tuple[str, int]
-    closed: tuple[str, int] | None
+    #: Keys ``cid``, ``channel``, ``n`` and ``k``.
+    params: CeremonyParams = spread(  # noqa: RUF009
+        Object(
+            {
+                "cid": IDENTIFIER,
+                "channel": CHANNEL,
+                "n": Int(1, MAX_TRUSTEES),
+                "k": Int(1, MAX_TRUSTEES),
+            }
+        ),
+        Codec(_params_to_json, _params_from_json),
+    )
+    owner: str = declared(MSP_ID)
+    #: Each trustee's key is checked against ``params`` (``decode_checked``).
+    trustees: tuple[Trustee, ...] = declared(
+        Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
+        nested(_trustees_to_json, _trustees_from_json),
+    )
+    state: CeremonyState = declared(OneOf(CEREMONY_STATES))  # noqa: RUF009
+    election_key: Point | None = declared(Nullable(KEY_HEX), optional(_POINT))  # noqa: RUF009
+    public_shares: tuple[Point, ...] = declared(
+        Array(KEY_HEX, min_len=0, max_len=MAX_TRUSTEES), tuple_of(_POINT)
+    )
+    faulty: tuple[int, ...] = declared(
+        Array(Int(1, MAX_TRUSTEES), min_len=0, max_len=MAX_TRUSTEES, ascending=True), TUPLE
+    )
+    created: Stamp = declared(STAMP_SHAPE, of_record(Stamp))  # noqa: RUF009
+    closed: Stamp | None = declared(Nullable(STAMP_SHAPE), optional(of_record(Stamp)))  # noqa: RUF009
 
     @property
     def cid(self) -> str:
@@ -156,64 +267,34 @@ class Ceremony:
             )
         return self.trustees[index - 1]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cid": self.cid,
-            "channel": self.params.channel,
-            "owner": self.owner,
-            "n": self.params.n,
-            "k": self.params.k,
-            "trustees": [t.to_json() for t in self.trustees],
-            "state": self.state,
-            "election_key": self.election_key.hex() if self.election_key else None,
-            "public_shares": [p.hex() for p in self.public_shares],
-            "faulty": list(self.faulty),
-            "created": {"tx": self.created[0], "at": self.created[1]},
-            "closed": {"tx": self.closed[0], "at": self.closed[1]} if self.closed else None,
-        }
+    @classmethod
+    def decode_checked(cls, checked: Mapping[str, Any], where: str) -> Ceremony:
+        """After the shape: the parameters, then the trustees against them, then the rest."""
+        params = decode_field(cls, "params", checked, where)
+        trustees = _trustees_from_json(checked["trustees"], join_path(where, "trustees"), params)
+        rest = decode_fields(cls, checked, where, but=frozenset({"params", "trustees"}))
+        return cls(params=params, trustees=trustees, **rest)
 
-    @staticmethod
-    def from_json(value: Any) -> Ceremony:
-        v = CEREMONY_SHAPE.check(value, "ceremony")
-        params = CeremonyParams(v["channel"], v["cid"], v["n"], v["k"])
-        trustees = tuple(
-            Trustee.from_json(t, f"ceremony.trustees[{i}]", params)
-            for i, t in enumerate(v["trustees"])
-        )
-        key = v["election_key"]
-        closed = v["closed"]
-        return Ceremony(
-            params=params,
-            owner=v["owner"],
-            trustees=trustees,
-            state=v["state"],
-            election_key=group.point_from_hex(key, "ceremony.election_key") if key else None,
-            public_shares=tuple(
-                group.point_from_hex(p, f"ceremony.public_shares[{i}]")
-                for i, p in enumerate(v["public_shares"])
-            ),
-            faulty=tuple(v["faulty"]),
-            created=(v["created"]["tx"], v["created"]["at"]),
-            closed=(closed["tx"], closed["at"]) if closed else None,
-        )
+
+CEREMONY_SHAPE = Ceremony.SHAPE
 
 
 def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int) -> Ceremony:
     """Check a CreateCeremony spec: n, k, and n trustees in index order, each with a valid
     Schnorr proof of its group key and a valid, distinct Ed25519 signer key."""
-    spec = CEREMONY_SPEC_SHAPE.check(spec_value, "$")
-    n, k = spec["n"], spec["k"]
+    spec = CeremonySpec.from_json(spec_value)
+    n, k = spec.n, spec.k
     if k > n:
         raise InvalidField(f"k: expected at most n ({n}), got {k}", field="k")
-    params = CeremonyParams(channel, spec["cid"], n, k)
-    if len(spec["trustees"]) != n:
+    params = CeremonyParams(channel, spec.cid, n, k)
+    if len(spec.trustees) != n:
         raise InvalidField(
-            f"trustees: expected n = {n} trustees, got {len(spec['trustees'])}", field="trustees"
+            f"trustees: expected n = {n} trustees, got {len(spec.trustees)}", field="trustees"
         )
     trustees = []
     signers: set[str] = set()
     keys_seen: set[Point] = set()
-    for i, value in enumerate(spec["trustees"]):
+    for i, value in enumerate(spec.trustees):
         path = f"trustees[{i}]"
         trustee = Trustee.from_json(value, path, params)
         if trustee.index != i + 1:
@@ -230,7 +311,7 @@ def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int)
         signers.add(trustee.signer)
         keys_seen.add(trustee.key.key)
         trustees.append(trustee)
-    return Ceremony(params, owner, tuple(trustees), "DEALING", None, (), (), (tx, at), None)
+    return Ceremony(params, owner, tuple(trustees), "DEALING", None, (), (), Stamp(tx, at), None)
 
 
 # --- postings -----------------------------------------------------------------------------------
@@ -238,19 +319,21 @@ def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int)
 
 @record("$")
 @dataclass(frozen=True)
-class Posting(Record):
-    """A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``."""
+class Posting(Record, Generic[B]):
+    """A trustee's signed posting: ``sig`` is Ed25519 over the canonical bytes of ``body``.
+    The body is checked after ``sig`` (its shape is open here): ``parse_posting`` checks it as
+    the one kind a function takes, a stored posting reads it by its ``type``."""
 
-    body: dict[str, Any] = declared(Opaque())  # noqa: RUF009 (a field)
+    body: B = declared(Opaque(), nested(json_of, BODIES.from_json))  # noqa: RUF009
     sig: str = declared(SIG_HEX)
 
-    def stored(self, tx: str, at: int) -> StoredPosting:
+    def stored(self, tx: str, at: int) -> StoredPosting[B]:
         return StoredPosting(self.body, self.sig, tx, at)
 
 
 @record("posting")
 @dataclass(frozen=True)
-class StoredPosting(Posting):
+class StoredPosting(Posting[B]):
     """A stored posting: the signed posting plus the transaction that wrote it."""
 
     tx: str = declared(TX_ID)
@@ -261,36 +344,47 @@ POSTING_SHAPE = Posting.SHAPE
 STORED_POSTING_SHAPE = StoredPosting.SHAPE
 
 
-def parse_posting(value: Any, body_shape: Object) -> Posting:
-    posting = Posting.from_json(value)
-    return Posting(body_shape.check(posting.body, "body"), posting.sig)
+def parse_posting(value: Any, body: type[B]) -> Posting[B]:
+    """A posting whose body is of kind ``body`` (its ``type`` is that kind's, naming
+    ``body.type`` otherwise)."""
+    checked = POSTING_SHAPE.check(value, "$")
+    return Posting(body.from_json(checked["body"], "body"), checked["sig"])
 
 
-def authenticate(posting: Posting, ceremony: Ceremony, channel: str) -> Trustee:
+def stored_body(value: Any, path: str, kind: type[B]) -> B:
+    """The body of a posting stored under a key only ``kind`` postings are written to."""
+    body = StoredPosting.from_json(value, path).body
+    if not isinstance(body, kind):
+        where = f"{path}.body.type"
+        raise InvalidField(f"{where}: expected {kind.TAGS['type']!r}", field=where)
+    return body
+
+
+def authenticate(posting: Posting[B], ceremony: Ceremony, channel: str) -> Trustee:
     """The posting's trustee, after checking the channel, that the trustee belongs to the
     ceremony (NotTrustee) and that the trustee's registered key signed the body (BadSignature
     naming ``sig``)."""
     body = posting.body
-    if body["channel"] != channel:
+    if body.channel != channel:
         raise WrongChannel(
-            f"body.channel: expected {channel!r}, got {body['channel']!r}", field="body.channel"
+            f"body.channel: expected {channel!r}, got {body.channel!r}", field="body.channel"
         )
-    trustee = ceremony.trustee(body["trustee"], "body.trustee")
+    trustee = ceremony.trustee(body.trustee, "body.trustee")
     ed25519.verify(
         bytes.fromhex(trustee.signer),
-        encoding.encode(body),
+        encoding.encode(body.to_json()),
         bytes.fromhex(posting.sig),
         "sig",
     )
     return trustee
 
 
-def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
+def check_dealing(ceremony: Ceremony, body: DealingBody) -> Dealing:
     """A dealing posting's commitments (every Schnorr proof verified) and its n-1 encrypted
     shares, one per other trustee in index order, all from this dealer."""
     params = ceremony.params
-    dealer = body["trustee"]
-    dealing = Dealing.from_json(body["dealing"], "body.dealing", params)
+    dealer = body.trustee
+    dealing = Dealing.from_json(body.dealing, "body.dealing", params)
     if dealing.dealer != dealer:
         raise InvalidField(
             f"body.dealing.dealer: expected the posting's trustee {dealer}, got {dealing.dealer}",
@@ -298,7 +392,7 @@ def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
         )
     cer.verify_dealing(params, dealing, "body.dealing")
     recipients = [i for i in range(1, params.n + 1) if i != dealer]
-    shares = body["shares"]
+    shares = body.shares
     if len(shares) != len(recipients):
         raise InvalidField(
             f"body.shares: expected {len(recipients)} shares (one per other trustee), got "
@@ -319,10 +413,10 @@ def check_dealing(ceremony: Ceremony, body: Mapping[str, Any]) -> Dealing:
 
 def stored_dealing(ceremony: Ceremony, value: Any) -> tuple[Dealing, dict[int, Any]]:
     """A stored dealing posting: the dealing and the share JSON per recipient."""
-    body = StoredPosting.from_json(value, "dealing").body
-    dealing = Dealing.from_json(body["dealing"], "dealing.body.dealing", ceremony.params)
+    body = stored_body(value, "dealing", DealingBody)
+    dealing = Dealing.from_json(body.dealing, "dealing.body.dealing", ceremony.params)
     recipients = [i for i in range(1, ceremony.params.n + 1) if i != dealing.dealer]
-    return dealing, dict(zip(recipients, body["shares"], strict=True))
+    return dealing, dict(zip(recipients, body.shares, strict=True))
 
 
 def judge_complaints(
@@ -466,21 +560,17 @@ def decryption_record(
     totals: Sequence[Ciphertext],
     postings: Mapping[int, Sequence[PartialDecryption | None]],
     lambdas: Mapping[int, int],
-) -> dict[str, Any]:
+) -> Decryption:
+    """What a secret tally records of its decryption: the present trustees (none when nothing
+    needed decrypting), their Lagrange coefficients, the totals and every partial."""
     present = sorted(postings) if lambdas else []
-    return {
-        "ceremony": ceremony.cid,
-        "trustees": present,
-        "lagrange": [group.scalar_hex(lambdas[t]) for t in present],
-        "totals": [t.to_json() for t in totals],
-        "partials": [
-            {
-                "trustee": t,
-                "partials": [p.to_json() if p is not None else None for p in postings[t]],
-            }
-            for t in present
-        ],
-    }
+    return Decryption(
+        ceremony=ceremony.cid,
+        trustees=tuple(present),
+        lagrange=tuple(group.scalar_hex(lambdas[t]) for t in present),
+        totals=tuple(totals),
+        partials=tuple(TrusteePartials(t, tuple(postings[t])) for t in present),
+    )
 
 
 def _stored_point(value: Any, field: str) -> Point:

@@ -368,15 +368,19 @@ class VerifiedChain(VerifiedRecords):
                 continue
             try:
                 posting = secret.StoredPosting.from_json(value, "dealing")
-                body = secret.DEALING_BODY_SHAPE.check(posting.body, "body")
+                body = posting.body
+                if not isinstance(body, secret.DealingBody):
+                    raise NotVerified(
+                        f"dealing~{ceremony.cid}~{index} holds no dealing", check="dealing"
+                    )
                 trustee = secret.authenticate(posting, ceremony, self.channel).index
                 secret.check_dealing(ceremony, body)
             except MvoteError as exc:
                 raise NotVerified(f"dealing of trustee {index}: {exc}", check="dealing") from exc
-            if (body["ceremony"], trustee) != (ceremony.cid, index):
+            if (body.ceremony, trustee) != (ceremony.cid, index):
                 raise NotVerified(
                     f"dealing~{ceremony.cid}~{index} holds trustee {trustee}'s dealing of "
-                    f"ceremony {body['ceremony']!r}",
+                    f"ceremony {body.ceremony!r}",
                     check="dealing",
                 )
             found[index] = value

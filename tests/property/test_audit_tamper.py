@@ -1,81 +1,35 @@
 """Any changed byte of any block fails the audit, and the report names that block.
 
-A chain made by the embedded node (genesis, chaincode definition, roster, question, ballots,
-close, aggregate, tally); hypothesis flips a byte anywhere in a block, and the audit must not
-verify and must report a finding at that block (a change can also be felt by later blocks, e.g. a
-broken hash chain; those may be named too).
+A chain made by the embedded node (``nodechain.running_chain``: genesis, chaincode definition,
+question, ballots, close, aggregate, tally); hypothesis flips a byte anywhere in a block, and the
+audit must not verify and must report a finding at that block (a change can also be felt by later
+blocks, e.g. a broken hash chain; those may be named too).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import nacl.signing
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nodechain import cast_args, running_chain
 
-from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
-from mvote.client._ballot import prepare_ballot
-from mvote.client._identity import load_signer
-from mvote.client._proposal import new_proposal, sign_envelope
-from mvote.client._registrar import issue_credential
 from mvote.node.config import BatchSettings
-from mvote.node.material import init_network
-from mvote.node.runtime import Node
 from mvote.verifier._audit import audit_chain
-
-REGISTRAR = nacl.signing.SigningKey(b"\x09" * 32)
 
 
 @pytest.fixture(scope="module")
 def node_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], bytes]:
     directory: Path = tmp_path_factory.mktemp("tamper")
-    network = init_network(
-        directory / "net", "cityhall,district,education", batch=BatchSettings(timeout_ms=10)
-    )
-    admin = network.org("cityhall").admin
-    signer = load_signer(admin.msp_dir, admin.msp_id)
-    now = int(time.time())
-    spec = QuestionSpec(
-        "q",
-        "Q",
-        "",
-        ("a", "b"),
-        Rule("single"),
-        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
-    )
-    with Node.open(directory / "net") as node:
-        node.start()
-
-        def submit(*args: bytes | str) -> None:
-            proposal = new_proposal(signer, channel_id="mvote", chaincode="mvote", args=list(args))
-            envelope, _ = node.endorse(proposal.signed())
-            node.submit(sign_envelope(envelope.payload, signer))
-            assert node.commit_status(proposal.transaction_id, 10).code == 0
-
-        submit("CreateQuestion", encoding.encode(spec.to_json()))
-        submit("OpenQuestion", "q")
+    batch = BatchSettings(timeout_ms=10)
+    with running_chain(directory / "net", batch, qid="q", options=("a", "b")) as chain:
         for seed in range(1, 4):
-            voter = nacl.signing.SigningKey(bytes([seed]) * 32)
-            credential = issue_credential(
-                REGISTRAR,
-                channel="mvote",
-                voter=bytes(voter.verify_key).hex(),
-                expires_at=now + 3600,
-            )
-            request = prepare_ballot(
-                voter, channel="mvote", question=spec, choices=[seed % 2], credential=credential
-            )
-            submit("Cast", encoding.encode(request.to_json()))
-        submit("CloseQuestion", "q", "done")
-        submit("Aggregate", "q", "0")
-        submit("Tally", "q")
-        return [node.ledger.block(i) for i in range(node.ledger.height)], network.genesis_hash
+            chain.submit(*cast_args(chain, seed, seed % 2))
+        chain.submit("CloseQuestion", "q", "done")
+        chain.submit("Aggregate", "q", "0")
+        chain.submit("Tally", "q")
+        return chain.blocks(), chain.genesis_hash
 
 
 def test_the_untouched_chain_verifies(node_chain: tuple[list[bytes], bytes]) -> None:

@@ -10,15 +10,20 @@ import pytest
 from mvote.chaincode._errors import InvalidField
 from mvote.chaincode._records import (
     BALLOT_TYPE,
+    RULE,
     Ballot,
     CastRequest,
     Eligibility,
+    MultiChoice,
     OnsiteCode,
     Question,
     QuestionSpec,
     Roster,
-    Rule,
-    Turnout,
+    Schedule,
+    SingleChoice,
+    TurnoutCount,
+    TurnoutShare,
+    YesNo,
 )
 from mvote.chaincode._schema import (
     Array,
@@ -131,10 +136,9 @@ def _spec() -> QuestionSpec:
         title="T",
         description="d\nd",
         options=("a", "b"),
-        rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 2500)),
+        rule=YesNo(threshold_bp=5000, min_turnout=TurnoutShare(2500)),
         eligibility=Eligibility.of_roster("r1", OnsiteCode("00" * 16, "11" * 32)),
-        opens_at=1,
-        closes_at=2,
+        schedule=Schedule(1, 2),
         shards=3,
     )
 
@@ -147,11 +151,11 @@ def test_records_round_trip_through_their_shapes() -> None:
         Question.from_json(question.to_json())  # a question has at least one transition
     assert info.value.field == "question.transitions"
     for rule in (
-        Rule("single"),
-        Rule("multi", min=0, max=2),
-        Rule("yesno", 1, 1, 0, Turnout("count", 3)),
+        SingleChoice(),
+        MultiChoice(min=0, max=2),
+        YesNo(0, TurnoutCount(3)),
     ):
-        assert Rule.from_json(rule.to_json()) == rule
+        assert RULE.from_json(rule.to_json()) == rule
     roster = Roster("r1", "t", "Org1MSP", 0, "00" * 32, False)
     assert Roster.from_json(roster.to_json()) == roster
     eligibility = Eligibility.of_registrars(("aa" * 32,))
@@ -218,10 +222,10 @@ def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
 
 def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> None:
     from mvote.chaincode import encoding
-    from mvote.chaincode._records import TALLY_SHAPE, TallyRecord
+    from mvote.chaincode._records import TALLY_SHAPE, Plurality, TallyRecord
 
     outcome = {"kind": "plurality", "winners": [0]}
-    open_tally = TallyRecord("q1", 3, (2, 1), None, outcome, "ab", 7)
+    open_tally = TallyRecord("q1", 3, (2, 1), None, Plurality((0,)), "ab", 7)
     value = open_tally.to_json()
     assert "decryption" not in value
     assert encoding.encode(value) == encoding.encode(
@@ -240,3 +244,119 @@ def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> Non
     with pytest.raises(InvalidField) as info:
         TallyRecord.from_json({**value, "decryption": None})
     assert info.value.field == "tally.decryption"
+
+
+def test_the_python_spec_in_docs_records_gives_the_documented_bytes() -> None:
+    """docs/records.md shows a spec's canonical bytes and the Python that builds it: both agree."""
+    import re
+    from pathlib import Path
+
+    from mvote.chaincode import encoding
+
+    text = (Path(__file__).parents[3] / "docs" / "records.md").read_text(encoding="utf-8")
+    documented = re.search(r'```json\n(\{"description":"Decided by the parents[^\n]*)\n', text)
+    code = re.search(r"```python\n(from mvote\.chaincode import \(.*?)```", text, re.S)
+    assert documented is not None and code is not None
+    namespace: dict[str, Any] = {}
+    exec(code.group(1), namespace)
+    assert encoding.encode(namespace["spec"].to_json()) == documented.group(1).encode()
+    assert (
+        QuestionSpec.from_json(encoding.decode(documented.group(1).encode(), max_size=1 << 12))
+        == namespace["spec"]
+    )
+
+
+# --- tagged unions, spread fields, key order -----------------------------------------------------
+
+
+def _union_kinds() -> tuple[type[Any], type[Any]]:
+    import dataclasses
+
+    from mvote.chaincode._schema import Record, declared, record
+
+    @record("thing", tags={"kind": "a"})
+    @dataclasses.dataclass(frozen=True)
+    class A(Record):
+        n: int = declared(Int(0, 9))
+
+    @record("thing", tags={"kind": "b"})
+    @dataclasses.dataclass(frozen=True)
+    class B(Record):
+        flag: bool = declared(Bool())
+
+    return A, B
+
+
+def test_a_tagged_union_comes_from_its_variants_declarations() -> None:
+    from mvote.chaincode._schema import TaggedUnion
+
+    a, b = _union_kinds()
+    union: TaggedUnion[Any] = TaggedUnion("thing", a, b)
+    assert union.from_json({"kind": "a", "n": 3}) == a(3)
+    assert union.from_json({"kind": "b", "flag": True}) == b(True)
+    assert b(False).to_json() == {"kind": "b", "flag": False}
+    for value, field in [
+        ({"kind": "c"}, "thing.kind"),
+        ({"n": 3}, "thing.kind"),
+        ({"kind": "a", "n": 10}, "thing.n"),
+        ({"kind": "a", "flag": True}, "thing.flag"),  # a field of the other variant
+        ([], "thing"),
+    ]:
+        with pytest.raises(InvalidField) as info:
+            union.from_json(value)
+        assert info.value.field == field, value
+    # Another tag field, named in the refusal.
+    with pytest.raises(TypeError, match="distinct 'type' tag"):
+        TaggedUnion("thing", a, b, tag="type")
+    with pytest.raises(TypeError, match="distinct 'kind' tag"):
+        TaggedUnion("thing", a, a)
+
+
+def test_a_spread_field_keeps_its_keys_in_the_parent_and_order_names_the_check_order() -> None:
+    import dataclasses
+
+    from mvote.chaincode._schema import (
+        Codec,
+        Record,
+        declared,
+        decode_fields,
+        record,
+        spread,
+    )
+
+    pair = Object({"low": Int(0, 9), "high": Int(0, 9)})
+    codec = Codec(lambda p: {"low": p[0], "high": p[1]}, lambda v, path: (v["low"], v["high"]))
+
+    @record("range", order=("name", "low", "high", "step"))
+    @dataclasses.dataclass(frozen=True)
+    class Range(Record):
+        name: str = declared(Text(1, 5))
+        step: int = declared(Int(1, 3))
+        bounds: tuple[int, int] = spread(pair, codec)
+
+    value = {"name": "r", "low": 1, "high": 5, "step": 2}
+    assert Range.from_json(value) == Range("r", 2, (1, 5))
+    assert Range("r", 2, (1, 5)).to_json() == value
+    assert list(Range.SHAPE.fields) == ["name", "low", "high", "step"]
+    assert decode_fields(Range, value, "range", but=frozenset({"bounds"})) == {
+        "name": "r",
+        "step": 2,
+    }
+    # Two bad keys: the first in the declared order is named (high before step).
+    with pytest.raises(InvalidField) as info:
+        Range.from_json({**value, "high": 10, "step": 9})
+    assert info.value.field == "range.high"
+    with pytest.raises(TypeError, match="order"):
+
+        @record("bad", order=("name",))
+        @dataclasses.dataclass(frozen=True)
+        class Missing(Record):
+            name: str = declared(Text(1, 5))
+            other: int = declared(Int(0, 1))
+
+    with pytest.raises(TypeError, match="spread field's shape is an Object"):
+
+        @record("bad")
+        @dataclasses.dataclass(frozen=True)
+        class NotObject(Record):
+            both: int = spread(Int(0, 1), codec)  # type: ignore[arg-type]

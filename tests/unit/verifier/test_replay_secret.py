@@ -13,7 +13,14 @@ from nodechain import REGISTRAR, Chain, audit, chain
 from mvote.chaincode import encoding
 from mvote.chaincode._crypto.elgamal import ZERO
 from mvote.chaincode._crypto.group import point_from_hex
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule, SecretBallot
+from mvote.chaincode._records import (
+    Eligibility,
+    MultiChoice,
+    QuestionSpec,
+    Schedule,
+    SecretBallot,
+    SecretMode,
+)
 from mvote.chaincode._simulation import Simulation
 from mvote.client import _trustee as tr
 from mvote.client._registrar import issue_credential
@@ -49,12 +56,10 @@ def secret_election(chain: Chain) -> tuple[list[tr.TrusteeSecrets], list[Any]]:
         "S",
         "",
         ("a", "b", "c", "d"),
-        Rule("multi", min=0, max=2),
+        MultiChoice(min=0, max=2),
         Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
-        mode="secret",
-        election="c1",
+        Schedule(now - 5, now + 3600),
+        secret=SecretMode("c1"),
     )
     chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
     chain.submit("OpenQuestion", "s1")

@@ -29,17 +29,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import transaction_pb2
-from nodechain import REGISTRAR, Chain, cast_args
+from nodechain import cast_args, running_chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Ballot, Eligibility, QuestionSpec, Rule
-from mvote.client._identity import Identity, Signer, load_signer
+from mvote.chaincode._records import Ballot
+from mvote.client._identity import Identity, Signer
 from mvote.client._proposal import sign_envelope
 from mvote.client._receipt import issue_receipt
 from mvote.node.config import BatchSettings
-from mvote.node.material import init_network
 from mvote.node.orderer import sign_block
-from mvote.node.runtime import Node
 from mvote.verifier import _chain as chain_module
 from mvote.verifier import _cli as cli
 from mvote.verifier import _transaction as transaction
@@ -106,48 +104,18 @@ class Sample:
 
 def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, Signer]:
     """A real node's chain up to a ballot, its receipt, the genesis hash, the admin, the orderer."""
-    network = init_network(directory, ORGS, batch=BatchSettings(timeout_ms=20))
-    node = Node.open(directory)
-    node.start()
-    try:
-        admin = network.org("cityhall").admin
-        chain = Chain(node, load_signer(admin.msp_dir, admin.msp_id), network.genesis_hash)
-        now = int(time.time())
-        spec = QuestionSpec(
-            "q1",
-            "Q",
-            "",
-            ("a", "b"),
-            Rule("single"),
-            Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-            now - 5,
-            now + 3600,
-        )
-        chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
-        chain.submit("OpenQuestion", "q1")
-        chain.spec = spec  # type: ignore[attr-defined]
+    with running_chain(directory, BatchSettings(timeout_ms=20), options=("a", "b")) as chain:
         args = cast_args(chain, 1, 0)
         request = encoding.decode(args[1], max_size=1 << 16)  # type: ignore[arg-type]
-        number = chain.submit(*args)
-        cast = ParsedTransaction.parse(unpack_block(node.ledger.block(number)).data[-1])
+        tx_id, number = chain.submit_tx(*args)
         receipt = issue_receipt(
-            node.ledger.block,
-            tx_id=cast.tx_id,
+            chain.node.ledger.block,
+            tx_id=tx_id,
             block_number=number,
             qid="q1",
             tracker=Ballot.from_json(request["ballot"]).tracker(),
         )
-        blocks = chain.blocks()
-    finally:
-        node.stop()
-    orderer = network.orderer_org.node
-    return (
-        blocks,
-        receipt,
-        network.genesis_hash,
-        chain.admin,
-        load_signer(orderer.msp_dir, orderer.msp_id),
-    )
+        return chain.blocks(), receipt, chain.genesis_hash, chain.admin, chain.orderer()
 
 
 @pytest.fixture(scope="module")

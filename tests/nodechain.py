@@ -1,12 +1,16 @@
-"""A small chain made by a real embedded node, for the verifier's replay and receipt tests.
+"""A small chain made by a real embedded node, for the verifier's replay, receipt, untrusted-bytes
+and tamper tests: one way to start a node on a fresh network with an open question.
 
-``Chain.lie`` lets a majority of endorsers sign results the contract would never produce.
+``running_chain`` starts the node and opens the question; ``Chain.submit`` endorses, orders and
+waits for the commit; ``cast_args`` makes a credentialled ballot; ``Chain.lie`` lets a majority
+of endorsers sign results the contract would never produce.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,7 @@ import pytest
 
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import VERSION, invoke
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.chaincode._simulation import Simulation, TxContext, TxSimulator
 from mvote.client._ballot import prepare_ballot
 from mvote.client._identity import Signer, load_signer
@@ -23,7 +27,7 @@ from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.client._registrar import issue_credential
 from mvote.node.config import BatchSettings
 from mvote.node.endorser import Simulated, unpack_proposal
-from mvote.node.material import init_network
+from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.peer import assemble_transaction
 from mvote.node.runtime import Node
 from mvote.node.rwset import tx_rwset_bytes
@@ -31,16 +35,35 @@ from mvote.verifier._chain import verify_chain
 from mvote.verifier._replay import ReplayReport, replay_chain
 
 REGISTRAR = nacl.signing.SigningKey(b"\x07" * 32)
+VALID = 0
 
 
 class Chain:
-    def __init__(self, node: Node, admin: Signer, genesis_hash: bytes) -> None:
-        self.node, self.admin, self.genesis_hash = node, admin, genesis_hash
+    """A running node, its first organisation's admin (the creator of every transaction here)
+    and the question ``spec`` that ``running_chain`` opened."""
+
+    def __init__(self, node: Node, network: NetworkMaterial, spec: QuestionSpec) -> None:
+        admin = network.org("cityhall").admin
+        self.node, self.network, self.spec = node, network, spec
+        self.admin = load_signer(admin.msp_dir, admin.msp_id)
+        self.genesis_hash = network.genesis_hash
 
     def submit(self, *args: bytes | str) -> int:
+        """Endorse, order and commit; the block number (the commit must be VALID)."""
+        return self.submit_tx(*args)[1]
+
+    def submit_tx(self, *args: bytes | str) -> tuple[str, int]:
+        """As ``submit``: the transaction id and the block number."""
         tx_id, envelope = self.endorsed(*args)
         self.node.submit(envelope)
-        return self.node.commit_status(tx_id, 10).block
+        status = self.node.commit_status(tx_id, 10)
+        assert status.code == VALID, f"{args[0]!r} committed with code {status.code}"
+        return tx_id, status.block
+
+    def orderer(self) -> Signer:
+        """The orderer's signing identity (for tests that re-sign a changed block)."""
+        orderer = self.network.orderer_org.node
+        return load_signer(orderer.msp_dir, orderer.msp_id)
 
     def endorsed(self, *args: bytes | str) -> tuple[str, Any]:
         """A transaction endorsed on the current state and signed, not yet submitted."""
@@ -86,27 +109,40 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
 
 def open_chain(tmp_path: Path, batch: BatchSettings) -> Iterator[Chain]:
     """A running node with question q1 open; stopped when the generator is closed."""
-    network = init_network(tmp_path / "net", "cityhall,district,education", batch=batch)
-    node = Node.open(tmp_path / "net")
+    with running_chain(tmp_path / "net", batch) as c:
+        yield c
+
+
+@contextmanager
+def running_chain(
+    directory: Path,
+    batch: BatchSettings,
+    *,
+    qid: str = "q1",
+    options: tuple[str, ...] = ("a", "b", "c"),
+) -> Iterator[Chain]:
+    """A node on a fresh three-organisation network in ``directory``, with question ``qid``
+    (open to holders of REGISTRAR's credential) created and opened; stopped on exit."""
+    network = init_network(directory, "cityhall,district,education", batch=batch)
+    node = Node.open(directory)
     node.start()
-    admin = network.org("cityhall").admin
-    c = Chain(node, load_signer(admin.msp_dir, admin.msp_id), network.genesis_hash)
-    now = int(time.time())
-    spec = QuestionSpec(
-        "q1",
-        "Q",
-        "",
-        ("a", "b", "c"),
-        Rule("single"),
-        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
-    )
-    c.submit("CreateQuestion", encoding.encode(spec.to_json()))
-    c.submit("OpenQuestion", "q1")
-    c.spec = spec  # type: ignore[attr-defined]
-    yield c
-    node.stop()
+    try:
+        now = int(time.time())
+        spec = QuestionSpec(
+            qid,
+            "Q",
+            "",
+            options,
+            SingleChoice(),
+            Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
+            Schedule(now - 5, now + 3600),
+        )
+        c = Chain(node, network, spec)
+        c.submit("CreateQuestion", encoding.encode(spec.to_json()))
+        c.submit("OpenQuestion", qid)
+        yield c
+    finally:
+        node.stop()
 
 
 def cast_args(chain: Chain, seed: int, choice: int) -> list[bytes | str]:
@@ -116,7 +152,7 @@ def cast_args(chain: Chain, seed: int, choice: int) -> list[bytes | str]:
     )
     request = prepare_ballot(
         voter, channel="mvote", question=chain.spec, choices=[choice], credential=credential
-    )  # type: ignore[attr-defined]
+    )
     return ["Cast", encoding.encode(request.to_json())]
 
 

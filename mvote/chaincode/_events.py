@@ -1,0 +1,153 @@
+"""What the contract emits and answers: its chaincode events and the responses of the functions
+that write, each declared once (shape, dataclass and JSON codec, as the records of ``_records``).
+
+Both are part of the chain: the event and the response payload are inside the endorsed
+transaction, so their bytes are as fixed as a state record's. An event's name (Fabric's
+``ChaincodeEvent.event_name``) is its record's ``PATH``. docs/records.md lists them with the
+contract's functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._records import COUNT, HASH_HEX, IDENTIFIER, MSP_ID, QUESTION_STATES, TX_ID, QuestionState
+from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, declared, record
+from ._secret import CEREMONY_STATES, CeremonyState
+
+_TRUSTEE = Int(1, 255)
+_SHARD = Int(0, 1023)
+
+
+class Event(Record):
+    """A chaincode event: its ``name`` (the record's path) and its value."""
+
+    @property
+    def name(self) -> str:
+        return self.PATH
+
+
+# --- events ---
+
+
+@record("QuestionCreated")
+@dataclass(frozen=True)
+class QuestionCreated(Event):
+    qid: str = declared(IDENTIFIER)
+    owner: str = declared(MSP_ID)
+
+
+@record("QuestionStateChanged")
+@dataclass(frozen=True)
+class QuestionStateChanged(Event):
+    qid: str = declared(IDENTIFIER)
+    state: QuestionState = declared(OneOf(QUESTION_STATES))  # noqa: RUF009 (a field)
+
+
+@record("RosterChanged")
+@dataclass(frozen=True)
+class RosterChanged(Event):
+    rid: str = declared(IDENTIFIER)
+    count: int = declared(COUNT)
+    sealed: bool = declared(Bool())
+
+
+@record("BallotCast")
+@dataclass(frozen=True)
+class BallotCast(Event):
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    shard: int = declared(_SHARD)
+
+
+@record("ShardAggregated")
+@dataclass(frozen=True)
+class ShardAggregated(Event):
+    qid: str = declared(IDENTIFIER)
+    shard: int = declared(_SHARD)
+    ballots: int = declared(COUNT)
+    done: bool = declared(Bool())
+
+
+@record("DecryptionPosted")
+@dataclass(frozen=True)
+class DecryptionPosted(Event):
+    qid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+
+
+@record("CeremonyChanged")
+@dataclass(frozen=True)
+class CeremonyChanged(Event):
+    cid: str = declared(IDENTIFIER)
+    state: CeremonyState = declared(OneOf(CEREMONY_STATES))  # noqa: RUF009 (a field)
+
+
+@record("DealingPosted")
+@dataclass(frozen=True)
+class DealingPosted(Event):
+    cid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+
+
+@record("CeremonyCheckPosted")
+@dataclass(frozen=True)
+class CeremonyCheckPosted(Event):
+    cid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+
+
+# --- responses of the functions that write (the others answer with a record) ---
+
+
+@record("Cast")
+@dataclass(frozen=True)
+class CastResponse(Record):
+    """``Cast``: the ballot's question, tracker and shard, and the transaction."""
+
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    shard: int = declared(_SHARD)
+    tx: str = declared(TX_ID)
+
+
+@record("IsOnRoster")
+@dataclass(frozen=True)
+class RosterMembership(Record):
+    """``IsOnRoster``: whether the voter hash ``entry`` is on roster ``rid``."""
+
+    rid: str = declared(IDENTIFIER)
+    entry: str = declared(HASH_HEX)
+    listed: bool = declared(Bool())
+
+
+@record("PostDecryption")
+@dataclass(frozen=True)
+class DecryptionAccepted(Record):
+    """``PostDecryption``: the question and trustee whose partial decryptions were recorded."""
+
+    qid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+    tx: str = declared(TX_ID)
+
+
+@record("PostDealing")
+@dataclass(frozen=True)
+class DealingAccepted(Record):
+    """``PostDealing``: the ceremony and trustee whose dealing was recorded."""
+
+    cid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+    tx: str = declared(TX_ID)
+
+
+@record("PostCheck")
+@dataclass(frozen=True)
+class CheckAccepted(Record):
+    """``PostCheck``: the trustee's check recorded, and the dealers its complaints found at
+    fault (none: an acceptance)."""
+
+    cid: str = declared(IDENTIFIER)
+    trustee: int = declared(_TRUSTEE)
+    faulty: tuple[int, ...] = declared(Array(_TRUSTEE, max_len=254), TUPLE)
+    tx: str = declared(TX_ID)
