@@ -15,6 +15,8 @@ from typing import Any, Literal
 from . import encoding
 from ._crypto.ballot import EncryptedBallot
 from ._crypto.elgamal import Ciphertext
+from ._crypto.group import Point
+from ._errors import InvalidField
 from ._schema import (
     TUPLE,
     Array,
@@ -37,6 +39,10 @@ from ._schema import (
 
 BALLOT_TYPE = "mvote.ballot.v1"
 SECRET_BALLOT_TYPE = "mvote.secret-ballot.v1"
+#: Contract mvote-2: ballots that bind the hash of the question record they were prepared for.
+BOUND_BALLOT_TYPE = "mvote.ballot.v2"
+BOUND_SECRET_BALLOT_TYPE = "mvote.secret-ballot.v2"
+QUESTION_BINDING_TYPE = "mvote.question-binding.v1"
 CREDENTIAL_TYPE = "mvote.credential.v1"
 
 #: Identifiers are ASCII so that they are safe inside composite keys, URLs and file names.
@@ -412,6 +418,28 @@ class Question:
         )
 
 
+def question_binding(spec: QuestionSpec, election_key: Point | None) -> dict[str, Any]:
+    """What a ``mvote.ballot.v2`` ballot binds of its question: the id, title, option labels,
+    rule, eligibility, mode and (secret mode) the election key of the question's ceremony.
+    Precondition: ``election_key`` is the key of ``spec.election``'s ceremony (None in open
+    mode)."""
+    return {
+        "type": QUESTION_BINDING_TYPE,
+        "qid": spec.qid,
+        "title": spec.title,
+        "options": list(spec.options),
+        "rule": spec.rule.to_json(),
+        "eligibility": spec.eligibility.to_json(),
+        "mode": spec.mode,
+        "election_key": None if election_key is None else election_key.hex(),
+    }
+
+
+def question_hash(spec: QuestionSpec, election_key: Point | None) -> str:
+    """SHA-256 (hex) of the canonical bytes of ``question_binding(spec, election_key)``."""
+    return encoding.digest(question_binding(spec, election_key)).hex()
+
+
 # --- rosters ---
 
 ROSTER_SPEC_SHAPE = Object({"rid": IDENTIFIER, "title": Text(1, 200)})
@@ -505,17 +533,48 @@ class SecretBallot(_SignedBallot):
     voter: str = declared(KEY_HEX)
 
 
+@record("ballot", tags={"type": BOUND_BALLOT_TYPE})
+@dataclass(frozen=True)
+class BoundBallot(Ballot):
+    """An open ballot of contract mvote-2: it also binds ``question``, the hash of the question
+    record it was prepared against (``question_hash``), so a ballot prepared against a forged
+    question (swapped labels, another rule) is refused at Cast."""
+
+    question: str = declared(HASH_HEX)
+
+
+@record("ballot", tags={"type": BOUND_SECRET_BALLOT_TYPE})
+@dataclass(frozen=True)
+class BoundSecretBallot(SecretBallot):
+    """A secret ballot of contract mvote-2: binds ``question`` (as BoundBallot), also inside every
+    proof's Fiat-Shamir context (``BallotContext.question_hash``)."""
+
+    question: str = declared(HASH_HEX)
+
+
 BALLOT_SHAPE = Ballot.SHAPE
 SECRET_BALLOT_SHAPE = SecretBallot.SHAPE
 
+#: Every ballot type, by its ``type`` tag. A value with no known tag is read as the current
+#: open ballot (so the refusal names the expected tag).
+_BALLOT_TYPES: dict[str, type[Ballot] | type[SecretBallot]] = {
+    BALLOT_TYPE: Ballot,
+    SECRET_BALLOT_TYPE: SecretBallot,
+    BOUND_BALLOT_TYPE: BoundBallot,
+    BOUND_SECRET_BALLOT_TYPE: BoundSecretBallot,
+}
+
+
+def _ballot_type(value: Any) -> type[Ballot] | type[SecretBallot]:
+    tag = value.get("type") if isinstance(value, dict) else None
+    return _BALLOT_TYPES.get(tag, BoundBallot) if isinstance(tag, str) else BoundBallot
+
 
 class _AnyBallot(Shape):
-    """An open ballot, or (``type`` mvote.secret-ballot.v1) a secret one."""
+    """A ballot of any of the four types (open or secret, mvote-1 or mvote-2), by ``type``."""
 
     def check(self, value: Any, path: str) -> Any:
-        if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
-            return SECRET_BALLOT_SHAPE.check(value, path)
-        return BALLOT_SHAPE.check(value, path)
+        return _ballot_type(value).SHAPE.check(value, path)
 
 
 ANY_BALLOT_SHAPE = _AnyBallot()
@@ -524,10 +583,17 @@ AnyBallot = Ballot | SecretBallot
 
 
 def ballot_from_json(value: Any, path: str = "ballot") -> AnyBallot:
-    """An open or a secret ballot, by its ``type``."""
-    if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
-        return SecretBallot.from_json(value, path)
-    return Ballot.from_json(value, path)
+    """A ballot of any of the four types, by its ``type``."""
+    return _ballot_type(value).from_json(value, path)
+
+
+def bound_question(ballot: AnyBallot) -> str | None:
+    """The question hash a ballot binds (None for an mvote-1 ballot)."""
+    match ballot:
+        case BoundBallot(question=question) | BoundSecretBallot(question=question):
+            return question
+        case _:
+            return None
 
 
 @record("credential", tags={"type": CREDENTIAL_TYPE})
@@ -578,6 +644,22 @@ class CastRequest(Record):
 CAST_SHAPE = CastRequest.SHAPE
 
 
+@record("$")
+@dataclass(frozen=True)
+class SpoilRequest(Record):
+    """The argument of ``SpoilBallot`` (cast-or-audit): a prepared secret ballot, signed and with
+    what eligibility asks for exactly as for Cast, and its opening: the nonce key every nonce of
+    the ballot derives from (``crypto.ballot.nonce_key``; never the device's seed)."""
+
+    request: CastRequest = declared(  # noqa: RUF009
+        CAST_SHAPE, nested(lambda r: r.to_json(), CastRequest.from_json)
+    )
+    nonce_key: str = declared(Hex(32))
+
+
+SPOIL_SHAPE = SpoilRequest.SHAPE
+
+
 def _signed_credential_from_json(value: Any) -> SignedCredential:
     return SignedCredential(Credential.from_json(value["body"]), value["sig"])
 
@@ -623,6 +705,37 @@ class Participation(Record):
 
 
 PARTICIPATION_SHAPE = Participation.SHAPE
+
+
+def _spoiled_ballot_from_json(value: Any, path: str) -> BoundSecretBallot:
+    ballot = ballot_from_json(value, path)
+    if not isinstance(ballot, BoundSecretBallot):
+        raise InvalidField(
+            f"{path}.type: expected {BOUND_SECRET_BALLOT_TYPE!r}", field=f"{path}.type"
+        )
+    return ballot
+
+
+@record("spoiled")
+@dataclass(frozen=True)
+class SpoiledBallot(Record):
+    """spoiled~{qid}~{tracker}: an audited (spoiled) secret ballot, never to be cast, with its
+    opening (the nonce key) and the choices the opening shows, as the contract read them."""
+
+    ballot: BoundSecretBallot = declared(  # noqa: RUF009
+        BoundSecretBallot.SHAPE, nested(lambda b: b.to_json(), _spoiled_ballot_from_json)
+    )
+    sig: str = declared(SIG_HEX)
+    nonce_key: str = declared(Hex(32))
+    choices: tuple[int, ...] = declared(
+        Array(Int(0, MAX_OPTIONS - 1), min_len=0, max_len=MAX_OPTIONS, ascending=True), TUPLE
+    )
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+SPOILED_SHAPE = SpoiledBallot.SHAPE
 
 
 # --- aggregation and tally ---

@@ -482,12 +482,12 @@ def _spoil(
             "cast": False,
             "choices": sorted(choices),
             "matches": True,
-            "seed": prepared.seed.hex(),
+            "seed": prepared.nonce_key.hex(),
             "tracker": ballot.tracker(),
             "ballot": ballot.to_json(),
         },
         f"ballot for {qid} spoiled, NOT cast: its nonces are revealed (seed "
-        f"{prepared.seed.hex()})\n"
+        f"{prepared.nonce_key.hex()})\n"
         f"audit: opened with the seed, it encrypts exactly your choices ({picked}): the device "
         "encrypts honestly\n"
         f"to vote, run the command again without --audit (a fresh ballot is prepared)",
