@@ -32,7 +32,7 @@ from fabric_protos.peer import transaction_pb2
 from nodechain import REGISTRAR, Chain, cast_args
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Ballot, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Rule, ballot_from_json
 from mvote.client._identity import Identity, Signer, load_signer
 from mvote.client._proposal import sign_envelope
 from mvote.client._receipt import issue_receipt
@@ -135,7 +135,7 @@ def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, S
             tx_id=cast.tx_id,
             block_number=number,
             qid="q1",
-            tracker=Ballot.from_json(request["ballot"]).tracker(),
+            tracker=ballot_from_json(request["ballot"]).tracker(),
         )
         blocks = chain.blocks()
     finally:
