@@ -38,10 +38,13 @@ from mvote.chaincode._records import (
     BoundBallot,
     CastRequest,
     Eligibility,
+    MultiChoice,
     OnsiteCode,
     QuestionSpec,
-    Rule,
-    Turnout,
+    Schedule,
+    SingleChoice,
+    TurnoutShare,
+    YesNo,
     question_hash,
 )
 from mvote.chaincode._simulation import Executed, SerialLedger
@@ -189,10 +192,9 @@ def run(
         title="Where should the 2027 school trip go?",
         description="One destination; the education office books the most chosen.",
         options=("Gyeongju", "Jeju", "Sokcho", "Jeonju"),
-        rule=Rule("single"),
+        rule=SingleChoice(),
         eligibility=Eligibility.of_roster("hanbit-school"),
-        opens_at=now - 1,
-        closes_at=now + 3600,
+        schedule=Schedule(now - 1, now + 3600),
         shards=2,
     )
     parks = QuestionSpec(
@@ -200,10 +202,9 @@ def run(
         title="Pick up to 3 improvements for Seoul's neighbourhood parks",
         description="Open to every resident who passed the registrar's one-time check.",
         options=tuple(f"Improvement {i + 1:02d}" for i in range(30)),
-        rule=Rule("multi", min=1, max=3),
+        rule=MultiChoice(min=1, max=3),
         eligibility=Eligibility.of_registrars((voter_public_hex(registrar),)),
-        opens_at=now - 1,
-        closes_at=now + 3600,
+        schedule=Schedule(now - 1, now + 3600),
         shards=8,
     )
     bike = QuestionSpec(
@@ -211,13 +212,12 @@ def run(
         title="Approve the riverside bike lane beside complex 12?",
         description="Residents vote at the meeting hall with the code shown there.",
         options=("yes", "no"),
-        rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 4000)),
+        rule=YesNo(threshold_bp=5000, min_turnout=TurnoutShare(4000)),
         eligibility=Eligibility.of_roster(
             "mapo-apt-12",
             OnsiteCode(salt.hex(), onsite_code_hash(salt, "riverside-bike-lane", site_code).hex()),
         ),
-        opens_at=now - 1,
-        closes_at=now + 3600,
+        schedule=Schedule(now - 1, now + 3600),
         shards=2,
     )
     plan = [(trip, operators.education), (parks, operators.cityhall), (bike, operators.district)]

@@ -10,7 +10,7 @@ from typing import Any
 import nacl.signing
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client._gateway import Gateway
 from mvote.client._identity import Signer, load_signer
 from mvote.node.material import NetworkMaterial, init_network
@@ -62,10 +62,9 @@ def question_spec(qid: str, now: float) -> bytes:
         title=f"Question {qid}",
         description="A test question.",
         options=("yes", "no"),
-        rule=Rule("single"),
+        rule=SingleChoice(),
         eligibility=Eligibility.of_registrars((_REGISTRAR,)),
-        opens_at=int(now) - 1,
-        closes_at=int(now) + 3600,
+        schedule=Schedule(int(now) - 1, int(now) + 3600),
         shards=1,
     )
     return encoding.encode(spec.to_json())

@@ -61,8 +61,6 @@ from ._records import (
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
-    ROSTER_BATCH_SHAPE,
-    ROSTER_SPEC_SHAPE,
     SECRET_AGGREGATE_SHAPE,
     SECRET_BALLOT_TYPE,
     TALLY_SHAPE,
@@ -71,15 +69,20 @@ from ._records import (
     BallotRecord,
     BoundSecretBallot,
     CastRequest,
+    Decryption,
     OpenEligibility,
     Participation,
     Question,
     QuestionSpec,
     QuestionState,
     Roster,
+    RosterBatch,
     RosterEligibility,
+    RosterEntry,
+    RosterSpec,
     SecretAggregate,
     SecretBallot,
+    SecretMode,
     SpoiledBallot,
     SpoilRequest,
     TallyRecord,
@@ -248,17 +251,6 @@ class Call:
         return ceremony
 
 
-@functools.lru_cache(maxsize=256)
-def _election_of(spec: QuestionSpec) -> str:
-    """The ceremony id of a secret-mode question (check_spec refused a secret one without)."""
-    if spec.election is None:
-        raise InvalidField(
-            "election: a secret question names its completed key ceremony, an open one none",
-            field="election",
-        )
-    return spec.election
-
-
 def _open_choices(record: BallotRecord) -> tuple[int, ...]:
     """The choices of an open ballot; a stored secret ballot in an open question is refused."""
     match record.ballot:
@@ -270,6 +262,7 @@ def _open_choices(record: BallotRecord) -> tuple[int, ...]:
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
@@ -288,10 +281,13 @@ def _parse_ceremony(raw: bytes) -> secret.Ceremony:
 
 def create_question(call: Call) -> Any:
     creator = call.admin()
+    # The parse checks the spec whole: its shape, then the rule, the mode and the schedule.
     spec = QuestionSpec.from_json(call.json(0, MAX_SPEC_BYTES))
-    rules.check_spec(spec)
-    if spec.election is not None:  # secret mode (check_spec: exactly then)
-        call.complete_ceremony(spec.election, "election")
+    match spec.secret:
+        case SecretMode(election):
+            call.complete_ceremony(election, "election")
+        case None:
+            pass
     match spec.eligibility.voters:
         case OpenEligibility(registrars):
             for i, registrar in enumerate(registrars):
@@ -348,9 +344,9 @@ def open_question(call: Call) -> Any:
     question = call.question(call.text(0))
     require_owner(creator, question.owner, FunctionName.OPEN_QUESTION)
     _require_state(question, FunctionName.OPEN_QUESTION, "DRAFT")
-    if call.now >= question.spec.closes_at:
+    if call.now >= question.spec.schedule.closes_at:
         raise InvalidTransition(
-            f"OpenQuestion: schedule.closes_at ({question.spec.closes_at}) has passed "
+            f"OpenQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) has passed "
             f"(transaction time {call.now})",
             field="schedule.closes_at",
         )
@@ -372,9 +368,9 @@ def close_question(call: Call) -> Any:
     reason = call.text(1, REASON) if call.has(1) else ""
     require_owner(creator, question.owner, FunctionName.CLOSE_QUESTION)
     _require_state(question, FunctionName.CLOSE_QUESTION, "OPEN")
-    if call.now < question.spec.closes_at and not reason:
+    if call.now < question.spec.schedule.closes_at and not reason:
         raise InvalidTransition(
-            f"CloseQuestion: schedule.closes_at ({question.spec.closes_at}) not reached "
+            f"CloseQuestion: schedule.closes_at ({question.spec.schedule.closes_at}) not reached "
             f"(transaction time {call.now}); give a reason to close early",
             field="reason",
         )
@@ -408,11 +404,11 @@ def list_questions(call: Call) -> Any:
 
 def create_roster(call: Call) -> Any:
     creator = call.admin()
-    spec = ROSTER_SPEC_SHAPE.check(call.json(0, MAX_SMALL_ARG_BYTES), "$")
-    key = keys.roster_key(spec["rid"])
+    spec = RosterSpec.from_json(call.json(0, MAX_SMALL_ARG_BYTES))
+    key = keys.roster_key(spec.rid)
     if call.stub.get_state(key):
-        raise AlreadyExists(f"rid: roster {spec['rid']!r} already exists", field="rid")
-    roster = Roster(spec["rid"], spec["title"], creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
+        raise AlreadyExists(f"rid: roster {spec.rid!r} already exists", field="rid")
+    roster = Roster(spec.rid, spec.title, creator.msp_id, 0, EMPTY_ROSTER_DIGEST, False)
     call.write(key, roster.to_json())
     call.event("RosterChanged", {"rid": roster.rid, "count": 0, "sealed": False})
     return roster.to_json()
@@ -428,9 +424,9 @@ def _owned_open_roster(call: Call, rid: str, action: str) -> Roster:
 
 
 def add_roster_entries(call: Call) -> Any:
-    batch = ROSTER_BATCH_SHAPE.check(call.json(0, MAX_ROSTER_BATCH_BYTES), "$")
-    roster = _owned_open_roster(call, batch["rid"], FunctionName.ADD_ROSTER_ENTRIES)
-    entries: list[str] = batch["entries"]
+    batch = RosterBatch.from_json(call.json(0, MAX_ROSTER_BATCH_BYTES))
+    roster = _owned_open_roster(call, batch.rid, FunctionName.ADD_ROSTER_ENTRIES)
+    entries = batch.entries
     for i, entry in enumerate(entries):
         if call.stub.get_state(keys.roster_entry_key(roster.rid, entry)):
             raise AlreadyExists(
@@ -438,7 +434,7 @@ def add_roster_entries(call: Call) -> Any:
                 field=f"entries[{i}]",
             )
     for entry in entries:
-        call.write(keys.roster_entry_key(roster.rid, entry), {"tx": call.tx_id})
+        call.write(keys.roster_entry_key(roster.rid, entry), RosterEntry(call.tx_id).to_json())
     updated = dataclasses.replace(
         roster,
         count=roster.count + len(entries),
@@ -507,14 +503,17 @@ def _parse_cast_request(raw: bytes) -> CastRequest:
 
 
 def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
-    secret_ballot = isinstance(ballot, SecretBallot)
-    if secret_ballot != (question.spec.mode == "secret"):
-        expected = SECRET_BALLOT_TYPE if question.spec.mode == "secret" else BALLOT_TYPE
-        raise InvalidField(
-            f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; expected "
-            f"a ballot of type {expected!r}",
-            field="ballot.type",
-        )
+    """An open ballot in an open question, a secret ballot in a secret one."""
+    match question.spec.secret, ballot:
+        case (None, Ballot()) | (SecretMode(), SecretBallot()):
+            return
+        case _:
+            expected = SECRET_BALLOT_TYPE if question.spec.secret else BALLOT_TYPE
+            raise InvalidField(
+                f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; "
+                f"expected a ballot of type {expected!r}",
+                field="ballot.type",
+            )
 
 
 @functools.lru_cache(maxsize=256)
@@ -535,17 +534,15 @@ def _check_binding(call: Call, question: Question, ballot: Ballot | SecretBallot
                 field="ballot.type",
             )
         return
-    secret_mode = question.spec.mode == "secret"
+    election = question.spec.election
     if bound is None:
-        expected = BOUND_SECRET_BALLOT_TYPE if secret_mode else BOUND_BALLOT_TYPE
+        expected = BOUND_BALLOT_TYPE if election is None else BOUND_SECRET_BALLOT_TYPE
         raise InvalidField(
             f"ballot.type: contract {call.version} takes {expected!r} ballots (they bind the "
             f"question record), got {ballot.to_json()['type']!r}",
             field="ballot.type",
         )
-    election_key = (
-        call.election_key(_election_of(question.spec), "election") if secret_mode else None
-    )
+    election_key = None if election is None else call.election_key(election, "election")
     expected_hash = _question_hash(question.spec, election_key)
     if bound != expected_hash:
         raise QuestionMismatch(
@@ -562,7 +559,13 @@ def _ballot_context(
     """The statement a secret ballot is made for: the question's election key, channel, id,
     rule and the voter's key (strong Fiat-Shamir), and for mvote-2 the bound question hash."""
     spec = question.spec
-    election_key = call.election_key(_election_of(spec), "election")
+    match spec.secret:
+        case SecretMode(election):
+            election_key = call.election_key(election, "election")
+        case None:
+            raise InvalidField(
+                f"ballot.type: question {spec.qid!r} is in open mode", field="ballot.type"
+            )
     low, high = rules.selection_bounds(spec.rule)
     bound = bound_question(ballot)
     return BallotContext(
@@ -585,10 +588,11 @@ def _open_question(call: Call, qid: str) -> Question:
         raise QuestionNotOpen(
             f"ballot.qid: question {spec.qid!r} is {question.state}, not OPEN", field="ballot.qid"
         )
-    if not spec.opens_at <= call.now < spec.closes_at:
+    schedule = spec.schedule
+    if not schedule.opens_at <= call.now < schedule.closes_at:
         raise QuestionNotOpen(
             f"ballot.qid: transaction time {call.now} is outside the schedule "
-            f"[{spec.opens_at}, {spec.closes_at})",
+            f"[{schedule.opens_at}, {schedule.closes_at})",
             field="ballot.qid",
         )
     return question
@@ -778,7 +782,7 @@ def aggregate(call: Call) -> Any:
         raise InvalidField(f"limit: expected 1..{MAX_AGGREGATE_BATCH}, got {limit}", field="limit")
     key = keys.aggregate_key(question.qid, shard)
     stored = call.read(key)
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _aggregate_secret(call, question, shard, limit, stored)
     current = (
         Aggregate.from_json(stored)
@@ -882,7 +886,7 @@ def tally(call: Call) -> Any:
     call.admin()
     question = call.question(call.text(0))
     _require_state(question, FunctionName.TALLY, "CLOSED")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return _tally_secret(call, question)
     ballots, counts = _sum_shards(call, question)
     return _record_tally(call, question, ballots, counts, None)
@@ -893,7 +897,7 @@ def _record_tally(
     question: Question,
     ballots: int,
     counts: list[int],
-    decryption: dict[str, Any] | None,
+    decryption: Decryption | None,
 ) -> Any:
     """Write the question's Tally (its bounds checked first) and mark the question TALLIED."""
     result = TallyRecord(
@@ -914,9 +918,11 @@ def _record_tally(
 
 def _secret_question(call: Call, qid: str, field: str) -> tuple[Question, secret.Ceremony]:
     question = call.question(qid)
-    if question.spec.mode != "secret" or question.spec.election is None:
-        raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
-    return question, call.complete_ceremony(question.spec.election, "election")
+    match question.spec.secret:
+        case SecretMode(election):
+            return question, call.complete_ceremony(election, "election")
+        case None:
+            raise InvalidField(f"{field}: question {qid!r} is not in secret mode", field=field)
 
 
 def _tally_secret(call: Call, question: Question) -> Any:
@@ -1058,7 +1064,7 @@ def post_check(call: Call) -> Any:
             ceremony,
             state="FAILED",
             faulty=tuple(sorted(set(ceremony.faulty) | set(faulty))),
-            closed=(call.tx_id, call.now),
+            closed=secret.Stamp(call.tx_id, call.now),
         )
         call.write(keys.ceremony_key(ceremony.cid), failed.to_json())
         call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "FAILED"})
@@ -1088,7 +1094,7 @@ def complete_ceremony(call: Call) -> Any:
         state="COMPLETE",
         election_key=election_key,
         public_shares=public_shares,
-        closed=(call.tx_id, call.now),
+        closed=secret.Stamp(call.tx_id, call.now),
     )
     call.write(keys.ceremony_key(ceremony.cid), updated.to_json())
     call.event("CeremonyChanged", {"cid": ceremony.cid, "state": "COMPLETE"})
@@ -1157,7 +1163,7 @@ def get_aggregate(call: Call) -> Any:
     value = call.read(keys.aggregate_key(question.qid, shard))
     if value is None:
         raise NotFound(f"shard: shard {shard} of {question.qid!r} has no aggregate", field="shard")
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         return SECRET_AGGREGATE_SHAPE.check(value, "aggregate")
     return AGGREGATE_SHAPE.check(value, "aggregate")
 
@@ -1173,7 +1179,7 @@ def get_results(call: Call) -> Any:
             "tally": get_tally(call),
         }
     start, end = partial_key_range(keys.BALLOT, [question.qid])
-    if question.spec.mode == "secret":
+    if question.spec.secret is not None:
         # No live counts in secret mode: only the decrypted totals are ever known.
         cast = sum(1 for _ in call.stub.get_state_by_range(start, end))
         return {

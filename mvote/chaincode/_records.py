@@ -8,12 +8,13 @@ record with an example; tests/vectors/ holds their canonical bytes and hashes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import encoding
 from ._crypto.ballot import EncryptedBallot
+from ._crypto.ceremony import PartialDecryption
 from ._crypto.elgamal import Ciphertext
 from ._crypto.group import Point
 from ._errors import InvalidField
@@ -21,7 +22,7 @@ from ._schema import (
     TUPLE,
     Array,
     Bool,
-    Const,
+    Codec,
     Hex,
     Int,
     Nullable,
@@ -29,12 +30,19 @@ from ._schema import (
     OneOf,
     Record,
     Shape,
-    Tagged,
+    TaggedUnion,
     Text,
     declared,
+    decode_field,
+    decode_fields,
+    join_path,
     nested,
+    of_record,
     optional,
     record,
+    spread,
+    spread_record,
+    tuple_of,
 )
 
 BALLOT_TYPE = "mvote.ballot.v1"
@@ -74,126 +82,95 @@ class Opaque(Shape):
 
 # --- ballot rules ---
 
-TURNOUT_SHAPE = Tagged(
-    {
-        "none": Object({"kind": Const("none")}),
-        "count": Object({"kind": Const("count"), "count": Int(1, encoding.MAX_SAFE_INTEGER)}),
-        "share": Object({"kind": Const("share"), "bp": Int(1, 10_000)}),
-    }
+
+class _Variant(Record):
+    """A variant of a tagged union: its ``kind`` is its tag."""
+
+    @property
+    def kind(self) -> str:
+        return self.TAGS["kind"]
+
+
+@record("rule.min_turnout", tags={"kind": "none"})
+@dataclass(frozen=True)
+class NoTurnout(_Variant):
+    """No minimum turnout."""
+
+
+@record("rule.min_turnout", tags={"kind": "count"})
+@dataclass(frozen=True)
+class TurnoutCount(_Variant):
+    """At least ``count`` ballots."""
+
+    count: int = declared(Int(1, encoding.MAX_SAFE_INTEGER))
+
+
+@record("rule.min_turnout", tags={"kind": "share"})
+@dataclass(frozen=True)
+class TurnoutShare(_Variant):
+    """Ballots from at least ``bp`` basis points of the roster frozen at open."""
+
+    bp: int = declared(Int(1, 10_000))
+
+
+Turnout = NoTurnout | TurnoutCount | TurnoutShare
+TURNOUT: TaggedUnion[Turnout] = TaggedUnion(
+    "rule.min_turnout", NoTurnout, TurnoutCount, TurnoutShare
 )
 
-RULE_SHAPE = Tagged(
-    {
-        "single": Object({"kind": Const("single")}),
-        "multi": Object(
-            {"kind": Const("multi"), "min": Int(0, MAX_OPTIONS), "max": Int(1, MAX_OPTIONS)}
-        ),
-        "yesno": Object(
-            {
-                "kind": Const("yesno"),
-                # Passes when approvals * 10000 > threshold_bp * ballots: 5000 is "more than half".
-                "threshold_bp": Int(0, 9_999),
-                "min_turnout": TURNOUT_SHAPE,
-            }
-        ),
-    }
-)
 
-
+@record("rule", tags={"kind": "single"})
 @dataclass(frozen=True)
-class Turnout:
-    kind: Literal["none", "count", "share"]
-    value: int = 0  # the count, or the share in basis points
-
-    def to_json(self) -> dict[str, Any]:
-        if self.kind == "none":
-            return {"kind": "none"}
-        if self.kind == "count":
-            return {"kind": "count", "count": self.value}
-        return {"kind": "share", "bp": self.value}
-
-    @staticmethod
-    def from_json(value: dict[str, Any]) -> Turnout:
-        kind = value["kind"]
-        if kind == "count":
-            return Turnout("count", value["count"])
-        if kind == "share":
-            return Turnout("share", value["bp"])
-        return Turnout("none")
+class SingleChoice(_Variant):
+    """Exactly one option."""
 
 
+@record("rule", tags={"kind": "multi"})
 @dataclass(frozen=True)
-class Rule:
-    """How many options a ballot selects, and (yes/no) how the question passes."""
+class MultiChoice(_Variant):
+    """``min`` to ``max`` options (the spec checks ``min <= max <=`` the number of options)."""
 
-    kind: Literal["single", "multi", "yesno"]
-    min: int = 1
-    max: int = 1
-    threshold_bp: int = 0
-    min_turnout: Turnout = Turnout("none")
+    min: int = declared(Int(0, MAX_OPTIONS))
+    max: int = declared(Int(1, MAX_OPTIONS))
 
-    def to_json(self) -> dict[str, Any]:
-        if self.kind == "multi":
-            return {"kind": "multi", "min": self.min, "max": self.max}
-        if self.kind == "yesno":
-            return {
-                "kind": "yesno",
-                "threshold_bp": self.threshold_bp,
-                "min_turnout": self.min_turnout.to_json(),
-            }
-        return {"kind": "single"}
 
-    @staticmethod
-    def from_json(value: Any, path: str = "rule") -> Rule:
-        v = RULE_SHAPE.check(value, path)
-        if v["kind"] == "multi":
-            return Rule("multi", min=v["min"], max=v["max"])
-        if v["kind"] == "yesno":
-            return Rule(
-                "yesno",
-                threshold_bp=v["threshold_bp"],
-                min_turnout=Turnout.from_json(v["min_turnout"]),
-            )
-        return Rule("single")
+@record("rule", tags={"kind": "yesno"})
+@dataclass(frozen=True)
+class YesNo(_Variant):
+    """Two options (yes, no); passes when approvals * 10000 > threshold_bp * ballots (5000 is
+    "more than half") and the turnout is met."""
+
+    threshold_bp: int = declared(Int(0, 9_999))
+    min_turnout: Turnout = declared(TURNOUT.shape, TURNOUT.codec, default=NoTurnout())  # noqa: RUF009
+
+
+Rule = SingleChoice | MultiChoice | YesNo
+RULE: TaggedUnion[Rule] = TaggedUnion("rule", SingleChoice, MultiChoice, YesNo)
 
 
 # --- eligibility ---
 
-_ROSTER_ELIGIBILITY = Object({"kind": Const("roster"), "roster": IDENTIFIER})
-_OPEN_ELIGIBILITY = Object(
-    {
-        "kind": Const("open"),
-        "registrars": Array(KEY_HEX, min_len=1, max_len=MAX_REGISTRARS, ascending=True),
-    }
-)
-ELIGIBILITY_SHAPE = Tagged(
-    {
-        "roster": _ROSTER_ELIGIBILITY,
-        "open": _OPEN_ELIGIBILITY,
-        "onsite": Object(
-            {
-                "kind": Const("onsite"),
-                "base": Tagged({"roster": _ROSTER_ELIGIBILITY, "open": _OPEN_ELIGIBILITY}),
-                "code_salt": Hex(16),
-                "code_hash": HASH_HEX,
-            }
-        ),
-    }
-)
 
-
+@record("eligibility", tags={"kind": "roster"})
 @dataclass(frozen=True)
-class RosterEligibility:
+class RosterEligibility(_Variant):
     """The voters on a sealed roster."""
 
-    roster: str
+    roster: str = declared(IDENTIFIER)
 
 
+@record("eligibility", tags={"kind": "open"})
 @dataclass(frozen=True)
-class OpenEligibility:
+class OpenEligibility(_Variant):
     """Any voter holding a credential signed by one of these registrars (ascending hex keys)."""
 
-    registrars: tuple[str, ...]
+    registrars: tuple[str, ...] = declared(
+        Array(KEY_HEX, min_len=1, max_len=MAX_REGISTRARS, ascending=True), TUPLE
+    )
+
+
+Voters = RosterEligibility | OpenEligibility
+VOTERS: TaggedUnion[Voters] = TaggedUnion("eligibility", RosterEligibility, OpenEligibility)
 
 
 @dataclass(frozen=True)
@@ -204,15 +181,31 @@ class OnsiteCode:
     code_hash: str
 
 
+@record("eligibility", tags={"kind": "onsite"})
+@dataclass(frozen=True)
+class _OnsiteJSON(_Variant):
+    """The stored form of on-site eligibility: the voters' kind wrapped with the code's hash."""
+
+    base: Voters = declared(VOTERS.shape, VOTERS.codec)  # noqa: RUF009
+    code_salt: str = declared(Hex(16))
+    code_hash: str = declared(HASH_HEX)
+
+
+_ELIGIBILITY_JSON: TaggedUnion[Voters | _OnsiteJSON] = TaggedUnion(
+    "eligibility", RosterEligibility, OpenEligibility, _OnsiteJSON
+)
+
+
 @dataclass(frozen=True)
 class Eligibility:
     """Who may vote: a sealed roster or holders of a registrar credential, and, on site, a code.
 
     One of the two kinds, with an optional on-site part: no combination outside the JSON shape
-    (``ELIGIBILITY_SHAPE``) can be built.
+    (``ELIGIBILITY_SHAPE``, the stored union roster | open | onsite wrapping one of them) can be
+    built.
     """
 
-    voters: RosterEligibility | OpenEligibility
+    voters: Voters
     onsite_code: OnsiteCode | None = None
 
     @staticmethod
@@ -246,57 +239,79 @@ class Eligibility:
             case RosterEligibility():
                 return ()
 
-    def _voters_json(self) -> dict[str, Any]:
-        match self.voters:
-            case RosterEligibility(rid):
-                return {"kind": "roster", "roster": rid}
-            case OpenEligibility(registrars):
-                return {"kind": "open", "registrars": list(registrars)}
-
     def to_json(self) -> dict[str, Any]:
         match self.onsite_code:
             case None:
-                return self._voters_json()
+                return self.voters.to_json()
             case OnsiteCode(salt, code_hash):
-                return {
-                    "kind": "onsite",
-                    "base": self._voters_json(),
-                    "code_salt": salt,
-                    "code_hash": code_hash,
-                }
+                return _OnsiteJSON(self.voters, salt, code_hash).to_json()
+
+    @staticmethod
+    def decode_checked(checked: Any, where: str) -> Eligibility:
+        match _ELIGIBILITY_JSON.decode_checked(checked, where):
+            case _OnsiteJSON(voters, salt, code_hash):
+                return Eligibility(voters, OnsiteCode(salt, code_hash))
+            case RosterEligibility() | OpenEligibility() as voters:
+                return Eligibility(voters)
 
     @staticmethod
     def from_json(value: Any, path: str = "eligibility") -> Eligibility:
-        v = ELIGIBILITY_SHAPE.check(value, path)
-        onsite_code = None
-        if v["kind"] == "onsite":
-            onsite_code, v = OnsiteCode(v["code_salt"], v["code_hash"]), v["base"]
-        if v["kind"] == "roster":
-            return Eligibility(RosterEligibility(v["roster"]), onsite_code)
-        return Eligibility(OpenEligibility(tuple(v["registrars"])), onsite_code)
+        return Eligibility.decode_checked(ELIGIBILITY_SHAPE.check(value, path), path)
+
+
+ELIGIBILITY_SHAPE = _ELIGIBILITY_JSON.shape
+_ELIGIBILITY_CODEC = nested(_ELIGIBILITY_JSON.codec.encode, Eligibility.decode_checked)
 
 
 # --- questions ---
 
-SCHEDULE_SHAPE = Object({"opens_at": TIME, "closes_at": TIME})
 
-QUESTION_SPEC_SHAPE = Object(
-    {
-        "qid": IDENTIFIER,
-        "title": Text(1, 200),
-        "description": Text(0, 4000, multiline=True),
-        "options": Array(Text(1, 200), min_len=2, max_len=MAX_OPTIONS, unique=True),
-        "rule": RULE_SHAPE,
-        "eligibility": ELIGIBILITY_SHAPE,
-        "schedule": SCHEDULE_SHAPE,
-        "mode": OneOf(("open", "secret")),
-        "shards": Int(1, 1024),
-        # Secret mode only: the id of the completed key ceremony whose election key encrypts the
-        # ballots. Absent in open mode, so open-mode specs and records keep their exact bytes.
-        "election": IDENTIFIER,
-    },
+@record("schedule")
+@dataclass(frozen=True)
+class Schedule(Record):
+    """When ballots are accepted: transaction time in [opens_at, closes_at)."""
+
+    opens_at: int = declared(TIME)
+    closes_at: int = declared(TIME)
+
+
+@dataclass(frozen=True)
+class SecretMode:
+    """A secret-mode question's part: the completed key ceremony whose election key encrypts
+    the ballots. Stored as ``"mode": "secret", "election": cid``; an open question (no
+    SecretMode) stores ``"mode": "open"`` and no ``election`` key, so its bytes stay as they
+    were."""
+
+    election: str
+
+
+def _mode_to_json(secret: SecretMode | None) -> dict[str, Any]:
+    match secret:
+        case None:
+            return {"mode": "open"}
+        case SecretMode(election):
+            return {"mode": "secret", "election": election}
+
+
+def _mode_from_json(checked: Any, where: str) -> SecretMode | None:
+    match checked.get("mode"), checked.get("election"):
+        case "open", None:
+            return None
+        case "secret", str(election):
+            return SecretMode(election)
+        case _:
+            field = join_path(where, "election")
+            raise InvalidField(
+                f"{field}: a secret question names its completed key ceremony, an open one none",
+                field=field,
+            )
+
+
+_MODE_SHAPE = Object(
+    {"mode": OneOf(("open", "secret")), "election": IDENTIFIER},
     optional=frozenset({"election"}),
 )
+_MODE_CODEC = Codec(_mode_to_json, _mode_from_json)
 
 
 @record("transition")
@@ -312,110 +327,124 @@ class Transition(Record):
 
 TRANSITION_SHAPE = Transition.SHAPE
 
-QUESTION_SHAPE = Object(
-    {
-        **QUESTION_SPEC_SHAPE.fields,
-        "owner": MSP_ID,
-        "state": OneOf(QUESTION_STATES),
-        "eligible": Nullable(COUNT),
-        "transitions": Array(TRANSITION_SHAPE, min_len=1, max_len=8),
-    },
-    optional=QUESTION_SPEC_SHAPE.optional,
+
+@record(
+    "$",
+    order=(
+        "qid",
+        "title",
+        "description",
+        "options",
+        "rule",
+        "eligibility",
+        "schedule",
+        "mode",
+        "shards",
+        "election",
+    ),
 )
-
-
 @dataclass(frozen=True)
-class QuestionSpec:
-    """What an operator submits to create a question."""
+class QuestionSpec(Record):
+    """What an operator submits to create a question. Parsing it checks, after the shape, what
+    a shape cannot express (``decode_checked``)."""
 
-    qid: str
-    title: str
-    description: str
-    options: tuple[str, ...]
-    rule: Rule
-    eligibility: Eligibility
-    opens_at: int
-    closes_at: int
-    mode: Literal["open", "secret"] = "open"
-    shards: int = 1
-    #: The ceremony id of a secret-mode question (None in open mode).
-    election: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "qid": self.qid,
-            "title": self.title,
-            "description": self.description,
-            "options": list(self.options),
-            "rule": self.rule.to_json(),
-            "eligibility": self.eligibility.to_json(),
-            "schedule": {"opens_at": self.opens_at, "closes_at": self.closes_at},
-            "mode": self.mode,
-            "shards": self.shards,
-        }
-        if self.election is not None:
-            out["election"] = self.election
-        return out
-
-    @staticmethod
-    def from_json(value: Any) -> QuestionSpec:
-        v = QUESTION_SPEC_SHAPE.check(value, "$")
-        return _spec_from_checked(v)
-
-
-def _spec_from_checked(v: dict[str, Any]) -> QuestionSpec:
-    return QuestionSpec(
-        qid=v["qid"],
-        title=v["title"],
-        description=v["description"],
-        options=tuple(v["options"]),
-        rule=Rule.from_json(v["rule"]),
-        eligibility=Eligibility.from_json(v["eligibility"]),
-        opens_at=v["schedule"]["opens_at"],
-        closes_at=v["schedule"]["closes_at"],
-        mode=v["mode"],
-        shards=v["shards"],
-        election=v.get("election"),
+    qid: str = declared(IDENTIFIER)
+    title: str = declared(Text(1, 200))
+    description: str = declared(Text(0, 4000, multiline=True))
+    options: tuple[str, ...] = declared(
+        Array(Text(1, 200), min_len=2, max_len=MAX_OPTIONS, unique=True), TUPLE
     )
+    rule: Rule = declared(RULE.shape, RULE.codec)  # noqa: RUF009
+    eligibility: Eligibility = declared(ELIGIBILITY_SHAPE, _ELIGIBILITY_CODEC)  # noqa: RUF009
+    schedule: Schedule = declared(Schedule.SHAPE, of_record(Schedule))  # noqa: RUF009
+    #: Secret mode (None: open mode). Keys ``mode`` and ``election``.
+    secret: SecretMode | None = spread(_MODE_SHAPE, _MODE_CODEC, default=None)  # noqa: RUF009
+    shards: int = declared(Int(1, 1024), default=1)
+
+    @property
+    def mode(self) -> Literal["open", "secret"]:
+        return "open" if self.secret is None else "secret"
+
+    @property
+    def election(self) -> str | None:
+        """The ceremony id of a secret-mode question, None in open mode."""
+        return None if self.secret is None else self.secret.election
+
+    @classmethod
+    def decode_checked(cls, checked: Mapping[str, Any], where: str) -> QuestionSpec:
+        """The checks a shape cannot express, in their refusal order (pinned by
+        test_create_question_names_the_first_of_two_errors): the rule against the options and
+        the eligibility, then the mode against the election, then the schedule's order."""
+        fields = decode_fields(cls, checked, where, but=frozenset({"secret"}))
+        _check_rule(fields["rule"], len(fields["options"]), fields["eligibility"], where)
+        secret = decode_field(cls, "secret", checked, where)
+        _check_schedule(fields["schedule"], where)
+        return cls(**fields, secret=secret)
 
 
+def _refuse(where: str, field: str, message: str) -> InvalidField:
+    path = join_path(where, field)
+    return InvalidField(f"{path}: {message}", field=path)
+
+
+def _check_rule(rule: Rule, options: int, eligibility: Eligibility, where: str) -> None:
+    """The rule fits the options (multi: min <= max <= options; yes/no: two options) and a
+    turnout share has a roster to be a share of."""
+    match rule:
+        case MultiChoice(low, high):
+            if high > options:
+                raise _refuse(
+                    where, "rule.max", f"expected at most the {options} options, got {high}"
+                )
+            if low > high:
+                raise _refuse(where, "rule.min", f"expected at most rule.max ({high}), got {low}")
+        case YesNo(min_turnout=turnout):
+            if options != 2:
+                raise _refuse(
+                    where,
+                    "options",
+                    f"a yes/no question has exactly 2 options (yes, no), got {options}",
+                )
+            if isinstance(turnout, TurnoutShare) and eligibility.kind != "roster":
+                raise _refuse(
+                    where, "rule.min_turnout", "a turnout share needs a roster to be a share of"
+                )
+        case SingleChoice():
+            return
+
+
+def _check_schedule(schedule: Schedule, where: str) -> None:
+    if schedule.closes_at <= schedule.opens_at:
+        raise _refuse(
+            where,
+            "schedule.closes_at",
+            f"expected later than opens_at ({schedule.opens_at}), got {schedule.closes_at}",
+        )
+
+
+QUESTION_SPEC_SHAPE = QuestionSpec.SHAPE
+
+
+@record("question")
 @dataclass(frozen=True)
-class Question:
+class Question(Record):
     """question~{qid}: the spec plus who owns it, where it is in its lifecycle, and how it got there."""
 
-    spec: QuestionSpec
-    owner: str
-    state: QuestionState
+    spec: QuestionSpec = spread_record(QuestionSpec)  # noqa: RUF009
+    owner: str = declared(MSP_ID)
+    state: QuestionState = declared(OneOf(QUESTION_STATES))  # noqa: RUF009
     #: Roster size frozen when the question opens (the base of a turnout share), else None.
-    eligible: int | None
-    transitions: tuple[Transition, ...]
+    eligible: int | None = declared(Nullable(COUNT))
+    transitions: tuple[Transition, ...] = declared(
+        Array(TRANSITION_SHAPE, min_len=1, max_len=8), tuple_of(of_record(Transition))
+    )
 
     @property
     def qid(self) -> str:
         return self.spec.qid
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.spec.to_json(),
-            "owner": self.owner,
-            "state": self.state,
-            "eligible": self.eligible,
-            "transitions": [t.to_json() for t in self.transitions],
-        }
 
-    @staticmethod
-    def from_json(value: Any) -> Question:
-        v = QUESTION_SHAPE.check(value, "question")
-        spec = _spec_from_checked({k: v[k] for k in QUESTION_SPEC_SHAPE.fields if k in v})
-        return Question(
-            spec=spec,
-            owner=v["owner"],
-            state=v["state"],
-            eligible=v["eligible"],
-            transitions=tuple(
-                Transition(t["state"], t["tx"], t["at"], t["reason"]) for t in v["transitions"]
-            ),
-        )
+QUESTION_SHAPE = Question.SHAPE
 
 
 def question_binding(spec: QuestionSpec, election_key: Point | None) -> dict[str, Any]:
@@ -423,13 +452,14 @@ def question_binding(spec: QuestionSpec, election_key: Point | None) -> dict[str
     rule, eligibility, mode and (secret mode) the election key of the question's ceremony.
     Precondition: ``election_key`` is the key of ``spec.election``'s ceremony (None in open
     mode)."""
+    declared_json = spec.to_json()
     return {
         "type": QUESTION_BINDING_TYPE,
         "qid": spec.qid,
         "title": spec.title,
         "options": list(spec.options),
-        "rule": spec.rule.to_json(),
-        "eligibility": spec.eligibility.to_json(),
+        "rule": declared_json["rule"],
+        "eligibility": declared_json["eligibility"],
         "mode": spec.mode,
         "election_key": None if election_key is None else election_key.hex(),
     }
@@ -442,16 +472,45 @@ def question_hash(spec: QuestionSpec, election_key: Point | None) -> str:
 
 # --- rosters ---
 
-ROSTER_SPEC_SHAPE = Object({"rid": IDENTIFIER, "title": Text(1, 200)})
+
+@record("$")
+@dataclass(frozen=True)
+class RosterSpec(Record):
+    """The argument of ``CreateRoster``."""
+
+    rid: str = declared(IDENTIFIER)
+    title: str = declared(Text(1, 200))
+
+
+ROSTER_SPEC_SHAPE = RosterSpec.SHAPE
+
 # A full batch (arguments plus one write per entry, ~240 bytes each) must fit the node's 1 MiB
 # transaction limit with room for the endorsements.
 MAX_ROSTER_BATCH = 2000
-ROSTER_BATCH_SHAPE = Object(
-    {
-        "rid": IDENTIFIER,
-        "entries": Array(HASH_HEX, min_len=1, max_len=MAX_ROSTER_BATCH, ascending=True),
-    }
-)
+
+
+@record("$")
+@dataclass(frozen=True)
+class RosterBatch(Record):
+    """The argument of ``AddRosterEntries``: voter hashes, distinct and ascending."""
+
+    rid: str = declared(IDENTIFIER)
+    entries: tuple[str, ...] = declared(
+        Array(HASH_HEX, min_len=1, max_len=MAX_ROSTER_BATCH, ascending=True), TUPLE
+    )
+
+
+ROSTER_BATCH_SHAPE = RosterBatch.SHAPE
+
+
+@record("roster entry")
+@dataclass(frozen=True)
+class RosterEntry(Record):
+    """rosterentry~{rid}~{voter hash}: the transaction that added the entry."""
+
+    tx: str = declared(TX_ID)
+
+
 EMPTY_ROSTER_DIGEST = bytes(32).hex()
 
 
@@ -479,9 +538,9 @@ class Roster(Record):
 ROSTER_SHAPE = Roster.SHAPE
 
 
-def roster_digest_after(digest_hex: str, entries: list[str]) -> str:
+def roster_digest_after(digest_hex: str, entries: Sequence[str]) -> str:
     """digest' = SHA-256(digest || SHA-256(canonical JSON of the batch's entries))."""
-    batch_hash = encoding.digest(entries)
+    batch_hash = encoding.digest(list(entries))
     return hashlib.sha256(bytes.fromhex(digest_hex) + batch_hash).hexdigest()
 
 
@@ -787,38 +846,74 @@ class SecretAggregate(Record):
 SECRET_AGGREGATE_SHAPE = SecretAggregate.SHAPE
 
 
-OUTCOME_SHAPE = Tagged(
-    {
-        "plurality": Object(
-            {"kind": Const("plurality"), "winners": Array(Int(0, MAX_OPTIONS - 1))}
-        ),
-        "yesno": Object(
-            {
-                "kind": Const("yesno"),
-                "approvals": COUNT,
-                "rejections": COUNT,
-                "threshold_bp": BASIS_POINTS,
-                "approval_met": Bool(),
-                "turnout_met": Bool(),
-                "passed": Bool(),
-            }
-        ),
-    }
-)
+@record("tally.outcome", tags={"kind": "plurality"})
+@dataclass(frozen=True)
+class Plurality(_Variant):
+    """The options with the most votes (none when no option got a vote)."""
 
-#: How a secret tally was decrypted (docs/records.md, "Tally of a secret question").
-DECRYPTION_SHAPE = Object(
-    {
-        "ceremony": IDENTIFIER,
-        # The present trustees (ascending) and their Lagrange coefficients (scalar hex), aligned.
-        "trustees": Array(Int(1, 255), min_len=0, max_len=255, ascending=True),
-        "lagrange": Array(Hex(32), min_len=0, max_len=255),
-        # Per option: the homomorphic sum of every ballot (Ciphertext JSON).
-        "totals": Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
-        # Per present trustee: {"trustee", "partials": [PartialDecryption JSON or null per option]}.
-        "partials": Array(Opaque(), min_len=0, max_len=255),
-    }
-)
+    winners: tuple[int, ...] = declared(Array(Int(0, MAX_OPTIONS - 1)), TUPLE)
+
+
+@record("tally.outcome", tags={"kind": "yesno"})
+@dataclass(frozen=True)
+class YesNoOutcome(_Variant):
+    """Whether a yes/no question passed: approval above the threshold and the turnout met."""
+
+    approvals: int = declared(COUNT)
+    rejections: int = declared(COUNT)
+    threshold_bp: int = declared(BASIS_POINTS)
+    approval_met: bool = declared(Bool())
+    turnout_met: bool = declared(Bool())
+    passed: bool = declared(Bool())
+
+
+Outcome = Plurality | YesNoOutcome
+OUTCOME: TaggedUnion[Outcome] = TaggedUnion("tally.outcome", Plurality, YesNoOutcome)
+OUTCOME_SHAPE = OUTCOME.shape
+
+
+def _partial_from_json(value: Any, path: str) -> PartialDecryption | None:
+    return None if value is None else PartialDecryption.from_json(value, path)
+
+
+_PARTIALS = tuple_of(Codec(lambda p: None if p is None else p.to_json(), _partial_from_json))
+
+
+@record("tally.decryption.partials")
+@dataclass(frozen=True)
+class TrusteePartials(Record):
+    """One present trustee's partial decryption of every option's total (null where the
+    total's alpha is the identity: nothing to decrypt there)."""
+
+    trustee: int = declared(Int(1, 255))
+    partials: tuple[PartialDecryption | None, ...] = declared(
+        Array(Nullable(Opaque()), min_len=2, max_len=MAX_OPTIONS), _PARTIALS
+    )
+
+
+@record("tally.decryption")
+@dataclass(frozen=True)
+class Decryption(Record):
+    """How a secret tally was decrypted (docs/records.md, "Tally of a secret question")."""
+
+    ceremony: str = declared(IDENTIFIER)
+    #: The present trustees (ascending) and their Lagrange coefficients (scalar hex), aligned.
+    trustees: tuple[int, ...] = declared(
+        Array(Int(1, 255), min_len=0, max_len=255, ascending=True), TUPLE
+    )
+    lagrange: tuple[str, ...] = declared(Array(Hex(32), min_len=0, max_len=255), TUPLE)
+    #: Per option: the homomorphic sum of every ballot.
+    totals: tuple[Ciphertext, ...] = declared(
+        Array(Opaque(), min_len=2, max_len=MAX_OPTIONS),
+        nested(lambda sums: [c.to_json() for c in sums], _sums_from_json),
+    )
+    partials: tuple[TrusteePartials, ...] = declared(
+        Array(TrusteePartials.SHAPE, min_len=0, max_len=255),
+        tuple_of(of_record(TrusteePartials)),
+    )
+
+
+DECRYPTION_SHAPE = Decryption.SHAPE
 
 
 @record("tally")
@@ -832,13 +927,13 @@ class TallyRecord(Record):
     counts: tuple[int, ...] = declared(Array(COUNT, min_len=2, max_len=MAX_OPTIONS), TUPLE)
     #: The roster size frozen at open, else None.
     eligible: int | None = declared(Nullable(COUNT))
-    #: ``rules.outcome`` of the counts (OUTCOME_SHAPE).
-    outcome: dict[str, Any] = declared(OUTCOME_SHAPE)  # noqa: RUF009 (a field)
+    #: ``rules.outcome`` of the counts.
+    outcome: Outcome = declared(OUTCOME.shape, OUTCOME.codec)  # noqa: RUF009 (a field)
     tx: str = declared(TX_ID)
     at: int = declared(TIME)
-    #: Secret mode only (DECRYPTION_SHAPE); absent in open mode, so open tallies keep their bytes.
-    decryption: dict[str, Any] | None = declared(  # noqa: RUF009 (a field)
-        DECRYPTION_SHAPE, default=None, absent_when_none=True
+    #: Secret mode only; absent in open mode, so open tallies keep their bytes.
+    decryption: Decryption | None = declared(  # noqa: RUF009 (a field)
+        DECRYPTION_SHAPE, of_record(Decryption), default=None, absent_when_none=True
     )
 
 

@@ -7,58 +7,33 @@ verifier (recomputing a tally): one implementation of each rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ._errors import InvalidField, RuleViolation
-from ._records import QuestionSpec, RosterEligibility, Rule
+from ._records import (
+    MultiChoice,
+    NoTurnout,
+    Outcome,
+    Plurality,
+    QuestionSpec,
+    Rule,
+    SingleChoice,
+    Turnout,
+    TurnoutCount,
+    TurnoutShare,
+    YesNo,
+    YesNoOutcome,
+)
 
 YES, NO = 0, 1
 
 
-def check_spec(spec: QuestionSpec) -> None:
-    """Cross-field checks a shape cannot express. Raises InvalidField naming the field."""
-    n = len(spec.options)
-    rule = spec.rule
-    if rule.kind == "multi":
-        if rule.max > n:
-            raise InvalidField(
-                f"rule.max: expected at most the {n} options, got {rule.max}", field="rule.max"
-            )
-        if rule.min > rule.max:
-            raise InvalidField(
-                f"rule.min: expected at most rule.max ({rule.max}), got {rule.min}",
-                field="rule.min",
-            )
-    if rule.kind == "yesno":
-        if n != 2:
-            raise InvalidField(
-                f"options: a yes/no question has exactly 2 options (yes, no), got {n}",
-                field="options",
-            )
-        roster = isinstance(spec.eligibility.voters, RosterEligibility)
-        if rule.min_turnout.kind == "share" and not roster:
-            raise InvalidField(
-                "rule.min_turnout: a turnout share needs a roster to be a share of",
-                field="rule.min_turnout",
-            )
-    if (spec.mode == "secret") != (spec.election is not None):
-        raise InvalidField(
-            "election: a secret question names its completed key ceremony, an open one none",
-            field="election",
-        )
-    if spec.closes_at <= spec.opens_at:
-        raise InvalidField(
-            f"schedule.closes_at: expected later than opens_at ({spec.opens_at}), "
-            f"got {spec.closes_at}",
-            field="schedule.closes_at",
-        )
-
-
 def selection_bounds(rule: Rule) -> tuple[int, int]:
     """The allowed number of selections (min, max)."""
-    if rule.kind == "multi":
-        return rule.min, rule.max
-    return 1, 1
+    match rule:
+        case MultiChoice(low, high):
+            return low, high
+        case SingleChoice() | YesNo():
+            return 1, 1
 
 
 def check_choices(spec: QuestionSpec, choices: Sequence[int]) -> None:
@@ -84,35 +59,45 @@ def add_ballot(counts: list[int], choices: Sequence[int]) -> None:
         counts[choice] += 1
 
 
-def outcome(
-    rule: Rule, ballots: int, counts: Sequence[int], eligible: int | None
-) -> dict[str, Any]:
+def outcome(rule: Rule, ballots: int, counts: Sequence[int], eligible: int | None) -> Outcome:
     """What the counts decide: the plurality winners, or whether a yes/no question passed."""
-    if rule.kind != "yesno":
-        top = max(counts)
-        winners = [i for i, c in enumerate(counts) if c == top] if top > 0 else []
-        return {"kind": "plurality", "winners": winners}
+    match rule:
+        case YesNo():
+            return _yesno_outcome(rule, ballots, counts, eligible)
+        case SingleChoice() | MultiChoice():
+            top = max(counts)
+            winners = [i for i, c in enumerate(counts) if c == top] if top > 0 else []
+            return Plurality(tuple(winners))
+
+
+def _yesno_outcome(
+    rule: YesNo, ballots: int, counts: Sequence[int], eligible: int | None
+) -> YesNoOutcome:
     approvals, rejections = counts[YES], counts[NO]
     # Integer arithmetic only: approvals / ballots > threshold_bp / 10000.
     approval_met = approvals * 10_000 > rule.threshold_bp * ballots
-    turnout = rule.min_turnout
-    if turnout.kind == "count":
-        turnout_met = ballots >= turnout.value
-    elif turnout.kind == "share":
-        # check_spec guarantees a roster, and opening the question froze its size.
-        if eligible is None:
-            raise InvalidField(
-                "eligible: a turnout share needs the roster size frozen at open", field="eligible"
-            )
-        turnout_met = ballots * 10_000 >= turnout.value * eligible
-    else:
-        turnout_met = True
-    return {
-        "kind": "yesno",
-        "approvals": approvals,
-        "rejections": rejections,
-        "threshold_bp": rule.threshold_bp,
-        "approval_met": approval_met,
-        "turnout_met": turnout_met,
-        "passed": approval_met and turnout_met,
-    }
+    turnout_met = _turnout_met(rule.min_turnout, ballots, eligible)
+    return YesNoOutcome(
+        approvals=approvals,
+        rejections=rejections,
+        threshold_bp=rule.threshold_bp,
+        approval_met=approval_met,
+        turnout_met=turnout_met,
+        passed=approval_met and turnout_met,
+    )
+
+
+def _turnout_met(turnout: Turnout, ballots: int, eligible: int | None) -> bool:
+    match turnout:
+        case TurnoutCount(count):
+            return ballots >= count
+        case TurnoutShare(bp):
+            # The spec's parse guarantees a roster, and opening the question froze its size.
+            if eligible is None:
+                raise InvalidField(
+                    "eligible: a turnout share needs the roster size frozen at open",
+                    field="eligible",
+                )
+            return ballots * 10_000 >= bp * eligible
+        case NoTurnout():
+            return True

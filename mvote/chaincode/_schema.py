@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ._errors import InvalidField
 
@@ -189,38 +189,42 @@ class Object(Shape):
         for key in value:
             if key not in self.fields:
                 raise InvalidField(
-                    f"{_join(path, key)}: unknown field (expected one of {sorted(self.fields)})",
-                    field=_join(path, key),
+                    f"{join_path(path, key)}: unknown field (expected one of {sorted(self.fields)})",
+                    field=join_path(path, key),
                 )
         out: dict[str, Any] = {}
         for key, shape in self.fields.items():
             if key not in value:
                 if key in self.optional:
                     continue
-                raise InvalidField(f"{_join(path, key)}: missing field", field=_join(path, key))
-            out[key] = shape.check(value[key], _join(path, key))
+                raise InvalidField(
+                    f"{join_path(path, key)}: missing field", field=join_path(path, key)
+                )
+            out[key] = shape.check(value[key], join_path(path, key))
         return out
 
 
 @dataclass(frozen=True)
 class Tagged(Shape):
-    """An object whose ``kind`` field selects its shape."""
+    """An object whose tag field (``kind`` unless told) selects its shape."""
 
     variants: Mapping[str, Object]
+    tag: str = "kind"
 
     def check(self, value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise InvalidField(f"{path}: expected an object, got {_type_name(value)}", field=path)
-        kind = value.get("kind")
+        kind = value.get(self.tag)
         if not isinstance(kind, str) or kind not in self.variants:
+            where = join_path(path, self.tag)
             raise InvalidField(
-                f"{_join(path, 'kind')}: expected one of {sorted(self.variants)}, got {kind!r}",
-                field=_join(path, "kind"),
+                f"{where}: expected one of {sorted(self.variants)}, got {kind!r}", field=where
             )
         return self.variants[kind].check(value, path)
 
 
-def _join(path: str, key: str) -> str:
+def join_path(path: str, key: str) -> str:
+    """The path of ``key`` inside ``path`` (``$`` or empty: the top level)."""
     return key if path in ("", "$") else f"{path}.{key}"
 
 
@@ -233,7 +237,9 @@ HASH_HEX_SHAPE = Hex(32)
 # A record is a frozen dataclass whose fields carry their JSON shape (and, where the Python value
 # differs from the JSON value, a codec). From that one declaration come the record's shape
 # (``SHAPE``, an Object in field order, after any constant tag fields), ``to_json`` and
-# ``from_json``: the three can never disagree. The JSON key is the field name.
+# ``from_json``: the three can never disagree. The JSON key is the field name; a ``spread`` field
+# (a nested record, or a typed part held in several keys) puts its keys into its parent object.
+# A union of records chosen by a tag (``TaggedUnion``) has the same three from its variants.
 
 
 @dataclass(frozen=True)
@@ -264,8 +270,25 @@ TUPLE = Codec(list, _tuple_at)
 
 
 def nested(to_json: Callable[[Any], Any], from_json: Callable[[Any, str], Any]) -> Codec:
-    """A nested record (or union of records) with its own codec."""
+    """A nested value with its own codec (``from_json`` checks what its shape left open)."""
     return Codec(to_json, from_json)
+
+
+def _to_json(value: Any) -> Any:
+    return value.to_json()
+
+
+def of_record(cls: type[Record]) -> Codec:
+    """A nested record (its shape: ``cls.SHAPE``), built from the value its shape accepted."""
+    return Codec(_to_json, cls.decode_checked)
+
+
+def tuple_of(codec: Codec) -> Codec:
+    """A JSON array of ``codec`` values held as a tuple; item ``i`` is read at ``path[i]``."""
+    return Codec(
+        lambda values: [codec.encode(v) for v in values],
+        lambda values, path: tuple(codec.decode(v, f"{path}[{i}]") for i, v in enumerate(values)),
+    )
 
 
 def optional(codec: Codec) -> Codec:
@@ -289,8 +312,29 @@ def declared(
     records without the field keep their exact bytes."""
     return dataclasses.field(
         default=default,
-        metadata={"shape": shape, "codec": codec, "absent_when_none": absent_when_none},
+        metadata={
+            "shape": shape,
+            "codec": codec,
+            "absent_when_none": absent_when_none,
+            "spread": False,
+        },
     )
+
+
+def spread(shape: Object, codec: Codec, *, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field held in several keys of its parent (``shape``'s keys, which join the
+    parent's shape): ``codec.encode`` gives an object whose keys are merged into the parent's,
+    ``codec.decode`` gets the parent's checked values of those keys (absent optional keys left
+    out) and the parent's path."""
+    return dataclasses.field(
+        default=default,
+        metadata={"shape": shape, "codec": codec, "absent_when_none": False, "spread": True},
+    )
+
+
+def spread_record(cls: type[Record]) -> Any:
+    """A record whose keys are its parent's own (e.g. the question spec inside a question)."""
+    return spread(cls.SHAPE, of_record(cls))
 
 
 def _absent(f: dataclasses.Field[Any], value: Any) -> bool:
@@ -307,53 +351,133 @@ class Record:
     SHAPE: ClassVar[Object]
     #: The path that names the record in error messages.
     PATH: ClassVar[str]
-    #: Constant fields written first (a ``type`` tag), not held as attributes.
+    #: Constant fields written first (a ``type`` or ``kind`` tag), not held as attributes.
     TAGS: ClassVar[Mapping[str, str]]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.TAGS)
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if not _absent(f, value):
-                out[f.name] = f.metadata["codec"].encode(value)
+            if _absent(f, value):
+                continue
+            encoded = f.metadata["codec"].encode(value)
+            if f.metadata["spread"]:
+                out.update(encoded)
+            else:
+                out[f.name] = encoded
         return out
 
     @classmethod
     def from_json(cls: type[R], value: Any, path: str | None = None) -> R:
         where = cls.PATH if path is None else path
-        checked = cls.SHAPE.check(value, where)
-        return cls(
-            **{
-                f.name: _decoded(f, checked.get(f.name), where)
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-            }
+        return cls.decode_checked(cls.SHAPE.check(value, where), where)
+
+    @classmethod
+    def decode_checked(cls: type[R], checked: Mapping[str, Any], where: str) -> R:
+        """The record from a value ``SHAPE`` already accepted (checked once, not again). A
+        record with checks its shape cannot express overrides this, running them in order."""
+        return cls(**decode_fields(cls, checked, where))
+
+
+def decode_fields(
+    cls: type[Record], checked: Mapping[str, Any], where: str, *, but: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Every field's Python value (except those named in ``but``), in declaration order."""
+    return {
+        f.name: _decoded(f, checked, where)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name not in but
+    }
+
+
+def decode_field(cls: type[Record], name: str, checked: Mapping[str, Any], where: str) -> Any:
+    """One field's Python value. Precondition: ``name`` is a field of ``cls``."""
+    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]  # type: ignore[arg-type]
+    return _decoded(f, checked, where)
+
+
+def _decoded(f: dataclasses.Field[Any], checked: Mapping[str, Any], where: str) -> Any:
+    """A field's Python value from its parent's checked JSON value (None: an absent optional
+    key)."""
+    codec: Codec = f.metadata["codec"]
+    if f.metadata["spread"]:
+        return codec.decode(
+            {k: checked[k] for k in f.metadata["shape"].fields if k in checked}, where
         )
-
-
-def _decoded(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
-    """A field's Python value from its checked JSON value (None: an absent optional key)."""
+    value = checked.get(f.name)
     if _absent(f, value):
         return None
-    return f.metadata["codec"].decode(value, _join(where, f.name))
+    return codec.decode(value, join_path(where, f.name))
 
 
-def record(path: str, tags: Mapping[str, str] | None = None) -> Callable[[type[R]], type[R]]:
+def record(
+    path: str, tags: Mapping[str, str] | None = None, *, order: Sequence[str] | None = None
+) -> Callable[[type[R]], type[R]]:
     """Class decorator (above ``@dataclass(frozen=True)``): derive ``SHAPE`` from the fields,
-    after the constant ``tags``. Precondition: every field is ``declared(...)``; checked,
-    TypeError otherwise."""
+    after the constant ``tags``. ``order``: the JSON keys in the order the shape checks them
+    (and so which of two bad fields an error names), when it is not the fields' order.
+    Preconditions, checked (TypeError otherwise): every field is ``declared(...)`` or
+    ``spread(...)``; ``order`` names every key once."""
 
     def build(cls: type[R]) -> type[R]:
         shapes: dict[str, Shape] = {key: Const(value) for key, value in (tags or {}).items()}
         optional: set[str] = set()
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if "shape" not in f.metadata:
-                raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
-            shapes[f.name] = f.metadata["shape"]
-            if f.metadata["absent_when_none"]:
-                optional.add(f.name)
+            _add_field(cls, f, shapes, optional)
+        if order is not None:
+            if sorted(order) != sorted(shapes):
+                raise TypeError(f"{cls.__name__}: order {list(order)} != keys {sorted(shapes)}")
+            shapes = {key: shapes[key] for key in order}
         cls.SHAPE = Object(shapes, frozenset(optional))
         cls.PATH = path
         cls.TAGS = dict(tags or {})
         return cls
 
     return build
+
+
+def _add_field(
+    cls: type[Record], f: dataclasses.Field[Any], shapes: dict[str, Shape], optional: set[str]
+) -> None:
+    if "shape" not in f.metadata:
+        raise TypeError(f"{cls.__name__}.{f.name}: declare it with declared(shape)")
+    shape = f.metadata["shape"]
+    if not f.metadata["spread"]:
+        shapes[f.name] = shape
+        if f.metadata["absent_when_none"]:
+            optional.add(f.name)
+        return
+    if not isinstance(shape, Object):
+        raise TypeError(f"{cls.__name__}.{f.name}: a spread field's shape is an Object")
+    shapes.update(shape.fields)
+    optional.update(shape.optional)
+
+
+U = TypeVar("U")
+
+
+class TaggedUnion(Generic[U]):
+    """One of several records chosen by the value of a tag field: ``shape`` (a Tagged),
+    ``codec`` and ``from_json`` come from the variants' own declarations. Precondition,
+    checked (TypeError): every variant is a record with a distinct ``tag`` in its TAGS."""
+
+    def __init__(self, path: str, *variants: type[Record], tag: str = "kind") -> None:
+        by_tag: dict[str, type[Record]] = {}
+        for cls in variants:
+            value = cls.TAGS.get(tag)
+            if value is None or value in by_tag:
+                raise TypeError(f"{cls.__name__}: expected a distinct {tag!r} tag")
+            by_tag[value] = cls
+        self.path = path
+        self.tag = tag
+        self.variants: Mapping[str, type[Record]] = by_tag
+        self.shape = Tagged({value: cls.SHAPE for value, cls in by_tag.items()}, tag)
+        self.codec = Codec(_to_json, self.decode_checked)
+
+    def decode_checked(self, checked: Mapping[str, Any], where: str) -> U:
+        """The variant from a value ``shape`` already accepted."""
+        return cast(U, self.variants[checked[self.tag]].decode_checked(checked, where))
+
+    def from_json(self, value: Any, path: str | None = None) -> U:
+        where = self.path if path is None else path
+        return self.decode_checked(self.shape.check(value, where), where)

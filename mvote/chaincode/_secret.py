@@ -31,8 +31,39 @@ from ._crypto.ceremony import (
 from ._crypto.elgamal import Ciphertext
 from ._crypto.group import IDENTITY, L, Point
 from ._errors import InvalidField, NoQuorum, NotTrustee, WrongChannel
-from ._records import CHANNEL, IDENTIFIER, KEY_HEX, MSP_ID, SIG_HEX, TIME, TX_ID, Opaque
-from ._schema import Array, Const, Int, Nullable, Object, OneOf, Record, declared, record
+from ._records import (
+    CHANNEL,
+    IDENTIFIER,
+    KEY_HEX,
+    MSP_ID,
+    SIG_HEX,
+    TIME,
+    TX_ID,
+    Decryption,
+    Opaque,
+    TrusteePartials,
+)
+from ._schema import (
+    TUPLE,
+    Array,
+    Codec,
+    Const,
+    Int,
+    Nullable,
+    Object,
+    OneOf,
+    Record,
+    declared,
+    decode_field,
+    decode_fields,
+    join_path,
+    nested,
+    of_record,
+    optional,
+    record,
+    spread,
+    tuple_of,
+)
 
 DEALING_TYPE = "mvote.ceremony.dealing.v1"
 CHECK_TYPE = "mvote.ceremony.check.v1"
@@ -42,7 +73,17 @@ MAX_TRUSTEES = cer.MAX_TRUSTEES
 
 CeremonyState = Literal["DEALING", "COMPLETE", "FAILED"]
 
-STAMP_SHAPE = Object({"tx": TX_ID, "at": TIME})
+
+@record("stamp")
+@dataclass(frozen=True)
+class Stamp(Record):
+    """The transaction that made a change, and its time."""
+
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+STAMP_SHAPE = Stamp.SHAPE
 
 #: What an operator admin submits to CreateCeremony.
 CEREMONY_SPEC_SHAPE = Object(
@@ -52,23 +93,6 @@ CEREMONY_SPEC_SHAPE = Object(
         "k": Int(1, MAX_TRUSTEES),
         # Trustee i+1's {"index", "key", "proof"} (TrusteeKey JSON) plus its Ed25519 "signer".
         "trustees": Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
-    }
-)
-
-CEREMONY_SHAPE = Object(
-    {
-        "cid": IDENTIFIER,
-        "channel": CHANNEL,
-        "owner": MSP_ID,
-        "n": Int(1, MAX_TRUSTEES),
-        "k": Int(1, MAX_TRUSTEES),
-        "trustees": Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
-        "state": OneOf(("DEALING", "COMPLETE", "FAILED")),
-        "election_key": Nullable(KEY_HEX),
-        "public_shares": Array(KEY_HEX, min_len=0, max_len=MAX_TRUSTEES),
-        "faulty": Array(Int(1, MAX_TRUSTEES), min_len=0, max_len=MAX_TRUSTEES, ascending=True),
-        "created": STAMP_SHAPE,
-        "closed": Nullable(STAMP_SHAPE),
     }
 )
 
@@ -120,27 +144,90 @@ class Trustee:
         return {**self.key.to_json(), "signer": self.signer}
 
     @staticmethod
-    def from_json(value: Any, path: str, params: CeremonyParams) -> Trustee:
+    def from_json(value: Any, path: str, params: CeremonyParams | None = None) -> Trustee:
+        """``params``: the trustee is one of the ceremony's (``TrusteeKey.from_json``)."""
         v = group.json_object(value, path, ("index", "key", "proof", "signer"))
         signer = KEY_HEX.check(v["signer"], group.join(path, "signer"))
         key = TrusteeKey.from_json({k: v[k] for k in ("index", "key", "proof")}, path, params)
         return Trustee(key, signer)
 
 
+def _params_to_json(params: CeremonyParams) -> dict[str, Any]:
+    return {"cid": params.ceremony, "channel": params.channel, "n": params.n, "k": params.k}
+
+
+def _params_from_json(checked: Any, where: str) -> CeremonyParams:
+    """The ceremony's parameters (``CeremonyParams`` checks k <= n, naming ``k``)."""
+    return CeremonyParams(checked["channel"], checked["cid"], checked["n"], checked["k"])
+
+
+def _point_from_json(value: Any, path: str) -> Point:
+    return group.point_from_hex(value, path)
+
+
+_POINT = Codec(lambda p: p.hex(), _point_from_json)
+
+
+def _trustees_to_json(trustees: Sequence[Trustee]) -> list[Any]:
+    return [t.to_json() for t in trustees]
+
+
+def _trustees_from_json(
+    values: Sequence[Any], path: str, params: CeremonyParams | None = None
+) -> tuple[Trustee, ...]:
+    return tuple(Trustee.from_json(t, f"{path}[{i}]", params) for i, t in enumerate(values))
+
+
+@record(
+    "ceremony",
+    order=(
+        "cid",
+        "channel",
+        "owner",
+        "n",
+        "k",
+        "trustees",
+        "state",
+        "election_key",
+        "public_shares",
+        "faulty",
+        "created",
+        "closed",
+    ),
+)
 @dataclass(frozen=True)
-class Ceremony:
+class Ceremony(Record):
     """ceremony~{cid}: the trustees, the state, and once COMPLETE the election key and every
     trustee's public share (K_l, what its partial decryptions are checked against)."""
 
-    params: CeremonyParams
-    owner: str
-    trustees: tuple[Trustee, ...]
-    state: CeremonyState
-    election_key: Point | None
-    public_shares: tuple[Point, ...]
-    faulty: tuple[int, ...]
-    created: tuple[str, int]
-    closed: tuple[str, int] | None
+    #: Keys ``cid``, ``channel``, ``n`` and ``k``.
+    params: CeremonyParams = spread(  # noqa: RUF009
+        Object(
+            {
+                "cid": IDENTIFIER,
+                "channel": CHANNEL,
+                "n": Int(1, MAX_TRUSTEES),
+                "k": Int(1, MAX_TRUSTEES),
+            }
+        ),
+        Codec(_params_to_json, _params_from_json),
+    )
+    owner: str = declared(MSP_ID)
+    #: Each trustee's key is checked against ``params`` (``decode_checked``).
+    trustees: tuple[Trustee, ...] = declared(
+        Array(Opaque(), min_len=1, max_len=MAX_TRUSTEES),
+        nested(_trustees_to_json, _trustees_from_json),
+    )
+    state: CeremonyState = declared(OneOf(("DEALING", "COMPLETE", "FAILED")))  # noqa: RUF009
+    election_key: Point | None = declared(Nullable(KEY_HEX), optional(_POINT))  # noqa: RUF009
+    public_shares: tuple[Point, ...] = declared(
+        Array(KEY_HEX, min_len=0, max_len=MAX_TRUSTEES), tuple_of(_POINT)
+    )
+    faulty: tuple[int, ...] = declared(
+        Array(Int(1, MAX_TRUSTEES), min_len=0, max_len=MAX_TRUSTEES, ascending=True), TUPLE
+    )
+    created: Stamp = declared(STAMP_SHAPE, of_record(Stamp))  # noqa: RUF009
+    closed: Stamp | None = declared(Nullable(STAMP_SHAPE), optional(of_record(Stamp)))  # noqa: RUF009
 
     @property
     def cid(self) -> str:
@@ -156,46 +243,16 @@ class Ceremony:
             )
         return self.trustees[index - 1]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cid": self.cid,
-            "channel": self.params.channel,
-            "owner": self.owner,
-            "n": self.params.n,
-            "k": self.params.k,
-            "trustees": [t.to_json() for t in self.trustees],
-            "state": self.state,
-            "election_key": self.election_key.hex() if self.election_key else None,
-            "public_shares": [p.hex() for p in self.public_shares],
-            "faulty": list(self.faulty),
-            "created": {"tx": self.created[0], "at": self.created[1]},
-            "closed": {"tx": self.closed[0], "at": self.closed[1]} if self.closed else None,
-        }
+    @classmethod
+    def decode_checked(cls, checked: Mapping[str, Any], where: str) -> Ceremony:
+        """After the shape: the parameters, then the trustees against them, then the rest."""
+        params = decode_field(cls, "params", checked, where)
+        trustees = _trustees_from_json(checked["trustees"], join_path(where, "trustees"), params)
+        rest = decode_fields(cls, checked, where, but=frozenset({"params", "trustees"}))
+        return cls(params=params, trustees=trustees, **rest)
 
-    @staticmethod
-    def from_json(value: Any) -> Ceremony:
-        v = CEREMONY_SHAPE.check(value, "ceremony")
-        params = CeremonyParams(v["channel"], v["cid"], v["n"], v["k"])
-        trustees = tuple(
-            Trustee.from_json(t, f"ceremony.trustees[{i}]", params)
-            for i, t in enumerate(v["trustees"])
-        )
-        key = v["election_key"]
-        closed = v["closed"]
-        return Ceremony(
-            params=params,
-            owner=v["owner"],
-            trustees=trustees,
-            state=v["state"],
-            election_key=group.point_from_hex(key, "ceremony.election_key") if key else None,
-            public_shares=tuple(
-                group.point_from_hex(p, f"ceremony.public_shares[{i}]")
-                for i, p in enumerate(v["public_shares"])
-            ),
-            faulty=tuple(v["faulty"]),
-            created=(v["created"]["tx"], v["created"]["at"]),
-            closed=(closed["tx"], closed["at"]) if closed else None,
-        )
+
+CEREMONY_SHAPE = Ceremony.SHAPE
 
 
 def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int) -> Ceremony:
@@ -230,7 +287,7 @@ def new_ceremony(spec_value: Any, *, channel: str, owner: str, tx: str, at: int)
         signers.add(trustee.signer)
         keys_seen.add(trustee.key.key)
         trustees.append(trustee)
-    return Ceremony(params, owner, tuple(trustees), "DEALING", None, (), (), (tx, at), None)
+    return Ceremony(params, owner, tuple(trustees), "DEALING", None, (), (), Stamp(tx, at), None)
 
 
 # --- postings -----------------------------------------------------------------------------------
@@ -466,21 +523,17 @@ def decryption_record(
     totals: Sequence[Ciphertext],
     postings: Mapping[int, Sequence[PartialDecryption | None]],
     lambdas: Mapping[int, int],
-) -> dict[str, Any]:
+) -> Decryption:
+    """What a secret tally records of its decryption: the present trustees (none when nothing
+    needed decrypting), their Lagrange coefficients, the totals and every partial."""
     present = sorted(postings) if lambdas else []
-    return {
-        "ceremony": ceremony.cid,
-        "trustees": present,
-        "lagrange": [group.scalar_hex(lambdas[t]) for t in present],
-        "totals": [t.to_json() for t in totals],
-        "partials": [
-            {
-                "trustee": t,
-                "partials": [p.to_json() if p is not None else None for p in postings[t]],
-            }
-            for t in present
-        ],
-    }
+    return Decryption(
+        ceremony=ceremony.cid,
+        trustees=tuple(present),
+        lagrange=tuple(group.scalar_hex(lambdas[t]) for t in present),
+        totals=tuple(totals),
+        partials=tuple(TrusteePartials(t, tuple(postings[t])) for t in present),
+    )
 
 
 def _stored_point(value: Any, field: str) -> Point:

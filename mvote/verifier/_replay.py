@@ -290,7 +290,8 @@ def recount_tallies(state: MemoryKeySpace) -> tuple[list[Finding], int]:
             continue
         recounted += 1
         outcome = rules.outcome(question.spec.rule, ballots, counts, question.eligible)
-        if (tally["ballots"], tally["counts"], tally["outcome"]) != (ballots, counts, outcome):
+        recorded = (tally["ballots"], tally["counts"], tally["outcome"])
+        if recorded != (ballots, counts, outcome.to_json()):
             findings.append(
                 Finding(
                     where[0],

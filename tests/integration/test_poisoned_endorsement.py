@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import Served
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client._ballot import prepare_ballot, voter_public_hex
 from mvote.client._network import Network
 from mvote.client._registrar import issue_credential
@@ -61,17 +61,19 @@ def _question(qid: str) -> QuestionSpec:
         f"Question {qid}",
         "",
         ("yes", "no"),
-        Rule("single"),
+        SingleChoice(),
         Eligibility.of_registrars((voter_public_hex(REGISTRAR),)),
-        now - 5,
-        now + 3600,
+        Schedule(now - 5, now + 3600),
     )
 
 
 def _cast_args(spec: QuestionSpec, seed: int) -> list[bytes | str]:
     voter = nacl.signing.SigningKey(bytes([seed]) * 32)
     credential = issue_credential(
-        REGISTRAR, channel=CHANNEL, voter=voter_public_hex(voter), expires_at=spec.closes_at
+        REGISTRAR,
+        channel=CHANNEL,
+        voter=voter_public_hex(voter),
+        expires_at=spec.schedule.closes_at,
     )
     request = prepare_ballot(
         voter, channel=CHANNEL, question=spec, choices=[0], credential=credential

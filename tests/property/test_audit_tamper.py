@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client._ballot import prepare_ballot
 from mvote.client._identity import load_signer
 from mvote.client._proposal import new_proposal, sign_envelope
@@ -44,10 +44,9 @@ def node_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], b
         "Q",
         "",
         ("a", "b"),
-        Rule("single"),
+        SingleChoice(),
         Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
+        Schedule(now - 5, now + 3600),
     )
     with Node.open(directory / "net") as node:
         node.start()

@@ -14,7 +14,7 @@ from pathlib import Path
 import nacl.signing
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client._ballot import prepare_ballot
 from mvote.client._identity import load_signer
 from mvote.client._proposal import new_proposal, sign_envelope
@@ -40,10 +40,9 @@ def main(out: Path) -> None:
         "Question",
         "",
         ("yes", "no"),
-        Rule("single"),
+        SingleChoice(),
         Eligibility.of_registrars((bytes(registrar.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
+        Schedule(now - 5, now + 3600),
     )
     with Node.open(out / "net") as node:
         node.start()

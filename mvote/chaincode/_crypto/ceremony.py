@@ -82,6 +82,14 @@ class CeremonyParams:
         return {"channel": self.channel, "ceremony": self.ceremony, "n": self.n, "k": self.k}
 
 
+def _trustee_number(value: Any, path: str, params: CeremonyParams | None) -> int:
+    """A trustee of ``params`` (1..n), or without params any trustee number (1..MAX_TRUSTEES)."""
+    if params is not None:
+        return params.check_index(value, path)
+    number: int = Int(1, MAX_TRUSTEES).check(value, path)
+    return number
+
+
 def _index_context(params: CeremonyParams, tag: str, *numbers: int) -> bytes:
     t = group.Transcript(tag).data(params.context())
     for number in numbers:
@@ -104,10 +112,11 @@ class TrusteeKey:
         return {"index": self.index, "key": self.key.hex(), "proof": self.proof.to_json()}
 
     @staticmethod
-    def from_json(value: Any, path: str, params: CeremonyParams) -> TrusteeKey:
+    def from_json(value: Any, path: str, params: CeremonyParams | None = None) -> TrusteeKey:
+        """``params``: the index is one of the ceremony's 1..n; without, any 1..MAX_TRUSTEES."""
         v = group.json_object(value, path, ("index", "key", "proof"))
         return TrusteeKey(
-            params.check_index(v["index"], group.join(path, "index")),
+            _trustee_number(v["index"], group.join(path, "index"), params),
             group.point_from_hex(v["key"], group.join(path, "key")),
             Schnorr.from_json(v["proof"], group.join(path, "proof")),
         )
@@ -445,10 +454,12 @@ class PartialDecryption:
         return {"trustee": self.trustee, "share": self.share.hex(), "proof": self.proof.to_json()}
 
     @staticmethod
-    def from_json(value: Any, path: str, params: CeremonyParams) -> PartialDecryption:
+    def from_json(value: Any, path: str, params: CeremonyParams | None = None) -> PartialDecryption:
+        """``params``: the trustee is one of the ceremony's 1..n; without (a stored tally read
+        on its own), any trustee number 1..MAX_TRUSTEES."""
         v = group.json_object(value, path, ("trustee", "share", "proof"))
         return PartialDecryption(
-            params.check_index(v["trustee"], group.join(path, "trustee")),
+            _trustee_number(v["trustee"], group.join(path, "trustee"), params),
             group.point_from_hex(v["share"], group.join(path, "share")),
             ChaumPedersen.from_json(v["proof"], group.join(path, "proof")),
         )

@@ -445,3 +445,65 @@ def test_list_questions(env: Env) -> None:
     assert [q["qid"] for q in listed] == ["q1", "q2"]
     assert [q["state"] for q in listed] == ["OPEN", "DRAFT"]
     assert listed[0] == env.query("GetQuestion", "q1")
+
+
+# Specs with two errors: the refusal names the first in today's order (shape errors in field
+# order, then the cross-field checks: rule.max, rule.min, options, rule.min_turnout, election,
+# schedule.closes_at). Pinned so that moving a check into the parse cannot reorder them.
+TWO_ERROR_SPECS: list[tuple[dict[str, Any], str]] = [
+    # secret without an election AND a bad rule: the rule is named
+    ({"mode": "secret", "rule": {"kind": "multi", "min": 1, "max": 4}}, "rule.max"),
+    ({"mode": "secret", "rule": {"kind": "multi", "min": 3, "max": 2}}, "rule.min"),
+    # open with an election AND a bad rule
+    ({"election": "c1", "rule": {"kind": "multi", "min": 1, "max": 4}}, "rule.max"),
+    # a yes/no rule over three options, secret without an election
+    (
+        {
+            "mode": "secret",
+            "rule": {"kind": "yesno", "threshold_bp": 5000, "min_turnout": {"kind": "none"}},
+        },
+        "options",
+    ),
+    # a turnout share without a roster, secret without an election
+    (
+        {
+            "mode": "secret",
+            "options": ["yes", "no"],
+            "rule": {"kind": "yesno", "threshold_bp": 1, "min_turnout": {"kind": "share", "bp": 1}},
+            "eligibility": "OPEN",
+        },
+        "rule.min_turnout",
+    ),
+    # secret without an election AND closes_at not after opens_at: the election is named
+    ({"mode": "secret", "schedule": {"opens_at": OPENS, "closes_at": OPENS}}, "election"),
+    ({"election": "c1", "schedule": {"opens_at": OPENS, "closes_at": OPENS}}, "election"),
+    # a bad rule AND a bad schedule order: the rule
+    (
+        {
+            "rule": {"kind": "multi", "min": 1, "max": 4},
+            "schedule": {"opens_at": OPENS, "closes_at": OPENS},
+        },
+        "rule.max",
+    ),
+    # a shape error anywhere comes before every cross-field check
+    ({"mode": "secret", "shards": 0}, "shards"),
+    ({"rule": {"kind": "multi", "min": 1, "max": 4}, "shards": 0}, "shards"),
+    ({"election": "C1", "rule": {"kind": "multi", "min": 1, "max": 4}}, "election"),
+    # shape errors in field order: shards before election, mode before shards
+    ({"shards": 0, "election": "C1"}, "shards"),
+    ({"mode": "public", "shards": 0}, "mode"),
+    ({"schedule": {"opens_at": -1, "closes_at": 5}, "mode": "public"}, "schedule.opens_at"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), TWO_ERROR_SPECS)
+def test_create_question_names_the_first_of_two_errors(
+    env: Env, changes: dict[str, Any], field: str
+) -> None:
+    env.roster()
+    eligibility = env.open_eligibility() if changes.get("eligibility") == "OPEN" else None
+    spec = {**env.spec(eligibility=eligibility), **changes}
+    if eligibility is not None:
+        spec["eligibility"] = eligibility
+    error = env.refused("CreateQuestion", encoding.encode(spec), code="INVALID_FIELD", field=field)
+    assert error.field == field

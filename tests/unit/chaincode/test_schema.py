@@ -10,15 +10,20 @@ import pytest
 from mvote.chaincode._errors import InvalidField
 from mvote.chaincode._records import (
     BALLOT_TYPE,
+    RULE,
     Ballot,
     CastRequest,
     Eligibility,
+    MultiChoice,
     OnsiteCode,
     Question,
     QuestionSpec,
     Roster,
-    Rule,
-    Turnout,
+    Schedule,
+    SingleChoice,
+    TurnoutCount,
+    TurnoutShare,
+    YesNo,
     ballot_from_json,
 )
 from mvote.chaincode._schema import (
@@ -132,10 +137,9 @@ def _spec() -> QuestionSpec:
         title="T",
         description="d\nd",
         options=("a", "b"),
-        rule=Rule("yesno", threshold_bp=5000, min_turnout=Turnout("share", 2500)),
+        rule=YesNo(threshold_bp=5000, min_turnout=TurnoutShare(2500)),
         eligibility=Eligibility.of_roster("r1", OnsiteCode("00" * 16, "11" * 32)),
-        opens_at=1,
-        closes_at=2,
+        schedule=Schedule(1, 2),
         shards=3,
     )
 
@@ -148,11 +152,11 @@ def test_records_round_trip_through_their_shapes() -> None:
         Question.from_json(question.to_json())  # a question has at least one transition
     assert info.value.field == "question.transitions"
     for rule in (
-        Rule("single"),
-        Rule("multi", min=0, max=2),
-        Rule("yesno", 1, 1, 0, Turnout("count", 3)),
+        SingleChoice(),
+        MultiChoice(min=0, max=2),
+        YesNo(0, TurnoutCount(3)),
     ):
-        assert Rule.from_json(rule.to_json()) == rule
+        assert RULE.from_json(rule.to_json()) == rule
     roster = Roster("r1", "t", "Org1MSP", 0, "00" * 32, False)
     assert Roster.from_json(roster.to_json()) == roster
     eligibility = Eligibility.of_registrars(("aa" * 32,))
@@ -219,10 +223,10 @@ def test_a_record_declared_once_gives_its_shape_and_codec() -> None:
 
 def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> None:
     from mvote.chaincode import encoding
-    from mvote.chaincode._records import TALLY_SHAPE, TallyRecord
+    from mvote.chaincode._records import TALLY_SHAPE, Plurality, TallyRecord
 
     outcome = {"kind": "plurality", "winners": [0]}
-    open_tally = TallyRecord("q1", 3, (2, 1), None, outcome, "ab", 7)
+    open_tally = TallyRecord("q1", 3, (2, 1), None, Plurality((0,)), "ab", 7)
     value = open_tally.to_json()
     assert "decryption" not in value
     assert encoding.encode(value) == encoding.encode(

@@ -18,7 +18,9 @@ from mvote.chaincode._crypto import ballot as cb
 from mvote.chaincode._crypto import ceremony as cer
 from mvote.chaincode._crypto import elgamal, group, proofs
 from mvote.chaincode._crypto.group import L
-from mvote.chaincode._records import BoundSecretBallot, CastRequest, SecretBallot
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._records import BoundSecretBallot, CastRequest, SecretBallot, TallyRecord
+from mvote.chaincode._secret import Ceremony
 from mvote.client import _trustee as tr
 
 SMALL_ORDER = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"  # order 2
@@ -71,6 +73,18 @@ def test_ceremony_fixes_the_election_key_and_public_shares(env: Env) -> None:
     for t in team:
         assert t.share is not None
         assert record["public_shares"][t.index - 1] == group.base_mul(t.share).hex()
+    # The stored record reads back into its declared record and writes the same value; a
+    # trustee outside 1..n is refused naming it, after the parameters it is checked against.
+    ceremony = Ceremony.from_json(record)
+    assert ceremony.to_json() == record
+    assert (ceremony.params.n, ceremony.params.k, ceremony.closed is not None) == (5, 3, True)
+    bad = {**record, "trustees": [*record["trustees"][:4], {**record["trustees"][4], "index": 6}]}
+    with pytest.raises(InvalidField) as info:
+        Ceremony.from_json(bad)
+    assert info.value.field == "ceremony.trustees[4].index"
+    with pytest.raises(InvalidField) as info:
+        Ceremony.from_json({**bad, "k": 6})
+    assert info.value.field == "k"
     # Every trustee's records are under its own keys.
     for i in range(1, 6):
         assert env.ledger.state.get(keys.dealing_key("c1", i)) is not None
@@ -542,6 +556,11 @@ def test_decryption_refusals_and_the_tally(secret_env: Any) -> None:
     assert d["lagrange"] == [group.scalar_hex(lambdas[t]) for t in (1, 4, 5)]
     assert d["totals"] == [c.to_json() for c in sums]
     assert env.query("GetTally", "q1") == tally
+    # The stored secret tally reads back into its declared record and writes the same value.
+    record = TallyRecord.from_json(tally)
+    assert record.decryption is not None
+    assert record.decryption.partials[0].trustee == 1
+    assert record.to_json() == tally
     assert env.state_of("q1") == "TALLIED"
 
 

@@ -11,7 +11,7 @@ from testkit import creator_bytes
 
 from mvote import demo
 from mvote.chaincode._errors import AlreadyVoted, InvalidField, NotFound
-from mvote.chaincode._records import CastRequest, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import CastRequest, Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client import QuestionOpen, VotingContract, recipes
 from mvote.client._ballot import prepare_ballot, voter_public_hex
 
@@ -30,10 +30,9 @@ def _spec(qid: str) -> QuestionSpec:
         title="Which park?",
         description="",
         options=("north", "south"),
-        rule=Rule("single"),
+        rule=SingleChoice(),
         eligibility=Eligibility.of_roster("r1"),
-        opens_at=now - 1,
-        closes_at=now + 3600,
+        schedule=Schedule(now - 1, now + 3600),
         shards=2,
     )
 

@@ -53,7 +53,7 @@ from google.protobuf.message import DecodeError
 
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import VERSION as CONTRACT_VERSION
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client._ballot import prepare_ballot, voter_public_hex
 from mvote.client._identity import Signer, load_signer
 from mvote.client._proposal import new_proposal, sign_envelope
@@ -246,7 +246,10 @@ def _cast_request(
     choice: int,
 ) -> bytes:
     credential = issue_credential(
-        registrar, channel="mvote", voter=voter_public_hex(voter), expires_at=spec.closes_at
+        registrar,
+        channel="mvote",
+        voter=voter_public_hex(voter),
+        expires_at=spec.schedule.closes_at,
     )
     request = prepare_ballot(
         voter, channel="mvote", question=spec, choices=[choice], credential=credential
@@ -286,10 +289,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeChain]:
             title="Golden comparison",
             description="Ballots for the structural comparison with Fabric.",
             options=("yes", "no"),
-            rule=Rule("single"),
+            rule=SingleChoice(),
             eligibility=Eligibility.of_registrars((voter_public_hex(registrar),)),
-            opens_at=now - 1,
-            closes_at=now + 3600,
+            schedule=Schedule(now - 1, now + 3600),
             shards=2,
         )
         roster = encoding.encode({"rid": "r-golden", "title": "Golden roster"})

@@ -15,9 +15,10 @@ from mvote.chaincode._records import (
     MAX_REGISTRARS,
     MAX_ROSTER_BATCH,
     Eligibility,
+    MultiChoice,
     OnsiteCode,
     QuestionSpec,
-    Rule,
+    Schedule,
 )
 from mvote.client._identity import load_signer
 from mvote.client._proposal import new_proposal, sign_envelope
@@ -60,10 +61,9 @@ def maximal_spec(qid: str) -> bytes:
         title="\U0001f5f3" * 200,
         description="\U0001f5f3" * 4000,
         options=tuple(f"{i:04d}" + "\U0001f5f3" * 196 for i in range(MAX_OPTIONS)),
-        rule=Rule("multi", min=0, max=MAX_OPTIONS),
+        rule=MultiChoice(min=0, max=MAX_OPTIONS),
         eligibility=Eligibility.of_registrars(tuple(registrars), OnsiteCode("ab" * 16, "cd" * 32)),
-        opens_at=now - 1,
-        closes_at=now + 3600,
+        schedule=Schedule(now - 1, now + 3600),
         shards=1024,
     )
     return encoding.encode(spec.to_json())

@@ -17,7 +17,16 @@ import pytest
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import VERSION, invoke
 from mvote.chaincode._crypto.group import Point, point_from_hex
-from mvote.chaincode._records import Ballot, CastRequest, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import (
+    Ballot,
+    CastRequest,
+    Eligibility,
+    MultiChoice,
+    QuestionSpec,
+    Schedule,
+    SecretMode,
+    SingleChoice,
+)
 from mvote.chaincode._simulation import Simulation, TxContext, TxSimulator
 from mvote.client import _trustee as tr
 from mvote.client._ballot import prepare_ballot
@@ -129,10 +138,9 @@ def open_chain(tmp_path: Path, batch: BatchSettings) -> Iterator[Chain]:
         "Q",
         "",
         ("a", "b", "c"),
-        Rule("single"),
+        SingleChoice(),
         Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
+        Schedule(now - 5, now + 3600),
     )
     c.submit("CreateQuestion", encoding.encode(spec.to_json()))
     c.submit("OpenQuestion", "q1")
@@ -199,12 +207,10 @@ def open_secret_question(
         "S",
         "",
         ("a", "b", "c", "d"),
-        Rule("multi", min=0, max=2),
+        MultiChoice(min=0, max=2),
         Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        now - 5,
-        now + 3600,
-        mode="secret",
-        election="c1",
+        Schedule(now - 5, now + 3600),
+        secret=SecretMode("c1"),
     )
     chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
     chain.submit("OpenQuestion", "s1")

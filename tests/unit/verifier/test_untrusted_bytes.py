@@ -32,7 +32,13 @@ from fabric_protos.peer import transaction_pb2
 from nodechain import REGISTRAR, Chain, cast_args
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Eligibility, QuestionSpec, Rule, ballot_from_json
+from mvote.chaincode._records import (
+    Eligibility,
+    QuestionSpec,
+    Schedule,
+    SingleChoice,
+    ballot_from_json,
+)
 from mvote.client._identity import Identity, Signer, load_signer
 from mvote.client._proposal import sign_envelope
 from mvote.client._receipt import issue_receipt
@@ -118,10 +124,9 @@ def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, S
             "Q",
             "",
             ("a", "b"),
-            Rule("single"),
+            SingleChoice(),
             Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-            now - 5,
-            now + 3600,
+            Schedule(now - 5, now + 3600),
         )
         chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
         chain.submit("OpenQuestion", "q1")
