@@ -282,7 +282,7 @@ def describe_question(q: dict[str, Any]) -> str:
     if q.get("description"):
         lines.append(f"  {q['description']}")
     lines.append("  options:")
-    lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"])]
+    lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"], 1)]
     for t in q.get("transitions", []):
         reason = f" ({t['reason']})" if t.get("reason") else ""
         lines.append(f"  {t['state']:<9} at {_when(t['at'])}, tx {t['tx'][:16]}...{reason}")
@@ -623,7 +623,7 @@ def describe_counts(question: dict[str, Any], counts: list[int], ballots: int) -
     top = max(counts, default=0) or 1
     width = max((len(o) for o in question["options"]), default=0)
     lines = [
-        f"    {i:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}".rstrip()
+        f"    {i + 1:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}".rstrip()
         for i, text in enumerate(question["options"])
     ]
     return [f"  ballots: {ballots}", *lines]

@@ -133,8 +133,9 @@ def prepare_vote(
 
 
 def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret: bool) -> Voted:
-    """The receipt of the committed ballot ``done``, from committed ``blocks``; for a
-    ``secret`` ballot it also carries the blocks of its question and ceremony records."""
+    """The receipt of the committed ballot ``done``, from committed ``blocks``, with the block
+    of its question record (so the voter's device shows the choices by label) and, for a
+    ``secret`` ballot, of its ceremony record (so its proofs are checked offline)."""
     receipt = issue_receipt(
         blocks,
         tx_id=done.transaction_id,
@@ -143,8 +144,6 @@ def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret
         tracker=done.tracker,
         chaincode=chaincode,
     )
-    if not secret:
-        return Voted(done, receipt)
     try:
         return Voted(done, with_context_blocks(receipt, blocks))
     except MvoteError as exc:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField, MvoteError
 from mvote.chaincode._records import HASH_HEX
 from mvote.verifier import _deliver as deliver
@@ -321,8 +322,7 @@ def _audit(args: argparse.Namespace, anchor: bytes | None) -> int:
 def read_receipt_file(path: Path) -> Receipt:
     """A receipt (or spoiled-ballot) file; one trailing newline, as editors add, is accepted.
     Raises OSError, MvoteError naming the field."""
-    data = path.read_bytes()
-    return Receipt.from_bytes(data[:-1] if data.endswith(b"\n") else data)
+    return Receipt.from_bytes(encoding.file_bytes(path.read_bytes()))
 
 
 def _spoiled(args: argparse.Namespace, anchor: bytes) -> int:

@@ -109,13 +109,24 @@ def election(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     # 5. Votes; voter 3 audits (spoils) one prepared ballot first, then votes.
     out["receipt"] = work / "receipt-v0.json"
     out["cast"] = cli.json(
-        "vote", "budget", "--wallet", wallets[0], "-c", "Yes", "--receipt", out["receipt"]
+        "vote", "budget", "--wallet", wallets[0], "-c", "Yes", "--receipt", out["receipt"], "--yes"
     )
-    out["spoiled"] = cli.json("vote", "budget", "--wallet", wallets[3], "-c", "No", "--audit")
-    out["spoiled_human"] = cli("vote", "budget", "--wallet", wallets[3], "-c", "1", "--audit")
-    for w, pick in ((wallets[1], "yes"), (wallets[2], "No"), (wallets[3], "0")):
-        cli("vote", "budget", "--wallet", w, "-c", pick, "--receipt", work / "r.json")
-    out["again"] = cli.json("vote", "budget", "--wallet", wallets[1], "-c", "0", code=1)
+    out["spoiled_file"] = work / "spoiled-1.json"
+    out["spoiled"] = cli.json(
+        "vote", "budget", "--wallet", wallets[3], "-c", "No", "--audit",
+        "--spoiled", out["spoiled_file"],
+    )  # fmt: skip
+    # Interactively: the tracker shown first, then the voter answers "audit".
+    out["spoiled_human"] = cli(
+        "vote", "budget", "--wallet", wallets[3], "-c", "2", "--spoiled", work / "spoiled-2.json",
+        input="audit\n",
+    )  # fmt: skip
+    for i, (w, pick) in enumerate(((wallets[1], "yes"), (wallets[2], "No"), (wallets[3], "1"))):
+        cli("vote", "budget", "--wallet", w, "-c", pick, "--receipt", work / f"r{i}.json", "--yes")
+    out["again"] = cli.json(
+        "vote", "budget", "--wallet", wallets[1], "-c", "1", "--yes", "--receipt", work / "r9.json",
+        code=1,
+    )  # fmt: skip
     out["live"] = cli.json("results", "budget")
 
     # 6. Close and aggregate: the tally waits for k trustees.
@@ -218,9 +229,16 @@ def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any
 
     spoiled = election["spoiled"]
     assert (spoiled["audited"], spoiled["cast"], spoiled["matches"]) == (True, False, True)
-    assert spoiled["choices"] == [1] and len(spoiled["seed"]) == 64
-    assert "NOT cast" in election["spoiled_human"].stdout
-    assert "encrypts exactly your choices (No)" in election["spoiled_human"].stdout
+    assert spoiled["choices"] == [1] and len(spoiled["nonce_key"]) == 64
+    assert spoiled["labels"] == ["No"]
+    human = election["spoiled_human"]
+    assert "tracker" in human.stderr and "cast this ballot, or audit it" in human.stderr
+    assert "NOT cast" in human.stdout
+    assert "opened, it encrypts: 2. No" in human.stdout
+    # The second device: from the genesis hash alone, the labels the opening shows.
+    anchor = spoiled["genesis_hash"]
+    path = str(election["spoiled_file"])
+    assert verify_cli.main(["spoiled", path, "--genesis-hash", anchor]) == 0
     assert election["again"]["error"]["code"] == "ALREADY_VOTED"
     live = election["live"]
     assert (live["ballots"], live["counts"], live["final"]) == (4, None, False)
@@ -299,8 +317,8 @@ def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.M
     receipt = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
     original = receipt_mod._cast_request
 
-    def tampered(raw_tx: bytes) -> tuple[str, CastRequest]:
-        channel, request = original(raw_tx)
+    def tampered(raw_tx: bytes, *functions: Any) -> tuple[str, CastRequest]:
+        channel, request = original(raw_tx, *functions)
         value = request.to_json()
         proof = value["ballot"]["encrypted"]["selections"][1]["proof"]
         proof["v0"] = ("0" if proof["v0"][0] != "0" else "1") + proof["v0"][1:]
