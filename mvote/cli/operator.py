@@ -451,6 +451,31 @@ def question_cancel(
     _transition(target, qid, "cancelled", lambda c: c.cancel_question(qid, reason))
 
 
+@connected
+def ceremony_cancel(
+    cid: Annotated[str, typer.Argument(help="The ceremony id.")],
+    reason: Annotated[str, typer.Option(help="Why (required; recorded on chain).")],
+    target: Target = ANYWHERE,
+) -> None:
+    """Operator: cancel a ceremony still DEALING (its trustees never all dealt or checked). Its
+    postings are removed from state, so `mvote trustee ceremony create` with the same id and
+    registrations restarts it."""
+
+    def body(out: Output) -> None:
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.cancel_ceremony(cid, reason)
+        record = done.value
+        dealt = ", ".join(map(str, record["dealt"])) or "none"
+        out.result(
+            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            f"cancelled ceremony {cid} in block {done.block_number} (tx {done.transaction_id}); "
+            f"trustees who had dealt: {dealt}\n"
+            f"restart it: mvote trustee ceremony create {cid} REGISTRATION... --threshold K",
+        )
+
+    run(target.as_json, body)
+
+
 @question_app.command("show")
 @connected
 def question_show(

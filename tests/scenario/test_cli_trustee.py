@@ -360,3 +360,35 @@ def test_ballot_outside_its_aggregate_is_named(
     assert not report.verified
     check = next(c for c in report.checks if c.name == "in_aggregate")
     assert not check.ok and "of 'budget'" in check.message and "differs" in check.message
+
+
+def test_a_stalled_ceremony_is_cancelled_and_restarted(cli: Cli, tmp_path: Path) -> None:
+    """Trustee 2 never deals: the operator cancels the ceremony and creates it again from the
+    same registrations; this time both deal and check, and it completes."""
+    files = [tmp_path / f"stall-{i}.json" for i in (1, 2)]
+    regs = [
+        Path(
+            cli.json("trustee", "keygen", f, "--ceremony", "stall", "-n", "2", "-k", "2",
+                     "--index", str(i), "--kdf", "min")["registration_file"]
+        )
+        for i, f in enumerate(files, 1)
+    ]  # fmt: skip
+    cli.json("trustee", "ceremony", "create", "stall", *regs, "--threshold", "2")
+    cli.json("trustee", "ceremony", "deal", "--trustee", files[0])
+    no_reason = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "", code=1)
+    assert (no_reason["error"]["code"], no_reason["error"]["field"]) == ("INVALID_FIELD", "reason")
+    not_owner = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "stalled",
+                         "--org", "district", code=1)  # fmt: skip
+    assert not_owner["error"]["code"] == "UNAUTHORISED"
+    done = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "trustee 2 never dealt")
+    assert (done["ceremony"]["state"], done["ceremony"]["dealt"]) == ("CANCELLED", [1])
+    human = cli("trustee", "ceremony", "cancel", "stall", "--reason", "again", code=1)
+    assert "NOT_FOUND" in human.output
+    # Restarted under the same id: every trustee deals and checks; it completes.
+    cli.json("trustee", "ceremony", "create", "stall", *regs, "--threshold", "2")
+    for f in files:
+        cli.json("trustee", "ceremony", "deal", "--trustee", f)
+    for f in files:
+        cli.json("trustee", "check", "--trustee", f)
+    shown = cli.json("trustee", "ceremony", "show", "stall")
+    assert "COMPLETE" in json.dumps(shown)
