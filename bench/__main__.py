@@ -25,10 +25,12 @@ def main() -> None:
     report(node, work)
     run_audit(node, work)
     try:
-        from bench import crypto_bench
+        from bench import crypto_bench, verified_bench
     except ImportError:
         return
     crypto_bench.main()
+    print("\nverified reads (issue 12): what they add to a vote and to each trustee step")
+    verified_bench.run(30)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ HINTS: dict[str, str] = {
     "ROSTER_SEALED": "a sealed roster never changes: create a new roster",
     "ROSTER_NOT_SEALED": "seal the roster first: `mvote roster seal RID`",
     "AGGREGATION_INCOMPLETE": "`mvote tally QID` aggregates every shard, then tallies",
+    "NOT_VERIFIED": "nothing was sent: the node's answer does not verify from the genesis hash; use another node (--node) and tell the operators",
     "ALREADY_EXISTS": "choose another id, or use the existing record",
     "WRONG_PASSPHRASE": f"check the passphrase (prompt, --passphrase-file or ${ENV_PASSPHRASE})",
     "INVALID_FIELD": "fix the named field and run the command again",
@@ -100,11 +101,12 @@ def fail(message: str, *, error: str = "USAGE", code: int = BAD_INPUT, hint: str
 
 def failure_of(exc: MvoteError, *, remote: bool) -> Failure:
     """A typed error as a command's end: refused (1) when the ledger said it, else bad input."""
-    from mvote.client._errors import GatewayError
+    from mvote.client._errors import GatewayError, NotVerified
 
     code = exc.code
     hint = HINTS.get(code, "")
-    exit_code = REFUSED if remote else BAD_INPUT
+    # A node's answer that does not verify is a refusal (a check failed), wherever it surfaces.
+    exit_code = REFUSED if remote or isinstance(exc, NotVerified) else BAD_INPUT
     if isinstance(exc, GatewayError):
         # No typed cause: the call itself failed (no node there, TLS mismatch, timeout).
         code = f"{exc.code}/{exc.grpc_code}"

@@ -4,7 +4,7 @@ Gateway to the node (TLS with the network's TLS CA unless ``--plaintext``)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
@@ -25,6 +25,7 @@ from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._channel import GatewayChannel
 from mvote.client._identity import Signer, load_signer
 from mvote.client._network import Network
+from mvote.client._verified import ChainReads, TrustAnchor
 from mvote.client._voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 
@@ -61,8 +62,20 @@ class Connection:
     @property
     def contract(self) -> VotingContract:
         """The voting contract as this connection's identity (typed errors, not Failures:
-        run recipes inside ``remote()``)."""
-        return VotingContract(self.channel.acting_as(self.creator))
+        run recipes inside ``remote()``). Its verified reads fetch blocks over Deliver and
+        check them from the network's genesis block hash (the trust anchor held locally)."""
+        anchor = TrustAnchor(self.material.genesis_hash, self.material.config.chaincode)
+        reads = ChainReads(self._fetch, anchor, self._endorse_read)
+        return VotingContract(self.channel.acting_as(self.creator), reads=reads)
+
+    def _fetch(self, start: int, stop: int | None) -> list[bytes]:
+        return fetch_blocks(self.network(), start, stop)
+
+    def _endorse_read(self, function: str, args: Sequence[str]) -> tuple[str, bytes]:
+        """A read-only proposal endorsed through the Gateway, signed: (its tx id, envelope)."""
+        contract = self.network().contract(self.material.config.chaincode)
+        proposal = contract.new_proposal(function, list(args))
+        return proposal.transaction_id, proposal.endorse().envelope().SerializeToString()
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():

@@ -681,12 +681,13 @@ def results(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     target: Target = ANYWHERE,
 ) -> None:
-    """Show a question's results: live counts while open, the final tally once tallied."""
+    """Show a question's results: live counts while open, the final tally once tallied (read
+    by endorsed reads, verified from the genesis hash)."""
 
     def body(out: Output) -> None:
         with target.connect("client") as conn, remote():
-            question = conn.contract.get_question(qid).to_json()
-            res = conn.contract.get_results(qid)
+            shown = recipes.results(conn.contract, qid)
+        question, res = shown.question.to_json(), shown.results
 
         def human() -> str:
             head = f"{question['title']}  [{qid}]  {res['state']}"

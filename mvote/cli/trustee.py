@@ -14,13 +14,13 @@ like every other write (docs/secret-ballots.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._crypto.elgamal import Ciphertext
 from mvote.chaincode._errors import (
@@ -43,15 +43,13 @@ from mvote.cli._common import (
     remote,
     run,
 )
-from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
+from mvote.cli._connect import ANYWHERE, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
 from mvote.client import _trustee as tr
 from mvote.client import recipes
 from mvote.client._files import write_private
 from mvote.client._voting import VotingContract
 from mvote.client._wallet import Limits, WrongPassphrase, seal, unseal
-from mvote.verifier._envelope import HEADER_TYPE_ENDORSER_TRANSACTION, KVWrite, unpack_block
-from mvote.verifier._transaction import ParsedTransaction
 
 trustee_app = typer.Typer(
     help="Trustees of secret ballots: keys, the k-of-n key ceremony, partial decryptions.",
@@ -134,31 +132,6 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     tfile = TrusteeFile.load(path)
     secret = passphrase(passphrase_file, prompt="Trustee passphrase")
     return tfile, tfile.open(secret), secret
-
-
-def _writes(tx: ParsedTransaction, chaincode: str) -> tuple[KVWrite, ...]:
-    """The writes of ``chaincode``'s namespace by an endorser transaction invoking it."""
-    if tx.header_type != HEADER_TYPE_ENDORSER_TRANSACTION or tx.chaincode_name != chaincode:
-        return ()
-    namespace = tx.namespace(chaincode)
-    return namespace.writes if namespace is not None else ()
-
-
-def _posted(conn: Connection, wanted: set[str]) -> dict[str, Any]:
-    """The values of ``wanted`` keys as written by the VALID transactions of the channel's
-    blocks (the last write wins), read over Deliver: the contract has no reader for postings."""
-    chaincode = conn.material.config.chaincode
-    found: dict[str, Any] = {}
-    for raw in conn.blocks(0):
-        block = unpack_block(raw)
-        codes = block.metadata_slot(2)
-        for index, data in enumerate(block.data):
-            if index >= len(codes) or codes[index] != 0:
-                continue
-            for write in _writes(ParsedTransaction.parse(data), chaincode):
-                if write.key in wanted and not write.is_delete:
-                    found[write.key] = encoding.decode(write.value, max_size=1 << 24)
-    return found
 
 
 def _describe_ceremony(record: dict[str, Any]) -> str:
@@ -303,7 +276,6 @@ def ceremony_deal(
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         with target.connect("admin") as conn, remote():
-            record = conn.contract.get_ceremony_json(tfile.cid)
             pending = tfile.document.get("dealing")
             if pending is None:
                 posting = recipes.dealing_posting(conn.contract, trustee)
@@ -317,7 +289,8 @@ def ceremony_deal(
             {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
             f"tx {done.transaction_id})\n"
-            f"next, once all {record['n']} have dealt: mvote trustee check --trustee {trustee_file}",
+            f"next, once all {trustee.params.n} have dealt: mvote trustee check --trustee "
+            f"{trustee_file}",
         )
 
     run(target.as_json, body)
@@ -349,14 +322,44 @@ def ceremony_show(
     cid: Annotated[str, typer.Argument(help="The ceremony id.")],
     target: Target = ANYWHERE,
 ) -> None:
-    """Show a ceremony: k of n, state, election key, trustees."""
+    """Show a ceremony from the verified chain: k of n, state, election key, trustees, and who
+    has dealt and who has checked."""
 
     def body(out: Output) -> None:
         with target.connect("client") as conn, remote():
-            record = conn.contract.get_ceremony_json(cid)
-        out.result(record, lambda: _describe_ceremony(record))
+            progress = recipes.ceremony_progress(conn.contract, cid)
+        record = progress.ceremony.to_json()
+        n = progress.ceremony.params.n
+        waiting = [i for i in range(1, n + 1) if i not in progress.dealt]
+        unchecked = [i for i in range(1, n + 1) if i not in progress.checked]
+
+        def human() -> str:
+            return "\n".join(
+                [
+                    _describe_ceremony(record),
+                    f"  dealt:   {_indexes(progress.dealt)}"
+                    + (f"; waiting for {_indexes(waiting)}" if waiting else ""),
+                    f"  checked: {_indexes(progress.checked)}"
+                    + (f"; waiting for {_indexes(unchecked)}" if unchecked else ""),
+                    f"  verified from the genesis hash over {progress.height} blocks",
+                ]
+            )
+
+        out.result(
+            {
+                **record,
+                "dealt": list(progress.dealt),
+                "checked": list(progress.checked),
+                "verified_height": progress.height,
+            },
+            human,
+        )
 
     run(target.as_json, body)
+
+
+def _indexes(values: Sequence[int]) -> str:
+    return ", ".join(map(str, values)) if values else "none"
 
 
 # --- check -------------------------------------------------------------------------------------
@@ -384,35 +387,17 @@ def check(
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         cid, n = tfile.cid, trustee.params.n
         with target.connect("admin") as conn:
-            with remote():
-                record = conn.contract.get_ceremony_json(cid)
-            if record["state"] != "DEALING":
-                fail(
-                    f"ceremony {cid!r} is {record['state']}, not DEALING",
-                    error="INVALID_TRANSITION",
-                    code=REFUSED,
-                )
-            dealing_keys = {keys.dealing_key(cid, i): i for i in range(1, n + 1)}
-            found = _posted(conn, set(dealing_keys))
-            missing = [i for key, i in dealing_keys.items() if key not in found]
-            if missing:
-                fail(
-                    f"ceremony {cid!r}: trustee(s) {', '.join(map(str, missing))} have not dealt",
-                    error="INVALID_TRANSITION",
-                    code=REFUSED,
-                    hint="each trustee runs `mvote trustee ceremony deal --trustee FILE` first",
-                )
-            posting = tr.check_posting(trustee, list(found.values()))
+            posting = _check_posting(conn.contract, trustee)
             tfile.save(trustee, secret, tfile.limits())
             with remote():
                 done = conn.contract.post_check(posting)
-            faulty = done.value["faulty"]
-            complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
-            completed: dict[str, Any] | None = None
-            if complete and not faulty and conn.org.msp_id == record["owner"]:
-                check_keys = {keys.ceremony_check_key(cid, i) for i in range(1, n + 1)}
-                if len(_posted(conn, check_keys)) == n:
-                    with remote():
+                faulty = done.value["faulty"]
+                complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
+                completed: dict[str, Any] | None = None
+                if complete and not faulty:
+                    progress = recipes.ceremony_progress(conn.contract, cid)
+                    owner = progress.ceremony.owner
+                    if conn.org.msp_id == owner and len(progress.checked) == n:
                         completed = conn.contract.complete_ceremony(cid).value
         blamed = sorted(c["dealer"] for c in complaints)
 
@@ -433,7 +418,7 @@ def check(
                 lines.append(_describe_ceremony(completed))
             elif not faulty:
                 lines.append(
-                    f"when all {n} checks are in, an admin of {record['owner']} completes the "
+                    f"when all {n} checks are in, an admin of the owner completes the "
                     f"ceremony: mvote trustee ceremony complete {cid} (the last check does it "
                     "when run as that organisation)"
                 )
@@ -451,6 +436,17 @@ def check(
         )
 
     run(target.as_json, body)
+
+
+def _check_posting(contract: VotingContract, trustee: tr.TrusteeSecrets) -> bytes:
+    """The trustee's check from the verified chain; its refusals with what to do next."""
+    try:
+        return recipes.check_posting(contract, trustee)
+    except InvalidTransition as exc:
+        hint = "each trustee runs `mvote trustee ceremony deal --trustee FILE` first"
+        raise Failure(REFUSED, exc.code, exc.message, hint=hint) from None
+    except MvoteError as exc:
+        raise failure_of(exc, remote=True) from exc
 
 
 # --- decrypt -----------------------------------------------------------------------------------

@@ -130,6 +130,26 @@ class CheckpointInvalid(MvoteError):
     summary = "a checkpoint file is unreadable or does not hold a block number and transaction id"
 
 
+class NotVerified(MvoteError):
+    """Chain state a client was about to act on could not be verified from the trust anchor.
+
+    ``field`` (and ``check``) names the check that failed: a chain check of the verifier
+    (``orderer_signature``, ``previous_hash``, ``validation_code``, ...) or a check of the
+    verified reads (``trust_anchor``, ``question_record``, ``ceremony_record``, ``dealing``,
+    ``aggregate``); the client acted on nothing it read."""
+
+    code = "NOT_VERIFIED"
+    summary = (
+        "chain state the client needs could not be verified from the genesis hash (the check "
+        "named in the field failed); the client refused to act on it"
+    )
+
+    def __init__(self, message: str, *, check: str) -> None:
+        super().__init__(f"{check}: {message}", field=check)
+        #: The failed check's stable name.
+        self.check = check
+
+
 class WrongPassphrase(MvoteError):
     code = "WRONG_PASSPHRASE"
     summary = "the wallet does not open with that passphrase (or the file was altered)"
@@ -144,6 +164,7 @@ ERRORS: ErrorTable = (
     CommitError,
     QuestionOpen,
     CheckpointInvalid,
+    NotVerified,
     WrongPassphrase,
 )
 

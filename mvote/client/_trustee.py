@@ -9,11 +9,12 @@ operator admin, endorsed like every other write):
    ``registration()`` of all n goes into ``ceremony_spec`` → ``CreateCeremony``;
 2. ``dealing_posting(trustee, registrations)`` → ``PostDealing``;
 3. once all have dealt, ``check_posting(trustee, dealings)`` (the posted dealings, from
-   ``dealing~{cid}~*``) → ``PostCheck`` (complaints name bad dealers); the trustee keeps its
-   ``secret_share``;
+   ``dealing~{cid}~*`` of the verified chain, each re-checked: ``recipes.check_posting``)
+   → ``PostCheck`` (complaints name bad dealers); the trustee keeps its ``secret_share``;
 4. an admin runs ``CompleteCeremony(cid)``;
 5. after the question closes and is aggregated: ``decryption_posting(trustee, qid, totals)``
-   with the totals summed from ``GetAggregate`` of every shard → ``PostDecryption``; then
+   with the totals recomputed from the verified ballot records (``recipes.decryption_totals``)
+   → ``PostDecryption``; then
    ``Tally(qid)`` once at least k trustees have posted.
 """
 
@@ -80,6 +81,11 @@ class TrusteeSecrets:
             [group.scalar_from_hex(a, "coefficients") for a in value["coefficients"]],
             None if share is None else group.scalar_from_hex(share, "share"),
         )
+
+    @property
+    def public_key(self) -> group.Point:
+        """The trustee's group key T = t·G, as its registration carries it."""
+        return group.base_mul(self.key_secret)
 
     def registration(self) -> dict[str, Any]:
         """The trustee's public entry in CreateCeremony's spec: group key with its proof of

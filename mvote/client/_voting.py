@@ -20,7 +20,8 @@ from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster, SpoilRequest
 from mvote.chaincode._secret import Ceremony
 from mvote.client._contract import Contract
-from mvote.client._errors import GatewayError
+from mvote.client._errors import GatewayError, NotVerified
+from mvote.client._verified import ChainReads, VerifiedChain, VerifiedRecords
 
 __all__ = [
     "CastResult",
@@ -144,15 +145,47 @@ class GatewayTransactor:
 
 
 class VotingContract:
-    """The mvote contract's functions as typed methods over a :class:`Transactor`."""
+    """The mvote contract's functions as typed methods over a :class:`Transactor`.
 
-    def __init__(self, transactor: Transactor) -> None:
+    ``reads``: where :meth:`verified` gets the chain it verifies from the trust anchor
+    (mvote.client._verified); without it, every recipe that acts on chain state refuses
+    (``NOT_VERIFIED``, check ``trust_anchor``). The ``get_*`` methods are the node's answers,
+    unverified: for display and for driving an operator's writes, never for acting on."""
+
+    def __init__(self, transactor: Transactor, *, reads: ChainReads | None = None) -> None:
         self.transactor = transactor
+        self.reads = reads
+
+    def _reads(self) -> ChainReads:
+        if self.reads is None:
+            raise NotVerified(
+                "no trust anchor (genesis block hash) was given: the chain state cannot be "
+                "verified, and nothing is done with the node's unverified answers",
+                check="trust_anchor",
+            )
+        return self.reads
+
+    def verified(self) -> VerifiedChain:
+        """The chain now, verified from the trust anchor (every block from block 0 fetched
+        and checked); NotVerified naming the failed check."""
+        return self._reads().verify()
+
+    def records(self) -> VerifiedRecords:
+        """Verified reads the cheaper way available (endorsed reads, a constant cost per read,
+        when proposals can be sent; else the verified chain); NotVerified naming the failed
+        check."""
+        return self._reads().records()
 
     @classmethod
-    def over(cls, contract: Contract, *, commit_timeout: float | None = 60.0) -> VotingContract:
+    def over(
+        cls,
+        contract: Contract,
+        *,
+        commit_timeout: float | None = 60.0,
+        reads: ChainReads | None = None,
+    ) -> VotingContract:
         """The voting contract over a Gateway ``network.contract(chaincode)``."""
-        return cls(GatewayTransactor(contract, commit_timeout=commit_timeout))
+        return cls(GatewayTransactor(contract, commit_timeout=commit_timeout), reads=reads)
 
     @property
     def channel_name(self) -> str:

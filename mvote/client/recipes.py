@@ -9,7 +9,12 @@ the client named; the ``mvote`` command line and the demo are thin shells over t
 - :func:`create_question`: create a question, and open it if asked
 - :func:`roster_keys_from_csv`, :func:`add_roster`: fill a roster from a CSV of voter keys
 - :func:`tally`: close, aggregate every shard, tally (or find the tally already recorded)
-- :func:`dealing_posting`, :func:`post_decryption`: a trustee's steps
+- :func:`dealing_posting`, :func:`check_posting`, :func:`post_decryption`,
+  :func:`ceremony_progress`: a trustee's steps
+
+Every recipe that acts on chain state (what a voter encrypts or chooses against, what a trustee
+checks, judges or decrypts) reads it from the chain verified from the trust anchor
+(:meth:`VotingContract.verified`, mvote.client._verified), never from a node's answer.
 """
 
 from __future__ import annotations
@@ -24,14 +29,10 @@ import nacl.signing
 
 from mvote.chaincode import _keys as keys
 from mvote.chaincode._crypto.elgamal import Ciphertext
-from mvote.chaincode._crypto.group import point_from_hex
 from mvote.chaincode._errors import (
-    AggregationIncomplete,
-    CeremonyNotComplete,
     InvalidField,
     InvalidTransition,
     MvoteError,
-    NotFound,
 )
 from mvote.chaincode._records import (
     CastRequest,
@@ -41,29 +42,35 @@ from mvote.chaincode._records import (
     SignedCredential,
     roster_batches,
 )
+from mvote.chaincode._secret import Ceremony
 from mvote.client import _trustee as trustees
 from mvote.client._ballot import prepare_ballot
-from mvote.client._errors import QuestionOpen
+from mvote.client._errors import NotVerified, QuestionOpen
 from mvote.client._receipt import BlockSource, issue_receipt
 from mvote.client._secret import PreparedSecretBallot, audit_prepared, prepare_secret_ballot
+from mvote.client._verified import CeremonyProgress, VerifiedChain, VerifiedRecords
 from mvote.client._voting import CastResult, JsonObject, Recorded, SpoilResult, VotingContract
 from mvote.verifier._receipt import Receipt, with_context_blocks
 
 __all__ = [
     "CreatedQuestion",
     "Decrypted",
+    "Results",
     "RosterAdded",
     "Spoiled",
     "TallyOutcome",
     "Voted",
     "add_roster",
     "cast_prepared",
+    "ceremony_progress",
+    "check_posting",
     "create_question",
     "dealing_posting",
     "decryption_totals",
     "post_decryption",
     "prepare_vote",
     "receipt_for",
+    "results",
     "roster_keys_from_csv",
     "spoil_prepared",
     "tally",
@@ -103,29 +110,42 @@ def prepare_vote(
     code: str | None = None,
 ) -> CastRequest | PreparedSecretBallot:
     """A signed cast request for ``choices``; on a secret question, encrypted under its
-    ceremony's election key (read from the ledger) and kept with its seed for cast-or-audit.
-    Raises RuleViolation, CeremonyNotComplete."""
-    if question.election is None:
+    ceremony's election key and kept with its seed for cast-or-audit.
+
+    Nothing is prepared from the node's word: ``question`` (what the caller showed its user and
+    mapped the choices with) must be exactly the verified question
+    (:meth:`VotingContract.records`: endorsed by enough organisations, or from the verified
+    chain), and the election key is that of the verified ceremony it names. Raises NotVerified
+    (naming the check: ``question_record`` for a question that differs, e.g. swapped option
+    labels; ``endorsement_signature`` for an altered answer, ...), RuleViolation,
+    CeremonyNotComplete."""
+    records = contract.records()
+    return _prepare(records, key, records.same_question(question), choices, credential, code)
+
+
+def _prepare(
+    records: VerifiedRecords,
+    key: nacl.signing.SigningKey,
+    question: Question,
+    choices: Sequence[int],
+    credential: SignedCredential | None,
+    code: str | None,
+) -> CastRequest | PreparedSecretBallot:
+    """Precondition: ``question`` was read from ``records``."""
+    if question.spec.election is None:
         return prepare_ballot(
             key,
-            channel=contract.channel_name,
-            question=question,
+            channel=records.channel,
+            question=question.spec,
             choices=tuple(choices),
             credential=credential,
             code=code,
         )
-    ceremony = contract.get_ceremony_json(question.election)
-    if ceremony["election_key"] is None:
-        raise CeremonyNotComplete(
-            f"ceremony {question.election!r} of {question.qid!r} is {ceremony['state']}: no "
-            "election key",
-            field="election",
-        )
     return prepare_secret_ballot(
         key,
-        channel=contract.channel_name,
-        question=question,
-        election_key=point_from_hex(ceremony["election_key"], "election_key"),
+        channel=records.channel,
+        question=question.spec,
+        election_key=records.election_key(question),
         choices=choices,
         credential=credential,
         code=code,
@@ -161,13 +181,34 @@ def vote(
     credential: SignedCredential | None = None,
     code: str | None = None,
 ) -> Voted:
-    """Vote on ``qid`` with ``key`` and get a receipt: read the question, prepare and sign the
-    ballot on this device, cast it, wait for the commit, issue the receipt."""
-    spec = contract.get_question(qid).spec
-    prepared = prepare_vote(contract, key, spec, choices, credential=credential, code=code)
+    """Vote on ``qid`` with ``key`` and get a receipt: read the question verified
+    (:meth:`VotingContract.records`), prepare and sign the ballot on this device (under the
+    verified election key), cast it, wait for the commit, issue the receipt. Raises NotVerified
+    before anything is encrypted or sent when a read does not verify."""
+    records = contract.records()
+    question = records.question(qid)
+    prepared = _prepare(records, key, question, choices, credential, code)
     request = prepared.request if isinstance(prepared, PreparedSecretBallot) else prepared
     done = contract.cast(request)
-    return receipt_for(done, blocks, chaincode=chaincode, secret=spec.mode == "secret")
+    return receipt_for(done, blocks, chaincode=chaincode, secret=question.spec.mode == "secret")
+
+
+@dataclass(frozen=True)
+class Results:
+    """A question and its results (``GetResults``: live counts, or the final tally), both
+    verified from the trust anchor (:meth:`VotingContract.records`)."""
+
+    question: Question
+    results: JsonObject
+
+
+def results(contract: VotingContract, qid: str) -> Results:
+    """The results of ``qid`` to show, verified (:meth:`VotingContract.records`): the node
+    alone cannot change a count, a label or an outcome shown. Raises NotVerified, and the
+    contract's refusals (NotFound)."""
+    records = contract.records()
+    question = records.question(qid)
+    return Results(question, records.results(qid))
 
 
 def cast_prepared(
@@ -394,20 +435,76 @@ def tally(
 # --- trustees ------------------------------------------------------------------------------------
 
 
+def _own_ceremony(chain: VerifiedChain, trustee: trustees.TrusteeSecrets) -> Ceremony:
+    """The verified record of the trustee's ceremony, refused (``ceremony_record``) unless it
+    has the trustee's parameters and registers the trustee's own group key at its index."""
+    params = trustee.params
+    ceremony = chain.ceremony(params.ceremony)
+    if ceremony.params != params:
+        raise NotVerified(
+            f"ceremony {params.ceremony!r}: the verified record is {ceremony.params.k} of "
+            f"{ceremony.params.n} on channel {ceremony.params.channel!r}; this trustee's file "
+            f"says {params.k} of {params.n} on {params.channel!r}",
+            check="ceremony_record",
+        )
+    if ceremony.trustees[trustee.index - 1].key.key != trustee.public_key:
+        raise NotVerified(
+            f"ceremony {params.ceremony!r}: trustee {trustee.index}'s registered key is not "
+            "this trustee's",
+            check="ceremony_record",
+        )
+    return ceremony
+
+
 def dealing_posting(contract: VotingContract, trustee: trustees.TrusteeSecrets) -> bytes:
-    """The trustee's signed dealing (its encrypted shares to every trustee of the ceremony, as
-    the ledger lists them). Keep it before posting: a retry must post the same dealing."""
-    ceremony = contract.get_ceremony_json(trustee.params.ceremony)
-    return trustees.dealing_posting(trustee, ceremony["trustees"])
+    """The trustee's signed dealing: its shares encrypted to every trustee of the ceremony as
+    the verified chain registers them. Keep it before posting: a retry must post the same
+    dealing. Raises NotVerified."""
+    ceremony = _own_ceremony(contract.verified(), trustee)
+    return trustees.dealing_posting(trustee, [t.to_json() for t in ceremony.trustees])
+
+
+def check_posting(contract: VotingContract, trustee: trustees.TrusteeSecrets) -> bytes:
+    """The trustee's signed check of the shares dealt to it, judged only from dealings on the
+    verified chain, each re-checked (dealer's signature, proofs) before its share is opened:
+    a complaint (which reveals what opens that share) is never made about anything else.
+    Precondition: the trustee has dealt. Raises NotVerified, InvalidTransition (the ceremony
+    is not DEALING, or some trustee has not dealt)."""
+    chain = contract.verified()
+    ceremony = _own_ceremony(chain, trustee)
+    cid = ceremony.cid
+    if ceremony.state != "DEALING":
+        raise InvalidTransition(
+            f"ceremony: {cid!r} is {ceremony.state} on the verified chain, not DEALING",
+            field="ceremony",
+        )
+    dealings = chain.dealings(ceremony)
+    missing = [i for i in range(1, ceremony.params.n + 1) if i not in dealings]
+    if missing:
+        raise InvalidTransition(
+            f"ceremony: trustee(s) {', '.join(map(str, missing))} of {cid!r} have not dealt "
+            "on the verified chain",
+            field="ceremony",
+        )
+    return trustees.check_posting(trustee, list(dealings.values()))
+
+
+def ceremony_progress(contract: VotingContract, cid: str) -> CeremonyProgress:
+    """The ceremony on the verified chain: its record, who has dealt (each dealing
+    re-checked) and who has posted a check. Raises NotVerified."""
+    return contract.verified().progress(cid)
 
 
 def decryption_totals(
     contract: VotingContract, trustee: trustees.TrusteeSecrets, qid: str
 ) -> list[Ciphertext]:
-    """The encrypted totals of ``qid``: a CLOSED secret question of the trustee's ceremony,
-    every shard aggregated to its end. Raises InvalidField, InvalidTransition,
-    AggregationIncomplete."""
-    question = contract.get_question(qid)
+    """The encrypted totals of ``qid`` to decrypt, recomputed on this device as the sum of the
+    verified ballot records, and refused unless the verified aggregates equal them: a node
+    cannot have a trustee decrypt anything else (one ballot, a forged sum). ``qid`` is a CLOSED
+    secret question of the trustee's ceremony, every shard aggregated to its end. Raises
+    NotVerified, InvalidField, InvalidTransition, AggregationIncomplete."""
+    chain = contract.verified()
+    question = chain.question(qid)
     cid = trustee.params.ceremony
     if question.spec.mode != "secret" or question.spec.election != cid:
         raise InvalidField(
@@ -418,18 +515,8 @@ def decryption_totals(
             f"qid: question {qid!r} is {question.state}; decryptions need it CLOSED and aggregated",
             field="qid",
         )
-    aggregates = []
-    for shard in range(question.spec.shards):
-        try:
-            aggregate = contract.get_aggregate(qid, shard)
-        except NotFound:
-            aggregate = {"done": False}
-        if not aggregate["done"]:
-            raise AggregationIncomplete(
-                f"shard {shard} of {qid!r} is not aggregated to its end", field="shard"
-            )
-        aggregates.append(aggregate)
-    return trustees.question_totals(aggregates)
+    _own_ceremony(chain, trustee)
+    return chain.secret_totals(question)
 
 
 @dataclass(frozen=True)
@@ -443,10 +530,11 @@ class Decrypted:
 def post_decryption(
     contract: VotingContract, trustee: trustees.TrusteeSecrets, qid: str
 ) -> Decrypted:
-    """Post the trustee's proved partial decryptions of ``qid``'s totals (the homomorphic sums
-    of every shard's aggregate; no ballot is decrypted). Precondition: the trustee holds its
-    secret share (the ceremony completed). Raises InvalidField, InvalidTransition,
-    AggregationIncomplete, and the contract's refusals."""
+    """Post the trustee's proved partial decryptions of ``qid``'s totals (recomputed from the
+    verified ballot records, see :func:`decryption_totals`; no ballot is decrypted).
+    Precondition: the trustee holds its secret share (the ceremony completed). Raises
+    NotVerified, InvalidField, InvalidTransition, AggregationIncomplete, and the contract's
+    refusals."""
     totals = decryption_totals(contract, trustee, qid)
     posting = trustees.decryption_posting(trustee, qid, totals)
     return Decrypted(len(totals), contract.post_decryption(posting))

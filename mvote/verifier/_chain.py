@@ -96,6 +96,11 @@ class ChainReport:
     last_hash: bytes = b""
     #: Blocks after block 0 with neither TRANSACTIONS_FILTER nor COMMIT_HASH (an orderer's copy).
     orderer_copy_blocks: list[int] = field(default_factory=list)
+    #: The world state the walked blocks commit: the writes of every transaction whose
+    #: recomputed code is VALID (meaningful only when ``verified``).
+    state: MemoryWorldState = field(default_factory=MemoryWorldState)
+    #: The channel config in force after the walked blocks (None without a readable genesis).
+    config: ChannelConfig | None = None
 
     @property
     def verified(self) -> bool:
@@ -301,6 +306,8 @@ def verify_chain(blocks: Iterable[bytes], genesis_hash: bytes) -> ChainReport:
             go_on = False
         if not go_on:
             break
+    if walked.walk is not None:
+        report.state, report.config = walked.walk.state, walked.walk.config
     mixed = _mixed_copy(report)
     if mixed is not None:
         report.findings.append(Finding(mixed[0], None, None, Check.METADATA, mixed[1]))

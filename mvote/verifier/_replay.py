@@ -31,7 +31,7 @@ from mvote.chaincode._contract import VERSIONS as CONTRACT_VERSIONS
 from mvote.chaincode._contract import invoke
 from mvote.chaincode._crypto import group
 from mvote.chaincode._crypto.ceremony import PartialDecryption
-from mvote.chaincode._crypto.elgamal import ZERO
+from mvote.chaincode._crypto.elgamal import ZERO, Ciphertext
 from mvote.chaincode._errors import MvoteError
 from mvote.chaincode._records import TALLY_SHAPE, Ballot, BallotRecord, Question, SecretBallot
 from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator, Version
@@ -320,7 +320,7 @@ def _recount_secret(
     if decryption["ceremony"] != ceremony.cid:
         raise ValueError(f"decryption.ceremony: expected {ceremony.cid!r}")
     _check_dealings(state, ceremony)
-    ballots, sums = _secret_sums(state, question.qid, len(question.spec.options))
+    ballots, sums = secret_sums(state, question.qid, len(question.spec.options))
     _check_totals(decryption["totals"], sums, ballots)
     postings = _checked_partials(ceremony, question.qid, sums, decryption)
     counts, lambdas = secret.combine_totals(ceremony, sums, postings, ballots)
@@ -355,7 +355,7 @@ def _check_dealings(state: MemoryKeySpace, ceremony: secret.Ceremony) -> None:
         )
 
 
-def _secret_sums(state: MemoryKeySpace, qid: str, options: int) -> tuple[int, list[Any]]:
+def secret_sums(state: MemoryKeySpace, qid: str, options: int) -> tuple[int, list[Ciphertext]]:
     """(ballots, per-option homomorphic sums) of every ballot record of question ``qid``."""
     ballots, sums = 0, [ZERO] * options
     b_start, b_end = partial_key_range(keys.BALLOT, [qid])
