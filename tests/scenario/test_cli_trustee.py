@@ -392,3 +392,13 @@ def test_a_stalled_ceremony_is_cancelled_and_restarted(cli: Cli, tmp_path: Path)
         cli.json("trustee", "check", "--trustee", f)
     shown = cli.json("trustee", "ceremony", "show", "stall")
     assert "COMPLETE" in json.dumps(shown)
+
+
+def test_a_spoiled_ballot_file_is_never_overwritten(cli: Cli, election: dict[str, Any]) -> None:
+    """An existing spoiled-ballot file stops an audit before anything is sent (exit 2)."""
+    existing = election["spoiled_file"]
+    before = existing.read_bytes()
+    refused = cli.json("vote", "budget", "--wallet", election["work"] / "wallets" / "v2.json", "-c", "No",
+                       "--audit", "--spoiled", existing, code=2)  # fmt: skip
+    assert refused["error"]["code"] == "FILE_EXISTS"
+    assert existing.read_bytes() == before
