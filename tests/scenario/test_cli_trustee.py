@@ -274,7 +274,14 @@ def test_secret_receipt_verified_offline_and_with_the_chain(election: dict[str, 
     report = verify_receipt(Receipt.from_bytes(Path(receipt).read_bytes()), anchor=anchor)
     checks = {c.name: c for c in report.checks}
     assert checks["ballot_proofs"].ok and checks["question_record"].ok
-    assert checks["ceremony_record"].ok
+    assert checks["ceremony_record"].ok and checks["question_binding"].ok
+    # What the ballot recorded, for the voter: the tracker and its proofs, no choice.
+    recorded = report.recorded
+    assert recorded is not None
+    assert (recorded.mode, recorded.choices, recorded.spoiled) == ("secret", None, False)
+    assert recorded.tracker == Receipt.from_bytes(Path(receipt).read_bytes()).tracker
+    assert recorded.proofs is not None and recorded.proofs.ok
+    assert any("proofs hold" in line for line in recorded.lines())
 
     with_chain = verify_receipt(
         Receipt.from_bytes(Path(receipt).read_bytes()), read_chain(Path(chain)), anchor=anchor
