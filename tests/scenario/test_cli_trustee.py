@@ -399,6 +399,11 @@ def test_a_stalled_ceremony_is_cancelled_and_restarted(cli: Cli, tmp_path: Path)
         cli.json("trustee", "check", "--trustee", f)
     shown = cli.json("trustee", "ceremony", "show", "stall")
     assert "COMPLETE" in json.dumps(shown)
+    # The auditor replays the cancel (its deletes) and the restart: the chain audits clean.
+    chain = tmp_path / "chain.bin"
+    cli("export", chain)
+    anchor = cli.material.genesis_hash.hex()
+    assert verify_cli.main(["audit", "--chain", str(chain), "--genesis-hash", anchor]) == 0
 
 
 def test_a_spoiled_ballot_file_is_never_overwritten(cli: Cli, election: dict[str, Any]) -> None:
