@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fabric_protos.common import common_pb2
-from nodechain import Chain, cast_args, chain, open_chain
+from nodechain import Chain, cast_args, chain, old_cast_args, open_chain
 
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField
@@ -365,3 +365,23 @@ def test_a_receipt_with_unknown_fields_a_negative_index_or_a_repeated_block_is_r
     assert refused({"proof": [{**value["proof"][0], "data": "@@"}]}).field == (
         "receipt.proof[0].data"
     )
+
+
+def test_a_receipt_of_an_mvote_1_ballot_still_verifies(chain: Chain) -> None:
+    """A ballot cast under contract mvote-1 (no question binding): its receipt verifies, shows
+    the choice by label, and has no question_binding check to make."""
+    args = old_cast_args(chain, 6, 1)
+    block = chain.submit_as("mvote-1", *args)
+    receipt = issue_receipt(
+        chain.node.ledger.block,
+        tx_id=_last_tx_id(chain, block),
+        block_number=block,
+        qid="q1",
+        tracker=_tracker(args),
+    )
+    report = verify_receipt(
+        with_context_blocks(receipt, chain.node.ledger.block), anchor=chain.genesis_hash
+    )
+    assert report.verified, [c for c in report.checks if not c.ok]
+    assert "question_binding" not in {c.name for c in report.checks}
+    assert report.recorded is not None and report.recorded.labels == ("b",)
