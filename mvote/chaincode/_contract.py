@@ -63,6 +63,7 @@ from ._records import (
     KEY_HEX,
     SECRET_AGGREGATE_SHAPE,
     SECRET_BALLOT_TYPE,
+    SECRET_BALLOT_TYPES,
     TALLY_SHAPE,
     Aggregate,
     Ballot,
@@ -485,7 +486,7 @@ def _cast_request(call: Call) -> CastRequest:
     value = call.json(0, MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES)
     if len(raw) > MAX_CAST_BYTES:
         ballot = value.get("ballot") if isinstance(value, dict) else None
-        if not (isinstance(ballot, dict) and ballot.get("type") == SECRET_BALLOT_TYPE):
+        if not (isinstance(ballot, dict) and ballot.get("type") in SECRET_BALLOT_TYPES):
             raise TooLarge(
                 f"request: expected at most {MAX_CAST_BYTES} bytes, got {len(raw)}",
                 field="request",

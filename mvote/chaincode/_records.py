@@ -51,6 +51,8 @@ SECRET_BALLOT_TYPE = "mvote.secret-ballot.v1"
 BOUND_BALLOT_TYPE = "mvote.ballot.v2"
 BOUND_SECRET_BALLOT_TYPE = "mvote.secret-ballot.v2"
 QUESTION_BINDING_TYPE = "mvote.question-binding.v1"
+#: The secret ballot types of every contract version (the larger Cast size limit applies).
+SECRET_BALLOT_TYPES = frozenset({SECRET_BALLOT_TYPE, BOUND_SECRET_BALLOT_TYPE})
 CREDENTIAL_TYPE = "mvote.credential.v1"
 
 #: Identifiers are ASCII so that they are safe inside composite keys, URLs and file names.

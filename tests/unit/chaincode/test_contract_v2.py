@@ -12,7 +12,13 @@ from chaincode_env import T_SETUP, T_VOTE, Env, voter_hex
 
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
-from mvote.chaincode._contract import V1, VERSION, VERSIONS
+from mvote.chaincode._contract import (
+    MAX_CAST_BYTES,
+    MAX_SECRET_CAST_BYTES,
+    V1,
+    VERSION,
+    VERSIONS,
+)
 from mvote.chaincode._crypto import ballot as cb
 from mvote.chaincode._errors import AuditMismatch, MvoteError
 from mvote.chaincode._records import (
@@ -202,6 +208,22 @@ def test_a_spoiled_ballot_is_recorded_with_its_opening_and_never_cast(
     env.ok("Cast", _cast(env, fresh.request), at=T_VOTE)
     # Once the voter has voted, nothing more is spoiled (an opening would show the vote).
     env.refused("SpoilBallot", _spoil(fresh), code="ALREADY_VOTED", field="ballot.voter", at=T_VOTE)
+
+
+def test_a_secret_v2_ballot_over_the_open_ballot_limit_is_cast(
+    secret_setup: tuple[Env, dict[str, Any], list[Any]],
+) -> None:
+    """A v2 secret ballot of 40 options is over MAX_CAST_BYTES: the secret limit applies to it."""
+    env, _, voters = secret_setup
+    spec = se.secret_question(env, qid="big", options=tuple(f"option {i}" for i in range(40)))
+    prepared = _prepared(env, voters[0], spec, (7,))
+    raw = _cast(env, prepared.request)
+    assert MAX_CAST_BYTES < len(raw) < MAX_SECRET_CAST_BYTES
+    assert env.ok("Cast", raw, at=T_VOTE)["tracker"] == prepared.tracker
+    # Once cast, it is never spoiled (its opening would reveal the vote).
+    env.refused(
+        "SpoilBallot", _spoil(prepared), code="ALREADY_VOTED", field="ballot.voter", at=T_VOTE
+    )
 
 
 def test_spoil_refusals_name_the_field_and_write_nothing(
