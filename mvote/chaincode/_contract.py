@@ -503,13 +503,19 @@ def _parse_cast_request(raw: bytes) -> CastRequest:
     return CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
 
 
-def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
-    """An open ballot in an open question, a secret ballot in a secret one."""
+def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot, version: str) -> None:
+    """An open ballot in an open question, a secret ballot in a secret one; the refusal names
+    the type contract ``version`` takes."""
     match question.spec.secret, ballot:
         case (None, Ballot()) | (SecretMode(), SecretBallot()):
             return
         case _:
-            expected = SECRET_BALLOT_TYPE if question.spec.secret else BALLOT_TYPE
+            types = (
+                (SECRET_BALLOT_TYPE, BALLOT_TYPE)
+                if version == V1
+                else (BOUND_SECRET_BALLOT_TYPE, BOUND_BALLOT_TYPE)
+            )
+            expected = types[0] if question.spec.secret else types[1]
             raise InvalidField(
                 f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; "
                 f"expected a ballot of type {expected!r}",
@@ -647,7 +653,7 @@ def _admit(call: Call, request: CastRequest) -> _Admitted:
     ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
     question = _open_question(call, ballot.qid)
     spec = question.spec
-    _check_ballot_mode(question, ballot)
+    _check_ballot_mode(question, ballot, call.version)
     _check_binding(call, question, ballot)
     if isinstance(ballot, Ballot):
         rules.check_choices(spec, ballot.choices)

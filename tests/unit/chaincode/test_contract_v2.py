@@ -372,3 +372,14 @@ def test_ballots_parse_by_their_type_tag() -> None:
     with pytest.raises(MvoteError, match=r"ballot\.question: missing field"):
         ballot_from_json({**v1.to_json(), "type": "mvote.ballot.v2"})
     assert isinstance(v2, Ballot) and not isinstance(v1, SecretBallot)
+
+
+def test_a_ballot_of_the_other_mode_is_refused_naming_the_v2_type(
+    secret_setup: tuple[Env, dict[str, Any], list[Any]],
+) -> None:
+    env, _, voters = secret_setup
+    request = env.request(voters[0])  # an open ballot, on the secret question q1
+    error = env.refused(
+        "Cast", _cast(env, request), code="INVALID_FIELD", field="ballot.type", at=T_VOTE
+    )
+    assert "'mvote.secret-ballot.v2'" in error.message
