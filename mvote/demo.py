@@ -35,7 +35,7 @@ import nacl.signing
 from mvote.chaincode._eligibility import onsite_code_hash
 from mvote.chaincode._errors import MvoteError, Refusal
 from mvote.chaincode._records import (
-    Ballot,
+    BoundBallot,
     CastRequest,
     Eligibility,
     MultiChoice,
@@ -45,6 +45,7 @@ from mvote.chaincode._records import (
     SingleChoice,
     TurnoutShare,
     YesNo,
+    question_hash,
 )
 from mvote.chaincode._simulation import Executed, SerialLedger
 from mvote.client import recipes
@@ -250,7 +251,9 @@ def run(
         spec: QuestionSpec, voter: nacl.signing.SigningKey, choices: list[int]
     ) -> None:
         # A tampered client: signs what the local rule check would have stopped.
-        ballot = Ballot(ch, spec.qid, tuple(choices), voter_public_hex(voter))
+        ballot = BoundBallot(
+            ch, spec.qid, tuple(choices), voter_public_hex(voter), question_hash(spec, None)
+        )
         credential = issue_credential(
             registrar, channel=ch, voter=ballot.voter, expires_at=now + 86400
         )

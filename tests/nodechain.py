@@ -8,6 +8,7 @@ of endorsers sign results the contract would never produce.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,14 +20,25 @@ import pytest
 
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import VERSION, invoke
-from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
+from mvote.chaincode._crypto.group import Point, point_from_hex
+from mvote.chaincode._records import (
+    Ballot,
+    CastRequest,
+    Eligibility,
+    MultiChoice,
+    QuestionSpec,
+    Schedule,
+    SecretMode,
+    SingleChoice,
+)
 from mvote.chaincode._simulation import Simulation, TxContext, TxSimulator
+from mvote.client import _trustee as tr
 from mvote.client._ballot import prepare_ballot
 from mvote.client._identity import Signer, load_signer
 from mvote.client._proposal import new_proposal, sign_envelope
 from mvote.client._registrar import issue_credential
 from mvote.node.config import BatchSettings
-from mvote.node.endorser import Simulated, unpack_proposal
+from mvote.node.endorser import Endorser, Simulated, unpack_proposal
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.peer import assemble_transaction
 from mvote.node.runtime import Node
@@ -76,15 +88,23 @@ class Chain:
         args: list[bytes | str],
         tamper: Callable[[Simulation], Simulation],
         version: str = VERSION,
+        rules: str = VERSION,
     ) -> int:
-        """Two colluding endorsers sign ``tamper(simulation)`` instead of what the contract did."""
+        """Two colluding endorsers sign ``tamper(simulation)`` instead of what the contract (the
+        rules of contract version ``rules``) did, as chaincode version ``version``."""
         proposal = new_proposal(self.admin, channel_id="mvote", chaincode="mvote", args=args)
         up = unpack_proposal(proposal.signed())
+        endorser = Endorser(
+            self.node.endorsers[0].signer,
+            chaincode_name="mvote",
+            chaincode_version=version,
+            contract=functools.partial(invoke, version=rules),
+        )
         with self.node.ledger.snapshot() as world:
-            honest = self.node.endorsers[0].simulate(up, world)
+            honest = endorser.simulate(up, world)
             context = TxContext(up.tx_id, up.channel_id, up.timestamp, up.creator, up.args)
             simulator = TxSimulator(world.namespace("mvote"), context)
-            invoke(simulator)
+            invoke(simulator, rules)
             lifecycle = Simulation()
             sequence = "namespaces/fields/mvote/Sequence"
             lifecycle.reads[sequence] = world.version("_lifecycle", sequence)
@@ -95,6 +115,27 @@ class Chain:
             honest.events,
         )
         responses = [e.sign(up, simulated, ("mvote", version)) for e in self.node.endorsers[:2]]
+        self.node.submit(sign_envelope(assemble_transaction(up, responses), self.admin))
+        return self.node.commit_status(proposal.transaction_id, 10).block
+
+    def submit_as(self, version: str, *args: bytes | str) -> int:
+        """Endorse ``args`` with a majority of organisations running the contract rules of
+        ``version`` and signing that version (as peers of a channel still defined at
+        ``version`` do), then order and commit it."""
+        proposal = new_proposal(self.admin, channel_id="mvote", chaincode="mvote", args=list(args))
+        up = unpack_proposal(proposal.signed())
+        old = [
+            Endorser(
+                e.signer,
+                chaincode_name="mvote",
+                chaincode_version=version,
+                contract=functools.partial(invoke, version=version),
+            )
+            for e in self.node.endorsers[:2]
+        ]
+        with self.node.ledger.snapshot() as world:
+            simulated = [e.simulate(up, world) for e in old]
+        responses = [e.sign(up, s, ("mvote", version)) for e, s in zip(old, simulated, strict=True)]
         self.node.submit(sign_envelope(assemble_transaction(up, responses), self.admin))
         return self.node.commit_status(proposal.transaction_id, 10).block
 
@@ -161,3 +202,53 @@ def audit(chain: Chain) -> ReplayReport:
     report = verify_chain(blocks, chain.genesis_hash)
     assert report.verified, [str(f) for f in report.findings]
     return replay_chain(blocks, report.codes)
+
+
+def old_cast_args(chain: Chain, seed: int, choice: int) -> list[bytes | str]:
+    """A Cast of an mvote-1 ballot (no question binding), as clients of mvote-1 made them."""
+    voter = nacl.signing.SigningKey(bytes([seed]) * 32)
+    credential = issue_credential(
+        REGISTRAR, channel="mvote", voter=bytes(voter.verify_key).hex(), expires_at=2**40
+    )
+    ballot = Ballot("mvote", "q1", (choice,), bytes(voter.verify_key).hex())
+    request = CastRequest(ballot, voter.sign(ballot.canonical_bytes()).signature.hex(), credential)
+    return ["Cast", encoding.encode(request.to_json())]
+
+
+def open_secret_question(
+    chain: Chain,
+) -> tuple[list[tr.TrusteeSecrets], QuestionSpec, Point]:
+    """A complete 2-of-3 ceremony c1 and the open secret question s1 (2 of 4 options, open
+    eligibility by REGISTRAR): the trustees, the spec and the election key."""
+    team = [
+        tr.new_trustee("mvote", "c1", 3, 2, i, nacl.signing.SigningKey(bytes([40 + i]) * 32))
+        for i in range(1, 4)
+    ]
+    regs = [t.registration() for t in team]
+    chain.submit("CreateCeremony", tr.ceremony_spec("c1", 3, 2, regs))
+    postings = [tr.dealing_posting(t, regs) for t in team]
+    for p in postings:
+        chain.submit("PostDealing", p)
+    dealt = [encoding.decode(p, max_size=1 << 24) for p in postings]
+    for t in team:
+        chain.submit("PostCheck", tr.check_posting(t, dealt))
+    chain.submit("CompleteCeremony", "c1")
+    # The election key, as CompleteCeremony fixed it: K = sum of K_i0.
+    key = sum(
+        (point_from_hex(d["body"]["dealing"]["commitments"][0], "k") for d in dealt[1:]),
+        point_from_hex(dealt[0]["body"]["dealing"]["commitments"][0], "k"),
+    )
+    now = int(time.time())
+    spec = QuestionSpec(
+        "s1",
+        "S",
+        "",
+        ("a", "b", "c", "d"),
+        MultiChoice(min=0, max=2),
+        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
+        Schedule(now - 5, now + 3600),
+        secret=SecretMode("c1"),
+    )
+    chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
+    chain.submit("OpenQuestion", "s1")
+    return team, spec, key

@@ -23,7 +23,7 @@ from . import _keys as keys
 from . import _rules as rules
 from . import _secret as secret
 from . import encoding
-from ._crypto.ballot import BallotContext, verify_ballot
+from ._crypto.ballot import BallotContext, open_ballot, verify_ballot
 from ._crypto.ceremony import Dealing, PartialDecryption
 from ._crypto.elgamal import ZERO, Ciphertext
 from ._crypto.group import Point
@@ -33,6 +33,7 @@ from ._errors import (
     AlreadyExists,
     AlreadyVoted,
     BadArguments,
+    BallotSpoiled,
     CeremonyNotComplete,
     InvalidField,
     InvalidTransition,
@@ -41,6 +42,7 @@ from ._errors import (
     NonCanonical,
     NotEligible,
     NotFound,
+    QuestionMismatch,
     QuestionNotOpen,
     Refusal,
     RosterNotSealed,
@@ -51,7 +53,9 @@ from ._errors import (
 )
 from ._events import (
     BallotCast,
+    BallotSpoiledEvent,
     CastResponse,
+    CeremonyCancelled,
     CeremonyChanged,
     CeremonyCheckPosted,
     CheckAccepted,
@@ -65,21 +69,26 @@ from ._events import (
     RosterChanged,
     RosterMembership,
     ShardAggregated,
+    SpoilResponse,
 )
 from ._functions import FunctionName
 from ._identity import Creator, require_admin, require_owner
 from ._records import (
     AGGREGATE_SHAPE,
     BALLOT_TYPE,
+    BOUND_BALLOT_TYPE,
+    BOUND_SECRET_BALLOT_TYPE,
     EMPTY_ROSTER_DIGEST,
     IDENTIFIER,
     KEY_HEX,
     SECRET_AGGREGATE_SHAPE,
     SECRET_BALLOT_TYPE,
+    SECRET_BALLOT_TYPES,
     TALLY_SHAPE,
     Aggregate,
     Ballot,
     BallotRecord,
+    BoundSecretBallot,
     CastRequest,
     Decryption,
     OpenEligibility,
@@ -95,18 +104,28 @@ from ._records import (
     SecretAggregate,
     SecretBallot,
     SecretMode,
+    SpoiledBallot,
+    SpoilRequest,
     TallyRecord,
     Transition,
+    bound_question,
+    question_hash,
     roster_digest_after,
     tracker_of,
 )
 from ._schema import HASH_HEX_SHAPE, Record, Shape, Text
 from ._stub import ChaincodeStub, get_state_by_partial_composite_key, partial_key_range
 
-#: The version the chaincode is defined with on a channel. Change it with any change to a rule:
-#: the verifier replays transactions endorsed under this version only, and lists the others as
-#: not replayed (with the version they name) instead of misreading them as lies.
-VERSION = "mvote-1"
+#: The version the chaincode is defined with on a channel. Change it with any change to a rule,
+#: and keep the old rules selectable (``invoke(stub, version)``): the verifier replays every
+#: transaction under the rules of the version its endorsers signed (``VERSIONS``), and lists a
+#: transaction of any other version as not replayed instead of misreading it as a lie.
+#: mvote-2: ballots bind the question record's hash (``ballot.question``); SpoilBallot
+#: (cast-or-audit) and CancelCeremony.
+VERSION = "mvote-2"
+#: Every version whose rules this contract still runs, oldest first.
+VERSIONS = ("mvote-1", "mvote-2")
+V1 = "mvote-1"
 
 OK = 200
 REFUSED = 400
@@ -154,6 +173,8 @@ class Function:
     optional: int = 0
     #: Whether the function writes state (submit) or only reads (evaluate).
     writes: bool = True
+    #: The first contract version that has the function.
+    since: str = V1
 
 
 @dataclass
@@ -163,6 +184,8 @@ class Call:
     stub: ChaincodeStub
     function: Function
     args: list[bytes]
+    #: The contract version whose rules this invocation runs (one of VERSIONS).
+    version: str = VERSION
 
     @property
     def now(self) -> int:
@@ -481,7 +504,7 @@ def _cast_request(call: Call) -> CastRequest:
     value = call.json(0, MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES)
     if len(raw) > MAX_CAST_BYTES:
         ballot = value.get("ballot") if isinstance(value, dict) else None
-        if not (isinstance(ballot, dict) and ballot.get("type") == SECRET_BALLOT_TYPE):
+        if not (isinstance(ballot, dict) and ballot.get("type") in SECRET_BALLOT_TYPES):
             raise TooLarge(
                 f"request: expected at most {MAX_CAST_BYTES} bytes, got {len(raw)}",
                 field="request",
@@ -498,13 +521,19 @@ def _parse_cast_request(raw: bytes) -> CastRequest:
     return CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
 
 
-def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
-    """An open ballot in an open question, a secret ballot in a secret one."""
+def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot, version: str) -> None:
+    """An open ballot in an open question, a secret ballot in a secret one; the refusal names
+    the type contract ``version`` takes."""
     match question.spec.secret, ballot:
         case (None, Ballot()) | (SecretMode(), SecretBallot()):
             return
         case _:
-            expected = SECRET_BALLOT_TYPE if question.spec.secret else BALLOT_TYPE
+            types = (
+                (SECRET_BALLOT_TYPE, BALLOT_TYPE)
+                if version == V1
+                else (BOUND_SECRET_BALLOT_TYPE, BOUND_BALLOT_TYPE)
+            )
+            expected = types[0] if question.spec.secret else types[1]
             raise InvalidField(
                 f"ballot.type: question {question.qid!r} is in {question.spec.mode} mode; "
                 f"expected a ballot of type {expected!r}",
@@ -512,11 +541,48 @@ def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> Non
             )
 
 
-def _verify_secret_ballot(
+@functools.lru_cache(maxsize=256)
+def _question_hash(spec: QuestionSpec, election_key: Point | None) -> str:
+    """records.question_hash, remembered (a pure function of frozen values)."""
+    return question_hash(spec, election_key)
+
+
+def _check_binding(call: Call, question: Question, ballot: Ballot | SecretBallot) -> None:
+    """mvote-1 takes only ballots that bind no question; mvote-2 only ballots that bind this
+    question's record (QuestionMismatch naming ballot.question otherwise). Precondition: the
+    ballot's mode matches the question's (``_check_ballot_mode``)."""
+    bound = bound_question(ballot)
+    if call.version == V1:
+        if bound is not None:
+            raise InvalidField(
+                f"ballot.type: contract {V1} takes {BALLOT_TYPE!r} or {SECRET_BALLOT_TYPE!r} ballots",
+                field="ballot.type",
+            )
+        return
+    election = question.spec.election
+    if bound is None:
+        expected = BOUND_BALLOT_TYPE if election is None else BOUND_SECRET_BALLOT_TYPE
+        raise InvalidField(
+            f"ballot.type: contract {call.version} takes {expected!r} ballots (they bind the "
+            f"question record), got {ballot.to_json()['type']!r}",
+            field="ballot.type",
+        )
+    election_key = None if election is None else call.election_key(election, "election")
+    expected_hash = _question_hash(question.spec, election_key)
+    if bound != expected_hash:
+        raise QuestionMismatch(
+            f"ballot.question: the ballot binds question record {bound}; question "
+            f"{question.qid!r} on the ledger (title, option labels, rule, eligibility, election "
+            f"key) hashes to {expected_hash}",
+            field="ballot.question",
+        )
+
+
+def _ballot_context(
     call: Call, question: Question, ballot: SecretBallot, voter: bytes
-) -> None:
-    """Every proof of the encrypted ballot, against the question's election key, channel, id,
-    rule and the voter's key (strong Fiat-Shamir): BadProof naming the first failing proof."""
+) -> BallotContext:
+    """The statement a secret ballot is made for: the question's election key, channel, id,
+    rule and the voter's key (strong Fiat-Shamir), and for mvote-2 the bound question hash."""
     spec = question.spec
     match spec.secret:
         case SecretMode(election):
@@ -526,25 +592,22 @@ def _verify_secret_ballot(
                 f"ballot.type: question {spec.qid!r} is in open mode", field="ballot.type"
             )
     low, high = rules.selection_bounds(spec.rule)
-    context = BallotContext(
-        election_key, ballot.channel, spec.qid, voter, len(spec.options), low, high
+    bound = bound_question(ballot)
+    return BallotContext(
+        election_key,
+        ballot.channel,
+        spec.qid,
+        voter,
+        len(spec.options),
+        low,
+        high,
+        None if bound is None else bytes.fromhex(bound),
     )
-    verify_ballot(context, ballot.encrypted, "ballot.encrypted")
 
 
-def cast(call: Call) -> Any:
-    request = _cast_request(call)
-    ballot = request.ballot
-    channel = call.stub.get_channel_id()
-    if ballot.channel != channel:
-        raise WrongChannel(
-            f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
-        )
-    voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
-    ballot_bytes = ballot.canonical_bytes()
-    ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
-
-    question = call.question(ballot.qid)
+def _open_question(call: Call, qid: str) -> Question:
+    """The question of a ballot: OPEN, and the transaction time inside its schedule."""
+    question = call.question(qid)
     spec = question.spec
     if question.state != "OPEN":
         raise QuestionNotOpen(
@@ -557,16 +620,17 @@ def cast(call: Call) -> Any:
             f"[{schedule.opens_at}, {schedule.closes_at})",
             field="ballot.qid",
         )
-    _check_ballot_mode(question, ballot)
-    if isinstance(ballot, Ballot):
-        rules.check_choices(spec, ballot.choices)
+    return question
 
+
+def _check_eligible(call: Call, question: Question, request: CastRequest, voter_key: bytes) -> None:
+    spec, ballot = question.spec, request.ballot
     eligibility = spec.eligibility
     check_onsite_code(eligibility, spec.qid, request.code)
     check_credential(
         eligibility,
         request.credential,
-        channel=channel,
+        channel=ballot.channel,
         qid=spec.qid,
         voter=ballot.voter,
         now=call.now,
@@ -580,36 +644,121 @@ def cast(call: Call) -> Any:
                 field="ballot.voter",
             )
 
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A ballot that passed every check Cast and SpoilBallot share (all but the proofs)."""
+
+    question: Question
+    voter_key: bytes
+    shard: int
+    ballot_key: str
+    ballot_bytes: bytes
+
+
+def _admit(call: Call, request: CastRequest) -> _Admitted:
+    """The checks Cast and SpoilBallot share, cheapest first: channel, voter signature, the
+    question open, the ballot's mode and binding, the choices (open mode), eligibility, and no
+    ballot of this voter yet (the voter's own ballot key is the only ballot state read)."""
+    ballot = request.ballot
+    channel = call.stub.get_channel_id()
+    if ballot.channel != channel:
+        raise WrongChannel(
+            f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
+        )
+    voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
+    ballot_bytes = ballot.canonical_bytes()
+    ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
+    question = _open_question(call, ballot.qid)
+    spec = question.spec
+    _check_ballot_mode(question, ballot, call.version)
+    _check_binding(call, question, ballot)
+    if isinstance(ballot, Ballot):
+        rules.check_choices(spec, ballot.choices)
+    _check_eligible(call, question, request, voter_key)
     shard = keys.shard_of(voter_key, spec.shards)
     ballot_key = keys.ballot_key(spec.qid, shard, ballot.voter)
-    # The double-vote rule: the voter's own ballot key is the only ballot state this reads.
     if call.stub.get_state(ballot_key):
         raise AlreadyVoted(
             f"ballot.voter: voter {ballot.voter} already voted on question {spec.qid!r}",
             field="ballot.voter",
         )
+    return _Admitted(question, voter_key, shard, ballot_key, ballot_bytes)
+
+
+def cast(call: Call) -> Any:
+    request = _cast_request(call)
+    ballot = request.ballot
+    admitted = _admit(call, request)
+    spec = admitted.question.spec
+    tracker = tracker_of(admitted.ballot_bytes)
+    if isinstance(ballot, BoundSecretBallot) and call.stub.get_state(
+        keys.spoiled_key(spec.qid, tracker)
+    ):
+        raise BallotSpoiled(
+            f"ballot: ballot {tracker} was audited (spoiled) and its opening published; it can "
+            "never be cast: prepare a fresh ballot",
+            field="ballot",
+        )
     if isinstance(ballot, SecretBallot):
         # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
-        _verify_secret_ballot(call, question, ballot, voter_key)
-
-    tracker = tracker_of(ballot_bytes)
+        context = _ballot_context(call, admitted.question, ballot, admitted.voter_key)
+        verify_ballot(context, ballot.encrypted, "ballot.encrypted")
     record = BallotRecord(
         ballot=ballot,
         sig=request.sig,
         credential=request.credential,
-        onsite=eligibility.onsite,
-        shard=shard,
+        onsite=spec.eligibility.onsite,
+        shard=admitted.shard,
         tracker=tracker,
         tx=call.tx_id,
         at=call.now,
     )
-    call.write(ballot_key, record)
+    call.write(admitted.ballot_key, record)
     call.write(
         keys.participation_key(ballot.voter, spec.qid),
         Participation(spec.qid, tracker, call.tx_id, call.now),
     )
-    call.event(BallotCast(spec.qid, tracker, shard))
-    return CastResponse(spec.qid, tracker, shard, call.tx_id).to_json()
+    call.event(BallotCast(spec.qid, tracker, admitted.shard))
+    return CastResponse(spec.qid, tracker, admitted.shard, call.tx_id).to_json()
+
+
+def spoil_ballot(call: Call) -> Any:
+    """Cast-or-audit: record a prepared secret ballot as spoiled, with its opening. The same
+    checks as Cast (but a secret mvote-2 ballot only), then the opening must open every
+    ciphertext (AuditMismatch naming the option otherwise). The choices it shows are recorded
+    beside it; Cast refuses the ballot from then on (BALLOT_SPOILED)."""
+    spoil = SpoilRequest.from_json(call.json(0, MAX_SECRET_CAST_BYTES))
+    ballot = spoil.request.ballot
+    if not isinstance(ballot, BoundSecretBallot):
+        raise InvalidField(
+            f"request.ballot.type: only secret ballots are audited; expected "
+            f"{BOUND_SECRET_BALLOT_TYPE!r}",
+            field="request.ballot.type",
+        )
+    admitted = _admit(call, spoil.request)
+    qid = admitted.question.qid
+    tracker = tracker_of(admitted.ballot_bytes)
+    key = keys.spoiled_key(qid, tracker)
+    if call.stub.get_state(key):
+        raise BallotSpoiled(f"ballot: ballot {tracker} is already spoiled", field="ballot")
+    context = _ballot_context(call, admitted.question, ballot, admitted.voter_key)
+    vector = open_ballot(
+        context, ballot.encrypted, bytes.fromhex(spoil.nonce_key), "request.ballot.encrypted"
+    )
+    choices = tuple(i for i, b in enumerate(vector) if b)
+    record = SpoiledBallot(
+        ballot=ballot,
+        sig=spoil.request.sig,
+        nonce_key=spoil.nonce_key,
+        choices=choices,
+        tracker=tracker,
+        tx=call.tx_id,
+        at=call.now,
+    )
+    call.write(key, record)
+    call.event(BallotSpoiledEvent(qid, tracker))
+    return SpoilResponse(qid, tracker, choices, call.tx_id).to_json()
 
 
 def get_ballot(call: Call) -> Any:
@@ -975,6 +1124,44 @@ def complete_ceremony(call: Call) -> Any:
     return updated.to_json()
 
 
+def _delete_postings(call: Call, cid: str, n: int, key_of: Callable[[str, int], str]) -> list[int]:
+    """Delete the postings ``key_of(cid, i)`` of trustees 1..n; the trustees that had one."""
+    found = []
+    for index in range(1, n + 1):
+        key = key_of(cid, index)
+        if call.stub.get_state(key):
+            call.stub.del_state(key)
+            found.append(index)
+    return found
+
+
+def cancel_ceremony(call: Call) -> Any:
+    """Ceremony liveness: the owner of a ceremony still DEALING (some trustees never dealt or
+    checked) cancels it with a reason. Its record, dealings and checks are deleted, so the
+    owner can create it again under the same id from the same registrations (a restart); the
+    chain keeps every posting. No question can name it (a question needs a COMPLETE one)."""
+    creator = call.admin()
+    cid = call.text(0)
+    reason = call.text(1, REASON)
+    ceremony = call.ceremony(cid)
+    require_owner(creator, ceremony.owner, FunctionName.CANCEL_CEREMONY)
+    if ceremony.state != "DEALING":
+        raise InvalidTransition(
+            f"cid: ceremony {cid!r} is {ceremony.state}; only a ceremony still DEALING is "
+            "cancelled",
+            field="cid",
+        )
+    if not reason:
+        raise InvalidField("reason: a cancellation needs a reason", field="reason")
+    dealt = _delete_postings(call, cid, ceremony.params.n, keys.dealing_key)
+    checked = _delete_postings(call, cid, ceremony.params.n, keys.ceremony_check_key)
+    call.stub.del_state(keys.ceremony_key(cid))
+    call.event(CeremonyChanged(cid, "CANCELLED"))
+    return CeremonyCancelled(
+        cid, "CANCELLED", reason, tuple(dealt), tuple(checked), call.tx_id
+    ).to_json()
+
+
 def get_ceremony(call: Call) -> Any:
     return call.ceremony(call.text(0)).to_json()
 
@@ -1048,12 +1235,14 @@ FUNCTIONS: dict[FunctionName, Function] = {
         Function(FunctionName.ADD_ROSTER_ENTRIES, add_roster_entries, ("batch",)),
         Function(FunctionName.SEAL_ROSTER, seal_roster, ("rid",)),
         Function(FunctionName.CAST, cast, ("request",)),
+        Function(FunctionName.SPOIL_BALLOT, spoil_ballot, ("request",), since="mvote-2"),
         Function(FunctionName.AGGREGATE, aggregate, ("qid", "shard", "limit"), optional=1),
         Function(FunctionName.TALLY, tally, ("qid",)),
         Function(FunctionName.CREATE_CEREMONY, create_ceremony, ("spec",)),
         Function(FunctionName.POST_DEALING, post_dealing, ("posting",)),
         Function(FunctionName.POST_CHECK, post_check, ("posting",)),
         Function(FunctionName.COMPLETE_CEREMONY, complete_ceremony, ("cid",)),
+        Function(FunctionName.CANCEL_CEREMONY, cancel_ceremony, ("cid", "reason"), since="mvote-2"),
         Function(FunctionName.POST_DECRYPTION, post_decryption, ("posting",)),
         Function(FunctionName.GET_CEREMONY, get_ceremony, ("cid",), writes=False),
         Function(FunctionName.GET_QUESTION, get_question, ("qid",), writes=False),
@@ -1069,7 +1258,7 @@ FUNCTIONS: dict[FunctionName, Function] = {
 }
 
 
-def _call_for(stub: ChaincodeStub) -> Call:
+def _call_for(stub: ChaincodeStub, version: str) -> Call:
     args = stub.get_args()
     if not args:
         raise BadArguments(
@@ -1083,6 +1272,10 @@ def _call_for(stub: ChaincodeStub) -> Call:
         function = FUNCTIONS[FunctionName(name)]
     except ValueError:
         raise UnknownFunction(f"function: no function {name[:64]!r}", field="function") from None
+    if VERSIONS.index(version) < VERSIONS.index(function.since):
+        raise UnknownFunction(
+            f"function: no function {name!r} in contract {version}", field="function"
+        )
     params = args[1:]
     most = len(function.params)
     least = most - function.optional
@@ -1093,14 +1286,18 @@ def _call_for(stub: ChaincodeStub) -> Call:
             f"got {len(params)}",
             field="args",
         )
-    return Call(stub, function, params)
+    return Call(stub, function, params, version)
 
 
-def invoke(stub: ChaincodeStub) -> Response:
-    """Run one invocation. Never raises: a refusal comes back as status 400 with the message
-    ``"CODE: text"`` and the payload ``Refusal.to_bytes()`` (code, field, message)."""
+def invoke(stub: ChaincodeStub, version: str = VERSION) -> Response:
+    """Run one invocation under the rules of contract ``version`` (one of VERSIONS; the replay
+    passes the version the endorsers signed). Never raises: a refusal comes back as status 400
+    with the message ``"CODE: text"`` and the payload ``Refusal.to_bytes()`` (code, field,
+    message); an unknown version is a fault (500)."""
     try:
-        call = _call_for(stub)
+        if version not in VERSIONS:
+            raise ValueError(f"contract version {version!r} is not one of {VERSIONS}")
+        call = _call_for(stub, version)
         result = call.function.handler(call)
         return Response(OK, "", encoding.encode(result))
     except MvoteError as exc:

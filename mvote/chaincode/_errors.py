@@ -179,6 +179,23 @@ class AlreadyVoted(MvoteError):
     summary = "the voter already has a ballot on this question"
 
 
+class QuestionMismatch(MvoteError):
+    code = "QUESTION_MISMATCH"
+    summary = (
+        "the ballot was prepared against another question record (title, option labels, rule, "
+        "eligibility or election key differ from the ones on the ledger): ballot.question is the "
+        "hash it binds"
+    )
+
+
+class BallotSpoiled(MvoteError):
+    code = "BALLOT_SPOILED"
+    summary = (
+        "the ballot was audited (spoiled): its opening is on the ledger, so it can never be cast; "
+        "prepare a fresh ballot"
+    )
+
+
 class WrongChannel(MvoteError):
     code = "WRONG_CHANNEL"
     summary = "a signed payload names another channel than the one it was submitted to"
@@ -285,6 +302,8 @@ ERRORS: ErrorTable = (
     BadSignature,
     RuleViolation,
     AlreadyVoted,
+    QuestionMismatch,
+    BallotSpoiled,
     WrongChannel,
     AggregationIncomplete,
     InvalidPoint,

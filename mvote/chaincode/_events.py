@@ -10,13 +10,28 @@ contract's functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from ._records import COUNT, HASH_HEX, IDENTIFIER, MSP_ID, QUESTION_STATES, TX_ID, QuestionState
-from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, declared, record
+from ._records import (
+    COUNT,
+    HASH_HEX,
+    IDENTIFIER,
+    MAX_OPTIONS,
+    MSP_ID,
+    QUESTION_STATES,
+    TX_ID,
+    QuestionState,
+)
+from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, Text, declared, record
 from ._secret import CEREMONY_STATES, CeremonyState
 
 _TRUSTEE = Int(1, 255)
 _SHARD = Int(0, 1023)
+_TRUSTEES = Array(_TRUSTEE, max_len=255)
+#: A ceremony's state as an event reports it: its record's states, or CANCELLED (the record is
+#: deleted by CancelCeremony, so no record holds that state).
+CeremonyEventState = CeremonyState | Literal["CANCELLED"]
+_CEREMONY_EVENT_STATES: tuple[CeremonyEventState, ...] = (*CEREMONY_STATES, "CANCELLED")
 
 
 class Event(Record):
@@ -76,11 +91,18 @@ class DecryptionPosted(Event):
     trustee: int = declared(_TRUSTEE)
 
 
+@record("BallotSpoiled")
+@dataclass(frozen=True)
+class BallotSpoiledEvent(Event):
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+
+
 @record("CeremonyChanged")
 @dataclass(frozen=True)
 class CeremonyChanged(Event):
     cid: str = declared(IDENTIFIER)
-    state: CeremonyState = declared(OneOf(CEREMONY_STATES))  # noqa: RUF009 (a field)
+    state: CeremonyEventState = declared(OneOf(_CEREMONY_EVENT_STATES))  # noqa: RUF009 (a field)
 
 
 @record("DealingPosted")
@@ -108,6 +130,34 @@ class CastResponse(Record):
     qid: str = declared(IDENTIFIER)
     tracker: str = declared(HASH_HEX)
     shard: int = declared(_SHARD)
+    tx: str = declared(TX_ID)
+
+
+@record("SpoilBallot")
+@dataclass(frozen=True)
+class SpoilResponse(Record):
+    """``SpoilBallot``: the audited ballot's question and tracker, the choices its opening
+    shows, and the transaction."""
+
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    choices: tuple[int, ...] = declared(
+        Array(Int(0, MAX_OPTIONS - 1), max_len=MAX_OPTIONS, ascending=True), TUPLE
+    )
+    tx: str = declared(TX_ID)
+
+
+@record("CancelCeremony")
+@dataclass(frozen=True)
+class CeremonyCancelled(Record):
+    """``CancelCeremony``: the ceremony, its reason, and the trustees whose dealings and checks
+    were deleted with it."""
+
+    cid: str = declared(IDENTIFIER)
+    state: Literal["CANCELLED"] = declared(OneOf(("CANCELLED",)))
+    reason: str = declared(Text(0, 500))
+    dealt: tuple[int, ...] = declared(_TRUSTEES, TUPLE)
+    checked: tuple[int, ...] = declared(_TRUSTEES, TUPLE)
     tx: str = declared(TX_ID)
 
 

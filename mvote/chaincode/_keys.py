@@ -34,6 +34,8 @@ CEREMONY = "ceremony"
 DEALING = "dealing"
 CEREMONY_CHECK = "ceremonycheck"
 DECRYPTION = "decryption"
+#: spoiled~{qid}~{tracker}: an audited secret ballot and its opening (contract mvote-2).
+SPOILED = "spoiled"
 
 #: Trustee indices (1..255) are written with a fixed width so that keys sort by trustee.
 TRUSTEE_WIDTH = 3
@@ -104,3 +106,7 @@ def ceremony_check_key(cid: str, trustee: int) -> str:
 
 def decryption_key(qid: str, trustee: int) -> str:
     return create_composite_key(DECRYPTION, [qid, trustee_label(trustee)])
+
+
+def spoiled_key(qid: str, tracker: str) -> str:
+    return create_composite_key(SPOILED, [qid, tracker])

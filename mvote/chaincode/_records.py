@@ -16,6 +16,7 @@ from . import encoding
 from ._crypto.ballot import EncryptedBallot
 from ._crypto.ceremony import PartialDecryption
 from ._crypto.elgamal import Ciphertext
+from ._crypto.group import Point
 from ._errors import InvalidField
 from ._schema import (
     TUPLE,
@@ -46,6 +47,12 @@ from ._schema import (
 
 BALLOT_TYPE = "mvote.ballot.v1"
 SECRET_BALLOT_TYPE = "mvote.secret-ballot.v1"
+#: Contract mvote-2: ballots that bind the hash of the question record they were prepared for.
+BOUND_BALLOT_TYPE = "mvote.ballot.v2"
+BOUND_SECRET_BALLOT_TYPE = "mvote.secret-ballot.v2"
+QUESTION_BINDING_TYPE = "mvote.question-binding.v1"
+#: The secret ballot types of every contract version (the larger Cast size limit applies).
+SECRET_BALLOT_TYPES = frozenset({SECRET_BALLOT_TYPE, BOUND_SECRET_BALLOT_TYPE})
 CREDENTIAL_TYPE = "mvote.credential.v1"
 
 #: Identifiers are ASCII so that they are safe inside composite keys, URLs and file names.
@@ -440,6 +447,29 @@ class Question(Record):
 QUESTION_SHAPE = Question.SHAPE
 
 
+def question_binding(spec: QuestionSpec, election_key: Point | None) -> dict[str, Any]:
+    """What a ``mvote.ballot.v2`` ballot binds of its question: the id, title, option labels,
+    rule, eligibility, mode and (secret mode) the election key of the question's ceremony.
+    Precondition: ``election_key`` is the key of ``spec.election``'s ceremony (None in open
+    mode)."""
+    declared_json = spec.to_json()
+    return {
+        "type": QUESTION_BINDING_TYPE,
+        "qid": spec.qid,
+        "title": spec.title,
+        "options": list(spec.options),
+        "rule": declared_json["rule"],
+        "eligibility": declared_json["eligibility"],
+        "mode": spec.mode,
+        "election_key": None if election_key is None else election_key.hex(),
+    }
+
+
+def question_hash(spec: QuestionSpec, election_key: Point | None) -> str:
+    """SHA-256 (hex) of the canonical bytes of ``question_binding(spec, election_key)``."""
+    return encoding.digest(question_binding(spec, election_key)).hex()
+
+
 # --- rosters ---
 
 
@@ -562,17 +592,48 @@ class SecretBallot(_SignedBallot):
     voter: str = declared(KEY_HEX)
 
 
+@record("ballot", tags={"type": BOUND_BALLOT_TYPE})
+@dataclass(frozen=True)
+class BoundBallot(Ballot):
+    """An open ballot of contract mvote-2: it also binds ``question``, the hash of the question
+    record it was prepared against (``question_hash``), so a ballot prepared against a forged
+    question (swapped labels, another rule) is refused at Cast."""
+
+    question: str = declared(HASH_HEX)
+
+
+@record("ballot", tags={"type": BOUND_SECRET_BALLOT_TYPE})
+@dataclass(frozen=True)
+class BoundSecretBallot(SecretBallot):
+    """A secret ballot of contract mvote-2: binds ``question`` (as BoundBallot), also inside every
+    proof's Fiat-Shamir context (``BallotContext.question_hash``)."""
+
+    question: str = declared(HASH_HEX)
+
+
 BALLOT_SHAPE = Ballot.SHAPE
 SECRET_BALLOT_SHAPE = SecretBallot.SHAPE
 
+#: Every ballot type, by its ``type`` tag. A value with no known tag is read as the current
+#: open ballot (so the refusal names the expected tag).
+_BALLOT_TYPES: dict[str, type[Ballot] | type[SecretBallot]] = {
+    BALLOT_TYPE: Ballot,
+    SECRET_BALLOT_TYPE: SecretBallot,
+    BOUND_BALLOT_TYPE: BoundBallot,
+    BOUND_SECRET_BALLOT_TYPE: BoundSecretBallot,
+}
+
+
+def _ballot_type(value: Any) -> type[Ballot] | type[SecretBallot]:
+    tag = value.get("type") if isinstance(value, dict) else None
+    return _BALLOT_TYPES.get(tag, BoundBallot) if isinstance(tag, str) else BoundBallot
+
 
 class _AnyBallot(Shape):
-    """An open ballot, or (``type`` mvote.secret-ballot.v1) a secret one."""
+    """A ballot of any of the four types (open or secret, mvote-1 or mvote-2), by ``type``."""
 
     def check(self, value: Any, path: str) -> Any:
-        if isinstance(value, dict) and value.get("type") == SECRET_BALLOT_TYPE:
-            return SECRET_BALLOT_SHAPE.check(value, path)
-        return BALLOT_SHAPE.check(value, path)
+        return _ballot_type(value).SHAPE.check(value, path)
 
 
 ANY_BALLOT_SHAPE = _AnyBallot()
@@ -581,18 +642,25 @@ AnyBallot = Ballot | SecretBallot
 
 
 def ballot_from_json(value: Any, path: str = "ballot") -> AnyBallot:
-    """An open or a secret ballot, by its ``type``."""
+    """A ballot of any of the four types, by its ``type``."""
     return _ballot_decoded(ANY_BALLOT_SHAPE.check(value, path), path)
 
 
 def _ballot_decoded(checked: Any, path: str) -> AnyBallot:
-    """The ballot from a value ``ANY_BALLOT_SHAPE`` accepted (its ``type`` is one of the two)."""
-    if checked["type"] == SECRET_BALLOT_TYPE:
-        return SecretBallot.decode_checked(checked, path)
-    return Ballot.decode_checked(checked, path)
+    """The ballot from a value ``ANY_BALLOT_SHAPE`` accepted (its ``type`` is one of the four)."""
+    return _ballot_type(checked).decode_checked(checked, path)
 
 
 _BALLOT = Codec(json_of, _ballot_decoded)
+
+
+def bound_question(ballot: AnyBallot) -> str | None:
+    """The question hash a ballot binds (None for an mvote-1 ballot)."""
+    match ballot:
+        case BoundBallot(question=question) | BoundSecretBallot(question=question):
+            return question
+        case _:
+            return None
 
 
 @record("credential", tags={"type": CREDENTIAL_TYPE})
@@ -637,6 +705,20 @@ class CastRequest(Record):
 CAST_SHAPE = CastRequest.SHAPE
 
 
+@record("$")
+@dataclass(frozen=True)
+class SpoilRequest(Record):
+    """The argument of ``SpoilBallot`` (cast-or-audit): a prepared secret ballot, signed and with
+    what eligibility asks for exactly as for Cast, and its opening: the nonce key every nonce of
+    the ballot derives from (``crypto.ballot.nonce_key``; never the device's seed)."""
+
+    request: CastRequest = declared(CAST_SHAPE, of_record(CastRequest))  # noqa: RUF009
+    nonce_key: str = declared(Hex(32))
+
+
+SPOIL_SHAPE = SpoilRequest.SHAPE
+
+
 # A stored record names its nested parts at their own paths (``ballot.…``, ``credential.…``), as
 # the cast request that wrote them does.
 _BALLOT_CODEC = Codec(json_of, lambda v, _: _ballot_decoded(v, "ballot"))
@@ -679,6 +761,37 @@ class Participation(Record):
 
 
 PARTICIPATION_SHAPE = Participation.SHAPE
+
+
+def _spoiled_ballot_from_json(value: Any, path: str) -> BoundSecretBallot:
+    ballot = ballot_from_json(value, path)
+    if not isinstance(ballot, BoundSecretBallot):
+        raise InvalidField(
+            f"{path}.type: expected {BOUND_SECRET_BALLOT_TYPE!r}", field=f"{path}.type"
+        )
+    return ballot
+
+
+@record("spoiled")
+@dataclass(frozen=True)
+class SpoiledBallot(Record):
+    """spoiled~{qid}~{tracker}: an audited (spoiled) secret ballot, never to be cast, with its
+    opening (the nonce key) and the choices the opening shows, as the contract read them."""
+
+    ballot: BoundSecretBallot = declared(  # noqa: RUF009
+        BoundSecretBallot.SHAPE, nested(lambda b: b.to_json(), _spoiled_ballot_from_json)
+    )
+    sig: str = declared(SIG_HEX)
+    nonce_key: str = declared(Hex(32))
+    choices: tuple[int, ...] = declared(
+        Array(Int(0, MAX_OPTIONS - 1), min_len=0, max_len=MAX_OPTIONS, ascending=True), TUPLE
+    )
+    tracker: str = declared(HASH_HEX)
+    tx: str = declared(TX_ID)
+    at: int = declared(TIME)
+
+
+SPOILED_SHAPE = SpoiledBallot.SHAPE
 
 
 # --- aggregation and tally ---

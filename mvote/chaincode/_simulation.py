@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from . import encoding
-from ._contract import Response, invoke
+from ._contract import VERSION, Response, invoke
 from ._errors import InvalidField
 from ._stub import Timestamp
 
@@ -224,8 +224,10 @@ class SerialLedger:
     tests and the quick demo; the node orders, validates and commits real blocks instead.
     """
 
-    def __init__(self, channel_id: str = "mvote") -> None:
+    def __init__(self, channel_id: str = "mvote", version: str = VERSION) -> None:
         self.channel_id = channel_id
+        #: The contract version whose rules every transaction runs (``contract.VERSIONS``).
+        self.version = version
         self.state = MemoryKeySpace()
         self.height = 0
 
@@ -244,7 +246,7 @@ class SerialLedger:
         ).hexdigest()
         context = TxContext(tx_id, self.channel_id, Timestamp(timestamp, 0), creator, raw)
         simulator = TxSimulator(self.state, context)
-        response = invoke(simulator)
+        response = invoke(simulator, self.version)
         if response.ok and commit:
             self.height += 1
             self.state.apply(simulator.simulation.writes, Version(self.height, 0))

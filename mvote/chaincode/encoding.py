@@ -62,6 +62,13 @@ def digest(value: Any) -> bytes:
     return hashlib.sha256(encode(value)).digest()
 
 
+def file_bytes(data: bytes) -> bytes:
+    """The canonical bytes held in a file: ``data`` without one final line feed, which editors
+    and ``echo`` add (a wallet, receipt or credential file saved by hand). Anything else after
+    the last token is still refused by :func:`decode`."""
+    return data[:-1] if data.endswith(b"\n") else data
+
+
 def decode(data: bytes, *, max_size: int, what: str = "payload") -> Any:
     """Parse canonical JSON bytes, refusing anything that ``encode`` would not have produced.
 

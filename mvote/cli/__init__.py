@@ -4,7 +4,8 @@ May import every part of mvote. The commands live in this package's modules:
 
 - ``node_cmds``: ``network init``, ``node start``
 - ``demo_cmd``: ``demo``
-- ``operator``: ``question ...``, ``roster ...``, ``tally``, ``results``, ``export``
+- ``operator``: ``question ...``, ``roster ...``, ``tally``, ``results``, ``export``,
+  ``trustee ceremony cancel``
 - ``voter``: ``wallet ...``, ``registrar keygen``, ``credential issue``, ``vote``, ``history``
 - ``service_cmds``: ``serve``, ``fetch-chain``, ``network profile``, ``network integrator``
 - ``trustee``: ``trustee keygen``, ``trustee ceremony ...``, ``trustee check``, ``trustee decrypt``
@@ -62,6 +63,7 @@ app.add_typer(voter.wallet_app, name="wallet")
 app.add_typer(voter.registrar_app, name="registrar")
 app.add_typer(voter.credential_app, name="credential")
 app.add_typer(trustee.trustee_app, name="trustee")
+trustee.ceremony_app.command("cancel")(operator.ceremony_cancel)
 app.command("vote")(voter.vote)
 app.command("history")(voter.history)
 app.command("results")(operator.results)

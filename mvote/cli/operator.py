@@ -281,7 +281,7 @@ def describe_question(q: dict[str, Any]) -> str:
     if q.get("description"):
         lines.append(f"  {q['description']}")
     lines.append("  options:")
-    lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"])]
+    lines += [f"    {i:>3}  {text}" for i, text in enumerate(q["options"], 1)]
     for t in q.get("transitions", []):
         reason = f" ({t['reason']})" if t.get("reason") else ""
         lines.append(f"  {t['state']:<9} at {local_time(t['at'])}, tx {t['tx'][:16]}...{reason}")
@@ -450,6 +450,31 @@ def question_cancel(
 ) -> None:
     """Cancel a DRAFT or OPEN question (it is never tallied)."""
     _transition(target, qid, "cancelled", lambda c: c.cancel_question(qid, reason))
+
+
+@connected
+def ceremony_cancel(
+    cid: Annotated[str, typer.Argument(help="The ceremony id.")],
+    reason: Annotated[str, typer.Option(help="Why (required; recorded on chain).")],
+    target: Target = ANYWHERE,
+) -> None:
+    """Operator: cancel a ceremony still DEALING (its trustees never all dealt or checked). Its
+    postings are removed from state, so `mvote trustee ceremony create` with the same id and
+    registrations restarts it."""
+
+    def body(out: Output) -> None:
+        with target.connect("admin") as conn, remote():
+            done = conn.contract.cancel_ceremony(cid, reason)
+        record = done.value
+        dealt = ", ".join(map(str, record["dealt"])) or "none"
+        out.result(
+            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            f"cancelled ceremony {cid} in block {done.block_number} (tx {done.transaction_id}); "
+            f"trustees who had dealt: {dealt}\n"
+            f"restart it: mvote trustee ceremony create {cid} REGISTRATION... --threshold K",
+        )
+
+    run(target.as_json, body)
 
 
 @question_app.command("show")
@@ -631,7 +656,7 @@ def describe_counts(question: dict[str, Any], counts: list[int], ballots: int) -
     top = max(counts, default=0) or 1
     width = max((len(o) for o in question["options"]), default=0)
     lines = [
-        f"    {i:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}".rstrip()
+        f"    {i + 1:>3}  {text:<{min(width, 40)}} {counts[i]:>6}  {'#' * round(30 * counts[i] / top)}".rstrip()
         for i, text in enumerate(question["options"])
     ]
     return [f"  ballots: {ballots}", *lines]

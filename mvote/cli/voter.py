@@ -5,28 +5,28 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import nacl.pwhash
 import nacl.signing
 import typer
 
 from mvote.chaincode import _keys as keys
-from mvote.chaincode._errors import AuditMismatch, CeremonyNotComplete
+from mvote.chaincode._errors import CeremonyNotComplete
 from mvote.chaincode._records import (
     SIGNED_CREDENTIAL_SHAPE,
     CastRequest,
     Credential,
     QuestionSpec,
-    SecretBallot,
     SignedCredential,
 )
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     ENV_NEW_PASSPHRASE,
     REFUSED,
-    Failure,
     JsonOpt,
     NetworkOpt,
     Output,
@@ -44,7 +44,7 @@ from mvote.cli._connect import ANYWHERE, Target, connected, load_material
 from mvote.cli.operator import parse_duration
 from mvote.client import recipes
 from mvote.client._registrar import issue_credential
-from mvote.client._secret import PreparedSecretBallot, audit_prepared
+from mvote.client._secret import PreparedSecretBallot
 from mvote.client._voting import VotingContract
 from mvote.client._wallet import FAST_LIMITS, Limits, Wallet
 
@@ -317,24 +317,48 @@ def load_credential(path: Path) -> SignedCredential:
 # --- vote and history --------------------------------------------------------------------------
 
 
+def nfc(text: str) -> str:
+    """Text as the ledger holds it: Unicode NFC (Korean typed on a Mac arrives as NFD)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def choice_indexes(options: tuple[str, ...], given: list[str]) -> list[int]:
-    """Choices by number (0-based, as `mvote question show` lists them) or by option text."""
-    chosen = []
-    for text in given:
-        if text.isdigit():
-            index = int(text)
-            if index >= len(options):
-                fail(f"--choice: {index} is not an option number (0..{len(options) - 1})")
-        else:
-            matches = [i for i, o in enumerate(options) if o.casefold() == text.casefold()]
-            if not matches:
-                fail(
-                    f"--choice: no option {text!r}",
-                    hint="`mvote question show QID` lists the options and their numbers",
-                )
-            index = matches[0]
-        chosen.append(index)
-    return chosen
+    """Choices by option text (NFC, case-insensitive) or by number as `mvote question show`
+    lists them, from 1. ``#N`` is always the N-th option. When an option's text is itself a
+    number, a bare number means that text and nothing else: it is never taken as a position
+    (an unmatched number is refused, naming ``#N``)."""
+    return [_choice_index(options, nfc(text).strip()) for text in given]
+
+
+def _choice_index(options: tuple[str, ...], text: str) -> int:
+    matches = [i for i, o in enumerate(options) if o.casefold() == text.casefold()]
+    if matches:
+        return matches[0]
+    numeric_options = any(_is_number(o.strip()) for o in options)
+    position = text[1:] if text.startswith("#") else text
+    if _is_number(position) and (text.startswith("#") or not numeric_options):
+        index = int(position) - 1
+        if not 0 <= index < len(options):
+            fail(
+                f"--choice: {text} is not an option number (1..{len(options)})",
+                hint="`mvote question show QID` lists the options and their numbers",
+            )
+        return index
+    hint = "`mvote question show QID` lists the options and their numbers"
+    if _is_number(text):
+        hint = f"this question's options are numbers: give the option's text, or #{text} for option number {text}"
+    fail(f"--choice: no option {text!r}", hint=hint)
+
+
+def _numbered(options: tuple[str, ...], choices: list[int]) -> str:
+    return ", ".join(f"{i + 1}. {options[i]}" for i in sorted(choices)) or "no option (blank)"
+
+
+CAST, AUDIT = "cast", "audit"
 
 
 @connected
@@ -342,7 +366,12 @@ def vote(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     wallet: Annotated[Path, typer.Option("--wallet", help="Your wallet file.")],
     choice: Annotated[
-        list[str], typer.Option("--choice", "-c", help="An option number or its text (repeat).")
+        list[str],
+        typer.Option(
+            "--choice",
+            "-c",
+            help="An option's text, or its number from 1 (#N: always the number); repeat.",
+        ),
     ],
     credential: Annotated[
         Path | None,
@@ -355,22 +384,43 @@ def vote(
         Path | None,
         typer.Option("--receipt", help="Where to write the receipt (default receipt-QID.json)."),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Cast without asking for confirmation (scripts)."),
+    ] = False,
     audit: Annotated[
         bool,
         typer.Option(
             "--audit",
-            help="Secret questions: spoil the prepared ballot instead of casting it (reveal its "
-            "nonces and check it encrypts your choices); vote again to cast.",
+            help="Secret questions: audit the prepared ballot instead of casting it, without "
+            "asking (scripts; interactively, choose audit at the confirmation).",
         ),
+    ] = False,
+    spoiled_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--spoiled",
+            help="Where an audited ballot's file goes (default spoiled-QID-TRACKER.json).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing receipt file.")
     ] = False,
     passphrase_file: PassFileOpt = None,
     target: Target = ANYWHERE,
 ) -> None:
-    """Cast a ballot signed with your wallet's key; write a receipt you can verify offline.
-    On a secret question the ballot is encrypted and proved on this device; --audit spoils it
-    instead (cast-or-audit)."""
+    """Prepare a ballot signed with your wallet's key, confirm it, cast it; write a receipt you
+    can verify offline. On a secret question the ballot is encrypted on this device first and
+    its tracker shown; then you choose to cast it or to audit it (cast-or-audit): an audited
+    ballot is opened on the ledger, never cast, and checked on a second device with
+    `mvote-verify spoiled FILE`; you then vote again."""
 
     def body(out: Output) -> None:
+        if yes and audit:
+            fail("give at most one of --yes (cast) and --audit")
+        receipt_file = receipt or Path(f"receipt-{qid}.json")
+        if not audit:
+            _refuse_overwrite_receipt(receipt_file, force)
         keyfile = _load_wallet(wallet)
         signed_credential = load_credential(credential) if credential is not None else None
         with target.voter() as conn:
@@ -383,31 +433,82 @@ def vote(
                 fail(f"--choice: an option is given twice ({choice})")
             key = keyfile.unlock(passphrase(passphrase_file))
             prepared = _prepare(conn.contract, key, spec, choices, signed_credential, code)
-            if isinstance(prepared, PreparedSecretBallot):
-                if audit:
-                    _spoil(out, qid, spec.options, prepared, choices)
-                    return
-                prepared = prepared.request
-            with remote():
-                done = conn.contract.cast(prepared)
-            voted = recipes.receipt_for(
-                done,
-                conn.block_source(),
-                chaincode=conn.chaincode,
-                secret=spec.mode == "secret",
-            )
+            decision = AUDIT if audit else _confirm(out, spec, choices, prepared, yes)
+            chaincode = conn.chaincode
             # The anchor comes from the network's material or the profile, never from the
             # receipt itself.
             anchor = conn.genesis_hash
+            if decision == AUDIT and isinstance(prepared, PreparedSecretBallot):
+                path = _spoiled_file(spoiled_file, spec.qid, prepared.tracker)
+                with remote():
+                    spoiled = recipes.spoil_prepared(
+                        conn.contract, prepared, conn.block_source(), chaincode=chaincode
+                    )
+                _report_spoiled(out, spec, prepared, spoiled, path, anchor)
+                return
+            with remote():
+                voted = recipes.cast_prepared(
+                    conn.contract, prepared, conn.block_source(), chaincode=chaincode
+                )
         if voted.warning is not None:
             out.progress(
                 f"warning: the receipt carries no question/ceremony blocks ({voted.warning}); "
                 "check its proofs with the chain: mvote-verify receipt FILE --chain CHAIN "
                 f"--genesis-hash {anchor}"
             )
-        _report_vote(out, qid, spec, choices, voted, receipt or Path(f"receipt-{qid}.json"), anchor)
+        _report_vote(out, qid, spec, choices, voted, receipt_file, anchor)
 
     run(target.as_json, body)
+
+
+def _refuse_overwrite_receipt(path: Path, force: bool) -> None:
+    """A receipt is the voter's proof: never replaced without --force (checked before voting)."""
+    if path.exists() and not force:
+        fail(
+            f"{path} exists: a receipt is never overwritten",
+            error="FILE_EXISTS",
+            hint="choose another file with --receipt FILE, or pass --force",
+        )
+
+
+def _confirm(
+    out: Output,
+    spec: QuestionSpec,
+    choices: list[int],
+    prepared: CastRequest | PreparedSecretBallot,
+    yes: bool,
+) -> str:
+    """The confirmation before casting: the question, the choices by number and label, and for
+    a secret ballot its tracker, already encrypted. Then the voter's decision: cast, or (secret)
+    audit; declining ends the command (nothing is sent). ``yes``: cast without asking."""
+    secret = isinstance(prepared, PreparedSecretBallot)
+    lines = [
+        f"question {spec.qid}: {spec.title}",
+        f"your choice: {_numbered(spec.options, choices)}",
+    ]
+    if isinstance(prepared, PreparedSecretBallot):
+        lines.append(f"encrypted ballot, tracker {prepared.tracker}")
+    if yes:
+        return CAST
+    typer.echo("\n".join(lines), err=True)
+    question = (
+        "cast this ballot, or audit it (it is then opened and never cast)? [cast/audit/no]"
+        if secret
+        else "cast this ballot? [yes/no]"
+    )
+    try:
+        answer = typer.prompt(question, default="no", err=True).strip().lower()
+    except (click.Abort, typer.Abort):  # end of input: no terminal to answer at
+        fail(
+            "confirmation: no answer (not a terminal)",
+            error="NOT_CONFIRMED",
+            hint="run it in a terminal, or pass --yes to cast without asking",
+        )
+    if answer in ("cast", "c", "yes", "y"):
+        return CAST
+    if secret and answer in ("audit", "a"):
+        return AUDIT
+    fail(f"not cast: you answered {answer!r}", error="NOT_CONFIRMED", code=REFUSED)
 
 
 def _prepare(
@@ -438,19 +539,20 @@ def _report_vote(
     receipt_file.parent.mkdir(parents=True, exist_ok=True)
     receipt_file.write_bytes(voted.receipt.to_bytes())
     done, tracker = voted.cast, voted.cast.tracker
-    picked = ", ".join(spec.options[i] for i in sorted(choices))
     out.result(
         {
             "qid": qid,
             "mode": spec.mode,
             "choices": sorted(choices),
+            "labels": [spec.options[i] for i in sorted(choices)],
             "tracker": tracker,
             "tx": done.transaction_id,
             "block": done.block_number,
             "receipt": str(receipt_file),
             "genesis_hash": anchor,
         },
-        f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: {picked}\n"
+        f"{'encrypted ballot' if spec.mode == 'secret' else 'ballot'} cast on {qid}: "
+        f"{_numbered(spec.options, choices)}\n"
         f"tracker {tracker}\n"
         f"committed in block {done.block_number}, tx {done.transaction_id}\n"
         f"receipt {receipt_file}; check it offline: mvote-verify receipt {receipt_file} "
@@ -458,44 +560,46 @@ def _report_vote(
     )
 
 
-def _spoil(
+def _spoiled_file(given: Path | None, qid: str, tracker: str) -> Path:
+    """Where an audited ballot's file goes: never over an existing file."""
+    path = given or Path(f"spoiled-{qid}-{tracker[:12]}.json")
+    if path.exists():
+        fail(f"{path} exists: a spoiled-ballot file is never overwritten", error="FILE_EXISTS")
+    return path
+
+
+def _report_spoiled(
     out: Output,
-    qid: str,
-    options: tuple[str, ...],
+    spec: QuestionSpec,
     prepared: PreparedSecretBallot,
-    choices: list[int],
+    spoiled: recipes.Spoiled,
+    path: Path,
+    anchor: str,
 ) -> None:
-    """Cast-or-audit: the prepared ballot is not cast; its seed (every nonce) is revealed and
-    the ballot opened with it must encrypt exactly the intended choices."""
-    ballot = prepared.request.ballot
-    assert isinstance(ballot, SecretBallot)
-    try:
-        audit_prepared(prepared, choices)
-    except AuditMismatch as exc:
-        raise Failure(
-            REFUSED,
-            exc.code,
-            f"the spoiled ballot does NOT encrypt your choices: {exc.message}",
-            hint="do not cast ballots prepared by this device; report it",
-            field=exc.field,
-        ) from None
-    picked = ", ".join(options[i] for i in sorted(choices))
+    """Cast-or-audit, audited: the ballot is on the ledger as spoiled with its opening, never
+    cast; the file (``path``) lets a second device check what it encrypted."""
+    path.write_bytes(spoiled.file.to_bytes())
+    shown = list(spoiled.result.choices)
     out.result(
         {
-            "qid": qid,
+            "qid": spec.qid,
             "audited": True,
             "cast": False,
-            "choices": sorted(choices),
-            "matches": True,
-            "seed": prepared.seed.hex(),
-            "tracker": ballot.tracker(),
-            "ballot": ballot.to_json(),
+            "choices": shown,
+            "labels": [spec.options[i] for i in shown],
+            "matches": shown == sorted(prepared.choices),
+            "nonce_key": prepared.nonce_key.hex(),
+            "tracker": prepared.tracker,
+            "tx": spoiled.result.transaction_id,
+            "block": spoiled.result.block_number,
+            "spoiled_file": str(path),
+            "genesis_hash": anchor,
         },
-        f"ballot for {qid} spoiled, NOT cast: its nonces are revealed (seed "
-        f"{prepared.seed.hex()})\n"
-        f"audit: opened with the seed, it encrypts exactly your choices ({picked}): the device "
-        "encrypts honestly\n"
-        f"to vote, run the command again without --audit (a fresh ballot is prepared)",
+        f"ballot {prepared.tracker} audited and spoiled on {spec.qid}, NOT cast "
+        f"(block {spoiled.result.block_number})\n"
+        f"opened, it encrypts: {_numbered(spec.options, shown)}\n"
+        f"check it on another device: mvote-verify spoiled {path} --genesis-hash {anchor}\n"
+        "to vote, run the command again: a fresh ballot is prepared",
     )
 
 

@@ -10,7 +10,13 @@ import nacl.signing
 
 from mvote.chaincode import _rules as rules
 from mvote.chaincode._errors import InvalidField
-from mvote.chaincode._records import Ballot, CastRequest, QuestionSpec, SignedCredential
+from mvote.chaincode._records import (
+    BoundBallot,
+    CastRequest,
+    QuestionSpec,
+    SignedCredential,
+    question_hash,
+)
 
 
 def voter_public_hex(key: nacl.signing.SigningKey) -> str:
@@ -26,14 +32,22 @@ def prepare_ballot(
     credential: SignedCredential | None = None,
     code: str | None = None,
 ) -> CastRequest:
-    """A signed cast request for ``choices`` (any order; sent ascending). Raises InvalidField
-    for a repeated option, RuleViolation for choices the question's rule refuses."""
+    """A signed cast request for ``choices`` (any order; sent ascending), binding the hash of
+    ``question`` (``records.question_hash``): Cast refuses it (QUESTION_MISMATCH) if the question
+    on the ledger differs from the one the voter was shown. Raises InvalidField for a repeated
+    option, RuleViolation for choices the question's rule refuses."""
     ordered = tuple(sorted(set(choices)))
     if len(ordered) != len(choices):
         raise InvalidField(
             f"choices: expected distinct options, got {list(choices)}", field="choices"
         )
     rules.check_choices(question, ordered)
-    ballot = Ballot(channel=channel, qid=question.qid, choices=ordered, voter=voter_public_hex(key))
+    ballot = BoundBallot(
+        channel=channel,
+        qid=question.qid,
+        choices=ordered,
+        voter=voter_public_hex(key),
+        question=question_hash(question, None),
+    )
     signature = key.sign(ballot.canonical_bytes()).signature
     return CastRequest(ballot=ballot, sig=signature.hex(), credential=credential, code=code)

@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from mvote.chaincode import encoding
 from mvote.chaincode._functions import FunctionName
-from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster
+from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster, SpoilRequest
 from mvote.chaincode._secret import Ceremony
 from mvote.client._contract import Contract
 from mvote.client._errors import GatewayError, NotVerified
@@ -29,6 +29,7 @@ __all__ = [
     "GatewayTransactor",
     "JsonObject",
     "Recorded",
+    "SpoilResult",
     "Transactor",
     "VotingContract",
 ]
@@ -64,6 +65,18 @@ class CastResult:
     qid: str
     tracker: str
     shard: int
+    transaction_id: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class SpoilResult:
+    """A committed SpoilBallot: the audited ballot's question and tracker, the choices its
+    opening shows (as the contract read them), and where it committed."""
+
+    qid: str
+    tracker: str
+    choices: tuple[int, ...]
     transaction_id: str
     block_number: int
 
@@ -226,6 +239,18 @@ class VotingContract:
         return CastResult(
             r["qid"], r["tracker"], r["shard"], done.transaction_id, done.block_number
         )
+
+    def spoil_ballot(self, request: SpoilRequest) -> SpoilResult:
+        """Record a prepared secret ballot as audited (spoiled), with its opening."""
+        done = self._write(FunctionName.SPOIL_BALLOT, encoding.encode(request.to_json()))
+        r = done.result
+        return SpoilResult(
+            r["qid"], r["tracker"], tuple(r["choices"]), done.transaction_id, done.block_number
+        )
+
+    def cancel_ceremony(self, cid: str, reason: str) -> Recorded[JsonObject]:
+        """Cancel a ceremony still DEALING (its owner only); it can then be created again."""
+        return self._json(FunctionName.CANCEL_CEREMONY, cid, reason)
 
     def aggregate(self, qid: str, shard: int, limit: int | None = None) -> Recorded[JsonObject]:
         args = (qid, str(shard)) if limit is None else (qid, str(shard), str(limit))

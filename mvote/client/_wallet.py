@@ -141,7 +141,8 @@ class Wallet:
 
     @staticmethod
     def load(path: Path) -> Wallet:
-        return Wallet.from_bytes(path.read_bytes())
+        """The wallet in ``path`` (one final newline, as an editor adds, is accepted)."""
+        return Wallet.from_bytes(encoding.file_bytes(path.read_bytes()))
 
     def export(self, passphrase: str, new_passphrase: str, *, limits: Limits = Limits()) -> Wallet:
         """The same key sealed under another passphrase (to move it to another device)."""

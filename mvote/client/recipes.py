@@ -5,6 +5,7 @@ Each recipe takes a :class:`~mvote.client._voting.VotingContract` (over the Gate
 the client named; the ``mvote`` command line and the demo are thin shells over these.
 
 - :func:`vote`: prepare (plain or encrypted), sign, cast and get a receipt
+- :func:`cast_prepared`, :func:`spoil_prepared`: cast-or-audit, after the voter saw the tracker
 - :func:`create_question`: create a question, and open it if asked
 - :func:`roster_keys_from_csv`, :func:`add_roster`: fill a roster from a CSV of voter keys
 - :func:`tally`: close, aggregate every shard, tally (or find the tally already recorded)
@@ -47,9 +48,9 @@ from mvote.client import _trustee as trustees
 from mvote.client._ballot import prepare_ballot
 from mvote.client._errors import NotVerified, QuestionOpen
 from mvote.client._receipt import BlockSource, issue_receipt
-from mvote.client._secret import PreparedSecretBallot, prepare_secret_ballot
+from mvote.client._secret import PreparedSecretBallot, audit_prepared, prepare_secret_ballot
 from mvote.client._verified import CeremonyProgress, VerifiedChain, VerifiedRecords
-from mvote.client._voting import CastResult, JsonObject, Recorded, VotingContract
+from mvote.client._voting import CastResult, JsonObject, Recorded, SpoilResult, VotingContract
 from mvote.verifier._receipt import Receipt, with_context_blocks
 
 __all__ = [
@@ -57,9 +58,11 @@ __all__ = [
     "Decrypted",
     "Results",
     "RosterAdded",
+    "Spoiled",
     "TallyOutcome",
     "Voted",
     "add_roster",
+    "cast_prepared",
     "ceremony_progress",
     "check_posting",
     "create_question",
@@ -70,6 +73,7 @@ __all__ = [
     "receipt_for",
     "results",
     "roster_keys_from_csv",
+    "spoil_prepared",
     "tally",
     "vote",
 ]
@@ -150,8 +154,9 @@ def _prepare(
 
 
 def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret: bool) -> Voted:
-    """The receipt of the committed ballot ``done``, from committed ``blocks``; for a
-    ``secret`` ballot it also carries the blocks of its question and ceremony records."""
+    """The receipt of the committed ballot ``done``, from committed ``blocks``, with the block
+    of its question record (so the voter's device shows the choices by label) and, for a
+    ``secret`` ballot, of its ceremony record (so its proofs are checked offline)."""
     receipt = issue_receipt(
         blocks,
         tx_id=done.transaction_id,
@@ -160,8 +165,6 @@ def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret
         tracker=done.tracker,
         chaincode=chaincode,
     )
-    if not secret:
-        return Voted(done, receipt)
     try:
         return Voted(done, with_context_blocks(receipt, blocks))
     except MvoteError as exc:
@@ -207,6 +210,53 @@ def results(contract: VotingContract, qid: str) -> Results:
     records = contract.records()
     question = records.question(qid)
     return Results(question, records.results(qid))
+
+
+def cast_prepared(
+    contract: VotingContract,
+    prepared: CastRequest | PreparedSecretBallot,
+    blocks: BlockSource,
+    *,
+    chaincode: str,
+) -> Voted:
+    """Cast a prepared ballot (the voter chose to cast it) and get its receipt."""
+    secret = isinstance(prepared, PreparedSecretBallot)
+    request = prepared.request if isinstance(prepared, PreparedSecretBallot) else prepared
+    done = contract.cast(request)
+    return receipt_for(done, blocks, chaincode=chaincode, secret=secret)
+
+
+@dataclass(frozen=True)
+class Spoiled:
+    """An audited ballot: what SpoilBallot committed, and the spoiled-ballot file (a receipt of
+    the SpoilBallot transaction with the question and ceremony blocks) that a second device
+    checks with ``mvote-verify spoiled FILE --genesis-hash H``."""
+
+    result: SpoilResult
+    file: Receipt
+
+
+def spoil_prepared(
+    contract: VotingContract,
+    prepared: PreparedSecretBallot,
+    blocks: BlockSource,
+    *,
+    chaincode: str,
+) -> Spoiled:
+    """Cast-or-audit, the voter chose to audit: check on this device that the ballot encrypts
+    the choices (AuditMismatch otherwise: nothing is sent), then record it as spoiled with its
+    opening and issue the spoiled-ballot file. The ballot can never be cast afterwards."""
+    audit_prepared(prepared, prepared.choices)
+    done = contract.spoil_ballot(prepared.spoil_request())
+    receipt = issue_receipt(
+        blocks,
+        tx_id=done.transaction_id,
+        block_number=done.block_number,
+        qid=done.qid,
+        tracker=done.tracker,
+        chaincode=chaincode,
+    )
+    return Spoiled(done, with_context_blocks(receipt, blocks))
 
 
 # --- questions -----------------------------------------------------------------------------------

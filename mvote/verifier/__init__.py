@@ -41,10 +41,12 @@ from mvote.verifier._receipt import (
     Receipt,
     ReceiptCheck,
     ReceiptReport,
+    RecordedBallot,
     verify_receipt,
     with_context_blocks,
 )
 from mvote.verifier._replay import NotReplayed, ReplayReport, replay_chain
+from mvote.verifier._spoiled import verify_spoiled
 from mvote.verifier._transaction import ParsedTransaction
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "Receipt",
     "ReceiptCheck",
     "ReceiptReport",
+    "RecordedBallot",
     "ReplayReport",
     "SignatureMismatch",
     "UnknownMSP",
@@ -87,6 +90,7 @@ __all__ = [
     "replay_chain",
     "verify_chain",
     "verify_receipt",
+    "verify_spoiled",
     "with_context_blocks",
     "write_chain",
 ]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from mvote import __version__
+from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField, MvoteError
 from mvote.chaincode._records import HASH_HEX
 from mvote.verifier import _deliver as deliver
@@ -31,6 +32,7 @@ from mvote.verifier._envelope import unpack_block
 from mvote.verifier._errors import BadAnchor
 from mvote.verifier._identity import load_signer
 from mvote.verifier._receipt import Receipt, ReceiptReport, verify_receipt
+from mvote.verifier._spoiled import verify_spoiled
 
 VERIFIED, FAILED, BAD_INPUT = 0, 1, 2
 ENV_ANCHOR = "MVOTE_GENESIS_HASH"
@@ -257,6 +259,17 @@ def _parser(json_errors: bool = False) -> argparse.ArgumentParser:
     _node_options(receipt)
     _anchor_options(receipt)
     receipt.add_argument("--json", action="store_true", help=JSON_HELP)
+
+    spoiled = commands.add_parser(
+        "spoiled",
+        help="Open an audited (spoiled) secret ballot.",
+        description="Check a spoiled-ballot file (written by `mvote vote` when you audit a "
+        "secret ballot) from the trust anchor alone, open the ballot with its published nonce "
+        "key, and show the choices it encrypts by their labels: they must be the ones you chose.",
+    )
+    spoiled.add_argument("spoiled", type=Path, metavar="FILE", help="The spoiled-ballot file.")
+    _anchor_options(spoiled)
+    spoiled.add_argument("--json", action="store_true", help=JSON_HELP)
     return parser
 
 
@@ -340,10 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(args, *_describe(exc))
     if anchor is None and not getattr(args, "trust_first_block", False):
         return _bad_input(args, NO_ANCHOR, BadAnchor.code)
-    if args.command == "receipt":
+    if args.command in ("receipt", "spoiled"):
         if anchor is None:  # receipts take no --trust-first-block
             return _bad_input(args, NO_ANCHOR, BadAnchor.code)
-        return _receipt(args, anchor)
+        return _receipt(args, anchor) if args.command == "receipt" else _spoiled(args, anchor)
     return _audit(args, anchor)
 
 
@@ -378,9 +391,35 @@ def _audit(args: argparse.Namespace, anchor: bytes | None) -> int:
     return VERIFIED if report.verified else FAILED
 
 
+def read_receipt_file(path: Path) -> Receipt:
+    """A receipt (or spoiled-ballot) file; one trailing newline, as editors add, is accepted.
+    Raises OSError, MvoteError naming the field."""
+    return Receipt.from_bytes(encoding.file_bytes(path.read_bytes()))
+
+
+def _spoiled(args: argparse.Namespace, anchor: bytes) -> int:
+    try:
+        receipt = read_receipt_file(args.spoiled)
+    except (OSError, MvoteError) as exc:
+        message, code = _describe(exc)
+        return _bad_input(args, f"cannot read {args.spoiled}: {message}", code)
+    report = verify_spoiled(receipt, anchor=anchor)
+    if args.json:
+        _print_json(_receipt_json(receipt, report))
+    else:
+        print(f"spoiled ballot: question {receipt.qid}, tracker {receipt.tracker}")
+        print(f"transaction {receipt.tx_id} in block {receipt.block} (index {receipt.tx_index})")
+        _print_checks(report)
+        _print_recorded(report)
+        print(
+            "VERIFIED: this ballot was spoiled, never cast" if report.verified else "NOT VERIFIED"
+        )
+    return VERIFIED if report.verified else FAILED
+
+
 def _receipt(args: argparse.Namespace, anchor: bytes) -> int:
     try:
-        receipt = Receipt.from_bytes(args.receipt.read_bytes())
+        receipt = read_receipt_file(args.receipt)
     except (OSError, MvoteError) as exc:
         message, code = _describe(exc)
         return _bad_input(args, f"cannot read the receipt {args.receipt}: {message}", code)
@@ -408,15 +447,28 @@ def _receipt_json(receipt: Receipt, report: ReceiptReport) -> dict[str, object]:
         "tx_index": receipt.tx_index,
         "tracker": receipt.tracker,
         "tallied": report.tallied,
+        "recorded": None if report.recorded is None else report.recorded.to_json(),
         "checks": [{"check": c.name, "ok": c.ok, "message": c.message} for c in report.checks],
     }
+
+
+def _print_checks(report: ReceiptReport) -> None:
+    for c in report.checks:
+        print(f"{'ok    ' if c.ok else 'FAILED'} {c.name}: {c.message}")
+
+
+def _print_recorded(report: ReceiptReport) -> None:
+    if report.recorded is not None:
+        print("what the ledger holds:")
+        for line in report.recorded.lines():
+            print(f"  {line}")
 
 
 def _print_receipt(receipt: Receipt, report: ReceiptReport) -> None:
     print(f"receipt: question {receipt.qid}, tracker {receipt.tracker}")
     print(f"transaction {receipt.tx_id} in block {receipt.block} (index {receipt.tx_index})")
-    for c in report.checks:
-        print(f"{'ok    ' if c.ok else 'FAILED'} {c.name}: {c.message}")
+    _print_checks(report)
+    _print_recorded(report)
     if report.tallied is False:
         print("the question has no tally yet: check again after it is tallied")
     for limit in report.not_proven:

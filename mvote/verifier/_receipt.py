@@ -46,16 +46,22 @@ from mvote.chaincode._contract import MAX_SECRET_CAST_BYTES
 from mvote.chaincode._crypto.ballot import BallotContext, verify_ballot
 from mvote.chaincode._crypto.elgamal import ZERO
 from mvote.chaincode._errors import InvalidField, MvoteError
+from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import (
     CHANNEL,
     HASH_HEX,
     IDENTIFIER,
     TX_ID,
+    AnyBallot,
+    Ballot,
     BallotRecord,
     CastRequest,
     Question,
     SecretAggregate,
     SecretBallot,
+    SpoilRequest,
+    bound_question,
+    question_hash,
 )
 from mvote.chaincode._schema import Array, Const, Int, Object, Text
 from mvote.chaincode._stub import partial_key_range
@@ -195,6 +201,70 @@ class ReceiptCheck:
     message: str
 
 
+@dataclass(frozen=True)
+class RecordedBallot:
+    """What a ballot on the ledger says, in the voter's terms. An open ballot: its choices, by
+    label when the receipt carries the question record its transaction read (checked against the
+    ballot's question hash). A secret ballot: its tracker and the proofs that it is well formed;
+    a spoiled one also its choices as its opening shows them."""
+
+    qid: str
+    tracker: str
+    mode: str
+    #: The question's title and every option's label, from the verified question record.
+    title: str | None
+    options: tuple[str, ...] | None
+    #: The option indexes the ballot selects (open, or a spoiled ballot's opening); else None.
+    choices: tuple[int, ...] | None
+    #: Secret ballots: the outcome of the proof check (None if not checked).
+    proofs: ReceiptCheck | None = None
+    spoiled: bool = False
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        if self.choices is None or self.options is None:
+            return None
+        return tuple(self.options[i] for i in self.choices if i < len(self.options))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qid": self.qid,
+            "title": self.title,
+            "mode": self.mode,
+            "tracker": self.tracker,
+            "spoiled": self.spoiled,
+            "choices": None if self.choices is None else list(self.choices),
+            "labels": None if self.labels is None else list(self.labels),
+            "proofs": None
+            if self.proofs is None
+            else {"ok": self.proofs.ok, "message": self.proofs.message},
+        }
+
+    def lines(self) -> list[str]:
+        """The recorded ballot in a few lines a voter reads."""
+        head = f"question {self.qid}" + (f": {self.title}" if self.title else "")
+        out = [head]
+        if self.choices is not None:
+            what = "the opening shows" if self.spoiled else "the ballot records"
+            if self.labels is not None:
+                shown = ", ".join(
+                    f"{i + 1}. {label}" for i, label in zip(self.choices, self.labels, strict=True)
+                )
+                out.append(f"{what}: {shown or 'no option (a blank ballot)'}")
+            else:
+                numbers = ", ".join(str(i + 1) for i in self.choices)
+                out.append(
+                    f"{what} options {numbers or 'none'} (numbered from 1; the receipt carries "
+                    "no question record to name them)"
+                )
+        if self.mode == "secret":
+            out.append(f"encrypted ballot, tracker {self.tracker}")
+            if self.proofs is not None:
+                state = "hold" if self.proofs.ok else "FAIL"
+                out.append(f"proofs {state}: {self.proofs.message}")
+        return out
+
+
 @dataclass
 class ReceiptReport:
     checks: list[ReceiptCheck] = field(default_factory=list)
@@ -204,6 +274,8 @@ class ReceiptReport:
     aggregated: bool | None = None
     #: Whether the chain was checked (else the report holds only what the receipt proves).
     with_chain: bool = False
+    #: What the ballot recorded, for the voter to confirm (None until the ballot is reached).
+    recorded: RecordedBallot | None = None
 
     @property
     def verified(self) -> bool:
@@ -277,27 +349,34 @@ def _context_keys(
 
 
 def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Receipt:
-    """``receipt`` with, for a secret ballot, the blocks that wrote the question and ceremony
-    records its Cast read (so its proofs can be checked offline). An open ballot's receipt is
-    returned unchanged."""
+    """``receipt`` with the blocks that wrote the question record (and, for a secret ballot, the
+    ceremony record) its Cast or SpoilBallot read: so the voter's device shows the choices by
+    their labels and checks a secret ballot's proofs offline."""
     raw_tx = ParsedTransaction(unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index])
-    _, request = _cast_request(raw_tx)
-    if not isinstance(request.ballot, SecretBallot):
-        return receipt
+    _cast_request(raw_tx, FunctionName.CAST, FunctionName.SPOIL_BALLOT)
     proof = dict(receipt.proof)
     for number, _ in _context_keys(raw_tx, receipt.chaincode, receipt.qid, blocks):
         proof.setdefault(number, blocks(number))
     return dataclasses.replace(receipt, proof=proof)
 
 
-def _cast_request(raw_tx: bytes | ParsedTransaction) -> tuple[str, CastRequest]:
+def _cast_request(
+    raw_tx: bytes | ParsedTransaction, *functions: FunctionName
+) -> tuple[str, CastRequest]:
+    """The channel and the cast request of a Cast (or, if ``functions`` names it, SpoilBallot)
+    transaction: the ballot, its signature and its eligibility."""
     tx = ParsedTransaction.of(raw_tx)
     args = list(tx.args)
-    if len(args) != 2 or args[0] != b"Cast":
-        raise InvalidField(f"transaction: expected a Cast invocation, got {args[:1]}", field="args")
-    return tx.channel_id, CastRequest.from_json(
-        encoding.decode(args[1], max_size=MAX_SECRET_CAST_BYTES, what="cast request")
-    )
+    wanted = functions or (FunctionName.CAST,)
+    if len(args) != 2 or args[0].decode("utf-8", "replace") not in wanted:
+        names = " or ".join(wanted)
+        raise InvalidField(
+            f"transaction: expected a {names} invocation, got {args[:1]}", field="args"
+        )
+    value = encoding.decode(args[1], max_size=MAX_SECRET_CAST_BYTES, what="request")
+    if args[0] == FunctionName.SPOIL_BALLOT.encode():
+        return tx.channel_id, SpoilRequest.from_json(value).request
+    return tx.channel_id, CastRequest.from_json(value)
 
 
 def verify_receipt(
@@ -314,9 +393,9 @@ def verify_receipt(
     ):
         return report
     try:
-        request = _verify_offline(receipt, report, with_chain=chain is not None)
-        if chain is not None and request is not None and report.verified:
-            _verify_with_chain(receipt, request, chain, report)
+        reached = verify_offline(receipt, report, with_chain=chain is not None)
+        if chain is not None and reached is not None and report.verified:
+            _verify_with_chain(receipt, reached.request, chain, report)
     except MvoteError as exc:
         report.add("receipt_format", False, str(exc))
     except Exception as exc:  # a failure no check foresaw: named, never raised
@@ -354,12 +433,28 @@ def _signed_by_orderers(block: BlockView, config: ChannelConfig, report: Receipt
     )
 
 
-def _verify_offline(
-    receipt: Receipt, report: ReceiptReport, *, with_chain: bool = False
-) -> CastRequest | None:
-    """The checks one receipt allows; returns the ballot's cast request once it is reached.
+@dataclass(frozen=True)
+class Reached:
+    """What the offline checks reached: the ballot's transaction, its request, and the question
+    (and ceremony) records the transaction read, when the receipt carries their blocks."""
 
-    Each stage adds its checks to ``report`` and returns None when the next cannot run."""
+    tx: ParsedTransaction
+    request: CastRequest
+    records: tuple[Question, secret.Ceremony | None] | None
+
+
+def verify_offline(
+    receipt: Receipt,
+    report: ReceiptReport,
+    *,
+    with_chain: bool = False,
+    function: FunctionName = FunctionName.CAST,
+) -> Reached | None:
+    """The checks one receipt allows for the ballot of its ``function`` transaction (Cast, or
+    SpoilBallot for a spoiled ballot); sets ``report.recorded``. Returns what was reached, None
+    when a stage could not run. Each stage adds its checks to ``report``.
+
+    Precondition: the caller checked the receipt's genesis hash against the trust anchor."""
     config = _anchored_config(receipt, report)
     if config is None:
         return None
@@ -371,10 +466,57 @@ def _verify_offline(
     if context is None:
         return None
     _transaction_checks(receipt, report, context, ballot_block, tx)
-    request = _ballot_checks(receipt, report, tx)
+    request = _ballot_checks(receipt, report, tx, function)
+    records = _question_from_proof(receipt, tx, config, context, report)
+    if records is not None:
+        _check_binding(report, request.ballot, *records)
     if isinstance(request.ballot, SecretBallot):
-        _offline_secret_proofs(receipt, report, tx, request, config, context, with_chain)
-    return request
+        _offline_secret_proofs(report, request, records, with_chain)
+    report.recorded = recorded_ballot(receipt, request.ballot, records, report)
+    return Reached(tx, request, records)
+
+
+def recorded_ballot(
+    receipt: Receipt,
+    ballot: AnyBallot,
+    records: tuple[Question, secret.Ceremony | None] | None,
+    report: ReceiptReport,
+    *,
+    choices: tuple[int, ...] | None = None,
+) -> RecordedBallot:
+    """The ballot in the voter's terms; ``choices`` of a spoiled ballot's opening."""
+    spec = records[0].spec if records is not None else None
+    proofs = [c for c in report.checks if c.name == "ballot_proofs"]
+    if isinstance(ballot, Ballot):
+        choices = ballot.choices
+    return RecordedBallot(
+        qid=ballot.qid,
+        tracker=receipt.tracker,
+        mode="secret" if isinstance(ballot, SecretBallot) else "open",
+        title=None if spec is None else spec.title,
+        options=None if spec is None else spec.options,
+        choices=choices,
+        proofs=proofs[-1] if proofs else None,
+        spoiled=choices is not None and isinstance(ballot, SecretBallot),
+    )
+
+
+def _check_binding(
+    report: ReceiptReport, ballot: AnyBallot, question: Question, ceremony: secret.Ceremony | None
+) -> None:
+    """An mvote-2 ballot binds the hash of the question record it was prepared against: it must
+    be the hash of the record its transaction read (title, labels, rule, eligibility, key)."""
+    bound = bound_question(ballot)
+    if bound is None:
+        return  # an mvote-1 ballot binds no question record
+    key = ceremony.election_key if ceremony is not None else None
+    expected = question_hash(question.spec, key)
+    report.add(
+        "question_binding",
+        bound == expected,
+        f"the ballot binds question record {bound}; the question record its transaction read "
+        f"hashes to {expected}",
+    )
 
 
 def _anchored_config(receipt: Receipt, report: ReceiptReport) -> ChannelConfig | None:
@@ -488,9 +630,11 @@ def _transaction_checks(
         _check_in_block(report, context, ballot_block, verdict, verdict.rwset)
 
 
-def _ballot_checks(receipt: Receipt, report: ReceiptReport, tx: ParsedTransaction) -> CastRequest:
+def _ballot_checks(
+    receipt: Receipt, report: ReceiptReport, tx: ParsedTransaction, function: FunctionName
+) -> CastRequest:
     """The ballot inside ``tx``: its channel and question, its tracker, the voter's signature."""
-    channel, request = _cast_request(tx)
+    channel, request = _cast_request(tx, function)
     ballot = request.ballot
     report.add(
         "ballot",
@@ -512,19 +656,19 @@ def _ballot_checks(receipt: Receipt, report: ReceiptReport, tx: ParsedTransactio
 
 
 def _offline_secret_proofs(
-    receipt: Receipt,
     report: ReceiptReport,
-    tx: ParsedTransaction,
     request: CastRequest,
-    config: ChannelConfig,
-    context: BlockContext,
+    records: tuple[Question, secret.Ceremony | None] | None,
     with_chain: bool,
 ) -> None:
     """A secret ballot's proofs against the question and ceremony records of the receipt's
     proof blocks; without them, said (the chain's replayed state gives them)."""
-    records = _context_from_proof(receipt, tx, config, context, report)
     if records is not None:
-        check_secret_proofs(report, request, *records)
+        question, ceremony = records
+        if ceremony is None:
+            report.add("ballot_proofs", False, f"question {question.qid!r} is not in secret mode")
+            return
+        check_secret_proofs(report, request, question, ceremony)
     elif not with_chain:
         report.add(
             "ballot_proofs",
@@ -737,13 +881,16 @@ def _proof_record(
     return value if verdict.code == 0 and code == 0 else None
 
 
-def _context_from_proof(
+def _question_from_proof(
     receipt: Receipt,
     raw_tx: ParsedTransaction,
     config: ChannelConfig,
     context: BlockContext,
     report: ReceiptReport,
-) -> tuple[Question, secret.Ceremony] | None:
+) -> tuple[Question, secret.Ceremony | None] | None:
+    """The question record the ballot's transaction read, and for a secret question its
+    ceremony record, from the receipt's proof blocks (each checked); None if the receipt does
+    not carry them."""
     raw = _proof_record(
         receipt, raw_tx, keys.question_key(receipt.qid), "question", config, context, report
     )
@@ -751,8 +898,7 @@ def _context_from_proof(
         return None
     question = Question.from_json(encoding.decode(raw, max_size=1 << 24, what="question"))
     if question.spec.election is None:
-        report.add("ballot_proofs", False, f"question {question.qid!r} is not in secret mode")
-        return None
+        return question, None
     raw = _proof_record(
         receipt,
         raw_tx,
@@ -766,6 +912,29 @@ def _context_from_proof(
         return None
     ceremony = secret.Ceremony.from_json(encoding.decode(raw, max_size=1 << 24, what="ceremony"))
     return question, ceremony
+
+
+def ballot_context(
+    question: Question, ceremony: secret.Ceremony, ballot: SecretBallot
+) -> BallotContext:
+    """The statement a secret ballot was made for, as the contract builds it: the ceremony's
+    election key, the channel, the question's id and rule, the voter's key and (mvote-2) the
+    question hash the ballot binds. Precondition: the ceremony has an election key."""
+    if ceremony.election_key is None:
+        raise InvalidField(f"ceremony {ceremony.cid!r} has no election key", field="election")
+    spec = question.spec
+    low, high = rules.selection_bounds(spec.rule)
+    bound = bound_question(ballot)
+    return BallotContext(
+        ceremony.election_key,
+        ballot.channel,
+        spec.qid,
+        bytes.fromhex(ballot.voter),
+        len(spec.options),
+        low,
+        high,
+        None if bound is None else bytes.fromhex(bound),
+    )
 
 
 def check_secret_proofs(
@@ -784,16 +953,7 @@ def check_secret_proofs(
             f"question {question.qid!r} names ceremony {spec.election!r}; the ceremony record "
             f"is {ceremony.cid!r} in state {ceremony.state}",
         )
-    low, high = rules.selection_bounds(spec.rule)
-    ctx = BallotContext(
-        ceremony.election_key,
-        ballot.channel,
-        spec.qid,
-        bytes.fromhex(ballot.voter),
-        len(spec.options),
-        low,
-        high,
-    )
+    ctx = ballot_context(question, ceremony, ballot)
     try:
         verify_ballot(ctx, ballot.encrypted, "ballot.encrypted")
     except MvoteError as exc:
@@ -802,7 +962,7 @@ def check_secret_proofs(
         "ballot_proofs",
         True,
         f"every proof holds: {len(spec.options)} option proofs (0 or 1) and the selection "
-        f"count in {low}..{high}, under the election key of ceremony {ceremony.cid}",
+        f"count in {ctx.min}..{ctx.max}, under the election key of ceremony {ceremony.cid}",
     )
 
 

@@ -10,8 +10,11 @@ transactions in order on the state of the blocks before reproduces every read ex
 
 Finally every recorded tally is recounted from the ballot records of the final state.
 
-Transactions of other chaincodes (``_lifecycle``) are not re-executed; they are listed in the
-report, never passed in silence.
+Each transaction runs under the rules of the contract version its endorsers signed (the chaincode
+version in its action): the contract keeps the rules of every version it ever had
+(``contract.VERSIONS``), so a chain begun under ``mvote-1`` replays with the ``mvote-1`` rules.
+Transactions of other chaincodes (``_lifecycle``), or of a version the contract does not know,
+are not re-executed; they are listed in the report, never passed in silence.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import _rules as rules
 from mvote.chaincode import _secret as secret
 from mvote.chaincode import encoding
-from mvote.chaincode._contract import VERSION as CONTRACT_VERSION
+from mvote.chaincode._contract import VERSIONS as CONTRACT_VERSIONS
 from mvote.chaincode._contract import invoke
 from mvote.chaincode._crypto import group
 from mvote.chaincode._crypto.ceremony import PartialDecryption
@@ -127,11 +130,12 @@ def _replay_tx(report: ReplayReport, number: int, index: int, data: bytes, chain
     except VerifierError as exc:
         at.finding(Check.REPLAY_MALFORMED, exc.message)
         return
-    if tx.chaincode_action.chaincode_version != CONTRACT_VERSION:
+    version = tx.chaincode_action.chaincode_version
+    if version not in CONTRACT_VERSIONS:
         _carry_other_version(at, tx, chaincode, namespaces.get(chaincode))
         return
     _check_namespaces(at, chaincode, namespaces)
-    _compare_execution(at, tx, namespaces.get(chaincode))
+    _compare_execution(at, tx, namespaces.get(chaincode), version)
 
 
 def _is_replayed(at: _At, tx: ParsedTransaction, chaincode: str) -> bool:
@@ -154,7 +158,7 @@ def _carry_other_version(
     version = tx.chaincode_action.chaincode_version
     reason = (
         f"endorsed as {chaincode} version {version!r}; this verifier "
-        f"replays version {CONTRACT_VERSION!r}"
+        f"replays versions {', '.join(CONTRACT_VERSIONS)}"
     )
     at.report.not_replayed.append(NotReplayed(at.number, at.index, tx.tx_id, chaincode, reason))
     at.report.state.apply(_writes(ns), Version(at.number, at.index))
@@ -182,16 +186,17 @@ def _recorded_ranges(ns: NsRwSet | None) -> list[tuple[str, str, bool, tuple[Any
     ]
 
 
-def _compare_execution(at: _At, tx: ParsedTransaction, ns: NsRwSet | None) -> None:
-    """Run the contract on ``tx``'s own id, time, creator and args; compare the response, reads,
-    range queries, writes and event with the recorded ones. Precondition: ``tx`` invokes the
-    audited chaincode at this verifier's contract version, and its layers parse."""
+def _compare_execution(at: _At, tx: ParsedTransaction, ns: NsRwSet | None, version: str) -> None:
+    """Run the contract, under the rules of the ``version`` its endorsers signed, on ``tx``'s own
+    id, time, creator and args; compare the response, reads, range queries, writes and event
+    with the recorded ones. Precondition: ``tx`` invokes the audited chaincode at ``version``
+    (one of the contract's VERSIONS), and its layers parse."""
     seconds, nanos = tx.timestamp
     context = TxContext(
         tx.tx_id, tx.channel_id, Timestamp(seconds, nanos), tx.creator, list(tx.args)
     )
     simulator = TxSimulator(at.report.state, context)
-    response = invoke(simulator)
+    response = invoke(simulator, version)
     simulation = simulator.simulation
     at.report.replayed += 1
 

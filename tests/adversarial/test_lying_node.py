@@ -148,7 +148,7 @@ def _honest_flow(cli: Cli, work: Path) -> dict[str, Any]:
     votes += [("levy", 0, "Yes"), ("levy", 1, "No")]
     for qid, voter, pick in votes:
         receipt = work / f"receipt-{qid}-{voter}.json"
-        cli.json("vote", qid, "--wallet", wallets[voter], "-c", pick, "--receipt", receipt)
+        cli.json("vote", qid, "--wallet", wallets[voter], "-c", pick, "--receipt", receipt, "--yes")
     cli.json("tally", "levy", "--close", code=REFUSED)  # closed, aggregated; no quorum yet
     cli.json("tally", "budget", "--close", code=REFUSED)
     out["decryptions"] = [
@@ -383,7 +383,15 @@ def test_a_fake_key_in_the_answers_alone_is_not_used(world_liar: World) -> None:
     world.liar.lie(Lies(answers=_lie_fake_key))
     receipt = world.work / "receipt-poll-1.json"
     done = world.cli.json(
-        "vote", "poll", "--wallet", world.out["wallets"][1], "-c", "No", "--receipt", receipt
+        "vote",
+        "poll",
+        "--wallet",
+        world.out["wallets"][1],
+        "-c",
+        "No",
+        "--receipt",
+        receipt,
+        "--yes",
     )
     assert done["qid"] == "poll"  # the contract verified the proofs under the real key
     [(request,)] = world.liar.endorsed_args("Cast")

@@ -31,7 +31,7 @@ from testkit import state_bytes
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._eligibility import onsite_code_hash
-from mvote.chaincode._records import Ballot, CastRequest
+from mvote.chaincode._records import BoundBallot, CastRequest, QuestionSpec, question_hash
 from mvote.chaincode._simulation import Executed, SerialLedger
 from mvote.chaincode._stub import partial_key_range
 from mvote.client._registrar import issue_credential
@@ -354,8 +354,12 @@ class ContractMachine(RuleBasedStateMachine):
             )
         key = VOTERS[voter]
         ordered = tuple(sorted(choices))
-        ballot = Ballot(
-            "elsewhere" if variant == "wrong_channel" else CHANNEL, qid, ordered, VOTER_HEX[voter]
+        ballot = BoundBallot(
+            "elsewhere" if variant == "wrong_channel" else CHANNEL,
+            qid,
+            ordered,
+            VOTER_HEX[voter],
+            question_hash(QuestionSpec.from_json(q.spec), None) if q is not None else "00" * 32,
         )
         signer = VOTERS[(voter + 1) % len(VOTERS)] if variant == "bad_sig" else key
         sig = signer.sign(ballot.canonical_bytes()).signature.hex()

@@ -29,11 +29,14 @@ class Cli:
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, *args: str | Path, code: int = 0, **env: str) -> Result:
+    def __call__(
+        self, *args: str | Path, code: int = 0, input: str | None = None, **env: str
+    ) -> Result:
         runner = CliRunner()
         result = runner.invoke(
             app,
             [str(a) for a in args],
+            input=input,
             env={
                 "MVOTE_NETWORK": str(self.material.directory),
                 "MVOTE_NODE": self.address,

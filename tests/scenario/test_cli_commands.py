@@ -134,13 +134,14 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     assert created["question"]["state"] == "OPEN"
     assert created["question"]["eligibility"]["kind"] == "onsite"
     shown = cli("question", "show", "trip").stdout
-    assert "roster class-3b + on-site code" in shown and "  1  Jeju" in shown
+    assert "roster class-3b + on-site code" in shown and "    2  Jeju" in shown
 
     receipt = tmp_path / "receipt.json"
     first = folder / "v0.json"
     cast = cli.json(
-        "vote", "trip", "--wallet", first, "-c", "Jeju", "--code", "HALL-7", "--receipt", receipt
-    )
+        "vote", "trip", "--wallet", first, "-c", "Jeju", "--code", "HALL-7", "--receipt", receipt,
+        "--yes",
+    )  # fmt: skip
     assert cast["choices"] == [1] and cast["receipt"] == str(receipt)
     saved = Receipt.from_bytes(receipt.read_bytes())
     assert (saved.tx_id, saved.block, saved.tracker) == (cast["tx"], cast["block"], cast["tracker"])
@@ -148,25 +149,25 @@ def test_roster_question_with_onsite_code_vote_results_history_tally(
     anchor = ["--genesis-hash", cast["genesis_hash"]]
     assert verify_cli.main(["receipt", str(receipt), *anchor]) == 0
 
-    again = cli("vote", "trip", "--wallet", first, "-c", "0", "--code", "HALL-7", code=1)
+    again = cli(
+        "vote", "trip", "--wallet", first, "-c", "1", "--code", "HALL-7", "--yes",
+        "--receipt", tmp_path / "again.json", code=1,
+    )  # fmt: skip
     assert "refused: ALREADY_VOTED" in again.output and "what to do" in again.output
-    wrong_code = cli.json("vote", "trip", "--wallet", folder / "v1.json", "-c", "0", code=1)
+    wrong_code = cli.json(
+        "vote", "trip", "--wallet", folder / "v1.json", "-c", "1", "--yes",
+        "--receipt", tmp_path / "wrong.json", code=1,
+    )  # fmt: skip
     assert wrong_code["error"]["code"] == "BAD_ONSITE_CODE"
-    no_such = cli.json("vote", "trip", "--wallet", first, "-c", "7", code=2)
+    no_such = cli.json(
+        "vote", "trip", "--wallet", first, "-c", "7", "--receipt", tmp_path / "none.json", code=2
+    )
     assert "not an option number" in no_such["error"]["message"]
-    for wallet, pick in ((folder / "v1.json", "1"), (folder / "v2.json", "Sokcho")):
+    for wallet, pick in ((folder / "v1.json", "2"), (folder / "v2.json", "Sokcho")):
         cli(
-            "vote",
-            "trip",
-            "--wallet",
-            wallet,
-            "-c",
-            pick,
-            "--code",
-            "HALL-7",
-            "--receipt",
-            tmp_path / "r.json",
-        )
+            "vote", "trip", "--wallet", wallet, "-c", pick, "--code", "HALL-7",
+            "--receipt", tmp_path / f"r-{pick}.json", "--yes",
+        )  # fmt: skip
 
     live = cli.json("results", "trip")
     assert (live["final"], live["ballots"], live["counts"]) == (False, 3, [0, 2, 1])
@@ -222,7 +223,17 @@ def test_tally_in_small_batches_and_again_after_its_acknowledgement_was_lost(
     )
     for i in range(6):
         wallet, receipt = folder / f"v{i}.json", tmp_path / f"r{i}.json"
-        cli("vote", "captain", "--wallet", wallet, "-c", str(i % 2), "--receipt", receipt)
+        cli(
+            "vote",
+            "captain",
+            "--wallet",
+            wallet,
+            "-c",
+            str(i % 2 + 1),
+            "--receipt",
+            receipt,
+            "--yes",
+        )
 
     # The node commits the Tally, but its acknowledgement never reaches the command.
     lost: list[Committed] = []
@@ -301,7 +312,10 @@ def test_open_question_from_a_spec_file_with_registrar_credentials(
     assert issued["credential"]["body"]["scope"] == "parks"
     assert json.loads(credential.read_text()) == issued["credential"]
 
-    without = cli.json("vote", "parks", "--wallet", voter, "-c", "0", code=1)
+    without = cli.json(
+        "vote", "parks", "--wallet", voter, "-c", "1", "--yes",
+        "--receipt", tmp_path / "without.json", code=1,
+    )  # fmt: skip
     assert without["error"]["code"] in ("NOT_ELIGIBLE", "BAD_CREDENTIAL")
     too_many = cli.json(
         "vote",
@@ -309,13 +323,15 @@ def test_open_question_from_a_spec_file_with_registrar_credentials(
         "--wallet",
         voter,
         "-c",
-        "0",
-        "-c",
         "1",
         "-c",
         "2",
+        "-c",
+        "3",
         "--credential",
         credential,
+        "--receipt",
+        tmp_path / "many.json",
         code=2,
     )
     assert too_many["error"]["code"] == "RULE_VIOLATION"
@@ -327,11 +343,12 @@ def test_open_question_from_a_spec_file_with_registrar_credentials(
         "-c",
         "trees",
         "-c",
-        "4",
+        "5",
         "--credential",
         credential,
         "--receipt",
         tmp_path / "r.json",
+        "--yes",
     )
     assert ok["choices"] == [1, 4]
 

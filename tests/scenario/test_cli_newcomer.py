@@ -80,7 +80,7 @@ def test_newcomer_path_end_to_end(shell: Shell) -> None:
         )  # fmt: skip
         assert "Jeju" in shell.mvote("question", "show", "trip")
 
-        voted = shell.mvote("vote", "trip", "--wallet", "me.json", "-c", "Jeju")
+        voted = shell.mvote("vote", "trip", "--wallet", "me.json", "-c", "Jeju", "--yes")
         assert f"mvote-verify receipt receipt-trip.json --genesis-hash {anchor}" in voted
         # Offline: the receipt alone, from the genesis hash the city publishes.
         checked = shell.verify("receipt", "receipt-trip.json", "--genesis-hash", anchor)

@@ -109,13 +109,24 @@ def election(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     # 5. Votes; voter 3 audits (spoils) one prepared ballot first, then votes.
     out["receipt"] = work / "receipt-v0.json"
     out["cast"] = cli.json(
-        "vote", "budget", "--wallet", wallets[0], "-c", "Yes", "--receipt", out["receipt"]
+        "vote", "budget", "--wallet", wallets[0], "-c", "Yes", "--receipt", out["receipt"], "--yes"
     )
-    out["spoiled"] = cli.json("vote", "budget", "--wallet", wallets[3], "-c", "No", "--audit")
-    out["spoiled_human"] = cli("vote", "budget", "--wallet", wallets[3], "-c", "1", "--audit")
-    for w, pick in ((wallets[1], "yes"), (wallets[2], "No"), (wallets[3], "0")):
-        cli("vote", "budget", "--wallet", w, "-c", pick, "--receipt", work / "r.json")
-    out["again"] = cli.json("vote", "budget", "--wallet", wallets[1], "-c", "0", code=1)
+    out["spoiled_file"] = work / "spoiled-1.json"
+    out["spoiled"] = cli.json(
+        "vote", "budget", "--wallet", wallets[3], "-c", "No", "--audit",
+        "--spoiled", out["spoiled_file"],
+    )  # fmt: skip
+    # Interactively: the tracker shown first, then the voter answers "audit".
+    out["spoiled_human"] = cli(
+        "vote", "budget", "--wallet", wallets[3], "-c", "2", "--spoiled", work / "spoiled-2.json",
+        input="audit\n",
+    )  # fmt: skip
+    for i, (w, pick) in enumerate(((wallets[1], "yes"), (wallets[2], "No"), (wallets[3], "1"))):
+        cli("vote", "budget", "--wallet", w, "-c", pick, "--receipt", work / f"r{i}.json", "--yes")
+    out["again"] = cli.json(
+        "vote", "budget", "--wallet", wallets[1], "-c", "1", "--yes", "--receipt", work / "r9.json",
+        code=1,
+    )  # fmt: skip
     out["live"] = cli.json("results", "budget")
 
     # 6. Close and aggregate: the tally waits for k trustees.
@@ -218,9 +229,16 @@ def test_secret_question_votes_audit_and_tally(cli: Cli, election: dict[str, Any
 
     spoiled = election["spoiled"]
     assert (spoiled["audited"], spoiled["cast"], spoiled["matches"]) == (True, False, True)
-    assert spoiled["choices"] == [1] and len(spoiled["seed"]) == 64
-    assert "NOT cast" in election["spoiled_human"].stdout
-    assert "encrypts exactly your choices (No)" in election["spoiled_human"].stdout
+    assert spoiled["choices"] == [1] and len(spoiled["nonce_key"]) == 64
+    assert spoiled["labels"] == ["No"]
+    human = election["spoiled_human"]
+    assert "tracker" in human.stderr and "cast this ballot, or audit it" in human.stderr
+    assert "NOT cast" in human.stdout
+    assert "opened, it encrypts: 2. No" in human.stdout
+    # The second device: from the genesis hash alone, the labels the opening shows.
+    anchor = spoiled["genesis_hash"]
+    path = str(election["spoiled_file"])
+    assert verify_cli.main(["spoiled", path, "--genesis-hash", anchor]) == 0
     assert election["again"]["error"]["code"] == "ALREADY_VOTED"
     live = election["live"]
     assert (live["ballots"], live["counts"], live["final"]) == (4, None, False)
@@ -262,7 +280,14 @@ def test_secret_receipt_verified_offline_and_with_the_chain(election: dict[str, 
     report = verify_receipt(Receipt.from_bytes(Path(receipt).read_bytes()), anchor=anchor)
     checks = {c.name: c for c in report.checks}
     assert checks["ballot_proofs"].ok and checks["question_record"].ok
-    assert checks["ceremony_record"].ok
+    assert checks["ceremony_record"].ok and checks["question_binding"].ok
+    # What the ballot recorded, for the voter: the tracker and its proofs, no choice.
+    recorded = report.recorded
+    assert recorded is not None
+    assert (recorded.mode, recorded.choices, recorded.spoiled) == ("secret", None, False)
+    assert recorded.tracker == Receipt.from_bytes(Path(receipt).read_bytes()).tracker
+    assert recorded.proofs is not None and recorded.proofs.ok
+    assert any("proofs hold" in line for line in recorded.lines())
 
     with_chain = verify_receipt(
         Receipt.from_bytes(Path(receipt).read_bytes()), read_chain(Path(chain)), anchor=anchor
@@ -305,8 +330,8 @@ def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.M
     receipt = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
     original = receipt_mod._cast_request
 
-    def tampered(raw_tx: bytes) -> tuple[str, CastRequest]:
-        channel, request = original(raw_tx)
+    def tampered(raw_tx: bytes, *functions: Any) -> tuple[str, CastRequest]:
+        channel, request = original(raw_tx, *functions)
         value = request.to_json()
         proof = value["ballot"]["encrypted"]["selections"][1]["proof"]
         proof["v0"] = ("0" if proof["v0"][0] != "0" else "1") + proof["v0"][1:]
@@ -348,3 +373,50 @@ def test_ballot_outside_its_aggregate_is_named(
     assert not report.verified
     check = next(c for c in report.checks if c.name == "in_aggregate")
     assert not check.ok and "of 'budget'" in check.message and "differs" in check.message
+
+
+def test_a_stalled_ceremony_is_cancelled_and_restarted(cli: Cli, tmp_path: Path) -> None:
+    """Trustee 2 never deals: the operator cancels the ceremony and creates it again from the
+    same registrations; this time both deal and check, and it completes."""
+    files = [tmp_path / f"stall-{i}.json" for i in (1, 2)]
+    regs = [
+        Path(
+            cli.json("trustee", "keygen", f, "--ceremony", "stall", "-n", "2", "-k", "2",
+                     "--index", str(i), "--kdf", "min")["registration_file"]
+        )
+        for i, f in enumerate(files, 1)
+    ]  # fmt: skip
+    cli.json("trustee", "ceremony", "create", "stall", *regs, "--threshold", "2")
+    cli.json("trustee", "ceremony", "deal", "--trustee", files[0])
+    no_reason = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "", code=1)
+    assert (no_reason["error"]["code"], no_reason["error"]["field"]) == ("INVALID_FIELD", "reason")
+    not_owner = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "stalled",
+                         "--org", "district", code=1)  # fmt: skip
+    assert not_owner["error"]["code"] == "UNAUTHORISED"
+    done = cli.json("trustee", "ceremony", "cancel", "stall", "--reason", "trustee 2 never dealt")
+    assert (done["ceremony"]["state"], done["ceremony"]["dealt"]) == ("CANCELLED", [1])
+    human = cli("trustee", "ceremony", "cancel", "stall", "--reason", "again", code=1)
+    assert "NOT_FOUND" in human.output
+    # Restarted under the same id: every trustee deals and checks; it completes.
+    cli.json("trustee", "ceremony", "create", "stall", *regs, "--threshold", "2")
+    for f in files:
+        cli.json("trustee", "ceremony", "deal", "--trustee", f)
+    for f in files:
+        cli.json("trustee", "check", "--trustee", f)
+    shown = cli.json("trustee", "ceremony", "show", "stall")
+    assert "COMPLETE" in json.dumps(shown)
+    # The auditor replays the cancel (its deletes) and the restart: the chain audits clean.
+    chain = tmp_path / "chain.bin"
+    cli("export", chain)
+    anchor = cli.material.genesis_hash.hex()
+    assert verify_cli.main(["audit", "--chain", str(chain), "--genesis-hash", anchor]) == 0
+
+
+def test_a_spoiled_ballot_file_is_never_overwritten(cli: Cli, election: dict[str, Any]) -> None:
+    """An existing spoiled-ballot file stops an audit before anything is sent (exit 2)."""
+    existing = election["spoiled_file"]
+    before = existing.read_bytes()
+    refused = cli.json("vote", "budget", "--wallet", election["work"] / "wallets" / "v2.json", "-c", "No",
+                       "--audit", "--spoiled", existing, code=2)  # fmt: skip
+    assert refused["error"]["code"] == "FILE_EXISTS"
+    assert existing.read_bytes() == before

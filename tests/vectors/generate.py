@@ -20,10 +20,29 @@ import nacl.signing
 
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
+from mvote.chaincode._crypto import elgamal
+from mvote.chaincode._crypto.group import L, Point
 from mvote.chaincode._eligibility import onsite_code_hash
 from mvote.chaincode._errors import MvoteError, Refusal
-from mvote.chaincode._records import EMPTY_ROSTER_DIGEST, Ballot, Credential, roster_digest_after
+from mvote.chaincode._records import (
+    EMPTY_ROSTER_DIGEST,
+    Ballot,
+    BoundBallot,
+    Credential,
+    Eligibility,
+    MultiChoice,
+    QuestionSpec,
+    Schedule,
+    SecretMode,
+    SingleChoice,
+    SpoiledBallot,
+    YesNo,
+    question_binding,
+    question_hash,
+    roster_digest_after,
+)
 from mvote.chaincode._stub import create_composite_key, partial_key_range
+from mvote.client._secret import PreparedSecretBallot, prepare_secret_ballot
 
 HERE = Path(__file__).resolve().parent
 
@@ -335,6 +354,138 @@ def refusal_vectors() -> list[dict[str, Any]]:
     return payloads + messages
 
 
+# --- contract mvote-2: ballots that bind the question record; spoiled ballots ------------------
+
+#: The registrar of the open question in the v2 vectors (seed: 32 bytes of "R", as credentials).
+_REGISTRAR = nacl.signing.SigningKey(b"R" * 32)
+
+
+def _v2_question(qid: str, options: tuple[str, ...], rule: Any, secret: str | None) -> QuestionSpec:
+    return QuestionSpec(
+        qid=qid,
+        title=f"Question {qid}",
+        description="not bound: the description may be corrected",
+        options=options,
+        rule=rule,
+        eligibility=Eligibility.of_registrars((pub_hex(_REGISTRAR),)),
+        schedule=Schedule(1_700_000_000, 1_700_086_400),
+        secret=None if secret is None else SecretMode(secret),
+    )
+
+
+def _election_key() -> Point:
+    """A fixed election key: s·G for s = SHA-512("vectors/election-secret") mod L."""
+    secret = int.from_bytes(hashlib.sha512(b"vectors/election-secret").digest(), "little") % L
+    return elgamal.keypair(secret)
+
+
+def bound_ballot_vectors() -> list[dict[str, Any]]:
+    cases = [
+        ("q1", ("a", "b", "c"), SingleChoice(), (0,), 1),
+        (
+            "budget-2026",
+            ("park", "library", "\ub3c4\uc11c\uad00", "bus"),
+            MultiChoice(0, 3),
+            (1, 2),
+            2,
+        ),
+        ("yesno", ("yes", "no"), YesNo(5000), (1,), 3),
+    ]
+    out = []
+    for qid, options, rule, choices, i in cases:
+        spec = _v2_question(qid, options, rule, None)
+        binding = question_binding(spec, None)
+        k = key(i)
+        ballot = BoundBallot("mvote", qid, choices, pub_hex(k), question_hash(spec, None))
+        data = ballot.canonical_bytes()
+        out.append(
+            {
+                "question": spec.to_json(),
+                "binding": binding,
+                "binding_canonical_hex": encoding.encode(binding).hex(),
+                "question_hash": ballot.question,
+                "fields": ballot.to_json(),
+                "voter_seed_hex": seed(i).hex(),
+                "canonical_hex": data.hex(),
+                "tracker": ballot.tracker(),
+                "sig": k.sign(data).signature.hex(),
+            }
+        )
+    return out
+
+
+def _prepared_secret(i: int, spec: QuestionSpec, choices: tuple[int, ...]) -> PreparedSecretBallot:
+    return prepare_secret_ballot(
+        key(i),
+        channel="mvote",
+        question=spec,
+        election_key=_election_key(),
+        choices=choices,
+        seed=hashlib.sha256(f"vectors/ballot-seed/{i}".encode()).digest(),
+    )
+
+
+def bound_secret_ballot_vectors() -> list[dict[str, Any]]:
+    out = []
+    for qid, options, rule, choices, i in (
+        ("s1", ("a", "b", "c", "d"), MultiChoice(0, 2), (1, 3), 5),
+        ("s2", ("yes", "no"), YesNo(5000), (0,), 6),
+    ):
+        spec = _v2_question(qid, options, rule, "ceremony-1")
+        prepared = _prepared_secret(i, spec, choices)
+        ballot, ctx = prepared.ballot, prepared.context
+        data = ballot.canonical_bytes()
+        out.append(
+            {
+                "question": spec.to_json(),
+                "election_key": _election_key().hex(),
+                "binding_canonical_hex": encoding.encode(
+                    question_binding(spec, _election_key())
+                ).hex(),
+                "question_hash": ballot.question,
+                "voter_seed_hex": seed(i).hex(),
+                "choices": list(choices),
+                "seed_hex": hashlib.sha256(f"vectors/ballot-seed/{i}".encode()).hexdigest(),
+                "header_hex": ctx.header().hex(),
+                "nonce_key_hex": prepared.nonce_key.hex(),
+                "fields": ballot.to_json(),
+                "canonical_sha256": hashlib.sha256(data).hexdigest(),
+                "tracker": ballot.tracker(),
+                "sig": prepared.request.sig,
+            }
+        )
+    return out
+
+
+def spoiled_ballot_vectors() -> list[dict[str, Any]]:
+    spec = _v2_question("s1", ("a", "b", "c", "d"), MultiChoice(0, 2), "ceremony-1")
+    prepared = _prepared_secret(7, spec, (0, 2))
+    request = prepared.spoil_request()
+    record = SpoiledBallot(
+        ballot=prepared.ballot,
+        sig=prepared.request.sig,
+        nonce_key=request.nonce_key,
+        choices=prepared.choices,
+        tracker=prepared.tracker,
+        tx="ab" * 32,
+        at=1_700_000_100,
+    )
+    return [
+        {
+            "question": spec.to_json(),
+            "election_key": _election_key().hex(),
+            "spoil_request": request.to_json(),
+            "spoil_request_sha256": hashlib.sha256(encoding.encode(request.to_json())).hexdigest(),
+            "key_hex": keys.spoiled_key("s1", prepared.tracker).encode().hex(),
+            "record": record.to_json(),
+            "record_canonical_sha256": hashlib.sha256(
+                encoding.encode(record.to_json())
+            ).hexdigest(),
+            "choices": list(prepared.choices),
+        }
+    ]
+
+
 FILES: dict[str, tuple[str, Any]] = {
     "canonical_encoding.json": (
         "RFC 8785 canonical JSON as mvote restricts it: value -> canonical bytes (hex) and their SHA-256.",
@@ -347,6 +498,18 @@ FILES: dict[str, tuple[str, Any]] = {
     "ballots.json": (
         "Ballots: fields, canonical bytes (what the voter signs), tracker = SHA-256 of those bytes, and the voter's Ed25519 signature.",
         ballot_vectors,
+    ),
+    "ballots_v2.json": (
+        "Contract mvote-2 open ballots (mvote.ballot.v2): the question record, its binding (type mvote.question-binding.v1: qid, title, options, rule, eligibility, mode, election_key null), question_hash = SHA-256 of the binding's canonical bytes, the ballot that binds it, its canonical bytes, tracker and the voter's signature.",
+        bound_ballot_vectors,
+    ),
+    "secret_ballots_v2.json": (
+        "Contract mvote-2 secret ballots (mvote.secret-ballot.v2): the question and election key, the binding's canonical bytes (election_key hex) and question_hash, the ballot header v2 (transcript 'ballot-header-v2' ending with the question hash), the device's seed, nonce_key = first 32 bytes of SHA-512(transcript('ballot-nonce-key', seed, header, n, b_0..b_n-1)), the signed ballot and its tracker.",
+        bound_secret_ballot_vectors,
+    ),
+    "spoiled_ballots.json": (
+        "Cast-or-audit: the SpoilBallot argument (the signed mvote.secret-ballot.v2 cast request and its nonce key) and the spoiled~{qid}~{tracker} record the contract writes (the choices the opening shows).",
+        spoiled_ballot_vectors,
     ),
     "signatures.json": (
         "Voter Ed25519 (RFC 8032) signatures: 32-byte seed, public key, message, signature.",

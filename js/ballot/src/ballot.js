@@ -4,6 +4,12 @@
  * choices, build the ballot, sign its canonical bytes, and build the one argument of the
  * contract's `Cast`, byte for byte what the Python client submits.
  *
+ * Contract mvote-2: the ballot (mvote.ballot.v2) binds `question`, the SHA-256 of the question
+ * record's binding (records.question_binding: qid, title, option labels, rule, eligibility, mode,
+ * election key), so a ballot prepared against a forged question is refused at Cast
+ * (QUESTION_MISMATCH). Give `question` (the record, as GetQuestion returns it, read from a source
+ * you trust) or its `questionHash`.
+ *
  * Open ballots only. Secret ballots (encrypted, with zero-knowledge proofs) are refused with
  * UNSUPPORTED: prepare them with the Python client (`mvote vote`).
  */
@@ -12,11 +18,16 @@ import { canonicalize } from "./canonical.js";
 import { checkSignedCredential } from "./credential.js";
 import { INVALID_FIELD, RULE_VIOLATION, UNSUPPORTED, fail } from "./errors.js";
 import * as field from "./fields.js";
+import { sha256 } from "#crypto";
 import { tracker } from "./hashes.js";
 import { fromHex, toHex, typeName } from "./hex.js";
 import { checkedPublicKey, publicKeyHex, verifySignature } from "./keys.js";
 
-export const BALLOT_TYPE = "mvote.ballot.v1";
+/** The open ballot contract mvote-2 accepts: it binds the question record's hash. */
+export const BALLOT_TYPE = "mvote.ballot.v2";
+/** The open ballot of contract mvote-1 (no question binding): verified, never prepared. */
+export const BALLOT_V1_TYPE = "mvote.ballot.v1";
+export const QUESTION_BINDING_TYPE = "mvote.question-binding.v1";
 export const SECRET_BALLOT_TYPE = "mvote.secret-ballot.v1";
 /** Options a question may have; choices are indexes 0..MAX_OPTIONS-1. */
 export const MAX_OPTIONS = 1000;
@@ -32,11 +43,12 @@ const SECRET_REFUSAL =
  * @typedef {import("./credential.js").SignedCredential} SignedCredential
  *
  * @typedef {object} BallotFields what the voter signs
- * @property {"mvote.ballot.v1"} type
+ * @property {"mvote.ballot.v2" | "mvote.ballot.v1"} type
  * @property {string} channel
  * @property {string} qid
  * @property {number[]} choices ascending option indexes
  * @property {string} voter the voter's public key, hex
+ * @property {string} [question] the question hash the ballot binds (mvote.ballot.v2), hex
  *
  * @typedef {object} CastRequest the argument of Cast, as JSON
  * @property {BallotFields} ballot
@@ -57,7 +69,9 @@ const SECRET_REFUSAL =
  * @property {string} channel the channel the ballot is cast on (signed: binds the ballot to it)
  * @property {string} [qid] the question id (optional when `question` is given)
  * @property {Record<string, unknown>} [question] the question record or spec (as GetQuestion
- *   returns it): when given, the choices are checked against its options and rule before signing
+ *   returns it): the ballot binds its hash, and the choices are checked against its options and
+ *   rule before signing
+ * @property {string} [questionHash] instead of `question`: the question hash to bind (hex)
  * @property {number[]} choices option indexes, in any order, each once
  * @property {SignedCredential | null} [credential] for questions with open eligibility
  * @property {string | null} [code] for on-site questions
@@ -81,8 +95,9 @@ export async function prepareBallot(input, key) {
   const qid = question === undefined ? input.qid : questionId(question, input.qid);
   const choices = orderedChoices(input.choices);
   if (question !== undefined) checkChoices(question, choices);
+  const bound = await boundHash(question, input.questionHash);
   /** @type {BallotFields} */
-  const fields = { type: BALLOT_TYPE, channel, qid: /** @type {string} */ (qid), choices, voter: publicKeyHex(key) };
+  const fields = { type: BALLOT_TYPE, channel, qid: /** @type {string} */ (qid), choices, voter: publicKeyHex(key), question: bound };
   checkBallotFields(fields);
   const request = castRequest(fields, "", credential, code); // checks the eligibility parts
   const canonicalBytes = canonicalize(fields, "ballot");
@@ -98,6 +113,54 @@ export async function prepareBallot(input, key) {
     requestBytes,
     cast: { function: "Cast", args: [requestBytes] },
   };
+}
+
+/**
+ * What a mvote.ballot.v2 ballot binds of its question (records.question_binding): the record's
+ * own rule and eligibility JSON, mode, and the election key (null: open ballots only here).
+ * @param {Record<string, unknown>} question the question record or spec
+ * @returns {Record<string, JSONValue>}
+ */
+export function questionBinding(question) {
+  if (typeof question !== "object" || question === null) fail(INVALID_FIELD, "question", `expected an object, got ${typeName(question)}`);
+  if (question.mode !== "open") fail(UNSUPPORTED, "question.mode", SECRET_REFUSAL);
+  const options = question.options;
+  if (!Array.isArray(options)) fail(INVALID_FIELD, "question.options", `expected an array, got ${typeName(options)}`);
+  options.forEach((o, i) => field.text(o, `question.options[${i}]`, field.OPTION));
+  return {
+    type: QUESTION_BINDING_TYPE,
+    qid: field.text(question.qid, "question.qid", field.IDENTIFIER),
+    title: field.text(question.title, "question.title", field.TITLE),
+    options: /** @type {string[]} */ (options),
+    rule: /** @type {JSONValue} */ (field.object(question.rule, "question.rule", ["kind"], ["min", "max", "threshold_bp", "min_turnout"])),
+    eligibility: /** @type {JSONValue} */ (field.object(question.eligibility, "question.eligibility", ["kind"], ["roster", "registrars", "base", "code_salt", "code_hash"])),
+    mode: "open",
+    election_key: null,
+  };
+}
+
+/**
+ * The question hash a ballot binds: SHA-256 of the binding's canonical bytes, hex.
+ * @param {Record<string, unknown>} question
+ * @returns {Promise<string>}
+ */
+export async function questionHash(question) {
+  return toHex(await sha256(canonicalize(questionBinding(question), "question")));
+}
+
+/**
+ * @param {Record<string, unknown> | undefined} question
+ * @param {unknown} given a question hash (hex), when no question is given
+ * @returns {Promise<string>}
+ */
+async function boundHash(question, given) {
+  if (question !== undefined) {
+    const computed = await questionHash(question);
+    if (given !== undefined && given !== computed) fail(INVALID_FIELD, "questionHash", `expected the question's hash ${computed}, got ${JSON.stringify(given)}`);
+    return computed;
+  }
+  if (given === undefined) fail(INVALID_FIELD, "question", "expected the question record (or its questionHash): mvote-2 ballots bind it");
+  return toHex(fromHex(given, 32, "questionHash"));
 }
 
 /**
@@ -146,8 +209,12 @@ export function checkBallotFields(value) {
   if (typeof value === "object" && value !== null && /** @type {Record<string, unknown>} */ (value).type === SECRET_BALLOT_TYPE) {
     fail(UNSUPPORTED, "ballot.type", SECRET_REFUSAL);
   }
-  const v = field.object(value, path, ["type", "channel", "qid", "choices", "voter"]);
-  field.constant(v.type, "ballot.type", BALLOT_TYPE);
+  const v1 = typeof value === "object" && value !== null && /** @type {Record<string, unknown>} */ (value).type === BALLOT_V1_TYPE;
+  const v = field.object(value, path, v1 ? ["type", "channel", "qid", "choices", "voter"] : ["type", "channel", "qid", "choices", "voter", "question"]);
+  if (!v1) {
+    field.constant(v.type, "ballot.type", BALLOT_TYPE);
+    field.hex(v.question, "ballot.question", 32);
+  }
   field.text(v.channel, "ballot.channel", field.CHANNEL);
   field.text(v.qid, "ballot.qid", field.IDENTIFIER);
   checkChoiceList(v.choices, "ballot.choices");

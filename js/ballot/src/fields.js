@@ -16,6 +16,10 @@ export const IDENTIFIER = { min: 1, max: 64, pattern: /^[a-z0-9][a-z0-9._-]*$/ }
 export const CHANNEL = { min: 1, max: 249, pattern: /^[a-z][a-z0-9.-]*$/ };
 /** CAST_SHAPE's on-site code. */
 export const CODE = { min: 4, max: 64, pattern: /^[A-Za-z0-9-]+$/ };
+/** QUESTION_SPEC's title (1..200 characters of one line). */
+export const TITLE = { min: 1, max: 200, pattern: /^[\s\S]*$/ };
+/** QUESTION_SPEC's option label (1..200 characters of one line). */
+export const OPTION = { min: 1, max: 200, pattern: /^[\s\S]*$/ };
 /** CREDENTIAL_SHAPE's scope: a question id or "*". */
 export const SCOPE = { min: 1, max: 64, pattern: /^(?:\*|[a-z0-9][a-z0-9._-]*)$/ };
 

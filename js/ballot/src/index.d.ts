@@ -66,20 +66,26 @@ export function onsiteCodeHash(salt: Uint8Array | string, qid: string, code: str
 
 // --- ballots ---
 
-export const BALLOT_TYPE: "mvote.ballot.v1";
+/** The open ballot of contract mvote-2 (binds the question record's hash). */
+export const BALLOT_TYPE: "mvote.ballot.v2";
+/** The open ballot of contract mvote-1: verified, never prepared. */
+export const BALLOT_V1_TYPE: "mvote.ballot.v1";
+export const QUESTION_BINDING_TYPE: "mvote.question-binding.v1";
 export const SECRET_BALLOT_TYPE: "mvote.secret-ballot.v1";
 export const MAX_OPTIONS: number;
 export const MAX_CAST_BYTES: number;
 
 /** What the voter signs. */
 export interface BallotFields {
-  type: "mvote.ballot.v1";
+  type: "mvote.ballot.v2" | "mvote.ballot.v1";
   channel: string;
   qid: string;
   /** Ascending option indexes. */
   choices: number[];
   /** The voter's public key, hex. */
   voter: string;
+  /** The hash of the question record the ballot binds (mvote.ballot.v2), hex. */
+  question?: string;
 }
 
 /** The one argument of the contract's Cast, as JSON. */
@@ -96,8 +102,11 @@ export interface BallotInput {
   channel: string;
   /** The question id (optional when `question` is given). */
   qid?: string;
-  /** The question record or spec as GetQuestion returns it: choices are checked against it. */
+  /** The question record or spec as GetQuestion returns it: the ballot binds its hash, and
+   * the choices are checked against it. */
   question?: Record<string, unknown>;
+  /** Instead of `question`: the question hash to bind (hex). */
+  questionHash?: string;
   /** Option indexes, in any order, each once. */
   choices: number[];
   /** A registrar credential (questions with open eligibility). */
@@ -123,6 +132,10 @@ export interface PreparedBallot {
 }
 
 export function prepareBallot(input: BallotInput, key: SigningKey): Promise<PreparedBallot>;
+/** What a ballot binds of its question: type, qid, title, options, rule, eligibility, mode, election_key (null). */
+export function questionBinding(question: Record<string, unknown>): Record<string, JSONValue>;
+/** SHA-256 of the canonical bytes of questionBinding(question), hex. */
+export function questionHash(question: Record<string, unknown>): Promise<string>;
 /** Resolves to the tracker if `signature` is the voter's valid signature of `fields`. */
 export function verifyBallotSignature(fields: unknown, signature: unknown): Promise<string>;
 /** The fields, if they have an open ballot's shape (INVALID_FIELD naming the field otherwise). */

@@ -38,7 +38,7 @@ test("checkedPublicKey refuses small-order, non-canonical, mixed-order and off-c
 
 test("verifyBallotSignature: a non-canonical S (S + L) and a small-order R are refused", async () => {
   const key = await keyFromSeed(new Uint8Array(32).fill(7));
-  const ballot = await prepareBallot({ channel: "mvote", qid: "q1", choices: [1] }, key);
+  const ballot = await prepareBallot({ channel: "mvote", qid: "q1", questionHash: "ab".repeat(32), choices: [1] }, key);
   const sig = bytes(ballot.signature);
   let s = 0n;
   for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]);

@@ -12,6 +12,8 @@ import {
   keyFromSeed,
   onsiteCodeHash,
   prepareBallot,
+  questionBinding,
+  questionHash,
   publicKeyHex,
   shardOf,
   tracker,
@@ -42,11 +44,23 @@ test("rejected_encodings.json: every input refused with its code", () => {
   }
 });
 
-test("ballots.json: prepared ballot = fields, canonical bytes, tracker, signature", async () => {
+test("ballots.json (mvote-1): canonical bytes, tracker, signature verified", async () => {
   for (const v of vectors("ballots.json")) {
+    const f = v.fields;
+    assert.equal(hex(canonicalize(f)), v.canonical_hex);
+    assert.equal(await tracker(bytes(v.canonical_hex)), v.tracker);
+    assert.equal(await verifyBallotSignature(f, v.sig), v.tracker);
+  }
+});
+
+test("ballots_v2.json: question binding and hash; prepared ballot = fields, bytes, tracker, signature", async () => {
+  for (const v of vectors("ballots_v2.json")) {
+    assert.deepEqual(questionBinding(v.question), v.binding);
+    assert.equal(hex(canonicalize(questionBinding(v.question))), v.binding_canonical_hex);
+    assert.equal(await questionHash(v.question), v.question_hash);
     const key = await keyFromSeed(bytes(v.voter_seed_hex));
     const f = v.fields;
-    const prepared = await prepareBallot({ channel: f.channel, qid: f.qid, choices: [...f.choices].reverse() }, key);
+    const prepared = await prepareBallot({ channel: f.channel, question: v.question, choices: [...f.choices].reverse() }, key);
     assert.deepEqual(prepared.fields, f);
     assert.equal(hex(prepared.canonicalBytes), v.canonical_hex);
     assert.equal(prepared.tracker, v.tracker);

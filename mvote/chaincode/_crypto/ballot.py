@@ -12,10 +12,14 @@ election key, channel, question id, the voter's Ed25519 key, n, min, max and eve
 the ballot (``BallotContext.digest``), then the position (option i, or the count). A ballot, or
 any proof in it, verifies only for that key, question, voter and those ciphertexts.
 
-All nonces come from one secret 32-byte seed the client draws (``os.urandom(32)``), through
-``group.Nonces``. To audit a prepared ballot instead of casting it (cast-or-audit), the device
-reveals the seed: ``open_ballot`` re-derives the encryption nonces and reads each selection,
-and ``audit_ballot`` compares them with the voter's intended choices.
+All nonces come from one 32-byte *nonce key*, through ``group.Nonces``. For a context without
+a question hash (contract ``mvote-1``) the nonce key is the secret seed the client draws
+(``os.urandom(32)``). With a question hash (contract ``mvote-2``, ``header`` v2) the nonce key is
+derived from the seed, the ballot header and the selection vector (``nonce_key``): a reused seed
+gives unrelated nonces for other choices, voters or questions, and revealing a nonce key reveals
+nothing about the seed. To audit a prepared ballot instead of casting it (cast-or-audit), the
+device reveals the nonce key: ``open_ballot`` re-derives the encryption nonces and reads each
+selection, and ``audit_ballot`` compares them with the voter's intended choices.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ class BallotContext:
     options: int
     min: int
     max: int
+    #: SHA-256 of the question binding (``records.question_hash``) the ballot is prepared
+    #: against; None for contract ``mvote-1`` ballots, which bind no question record.
+    question_hash: bytes | None = None
 
     def __post_init__(self) -> None:
         _CHANNEL.check(self.channel, "channel")
@@ -61,11 +68,18 @@ class BallotContext:
         Int(max(self.min, 1), self.options).check(self.max, "rule.max")
         if self.election_key.is_identity:
             raise ValueError("the election key cannot be the identity")
+        if self.question_hash is not None and len(self.question_hash) != 32:
+            raise InvalidField(
+                f"question: expected a 32-byte hash, got {len(self.question_hash)} bytes",
+                field="question",
+            )
 
     def header(self) -> bytes:
-        """SHA-512 of transcript("ballot-header", K, channel, question, voter, n, min, max)."""
-        return (
-            group.Transcript("ballot-header")
+        """SHA-512 of transcript("ballot-header", K, channel, question, voter, n, min, max);
+        with a question hash, of transcript("ballot-header-v2", …, max, question hash)."""
+        tag = "ballot-header" if self.question_hash is None else "ballot-header-v2"
+        t = (
+            group.Transcript(tag)
             .point(self.election_key)
             .text(self.channel)
             .text(self.question)
@@ -73,8 +87,10 @@ class BallotContext:
             .u32(self.options)
             .u32(self.min)
             .u32(self.max)
-            .digest()
         )
+        if self.question_hash is not None:
+            t.data(self.question_hash)
+        return t.digest()
 
     def digest(self, ciphertexts: Sequence[Ciphertext]) -> bytes:
         """The ballot digest: SHA-512 of transcript("ballot", header, n, alpha_0, beta_0, …)."""
@@ -167,14 +183,29 @@ def _encryption_nonce(nonces: group.Nonces, header: bytes, index: int) -> int:
     return nonces.scalar("ballot-option-nonce", header, index)
 
 
-def encrypt_ballot(ctx: BallotContext, choices: Sequence[int], seed: bytes) -> EncryptedBallot:
-    """Encrypt the selection of ``choices`` (ascending option indices, within min..max) for
-    ``ctx``, every nonce derived from the secret ``seed`` (32 bytes from ``os.urandom``; fresh for
-    every prepared ballot). RuleViolation if the choices break the rule."""
+def nonce_key(ctx: BallotContext, choices: Sequence[int], seed: bytes) -> bytes:
+    """The 32-byte key every nonce of the ballot of ``choices`` comes from: the ``seed`` itself
+    for a context without a question hash (``mvote-1``), else the first 32 bytes of SHA-512 of
+    transcript("ballot-nonce-key", seed, header, n, b_0, …, b_{n-1}) over the selection vector.
+    RuleViolation if the choices break the rule; ValueError for a seed of the wrong size."""
     if len(seed) != SEED_SIZE:
         raise ValueError(f"the ballot seed is {SEED_SIZE} bytes")
     vector = selection_vector(ctx, choices)
-    nonces = group.Nonces(seed)
+    if ctx.question_hash is None:
+        return bytes(seed)
+    t = group.Transcript("ballot-nonce-key").data(seed).data(ctx.header()).u32(len(vector))
+    for b in vector:
+        t.u32(b)
+    return t.digest()[:SEED_SIZE]
+
+
+def encrypt_ballot(ctx: BallotContext, choices: Sequence[int], seed: bytes) -> EncryptedBallot:
+    """Encrypt the selection of ``choices`` (ascending option indices, within min..max) for
+    ``ctx``, every nonce derived from ``nonce_key(ctx, choices, seed)``; ``seed``: 32 secret
+    bytes from ``os.urandom``, fresh for every prepared ballot. RuleViolation if the choices
+    break the rule."""
+    vector = selection_vector(ctx, choices)
+    nonces = group.Nonces(nonce_key(ctx, choices, seed))
     header = ctx.header()
     key = ctx.election_key
     rs = [_encryption_nonce(nonces, header, i) for i in range(ctx.options)]
@@ -237,8 +268,9 @@ def open_ballot(
     ctx: BallotContext, ballot: EncryptedBallot, seed: bytes, path: str = "ballot"
 ) -> list[int]:
     """The 0/1 selection vector a spoiled ballot encrypts, read with the nonces derived from its
-    revealed ``seed``. AuditMismatch naming the option if a nonce does not open its ciphertext
-    or the ciphertext encrypts neither 0 nor 1."""
+    revealed nonce key ``seed`` (``nonce_key``: the seed itself for ``mvote-1`` contexts).
+    AuditMismatch naming the option if a nonce does not open its ciphertext or the ciphertext
+    encrypts neither 0 nor 1."""
     if len(seed) != SEED_SIZE:
         raise InvalidField(f"seed: expected {SEED_SIZE} bytes, got {len(seed)}", field="seed")
     spath = group.join(path, "selections")

@@ -12,9 +12,16 @@ from testkit import state_bytes
 
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
+from mvote.chaincode._crypto.group import point_from_hex
 from mvote.chaincode._eligibility import onsite_code_hash
 from mvote.chaincode._errors import MvoteError, Refusal
-from mvote.chaincode._records import Ballot, CastRequest, SignedCredential
+from mvote.chaincode._records import (
+    BoundBallot,
+    CastRequest,
+    Question,
+    SignedCredential,
+    question_hash,
+)
 from mvote.chaincode._simulation import Executed, SerialLedger
 from mvote.client._registrar import issue_credential
 
@@ -194,9 +201,24 @@ class Env:
         code: str | None = None,
         signer: nacl.signing.SigningKey | None = None,
     ) -> CastRequest:
-        ballot = Ballot(channel or self.channel, qid, tuple(choices), voter_hex(key))
+        ballot = BoundBallot(
+            channel or self.channel, qid, tuple(choices), voter_hex(key), self.bound_hash(qid)
+        )
         sig = (signer or key).sign(ballot.canonical_bytes()).signature.hex()
         return CastRequest(ballot, sig, credential, code)
+
+    def bound_hash(self, qid: str) -> str:
+        """The question hash a ballot for ``qid`` binds (of the question on the ledger; zeros if
+        there is none, for the refusals of unknown questions)."""
+        executed = self.ledger.query(self.client, "GetQuestion", qid, timestamp=T_SETUP)
+        if not executed.ok:
+            return "00" * 32
+        spec = Question.from_json(executed.payload()).spec
+        key = None
+        if spec.election is not None:
+            ceremony = self.query("GetCeremony", spec.election)
+            key = point_from_hex(ceremony["election_key"], "election_key")
+        return question_hash(spec, key)
 
     def cast_args(self, key: nacl.signing.SigningKey, *args: Any, **kwargs: Any) -> bytes:
         return encoding.encode(self.request(key, *args, **kwargs).to_json())

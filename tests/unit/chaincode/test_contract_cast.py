@@ -228,7 +228,7 @@ def test_cast_refuses_malformed_requests(env: Env) -> None:
     )
     env.refused(
         "Cast",
-        encoding.encode({**good, "ballot": {**good["ballot"], "type": "mvote.ballot.v2"}}),
+        encoding.encode({**good, "ballot": {**good["ballot"], "type": "mvote.ballot.v3"}}),
         code="INVALID_FIELD",
         field="ballot.type",
         at=T_VOTE,

@@ -39,6 +39,8 @@ def test_the_contract_has_exactly_the_documented_functions() -> None:
         "PostDealing",
         "PostCheck",
         "CompleteCeremony",
+        "CancelCeremony",
+        "SpoilBallot",
         "PostDecryption",
         "GetCeremony",
     }

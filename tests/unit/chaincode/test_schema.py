@@ -24,6 +24,7 @@ from mvote.chaincode._records import (
     TurnoutCount,
     TurnoutShare,
     YesNo,
+    ballot_from_json,
 )
 from mvote.chaincode._schema import (
     Array,
@@ -173,7 +174,7 @@ def test_ballot_json_and_tracker() -> None:
         "choices": [0, 2],
         "voter": "ab" * 32,
     }
-    assert Ballot.from_json(ballot.to_json()) == ballot
+    assert ballot_from_json(ballot.to_json()) == ballot
     request = CastRequest(ballot, "cd" * 64)
     assert CastRequest.from_json(request.to_json()) == request
     with pytest.raises(InvalidField) as info:

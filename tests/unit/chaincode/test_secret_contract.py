@@ -19,7 +19,7 @@ from mvote.chaincode._crypto import ceremony as cer
 from mvote.chaincode._crypto import elgamal, group, proofs
 from mvote.chaincode._crypto.group import L
 from mvote.chaincode._errors import InvalidField
-from mvote.chaincode._records import CastRequest, SecretBallot, TallyRecord
+from mvote.chaincode._records import BoundSecretBallot, CastRequest, SecretBallot, TallyRecord
 from mvote.chaincode._secret import Ceremony, DealingBody, StoredPosting
 from mvote.client import _trustee as tr
 
@@ -330,10 +330,12 @@ def test_secret_cast_writes_only_the_voters_keys(secret_env: Any) -> None:
         keys.question_key("q1"),
         keys.ceremony_key("c1"),
         keys.roster_entry_key("r1", keys.voter_hash(bytes(voters[0].verify_key)).hex()),
+        # Only this ballot's own spoiled key: no read another voter's ballot writes.
+        keys.spoiled_key("q1", request.ballot.tracker()),
     }
     assert executed.simulation.range_reads == []
     stored = env.query("GetBallot", "q1", voter)
-    assert stored["ballot"]["type"] == "mvote.secret-ballot.v1"
+    assert stored["ballot"]["type"] == "mvote.secret-ballot.v2"
     assert "choices" not in stored["ballot"]
     # No live counts in secret mode.
     results = env.query("GetResults", "q1")
@@ -399,6 +401,12 @@ def test_secret_cast_refusals(secret_env: Any) -> None:
     for_q2 = se.secret_request(env, v1, other, (0, 2))
     cast(
         secret_cast_args(for_q2, v1, lambda b: b.update(qid="q1")),
+        "QUESTION_MISMATCH",
+        "ballot.question",
+    )
+    q1_hash = env.bound_hash("q1")
+    cast(
+        secret_cast_args(for_q2, v1, lambda b: b.update(qid="q1", question=q1_hash)),
         "BAD_PROOF",
         "ballot.encrypted.selections[0].proof",
     )
@@ -441,7 +449,10 @@ def over_the_maximum(env: Env, key: nacl.signing.SigningKey, spec: dict[str, Any
     """A ballot selecting options 0, 1 and 2 (max 2) whose every 0/1 proof is valid and whose
     count proof claims 2."""
     K = se.election_key(env)
-    ctx = cb.BallotContext(K, env.channel, "q1", bytes(key.verify_key), 4, 0, 2)
+    bound = env.bound_hash("q1")
+    ctx = cb.BallotContext(
+        K, env.channel, "q1", bytes(key.verify_key), 4, 0, 2, bytes.fromhex(bound)
+    )
     nonces = group.Nonces(bytes(32))
     vector = [1, 1, 1, 0]
     rs = [nonces.scalar("r", i) for i in range(4)]
@@ -456,8 +467,12 @@ def over_the_maximum(env: Env, key: nacl.signing.SigningKey, spec: dict[str, Any
     count = proofs.range_prove(
         nonces, cb.count_context(digest), K, elgamal.sum_ciphertexts(cts), 2, sum(rs) % L, 0, 2
     )
-    ballot = SecretBallot(
-        env.channel, "q1", cb.EncryptedBallot(selections, count), bytes(key.verify_key).hex()
+    ballot = BoundSecretBallot(
+        env.channel,
+        "q1",
+        cb.EncryptedBallot(selections, count),
+        bytes(key.verify_key).hex(),
+        bound,
     )
     return CastRequest(ballot, key.sign(ballot.canonical_bytes()).signature.hex())
 

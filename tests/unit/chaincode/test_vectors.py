@@ -16,17 +16,27 @@ import pytest
 from mvote.chaincode import _ed25519 as ed25519
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
+from mvote.chaincode._crypto import ballot as crypto_ballot
+from mvote.chaincode._crypto.group import point_from_hex
 from mvote.chaincode._eligibility import check_credential, onsite_code_hash
 from mvote.chaincode._errors import MvoteError, Refusal
 from mvote.chaincode._records import (
     EMPTY_ROSTER_DIGEST,
-    Ballot,
+    BoundBallot,
+    BoundSecretBallot,
     Credential,
     Eligibility,
+    QuestionSpec,
     SignedCredential,
+    SpoiledBallot,
+    SpoilRequest,
+    ballot_from_json,
+    question_binding,
+    question_hash,
     roster_digest_after,
 )
 from mvote.chaincode._stub import partial_key_range, split_composite_key
+from mvote.client._secret import ballot_context
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 # The secret-ballot vectors (crypto_*.json) are checked by tests/unit/crypto/test_crypto_vectors.py,
@@ -48,6 +58,7 @@ def _load(name: str) -> list[dict[str, Any]]:
 def test_every_vector_file_is_there() -> None:
     assert FILES == [
         "ballots.json",
+        "ballots_v2.json",
         "canonical_encoding.json",
         "composite_keys.json",
         "credentials.json",
@@ -55,7 +66,9 @@ def test_every_vector_file_is_there() -> None:
         "refusals.json",
         "rejected_encodings.json",
         "roster_digest.json",
+        "secret_ballots_v2.json",
         "signatures.json",
+        "spoiled_ballots.json",
         "voter_hash.json",
     ]
 
@@ -89,7 +102,7 @@ def test_rejected_encodings(vector: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("vector", _load("ballots.json"), ids=lambda v: v["tracker"][:12])
 def test_ballots(vector: dict[str, Any]) -> None:
-    ballot = Ballot.from_json(vector["fields"])
+    ballot = ballot_from_json(vector["fields"])
     data = bytes.fromhex(vector["canonical_hex"])
     assert ballot.canonical_bytes() == data
     assert ballot.tracker() == vector["tracker"] == hashlib.sha256(data).hexdigest()
@@ -205,3 +218,84 @@ def test_refusals(vector: dict[str, Any]) -> None:
     }
     if vector["form"] == "payload":
         assert refusal.to_bytes() == data
+
+
+@pytest.mark.parametrize("vector", _load("ballots_v2.json"), ids=lambda v: v["tracker"][:12])
+def test_bound_ballots(vector: dict[str, Any]) -> None:
+    spec = QuestionSpec.from_json(vector["question"])
+    binding = question_binding(spec, None)
+    assert binding == vector["binding"]
+    assert encoding.encode(binding).hex() == vector["binding_canonical_hex"]
+    assert hashlib.sha256(encoding.encode(binding)).hexdigest() == vector["question_hash"]
+    assert question_hash(spec, None) == vector["question_hash"]
+    ballot = ballot_from_json(vector["fields"])
+    assert isinstance(ballot, BoundBallot)
+    assert ballot.question == vector["question_hash"]
+    data = bytes.fromhex(vector["canonical_hex"])
+    assert ballot.canonical_bytes() == data
+    assert ballot.tracker() == vector["tracker"] == hashlib.sha256(data).hexdigest()
+    key = nacl.signing.SigningKey(bytes.fromhex(vector["voter_seed_hex"]))
+    assert key.sign(data).signature.hex() == vector["sig"]
+    # Any other label order binds another question.
+    swapped = QuestionSpec.from_json(
+        {**vector["question"], "options": vector["question"]["options"][::-1]}
+    )
+    assert question_hash(swapped, None) != vector["question_hash"]
+
+
+@pytest.mark.parametrize("vector", _load("secret_ballots_v2.json"), ids=lambda v: v["tracker"][:12])
+def test_bound_secret_ballots(vector: dict[str, Any]) -> None:
+    spec = QuestionSpec.from_json(vector["question"])
+    election_key = point_from_hex(vector["election_key"], "election_key")
+    binding = encoding.encode(question_binding(spec, election_key))
+    assert binding.hex() == vector["binding_canonical_hex"]
+    assert hashlib.sha256(binding).hexdigest() == vector["question_hash"]
+    key = nacl.signing.SigningKey(bytes.fromhex(vector["voter_seed_hex"]))
+    ctx = ballot_context(
+        election_key=election_key, channel="mvote", question=spec, voter=bytes(key.verify_key)
+    )
+    assert ctx.header().hex() == vector["header_hex"]
+    seed = bytes.fromhex(vector["seed_hex"])
+    nonce_key = crypto_ballot.nonce_key(ctx, vector["choices"], seed)
+    assert nonce_key.hex() == vector["nonce_key_hex"]
+    ballot = ballot_from_json(vector["fields"])
+    assert isinstance(ballot, BoundSecretBallot)
+    assert ballot.question == vector["question_hash"]
+    assert crypto_ballot.encrypt_ballot(ctx, vector["choices"], seed) == ballot.encrypted
+    crypto_ballot.verify_ballot(ctx, ballot.encrypted)
+    opened = crypto_ballot.open_ballot(ctx, ballot.encrypted, nonce_key)
+    assert [i for i, b in enumerate(opened) if b] == vector["choices"]
+    data = ballot.canonical_bytes()
+    assert hashlib.sha256(data).hexdigest() == vector["canonical_sha256"] == vector["tracker"]
+    ed25519.verify(bytes(key.verify_key), data, bytes.fromhex(vector["sig"]), "sig")
+
+
+@pytest.mark.parametrize("vector", _load("spoiled_ballots.json"), ids=lambda v: v["key_hex"][:12])
+def test_spoiled_ballots(vector: dict[str, Any]) -> None:
+    spec = QuestionSpec.from_json(vector["question"])
+    election_key = point_from_hex(vector["election_key"], "election_key")
+    request = SpoilRequest.from_json(vector["spoil_request"])
+    assert (
+        hashlib.sha256(encoding.encode(vector["spoil_request"])).hexdigest()
+        == vector["spoil_request_sha256"]
+    )
+    ballot = request.request.ballot
+    assert isinstance(ballot, BoundSecretBallot)
+    ctx = ballot_context(
+        election_key=election_key,
+        channel=ballot.channel,
+        question=spec,
+        voter=bytes.fromhex(ballot.voter),
+    )
+    opened = crypto_ballot.open_ballot(ctx, ballot.encrypted, bytes.fromhex(request.nonce_key))
+    assert [i for i, b in enumerate(opened) if b] == vector["choices"]
+    record = SpoiledBallot.from_json(vector["record"])
+    assert list(record.choices) == vector["choices"]
+    assert record.ballot == ballot
+    assert record.nonce_key == request.nonce_key
+    assert record.tracker == ballot.tracker()
+    assert keys.spoiled_key(spec.qid, record.tracker).encode().hex() == vector["key_hex"]
+    assert (
+        hashlib.sha256(encoding.encode(record.to_json())).hexdigest()
+        == vector["record_canonical_sha256"]
+    )

@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 from fabric_protos.common import common_pb2
-from nodechain import Chain, cast_args, chain, open_chain
+from nodechain import Chain, cast_args, chain, old_cast_args, open_chain
 
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import InvalidField
-from mvote.chaincode._records import Ballot
+from mvote.chaincode._records import ballot_from_json
 from mvote.client._receipt import issue_receipt
 from mvote.node.config import BatchSettings
 from mvote.verifier import _cli as cli
 from mvote.verifier._block import block_data_hash
 from mvote.verifier._chainfile import write_chain
 from mvote.verifier._envelope import unpack_block
-from mvote.verifier._receipt import Receipt, verify_receipt
+from mvote.verifier._receipt import Receipt, verify_receipt, with_context_blocks
 from mvote.verifier._transaction import ParsedTransaction
 
 __all__ = ["chain"]  # the fixture
@@ -34,7 +34,7 @@ def pair_chain(tmp_path: Path) -> Iterator[Chain]:
 
 def _tracker(args: list[bytes | str]) -> str:
     request = encoding.decode(args[1], max_size=1 << 16)  # type: ignore[arg-type]
-    return Ballot.from_json(request["ballot"]).tracker()
+    return ballot_from_json(request["ballot"]).tracker()
 
 
 def _receipt(chain: Chain, seed: int = 1, choice: int = 0) -> Receipt:
@@ -93,6 +93,35 @@ def test_a_receipt_verifies_offline_and_round_trips(chain: Chain) -> None:
     assert sorted(receipt.proof) == [0, 1, receipt.block]  # genesis, definition, the ballot's block
 
 
+def test_a_receipt_shows_the_recorded_choices_by_label(chain: Chain) -> None:
+    bare = _receipt(chain, seed=4, choice=2)
+    report = verify_receipt(bare, anchor=chain.genesis_hash)
+    assert report.verified
+    assert report.recorded is not None
+    # Without the question's block: the choice by number only, said so.
+    assert (report.recorded.choices, report.recorded.labels) == ((2,), None)
+    assert "no question record" in "\n".join(report.recorded.lines())
+    full = with_context_blocks(bare, chain.node.ledger.block)
+    assert len(full.proof) == len(bare.proof) + 1  # the block that created the question
+    report = verify_receipt(full, anchor=chain.genesis_hash)
+    assert report.verified, [c for c in report.checks if not c.ok]
+    assert report.recorded is not None
+    assert report.recorded.labels == ("c",)
+    assert report.recorded.title == "Q"
+    assert "the ballot records: 3. c" in report.recorded.lines()
+    binding = [c for c in report.checks if c.name == "question_binding"]
+    assert [c.ok for c in binding] == [True]
+    # The question block altered (a label swapped): its data no longer hashes to its header.
+    number = max(set(full.proof) - set(bare.proof))
+    block = common_pb2.Block.FromString(full.proof[number])
+    assert b'["a","b","c"]' in block.data.data[0]
+    block.data.data[0] = block.data.data[0].replace(b'["a","b","c"]', b'["c","b","a"]')
+    forged = Receipt(
+        **{**full.__dict__, "proof": {**full.proof, number: block.SerializeToString()}}
+    )
+    assert "data_hash" in _failed(forged, chain.genesis_hash)
+
+
 def test_altered_receipts_fail_naming_the_check(chain: Chain) -> None:
     receipt = _receipt(chain)
     anchor = chain.genesis_hash
@@ -100,7 +129,11 @@ def test_altered_receipts_fail_naming_the_check(chain: Chain) -> None:
     assert _failed(Receipt(**{**receipt.__dict__, "genesis_hash": "11" * 32}), anchor) == [
         "trust_anchor"
     ]
-    assert _failed(Receipt(**{**receipt.__dict__, "qid": "q2"}), anchor) == ["ballot"]
+    # Another question: the ballot is not for it, and its transaction read no such record.
+    assert _failed(Receipt(**{**receipt.__dict__, "qid": "q2"}), anchor) == [
+        "ballot",
+        "question_record",
+    ]
     # The ballot's block with a changed choice: its data no longer hashes to the signed header.
     block = common_pb2.Block.FromString(receipt.proof[receipt.block])
     assert b'"choices":[0]' in block.data.data[-1]
@@ -332,3 +365,23 @@ def test_a_receipt_with_unknown_fields_a_negative_index_or_a_repeated_block_is_r
     assert refused({"proof": [{**value["proof"][0], "data": "@@"}]}).field == (
         "receipt.proof[0].data"
     )
+
+
+def test_a_receipt_of_an_mvote_1_ballot_still_verifies(chain: Chain) -> None:
+    """A ballot cast under contract mvote-1 (no question binding): its receipt verifies, shows
+    the choice by label, and has no question_binding check to make."""
+    args = old_cast_args(chain, 6, 1)
+    block = chain.submit_as("mvote-1", *args)
+    receipt = issue_receipt(
+        chain.node.ledger.block,
+        tx_id=_last_tx_id(chain, block),
+        block_number=block,
+        qid="q1",
+        tracker=_tracker(args),
+    )
+    report = verify_receipt(
+        with_context_blocks(receipt, chain.node.ledger.block), anchor=chain.genesis_hash
+    )
+    assert report.verified, [c for c in report.checks if not c.ok]
+    assert "question_binding" not in {c.name for c in report.checks}
+    assert report.recorded is not None and report.recorded.labels == ("b",)

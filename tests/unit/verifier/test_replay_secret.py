@@ -4,23 +4,14 @@ agree on a tally with a forged decryption proof are named, and so is the proof."
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import nacl.signing
-from nodechain import REGISTRAR, Chain, audit, chain
+from nodechain import REGISTRAR, Chain, audit, chain, open_secret_question
 
 from mvote.chaincode import encoding
 from mvote.chaincode._crypto.elgamal import ZERO
-from mvote.chaincode._crypto.group import point_from_hex
-from mvote.chaincode._records import (
-    Eligibility,
-    MultiChoice,
-    QuestionSpec,
-    Schedule,
-    SecretBallot,
-    SecretMode,
-)
+from mvote.chaincode._records import SecretBallot
 from mvote.chaincode._simulation import Simulation
 from mvote.client import _trustee as tr
 from mvote.client._registrar import issue_credential
@@ -32,37 +23,7 @@ __all__ = ["chain"]  # the fixture
 def secret_election(chain: Chain) -> tuple[list[tr.TrusteeSecrets], list[Any]]:
     """Ceremony, question s1 (2 of 4 options, 4 voters), closed and aggregated: the trustees
     and the per-option totals."""
-    team = [
-        tr.new_trustee("mvote", "c1", 3, 2, i, nacl.signing.SigningKey(bytes([40 + i]) * 32))
-        for i in range(1, 4)
-    ]
-    regs = [t.registration() for t in team]
-    chain.submit("CreateCeremony", tr.ceremony_spec("c1", 3, 2, regs))
-    postings = [tr.dealing_posting(t, regs) for t in team]
-    for p in postings:
-        chain.submit("PostDealing", p)
-    dealt = [encoding.decode(p, max_size=1 << 24) for p in postings]
-    for t in team:
-        chain.submit("PostCheck", tr.check_posting(t, dealt))
-    chain.submit("CompleteCeremony", "c1")
-    # The election key, as CompleteCeremony fixed it: K = Σ_i K_i0.
-    key = sum(
-        (point_from_hex(d["body"]["dealing"]["commitments"][0], "k") for d in dealt[1:]),
-        point_from_hex(dealt[0]["body"]["dealing"]["commitments"][0], "k"),
-    )
-    now = int(time.time())
-    spec = QuestionSpec(
-        "s1",
-        "S",
-        "",
-        ("a", "b", "c", "d"),
-        MultiChoice(min=0, max=2),
-        Eligibility.of_registrars((bytes(REGISTRAR.verify_key).hex(),)),
-        Schedule(now - 5, now + 3600),
-        secret=SecretMode("c1"),
-    )
-    chain.submit("CreateQuestion", encoding.encode(spec.to_json()))
-    chain.submit("OpenQuestion", "s1")
+    team, spec, key = open_secret_question(chain)
     totals = [ZERO] * 4
     for seed, choices in ((1, (0,)), (2, (0, 3)), (3, ()), (4, (1, 3))):
         voter = nacl.signing.SigningKey(bytes([seed]) * 32)

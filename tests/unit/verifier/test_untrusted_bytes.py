@@ -32,7 +32,9 @@ from fabric_protos.peer import transaction_pb2
 from nodechain import cast_args, running_chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Ballot
+from mvote.chaincode._records import (
+    ballot_from_json,
+)
 from mvote.client._identity import Identity, Signer
 from mvote.client._proposal import sign_envelope
 from mvote.client._receipt import issue_receipt
@@ -113,7 +115,7 @@ def _node_chain(directory: Path) -> tuple[list[bytes], Receipt, bytes, Signer, S
             tx_id=tx_id,
             block_number=number,
             qid="q1",
-            tracker=Ballot.from_json(request["ballot"]).tracker(),
+            tracker=ballot_from_json(request["ballot"]).tracker(),
         )
         return chain.blocks(), receipt, chain.genesis_hash, chain.admin, chain.orderer()
 

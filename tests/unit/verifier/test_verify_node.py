@@ -10,7 +10,7 @@ from fabric_protos.orderer import ab_pb2_grpc
 from nodechain import Chain, cast_args, chain
 
 from mvote.chaincode import encoding
-from mvote.chaincode._records import Ballot
+from mvote.chaincode._records import ballot_from_json
 from mvote.client._receipt import issue_receipt
 from mvote.node.services.server import NodeServer
 from mvote.verifier import _cli as cli
@@ -27,7 +27,7 @@ def test_audit_and_receipt_read_the_chain_from_a_node(chain: Chain, tmp_path: Pa
     args = cast_args(chain, 4, 1)
     block = chain.submit(*args)
     tx_id = ParsedTransaction.parse(unpack_block(chain.node.ledger.block(block)).data[-1]).tx_id
-    ballot = Ballot.from_json(encoding.decode(args[1], max_size=1 << 16)["ballot"])  # type: ignore[arg-type]
+    ballot = ballot_from_json(encoding.decode(args[1], max_size=1 << 16)["ballot"])  # type: ignore[arg-type]
     receipt = issue_receipt(
         chain.node.ledger.block, tx_id=tx_id, block_number=block, qid="q1", tracker=ballot.tracker()
     )
