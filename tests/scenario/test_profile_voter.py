@@ -84,11 +84,12 @@ def test_a_voter_with_a_profile_and_a_wallet_votes_and_verifies(
     receipt = tmp_path / "receipt.json"
     voted = _voter(
         "vote", "bench", "--wallet", wallet, "-c", "yes", "--receipt", receipt,
-        "--profile", profile,
+        "--profile", profile, "--yes",
     )  # fmt: skip
     assert receipt.is_file(), voted
     refused = _voter(
-        "vote", "bench", "--wallet", wallet, "-c", "no", "--profile", profile, code=1
+        "vote", "bench", "--wallet", wallet, "-c", "no", "--profile", profile, "--yes",
+        code=1,
     )  # fmt: skip
     assert refused["error"]["code"] == "ALREADY_VOTED"  # type: ignore[index]
     history = _voter("history", "--wallet", wallet, "--profile", profile)
