@@ -134,6 +134,8 @@ class Function:
     optional: int = 0
     #: Whether the function writes state (submit) or only reads (evaluate).
     writes: bool = True
+    #: A variadic function takes 1 to ``repeat`` arguments, each named ``params[0]``.
+    repeat: int = 0
 
 
 @dataclass
@@ -229,7 +231,6 @@ class Call:
         return ceremony
 
 
-@functools.lru_cache(maxsize=256)
 def _election_of(spec: QuestionSpec) -> str:
     """The ceremony id of a secret-mode question (check_spec refused a secret one without)."""
     if spec.election is None:
@@ -251,10 +252,12 @@ def _open_choices(record: BallotRecord) -> tuple[int, ...]:
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
-    function of its input, and Question is immutable."""
+    function of its input, and Question is immutable. (The memo had slipped onto _election_of
+    in 3813adb; restored in issue 15: the question was parsed again for every ballot.)"""
     return Question.from_json(encoding.decode(raw, max_size=1 << 24, what="state"))
 
 
@@ -458,16 +461,22 @@ def is_on_roster(call: Call) -> Any:
 
 
 #: Cast arguments up to this size are parsed through :func:`_parse_cast_request`'s memo. An open
-#: ballot's request is well under 1 kB; the bound keeps the memo under 1 MB.
+#: ballot's request is well under 1 kB; the bound keeps the memo under 4 MB.
 CAST_MEMO_MAX_BYTES = 4 << 10
+#: How many ballots one CastBatch transaction carries at most (its argument count).
+MAX_BATCH_BALLOTS = 256
+#: Each endorsing organisation parses every request of a batch, one after the other: the memo
+#: holds a few full batches.
+CAST_MEMO_ENTRIES = 4 * MAX_BATCH_BALLOTS
 
 
-def _cast_request(call: Call) -> CastRequest:
-    """The request, within MAX_CAST_BYTES (an open ballot) or MAX_SECRET_CAST_BYTES (secret)."""
-    raw = call.args[0]
+def _cast_request(raw: bytes) -> CastRequest:
+    """One Cast request (errors name it ``request``, Cast's parameter), within MAX_CAST_BYTES (an
+    open ballot) or MAX_SECRET_CAST_BYTES (a secret one)."""
     if len(raw) <= CAST_MEMO_MAX_BYTES and type(raw) is bytes:
         return _parse_cast_request(raw)
-    value = call.json(0, MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES)
+    limit = MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES
+    value = encoding.decode(raw, max_size=limit, what="request")
     if len(raw) > MAX_CAST_BYTES:
         ballot = value.get("ballot") if isinstance(value, dict) else None
         if not (isinstance(ballot, dict) and ballot.get("type") == SECRET_BALLOT_TYPE):
@@ -478,12 +487,12 @@ def _cast_request(call: Call) -> CastRequest:
     return CastRequest.from_json(value)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=CAST_MEMO_ENTRIES)
 def _parse_cast_request(raw: bytes) -> CastRequest:
-    """As :func:`_cast_request` (the name ``request`` in errors is Cast's one parameter), for
-    requests within MAX_CAST_BYTES. Each endorsing organisation parses the same request, one after
-    the other; like _parse_question, the parse is remembered by the exact bytes, since it is a
-    pure function of them and CastRequest is immutable. A refusal raises and is not remembered."""
+    """As :func:`_cast_request`, for requests within MAX_CAST_BYTES. Each endorsing organisation
+    parses the same request, one after the other; like _parse_question, the parse is remembered
+    by the exact bytes, since it is a pure function of them and CastRequest is immutable. A
+    refusal raises and is not remembered."""
     return CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
 
 
@@ -512,8 +521,19 @@ def _verify_secret_ballot(
     verify_ballot(context, ballot.encrypted, "ballot.encrypted")
 
 
-def cast(call: Call) -> Any:
-    request = _cast_request(call)
+@dataclass(frozen=True)
+class CheckedCast:
+    """A ballot that passed every check of Cast, and where it is to be recorded."""
+
+    request: CastRequest
+    question: Question
+    ballot_bytes: bytes
+    shard: int
+    ballot_key: str
+
+
+def _signed_ballot(call: Call, request: CastRequest) -> bytes:
+    """The ballot's channel and voter signature; returns the canonical bytes the voter signed."""
     ballot = request.ballot
     channel = call.stub.get_channel_id()
     if ballot.channel != channel:
@@ -523,7 +543,12 @@ def cast(call: Call) -> Any:
     voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
     ballot_bytes = ballot.canonical_bytes()
     ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
+    return ballot_bytes
 
+
+def _open_question_for(call: Call, ballot: Ballot | SecretBallot) -> Question:
+    """The ballot's question, OPEN at the transaction's time, of the ballot's mode, with its
+    choices valid under the question's rule."""
     question = call.question(ballot.qid)
     spec = question.spec
     if question.state != "OPEN":
@@ -539,26 +564,41 @@ def cast(call: Call) -> Any:
     _check_ballot_mode(question, ballot)
     if isinstance(ballot, Ballot):
         rules.check_choices(spec, ballot.choices)
+    return question
 
+
+def _check_eligible(call: Call, question: Question, request: CastRequest) -> None:
+    """The on-site code, the registrar credential and the roster entry the question asks for."""
+    spec, voter = question.spec, request.ballot.voter
     eligibility = spec.eligibility
     check_onsite_code(eligibility, spec.qid, request.code)
     check_credential(
         eligibility,
         request.credential,
-        channel=channel,
+        channel=call.stub.get_channel_id(),
         qid=spec.qid,
-        voter=ballot.voter,
+        voter=voter,
         now=call.now,
     )
     if isinstance(eligibility.voters, RosterEligibility):
         rid = eligibility.voters.roster
-        entry = keys.voter_hash(voter_key).hex()
+        entry = keys.voter_hash(bytes.fromhex(voter)).hex()
         if not call.stub.get_state(keys.roster_entry_key(rid, entry)):
             raise NotEligible(
-                f"ballot.voter: voter {ballot.voter} is not on roster {rid!r}",
-                field="ballot.voter",
+                f"ballot.voter: voter {voter} is not on roster {rid!r}", field="ballot.voter"
             )
 
+
+def check_cast(call: Call, request: CastRequest) -> CheckedCast:
+    """Every check of Cast on one request, in Cast's order, and no write: the channel, the voter
+    signature, the question (open, in schedule, mode, rule), eligibility, the double-vote rule,
+    then a secret ballot's proofs. The one implementation for Cast and CastBatch."""
+    ballot = request.ballot
+    ballot_bytes = _signed_ballot(call, request)
+    question = _open_question_for(call, ballot)
+    _check_eligible(call, question, request)
+    spec = question.spec
+    voter_key = bytes.fromhex(ballot.voter)
     shard = keys.shard_of(voter_key, spec.shards)
     ballot_key = keys.ballot_key(spec.qid, shard, ballot.voter)
     # The double-vote rule: the voter's own ballot key is the only ballot state this reads.
@@ -570,25 +610,81 @@ def cast(call: Call) -> Any:
     if isinstance(ballot, SecretBallot):
         # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
         _verify_secret_ballot(call, question, ballot, voter_key)
+    return CheckedCast(request, question, ballot_bytes, shard, ballot_key)
 
-    tracker = tracker_of(ballot_bytes)
+
+def record_cast(call: Call, checked: CheckedCast) -> dict[str, Any]:
+    """Write a checked ballot's record and the voter's participation; returns its outcome
+    ``{"qid", "tracker", "shard"}``. Precondition: ``checked`` came from :func:`check_cast` in
+    this transaction, and no other ballot of the transaction has its ballot key."""
+    request, spec = checked.request, checked.question.spec
+    tracker = tracker_of(checked.ballot_bytes)
     record = BallotRecord(
-        ballot=ballot,
+        ballot=request.ballot,
         sig=request.sig,
         credential=request.credential,
-        onsite=eligibility.onsite,
-        shard=shard,
+        onsite=spec.eligibility.onsite,
+        shard=checked.shard,
         tracker=tracker,
         tx=call.tx_id,
         at=call.now,
     )
-    call.write(ballot_key, record.to_json())
+    call.write(checked.ballot_key, record.to_json())
     call.write(
-        keys.participation_key(ballot.voter, spec.qid),
+        keys.participation_key(request.ballot.voter, spec.qid),
         Participation(spec.qid, tracker, call.tx_id, call.now).to_json(),
     )
-    call.event("BallotCast", {"qid": spec.qid, "tracker": tracker, "shard": shard})
-    return {"qid": spec.qid, "tracker": tracker, "shard": shard, "tx": call.tx_id}
+    return {"qid": spec.qid, "tracker": tracker, "shard": checked.shard}
+
+
+def cast(call: Call) -> Any:
+    outcome = record_cast(call, check_cast(call, _cast_request(call.args[0])))
+    call.event("BallotCast", outcome)
+    return {**outcome, "tx": call.tx_id}
+
+
+def _batch_ballot(call: Call, index: int, seen: dict[str, int]) -> CheckedCast:
+    """Ballot ``index`` of a batch, checked exactly as Cast checks it; a second ballot of the
+    batch with the same ballot key (voter and question) is AlreadyVoted naming the first."""
+    checked = check_cast(call, _cast_request(call.args[index]))
+    first = seen.get(checked.ballot_key)
+    if first is not None:
+        raise AlreadyVoted(
+            f"ballot.voter: voter {checked.request.ballot.voter} already has a ballot on "
+            f"question {checked.question.qid!r} in this batch (index {first})",
+            field="ballot.voter",
+        )
+    seen[checked.ballot_key] = index
+    return checked
+
+
+def cast_batch(call: Call) -> Any:
+    """Up to MAX_BATCH_BALLOTS Cast requests, each an argument exactly as Cast takes it, each
+    checked alone by Cast's checks and recorded as Cast records it. A refused ballot is listed
+    with its refusal and writes nothing; the others are recorded. The response and the event
+    ``BallotsCast`` list every ballot's outcome in argument order: ``{"index", "qid",
+    "tracker", "shard"}`` when accepted, ``{"index", "refused": {code, field, message}}`` when
+    not."""
+    outcomes: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    checked: list[CheckedCast] = []
+    for index in range(len(call.args)):
+        try:
+            one = _batch_ballot(call, index, seen)
+        except MvoteError as exc:
+            refusal = Refusal.of(exc)
+            outcomes.append({"index": index, "refused": refusal.to_json()})
+            continue
+        checked.append(one)
+        outcomes.append({"index": index})
+    # Every check ran before the first write (determinism rule 7, per ballot).
+    recorded = iter(checked)
+    for outcome in outcomes:
+        if "refused" not in outcome:
+            outcome.update(record_cast(call, next(recorded)))
+    accepted = len(checked)
+    call.event("BallotsCast", {"accepted": accepted, "ballots": outcomes})
+    return {"accepted": accepted, "ballots": outcomes, "tx": call.tx_id}
 
 
 def get_ballot(call: Call) -> Any:
@@ -1027,6 +1123,7 @@ FUNCTIONS: dict[FunctionName, Function] = {
         Function(FunctionName.ADD_ROSTER_ENTRIES, add_roster_entries, ("batch",)),
         Function(FunctionName.SEAL_ROSTER, seal_roster, ("rid",)),
         Function(FunctionName.CAST, cast, ("request",)),
+        Function(FunctionName.CAST_BATCH, cast_batch, ("request",), repeat=MAX_BATCH_BALLOTS),
         Function(FunctionName.AGGREGATE, aggregate, ("qid", "shard", "limit"), optional=1),
         Function(FunctionName.TALLY, tally, ("qid",)),
         Function(FunctionName.CREATE_CEREMONY, create_ceremony, ("spec",)),
@@ -1063,8 +1160,8 @@ def _call_for(stub: ChaincodeStub) -> Call:
     except ValueError:
         raise UnknownFunction(f"function: no function {name[:64]!r}", field="function") from None
     params = args[1:]
-    most = len(function.params)
-    least = most - function.optional
+    most = function.repeat or len(function.params)
+    least = 1 if function.repeat else len(function.params) - function.optional
     if not least <= len(params) <= most:
         expected = f"{most}" if least == most else f"{least} to {most}"
         raise BadArguments(

@@ -23,6 +23,7 @@ class FunctionName(enum.StrEnum):
     ADD_ROSTER_ENTRIES = "AddRosterEntries"
     SEAL_ROSTER = "SealRoster"
     CAST = "Cast"
+    CAST_BATCH = "CastBatch"
     AGGREGATE = "Aggregate"
     TALLY = "Tally"
     CREATE_CEREMONY = "CreateCeremony"
