@@ -27,7 +27,10 @@ def issue_receipt(
     qid: str,
     tracker: str,
     chaincode: str = "mvote",
+    ballot_index: int | None = None,
 ) -> Receipt:
+    """The receipt of a ballot in a committed, VALID transaction: a Cast (``ballot_index``
+    None) or ballot ``ballot_index`` of a CastBatch."""
     genesis = unpack_block(blocks(0))
     config_tx = ParsedTransaction.parse(genesis.data[0])
     ballot_raw = blocks(block_number)
@@ -56,4 +59,5 @@ def issue_receipt(
         block=block_number,
         tx_index=index,
         proof=proof,
+        ballot_index=ballot_index,
     )

@@ -138,6 +138,7 @@ def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret
         qid=done.qid,
         tracker=done.tracker,
         chaincode=chaincode,
+        ballot_index=done.ballot_index,
     )
     if not secret:
         return Voted(done, receipt)
