@@ -18,7 +18,7 @@ from mvote.chaincode import encoding
 from mvote.chaincode._errors import AlreadyVoted, BadSignature, InvalidField, NotEligible
 from mvote.client._contract import Contract
 from mvote.client._errors import IntakeClosed
-from mvote.client._intake import Intake, IntakeSettings
+from mvote.client._intake import Intake, IntakeSettings, Refused, batch_outcomes
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.config import NodeLimits
@@ -221,3 +221,34 @@ def test_settings_refuse_each_bad_value(field: str, value: Any) -> None:
     with pytest.raises(InvalidField) as caught:
         IntakeSettings(**{field: value})
     assert caught.value.field == field
+
+
+def test_a_receipt_for_a_ballot_the_batch_refused_does_not_verify(
+    served: Served, contract: Contract
+) -> None:
+    spec = _question(served, "refusedplace")
+    channel = served.material.config.channel
+    good = cast_request(channel, spec, voter_key(700), 0)
+    refused = dataclasses.replace(cast_request(channel, spec, voter_key(701), 1), credential=None)
+    args = [encoding.encode(r.to_json()) for r in (good, refused)]
+    submitted = contract.new_proposal("CastBatch", args).endorse().submit()
+    status = submitted.status(WAIT).require_valid()
+    outcomes = batch_outcomes(submitted.result, 2)
+    assert isinstance(outcomes[1], Refused) and outcomes[1].refusal.code == "NOT_ELIGIBLE"
+    anchor = served.material.genesis_hash
+    for index, request in enumerate((good, refused)):
+        receipt = issue_receipt(
+            served.node.ledger.block,
+            tx_id=status.transaction_id,
+            block_number=status.block_number,
+            qid="refusedplace",
+            tracker=request.ballot.tracker(),
+            ballot_index=index,
+        )
+        report = verify_receipt(receipt, anchor=anchor)
+        in_batch = next(c for c in report.checks if c.name == "in_batch")
+        # The transaction is VALID and the refused ballot is in its arguments, signed by its
+        # voter: only the write set shows the batch did not record it.
+        assert report.verified is (index == 0)
+        assert in_batch.ok is (index == 0), in_batch.message
+    assert "refused" in in_batch.message
