@@ -470,7 +470,14 @@ MAX_BATCH_BALLOTS = 256
 CAST_MEMO_ENTRIES = 4 * MAX_BATCH_BALLOTS
 
 
-def _cast_request(raw: bytes) -> CastRequest:
+class ParsedCast(NamedTuple):
+    """A Cast request and the canonical bytes of its ballot (what the voter signed)."""
+
+    request: CastRequest
+    ballot_bytes: bytes
+
+
+def _cast_request(raw: bytes) -> ParsedCast:
     """One Cast request (errors name it ``request``, Cast's parameter), within MAX_CAST_BYTES (an
     open ballot) or MAX_SECRET_CAST_BYTES (a secret one)."""
     if len(raw) <= CAST_MEMO_MAX_BYTES and type(raw) is bytes:
@@ -484,16 +491,18 @@ def _cast_request(raw: bytes) -> CastRequest:
                 f"request: expected at most {MAX_CAST_BYTES} bytes, got {len(raw)}",
                 field="request",
             )
-    return CastRequest.from_json(value)
+    request = CastRequest.from_json(value)
+    return ParsedCast(request, request.ballot.canonical_bytes())
 
 
 @functools.lru_cache(maxsize=CAST_MEMO_ENTRIES)
-def _parse_cast_request(raw: bytes) -> CastRequest:
+def _parse_cast_request(raw: bytes) -> ParsedCast:
     """As :func:`_cast_request`, for requests within MAX_CAST_BYTES. Each endorsing organisation
-    parses the same request, one after the other; like _parse_question, the parse is remembered
-    by the exact bytes, since it is a pure function of them and CastRequest is immutable. A
-    refusal raises and is not remembered."""
-    return CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
+    parses the same request, one after the other; like _parse_question, the parse (and the
+    ballot's canonical bytes) is remembered by the exact bytes, since it is a pure function of
+    them and CastRequest is immutable. A refusal raises and is not remembered."""
+    request = CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
+    return ParsedCast(request, request.ballot.canonical_bytes())
 
 
 def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot) -> None:
@@ -532,8 +541,9 @@ class CheckedCast:
     ballot_key: str
 
 
-def _signed_ballot(call: Call, request: CastRequest) -> bytes:
-    """The ballot's channel and voter signature; returns the canonical bytes the voter signed."""
+def _check_signed(call: Call, parsed: ParsedCast) -> None:
+    """The ballot's channel, voter key and voter signature over its canonical bytes."""
+    request = parsed.request
     ballot = request.ballot
     channel = call.stub.get_channel_id()
     if ballot.channel != channel:
@@ -541,9 +551,7 @@ def _signed_ballot(call: Call, request: CastRequest) -> bytes:
             f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
         )
     voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
-    ballot_bytes = ballot.canonical_bytes()
-    ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
-    return ballot_bytes
+    ed25519.verify(voter_key, parsed.ballot_bytes, bytes.fromhex(request.sig), "sig")
 
 
 def _open_question_for(call: Call, ballot: Ballot | SecretBallot) -> Question:
@@ -589,12 +597,13 @@ def _check_eligible(call: Call, question: Question, request: CastRequest) -> Non
             )
 
 
-def check_cast(call: Call, request: CastRequest) -> CheckedCast:
+def check_cast(call: Call, parsed: ParsedCast) -> CheckedCast:
     """Every check of Cast on one request, in Cast's order, and no write: the channel, the voter
     signature, the question (open, in schedule, mode, rule), eligibility, the double-vote rule,
     then a secret ballot's proofs. The one implementation for Cast and CastBatch."""
+    request = parsed.request
     ballot = request.ballot
-    ballot_bytes = _signed_ballot(call, request)
+    _check_signed(call, parsed)
     question = _open_question_for(call, ballot)
     _check_eligible(call, question, request)
     spec = question.spec
@@ -610,7 +619,7 @@ def check_cast(call: Call, request: CastRequest) -> CheckedCast:
     if isinstance(ballot, SecretBallot):
         # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
         _verify_secret_ballot(call, question, ballot, voter_key)
-    return CheckedCast(request, question, ballot_bytes, shard, ballot_key)
+    return CheckedCast(request, question, parsed.ballot_bytes, shard, ballot_key)
 
 
 def record_cast(call: Call, checked: CheckedCast) -> dict[str, Any]:
