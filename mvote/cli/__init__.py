@@ -6,6 +6,7 @@ May import every part of mvote. The commands live in this package's modules:
 - ``demo_cmd``: ``demo``
 - ``operator``: ``question ...``, ``roster ...``, ``tally``, ``results``, ``export``
 - ``voter``: ``wallet ...``, ``registrar keygen``, ``credential issue``, ``vote``, ``history``
+- ``service_cmds``: ``serve``, ``fetch-chain``, ``network profile``, ``network integrator``
 - ``trustee``: ``trustee keygen``, ``trustee ceremony ...``, ``trustee check``, ``trustee decrypt``
 
 Every command that talks to a node does so over the Fabric Gateway (``--node``, ``--network``,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import typer
 
-from mvote.cli import demo_cmd, node_cmds, operator, trustee, voter
+from mvote.cli import demo_cmd, node_cmds, operator, service_cmds, trustee, voter
 
 app = typer.Typer(
     name="mvote",
@@ -46,6 +47,10 @@ app.command("history")(voter.history)
 app.command("results")(operator.results)
 app.command("tally")(operator.tally)
 app.command("export")(operator.export)
+app.command("serve")(service_cmds.serve)
+app.command("fetch-chain")(service_cmds.fetch_chain)
+node_cmds.network_app.command("profile")(service_cmds.profile)
+node_cmds.network_app.command("integrator")(service_cmds.integrator)
 
 
 def main() -> None:

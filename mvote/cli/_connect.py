@@ -7,10 +7,11 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, Protocol, get_type_hints
 
 import typer
 
+from mvote.chaincode._errors import MvoteError
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     JsonOpt,
@@ -25,8 +26,12 @@ from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._channel import GatewayChannel
 from mvote.client._identity import Signer, load_signer
 from mvote.client._network import Network
+from mvote.client._receipt import BlockSource
 from mvote.client._voting import VotingContract
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
+from mvote.service._client import ClientTls, VotingClient
+from mvote.service._profile import Profile
+from mvote.service._transactor import ServiceBlocks, ServiceTransactor
 
 Role = Literal["admin", "client"]
 
@@ -37,6 +42,82 @@ IdentityOpt = Annotated[
         help="admin (Admin@<org>) or client (User1@<org>); each command has its natural default.",
     ),
 ]
+
+
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile",
+        help="A public connection profile: act through its voting service with no Fabric "
+        "identity (voters, trustees, auditors).",
+    ),
+]
+
+
+class VoterConnection(Protocol):
+    """What a voter's command needs: the contract, committed blocks, the chaincode's name and
+    the trust anchor (from the network's material or the profile, never from an answer)."""
+
+    @property
+    def contract(self) -> VotingContract: ...
+
+    def block_source(self) -> BlockSource: ...
+
+    @property
+    def chaincode(self) -> str: ...
+
+    @property
+    def genesis_hash(self) -> str: ...
+
+    def __enter__(self) -> VoterConnection: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass
+class ServiceConnection:
+    """The voting service named in a public profile, with no client certificate."""
+
+    profile: Profile
+    client: VotingClient
+
+    @property
+    def contract(self) -> VotingContract:
+        return VotingContract(ServiceTransactor(self.client, self.profile.channel))
+
+    def block_source(self) -> BlockSource:
+        return ServiceBlocks(self.client)
+
+    @property
+    def chaincode(self) -> str:
+        return self.profile.chaincode
+
+    @property
+    def genesis_hash(self) -> str:
+        return self.profile.genesis_hash
+
+    def __enter__(self) -> ServiceConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
+def connect_profile(path: Path) -> ServiceConnection:
+    """The voting service of the profile at ``path``; exits 2 naming the file if it is not a
+    profile or names no service."""
+    try:
+        profile = Profile.load(path)
+    except MvoteError as exc:
+        fail(f"--profile: {exc.message}", error=exc.code)
+    if profile.service is None:
+        fail(
+            f"--profile: {path} names no voting service",
+            error="PROFILE_INVALID",
+            hint="ask for a profile written with `mvote network profile --service HOST:PORT`",
+        )
+    client = VotingClient(profile.service.address, ClientTls(profile.service.tls_ca))
+    return ServiceConnection(profile, client)
 
 
 @dataclass
@@ -54,6 +135,14 @@ class Connection:
     @property
     def channel_name(self) -> str:
         return self.material.config.channel
+
+    @property
+    def chaincode(self) -> str:
+        return self.material.config.chaincode
+
+    @property
+    def genesis_hash(self) -> str:
+        return self.material.genesis_hash.hex()
 
     def network(self) -> Network:
         return self.channel.gateway(self.creator).network(self.channel_name)
@@ -130,8 +219,21 @@ class Target:
     identity: IdentityOpt = None
     plaintext: PlaintextOpt = False
     as_json: JsonOpt = False
+    profile: ProfileOpt = None
+
+    def voter(self) -> VoterConnection:
+        """Through the profile's voting service if ``--profile`` was given, else the Gateway
+        as the network folder's client identity."""
+        if self.profile is not None:
+            return connect_profile(self.profile)
+        return self.connect("client")
 
     def connect(self, default_role: Role) -> Connection:
+        if self.profile is not None:
+            fail(
+                "--profile: this command acts as an institution through the Gateway; give "
+                "--network DIR (a profile serves voters, trustees and auditors)"
+            )
         return connect(
             self.network,
             self.node,
@@ -156,7 +258,8 @@ _TARGET_PARAMS = [
 
 def connected(command: Callable[..., None]) -> Callable[..., None]:
     """``command(..., target: Target)`` as a Typer command taking the :class:`Target` options
-    (``--network``, ``--node``, ``--org``, ``--identity``, ``--plaintext``, ``--json``) after
+    (``--network``, ``--node``, ``--org``, ``--identity``, ``--plaintext``, ``--json``,
+    ``--profile``) after
     its own. Precondition: ``command`` has a parameter ``target`` and none of those names."""
     hints = get_type_hints(command, include_extras=True)
     own = [

@@ -6,13 +6,19 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from mvote.chaincode._errors import MvoteError
 from mvote.node.config import DEFAULT_CHAINCODE, DEFAULT_CHANNEL
 from mvote.node.material import init_network
+
+if TYPE_CHECKING:
+    from mvote.node.runtime import Node
+    from mvote.node.services.server import NodeServer
+    from mvote.node.serving import GatewayProcesses
+    from mvote.service._serve import Running
 
 DEMO_ORGS = ("cityhall", "district", "education")
 
@@ -81,6 +87,22 @@ def node_start(
         bool, typer.Option("--plaintext", help="Serve without TLS (local tests only).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    voting_port: Annotated[
+        int | None,
+        typer.Option(
+            "--voting-port",
+            help="Also serve the mvote.v1 voting service for integrators (mutual TLS) on this "
+            "port (0 picks a free one); needs TLS.",
+        ),
+    ] = None,
+    voting_public_port: Annotated[
+        int | None,
+        typer.Option(
+            "--voting-public-port",
+            help="With --voting-port: its public address for voters and auditors (no client "
+            "certificate) on this port.",
+        ),
+    ] = None,
 ) -> None:
     """Start the node and its gRPC services; SIGTERM or SIGINT stops it gracefully."""
     # Imported here: the node's dependencies are an extra that other commands do not need.
@@ -122,6 +144,7 @@ def node_start(
         node.stop()
         _event("error", error=f"listen.grpc: {exc}")
         raise typer.Exit(2) from None
+    voting = _start_voting(node, server, plaintext, voting_port, voting_public_port)
     _event(
         "listening",
         grpc=server.address,
@@ -130,6 +153,7 @@ def node_start(
         channel=node.channel_id,
         height=node.ledger.height,
         gateway_processes=processes,
+        **_voting_addresses(voting),
     )
     failed = server.failed if isinstance(server, GatewayProcesses) else threading.Event()
     while not stop.wait(0.5):
@@ -138,6 +162,8 @@ def node_start(
             break
     # Stop taking calls first, then let the orderer cut what is queued and close the ledger.
     try:
+        if voting is not None:
+            voting.stop(grace=5)
         server.stop(grace=5)
     finally:
         height = node.ledger.height
@@ -145,6 +171,41 @@ def node_start(
     _event("stopped", height=height)
     if failed.is_set():
         raise typer.Exit(1)
+
+
+def _start_voting(
+    node: Node,
+    server: NodeServer | GatewayProcesses,
+    plaintext: bool,
+    port: int | None,
+    public_port: int | None,
+) -> Running | None:
+    """The voting service in front of the node's Gateway (mvote.node.voting), if asked for."""
+    from mvote.node.voting import start_embedded_service
+
+    if port is None:
+        return None
+    if plaintext:
+        server.stop(grace=1)
+        node.stop()
+        _event("error", error="--voting-port: the voting service needs TLS (no --plaintext)")
+        raise typer.Exit(2)
+    try:
+        return start_embedded_service(
+            node.material, server.address, port=port, public_port=public_port
+        )
+    except (OSError, MvoteError) as exc:
+        server.stop(grace=1)
+        node.stop()
+        _event("error", error=f"--voting-port: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _voting_addresses(voting: Running | None) -> dict[str, str | None]:
+    if voting is None:
+        return {}
+    public = None if voting.public is None else voting.public.address
+    return {"voting": voting.server.address, "voting_public": public}
 
 
 @node_app.command("check")

@@ -369,7 +369,7 @@ def vote(
     def body(out: Output) -> None:
         keyfile = _load_wallet(wallet)
         signed_credential = load_credential(credential) if credential is not None else None
-        with target.connect("client") as conn:
+        with target.voter() as conn:
             with remote():
                 spec = conn.contract.get_question(qid).spec
             if audit and spec.mode != "secret":
@@ -389,11 +389,12 @@ def vote(
             voted = recipes.receipt_for(
                 done,
                 conn.block_source(),
-                chaincode=conn.material.config.chaincode,
+                chaincode=conn.chaincode,
                 secret=spec.mode == "secret",
             )
-            # The anchor comes from the network's material, never from the receipt itself.
-            anchor = conn.material.genesis_hash.hex()
+            # The anchor comes from the network's material or the profile, never from the
+            # receipt itself.
+            anchor = conn.genesis_hash
         if voted.warning is not None:
             out.progress(
                 f"warning: the receipt carries no question/ceremony blocks ({voted.warning}); "
@@ -508,7 +509,7 @@ def history(
         public = voter if voter is not None else _load_wallet(wallet).public_key  # type: ignore[arg-type]
         if not re.fullmatch(r"[0-9a-f]{64}", public):
             fail(f"--voter: expected 64 lowercase hex digits, got {public!r}")
-        with target.connect("client") as conn, remote():
+        with target.voter() as conn, remote():
             entries = conn.contract.get_history(public)
 
         def human() -> str:

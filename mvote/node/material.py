@@ -823,3 +823,63 @@ def load_network(directory: Path) -> NetworkMaterial:
         orderer_org=orderer_org,
         genesis=genesis,
     )
+
+
+# --- integrators of the voting service ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntegratorFiles:
+    """An integrator's TLS client certificate and key, and the CA that issued them."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def _location_of(cert: x509.Certificate) -> SubjectLocation:
+    def one(oid: x509.ObjectIdentifier, default: str) -> str:
+        found = cert.subject.get_attributes_for_oid(oid)
+        return str(found[0].value) if found else default
+
+    base = SubjectLocation()
+    return SubjectLocation(
+        one(NameOID.COUNTRY_NAME, base.country),
+        one(NameOID.STATE_OR_PROVINCE_NAME, base.province),
+        one(NameOID.LOCALITY_NAME, base.locality),
+    )
+
+
+def issue_integrator_certificate(
+    org: OrgMaterial, name: str, directory: Path, *, now: datetime.datetime | None = None
+) -> IntegratorFiles:
+    """A TLS client certificate for integrator ``name`` (its common name, OU ``integrator``),
+    issued by ``org``'s TLS CA, with a new P-256 key: what the voting service's mutual TLS
+    attributes to ``org``. Writes ``name.crt``, ``name.key`` (mode 0600) and ``ca.crt`` into
+    ``directory``. Precondition: ``org``'s TLS CA key is in its folder (the institution's own
+    machine); ``name`` is a file-name-safe identifier."""
+    ca_cert = _load_certificate(org.tlsca_cert_path)
+    ca = _CA(
+        key=_load_private_key(org.tlsca_key_path),
+        cert=ca_cert,
+        name=org.tlsca_name,
+        location=_location_of(ca_cert),
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(
+        ca,
+        key.public_key(),
+        common_name=name,
+        organizational_unit="integrator",
+        sans=(),
+        tls=True,
+        now=now or datetime.datetime.now(datetime.UTC),
+    )
+    files = IntegratorFiles(
+        directory / f"{name}.crt", directory / f"{name}.key", directory / "ca.crt"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(files.cert, _pem(cert))
+    _write_key(files.key, key)
+    _write(files.ca, _pem(ca_cert))
+    return files

@@ -1,7 +1,7 @@
-"""The four explicit error tables list every error class, and docs/errors.md lists every code.
+"""The five explicit error tables list every error class, and docs/errors.md lists every code.
 
 Imports every mvote module (so that every error class exists), then checks that each class that
-sets its own code is in one of the four ``ERRORS`` tables (and each class without one inherits
+sets its own code is in one of the five ``ERRORS`` tables (and each class without one inherits
 from a listed class), and compares the tables with docs/errors.md: a code missing from the docs,
 a documented code that no table lists, or a summary that differs from the class's all fail. The
 fix for the docs is always the same: regenerate with ``.venv/bin/python docs/gen_errors.py``.
@@ -24,12 +24,14 @@ from mvote.chaincode import _errors as chaincode_errors
 from mvote.chaincode._errors import ErrorTable, MvoteError, error_types
 from mvote.client import _errors as client_errors
 from mvote.node import errors as node_errors
+from mvote.service import _errors as service_errors
 from mvote.verifier import _errors as verifier_errors
 
 TABLES: dict[str, ErrorTable] = {
     "mvote.chaincode": chaincode_errors.ERRORS,
     "mvote.verifier": verifier_errors.ERRORS,
     "mvote.client": client_errors.ERRORS,
+    "mvote.service": service_errors.ERRORS,
     "mvote.node": node_errors.ERRORS,
 }
 

@@ -1,4 +1,4 @@
-"""The folder layout is the architecture: chaincode <- verifier <- client <- node.
+"""The folder layout is the architecture: chaincode <- verifier <- client <- service <- node.
 
 Reads every module's imports (including imports inside functions) and fails on any that points
 upward or sideways against the allowed direction.
@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "chaincode": set(),
     "verifier": {"chaincode"},
     "client": {"verifier", "chaincode"},
-    "node": {"client", "verifier", "chaincode"},
+    "service": {"client", "verifier", "chaincode"},
+    "node": {"service", "client", "verifier", "chaincode"},
 }
 
 

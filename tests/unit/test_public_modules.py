@@ -1,6 +1,6 @@
-"""The public API of the three importable packages is their `__all__`; every other module is private.
+"""The public API of the four importable packages is their `__all__`; every other module is private.
 
-An integrator or auditor imports from `mvote.chaincode`, `mvote.verifier` or `mvote.client`
+An integrator or auditor imports from `mvote.chaincode`, `mvote.verifier`, `mvote.client` or `mvote.service`
 (and the two public modules `mvote.chaincode.encoding` and `mvote.client.recipes`); everything
 else is an implementation module whose name starts with an underscore, so that moving code
 between modules never breaks a user.
@@ -17,6 +17,7 @@ PUBLIC_MODULES = {
     "mvote.chaincode": {"encoding"},
     "mvote.verifier": set(),
     "mvote.client": {"recipes"},
+    "mvote.service": set(),
 }
 
 

@@ -1,0 +1,76 @@
+"""One institution's voting service in front of a network it reaches through a profile: the
+Gateway of the institution's peer, as the institution's client identity (and, for trustee
+postings, its admin identity). The same code serves the embedded node and real Fabric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvote.client._gateway import Gateway
+from mvote.client._identity import Signer
+from mvote.client._voting import VotingContract
+from mvote.service._core import VotingService
+from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
+from mvote.service._limits import Limits
+from mvote.service._profile import Profile
+
+__all__ = ["Running", "start_service"]
+
+
+@dataclass
+class Running:
+    """A started service and the Gateway connections it owns."""
+
+    server: VotingServer
+    service: VotingService
+    gateways: tuple[Gateway, ...]
+    #: The public address (voters, trustees, auditors: no client certificate), if served.
+    public: VotingServer | None = None
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.public is not None:
+            self.public.stop(grace)
+        self.server.stop(grace)
+        self.service.close()
+        for gateway in self.gateways:
+            gateway.close()
+
+
+def start_service(
+    profile: Profile,
+    signer: Signer,
+    *,
+    tls: ServerTls,
+    trust: IntegratorTrust,
+    admin: Signer | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    public_port: int | None = None,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
+    public_limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
+) -> Running:
+    """Serve ``mvote.v1`` on ``host:port`` for the institution of ``signer`` (its client
+    identity), through its peer in ``profile``: the integrators' address (mutual TLS with
+    ``trust``) and, with ``public_port``, the public address (no client certificate) on the
+    same service. Raises ProfileInvalid if the profile lists no peer of that institution."""
+    peer = profile.peer(signer.identity.msp_id)
+    gateway = Gateway.connect(peer.address, signer, tls_root_certificates=peer.tls_ca)
+    gateways = [gateway]
+    network = gateway.network(profile.channel)
+    contract = VotingContract.over(network.contract(profile.chaincode))
+    postings = None
+    if admin is not None:
+        admin_gateway = Gateway.connect(peer.address, admin, tls_root_certificates=peer.tls_ca)
+        gateways.append(admin_gateway)
+        postings = VotingContract.over(
+            admin_gateway.network(profile.channel).contract(profile.chaincode)
+        )
+    service = VotingService(contract, network, chaincode=profile.chaincode, postings=postings)
+    server = VotingServer(service, tls=tls, trust=trust, host=host, port=port, limits=limits)
+    running = Running(server.start(), service, tuple(gateways))
+    if public_port is not None:
+        public = VotingServer(
+            service, tls=tls, trust=None, host=host, port=public_port, limits=public_limits
+        )
+        running.public = public.start()
+    return running
