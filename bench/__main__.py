@@ -10,7 +10,7 @@ from bench.batch_bench import report as batch_report
 from bench.batch_bench import run_batched
 from bench.common import SignatureWork
 from bench.node_bench import report, run_node
-from mvote.client._intake import IntakeSettings
+from mvote.service._intake import IntakeSettings
 
 
 def _env(name: str, default: int) -> int:

@@ -2,7 +2,7 @@
 ballot measured in the same run.
 
 The node runs as its own process (``mvote node start``: TLS, 3 organisations, MAJORITY, its
-default gateway processes); this process is the voting service: an :class:`~mvote.client._intake.
+default gateway processes); this process is the voting service: an :class:`~mvote.service._intake.
 Intake` with the integrator's (cityhall client) identity, batching the voters' ballots into
 CastBatch transactions. Every ballot is signed by its own voter's Ed25519 key before the clock
 starts (on the voters' devices, not the service's work).
@@ -52,10 +52,10 @@ from mvote.chaincode import encoding
 from mvote.client._ballot import prepare_ballot
 from mvote.client._blocks import BlockFetcher
 from mvote.client._identity import load_signer
-from mvote.client._intake import Intake, IntakeSettings
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.material import NetworkMaterial
+from mvote.service._intake import Intake, IntakeSettings
 from mvote.verifier._receipt import verify_receipt
 
 TARGET = 2300.0

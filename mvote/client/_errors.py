@@ -120,11 +120,6 @@ class CommitError(MvoteError):
         self.block_number = block_number
 
 
-class IntakeClosed(MvoteError):
-    code = "INTAKE_CLOSED"
-    summary = "the batching intake is closed and takes no more ballots"
-
-
 class QuestionOpen(MvoteError):
     code = "QUESTION_OPEN"
     summary = "a question must be CLOSED for this step (a tally) and is still OPEN"
@@ -147,7 +142,6 @@ ERRORS: ErrorTable = (
     SubmitError,
     CommitStatusError,
     CommitError,
-    IntakeClosed,
     QuestionOpen,
     CheckpointInvalid,
     WrongPassphrase,

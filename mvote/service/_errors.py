@@ -52,6 +52,11 @@ class ProfileInvalid(MvoteError):
     )
 
 
+class IntakeClosed(MvoteError):
+    code = "INTAKE_CLOSED"
+    summary = "the batching intake is closed and takes no more ballots"
+
+
 #: The service's error table: every error class with a code that mvote.service defines.
 ERRORS: ErrorTable = (
     RateLimited,
@@ -59,4 +64,5 @@ ERRORS: ErrorTable = (
     IntegratorUnknown,
     NoPostingIdentity,
     ProfileInvalid,
+    IntakeClosed,
 )

@@ -20,10 +20,10 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import AlreadyVoted
 from mvote.client._contract import Contract
-from mvote.client._intake import Intake, IntakeSettings
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.config import BatchSettings
+from mvote.service._intake import Intake, IntakeSettings
 from mvote.verifier._audit import audit_chain
 from mvote.verifier._envelope import unpack_block
 from mvote.verifier._receipt import verify_receipt

@@ -17,11 +17,11 @@ from node_support import cast_request, open_question_spec, voter_key
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import AlreadyVoted, BadSignature, InvalidField, NotEligible
 from mvote.client._contract import Contract
-from mvote.client._errors import IntakeClosed
-from mvote.client._intake import Intake, IntakeSettings, Refused, batch_outcomes
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.config import NodeLimits
+from mvote.service._errors import IntakeClosed
+from mvote.service._intake import Intake, IntakeSettings, Refused, batch_outcomes
 from mvote.verifier._audit import audit_chain
 from mvote.verifier._receipt import Receipt, verify_receipt
 

@@ -29,11 +29,11 @@ from node_support import cast_request, open_question_spec, voter_key
 
 from mvote.chaincode import encoding
 from mvote.chaincode._records import CastRequest
-from mvote.client._intake import Accepted, Refused, batch_outcomes
 from mvote.client._receipt import issue_receipt
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer
+from mvote.service._intake import Accepted, Refused, batch_outcomes
 from mvote.verifier._block import block_header_hash
 from mvote.verifier._receipt import verify_receipt
 

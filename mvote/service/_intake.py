@@ -21,7 +21,9 @@ What the intake does on its own:
   Only a single ballot too large for a transaction is refused, with the peer's error.
 
 The transaction is an ordinary Fabric endorser transaction (the Gateway's Endorse, Submit and
-CommitStatus), so the intake drives the embedded node and real Fabric peers alike.
+CommitStatus), so the intake drives the embedded node and real Fabric peers alike. The intake is
+a :class:`~mvote.service.BallotSink` (``submit(request) -> Future[CastResult]``, ``close()``):
+``VotingService(..., sink=Intake(contract))`` batches every ballot the service takes.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import IDENTIFIER, CastRequest
 from mvote.chaincode._schema import HASH_HEX_SHAPE, Int, Object
 from mvote.client._contract import Contract
-from mvote.client._errors import CommitError, EndorseError, GatewayError, IntakeClosed
+from mvote.client._errors import CommitError, EndorseError, GatewayError
 from mvote.client._voting import CastResult
+from mvote.service._errors import IntakeClosed
 
 __all__ = [
     "Accepted",
