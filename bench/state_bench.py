@@ -189,39 +189,51 @@ def _disk(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
-def _voters(power: int, count: int) -> list[nacl.signing.SigningKey]:
-    """New voters for one state size: other keys at each size, so no memo of the contract
-    (signature checks, request parses) carries over from one size to the next."""
+def _voters(count: int) -> list[nacl.signing.SigningKey]:
+    """The new voters of the measurement, on every state's roster; each 64-voter block is cast
+    once, on one state, so no memo of the contract (signature checks, request parses) carries
+    over from one measurement to another."""
     return [
-        nacl.signing.SigningKey(hashlib.sha256(b"state voter %d %d" % (power, i)).digest())
+        nacl.signing.SigningKey(hashlib.sha256(b"state voter %d" % i).digest())
         for i in range(count)
     ]
 
 
-def run(points: list[int], creator: bytes, out: Any = print, measured: int = 1024) -> None:
+def run(points: list[int], creator: bytes, out: Any = print, rounds: int = 8) -> None:
+    """Load one state per point, then measure in ``rounds`` rounds, each casting one 64-ballot
+    batch on every state in a rotating order: a drift of the machine's load during the run
+    falls on every point alike."""
+    voters = _voters(BATCH * (1 + rounds * len(points)))
     out(
         f"state size: CastBatch ({BATCH} ballots, roster eligibility) on a LevelDB state "
         f"holding N ballot records (loaded directly, {', '.join(f'10^{p}' for p in points)}); "
-        f"{measured} new ballots each"
+        f"{rounds} interleaved rounds, CPU time of the contract per ballot"
     )
-    base = None
-    for power in points:
-        root = Path(tempfile.mkdtemp(prefix="mvote-state-"))
-        try:
-            path = root / "index"
-            voters = _voters(power, measured + BATCH)
-            seconds = load(path, 10**power, voters)
-            disk = _disk(path)
-            # The first batch warms the process (imports, the question's parse): not counted.
-            cost = statistics.median(cast_cost(path, voters, creator)[1:]) * 1e6
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        base = base or cost
-        out(
-            f"  10^{power} ballots in state: Cast {cost:>7.1f} us/ballot, "
-            f"{cost / base:>4.2f}x the 10^{points[0]} figure; state {disk / 10**power:>5.0f} "
-            f"B/ballot on disk; loaded in {seconds:.0f} s"
-        )
+    root = Path(tempfile.mkdtemp(prefix="mvote-state-"))
+    try:
+        paths, loaded = {}, {}
+        for power in points:
+            paths[power] = root / f"index-{power}"
+            loaded[power] = load(paths[power], 10**power, voters)
+        cast_cost(paths[points[0]], voters[:BATCH], creator)  # warms the process: not counted
+        costs: dict[int, list[float]] = {power: [] for power in points}
+        for r in range(rounds):
+            for k in range(len(points)):
+                power = points[(r + k) % len(points)]
+                block = 1 + r * len(points) + k
+                batch = voters[block * BATCH : (block + 1) * BATCH]
+                costs[power] += cast_cost(paths[power], batch, creator)
+        base = statistics.median(costs[points[0]])
+        for power in points:
+            cost = statistics.median(costs[power])
+            disk = _disk(paths[power])
+            out(
+                f"  10^{power} ballots in state: Cast {cost * 1e6:>7.1f} us/ballot, "
+                f"{cost / base:>4.2f}x the 10^{points[0]} figure; state {disk / 10**power:>5.0f} "
+                f"B/ballot on disk; loaded in {loaded[power]:.0f} s CPU"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
