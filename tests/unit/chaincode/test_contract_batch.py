@@ -94,8 +94,12 @@ def test_a_batch_records_each_good_ballot_and_lists_each_refusal_with_cast_s_cod
             keys.participation_key(r.ballot.voter, "q1"),
         )
     }
+    # The response and the event are built around one encoding of the outcomes: each is
+    # exactly the canonical encoding of its object.
+    assert executed.response.payload == encoding.encode(result)
     event = executed.simulation.event
     assert event is not None and event[0] == "BallotsCast"
+    assert event[1] == encoding.encode({"accepted": len(good), "ballots": outcomes})
     assert encoding.decode(event[1], max_size=1 << 20) == {
         "accepted": len(good),
         "ballots": outcomes,
