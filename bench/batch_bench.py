@@ -271,11 +271,11 @@ def report(run: BatchRun, work: SignatureWork, out: Any = print) -> list[str]:
         line(
             "  submit-to-result p99 at half the rate", percentile(half.latencies, 0.99) * 1e3, "ms"
         ),
-        line("  node process CPU per ballot", run.node_cpu / committed * 1e3, "ms"),
-        line("  gateway processes CPU per ballot", run.gateway_cpu / committed * 1e3, "ms"),
-        line("  validation worker CPU per ballot", run.worker_cpu / committed * 1e3, "ms"),
-        line("  voting service (intake) CPU per ballot", run.service_cpu / committed * 1e3, "ms"),
-        line("  CPU per ballot, all processes", run.cpu_per_ballot * 1e3, "ms"),
+        line("  node process CPU per ballot", run.node_cpu / committed * 1e6, "us"),
+        line("  gateway processes CPU per ballot", run.gateway_cpu / committed * 1e6, "us"),
+        line("  validation worker CPU per ballot", run.worker_cpu / committed * 1e6, "us"),
+        line("  voting service (intake) CPU per ballot", run.service_cpu / committed * 1e6, "us"),
+        line("  CPU per ballot, all processes", run.cpu_per_ballot * 1e6, "us"),
         line(
             f"  {CORES} cores / CPU per ballot (the rate if the cores were ours)",
             CORES / run.cpu_per_ballot,
