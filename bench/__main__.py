@@ -29,6 +29,14 @@ def main() -> None:
     parser.add_argument("--batchers", type=int, default=_env("BENCH_BATCHERS", 2))
     parser.add_argument("--in-flight", type=int, default=_env("BENCH_IN_FLIGHT", 4))
     parser.add_argument(
+        "--gateway-processes",
+        type=int,
+        default=int(os.environ["BENCH_GATEWAY_PROCESSES"])
+        if "BENCH_GATEWAY_PROCESSES" in os.environ
+        else None,
+        help="the node's gateway processes in the batched run (default: the node's default)",
+    )
+    parser.add_argument(
         "--state-points",
         default=os.environ.get("BENCH_STATE_POINTS", "5,6,7"),
         help="powers of ten of the state-size curve ('' skips it)",
@@ -52,7 +60,10 @@ def main() -> None:
         settings = IntakeSettings(
             batchers=args.batchers, max_ballots=args.batch_size, in_flight=args.in_flight
         )
-        batch_report(run_batched(args.batch_ballots, settings), work)
+        batch_report(
+            run_batched(args.batch_ballots, settings, gateway_processes=args.gateway_processes),
+            work,
+        )
     if parts & {"node", "audit"}:
         node = run_node(args.ballots, args.clients, processes=args.client_processes)
         report(node, work)

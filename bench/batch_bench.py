@@ -185,9 +185,15 @@ def _disk(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
-def run_batched(ballots: int, settings: IntakeSettings, out: Any = print) -> BatchRun:
+def run_batched(
+    ballots: int,
+    settings: IntakeSettings,
+    out: Any = print,
+    *,
+    gateway_processes: int | None = None,
+) -> BatchRun:
     directory = Path(tempfile.mkdtemp(prefix="mvote-batch-bench-"))
-    network, port, process = start_node(directory)
+    network, port, process = start_node(directory, gateway_processes=gateway_processes)
     try:
         half_count = max(1, ballots // 2)
         voters = [nacl.signing.SigningKey.generate() for _ in range(ballots + half_count)]
@@ -197,7 +203,8 @@ def run_batched(ballots: int, settings: IntakeSettings, out: Any = print) -> Bat
         out(
             f"batched: {ballots} + {half_count} ballots through the intake ({settings.batchers} "
             f"batchers, up to {settings.max_ballots} ballots or {settings.max_wait * 1000:.0f} ms "
-            f"per batch, {settings.in_flight} in flight each), TLS, 3 orgs, MAJORITY"
+            f"per batch, {settings.in_flight} in flight each), TLS, 3 orgs, MAJORITY, "
+            f"gateway processes: {gateway_processes or 'default'}"
         )
         client_id = network.org("cityhall").client
         signer = load_signer(client_id.msp_dir, client_id.msp_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -116,10 +117,23 @@ def _own_cpu() -> float:
     return t.user + t.system
 
 
-def start_node(directory: Path) -> tuple[NetworkMaterial, int, subprocess.Popen[bytes]]:
+def start_node(
+    directory: Path, *, gateway_processes: int | None = None
+) -> tuple[NetworkMaterial, int, subprocess.Popen[bytes]]:
     """A new 3-organisation network in ``directory`` and its node running in its own process
-    (``mvote node start``, TLS), ready: (network, port, process). The caller terminates it."""
+    (``mvote node start``, TLS; ``gateway_processes`` if given, else the node's default),
+    ready: (network, port, process). The caller terminates it."""
     network = init_network(directory / "net", "cityhall,district,education")
+    if gateway_processes is not None:
+        config = directory / "net" / "mvote-node.yaml"
+        text, found = re.subn(
+            r"(?m)^  gateway_processes: \d+$",
+            f"  gateway_processes: {gateway_processes}",
+            config.read_text(),
+        )
+        if found != 1:
+            raise RuntimeError(f"{config}: expected one listen.gateway_processes line")
+        config.write_text(text)
     port = free_port()
     process = subprocess.Popen(
         [
