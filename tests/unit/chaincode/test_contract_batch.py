@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+import secret_env as se
 from chaincode_env import ONSITE_CODE, T_VOTE, Env, voter_hex
 from testkit import state_bytes
 
@@ -194,3 +195,34 @@ def test_a_full_batch_is_accepted(env: Env) -> None:
     executed = env.run("CastBatch", *args, at=T_VOTE)
     assert executed.payload()["accepted"] == MAX_BATCH_BALLOTS
     assert env.query("GetResults", "q1")["ballots"] == MAX_BATCH_BALLOTS
+
+
+def test_a_batch_of_secret_ballots_checks_each_proof(env: Env) -> None:
+    """Secret ballots in a batch: each verified alone (a bad proof refused BAD_PROOF as Cast
+    refuses it), each good one recorded with its ciphertexts."""
+    voters = env.roster("r1", voters=range(1, 5))
+    se.ceremony(env)
+    spec = se.secret_question(
+        env, options=("a", "b", "c", "d"), rule={"kind": "multi", "min": 0, "max": 2}
+    )
+    good = [se.secret_request(env, v, spec, (i % 4,)) for i, v in enumerate(voters[:3])]
+    bad = se.secret_request(env, voters[3], spec, (1, 2)).to_json()
+    proof = bad["ballot"]["encrypted"]["selections"][0]["proof"]
+    proof["v0"] = ("0" if proof["v0"][0] != "0" else "1") + proof["v0"][1:]
+    bad["sig"] = voters[3].sign(encoding.encode(bad["ballot"])).signature.hex()
+    bad_raw = encoding.encode(bad)
+    single = _refusal_of_single_cast(env, bad_raw)
+    assert single.code == "BAD_PROOF"
+    args = (
+        [encoding.encode(r.to_json()) for r in good[:2]]
+        + [bad_raw]
+        + [encoding.encode(good[2].to_json())]
+    )
+    executed = env.run("CastBatch", *args, at=T_VOTE)
+    result = executed.payload()
+    assert result["accepted"] == 3
+    assert Refusal.from_json(result["ballots"][2]["refused"]) == single
+    for request in good:
+        stored = env.query("GetBallot", "q1", request.ballot.voter)
+        assert stored["ballot"]["type"] == "mvote.secret-ballot.v1"
+        assert stored["tracker"] == request.ballot.tracker()
