@@ -20,6 +20,7 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import AlreadyVoted
 from mvote.client._contract import Contract
+from mvote.client._errors import CommitError
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.config import BatchSettings
@@ -106,3 +107,33 @@ def test_two_batches_with_one_voter_commit_the_voter_once_and_every_other_ballot
             ballot_index=outcome.ballot_index,
         )
         assert verify_receipt(receipt, anchor=anchor).verified
+
+
+def test_a_ballot_is_sent_at_most_max_attempts_times(served: Served) -> None:
+    """With one attempt allowed, the losing batch's ballots are not sent again: each fails with
+    the CommitError of its MVCC-invalid transaction (the voter may submit again)."""
+    spec = open_question_spec("race1", time.time())
+    channel = served.material.config.channel
+    with served.gateway(served.signer(admin=True)) as gateway:
+        admin = gateway.network("mvote").contract("mvote")
+        admin.submit("CreateQuestion", [encoding.encode(spec)])
+        admin.submit("OpenQuestion", ["race1"])
+    twice = voter_key(11)
+    first = [cast_request(channel, spec, twice, 0), cast_request(channel, spec, voter_key(12), 1)]
+    second = [cast_request(channel, spec, twice, 1), cast_request(channel, spec, voter_key(13), 1)]
+    settings = IntakeSettings(batchers=1, max_ballots=2, max_wait=10.0, in_flight=2, max_attempts=1)
+    with served.gateway() as gateway:
+        contract: Contract = gateway.network("mvote").contract("mvote")
+        with Intake(contract, settings) as intake:
+            futures = [intake.submit(r) for r in first + second]
+            outcomes: list[CastResult | CommitError] = []
+            for future in futures:
+                try:
+                    outcomes.append(future.result(WAIT))
+                except CommitError as exc:
+                    outcomes.append(exc)
+            assert intake.resent_ballots == 0
+    lost = [o for o in outcomes if isinstance(o, CommitError)]
+    assert len(lost) == 2
+    assert {o.status_code for o in lost} == {MVCC_READ_CONFLICT}
+    assert len({o.transaction_id for o in lost}) == 1  # the one losing batch, as a whole

@@ -5,6 +5,7 @@ batched ballots verified offline, and the audit replaying the batches."""
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -17,6 +18,8 @@ from node_support import cast_request, open_question_spec, voter_key
 from mvote.chaincode import encoding
 from mvote.chaincode._errors import AlreadyVoted, BadSignature, InvalidField, NotEligible
 from mvote.client._contract import Contract
+from mvote.client._errors import EndorseError
+from mvote.client._gateway import Gateway
 from mvote.client._receipt import issue_receipt
 from mvote.client._voting import CastResult
 from mvote.node.config import NodeLimits
@@ -252,3 +255,21 @@ def test_a_receipt_for_a_ballot_the_batch_refused_does_not_verify(
         assert report.verified is (index == 0)
         assert in_batch.ok is (index == 0), in_batch.message
     assert "refused" in in_batch.message
+
+
+def test_a_gateway_that_is_down_fails_each_ballot_never_hangs(served: Served) -> None:
+    """No server on the port: every ballot's future raises the Gateway's EndorseError
+    (UNAVAILABLE); close() returns."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = open_question_spec("down", time.time())
+    requests = [cast_request("mvote", spec, voter_key(800 + i), 0) for i in range(3)]
+    with Gateway.connect(f"127.0.0.1:{port}", served.signer()) as gateway:
+        contract = gateway.network("mvote").contract("mvote")
+        with Intake(contract, IntakeSettings(batchers=1, max_ballots=3, max_wait=5.0)) as intake:
+            futures = [intake.submit(r) for r in requests]
+            for future in futures:
+                with pytest.raises(EndorseError) as caught:
+                    future.result(WAIT)
+                assert caught.value.grpc_code == "UNAVAILABLE"
