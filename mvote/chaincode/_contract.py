@@ -461,13 +461,13 @@ def is_on_roster(call: Call) -> Any:
 
 
 #: Cast arguments up to this size are parsed through :func:`_parse_cast_request`'s memo. An open
-#: ballot's request is well under 1 kB; the bound keeps the memo under 4 MB.
+#: ballot's request is well under 1 kB; the bound keeps the memo under 16 MB.
 CAST_MEMO_MAX_BYTES = 4 << 10
 #: How many ballots one CastBatch transaction carries at most (its argument count).
 MAX_BATCH_BALLOTS = 256
-#: Each endorsing organisation parses every request of a batch, one after the other: the memo
-#: holds a few full batches.
-CAST_MEMO_ENTRIES = 4 * MAX_BATCH_BALLOTS
+#: Each endorsing organisation parses every request of a batch, one after the other, and
+#: several batches are endorsed at once: the memo holds as many as the Ed25519 memos.
+CAST_MEMO_ENTRIES = 16 * MAX_BATCH_BALLOTS
 
 
 class ParsedCast(NamedTuple):
