@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -116,12 +117,23 @@ def _own_cpu() -> float:
     return t.user + t.system
 
 
-def run_node(
-    ballots: int, clients: int, out: object = print, *, processes: int | None = None
-) -> NodeRun:
-    say = out if callable(out) else print
-    directory = Path(tempfile.mkdtemp(prefix="mvote-bench-"))
+def start_node(
+    directory: Path, *, gateway_processes: int | None = None
+) -> tuple[NetworkMaterial, int, subprocess.Popen[bytes]]:
+    """A new 3-organisation network in ``directory`` and its node running in its own process
+    (``mvote node start``, TLS; ``gateway_processes`` if given, else the node's default),
+    ready: (network, port, process). The caller terminates it."""
     network = init_network(directory / "net", "cityhall,district,education")
+    if gateway_processes is not None:
+        config = directory / "net" / "mvote-node.yaml"
+        text, found = re.subn(
+            r"(?m)^  gateway_processes: \d+$",
+            f"  gateway_processes: {gateway_processes}",
+            config.read_text(),
+        )
+        if found != 1:
+            raise RuntimeError(f"{config}: expected one listen.gateway_processes line")
+        config.write_text(text)
     port = free_port()
     process = subprocess.Popen(
         [
@@ -141,34 +153,55 @@ def run_node(
     )
     try:
         admin_id = network.org("cityhall").admin
-        admin = load_signer(admin_id.msp_dir, admin_id.msp_id)
-        _wait_ready(network, port, admin, process)
+        _wait_ready(network, port, load_signer(admin_id.msp_dir, admin_id.msp_id), process)
+    except BaseException:
+        process.terminate()
+        process.wait(timeout=60)
+        raise
+    return network, port, process
 
+
+def open_question(
+    network: NetworkMaterial, port: int, voters: list[nacl.signing.SigningKey], qid: str = "bench"
+) -> QuestionSpec:
+    """An open single-choice question of 5 options on a sealed roster of ``voters``."""
+    admin_id = network.org("cityhall").admin
+    admin = load_signer(admin_id.msp_dir, admin_id.msp_id)
+    now = int(time.time())
+    rid = f"{qid}-roster"
+    spec = QuestionSpec(
+        qid,
+        "Benchmark question",
+        "",
+        ("a", "b", "c", "d", "e"),
+        Rule("single"),
+        Eligibility.of_roster(rid),
+        now - 5,
+        now + 3600,
+        shards=16,
+    )
+    with _connect(network, port, admin) as gateway:
+        contract = gateway.network("mvote").contract("mvote")
+        contract.submit("CreateRoster", [encoding.encode({"rid": rid, "title": "Bench"})])
+        entries = sorted(keys.voter_hash(bytes(v.verify_key)).hex() for v in voters)
+        for i in range(0, len(entries), MAX_ROSTER_BATCH):
+            batch = {"rid": rid, "entries": entries[i : i + MAX_ROSTER_BATCH]}
+            contract.submit("AddRosterEntries", [encoding.encode(batch)])
+        contract.submit("SealRoster", [rid])
+        contract.submit("CreateQuestion", [encoding.encode(spec.to_json())])
+        contract.submit("OpenQuestion", [qid])
+    return spec
+
+
+def run_node(
+    ballots: int, clients: int, out: object = print, *, processes: int | None = None
+) -> NodeRun:
+    say = out if callable(out) else print
+    directory = Path(tempfile.mkdtemp(prefix="mvote-bench-"))
+    network, port, process = start_node(directory)
+    try:
         voters = [nacl.signing.SigningKey(os.urandom(32)) for _ in range(ballots)]
-        now = int(time.time())
-        spec = QuestionSpec(
-            "bench",
-            "Benchmark question",
-            "",
-            ("a", "b", "c", "d", "e"),
-            Rule("single"),
-            Eligibility.of_roster("bench-roster"),
-            now - 5,
-            now + 3600,
-            shards=16,
-        )
-        with _connect(network, port, admin) as gateway:
-            contract = gateway.network("mvote").contract("mvote")
-            contract.submit(
-                "CreateRoster", [encoding.encode({"rid": "bench-roster", "title": "Bench"})]
-            )
-            entries = sorted(keys.voter_hash(bytes(v.verify_key)).hex() for v in voters)
-            for i in range(0, len(entries), MAX_ROSTER_BATCH):
-                batch = {"rid": "bench-roster", "entries": entries[i : i + MAX_ROSTER_BATCH]}
-                contract.submit("AddRosterEntries", [encoding.encode(batch)])
-            contract.submit("SealRoster", ["bench-roster"])
-            contract.submit("CreateQuestion", [encoding.encode(spec.to_json())])
-            contract.submit("OpenQuestion", ["bench"])
+        spec = open_question(network, port, voters)
 
         # Ballots are prepared and signed on the voters' devices: not part of the node's work.
         work = []

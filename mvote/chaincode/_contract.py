@@ -53,7 +53,12 @@ from ._errors import (
 )
 from ._events import (
     BallotCast,
+    BallotsCast,
     BallotSpoiledEvent,
+    BatchAccepted,
+    BatchOutcome,
+    BatchRefused,
+    CastBatchResponse,
     CastResponse,
     CeremonyCancelled,
     CeremonyChanged,
@@ -175,6 +180,8 @@ class Function:
     writes: bool = True
     #: The first contract version that has the function.
     since: str = V1
+    #: A variadic function takes 1 to ``repeat`` arguments, each named ``params[0]``.
+    repeat: int = 0
 
 
 @dataclass
@@ -288,7 +295,8 @@ def _open_choices(record: BallotRecord) -> tuple[int, ...]:
 def _parse_question(raw: bytes) -> Question:
     """A question record from its stored bytes. Every ballot reads its question, and the bytes
     change only at a transition, so the parse is remembered by the bytes themselves: a pure
-    function of its input, and Question is immutable."""
+    function of its input, and Question is immutable. (The memo had slipped onto _election_of
+    in 3813adb; restored in issue 15: the question was parsed again for every ballot.)"""
     return Question.from_json(encoding.decode(raw, max_size=1 << 24, what="state"))
 
 
@@ -492,16 +500,29 @@ def is_on_roster(call: Call) -> Any:
 
 
 #: Cast arguments up to this size are parsed through :func:`_parse_cast_request`'s memo. An open
-#: ballot's request is well under 1 kB; the bound keeps the memo under 1 MB.
+#: ballot's request is well under 1 kB; the bound keeps the memo under 16 MB.
 CAST_MEMO_MAX_BYTES = 4 << 10
+#: How many ballots one CastBatch transaction carries at most (its argument count).
+MAX_BATCH_BALLOTS = 256
+#: Each endorsing organisation parses every request of a batch, one after the other, and
+#: several batches are endorsed at once: the memo holds as many as the Ed25519 memos.
+CAST_MEMO_ENTRIES = 16 * MAX_BATCH_BALLOTS
 
 
-def _cast_request(call: Call) -> CastRequest:
-    """The request, within MAX_CAST_BYTES (an open ballot) or MAX_SECRET_CAST_BYTES (secret)."""
-    raw = call.args[0]
+class ParsedCast(NamedTuple):
+    """A Cast request and the canonical bytes of its ballot (what the voter signed)."""
+
+    request: CastRequest
+    ballot_bytes: bytes
+
+
+def _cast_request(raw: bytes) -> ParsedCast:
+    """One Cast request (errors name it ``request``, Cast's parameter), within MAX_CAST_BYTES (an
+    open ballot) or MAX_SECRET_CAST_BYTES (a secret one, of either version)."""
     if len(raw) <= CAST_MEMO_MAX_BYTES and type(raw) is bytes:
         return _parse_cast_request(raw)
-    value = call.json(0, MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES)
+    limit = MAX_SECRET_CAST_BYTES if len(raw) > MAX_CAST_BYTES else MAX_CAST_BYTES
+    value = encoding.decode(raw, max_size=limit, what="request")
     if len(raw) > MAX_CAST_BYTES:
         ballot = value.get("ballot") if isinstance(value, dict) else None
         if not (isinstance(ballot, dict) and ballot.get("type") in SECRET_BALLOT_TYPES):
@@ -509,16 +530,18 @@ def _cast_request(call: Call) -> CastRequest:
                 f"request: expected at most {MAX_CAST_BYTES} bytes, got {len(raw)}",
                 field="request",
             )
-    return CastRequest.from_json(value)
+    request = CastRequest.from_json(value)
+    return ParsedCast(request, request.ballot.canonical_bytes())
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_cast_request(raw: bytes) -> CastRequest:
-    """As :func:`_cast_request` (the name ``request`` in errors is Cast's one parameter), for
-    requests within MAX_CAST_BYTES. Each endorsing organisation parses the same request, one after
-    the other; like _parse_question, the parse is remembered by the exact bytes, since it is a
-    pure function of them and CastRequest is immutable. A refusal raises and is not remembered."""
-    return CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
+@functools.lru_cache(maxsize=CAST_MEMO_ENTRIES)
+def _parse_cast_request(raw: bytes) -> ParsedCast:
+    """As :func:`_cast_request`, for requests within MAX_CAST_BYTES. Each endorsing organisation
+    parses the same request, one after the other; like _parse_question, the parse (and the
+    ballot's canonical bytes) is remembered by the exact bytes, since it is a pure function of
+    them and CastRequest is immutable. A refusal raises and is not remembered."""
+    request = CastRequest.from_json(encoding.decode(raw, max_size=MAX_CAST_BYTES, what="request"))
+    return ParsedCast(request, request.ballot.canonical_bytes())
 
 
 def _check_ballot_mode(question: Question, ballot: Ballot | SecretBallot, version: str) -> None:
@@ -646,20 +669,28 @@ def _check_eligible(call: Call, question: Question, request: CastRequest, voter_
 
 
 @dataclass(frozen=True)
-class _Admitted:
-    """A ballot that passed every check Cast and SpoilBallot share (all but the proofs)."""
+class CheckedCast:
+    """A ballot that passed the checks Cast, CastBatch and SpoilBallot share, and where it is to
+    be recorded."""
 
+    request: CastRequest
     question: Question
     voter_key: bytes
+    ballot_bytes: bytes
     shard: int
     ballot_key: str
-    ballot_bytes: bytes
+
+    @property
+    def tracker(self) -> str:
+        return tracker_of(self.ballot_bytes)
 
 
-def _admit(call: Call, request: CastRequest) -> _Admitted:
-    """The checks Cast and SpoilBallot share, cheapest first: channel, voter signature, the
-    question open, the ballot's mode and binding, the choices (open mode), eligibility, and no
-    ballot of this voter yet (the voter's own ballot key is the only ballot state read)."""
+def _admit(call: Call, parsed: ParsedCast) -> CheckedCast:
+    """The checks Cast, CastBatch and SpoilBallot share, cheapest first: channel, voter
+    signature, the question open, the ballot's mode and binding, the choices (open mode),
+    eligibility, and no ballot of this voter yet (the voter's own ballot key is the only ballot
+    state read). Everything but a secret ballot's proofs; no write."""
+    request = parsed.request
     ballot = request.ballot
     channel = call.stub.get_channel_id()
     if ballot.channel != channel:
@@ -667,8 +698,7 @@ def _admit(call: Call, request: CastRequest) -> _Admitted:
             f"ballot.channel: expected {channel!r}, got {ballot.channel!r}", field="ballot.channel"
         )
     voter_key = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
-    ballot_bytes = ballot.canonical_bytes()
-    ed25519.verify(voter_key, ballot_bytes, bytes.fromhex(request.sig), "sig")
+    ed25519.verify(voter_key, parsed.ballot_bytes, bytes.fromhex(request.sig), "sig")
     question = _open_question(call, ballot.qid)
     spec = question.spec
     _check_ballot_mode(question, ballot, call.version)
@@ -683,44 +713,99 @@ def _admit(call: Call, request: CastRequest) -> _Admitted:
             f"ballot.voter: voter {ballot.voter} already voted on question {spec.qid!r}",
             field="ballot.voter",
         )
-    return _Admitted(question, voter_key, shard, ballot_key, ballot_bytes)
+    return CheckedCast(request, question, voter_key, parsed.ballot_bytes, shard, ballot_key)
 
 
-def cast(call: Call) -> Any:
-    request = _cast_request(call)
-    ballot = request.ballot
-    admitted = _admit(call, request)
-    spec = admitted.question.spec
-    tracker = tracker_of(admitted.ballot_bytes)
+def check_cast(call: Call, parsed: ParsedCast) -> CheckedCast:
+    """Every check of Cast on one request, in Cast's order, and no write: the shared checks
+    (:func:`_admit`), a spoiled ballot refused, then a secret ballot's proofs (the costly checks
+    last: a refusal for eligibility or a second ballot stays cheap). The one implementation for
+    Cast and CastBatch."""
+    checked = _admit(call, parsed)
+    ballot = checked.request.ballot
     if isinstance(ballot, BoundSecretBallot) and call.stub.get_state(
-        keys.spoiled_key(spec.qid, tracker)
+        keys.spoiled_key(checked.question.qid, checked.tracker)
     ):
         raise BallotSpoiled(
-            f"ballot: ballot {tracker} was audited (spoiled) and its opening published; it can "
-            "never be cast: prepare a fresh ballot",
+            f"ballot: ballot {checked.tracker} was audited (spoiled) and its opening published; "
+            "it can never be cast: prepare a fresh ballot",
             field="ballot",
         )
     if isinstance(ballot, SecretBallot):
-        # The costly checks last: a refusal for eligibility or a second ballot stays cheap.
-        context = _ballot_context(call, admitted.question, ballot, admitted.voter_key)
+        context = _ballot_context(call, checked.question, ballot, checked.voter_key)
         verify_ballot(context, ballot.encrypted, "ballot.encrypted")
+    return checked
+
+
+def record_cast(call: Call, checked: CheckedCast) -> BallotCast:
+    """Write a checked ballot's record and the voter's participation; returns its outcome (the
+    BallotCast event's value). Precondition: ``checked`` came from :func:`check_cast` in this
+    transaction, and no other ballot of the transaction has its ballot key."""
+    request, spec = checked.request, checked.question.spec
+    tracker = checked.tracker
     record = BallotRecord(
-        ballot=ballot,
+        ballot=request.ballot,
         sig=request.sig,
         credential=request.credential,
         onsite=spec.eligibility.onsite,
-        shard=admitted.shard,
+        shard=checked.shard,
         tracker=tracker,
         tx=call.tx_id,
         at=call.now,
     )
-    call.write(admitted.ballot_key, record)
+    call.write(checked.ballot_key, record)
     call.write(
-        keys.participation_key(ballot.voter, spec.qid),
+        keys.participation_key(request.ballot.voter, spec.qid),
         Participation(spec.qid, tracker, call.tx_id, call.now),
     )
-    call.event(BallotCast(spec.qid, tracker, admitted.shard))
-    return CastResponse(spec.qid, tracker, admitted.shard, call.tx_id).to_json()
+    return BallotCast(spec.qid, tracker, checked.shard)
+
+
+def cast(call: Call) -> Any:
+    outcome = record_cast(call, check_cast(call, _cast_request(call.args[0])))
+    call.event(outcome)
+    return CastResponse(outcome.qid, outcome.tracker, outcome.shard, call.tx_id).to_json()
+
+
+def _batch_ballot(call: Call, index: int, seen: dict[str, int]) -> CheckedCast:
+    """Ballot ``index`` of a batch, checked exactly as Cast checks it; a second ballot of the
+    batch with the same ballot key (voter and question) is AlreadyVoted naming the first."""
+    checked = check_cast(call, _cast_request(call.args[index]))
+    first = seen.get(checked.ballot_key)
+    if first is not None:
+        raise AlreadyVoted(
+            f"ballot.voter: voter {checked.request.ballot.voter} already has a ballot on "
+            f"question {checked.question.qid!r} in this batch (index {first})",
+            field="ballot.voter",
+        )
+    seen[checked.ballot_key] = index
+    return checked
+
+
+def cast_batch(call: Call) -> Any:
+    """Up to MAX_BATCH_BALLOTS Cast requests, each an argument exactly as Cast takes it, each
+    checked alone by Cast's checks and recorded as Cast records it. A refused ballot is listed
+    with its refusal and writes nothing; the others are recorded. The response and the event
+    ``BallotsCast`` list every ballot's outcome in argument order (BatchAccepted or
+    BatchRefused)."""
+    checked: list[CheckedCast | Refusal] = []
+    seen: dict[str, int] = {}
+    for index in range(len(call.args)):
+        try:
+            checked.append(_batch_ballot(call, index, seen))
+        except MvoteError as exc:
+            checked.append(Refusal.of(exc))
+    # Every check ran before the first write (determinism rule 7, per ballot).
+    outcomes: list[BatchOutcome] = []
+    for index, one in enumerate(checked):
+        if isinstance(one, Refusal):
+            outcomes.append(BatchRefused(index, one))
+        else:
+            cast_one = record_cast(call, one)
+            outcomes.append(BatchAccepted(index, cast_one.qid, cast_one.tracker, cast_one.shard))
+    accepted = sum(isinstance(o, BatchAccepted) for o in outcomes)
+    call.event(BallotsCast(accepted, tuple(outcomes)))
+    return CastBatchResponse(accepted, tuple(outcomes), call.tx_id).to_json()
 
 
 def spoil_ballot(call: Call) -> Any:
@@ -736,9 +821,8 @@ def spoil_ballot(call: Call) -> Any:
             f"{BOUND_SECRET_BALLOT_TYPE!r}",
             field="request.ballot.type",
         )
-    admitted = _admit(call, spoil.request)
-    qid = admitted.question.qid
-    tracker = tracker_of(admitted.ballot_bytes)
+    admitted = _admit(call, ParsedCast(spoil.request, ballot.canonical_bytes()))
+    qid, tracker = admitted.question.qid, admitted.tracker
     key = keys.spoiled_key(qid, tracker)
     if call.stub.get_state(key):
         raise BallotSpoiled(f"ballot: ballot {tracker} is already spoiled", field="ballot")
@@ -1235,6 +1319,13 @@ FUNCTIONS: dict[FunctionName, Function] = {
         Function(FunctionName.ADD_ROSTER_ENTRIES, add_roster_entries, ("batch",)),
         Function(FunctionName.SEAL_ROSTER, seal_roster, ("rid",)),
         Function(FunctionName.CAST, cast, ("request",)),
+        Function(
+            FunctionName.CAST_BATCH,
+            cast_batch,
+            ("request",),
+            repeat=MAX_BATCH_BALLOTS,
+            since="mvote-2",
+        ),
         Function(FunctionName.SPOIL_BALLOT, spoil_ballot, ("request",), since="mvote-2"),
         Function(FunctionName.AGGREGATE, aggregate, ("qid", "shard", "limit"), optional=1),
         Function(FunctionName.TALLY, tally, ("qid",)),
@@ -1277,8 +1368,8 @@ def _call_for(stub: ChaincodeStub, version: str) -> Call:
             f"function: no function {name!r} in contract {version}", field="function"
         )
     params = args[1:]
-    most = len(function.params)
-    least = most - function.optional
+    most = function.repeat or len(function.params)
+    least = 1 if function.repeat else len(function.params) - function.optional
     if not least <= len(params) <= most:
         expected = f"{most}" if least == most else f"{least} to {most}"
         raise BadArguments(

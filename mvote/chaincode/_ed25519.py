@@ -11,7 +11,7 @@ Both are pure functions of the exact bytes given (libsodium is deterministic and
 so an answer remembered by those bytes is the answer a new check would give: every key and
 signature is still checked, only not twice. Of signatures only successes are remembered (a failure
 raises, and lru_cache keeps nothing then). The memos are bounded in entries and, for signatures,
-in message size, so they hold at most about 1.2 MB.
+in message size, so they hold at most about 5 MB.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from ._errors import BadSignature, InvalidKey
 
 PUBLIC_KEY_SIZE = 32
 
-#: Entries in each memo: far more than the ballots endorsed between one organisation's run and
-#: the next's (they run back to back in one request).
-MEMO_ENTRIES = 1024
+#: Entries in each memo: more than the ballots endorsed between one organisation's run and the
+#: next's (they run back to back in one request), with several CastBatch requests of up to 256
+#: ballots endorsed at once in one process (the intake keeps 2 x 4 batches in flight).
+MEMO_ENTRIES = 4096
 #: Messages longer than this (secret ballots: their proofs dominate anyway) are not remembered,
 #: so the signature memo stays small.
 MEMO_MAX_MESSAGE = 1024

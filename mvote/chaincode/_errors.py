@@ -367,12 +367,16 @@ class Refusal:
         """The Fabric-compatible message: ``"CODE: message"``, as ``str(error)`` gives it."""
         return f"{self.code}: {self.message}"
 
+    def to_json(self) -> dict[str, str | None]:
+        """``{"code", "field", "message"}`` (``field`` None when absent), as :meth:`to_bytes`
+        writes it."""
+        return {"code": self.code, "field": self.field, "message": self.message}
+
     def to_bytes(self) -> bytes:
         """Canonical JSON (RFC 8785) of ``{"code", "field", "message"}``; ``field`` null when
         absent. Never raises: a lone surrogate in the text (which no UTF-8 source produces) is
         written as its backslash escape."""
-        value = {"code": self.code, "field": self.field, "message": self.message}
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return text.encode("utf-8", "backslashreplace")
 
     @classmethod
@@ -392,6 +396,12 @@ class Refusal:
         if refusal.to_bytes() != data:
             raise NonCanonical("refusal: not in canonical form", field="refusal")
         return refusal
+
+    @classmethod
+    def from_json(cls, value: Any) -> Refusal:
+        """The refusal of a decoded ``{"code", "field", "message"}`` object (as :meth:`to_json`
+        gives it); InvalidField naming what is wrong otherwise."""
+        return cls._from_value(value)
 
     @classmethod
     def _from_value(cls, value: Any) -> Refusal:

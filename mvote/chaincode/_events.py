@@ -10,8 +10,9 @@ contract's functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from ._errors import InvalidField, Refusal
 from ._records import (
     COUNT,
     HASH_HEX,
@@ -20,9 +21,10 @@ from ._records import (
     MSP_ID,
     QUESTION_STATES,
     TX_ID,
+    Opaque,
     QuestionState,
 )
-from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, Text, declared, record
+from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, Text, declared, nested, record
 from ._secret import CEREMONY_STATES, CeremonyState
 
 _TRUSTEE = Int(1, 255)
@@ -40,6 +42,59 @@ class Event(Record):
     @property
     def name(self) -> str:
         return self.PATH
+
+
+# --- a batch's outcomes (CastBatch's event and response) ---
+
+
+@record("ballots[]")
+@dataclass(frozen=True)
+class BatchAccepted(Record):
+    """Ballot ``index`` of a batch, recorded as Cast records it."""
+
+    index: int = declared(Int(0, 255))
+    qid: str = declared(IDENTIFIER)
+    tracker: str = declared(HASH_HEX)
+    shard: int = declared(_SHARD)
+
+
+@dataclass(frozen=True)
+class BatchRefused:
+    """Ballot ``index`` of a batch, refused with the refusal Cast gives it alone; it wrote
+    nothing."""
+
+    index: int
+    refused: Refusal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "refused": self.refused.to_json()}
+
+
+BatchOutcome = BatchAccepted | BatchRefused
+
+
+def _outcomes_to_json(outcomes: tuple[BatchOutcome, ...]) -> list[Any]:
+    return [o.to_json() for o in outcomes]
+
+
+def _outcomes_from_json(value: Any, path: str) -> tuple[BatchOutcome, ...]:
+    """The outcomes of a batch, in argument order: each ``index`` its position."""
+    if not isinstance(value, list) or len(value) > 256:
+        raise InvalidField(f"{path}: expected a list of at most 256 outcomes", field=path)
+    outcomes: list[BatchOutcome] = []
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if isinstance(item, dict) and set(item) == {"index", "refused"}:
+            outcome: BatchOutcome = BatchRefused(item["index"], Refusal.from_json(item["refused"]))
+        else:
+            outcome = BatchAccepted.from_json(item, where)
+        if outcome.index != i:
+            raise InvalidField(f"{where}.index: expected {i}", field=f"{where}.index")
+        outcomes.append(outcome)
+    return tuple(outcomes)
+
+
+_OUTCOMES = nested(_outcomes_to_json, _outcomes_from_json)
 
 
 # --- events ---
@@ -91,6 +146,15 @@ class DecryptionPosted(Event):
     trustee: int = declared(_TRUSTEE)
 
 
+@record("BallotsCast")
+@dataclass(frozen=True)
+class BallotsCast(Event):
+    """A CastBatch: how many ballots it recorded, and every ballot's outcome."""
+
+    accepted: int = declared(Int(0, 256))
+    ballots: tuple[BatchOutcome, ...] = declared(Opaque(), _OUTCOMES)
+
+
 @record("BallotSpoiled")
 @dataclass(frozen=True)
 class BallotSpoiledEvent(Event):
@@ -130,6 +194,16 @@ class CastResponse(Record):
     qid: str = declared(IDENTIFIER)
     tracker: str = declared(HASH_HEX)
     shard: int = declared(_SHARD)
+    tx: str = declared(TX_ID)
+
+
+@record("CastBatch")
+@dataclass(frozen=True)
+class CastBatchResponse(Record):
+    """``CastBatch``: how many ballots it recorded, every ballot's outcome, the transaction."""
+
+    accepted: int = declared(Int(0, 256))
+    ballots: tuple[BatchOutcome, ...] = declared(Opaque(), _OUTCOMES)
     tx: str = declared(TX_ID)
 
 

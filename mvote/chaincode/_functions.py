@@ -24,6 +24,7 @@ class FunctionName(enum.StrEnum):
     SEAL_ROSTER = "SealRoster"
     CAST = "Cast"
     SPOIL_BALLOT = "SpoilBallot"
+    CAST_BATCH = "CastBatch"
     AGGREGATE = "Aggregate"
     TALLY = "Tally"
     CREATE_CEREMONY = "CreateCeremony"

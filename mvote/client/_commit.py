@@ -46,7 +46,11 @@ class Status:
         """This status if VALID, else :class:`CommitError` with the id, code and block."""
         if self.successful:
             return self
-        raise CommitError(
+        raise self.error()
+
+    def error(self) -> CommitError:
+        """The :class:`CommitError` of this status (precondition: not VALID)."""
+        return CommitError(
             f"transaction {self.transaction_id} failed to commit with status code "
             f"{self.code} ({self.code_name}) in block {self.block_number}",
             transaction_id=self.transaction_id,

@@ -60,13 +60,16 @@ class Recorded(Generic[T]):
 
 @dataclass(frozen=True)
 class CastResult:
-    """A committed ballot: its question, tracker (hash of the canonical ballot) and shard."""
+    """A committed ballot: its question, tracker (hash of the canonical ballot) and shard, and
+    where it committed; ``ballot_index`` is its place among a CastBatch's ballots (None for a
+    Cast)."""
 
     qid: str
     tracker: str
     shard: int
     transaction_id: str
     block_number: int
+    ballot_index: int | None = None
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ def receipt_for(done: CastResult, blocks: BlockSource, *, chaincode: str, secret
         qid=done.qid,
         tracker=done.tracker,
         chaincode=chaincode,
+        ballot_index=done.ballot_index,
     )
     try:
         return Voted(done, with_context_blocks(receipt, blocks))

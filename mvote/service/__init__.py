@@ -12,12 +12,14 @@ underscore are private.
 
 from mvote.service._core import BallotSink, ContractSink, VotingService, parse_cast_request
 from mvote.service._errors import (
+    IntakeClosed,
     IntegratorUnknown,
     NoPostingIdentity,
     ProfileInvalid,
     RateLimited,
     StreamLimit,
 )
+from mvote.service._intake import Intake, IntakeSettings
 from mvote.service._limits import CallLimiter, Limits, Rate, RateLimiter, StreamLimiter
 from mvote.service._values import (
     Caller,
@@ -35,6 +37,9 @@ __all__ = [
     "Caller",
     "ChainInfo",
     "ContractSink",
+    "Intake",
+    "IntakeClosed",
+    "IntakeSettings",
     "IntegratorUnknown",
     "Limits",
     "NoPostingIdentity",

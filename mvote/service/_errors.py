@@ -53,6 +53,11 @@ class ProfileInvalid(MvoteError):
     )
 
 
+class IntakeClosed(MvoteError):
+    code = "INTAKE_CLOSED"
+    summary = "the batching intake is closed and takes no more ballots"
+
+
 #: The service's error table: every error class with a code that mvote.service defines (the
 #: REST API's own refusals, ``_rest_errors.REST_ERRORS``, last).
 ERRORS: ErrorTable = (
@@ -61,5 +66,6 @@ ERRORS: ErrorTable = (
     IntegratorUnknown,
     NoPostingIdentity,
     ProfileInvalid,
+    IntakeClosed,
     *REST_ERRORS,
 )

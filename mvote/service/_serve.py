@@ -11,6 +11,7 @@ from mvote.client._identity import Signer
 from mvote.client._voting import VotingContract
 from mvote.service._core import VotingService
 from mvote.service._grpc import IntegratorTrust, ServerTls, VotingServer
+from mvote.service._intake import Intake, IntakeSettings
 from mvote.service._limits import PUBLIC_LIMITS, Limits
 from mvote.service._profile import Profile
 
@@ -53,11 +54,14 @@ def start_service(
     public_port: int | None = None,
     limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
     public_limits: Limits = PUBLIC_LIMITS,
+    intake: IntakeSettings | None = IntakeSettings(),  # noqa: B008 (frozen, never mutated)
 ) -> Running:
     """Serve ``mvote.v1`` on ``host:port`` for the institution of ``signer`` (its client
     identity), through its peer in ``profile``: the integrators' address (mutual TLS with
     ``trust``) and, with ``public_port``, the public address (no client certificate) on the
-    same service. Raises ProfileInvalid if the profile lists no peer of that institution."""
+    same service. Ballots go through a batching :class:`Intake` with ``intake`` (CastBatch
+    transactions), or one transaction each with ``intake=None``. Raises ProfileInvalid if the
+    profile lists no peer of that institution."""
     peer = profile.peer(signer.identity.msp_id)
     gateway = Gateway.connect(peer.address, signer, tls_root_certificates=peer.tls_ca)
     gateways = [gateway]
@@ -70,7 +74,10 @@ def start_service(
         postings = VotingContract.over(
             admin_gateway.network(profile.channel).contract(profile.chaincode)
         )
-    service = VotingService(contract, network, chaincode=profile.chaincode, postings=postings)
+    sink = None if intake is None else Intake(network.contract(profile.chaincode), intake)
+    service = VotingService(
+        contract, network, chaincode=profile.chaincode, postings=postings, sink=sink
+    )
     server = VotingServer(service, tls=tls, trust=trust, host=host, port=port, limits=limits)
     running = Running(server.start(), service, tuple(gateways))
     if public_port is not None:

@@ -11,7 +11,10 @@ block. From the genesis hash alone a voter's device checks, with no network:
   chaincode, which gives its endorsement policy;
 - the ballot's transaction is well formed, signed by its creator, endorsed per that policy, reads
   the definition at the version of the definition block, and the peer recorded it VALID;
-- the ballot inside it hashes to the tracker and carries a valid voter signature.
+- the ballot inside it hashes to the tracker and carries a valid voter signature;
+- a batched ballot (``ballot_index`` names its place among a ``CastBatch``'s ballots) was
+  recorded by the transaction: its write set holds the voter's ballot record with the tracker
+  (a batch lists refused ballots beside the accepted ones, and records only the accepted).
 
 What a single block cannot show (that no earlier transaction conflicts, that the tally counted the
 ballot) is checked with the whole chain: :func:`verify_receipt` given ``chain`` runs the audit.
@@ -42,7 +45,11 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import _rules as rules
 from mvote.chaincode import _secret as secret
 from mvote.chaincode import encoding
-from mvote.chaincode._contract import MAX_SECRET_CAST_BYTES
+from mvote.chaincode._contract import (
+    MAX_BALLOT_RECORD_BYTES,
+    MAX_BATCH_BALLOTS,
+    MAX_SECRET_CAST_BYTES,
+)
 from mvote.chaincode._crypto.ballot import BallotContext, verify_ballot
 from mvote.chaincode._crypto.elgamal import ZERO
 from mvote.chaincode._errors import InvalidField, MvoteError
@@ -64,7 +71,7 @@ from mvote.chaincode._records import (
     question_hash,
 )
 from mvote.chaincode._schema import Array, Const, Int, Object, Text
-from mvote.chaincode._stub import partial_key_range
+from mvote.chaincode._stub import partial_key_range, split_composite_key
 from mvote.verifier._audit import audit_chain
 from mvote.verifier._block import block_data_hash, block_header_hash
 from mvote.verifier._chain import orderer_signature_findings
@@ -105,6 +112,7 @@ RECEIPT_SHAPE = Object(
         "tx_id": TX_ID,
         "block": BLOCK_NUMBER,
         "tx_index": Int(0, encoding.MAX_SAFE_INTEGER),
+        "ballot_index": Int(0, MAX_BATCH_BALLOTS - 1),
         "proof": Array(
             Object(
                 {
@@ -115,7 +123,8 @@ RECEIPT_SHAPE = Object(
             min_len=1,
             max_len=MAX_PROOF_BLOCKS,
         ),
-    }
+    },
+    optional=frozenset({"ballot_index"}),
 )
 
 
@@ -131,9 +140,14 @@ class Receipt:
     tx_index: int
     #: block number -> raw block: the genesis block, the definition block, the ballot's block.
     proof: dict[int, bytes]
+    #: The ballot's place in its CastBatch transaction (its argument after the function name,
+    #: from 0); None for a Cast transaction, which carries one ballot.
+    ballot_index: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        batch = {} if self.ballot_index is None else {"ballot_index": self.ballot_index}
         return {
+            **batch,
             "type": RECEIPT_TYPE,
             "channel": self.channel,
             "genesis_hash": self.genesis_hash,
@@ -169,6 +183,7 @@ class Receipt:
             block=value["block"],
             tx_index=value["tx_index"],
             proof=_proof_blocks(value["proof"]),
+            ballot_index=value.get("ballot_index"),
         )
 
 
@@ -353,7 +368,7 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
     ceremony record) its Cast or SpoilBallot read: so the voter's device shows the choices by
     their labels and checks a secret ballot's proofs offline."""
     raw_tx = ParsedTransaction(unpack_block(receipt.proof[receipt.block]).data[receipt.tx_index])
-    _cast_request(raw_tx, FunctionName.CAST, FunctionName.SPOIL_BALLOT)
+    _cast_request(raw_tx, receipt.ballot_index, FunctionName.CAST, FunctionName.SPOIL_BALLOT)
     proof = dict(receipt.proof)
     for number, _ in _context_keys(raw_tx, receipt.chaincode, receipt.qid, blocks):
         proof.setdefault(number, blocks(number))
@@ -361,12 +376,25 @@ def with_context_blocks(receipt: Receipt, blocks: Callable[[int], bytes]) -> Rec
 
 
 def _cast_request(
-    raw_tx: bytes | ParsedTransaction, *functions: FunctionName
+    raw_tx: bytes | ParsedTransaction, ballot_index: int | None, *functions: FunctionName
 ) -> tuple[str, CastRequest]:
-    """The channel and the cast request of a Cast (or, if ``functions`` names it, SpoilBallot)
-    transaction: the ballot, its signature and its eligibility."""
+    """The channel and the receipt's cast request: the one argument of a Cast (or, if
+    ``functions`` names it, SpoilBallot) transaction when ``ballot_index`` is None, else argument
+    ``ballot_index`` of a CastBatch's ballots. InvalidField naming ``args`` when the
+    transaction is neither."""
     tx = ParsedTransaction.of(raw_tx)
     args = list(tx.args)
+    if ballot_index is not None:
+        if not args or args[0] != FunctionName.CAST_BATCH.encode() or ballot_index + 1 >= len(args):
+            raise InvalidField(
+                f"transaction: expected a CastBatch invocation with a ballot at index "
+                f"{ballot_index}, got {args[:1]} with {max(len(args) - 1, 0)} ballots",
+                field="args",
+            )
+        raw = args[ballot_index + 1]
+        return tx.channel_id, CastRequest.from_json(
+            encoding.decode(raw, max_size=MAX_SECRET_CAST_BYTES, what="cast request")
+        )
     wanted = functions or (FunctionName.CAST,)
     if len(args) != 2 or args[0].decode("utf-8", "replace") not in wanted:
         names = " or ".join(wanted)
@@ -633,8 +661,9 @@ def _transaction_checks(
 def _ballot_checks(
     receipt: Receipt, report: ReceiptReport, tx: ParsedTransaction, function: FunctionName
 ) -> CastRequest:
-    """The ballot inside ``tx``: its channel and question, its tracker, the voter's signature."""
-    channel, request = _cast_request(tx, function)
+    """The ballot inside ``tx``: its channel and question, its tracker, the voter's signature;
+    for a batched ballot, that the transaction recorded it (a batch may refuse some)."""
+    channel, request = _cast_request(tx, receipt.ballot_index, function)
     ballot = request.ballot
     report.add(
         "ballot",
@@ -652,7 +681,38 @@ def _ballot_checks(
         report.add("voter_signature", True, f"signed by voter key {ballot.voter}")
     except MvoteError as exc:
         report.add("voter_signature", False, str(exc))
+    if receipt.ballot_index is not None:
+        _check_recorded_in_batch(receipt, report, tx, ballot.voter)
     return request
+
+
+def _check_recorded_in_batch(
+    receipt: Receipt, report: ReceiptReport, tx: ParsedTransaction, voter: str
+) -> None:
+    """The batch transaction wrote the voter's ballot record for the receipt's question with
+    the receipt's tracker (the endorsers signed the write set): the ballot was accepted, not
+    listed as refused."""
+    ns = tx.namespace(receipt.chaincode)
+    start, end = partial_key_range(keys.BALLOT, [receipt.qid])
+    found = None
+    for write in ns.writes if ns is not None else ():
+        if start <= write.key < end and split_composite_key(write.key)[1][2:] == [voter]:
+            found = write
+            break
+    tracker = None
+    if found is not None and not found.is_delete:
+        value = encoding.decode(bytes(found.value), max_size=MAX_BALLOT_RECORD_BYTES, what="state")
+        tracker = BallotRecord.from_json(value).tracker
+    report.add(
+        "in_batch",
+        tracker == receipt.tracker,
+        f"ballot {receipt.ballot_index} of the batch: the transaction "
+        + (
+            f"wrote its ballot record with tracker {tracker}"
+            if tracker is not None
+            else "wrote no ballot record for it (the batch refused it)"
+        ),
+    )
 
 
 def _offline_secret_proofs(
@@ -991,7 +1051,8 @@ def _verify_with_chain(
     if audit.replay is None:
         return
     _, request = _cast_request(
-        chain[receipt.block] and unpack_block(chain[receipt.block]).data[receipt.tx_index]
+        chain[receipt.block] and unpack_block(chain[receipt.block]).data[receipt.tx_index],
+        receipt.ballot_index,
     )
     voter = bytes.fromhex(request.ballot.voter)
     found = None

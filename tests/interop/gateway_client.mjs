@@ -4,7 +4,8 @@
 //   node gateway_client.mjs <config.json>
 //
 // config.json: {modules, address, hostAlias, tlsCaPath, channel, chaincode, checkpointPath,
-//               admin: {mspId, certPath, keyPath}, client: {mspId, certPath, keyPath}}
+//               admin: {mspId, certPath, keyPath}, client: {mspId, certPath, keyPath},
+//               batch: {qid, spec, ballots}}
 // `modules` is the folder holding node_modules (installed by the Python test from
 // tests/interop/package-lock.json). The script prints one JSON object on stdout; every check is
 // asserted by the Python test, so the script only fails outright when a step throws unexpectedly.
@@ -337,6 +338,23 @@ try {
             .getTxValidationCode(),
         event: describeEvent(liveEvent),
         status: { blockNumber: liveStatus.blockNumber.toString(), code: liveStatus.code },
+    };
+
+    // -- a batch of voter-signed ballots (CastBatch): an ordinary endorser transaction ---------
+    // The question (canonical JSON) and the ballots (each exactly Cast's argument) come from
+    // the Python test; an integrator's client identity submits the batch.
+    await contract.submitTransaction('CreateQuestion', config.batch.spec);
+    await contract.submitTransaction('OpenQuestion', config.batch.qid);
+    const batch = await userContract.submitAsync('CastBatch', { arguments: config.batch.ballots });
+    const batchStatus = await batch.getStatus();
+    results.batch = {
+        transactionId: batch.getTransactionId(),
+        result: utf8.decode(batch.getResult()),
+        status: {
+            blockNumber: batchStatus.blockNumber.toString(),
+            code: batchStatus.code,
+            successful: batchStatus.successful,
+        },
     };
     results.ok = true;
 } catch (err) {

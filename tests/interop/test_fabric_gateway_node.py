@@ -11,6 +11,7 @@ Skipped only when ``node`` or ``npm`` is not installed. docs/interop.md has the 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -24,11 +25,17 @@ from typing import Any
 
 import pytest
 from fabric_protos.common import common_pb2
+from node_support import cast_request, open_question_spec, voter_key
 
 from mvote.chaincode import encoding
+from mvote.chaincode._records import CastRequest
+from mvote.client._receipt import issue_receipt
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer
+from mvote.service._intake import Accepted, Refused, batch_outcomes
+from mvote.verifier._block import block_header_hash
+from mvote.verifier._receipt import verify_receipt
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -131,6 +138,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
             "checkpointPath": str(directory.parent / "checkpoint.json"),
             "admin": _who(material, "cityhall", admin=True),
             "client": _who(material, "district", admin=False),
+            "batch": _batch_input(),
         }
         config_path = directory.parent / "client-config.json"
         config_path.write_text(json.dumps(config))
@@ -162,6 +170,27 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     finally:
         server.stop(grace=1)
         node.stop()
+
+
+#: The batch the script submits: two voters' good ballots around one refused (no credential).
+BATCH_QID = "interop-batch"
+BATCH_CREATED = time.time()
+
+
+def _batch_requests() -> list[CastRequest]:
+    spec = open_question_spec(BATCH_QID, BATCH_CREATED)
+    good = [cast_request(CHANNEL, spec, voter_key(i), i % 2) for i in (1, 2)]
+    refused = dataclasses.replace(cast_request(CHANNEL, spec, voter_key(3), 0), credential=None)
+    return [good[0], refused, good[1]]
+
+
+def _batch_input() -> dict[str, Any]:
+    spec = open_question_spec(BATCH_QID, BATCH_CREATED)
+    return {
+        "qid": BATCH_QID,
+        "spec": encoding.encode(spec).decode(),
+        "ballots": [encoding.encode(r.to_json()).decode() for r in _batch_requests()],
+    }
 
 
 def _json(text: str) -> Any:
@@ -366,3 +395,39 @@ def test_block_and_private_data_events(run: tuple[dict[str, Any], Node, float]) 
     assert events["number"] == output["blockEvents"]["number"]
     assert events["txIds"] == output["blockEvents"]["txIds"]
     assert events["privateDataEntries"] == 0
+
+
+def test_a_batch_of_ballots_through_the_node_sdk(run: tuple[dict[str, Any], Node, float]) -> None:
+    """CastBatch submitted by the official SDK as any transaction: committed VALID, each
+    ballot's outcome in the result, each accepted ballot's receipt verifying offline."""
+    output, node, _ = run
+    batch = output["batch"]
+    assert (batch["status"]["code"], batch["status"]["successful"]) == (TX_VALID, True)
+    _committed_valid(node, batch["transactionId"], batch["status"]["blockNumber"])
+    requests = _batch_requests()
+    outcomes = batch_outcomes(batch["result"].encode(), len(requests))
+    assert isinstance(outcomes[1], Refused) and outcomes[1].refusal.code == "NOT_ELIGIBLE"
+    anchor = node.ledger.block(0)
+    genesis_hash = _genesis_hash(anchor)
+    for outcome, request in zip(outcomes, requests, strict=True):
+        if isinstance(outcome, Refused):
+            continue
+        assert isinstance(outcome, Accepted)
+        assert outcome.tracker == request.ballot.tracker()
+        receipt = issue_receipt(
+            node.ledger.block,
+            tx_id=batch["transactionId"],
+            block_number=int(batch["status"]["blockNumber"]),
+            qid=BATCH_QID,
+            tracker=outcome.tracker,
+            ballot_index=outcome.index,
+        )
+        report = verify_receipt(receipt, anchor=genesis_hash)
+        assert report.verified, [c for c in report.checks if not c.ok]
+
+
+def _genesis_hash(raw: bytes) -> bytes:
+    block = common_pb2.Block.FromString(raw)
+    return block_header_hash(
+        block.header.number, block.header.previous_hash, block.header.data_hash
+    )

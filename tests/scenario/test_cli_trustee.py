@@ -330,8 +330,10 @@ def test_tampered_proof_is_named(election: dict[str, Any], monkeypatch: pytest.M
     receipt = Receipt.from_bytes(Path(election["receipt"]).read_bytes())
     original = receipt_mod._cast_request
 
-    def tampered(raw_tx: bytes, *functions: Any) -> tuple[str, CastRequest]:
-        channel, request = original(raw_tx, *functions)
+    def tampered(
+        raw_tx: bytes, ballot_index: int | None, *functions: Any
+    ) -> tuple[str, CastRequest]:
+        channel, request = original(raw_tx, ballot_index, *functions)
         value = request.to_json()
         proof = value["ballot"]["encrypted"]["selections"][1]["proof"]
         proof["v0"] = ("0" if proof["v0"][0] != "0" else "1") + proof["v0"][1:]
