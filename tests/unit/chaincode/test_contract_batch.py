@@ -17,7 +17,7 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import MAX_BATCH_BALLOTS, MAX_CAST_BYTES
 from mvote.chaincode._errors import Refusal
-from mvote.chaincode._records import Ballot, CastRequest
+from mvote.chaincode._records import BOUND_SECRET_BALLOT_TYPE, Ballot, CastRequest
 
 
 def _refusal_of_single_cast(env: Env, raw: bytes) -> Refusal:
@@ -224,5 +224,5 @@ def test_a_batch_of_secret_ballots_checks_each_proof(env: Env) -> None:
     assert Refusal.from_json(result["ballots"][2]["refused"]) == single
     for request in good:
         stored = env.query("GetBallot", "q1", request.ballot.voter)
-        assert stored["ballot"]["type"] == "mvote.secret-ballot.v1"
+        assert stored["ballot"]["type"] == BOUND_SECRET_BALLOT_TYPE
         assert stored["tracker"] == request.ballot.tracker()
