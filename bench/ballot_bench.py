@@ -72,7 +72,7 @@ def _floor(n: int) -> float:
 
 def _open_votes(n: int, round_: int) -> float:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from testkit import creator_bytes  # the tests' MSP identity helper
+    from testkit import creator_bytes  # type: ignore[import-not-found]  # the tests' helper
 
     ledger = SerialLedger("mvote")
     admin = creator_bytes("Org1MSP", "admin")

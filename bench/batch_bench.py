@@ -26,6 +26,7 @@ and 5 verifies per transaction) divided by the ballots per transaction the run a
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -151,7 +152,7 @@ def _phase(intake: Intake, work: list[tuple[bytes, str]], rate: float | None) ->
                 time.sleep(pause)  # pacing the offered load (a benchmark, not a test)
         submitted = time.perf_counter()
         future = intake.submit_raw(raw, voter)
-        future.add_done_callback(lambda f, s=submitted: finished(s, f))
+        future.add_done_callback(functools.partial(finished, submitted))
     done.wait()
     phase.seconds = last[0] - started
     return phase

@@ -13,6 +13,7 @@ The aggregates are made by encrypting their totals directly (the same distributi
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +29,15 @@ def _rand() -> int:
         value = group.reduce_wide(os.urandom(64))
         if value:
             return value
+
+
+def _encrypt(ctx: ballot.BallotContext, choices: list[int]) -> ballot.EncryptedBallot:
+    return ballot.encrypt_ballot(ctx, choices, os.urandom(32))
+
+
+def _decode_and_verify(ctx: ballot.BallotContext, data: bytes) -> None:
+    decoded = ballot.EncryptedBallot.from_json(encoding.decode(data, max_size=1 << 22))
+    ballot.verify_ballot(ctx, decoded)
 
 
 def _time(fn: Callable[[], object], repeat: int) -> float:
@@ -89,19 +99,11 @@ def main() -> None:
         ("3-of-30 (0..3 of 30)", 30, 0, 3, [2, 11, 29], 15),
     ):
         ctx = ballot.BallotContext(key, "mvote", "bench", voter, options, lo, hi)
-        enc = _time(
-            lambda ctx=ctx, c=choices: ballot.encrypt_ballot(ctx, c, os.urandom(32)), repeat
-        )
+        enc = _time(functools.partial(_encrypt, ctx, choices), repeat)
         b = ballot.encrypt_ballot(ctx, choices, os.urandom(32))
         data = encoding.encode(b.to_json())
-        ver = _time(lambda ctx=ctx, b=b: ballot.verify_ballot(ctx, b), repeat)
-        full = _time(
-            lambda ctx=ctx, data=data: ballot.verify_ballot(
-                ctx,
-                ballot.EncryptedBallot.from_json(encoding.decode(data, max_size=1 << 22)),
-            ),
-            repeat,
-        )
+        ver = _time(functools.partial(ballot.verify_ballot, ctx, b), repeat)
+        full = _time(functools.partial(_decode_and_verify, ctx, data), repeat)
         print(f"{label} ballot: {len(data)} bytes of canonical JSON")
         print(f"  {'encrypt + prove':<44}{_ms(enc)}   {enc / mult:6.1f} mults")
         print(f"  {'verify (decoded)':<44}{_ms(ver)}   {ver / mult:6.1f} mults")

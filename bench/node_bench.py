@@ -29,7 +29,13 @@ import nacl.signing
 from bench.common import SignatureWork, free_port, line, per_second, percentile
 from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
-from mvote.chaincode._records import MAX_ROSTER_BATCH, Eligibility, QuestionSpec, Rule
+from mvote.chaincode._records import (
+    MAX_ROSTER_BATCH,
+    Eligibility,
+    QuestionSpec,
+    Schedule,
+    SingleChoice,
+)
 from mvote.client._ballot import prepare_ballot
 from mvote.client._gateway import Gateway
 from mvote.client._identity import Signer, load_signer
@@ -170,14 +176,13 @@ def open_question(
     now = int(time.time())
     rid = f"{qid}-roster"
     spec = QuestionSpec(
-        qid,
-        "Benchmark question",
-        "",
-        ("a", "b", "c", "d", "e"),
-        Rule("single"),
-        Eligibility.of_roster(rid),
-        now - 5,
-        now + 3600,
+        qid=qid,
+        title="Benchmark question",
+        description="",
+        options=("a", "b", "c", "d", "e"),
+        rule=SingleChoice(),
+        eligibility=Eligibility.of_roster(rid),
+        schedule=Schedule(now - 5, now + 3600),
         shards=16,
     )
     with _connect(network, port, admin) as gateway:

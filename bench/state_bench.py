@@ -39,7 +39,8 @@ from mvote.chaincode._records import (
     Eligibility,
     Question,
     QuestionSpec,
-    Rule,
+    Schedule,
+    SingleChoice,
     Transition,
 )
 from mvote.chaincode._simulation import TxContext, TxSimulator, Version
@@ -59,14 +60,13 @@ LOAD_BATCH = 20_000
 
 def _spec() -> QuestionSpec:
     return QuestionSpec(
-        QID,
-        "State-size question",
-        "",
-        ("a", "b", "c", "d", "e"),
-        Rule("single"),
-        Eligibility.of_roster(RID),
-        NOW - 3600,
-        NOW + 3600,
+        qid=QID,
+        title="State-size question",
+        description="",
+        options=("a", "b", "c", "d", "e"),
+        rule=SingleChoice(),
+        eligibility=Eligibility.of_roster(RID),
+        schedule=Schedule(NOW - 3600, NOW + 3600),
         shards=SHARDS,
     )
 
