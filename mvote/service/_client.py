@@ -102,6 +102,15 @@ class VotingClient:
         message = pb.CastRequest(request=request, with_receipt=with_receipt)
         return self._unary("Cast", message, pb.CastResponse, timeout)
 
+    def spoil(
+        self, request: bytes, *, with_file: bool = False, timeout: float = 90.0
+    ) -> pb.SpoilBallotResponse:
+        """Record the ``SpoilBallot`` argument ``request`` (canonical JSON: a signed secret
+        ballot and its opening) as audited; returns once committed, with the spoiled-ballot
+        file's bytes when ``with_file``."""
+        message = pb.SpoilBallotRequest(request=request, with_file=with_file)
+        return self._unary("SpoilBallot", message, pb.SpoilBallotResponse, timeout)
+
     def cast_stream(
         self, requests: Iterable[pb.CastStreamRequest], *, timeout: float | None = None
     ) -> Iterator[pb.CastStreamResponse]:

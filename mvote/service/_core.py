@@ -28,10 +28,19 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import MAX_SECRET_CAST_BYTES
 from mvote.chaincode._errors import InvalidField, NotFound, TooLarge, WrongChannel
-from mvote.chaincode._records import CastRequest, Participation, Question, tracker_of
+from mvote.chaincode._records import (
+    BOUND_SECRET_BALLOT_TYPE,
+    BoundSecretBallot,
+    CastRequest,
+    Participation,
+    Question,
+    SpoilRequest,
+    tracker_of,
+)
 from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._network import Network
-from mvote.client._voting import CastResult, JsonObject, Recorded, VotingContract
+from mvote.client._receipt import issue_receipt
+from mvote.client._voting import CastResult, JsonObject, Recorded, SpoilResult, VotingContract
 from mvote.client.recipes import receipt_for
 from mvote.service._errors import NoPostingIdentity
 from mvote.service._values import (
@@ -49,12 +58,18 @@ from mvote.verifier import _deliver as deliver
 from mvote.verifier._block import block_header_hash
 from mvote.verifier._envelope import unpack_block
 from mvote.verifier._errors import DeliverFailed
-from mvote.verifier._receipt import Receipt
+from mvote.verifier._receipt import Receipt, with_context_blocks
 
 #: The filter every question matches.
 ANY_QUESTION = QuestionFilter()
 
-__all__ = ["BallotSink", "ContractSink", "VotingService", "parse_cast_request"]
+__all__ = [
+    "BallotSink",
+    "ContractSink",
+    "VotingService",
+    "parse_cast_request",
+    "parse_spoil_request",
+]
 
 #: Ballots one :class:`ContractSink` has in flight at once (each a Fabric transaction).
 DEFAULT_SINK_WORKERS = 16
@@ -89,14 +104,25 @@ def parse_cast_request(raw: bytes, channel: str) -> CastRequest:
     checked as the contract checks it before reading any state: size, canonical encoding, shape,
     channel, the voter's key and signature. Raises the contract's typed errors (TOO_LARGE,
     NON_CANONICAL, MALFORMED, INVALID_FIELD, WRONG_CHANNEL, INVALID_KEY, BAD_SIGNATURE)."""
+    _check_size(raw)
+    request = CastRequest.from_json(
+        encoding.decode(raw, max_size=MAX_SECRET_CAST_BYTES, what="request")
+    )
+    _check_signed(request, channel)
+    return request
+
+
+def _check_size(raw: bytes) -> None:
     if len(raw) > MAX_SECRET_CAST_BYTES:
         raise TooLarge(
             f"request: expected at most {MAX_SECRET_CAST_BYTES} bytes, got {len(raw)}",
             field="request",
         )
-    request = CastRequest.from_json(
-        encoding.decode(raw, max_size=MAX_SECRET_CAST_BYTES, what="request")
-    )
+
+
+def _check_signed(request: CastRequest, channel: str) -> None:
+    """The contract's stateless checks of a signed ballot: its channel, the voter's key and
+    signature (the same functions and fields as the contract's ``_admit``)."""
     ballot = request.ballot
     if ballot.channel != channel:
         raise WrongChannel(
@@ -104,7 +130,25 @@ def parse_cast_request(raw: bytes, channel: str) -> CastRequest:
         )
     voter = ed25519.checked_public_key(bytes.fromhex(ballot.voter), "ballot.voter")
     ed25519.verify(voter, ballot.canonical_bytes(), bytes.fromhex(request.sig), "sig")
-    return request
+
+
+def parse_spoil_request(raw: bytes, channel: str) -> SpoilRequest:
+    """The ``SpoilBallot`` argument ``raw`` (canonical JSON of a signed secret ballot and its
+    opening) checked as the contract checks it before reading any state: as
+    :func:`parse_cast_request`, and the ballot must be a secret ballot of contract mvote-2
+    (INVALID_FIELD naming ``request.ballot.type`` otherwise: only those are audited)."""
+    _check_size(raw)
+    spoil = SpoilRequest.from_json(
+        encoding.decode(raw, max_size=MAX_SECRET_CAST_BYTES, what="request")
+    )
+    if not isinstance(spoil.request.ballot, BoundSecretBallot):
+        raise InvalidField(
+            f"request.ballot.type: only secret ballots are audited; expected "
+            f"{BOUND_SECRET_BALLOT_TYPE!r}",
+            field="request.ballot.type",
+        )
+    _check_signed(spoil.request, channel)
+    return spoil
 
 
 def _folded(text: str) -> str:
@@ -192,6 +236,28 @@ class VotingService:
             chaincode=self.chaincode,
             secret=question.spec.mode == "secret",
         ).receipt
+
+    def spoil(self, raw: bytes) -> SpoilResult:
+        """Cast-or-audit, audited: check the ``SpoilBallot`` argument ``raw`` (see
+        :func:`parse_spoil_request`) and record the ballot as spoiled with its opening, as the
+        institution's client identity; returns once committed. The contract refuses a ballot
+        already spoiled (BALLOT_SPOILED) and an opening that does not open it (AUDIT_MISMATCH).
+        Not through the sink: an audit is rare and answered alone."""
+        return self.contract.spoil_ballot(parse_spoil_request(raw, self.channel))
+
+    def spoiled_file(self, done: SpoilResult) -> Receipt:
+        """The spoiled-ballot file of the committed audit ``done`` (what ``mvote-verify spoiled``
+        checks): its transaction's block, and the blocks of its question and ceremony."""
+        blocks = BlockFetcher(self.network)
+        receipt = issue_receipt(
+            blocks,
+            tx_id=done.transaction_id,
+            block_number=done.block_number,
+            qid=done.qid,
+            tracker=done.tracker,
+            chaincode=self.chaincode,
+        )
+        return with_context_blocks(receipt, blocks)
 
     def history(self, voter: str) -> tuple[Participation, ...]:
         """Every question ``voter`` (64 hex digits, the public key) has a ballot on."""

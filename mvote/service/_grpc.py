@@ -299,6 +299,21 @@ class VotingServicer:
             receipt=receipt,
         )
 
+    def spoil_ballot(
+        self, request: pb.SpoilBallotRequest, caller: Caller
+    ) -> pb.SpoilBallotResponse:
+        done = self.service.spoil(request.request)
+        spoiled = self.service.spoiled_file(done).to_bytes() if request.with_file else b""
+        log.info("spoiled %s on %s by %s", done.tracker[:16], done.qid, caller.integrator)
+        return pb.SpoilBallotResponse(
+            qid=done.qid,
+            tracker=done.tracker,
+            choices=list(done.choices),
+            tx_id=done.transaction_id,
+            block_number=done.block_number,
+            spoiled_file=spoiled,
+        )
+
     def get_question(self, request: pb.GetQuestionRequest, caller: Caller) -> pb.Question:
         return question_message(self.service.question(request.qid))
 
@@ -484,6 +499,7 @@ def _handlers(servicer: VotingServicer) -> grpc.GenericRpcHandler:
         "GetResults": v.unary("GetResults", pb.GetResultsRequest, v.get_results),
         "GetReceipt": v.unary("GetReceipt", pb.GetReceiptRequest, v.get_receipt),
         "GetHistory": v.unary("GetHistory", pb.GetHistoryRequest, v.get_history),
+        "SpoilBallot": v.unary("SpoilBallot", pb.SpoilBallotRequest, v.spoil_ballot),
         "PostTrustee": v.unary("PostTrustee", pb.TrusteePosting, v.post_trustee),
         "GetCeremony": v.unary("GetCeremony", pb.GetCeremonyRequest, v.get_ceremony),
         "GetChainInfo": v.unary("GetChainInfo", pb.GetChainInfoRequest, v.get_chain_info),

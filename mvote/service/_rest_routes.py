@@ -2,8 +2,8 @@
 :class:`mvote.service.VotingService` (or, for operators, of the client's recipes run as the
 institution's admin) and of its typed answer into JSON.
 
-Voters, integrators and auditors call the ``/v1`` reads, ``POST /v1/ballots`` and the trustee
-postings without an identity (the ballot's and the posting's own signatures authenticate them);
+Voters, integrators and auditors call the ``/v1`` reads, ``POST /v1/ballots``,
+``POST /v1/spoiled-ballots`` and the trustee postings without an identity (the ballot's and the posting's own signatures authenticate them);
 operator routes take a request signed by an institution admin (``_rest_auth``). docs/openapi.json
 is the OpenAPI document these routes produce; docs/integrators.md explains them.
 """
@@ -28,13 +28,14 @@ from mvote.chaincode._records import (
     QUESTION_STATES,
     ROSTER_SHAPE,
     ROSTER_SPEC_SHAPE,
+    SPOIL_SHAPE,
     Question,
     QuestionSpec,
 )
 from mvote.chaincode._schema import Array, Hex, Object
 from mvote.chaincode._secret import CEREMONY_SHAPE
 from mvote.client import recipes
-from mvote.client._voting import CastResult, Recorded, VotingContract
+from mvote.client._voting import CastResult, Recorded, SpoilResult, VotingContract
 from mvote.service._core import VotingService
 from mvote.service._rest_app import RestContext, decode_body, operator_of, read_body
 from mvote.service._rest_errors import OperatorUnavailable
@@ -129,6 +130,16 @@ CAST_ANSWER = _object(
     },
     name="CastAnswer",
 )
+SPOILED_ANSWER = _object(
+    {
+        "qid": {"type": "string"},
+        "tracker": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        **_COMMITTED,
+        "spoiled_file": {"anyOf": [json_schema(RECEIPT_SHAPE), {"type": "null"}]},
+    },
+    name="SpoiledAnswer",
+)
 QUESTION_PAGE = _object(
     {
         "questions": {"type": "array", "items": json_schema(QUESTION_SHAPE)},
@@ -211,6 +222,17 @@ def _cast_answer(done: CastResult, receipt: dict[str, Any] | None) -> dict[str, 
     }
 
 
+def _spoiled_answer(done: SpoilResult, spoiled_file: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "qid": done.qid,
+        "tracker": done.tracker,
+        "choices": list(done.choices),
+        "transaction_id": done.transaction_id,
+        "block_number": done.block_number,
+        "spoiled_file": spoiled_file,
+    }
+
+
 async def blocking(call: Callable[..., T], *args: Any) -> T:
     """Run a blocking service call off the event loop (the Gateway waits for commits)."""
     return await run_in_threadpool(call, *args)
@@ -288,6 +310,26 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
         done = await blocking(pending.committed, routes.context.commit_wait)
         proof = (await blocking(service.receipt_of, done)).to_json() if receipt else None
         return JSONResponse(_cast_answer(done, proof))
+
+    @router.post(
+        "/spoiled-ballots",
+        summary="Audit a voter-signed secret ballot (cast-or-audit): record it as spoiled",
+        responses=_json_answer(SPOILED_ANSWER, "the audited ballot committed as spoiled"),
+        openapi_extra=_json_body(
+            json_schema(SPOIL_SHAPE),
+            "the SpoilBallot argument exactly as the contract takes it: canonical JSON (RFC 8785) "
+            "of the signed secret ballot's Cast argument and its opening (the nonce key)",
+        ),
+    )
+    async def spoil(
+        request: Request,
+        file: Annotated[bool, Query(description="include the spoiled-ballot file")] = False,
+    ) -> JSONResponse:
+        routes.admit(request)
+        body = await read_body(request, routes.context.max_body_bytes)
+        done = await blocking(service.spoil, body)
+        spoiled = (await blocking(service.spoiled_file, done)).to_json() if file else None
+        return JSONResponse(_spoiled_answer(done, spoiled))
 
     @router.get(
         "/questions",

@@ -2,8 +2,8 @@
 :class:`~mvote.service._client.VotingClient`, so that the client's recipes (``vote``,
 ``prepare_vote``, receipts) run unchanged for a voter who holds only a profile and a key.
 
-The service offers what voters, trustees and auditors do: ``Cast``, the trustee postings, and
-the reads of questions, ceremonies, results and history. An operator's function (create a
+The service offers what voters, trustees and auditors do: ``Cast``, ``SpoilBallot`` (cast-or-audit,
+audited), the trustee postings, and the reads of questions, ceremonies, results and history. An operator's function (create a
 question, fill a roster, close, tally) is not offered there; asking for one raises
 ``UNSUPPORTED`` naming the function: operators act through the Gateway as their institution.
 """
@@ -61,6 +61,8 @@ class ServiceTransactor:
             done = self.client.cast(_bytes(args[0]))
             result = {"qid": done.qid, "tracker": done.tracker, "shard": done.shard}
             return Committed(dict(result, tx=done.tx_id), done.tx_id, done.block_number)
+        if function == FunctionName.SPOIL_BALLOT:
+            return _spoiled(self.client.spoil(_bytes(args[0])))
         kind = _POSTINGS.get(FunctionName(function)) if function in _POSTINGS else None
         if kind is None:
             raise _unsupported(function)
@@ -96,6 +98,17 @@ class ServiceTransactor:
 
     def block_of(self, transaction_id: str) -> int:
         raise _unsupported("CommitStatus")
+
+
+def _spoiled(done: pb.SpoilBallotResponse) -> Committed:
+    """``SpoilBallot``'s answer as the contract returns it."""
+    result = {
+        "qid": done.qid,
+        "tracker": done.tracker,
+        "choices": list(done.choices),
+        "tx": done.tx_id,
+    }
+    return Committed(result, done.tx_id, done.block_number)
 
 
 def _results_json(results: pb.Results) -> dict[str, Any]:

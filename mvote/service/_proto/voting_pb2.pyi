@@ -82,6 +82,30 @@ class Committed(_message.Message):
     shard: int
     def __init__(self, qid: _Optional[str] = ..., tracker: _Optional[str] = ..., tx_id: _Optional[str] = ..., block_number: _Optional[int] = ..., shard: _Optional[int] = ...) -> None: ...
 
+class SpoilBallotRequest(_message.Message):
+    __slots__ = ("request", "with_file")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    WITH_FILE_FIELD_NUMBER: _ClassVar[int]
+    request: bytes
+    with_file: bool
+    def __init__(self, request: _Optional[bytes] = ..., with_file: bool = ...) -> None: ...
+
+class SpoilBallotResponse(_message.Message):
+    __slots__ = ("qid", "tracker", "choices", "tx_id", "block_number", "spoiled_file")
+    QID_FIELD_NUMBER: _ClassVar[int]
+    TRACKER_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SPOILED_FILE_FIELD_NUMBER: _ClassVar[int]
+    qid: str
+    tracker: str
+    choices: _containers.RepeatedScalarFieldContainer[int]
+    tx_id: str
+    block_number: int
+    spoiled_file: bytes
+    def __init__(self, qid: _Optional[str] = ..., tracker: _Optional[str] = ..., choices: _Optional[_Iterable[int]] = ..., tx_id: _Optional[str] = ..., block_number: _Optional[int] = ..., spoiled_file: _Optional[bytes] = ...) -> None: ...
+
 class GetQuestionRequest(_message.Message):
     __slots__ = ("qid",)
     QID_FIELD_NUMBER: _ClassVar[int]
