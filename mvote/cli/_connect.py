@@ -254,6 +254,14 @@ class Target:
             return connect_profile(self.profile)
         return self.connect("client")
 
+    def trustee(self) -> VoterConnection:
+        """A trustee's verified reads and postings: through the profile's voting service if
+        ``--profile`` was given (the service relays the postings, which the trustee's own key
+        signs), else the Gateway as the network folder's admin identity."""
+        if self.profile is not None:
+            return connect_profile(self.profile)
+        return self.connect("admin")
+
     def connect(self, default_role: Role) -> Connection:
         if self.profile is not None:
             fail(

@@ -43,7 +43,7 @@ from mvote.cli._common import (
     remote,
     run,
 )
-from mvote.cli._connect import ANYWHERE, Target, connected, load_material
+from mvote.cli._connect import ANYWHERE, Connection, Target, connected, load_material
 from mvote.cli.voter import KdfOpt, PassFileOpt, _limits
 from mvote.client import _trustee as tr
 from mvote.client import recipes
@@ -275,16 +275,17 @@ def ceremony_deal(
 
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
-        with target.connect("admin") as conn, remote():
+        with target.trustee() as conn, remote():
+            contract = conn.contract
             pending = tfile.document.get("dealing")
             if pending is None:
-                posting = recipes.dealing_posting(conn.contract, trustee)
+                posting = recipes.dealing_posting(contract, trustee)
                 # Keep the polynomial and the posting before sending: a retry resends them.
                 tfile.document["dealing"] = encoding.decode(posting, max_size=1 << 24)
                 tfile.save(trustee, secret, tfile.limits())
             else:
                 posting = encoding.encode(pending)
-            done = conn.contract.post_dealing(posting)
+            done = contract.post_dealing(posting)
         out.result(
             {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
@@ -326,7 +327,7 @@ def ceremony_show(
     has dealt and who has checked."""
 
     def body(out: Output) -> None:
-        with target.connect("client") as conn, remote():
+        with target.voter() as conn, remote():
             progress = recipes.ceremony_progress(conn.contract, cid)
         record = progress.ceremony.to_json()
         n = progress.ceremony.params.n
@@ -386,19 +387,21 @@ def check(
     def body(out: Output) -> None:
         tfile, trustee, secret = _unlock(trustee_file, passphrase_file)
         cid, n = tfile.cid, trustee.params.n
-        with target.connect("admin") as conn:
-            posting = _check_posting(conn.contract, trustee)
+        with target.trustee() as conn:
+            contract = conn.contract
+            posting = _check_posting(contract, trustee)
             tfile.save(trustee, secret, tfile.limits())
             with remote():
-                done = conn.contract.post_check(posting)
+                done = contract.post_check(posting)
                 faulty = done.value["faulty"]
                 complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
                 completed: dict[str, Any] | None = None
+                # Through a profile there is no institution to complete as: its operator does.
+                org = conn.org.msp_id if isinstance(conn, Connection) else None
                 if complete and not faulty:
-                    progress = recipes.ceremony_progress(conn.contract, cid)
-                    owner = progress.ceremony.owner
-                    if conn.org.msp_id == owner and len(progress.checked) == n:
-                        completed = conn.contract.complete_ceremony(cid).value
+                    progress = recipes.ceremony_progress(contract, cid)
+                    if org == progress.ceremony.owner and len(progress.checked) == n:
+                        completed = contract.complete_ceremony(cid).value
         blamed = sorted(c["dealer"] for c in complaints)
 
         def human() -> str:
@@ -492,10 +495,11 @@ def decrypt(
                 f"trustee {tfile.index} holds no secret share of ceremony {tfile.cid!r}",
                 hint="run `mvote trustee check --trustee FILE` (the ceremony must complete)",
             )
-        with target.connect("admin") as conn:
-            totals = _totals(conn.contract, trustee, qid)
+        with target.trustee() as conn:
+            contract = conn.contract
+            totals = _totals(contract, trustee, qid)
             with remote():
-                done = conn.contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
+                done = contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
         out.result(
             {"decryption": done.value, "tx": done.transaction_id, "block": done.block_number},
             f"trustee {tfile.index} posted its partial decryptions of {qid}'s "

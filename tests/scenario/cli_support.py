@@ -11,10 +11,14 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from mvote.cli import app
+from mvote.client._identity import load_signer
 from mvote.node.config import BatchSettings
 from mvote.node.material import NetworkMaterial, init_network
 from mvote.node.runtime import Node
 from mvote.node.services.server import NodeServer
+from mvote.service._grpc import IntegratorTrust, ServerTls
+from mvote.service._profile import Endpoint, Profile
+from mvote.service._serve import Running, start_service
 
 ORGS = "cityhall,district,education"
 PASSPHRASE = "correct horse battery staple"
@@ -66,3 +70,40 @@ def serve(directory: Path, *, tls: bool = True) -> Iterator[tuple[NetworkMateria
     finally:
         server.stop(grace=1)
         node.stop()
+
+
+def serve_profile(cli: Cli, server_address: str, base: Path, *, postings: bool) -> ProfileService:
+    """City hall's voting service in front of the node at ``server_address`` (its integrators'
+    address and a public one, both on ephemeral ports), and the public profile naming it
+    (written as ``mvote network profile`` does, with the service's address), at
+    ``base/profile.json``. With ``postings`` the service relays trustee postings as city hall's
+    admin. Stop it with ``.running.stop()``."""
+    written = base / "published.json"
+    cli("network", "profile", cli.material.directory, "--out", written)
+    published = Profile.load(written)
+    # The node listens where its server was bound (port 0): the profile names that address.
+    peers = tuple(Endpoint(server_address, p.tls_ca, p.msp_id) for p in published.peers)
+    org = cli.material.org("cityhall")
+    running = start_service(
+        Profile(published.channel, published.chaincode, published.genesis_hash, None, peers),
+        load_signer(org.client.msp_dir, org.msp_id),
+        tls=ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes()),
+        trust=IntegratorTrust({org.msp_id: org.tlsca_cert_path.read_bytes()}),
+        admin=load_signer(org.admin.msp_dir, org.msp_id) if postings else None,
+        public_port=0,
+    )
+    assert running.public is not None
+    service = Endpoint(running.public.address, org.tlsca_cert_path.read_bytes())
+    profile = base / "profile.json"
+    profile.write_bytes(
+        Profile(
+            published.channel, published.chaincode, published.genesis_hash, service, peers
+        ).to_bytes()
+    )
+    return ProfileService(running, profile)
+
+
+@dataclass
+class ProfileService:
+    running: Running
+    profile: Path

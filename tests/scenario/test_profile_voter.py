@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import PASSPHRASE, Cli, serve
+from cli_support import PASSPHRASE, Cli, serve, serve_profile
 from typer.testing import CliRunner
 
 from mvote.cli import app
-from mvote.client._identity import load_signer
-from mvote.service._grpc import IntegratorTrust, ServerTls
-from mvote.service._profile import Endpoint, Profile
-from mvote.service._serve import Running, start_service
+from mvote.service._serve import Running
 from mvote.verifier._cli import main as verify_main
 
 
@@ -26,31 +23,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cli, Runni
     base = tmp_path_factory.mktemp("profile-voter")
     for material, server in serve(base / "network"):
         cli = Cli(material, server.address, base)
-        written = base / "published.json"
-        cli("network", "profile", material.directory, "--out", written)
-        published = Profile.load(written)
-        # The node listens where its server was bound (port 0): the profile names that address.
-        peers = tuple(Endpoint(server.address, p.tls_ca, p.msp_id) for p in published.peers)
-        org = material.org("cityhall")
-        running = start_service(
-            Profile(published.channel, published.chaincode, published.genesis_hash, None, peers),
-            load_signer(org.client.msp_dir, org.msp_id),
-            tls=ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes()),
-            trust=IntegratorTrust({org.msp_id: org.tlsca_cert_path.read_bytes()}),
-            public_port=0,
-        )
-        assert running.public is not None
-        service = Endpoint(running.public.address, org.tlsca_cert_path.read_bytes())
-        profile = base / "profile.json"
-        profile.write_bytes(
-            Profile(
-                published.channel, published.chaincode, published.genesis_hash, service, peers
-            ).to_bytes()
-        )
+        served = serve_profile(cli, server.address, base, postings=False)
         try:
-            yield cli, running, profile
+            yield cli, served.running, served.profile
         finally:
-            running.stop(grace=1)
+            served.running.stop(grace=1)
 
 
 def _voter(*args: str | Path, code: int = 0) -> dict[str, object]:
