@@ -18,6 +18,15 @@ from mvote.verifier import Receipt, verify_receipt
 MAX_RECORD_BYTES = 1 << 20
 
 
+class ReceiptRejected(Exception):
+    """The receipt the service returned does not verify from the genesis hash (or is not the
+    ballot's): keep the ballot's tracker and report it; never trust the service's word."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(f"the receipt does not verify: {', '.join(failed) or 'tracker differs'}")
+        self.failed = failed
+
+
 def cast_and_verify(
     address: str,
     tls: ClientTls,
@@ -31,7 +40,7 @@ def cast_and_verify(
 ) -> Receipt:
     """Cast the voter's ballot for ``choices`` on ``qid`` through the service at ``address``
     and return its receipt, verified from ``genesis_hash``. Raises the refusal's typed error
-    (``AlreadyVoted``, ``NotEligible``, ...) or AssertionError naming the failed checks."""
+    (``AlreadyVoted``, ``NotEligible``, ...) or ReceiptRejected naming the failed checks."""
     with VotingClient(address, tls) as client:
         record = encoding.decode(client.question(qid).record, max_size=MAX_RECORD_BYTES)
         question = Question.from_json(record).spec
@@ -43,7 +52,6 @@ def cast_and_verify(
         done = client.cast(encoding.encode(request.to_json()), with_receipt=True)
     receipt = Receipt.from_bytes(done.receipt)
     report = verify_receipt(receipt, anchor=genesis_hash)
-    failed = [check for check in report.checks if not check.ok]
-    assert report.verified, f"the receipt does not verify: {failed}"
-    assert receipt.tracker == done.tracker
+    if not report.verified or receipt.tracker != done.tracker:
+        raise ReceiptRejected([check.name for check in report.checks if not check.ok])
     return receipt

@@ -15,6 +15,15 @@ from mvote.client import prepare_ballot
 from mvote.verifier import Receipt, verify_receipt
 
 
+class ReceiptRejected(Exception):
+    """The receipt the service returned does not verify from the genesis hash (or is not the
+    ballot's): keep the ballot's tracker and report it; never trust the service's word."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(f"the receipt does not verify: {', '.join(failed) or 'tracker differs'}")
+        self.failed = failed
+
+
 class Refused(Exception):
     """The service refused the ballot: the problem's stable code and the field it names."""
 
@@ -35,7 +44,7 @@ def cast_and_verify(
 ) -> Receipt:
     """Cast the voter's ballot for ``choices`` on ``qid`` through the REST API at ``url`` and
     return its receipt, verified from ``genesis_hash``. Raises Refused with the problem's code,
-    or AssertionError naming the failed checks."""
+    or ReceiptRejected naming the failed checks."""
     with httpx.Client(base_url=url, timeout=90) as http:
         got = http.get(f"/v1/questions/{qid}")
         if got.status_code != 200:
@@ -55,7 +64,6 @@ def cast_and_verify(
         raise Refused(cast.status_code, answer["code"], answer["field"])
     receipt = Receipt.from_bytes(encoding.encode(answer["receipt"]))
     report = verify_receipt(receipt, anchor=genesis_hash)
-    failed = [check for check in report.checks if not check.ok]
-    assert report.verified, f"the receipt does not verify: {failed}"
-    assert receipt.tracker == answer["tracker"]
+    if not report.verified or receipt.tracker != answer["tracker"]:
+        raise ReceiptRejected([check.name for check in report.checks if not check.ok])
     return receipt
