@@ -466,9 +466,9 @@ def ceremony_cancel(
         with target.connect("admin") as conn, remote():
             done = conn.contract.cancel_ceremony(cid, reason)
         record = done.value
-        dealt = ", ".join(map(str, record["dealt"])) or "none"
+        dealt = ", ".join(map(str, record.dealt)) or "none"
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            {"ceremony": record.to_json(), "tx": done.transaction_id, "block": done.block_number},
             f"cancelled ceremony {cid} in block {done.block_number} (tx {done.transaction_id}); "
             f"trustees who had dealt: {dealt}\n"
             f"restart it: mvote trustee ceremony create {cid} REGISTRATION... --threshold K",
@@ -695,7 +695,7 @@ def results(
     def body(out: Output) -> None:
         with target.connect("client") as conn, remote():
             shown = recipes.results(conn.contract, qid)
-        question, res = shown.question.to_json(), shown.results
+        question, res = shown.question.to_json(), shown.results.to_json()
 
         def human() -> str:
             head = f"{question['title']}  [{qid}]  {res['state']}"
@@ -775,7 +775,7 @@ def tally(
             done = _tally(conn.contract, qid, close=close, batch=batch, out=out)
         question = done.question.to_json()
         transactions = done.aggregate_transactions
-        t = done.tally
+        t = done.tally.to_json()
         status = (
             f"already TALLIED in block {done.block_number} (tx {done.transaction_id}); the "
             "recorded result"

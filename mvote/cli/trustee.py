@@ -250,7 +250,7 @@ def ceremony_create(
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
         with target.connect("admin") as conn, remote():
             done = conn.contract.create_ceremony(tr.ceremony_spec(cid, n, threshold, regs))
-        record = done.value
+        record = done.value.to_json()
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: (
@@ -286,7 +286,11 @@ def ceremony_deal(
                 posting = encoding.encode(pending)
             done = conn.contract.post_dealing(posting)
         out.result(
-            {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "dealing": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
             f"tx {done.transaction_id})\n"
             f"next, once all {trustee.params.n} have dealt: mvote trustee check --trustee "
@@ -307,7 +311,7 @@ def ceremony_complete(
     def body(out: Output) -> None:
         with target.connect("admin") as conn, remote():
             done = conn.contract.complete_ceremony(cid)
-        record = done.value
+        record = done.value.to_json()
         out.result(
             {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
             lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
@@ -391,14 +395,14 @@ def check(
             tfile.save(trustee, secret, tfile.limits())
             with remote():
                 done = conn.contract.post_check(posting)
-                faulty = done.value["faulty"]
+                faulty = list(done.value.faulty)
                 complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
                 completed: dict[str, Any] | None = None
                 if complete and not faulty:
                     progress = recipes.ceremony_progress(conn.contract, cid)
                     owner = progress.ceremony.owner
                     if conn.org.msp_id == owner and len(progress.checked) == n:
-                        completed = conn.contract.complete_ceremony(cid).value
+                        completed = conn.contract.complete_ceremony(cid).value.to_json()
         blamed = sorted(c["dealer"] for c in complaints)
 
         def human() -> str:
@@ -426,7 +430,7 @@ def check(
 
         out.result(
             {
-                "check": done.value,
+                "check": done.value.to_json(),
                 "complaints": blamed,
                 "tx": done.transaction_id,
                 "block": done.block_number,
@@ -497,7 +501,11 @@ def decrypt(
             with remote():
                 done = conn.contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
         out.result(
-            {"decryption": done.value, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "decryption": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             f"trustee {tfile.index} posted its partial decryptions of {qid}'s "
             f"{len(totals)} totals (block {done.block_number}, tx {done.transaction_id})\n"
             f"once {trustee.params.k} trustees have: mvote tally {qid}",

@@ -361,13 +361,13 @@ class VotingServicer:
         return pb.PostingResponse(
             tx_id=done.transaction_id,
             block_number=done.block_number,
-            result=encoding.encode(done.value),
+            result=encoding.encode(done.value.to_json()),
         )
 
     def get_ceremony(self, request: pb.GetCeremonyRequest, caller: Caller) -> pb.Ceremony:
         record = self.service.ceremony(request.cid)
         return pb.Ceremony(
-            cid=request.cid, state=str(record["state"]), record=encoding.encode(record)
+            cid=request.cid, state=record.state, record=encoding.encode(record.to_json())
         )
 
     def get_chain_info(self, request: pb.GetChainInfoRequest, caller: Caller) -> pb.ChainInfo:
