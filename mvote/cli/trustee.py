@@ -29,6 +29,7 @@ from mvote.chaincode._errors import (
     InvalidTransition,
     MvoteError,
 )
+from mvote.chaincode._secret import Ceremony
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
@@ -134,16 +135,16 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     return tfile, tfile.open(secret), secret
 
 
-def _describe_ceremony(record: dict[str, Any]) -> str:
+def _describe_ceremony(ceremony: Ceremony) -> str:
     lines = [
-        f"ceremony {record['cid']}: {record['k']} of {record['n']} trustees, {record['state']} "
-        f"(owner {record['owner']})",
+        f"ceremony {ceremony.cid}: {ceremony.params.k} of {ceremony.params.n} trustees, "
+        f"{ceremony.state} (owner {ceremony.owner})",
     ]
-    if record.get("election_key"):
-        lines.append(f"  election key {record['election_key']}")
-    if record.get("faulty"):
-        lines.append(f"  faulty dealers: {', '.join(map(str, record['faulty']))}")
-    lines += [f"  trustee {t['index']}: signer {t['signer']}" for t in record["trustees"]]
+    if ceremony.election_key is not None:
+        lines.append(f"  election key {ceremony.election_key.hex()}")
+    if ceremony.faulty:
+        lines.append(f"  faulty dealers: {', '.join(map(str, ceremony.faulty))}")
+    lines += [f"  trustee {t.index}: signer {t.signer}" for t in ceremony.trustees]
     return "\n".join(lines)
 
 
@@ -250,12 +251,15 @@ def ceremony_create(
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
         with target.connect("admin") as conn, remote():
             done = conn.contract.create_ceremony(tr.ceremony_spec(cid, n, threshold, regs))
-        record = done.value.to_json()
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "ceremony": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             lambda: (
                 f"created ceremony {cid} in block {done.block_number} (tx {done.transaction_id})\n"
-                + _describe_ceremony(record)
+                + _describe_ceremony(done.value)
                 + "\nnext: each trustee runs mvote trustee ceremony deal --trustee FILE"
             ),
         )
@@ -311,10 +315,13 @@ def ceremony_complete(
     def body(out: Output) -> None:
         with target.connect("admin") as conn, remote():
             done = conn.contract.complete_ceremony(cid)
-        record = done.value.to_json()
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
-            lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
+            {
+                "ceremony": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
+            lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(done.value),
         )
 
     run(target.as_json, body)
@@ -340,7 +347,7 @@ def ceremony_show(
         def human() -> str:
             return "\n".join(
                 [
-                    _describe_ceremony(record),
+                    _describe_ceremony(progress.ceremony),
                     f"  dealt:   {_indexes(progress.dealt)}"
                     + (f"; waiting for {_indexes(waiting)}" if waiting else ""),
                     f"  checked: {_indexes(progress.checked)}"
@@ -397,12 +404,12 @@ def check(
                 done = conn.contract.post_check(posting)
                 faulty = list(done.value.faulty)
                 complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
-                completed: dict[str, Any] | None = None
+                completed: Ceremony | None = None
                 if complete and not faulty:
                     progress = recipes.ceremony_progress(conn.contract, cid)
                     owner = progress.ceremony.owner
                     if conn.org.msp_id == owner and len(progress.checked) == n:
-                        completed = conn.contract.complete_ceremony(cid).value.to_json()
+                        completed = conn.contract.complete_ceremony(cid).value
         blamed = sorted(c["dealer"] for c in complaints)
 
         def human() -> str:
@@ -434,7 +441,7 @@ def check(
                 "complaints": blamed,
                 "tx": done.transaction_id,
                 "block": done.block_number,
-                "ceremony": completed,
+                "ceremony": None if completed is None else completed.to_json(),
             },
             human,
         )

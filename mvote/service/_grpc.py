@@ -330,7 +330,7 @@ class VotingServicer:
             has_counts=results.counts is not None,
             counts=list(results.counts or ()),
             ballots=results.ballots or 0,
-            tally=b"" if results.tally is None else encoding.encode(results.tally),
+            tally=b"" if results.tally is None else encoding.encode(results.tally.to_json()),
         )
 
     def get_receipt(self, request: pb.GetReceiptRequest, caller: Caller) -> pb.Receipt:

@@ -344,7 +344,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
                 "final": found.final,
                 "ballots": found.ballots,
                 "counts": None if found.counts is None else list(found.counts),
-                "tally": found.tally,
+                "tally": None if found.tally is None else found.tally.to_json(),
             }
         )
 

@@ -195,69 +195,99 @@ def test_every_ceremony_step_is_a_record(channel: demo.InProcessChannel) -> None
 
 
 # Per kind of reply: a value that breaks its record, and the field BadReply names.
-_BAD: list[tuple[Callable[[Any], Any], Any, str]] = [
-    (CastResponse.from_json, {"qid": "q1", "tracker": "x", "shard": 0, "tx": TX}, "Cast.tracker"),
+_BAD: list[tuple[FunctionName, Callable[[Any], Any], Any, str]] = [
     (
+        FunctionName.CAST,
+        CastResponse.from_json,
+        {"qid": "q1", "tracker": "x", "shard": 0, "tx": TX},
+        "Cast.tracker",
+    ),
+    (
+        FunctionName.SPOIL_BALLOT,
         SpoilResponse.from_json,
         {"qid": "q1", "tracker": HASH, "choices": [1, 0], "tx": TX},
         "SpoilBallot.choices[1]",
     ),
     (
+        FunctionName.IS_ON_ROSTER,
         RosterMembership.from_json,
         {"rid": "r1", "entry": HASH, "listed": "yes"},
         "IsOnRoster.listed",
     ),
-    (DealingAccepted.from_json, {"cid": "c1", "trustee": 0, "tx": TX}, "PostDealing.trustee"),
     (
+        FunctionName.POST_DEALING,
+        DealingAccepted.from_json,
+        {"cid": "c1", "trustee": 0, "tx": TX},
+        "PostDealing.trustee",
+    ),
+    (
+        FunctionName.POST_CHECK,
         CheckAccepted.from_json,
         {"cid": "c1", "trustee": 1, "faulty": "none", "tx": TX},
         "PostCheck.faulty",
     ),
-    (DecryptionAccepted.from_json, {"qid": "Q1", "trustee": 1, "tx": TX}, "PostDecryption.qid"),
     (
+        FunctionName.POST_DECRYPTION,
+        DecryptionAccepted.from_json,
+        {"qid": "Q1", "trustee": 1, "tx": TX},
+        "PostDecryption.qid",
+    ),
+    (
+        FunctionName.CANCEL_CEREMONY,
         CeremonyCancelled.from_json,
         {"cid": "c1", "state": "DEALING", "reason": "", "dealt": [], "checked": [], "tx": TX},
         "CancelCeremony.state",
     ),
-    (Ceremony.from_json, {"cid": "c1"}, "ceremony.channel"),
+    (FunctionName.GET_CEREMONY, Ceremony.from_json, {"cid": "c1"}, "ceremony.channel"),
     (
+        FunctionName.GET_BALLOT,
         BallotRecord.from_json,
         {"ballot": {}, "sig": "", "credential": None, "onsite": False},
         "ballot record.ballot.type",
     ),
     (
+        FunctionName.GET_AGGREGATE,
         aggregate_from_json,
         {"qid": "q1", "shard": 0, "cursor": "", "ballots": 0, "counts": [0, 0], "done": 1},
         "aggregate.done",
     ),
     (
+        FunctionName.GET_AGGREGATE,
         aggregate_from_json,
         {"qid": "q1", "shard": 0, "cursor": "", "ballots": 0, "sums": [0, 0], "done": False},
         "aggregate.sums[0]",
     ),
-    (TallyRecord.from_json, {"qid": "q1"}, "tally.ballots"),
-    (results_from_json, {"qid": "q1", "state": "OPEN", "final": 0}, "results.final"),
+    (FunctionName.GET_TALLY, TallyRecord.from_json, {"qid": "q1"}, "tally.ballots"),
     (
+        FunctionName.GET_RESULTS,
+        results_from_json,
+        {"qid": "q1", "state": "OPEN", "final": 0},
+        "results.final",
+    ),
+    (
+        FunctionName.GET_RESULTS,
         results_from_json,
         {"qid": "q1", "state": "OPEN", "final": False, "ballots": 1, "counts": ["1", 0]},
         "results.counts[0]",
     ),
     (
+        FunctionName.GET_RESULTS,
         results_from_json,
         {"qid": "q1", "state": "TALLIED", "final": True, "tally": None},
         "results.tally",
     ),
-    (results_from_json, [], "results"),
+    (FunctionName.GET_RESULTS, results_from_json, [], "results"),
 ]
 
 
-@pytest.mark.parametrize(("decode", "value", "field"), _BAD)
+@pytest.mark.parametrize(("function", "decode", "value", "field"), _BAD)
 def test_a_reply_that_breaks_its_record_is_bad_reply_naming_the_field(
-    decode: Callable[[Any], Any], value: Any, field: str
+    function: FunctionName, decode: Callable[[Any], Any], value: Any, field: str
 ) -> None:
     with pytest.raises(BadReply) as info:
-        reply(decode, value, FunctionName.GET_RESULTS)
+        reply(decode, value, function)
     assert info.value.code == "BAD_REPLY"
+    assert info.value.message.startswith(f"{function}: {field}: ")
     assert info.value.field == field
     assert info.value.__cause__ is not None
 
