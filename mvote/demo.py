@@ -40,11 +40,14 @@ from mvote.chaincode._records import (
     Eligibility,
     MultiChoice,
     OnsiteCode,
+    Plurality,
     QuestionSpec,
     Schedule,
     SingleChoice,
+    TallyRecord,
     TurnoutShare,
     YesNo,
+    YesNoOutcome,
     question_hash,
 )
 from mvote.chaincode._simulation import Executed, SerialLedger
@@ -135,7 +138,7 @@ class Operators:
 @dataclass
 class Tally:
     question: QuestionSpec
-    result: dict[str, Any]
+    result: TallyRecord
 
 
 @dataclass
@@ -347,25 +350,25 @@ def _elig(spec: QuestionSpec) -> str:
 
 def format_result(t: Tally) -> str:
     spec, result = t.question, t.result
-    lines = [f"\n  {spec.title}  [{spec.qid}]", f"  ballots: {result['ballots']}"]
-    if result["eligible"] is not None:
-        lines[-1] += f" of {result['eligible']} eligible"
-    top = max(result["counts"]) or 1
-    ranked = sorted(range(len(spec.options)), key=lambda i: -result["counts"][i])
+    lines = [f"\n  {spec.title}  [{spec.qid}]", f"  ballots: {result.ballots}"]
+    if result.eligible is not None:
+        lines[-1] += f" of {result.eligible} eligible"
+    top = max(result.counts) or 1
+    ranked = sorted(range(len(spec.options)), key=lambda i: -result.counts[i])
     shown = ranked[:5] if len(spec.options) > 6 else range(len(spec.options))
     for i in shown:
-        count = result["counts"][i]
+        count = result.counts[i]
         lines.append(f"    {spec.options[i]:<18} {count:>5}  {'#' * round(30 * count / top)}")
     if len(spec.options) > 6:
         lines.append(f"    ... {len(spec.options) - 5} more options")
-    outcome = result["outcome"]
-    if outcome["kind"] == "yesno":
-        verdict = "PASSED" if outcome["passed"] else "NOT PASSED"
-        lines.append(
-            f"  outcome: {verdict} (approval {'met' if outcome['approval_met'] else 'not met'}, "
-            f"turnout {'met' if outcome['turnout_met'] else 'not met'})"
-        )
-    else:
-        names = ", ".join(spec.options[i] for i in outcome["winners"]) or "none"
-        lines.append(f"  outcome: {names}")
+    match result.outcome:
+        case YesNoOutcome() as outcome:
+            verdict = "PASSED" if outcome.passed else "NOT PASSED"
+            lines.append(
+                f"  outcome: {verdict} (approval {'met' if outcome.approval_met else 'not met'}, "
+                f"turnout {'met' if outcome.turnout_met else 'not met'})"
+            )
+        case Plurality(winners=winners):
+            names = ", ".join(spec.options[i] for i in winners) or "none"
+            lines.append(f"  outcome: {names}")
     return "\n".join(lines)

@@ -96,6 +96,8 @@ from ._records import (
     BoundSecretBallot,
     CastRequest,
     Decryption,
+    FinalResults,
+    LiveResults,
     OpenEligibility,
     Participation,
     Question,
@@ -1273,23 +1275,13 @@ def get_results(call: Call) -> Any:
     """Live counts of an open-mode question (a scan of its ballots), or its final tally."""
     question = call.question(call.text(0))
     if question.state == "TALLIED":
-        return {
-            "qid": question.qid,
-            "state": question.state,
-            "final": True,
-            "tally": get_tally(call),
-        }
+        tally = TallyRecord.from_json(get_tally(call))
+        return FinalResults(question.qid, question.state, tally).to_json()
     start, end = partial_key_range(keys.BALLOT, [question.qid])
     if question.spec.secret is not None:
         # No live counts in secret mode: only the decrypted totals are ever known.
         cast = sum(1 for _ in call.stub.get_state_by_range(start, end))
-        return {
-            "qid": question.qid,
-            "state": question.state,
-            "final": False,
-            "ballots": cast,
-            "counts": None,
-        }
+        return LiveResults(question.qid, question.state, cast, None).to_json()
     counts, ballots = [0] * len(question.spec.options), 0
     for _, raw in call.stub.get_state_by_range(start, end):
         record = BallotRecord.from_json(
@@ -1297,13 +1289,7 @@ def get_results(call: Call) -> Any:
         )
         rules.add_ballot(counts, _open_choices(record))
         ballots += 1
-    return {
-        "qid": question.qid,
-        "state": question.state,
-        "final": False,
-        "ballots": ballots,
-        "counts": counts,
-    }
+    return LiveResults(question.qid, question.state, ballots, tuple(counts)).to_json()
 
 
 # --- dispatch ---

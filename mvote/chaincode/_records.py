@@ -90,7 +90,7 @@ class _Variant(Record):
 
     @property
     def kind(self) -> str:
-        return self.TAGS["kind"]
+        return str(self.TAGS["kind"])
 
 
 @record("rule.min_turnout", tags={"kind": "none"})
@@ -935,3 +935,56 @@ class TallyRecord(Record):
 
 
 TALLY_SHAPE = TallyRecord.SHAPE
+
+
+# --- GetResults' answer ---
+
+_STATE = OneOf(QUESTION_STATES)
+
+
+@record("results", tags={"final": False})
+@dataclass(frozen=True)
+class LiveResults(Record):
+    """``GetResults`` before the tally: the ballots cast so far and, in open mode, their live
+    counts (None in secret mode: only the decrypted totals are ever known)."""
+
+    qid: str = declared(IDENTIFIER)
+    state: QuestionState = declared(_STATE)  # noqa: RUF009 (a field)
+    ballots: int = declared(COUNT)
+    counts: tuple[int, ...] | None = declared(
+        Nullable(Array(COUNT, min_len=2, max_len=MAX_OPTIONS)), optional(TUPLE)
+    )
+
+
+@record("results", tags={"final": True})
+@dataclass(frozen=True)
+class FinalResults(Record):
+    """``GetResults`` of a TALLIED question: its tally record."""
+
+    qid: str = declared(IDENTIFIER)
+    state: QuestionState = declared(_STATE)  # noqa: RUF009 (a field)
+    tally: TallyRecord = declared(TALLY_SHAPE, of_record(TallyRecord))  # noqa: RUF009
+
+
+Results = LiveResults | FinalResults
+
+
+def results_from_json(value: Any, path: str = "results") -> Results:
+    """``GetResults``' answer as its record, chosen by the boolean ``final``; InvalidField
+    naming the first field that does not match."""
+    if not isinstance(value, dict):
+        raise InvalidField(f"{path}: expected an object, got {type(value).__name__}", field=path)
+    final = Bool().check(value.get("final"), f"{path}.final")
+    return (FinalResults if final else LiveResults).from_json(value, path)
+
+
+AnyAggregate = Aggregate | SecretAggregate
+
+
+def aggregate_from_json(value: Any, path: str = "aggregate") -> AnyAggregate:
+    """A shard's aggregate record of either mode, told apart by its sums (``sums``: secret
+    mode, else open mode's ``counts``); InvalidField naming the first field that does not
+    match."""
+    if isinstance(value, dict) and "sums" in value:
+        return SecretAggregate.from_json(value, path)
+    return Aggregate.from_json(value, path)

@@ -112,6 +112,23 @@ class Const(Shape):
 
 
 @dataclass(frozen=True)
+class Flag(Shape):
+    """A constant boolean (a tag such as GetResults' ``final``): only ``value`` itself, never
+    a number equal to it."""
+
+    value: bool
+
+    def check(self, value: Any, path: str) -> bool:
+        if value is not self.value:
+            raise InvalidField(f"{path}: expected {self.value!r}, got {value!r}", field=path)
+        return bool(value)
+
+
+#: A tag's constant value: a string (``kind``, ``type``) or a boolean (``final``).
+TagValue = str | bool
+
+
+@dataclass(frozen=True)
 class OneOf(Shape):
     values: tuple[str, ...]
 
@@ -353,7 +370,7 @@ class Record:
     #: The path that names the record in error messages.
     PATH: ClassVar[str]
     #: Constant fields written first (a ``type`` or ``kind`` tag), not held as attributes.
-    TAGS: ClassVar[Mapping[str, str]]
+    TAGS: ClassVar[Mapping[str, TagValue]]
     #: The dataclass fields by name, in declaration order (read once by ``@record``).
     FIELDS: ClassVar[Mapping[str, dataclasses.Field[Any]]]
 
@@ -409,7 +426,7 @@ def _decoded(f: dataclasses.Field[Any], checked: Mapping[str, Any], where: str) 
 
 
 def record(
-    path: str, tags: Mapping[str, str] | None = None, *, order: Sequence[str] | None = None
+    path: str, tags: Mapping[str, TagValue] | None = None, *, order: Sequence[str] | None = None
 ) -> Callable[[type[R]], type[R]]:
     """Class decorator (above ``@dataclass(frozen=True)``): derive ``SHAPE`` from the fields,
     after the constant ``tags``. ``order``: the JSON keys in the order the shape checks them
@@ -418,7 +435,7 @@ def record(
     ``spread(...)``; ``order`` names every key once."""
 
     def build(cls: type[R]) -> type[R]:
-        shapes: dict[str, Shape] = {key: Const(value) for key, value in (tags or {}).items()}
+        shapes: dict[str, Shape] = {key: _tag_shape(value) for key, value in (tags or {}).items()}
         optional: set[str] = set()
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             _add_field(cls, f, shapes, optional)
@@ -433,6 +450,10 @@ def record(
         return cls
 
     return build
+
+
+def _tag_shape(value: TagValue) -> Shape:
+    return Flag(value) if isinstance(value, bool) else Const(value)
 
 
 def _add_field(
@@ -464,7 +485,7 @@ class TaggedUnion(Generic[U]):
         by_tag: dict[str, type[Record]] = {}
         for cls in variants:
             value = cls.TAGS.get(tag)
-            if value is None or value in by_tag:
+            if not isinstance(value, str) or value in by_tag:
                 raise TypeError(f"{cls.__name__}: expected a distinct {tag!r} tag")
             by_tag[value] = cls
         self.path = path

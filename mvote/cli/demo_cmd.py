@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from mvote import demo as scenario
+from mvote.chaincode._records import Plurality, YesNoOutcome
 from mvote.client._blocks import fetch_blocks
 from mvote.client._channel import GatewayChannel
 from mvote.client._identity import load_signer
@@ -60,10 +61,11 @@ def _run_verify(args: list[str], echo: scenario.Printer) -> tuple[int, str]:
 
 def _verdict(t: scenario.Tally) -> str:
     """A tally's outcome in a few words: passed or not, or the winning options."""
-    outcome = t.result["outcome"]
-    if outcome["kind"] == "yesno":
-        return "PASSED" if outcome["passed"] else "NOT PASSED"
-    return ", ".join(t.question.options[i] for i in outcome["winners"]) or "none"
+    match t.result.outcome:
+        case YesNoOutcome(passed=passed):
+            return "PASSED" if passed else "NOT PASSED"
+        case Plurality(winners=winners):
+            return ", ".join(t.question.options[i] for i in winners) or "none"
 
 
 def demo(
@@ -199,7 +201,7 @@ def demo(
             f"{len(story.ballots)} of them ballots"
         )
         for t in story.tallies:
-            echo(f"  {t.question.qid:<20} {t.result['ballots']:>4} ballots  {_verdict(t)}")
+            echo(f"  {t.question.qid:<20} {t.result.ballots:>4} ballots  {_verdict(t)}")
         echo(f"  receipt      {receipt_verdict}  (mvote-verify receipt)")
         echo(f"  audit        {audit_verdict}  (mvote-verify audit)")
         echo(f"  time         {elapsed:.1f} s; node stopped")
@@ -213,7 +215,7 @@ def demo(
                 "blocks": height,
                 "transactions": transactions,
                 "ballots": len(story.ballots),
-                "tallies": [t.result for t in story.tallies],
+                "tallies": [t.result.to_json() for t in story.tallies],
                 "receipt": {
                     "qid": receipt.qid,
                     "tx_id": receipt.tx_id,

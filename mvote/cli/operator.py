@@ -7,7 +7,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +16,16 @@ import yaml
 
 from mvote.chaincode._eligibility import onsite_code_hash
 from mvote.chaincode._errors import InvalidField, MvoteError, NoQuorum
-from mvote.chaincode._records import Question, QuestionSpec
+from mvote.chaincode._records import (
+    FinalResults,
+    LiveResults,
+    Outcome,
+    Plurality,
+    Question,
+    QuestionSpec,
+    TallyRecord,
+    YesNoOutcome,
+)
 from mvote.cli._common import (
     REFUSED,
     Failure,
@@ -466,9 +475,9 @@ def ceremony_cancel(
         with target.connect("admin") as conn, remote():
             done = conn.contract.cancel_ceremony(cid, reason)
         record = done.value
-        dealt = ", ".join(map(str, record["dealt"])) or "none"
+        dealt = ", ".join(map(str, record.dealt)) or "none"
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            {"ceremony": record.to_json(), "tx": done.transaction_id, "block": done.block_number},
             f"cancelled ceremony {cid} in block {done.block_number} (tx {done.transaction_id}); "
             f"trustees who had dealt: {dealt}\n"
             f"restart it: mvote trustee ceremony create {cid} REGISTRATION... --threshold K",
@@ -652,7 +661,7 @@ def roster_show(
 # --- results and tally -------------------------------------------------------------------------
 
 
-def describe_counts(question: dict[str, Any], counts: list[int], ballots: int) -> list[str]:
+def describe_counts(question: dict[str, Any], counts: Sequence[int], ballots: int) -> list[str]:
     top = max(counts, default=0) or 1
     width = max((len(o) for o in question["options"]), default=0)
     lines = [
@@ -662,25 +671,36 @@ def describe_counts(question: dict[str, Any], counts: list[int], ballots: int) -
     return [f"  ballots: {ballots}", *lines]
 
 
-def describe_outcome(question: dict[str, Any], outcome: dict[str, Any]) -> str:
-    if outcome["kind"] == "yesno":
-        verdict = "PASSED" if outcome["passed"] else "NOT PASSED"
-        return (
-            f"  outcome: {verdict} (approval {'met' if outcome['approval_met'] else 'not met'}, "
-            f"turnout {'met' if outcome['turnout_met'] else 'not met'})"
-        )
-    names = ", ".join(question["options"][i] for i in outcome["winners"]) or "none"
-    return f"  outcome: {names}"
+def describe_outcome(question: dict[str, Any], outcome: Outcome) -> str:
+    match outcome:
+        case YesNoOutcome():
+            verdict = "PASSED" if outcome.passed else "NOT PASSED"
+            return (
+                f"  outcome: {verdict} (approval {'met' if outcome.approval_met else 'not met'}, "
+                f"turnout {'met' if outcome.turnout_met else 'not met'})"
+            )
+        case Plurality(winners=winners):
+            names = ", ".join(question["options"][i] for i in winners) or "none"
+            return f"  outcome: {names}"
 
 
-def describe_decryption(tally: dict[str, Any]) -> list[str]:
+def describe_decryption(tally: TallyRecord) -> list[str]:
     """A secret tally's decryption: which trustees' proved partial decryptions were combined."""
-    d = tally.get("decryption")
-    if not d:
+    d = tally.decryption
+    if d is None:
         return []
     return [
-        f"  decrypted by trustees {', '.join(map(str, d['trustees']))} of ceremony "
-        f"{d['ceremony']} (Lagrange coefficients and every proof recorded)"
+        f"  decrypted by trustees {', '.join(map(str, d.trustees))} of ceremony "
+        f"{d.ceremony} (Lagrange coefficients and every proof recorded)"
+    ]
+
+
+def describe_tally(question: dict[str, Any], t: TallyRecord) -> list[str]:
+    """A tally's counts, outcome and (secret mode) decryption, one line each."""
+    return [
+        *describe_counts(question, t.counts, t.ballots),
+        describe_outcome(question, t.outcome),
+        *describe_decryption(t),
     ]
 
 
@@ -698,33 +718,27 @@ def results(
         question, res = shown.question.to_json(), shown.results
 
         def human() -> str:
-            head = f"{question['title']}  [{qid}]  {res['state']}"
-            if res["final"]:
-                t = res["tally"]
-                eligible = f" of {t['eligible']} eligible" if t.get("eligible") is not None else ""
-                lines = describe_counts(question, t["counts"], t["ballots"])
-                lines[0] += eligible
-                return "\n".join(
-                    [
-                        head + " (final tally)",
-                        *lines,
-                        describe_outcome(question, t["outcome"]),
-                        *describe_decryption(t),
-                    ]
-                )
-            if res.get("counts") is None:
-                return (
-                    f"{head} (secret ballots: {res['ballots']} cast; only the final tally "
-                    "decrypts the totals)"
-                )
-            return "\n".join(
-                [
-                    head + " (live counts, not final)",
-                    *describe_counts(question, res["counts"], res["ballots"]),
-                ]
-            )
+            head = f"{question['title']}  [{qid}]  {res.state}"
+            match res:
+                case FinalResults(tally=t):
+                    lines = describe_tally(question, t)
+                    if t.eligible is not None:
+                        lines[0] += f" of {t.eligible} eligible"
+                    return "\n".join([head + " (final tally)", *lines])
+                case LiveResults(counts=None):
+                    return (
+                        f"{head} (secret ballots: {res.ballots} cast; only the final tally "
+                        "decrypts the totals)"
+                    )
+                case LiveResults(counts=counts, ballots=ballots):
+                    return "\n".join(
+                        [
+                            head + " (live counts, not final)",
+                            *describe_counts(question, counts or (), ballots),
+                        ]
+                    )
 
-        out.result(res, human)
+        out.result(res.to_json(), human)
 
     run(target.as_json, body)
 
@@ -784,7 +798,7 @@ def tally(
         )
         out.result(
             {
-                "tally": t,
+                "tally": t.to_json(),
                 "tx": done.transaction_id,
                 "block": done.block_number,
                 "aggregate_transactions": transactions,
@@ -793,9 +807,7 @@ def tally(
             lambda: "\n".join(
                 [
                     f"{question['title']}  [{qid}]  {status}",
-                    *describe_counts(question, t["counts"], t["ballots"]),
-                    describe_outcome(question, t["outcome"]),
-                    *describe_decryption(t),
+                    *describe_tally(question, t),
                 ]
             ),
         )

@@ -29,6 +29,7 @@ from mvote.chaincode._errors import (
     InvalidTransition,
     MvoteError,
 )
+from mvote.chaincode._secret import Ceremony
 from mvote.cli._common import (
     DEFAULT_NETWORK,
     REFUSED,
@@ -134,16 +135,16 @@ def _unlock(path: Path, passphrase_file: Path | None) -> tuple[TrusteeFile, tr.T
     return tfile, tfile.open(secret), secret
 
 
-def _describe_ceremony(record: dict[str, Any]) -> str:
+def _describe_ceremony(ceremony: Ceremony) -> str:
     lines = [
-        f"ceremony {record['cid']}: {record['k']} of {record['n']} trustees, {record['state']} "
-        f"(owner {record['owner']})",
+        f"ceremony {ceremony.cid}: {ceremony.params.k} of {ceremony.params.n} trustees, "
+        f"{ceremony.state} (owner {ceremony.owner})",
     ]
-    if record.get("election_key"):
-        lines.append(f"  election key {record['election_key']}")
-    if record.get("faulty"):
-        lines.append(f"  faulty dealers: {', '.join(map(str, record['faulty']))}")
-    lines += [f"  trustee {t['index']}: signer {t['signer']}" for t in record["trustees"]]
+    if ceremony.election_key is not None:
+        lines.append(f"  election key {ceremony.election_key.hex()}")
+    if ceremony.faulty:
+        lines.append(f"  faulty dealers: {', '.join(map(str, ceremony.faulty))}")
+    lines += [f"  trustee {t.index}: signer {t.signer}" for t in ceremony.trustees]
     return "\n".join(lines)
 
 
@@ -250,12 +251,15 @@ def ceremony_create(
             fail(f"registrations: expected trustees 1..{n} once each, got {indexes}")
         with target.connect("admin") as conn, remote():
             done = conn.contract.create_ceremony(tr.ceremony_spec(cid, n, threshold, regs))
-        record = done.value
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "ceremony": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             lambda: (
                 f"created ceremony {cid} in block {done.block_number} (tx {done.transaction_id})\n"
-                + _describe_ceremony(record)
+                + _describe_ceremony(done.value)
                 + "\nnext: each trustee runs mvote trustee ceremony deal --trustee FILE"
             ),
         )
@@ -287,7 +291,11 @@ def ceremony_deal(
                 posting = encoding.encode(pending)
             done = contract.post_dealing(posting)
         out.result(
-            {"dealing": done.value, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "dealing": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             f"trustee {tfile.index} dealt in ceremony {tfile.cid} (block {done.block_number}, "
             f"tx {done.transaction_id})\n"
             f"next, once all {trustee.params.n} have dealt: mvote trustee check --trustee "
@@ -308,10 +316,13 @@ def ceremony_complete(
     def body(out: Output) -> None:
         with target.connect("admin") as conn, remote():
             done = conn.contract.complete_ceremony(cid)
-        record = done.value
         out.result(
-            {"ceremony": record, "tx": done.transaction_id, "block": done.block_number},
-            lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(record),
+            {
+                "ceremony": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
+            lambda: f"completed in block {done.block_number}\n" + _describe_ceremony(done.value),
         )
 
     run(target.as_json, body)
@@ -337,7 +348,7 @@ def ceremony_show(
         def human() -> str:
             return "\n".join(
                 [
-                    _describe_ceremony(record),
+                    _describe_ceremony(progress.ceremony),
                     f"  dealt:   {_indexes(progress.dealt)}"
                     + (f"; waiting for {_indexes(waiting)}" if waiting else ""),
                     f"  checked: {_indexes(progress.checked)}"
@@ -393,9 +404,9 @@ def check(
             tfile.save(trustee, secret, tfile.limits())
             with remote():
                 done = contract.post_check(posting)
-                faulty = done.value["faulty"]
+                faulty = list(done.value.faulty)
                 complaints = encoding.decode(posting, max_size=1 << 24)["body"]["complaints"]
-                completed: dict[str, Any] | None = None
+                completed: Ceremony | None = None
                 # Through a profile there is no institution to complete as: its operator does.
                 org = conn.org.msp_id if isinstance(conn, Connection) else None
                 if complete and not faulty:
@@ -429,11 +440,11 @@ def check(
 
         out.result(
             {
-                "check": done.value,
+                "check": done.value.to_json(),
                 "complaints": blamed,
                 "tx": done.transaction_id,
                 "block": done.block_number,
-                "ceremony": completed,
+                "ceremony": None if completed is None else completed.to_json(),
             },
             human,
         )
@@ -501,7 +512,11 @@ def decrypt(
             with remote():
                 done = contract.post_decryption(tr.decryption_posting(trustee, qid, totals))
         out.result(
-            {"decryption": done.value, "tx": done.transaction_id, "block": done.block_number},
+            {
+                "decryption": done.value.to_json(),
+                "tx": done.transaction_id,
+                "block": done.block_number,
+            },
             f"trustee {tfile.index} posted its partial decryptions of {qid}'s "
             f"{len(totals)} totals (block {done.block_number}, tx {done.transaction_id})\n"
             f"once {trustee.params.k} trustees have: mvote tally {qid}",

@@ -625,12 +625,13 @@ def history(
                 return f"voter {public} has not voted yet"
             lines = [f"voter {public}: {len(entries)} ballot(s)"]
             lines += [
-                f"  {e['qid']:<24} {local_time(e['at'], with_seconds=False)}  "
-                f"tracker {e['tracker'][:16]}...  tx {e['tx'][:16]}..."
+                f"  {e.qid:<24} {local_time(e.at, with_seconds=False)}  "
+                f"tracker {e.tracker[:16]}...  tx {e.tx[:16]}..."
                 for e in entries
             ]
             return "\n".join(lines)
 
-        out.result({"voter": public, "history": entries}, human)
+        history = [e.to_json() for e in entries]
+        out.result({"voter": public, "history": history}, human)
 
     run(target.as_json, body)

@@ -10,6 +10,7 @@ from mvote.client import recipes
 from mvote.client._ballot import prepare_ballot
 from mvote.client._channel import GatewayChannel
 from mvote.client._errors import (
+    BadReply,
     CommitError,
     CommitStatusError,
     EndorseError,
@@ -26,6 +27,7 @@ from mvote.client._voting import (
     Committed,
     GatewayTransactor,
     Recorded,
+    SpoilResult,
     Transactor,
     VotingContract,
 )
@@ -48,6 +50,7 @@ from mvote.client.recipes import (
 )
 
 __all__ = [
+    "BadReply",
     "CastResult",
     "CommitError",
     "CommitStatusError",
@@ -63,6 +66,7 @@ __all__ = [
     "Recorded",
     "RosterAdded",
     "Signer",
+    "SpoilResult",
     "SubmitError",
     "TallyOutcome",
     "Transactor",

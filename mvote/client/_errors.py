@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mvote.chaincode import _errors as chaincode_errors
-from mvote.chaincode._errors import ErrorTable, MvoteError, Refusal, error_types
+from mvote.chaincode._errors import ErrorTable, InvalidField, MvoteError, Refusal, error_types
 from mvote.verifier import _errors as verifier_errors
 
 
@@ -150,6 +150,18 @@ class NotVerified(MvoteError):
         self.check = check
 
 
+class BadReply(InvalidField):
+    """The node's answer to a contract function does not match the record the function
+    declares; ``field`` names the first field that does not match (``tally.counts``,
+    ``results.final``, ...). Nothing was done with the answer."""
+
+    code = "BAD_REPLY"
+    summary = (
+        "the node's answer to a contract function does not match its declared record (the "
+        "field named); the client used none of it"
+    )
+
+
 class WrongPassphrase(MvoteError):
     code = "WRONG_PASSPHRASE"
     summary = "the wallet does not open with that passphrase (or the file was altered)"
@@ -165,6 +177,7 @@ ERRORS: ErrorTable = (
     QuestionOpen,
     CheckpointInvalid,
     NotVerified,
+    BadReply,
     WrongPassphrase,
 )
 

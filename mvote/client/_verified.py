@@ -57,7 +57,13 @@ from mvote.chaincode._crypto.group import Point
 from mvote.chaincode._errors import ERRORS as CHAINCODE_ERRORS
 from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, MvoteError, Refusal
 from mvote.chaincode._functions import FunctionName
-from mvote.chaincode._records import Question, QuestionSpec, SecretAggregate
+from mvote.chaincode._records import (
+    Question,
+    QuestionSpec,
+    Results,
+    SecretAggregate,
+    results_from_json,
+)
 from mvote.chaincode._simulation import MemoryKeySpace, TxContext, TxSimulator, Version
 from mvote.chaincode._stub import Timestamp
 from mvote.client._errors import NotVerified
@@ -215,9 +221,9 @@ class VerifiedRecords(ABC):
         """The contract's answer to the query ``function(args)`` on the verified state; a
         refusal raises the contract's typed error."""
 
-    def results(self, qid: str) -> Any:
+    def results(self, qid: str) -> Results:
         """``GetResults`` of ``qid`` (live counts, or the recorded tally), verified."""
-        return self.answer(FunctionName.GET_RESULTS, qid)
+        return results_from_json(self.answer(FunctionName.GET_RESULTS, qid))
 
     def question(self, qid: str) -> Question:
         """The verified question record; NotVerified (``question_record``) when the verified

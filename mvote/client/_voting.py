@@ -11,23 +11,46 @@ contract's function table. A refusal raises the typed error the contract or the 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from mvote.chaincode import encoding
+from mvote.chaincode._errors import InvalidField
+from mvote.chaincode._errors import MvoteError as ChaincodeError
+from mvote.chaincode._events import (
+    CastResponse,
+    CeremonyCancelled,
+    CheckAccepted,
+    DealingAccepted,
+    DecryptionAccepted,
+    RosterMembership,
+    SpoilResponse,
+)
 from mvote.chaincode._functions import FunctionName
-from mvote.chaincode._records import CastRequest, Question, QuestionSpec, Roster, SpoilRequest
+from mvote.chaincode._records import (
+    AnyAggregate,
+    BallotRecord,
+    CastRequest,
+    Participation,
+    Question,
+    QuestionSpec,
+    Results,
+    Roster,
+    SpoilRequest,
+    TallyRecord,
+    aggregate_from_json,
+    results_from_json,
+)
 from mvote.chaincode._secret import Ceremony
 from mvote.client._contract import Contract
-from mvote.client._errors import GatewayError, NotVerified
+from mvote.client._errors import BadReply, GatewayError, NotVerified
 from mvote.client._verified import ChainReads, VerifiedChain, VerifiedRecords
 
 __all__ = [
     "CastResult",
     "Committed",
     "GatewayTransactor",
-    "JsonObject",
     "Recorded",
     "SpoilResult",
     "Transactor",
@@ -35,9 +58,8 @@ __all__ = [
 ]
 
 Arg = bytes | str
-#: A record the contract returns as a JSON object and that has no record class (yet).
-JsonObject = dict[str, Any]
 T = TypeVar("T")
+V = TypeVar("V", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -50,10 +72,10 @@ class Committed:
 
 
 @dataclass(frozen=True)
-class Recorded(Generic[T]):
+class Recorded(Generic[V]):
     """What a committed write returned, typed, and where it committed."""
 
-    value: T
+    value: V
     transaction_id: str
     block_number: int
 
@@ -196,130 +218,139 @@ class VotingContract:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def _write(self, function: FunctionName, *args: Arg) -> Committed:
-        return self.transactor.transact(function, *args)
-
-    def _question(self, function: FunctionName, *args: Arg) -> Recorded[Question]:
-        done = self._write(function, *args)
-        return Recorded(Question.from_json(done.result), done.transaction_id, done.block_number)
-
-    def _roster(self, function: FunctionName, *args: Arg) -> Recorded[Roster]:
-        done = self._write(function, *args)
-        return Recorded(Roster.from_json(done.result), done.transaction_id, done.block_number)
-
-    def _json(self, function: FunctionName, *args: Arg) -> Recorded[Any]:
-        done = self._write(function, *args)
-        return Recorded(done.result, done.transaction_id, done.block_number)
+    def _write(self, decode: Callable[[Any], T], function: FunctionName, *args: Arg) -> Recorded[T]:
+        """Run ``function``, and decode its result once with its record's ``decode``."""
+        done = self.transactor.transact(function, *args)
+        value = reply(decode, done.result, function)
+        return Recorded(value, done.transaction_id, done.block_number)
 
     def create_question(self, spec: QuestionSpec) -> Recorded[Question]:
-        return self._question(FunctionName.CREATE_QUESTION, encoding.encode(spec.to_json()))
+        spec_bytes = encoding.encode(spec.to_json())
+        return self._write(Question.from_json, FunctionName.CREATE_QUESTION, spec_bytes)
 
     def open_question(self, qid: str) -> Recorded[Question]:
-        return self._question(FunctionName.OPEN_QUESTION, qid)
+        return self._write(Question.from_json, FunctionName.OPEN_QUESTION, qid)
 
     def close_question(self, qid: str, reason: str | None = None) -> Recorded[Question]:
         args = (qid,) if reason is None else (qid, reason)
-        return self._question(FunctionName.CLOSE_QUESTION, *args)
+        return self._write(Question.from_json, FunctionName.CLOSE_QUESTION, *args)
 
     def cancel_question(self, qid: str, reason: str) -> Recorded[Question]:
-        return self._question(FunctionName.CANCEL_QUESTION, qid, reason)
+        return self._write(Question.from_json, FunctionName.CANCEL_QUESTION, qid, reason)
 
     def create_roster(self, rid: str, title: str) -> Recorded[Roster]:
         spec = encoding.encode({"rid": rid, "title": title})
-        return self._roster(FunctionName.CREATE_ROSTER, spec)
+        return self._write(Roster.from_json, FunctionName.CREATE_ROSTER, spec)
 
     def add_roster_entries(self, rid: str, entries: Sequence[str]) -> Recorded[Roster]:
         """Precondition: ``entries`` is one batch (``records.roster_batches``), sorted hashes."""
         batch = encoding.encode({"rid": rid, "entries": list(entries)})
-        return self._roster(FunctionName.ADD_ROSTER_ENTRIES, batch)
+        return self._write(Roster.from_json, FunctionName.ADD_ROSTER_ENTRIES, batch)
 
     def seal_roster(self, rid: str) -> Recorded[Roster]:
-        return self._roster(FunctionName.SEAL_ROSTER, rid)
+        return self._write(Roster.from_json, FunctionName.SEAL_ROSTER, rid)
 
     def cast(self, request: CastRequest) -> CastResult:
-        done = self._write(FunctionName.CAST, encoding.encode(request.to_json()))
-        r = done.result
-        return CastResult(
-            r["qid"], r["tracker"], r["shard"], done.transaction_id, done.block_number
+        done = self._write(
+            CastResponse.from_json, FunctionName.CAST, encoding.encode(request.to_json())
         )
+        r = done.value
+        return CastResult(r.qid, r.tracker, r.shard, done.transaction_id, done.block_number)
 
     def spoil_ballot(self, request: SpoilRequest) -> SpoilResult:
         """Record a prepared secret ballot as audited (spoiled), with its opening."""
-        done = self._write(FunctionName.SPOIL_BALLOT, encoding.encode(request.to_json()))
-        r = done.result
-        return SpoilResult(
-            r["qid"], r["tracker"], tuple(r["choices"]), done.transaction_id, done.block_number
+        done = self._write(
+            SpoilResponse.from_json, FunctionName.SPOIL_BALLOT, encoding.encode(request.to_json())
         )
+        r = done.value
+        return SpoilResult(r.qid, r.tracker, r.choices, done.transaction_id, done.block_number)
 
-    def cancel_ceremony(self, cid: str, reason: str) -> Recorded[JsonObject]:
+    def cancel_ceremony(self, cid: str, reason: str) -> Recorded[CeremonyCancelled]:
         """Cancel a ceremony still DEALING (its owner only); it can then be created again."""
-        return self._json(FunctionName.CANCEL_CEREMONY, cid, reason)
+        return self._write(CeremonyCancelled.from_json, FunctionName.CANCEL_CEREMONY, cid, reason)
 
-    def aggregate(self, qid: str, shard: int, limit: int | None = None) -> Recorded[JsonObject]:
+    def aggregate(self, qid: str, shard: int, limit: int | None = None) -> Recorded[AnyAggregate]:
+        """Add the next ``limit`` ballots of a closed question's shard into its aggregate."""
         args = (qid, str(shard)) if limit is None else (qid, str(shard), str(limit))
-        return self._json(FunctionName.AGGREGATE, *args)
+        return self._write(aggregate_from_json, FunctionName.AGGREGATE, *args)
 
-    def tally(self, qid: str) -> Recorded[JsonObject]:
-        return self._json(FunctionName.TALLY, qid)
+    def tally(self, qid: str) -> Recorded[TallyRecord]:
+        return self._write(TallyRecord.from_json, FunctionName.TALLY, qid)
 
-    def create_ceremony(self, spec: bytes) -> Recorded[JsonObject]:
+    def create_ceremony(self, spec: bytes) -> Recorded[Ceremony]:
         """Precondition: ``spec`` from ``mvote.client._trustee.ceremony_spec``."""
-        return self._json(FunctionName.CREATE_CEREMONY, spec)
+        return self._write(Ceremony.from_json, FunctionName.CREATE_CEREMONY, spec)
 
-    def post_dealing(self, posting: bytes) -> Recorded[JsonObject]:
-        return self._json(FunctionName.POST_DEALING, posting)
+    def post_dealing(self, posting: bytes) -> Recorded[DealingAccepted]:
+        return self._write(DealingAccepted.from_json, FunctionName.POST_DEALING, posting)
 
-    def post_check(self, posting: bytes) -> Recorded[JsonObject]:
-        return self._json(FunctionName.POST_CHECK, posting)
+    def post_check(self, posting: bytes) -> Recorded[CheckAccepted]:
+        return self._write(CheckAccepted.from_json, FunctionName.POST_CHECK, posting)
 
-    def complete_ceremony(self, cid: str) -> Recorded[JsonObject]:
-        return self._json(FunctionName.COMPLETE_CEREMONY, cid)
+    def complete_ceremony(self, cid: str) -> Recorded[Ceremony]:
+        return self._write(Ceremony.from_json, FunctionName.COMPLETE_CEREMONY, cid)
 
-    def post_decryption(self, posting: bytes) -> Recorded[JsonObject]:
-        return self._json(FunctionName.POST_DECRYPTION, posting)
+    def post_decryption(self, posting: bytes) -> Recorded[DecryptionAccepted]:
+        return self._write(DecryptionAccepted.from_json, FunctionName.POST_DECRYPTION, posting)
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _read(self, function: FunctionName, *args: Arg) -> Any:
-        return self.transactor.query(function, *args)
+    def _read(self, decode: Callable[[Any], T], function: FunctionName, *args: Arg) -> T:
+        """Evaluate ``function``, and decode its answer once with its record's ``decode``."""
+        return reply(decode, self.transactor.query(function, *args), function)
 
     def get_question(self, qid: str) -> Question:
-        return Question.from_json(self._read(FunctionName.GET_QUESTION, qid))
+        return self._read(Question.from_json, FunctionName.GET_QUESTION, qid)
 
     def list_questions(self) -> list[Question]:
-        return [Question.from_json(q) for q in self._read(FunctionName.LIST_QUESTIONS)]
+        return list(
+            self._read(_list_of(Question.from_json, "questions"), FunctionName.LIST_QUESTIONS)
+        )
 
     def get_roster(self, rid: str) -> Roster:
-        return Roster.from_json(self._read(FunctionName.GET_ROSTER, rid))
+        return self._read(Roster.from_json, FunctionName.GET_ROSTER, rid)
 
-    def is_on_roster(self, rid: str, entry: str) -> JsonObject:
-        result: JsonObject = self._read(FunctionName.IS_ON_ROSTER, rid, entry)
-        return result
+    def is_on_roster(self, rid: str, entry: str) -> RosterMembership:
+        return self._read(RosterMembership.from_json, FunctionName.IS_ON_ROSTER, rid, entry)
 
-    def get_ballot(self, qid: str, voter: str) -> JsonObject:
-        result: JsonObject = self._read(FunctionName.GET_BALLOT, qid, voter)
-        return result
+    def get_ballot(self, qid: str, voter: str) -> BallotRecord:
+        return self._read(BallotRecord.from_json, FunctionName.GET_BALLOT, qid, voter)
 
-    def get_history(self, voter: str) -> list[JsonObject]:
-        result: list[JsonObject] = self._read(FunctionName.GET_HISTORY, voter)
-        return result
+    def get_history(self, voter: str) -> list[Participation]:
+        decode = _list_of(Participation.from_json, "history")
+        return list(self._read(decode, FunctionName.GET_HISTORY, voter))
 
-    def get_aggregate(self, qid: str, shard: int) -> JsonObject:
-        result: JsonObject = self._read(FunctionName.GET_AGGREGATE, qid, str(shard))
-        return result
+    def get_aggregate(self, qid: str, shard: int) -> AnyAggregate:
+        return self._read(aggregate_from_json, FunctionName.GET_AGGREGATE, qid, str(shard))
 
-    def get_tally(self, qid: str) -> JsonObject:
-        result: JsonObject = self._read(FunctionName.GET_TALLY, qid)
-        return result
+    def get_tally(self, qid: str) -> TallyRecord:
+        return self._read(TallyRecord.from_json, FunctionName.GET_TALLY, qid)
 
-    def get_results(self, qid: str) -> JsonObject:
-        result: JsonObject = self._read(FunctionName.GET_RESULTS, qid)
-        return result
+    def get_results(self, qid: str) -> Results:
+        """Live counts (LiveResults) before the tally, the tally (FinalResults) after it."""
+        return self._read(results_from_json, FunctionName.GET_RESULTS, qid)
 
     def get_ceremony(self, cid: str) -> Ceremony:
-        return Ceremony.from_json(self._read(FunctionName.GET_CEREMONY, cid))
+        return self._read(Ceremony.from_json, FunctionName.GET_CEREMONY, cid)
 
-    def get_ceremony_json(self, cid: str) -> JsonObject:
-        """The ceremony record as the contract returns it (for display)."""
-        result: JsonObject = self._read(FunctionName.GET_CEREMONY, cid)
-        return result
+
+def reply(decode: Callable[[Any], T], value: Any, function: FunctionName) -> T:
+    """``value`` (a contract function's decoded JSON answer) as its record, decoded once;
+    BadReply naming the first field that does not match (the record's own error as its
+    cause)."""
+    try:
+        return decode(value)
+    except ChaincodeError as exc:
+        field = exc.field if exc.field is not None else "$"
+        raise BadReply(f"{function}: {exc.message}", field=field) from exc
+
+
+def _list_of(decode: Callable[[Any, str], T], path: str) -> Callable[[Any], tuple[T, ...]]:
+    """A decoder of a JSON array of ``decode`` values; item ``i`` is read at ``path[i]``."""
+
+    def decode_all(value: Any) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise InvalidField(f"{path}: expected an array", field=path)
+        return tuple(decode(item, f"{path}[{i}]") for i, item in enumerate(value))
+
+    return decode_all

@@ -35,12 +35,16 @@ from mvote.chaincode._errors import (
     InvalidTransition,
     MvoteError,
 )
+from mvote.chaincode._events import DecryptionAccepted
 from mvote.chaincode._records import (
     CastRequest,
+    FinalResults,
+    LiveResults,
     Question,
     QuestionSpec,
     Roster,
     SignedCredential,
+    TallyRecord,
     roster_batches,
 )
 from mvote.chaincode._secret import Ceremony
@@ -50,7 +54,7 @@ from mvote.client._errors import NotVerified, QuestionOpen
 from mvote.client._receipt import BlockSource, issue_receipt
 from mvote.client._secret import PreparedSecretBallot, audit_prepared, prepare_secret_ballot
 from mvote.client._verified import CeremonyProgress, VerifiedChain, VerifiedRecords
-from mvote.client._voting import CastResult, JsonObject, Recorded, SpoilResult, VotingContract
+from mvote.client._voting import CastResult, Recorded, SpoilResult, VotingContract
 from mvote.verifier._receipt import Receipt, with_context_blocks
 
 __all__ = [
@@ -201,7 +205,7 @@ class Results:
     verified from the trust anchor (:meth:`VotingContract.records`)."""
 
     question: Question
-    results: JsonObject
+    results: LiveResults | FinalResults
 
 
 def results(contract: VotingContract, qid: str) -> Results:
@@ -340,7 +344,7 @@ def add_roster(
             done.append(contract.add_roster_entries(rid, batch))
         except AlreadyExists:
             # Some of the batch is on the roster already: add only the others.
-            fresh = [e for e in batch if not contract.is_on_roster(rid, e)["listed"]]
+            fresh = [e for e in batch if not contract.is_on_roster(rid, e).listed]
             skipped += len(batch) - len(fresh)
             if not fresh:
                 progress(f"batch {n}/{len(batches)}: all {len(batch)} already on {rid}")
@@ -361,7 +365,7 @@ class TallyOutcome:
     e.g. the commit acknowledgement was lost)."""
 
     question: Question
-    tally: JsonObject
+    tally: TallyRecord
     transaction_id: str
     block_number: int
     already: bool
@@ -376,12 +380,10 @@ def _recorded_tally(contract: VotingContract, question: Question) -> TallyOutcom
         if now.state != "TALLIED":
             return None
         recorded = contract.get_tally(question.qid)
-        block = contract.transactor.block_of(recorded["tx"])
+        block = contract.transactor.block_of(recorded.tx)
     except MvoteError:
         return None
-    return TallyOutcome(
-        now, recorded, recorded["tx"], block, already=True, aggregate_transactions=0
-    )
+    return TallyOutcome(now, recorded, recorded.tx, block, already=True, aggregate_transactions=0)
 
 
 def _aggregate_shards(
@@ -392,7 +394,7 @@ def _aggregate_shards(
     shards = question.spec.shards
     for shard in range(shards):
         try:
-            done = bool(contract.get_aggregate(question.qid, shard)["done"])
+            done = contract.get_aggregate(question.qid, shard).done
         except MvoteError as exc:
             if exc.code != "NOT_FOUND":
                 raise
@@ -400,10 +402,9 @@ def _aggregate_shards(
         while not done:
             step = contract.aggregate(question.qid, shard, batch).value
             transactions += 1
-            done = bool(step["done"])
+            done = step.done
             progress(
-                f"shard {shard + 1}/{shards}: {step['ballots']} ballots"
-                + (" (done)" if done else "")
+                f"shard {shard + 1}/{shards}: {step.ballots} ballots" + (" (done)" if done else "")
             )
     return transactions
 
@@ -543,7 +544,7 @@ class Decrypted:
     """The posted partial decryptions: how many totals, and where they committed."""
 
     totals: int
-    posted: Recorded[JsonObject]
+    posted: Recorded[DecryptionAccepted]
 
 
 def post_decryption(

@@ -28,8 +28,10 @@ from mvote.chaincode import _keys as keys
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import MAX_SECRET_CAST_BYTES
 from mvote.chaincode._errors import InvalidField, NotFound, TooLarge, WrongChannel
+from mvote.chaincode._events import CheckAccepted, DealingAccepted, DecryptionAccepted
 from mvote.chaincode._records import (
     BOUND_SECRET_BALLOT_TYPE,
+    BallotRecord,
     BoundSecretBallot,
     CastRequest,
     Participation,
@@ -37,10 +39,11 @@ from mvote.chaincode._records import (
     SpoilRequest,
     tracker_of,
 )
+from mvote.chaincode._secret import Ceremony
 from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._network import Network
 from mvote.client._receipt import issue_receipt
-from mvote.client._voting import CastResult, JsonObject, Recorded, SpoilResult, VotingContract
+from mvote.client._voting import CastResult, Recorded, SpoilResult, VotingContract
 from mvote.client.recipes import receipt_for
 from mvote.service._errors import NoPostingIdentity
 from mvote.service._values import (
@@ -73,6 +76,9 @@ __all__ = [
 
 #: Ballots one :class:`ContractSink` has in flight at once (each a Fabric transaction).
 DEFAULT_SINK_WORKERS = 16
+
+#: What the contract answers a relayed trustee posting with.
+PostingAccepted = DealingAccepted | CheckAccepted | DecryptionAccepted
 
 
 class BallotSink(Protocol):
@@ -261,10 +267,9 @@ class VotingService:
 
     def history(self, voter: str) -> tuple[Participation, ...]:
         """Every question ``voter`` (64 hex digits, the public key) has a ballot on."""
-        entries = self.contract.get_history(voter)
-        return tuple(Participation.from_json(e) for e in entries)
+        return tuple(self.contract.get_history(voter))
 
-    def ballot(self, qid: str, voter: str) -> JsonObject:
+    def ballot(self, qid: str, voter: str) -> BallotRecord:
         """``voter``'s ballot record on ``qid`` as the ledger holds it."""
         return self.contract.get_ballot(qid, voter)
 
@@ -297,7 +302,7 @@ class VotingService:
 
     # --- trustees --------------------------------------------------------------------------
 
-    def post(self, kind: PostingKind, posting: bytes) -> Recorded[JsonObject]:
+    def post(self, kind: PostingKind, posting: bytes) -> Recorded[PostingAccepted]:
         """Relay a trustee's posting (signed by the trustee's own key; the contract checks the
         signature against the ceremony) as the institution's admin identity."""
         if self.postings is None:
@@ -305,15 +310,15 @@ class VotingService:
                 f"posting: this service has no admin identity to post a {kind} with",
                 field="posting",
             )
-        post: Callable[[bytes], Recorded[JsonObject]] = {
+        posts: dict[PostingKind, Callable[[bytes], Recorded[PostingAccepted]]] = {
             PostingKind.DEALING: self.postings.post_dealing,
             PostingKind.CHECK: self.postings.post_check,
             PostingKind.DECRYPTION: self.postings.post_decryption,
-        }[kind]
-        return post(posting)
+        }
+        return posts[kind](posting)
 
-    def ceremony(self, cid: str) -> JsonObject:
-        return self.contract.get_ceremony_json(cid)
+    def ceremony(self, cid: str) -> Ceremony:
+        return self.contract.get_ceremony(cid)
 
     # --- the chain -------------------------------------------------------------------------
 

@@ -345,7 +345,7 @@ class VotingServicer:
             has_counts=results.counts is not None,
             counts=list(results.counts or ()),
             ballots=results.ballots or 0,
-            tally=b"" if results.tally is None else encoding.encode(results.tally),
+            tally=b"" if results.tally is None else encoding.encode(results.tally.to_json()),
         )
 
     def get_receipt(self, request: pb.GetReceiptRequest, caller: Caller) -> pb.Receipt:
@@ -376,13 +376,13 @@ class VotingServicer:
         return pb.PostingResponse(
             tx_id=done.transaction_id,
             block_number=done.block_number,
-            result=encoding.encode(done.value),
+            result=encoding.encode(done.value.to_json()),
         )
 
     def get_ceremony(self, request: pb.GetCeremonyRequest, caller: Caller) -> pb.Ceremony:
         record = self.service.ceremony(request.cid)
         return pb.Ceremony(
-            cid=request.cid, state=str(record["state"]), record=encoding.encode(record)
+            cid=request.cid, state=record.state, record=encoding.encode(record.to_json())
         )
 
     def get_chain_info(self, request: pb.GetChainInfoRequest, caller: Caller) -> pb.ChainInfo:

@@ -386,7 +386,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
                 "final": found.final,
                 "ballots": found.ballots,
                 "counts": None if found.counts is None else list(found.counts),
-                "tally": found.tally,
+                "tally": None if found.tally is None else found.tally.to_json(),
             }
         )
 
@@ -406,7 +406,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
     )
     async def ballot(request: Request, qid: Qid, voter: Voter) -> JSONResponse:
         routes.admit(request)
-        return JSONResponse(await blocking(service.ballot, qid, voter))
+        return JSONResponse((await blocking(service.ballot, qid, voter)).to_json())
 
     @router.get(
         "/ceremonies/{cid}",
@@ -415,7 +415,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
     )
     async def ceremony(request: Request, cid: Cid) -> JSONResponse:
         routes.admit(request)
-        return JSONResponse(await blocking(service.ceremony, cid))
+        return JSONResponse((await blocking(service.ceremony, cid)).to_json())
 
     @router.get(
         "/voters/{voter}/history",
@@ -438,7 +438,7 @@ def _voter_routes(routes: RestRoutes, router: APIRouter) -> None:
         body = await read_body(request, routes.context.max_body_bytes)
         decode_body(body, routes.context.max_body_bytes)
         done = await blocking(service.post, kind, body)
-        return JSONResponse({"result": done.value, **_committed(done)})
+        return JSONResponse({"result": done.value.to_json(), **_committed(done)})
 
 
 def _chain_routes(routes: RestRoutes, router: APIRouter) -> None:
@@ -546,7 +546,7 @@ def _question_operator_routes(routes: RestRoutes, router: APIRouter) -> None:
         return JSONResponse(
             {
                 "qid": qid,
-                "tally": done.tally,
+                "tally": done.tally.to_json(),
                 "transaction_id": done.transaction_id,
                 "block_number": done.block_number,
                 "already": done.already,

@@ -9,9 +9,8 @@ import enum
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
-from mvote.chaincode._records import Question
+from mvote.chaincode._records import FinalResults, LiveResults, Question, TallyRecord
 from mvote.client._errors import CommitStatusError
 from mvote.client._voting import CastResult
 
@@ -83,24 +82,16 @@ class Results:
     final: bool
     ballots: int | None
     counts: tuple[int, ...] | None
-    tally: dict[str, Any] | None
+    tally: TallyRecord | None
 
     @staticmethod
-    def from_contract(value: dict[str, Any]) -> Results:
-        """Precondition: ``value`` is what the contract's ``GetResults`` returned."""
-        counts = value.get("counts")
-        tally = value.get("tally")
-        ballots = value.get("ballots")
-        if tally is not None and ballots is None:
-            ballots = tally.get("ballots")
-        return Results(
-            qid=value["qid"],
-            state=value["state"],
-            final=bool(value["final"]),
-            ballots=ballots,
-            counts=None if counts is None else tuple(counts),
-            tally=tally,
-        )
+    def from_contract(value: LiveResults | FinalResults) -> Results:
+        """The contract's ``GetResults`` answer, decoded (mvote.client.VotingContract)."""
+        match value:
+            case FinalResults(qid=qid, state=state, tally=tally):
+                return Results(qid, state, True, tally.ballots, None, tally)
+            case LiveResults(qid=qid, state=state, ballots=ballots, counts=counts):
+                return Results(qid, state, False, ballots, counts, None)
 
 
 class PostingKind(enum.StrEnum):

@@ -462,7 +462,7 @@ def test_without_a_gateway_a_voter_reads_the_verified_chain(world_liar: World) -
         trip = records.question("trip").spec
         voter = Wallet.load(world.out["wallets"][0]).unlock(PASSPHRASE)
         assert isinstance(recipes.prepare_vote(contract, voter, trip, [0]), CastRequest)
-        assert records.results("budget") == world.out["results"]
+        assert records.results("budget").to_json() == world.out["results"]
         with pytest.raises(NotFound):
             records.answer("GetQuestion", "no-such-question")
         key = keys.question_key("trip")

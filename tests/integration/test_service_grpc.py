@@ -395,7 +395,7 @@ def test_trustees_post_through_the_public_address(setup: Setup) -> None:
             with pytest.raises(BadSignature):
                 contract.post_dealing(encoding.encode(forged))
             assert setup.height() == height
-            assert contract.post_dealing(second).value["trustee"] == 2
+            assert contract.post_dealing(second).value.trustee == 2
             with pytest.raises(InvalidField) as unknown:
                 client.post(pb.TrusteePosting(posting=first))
             assert unknown.value.field == "TrusteePosting.kind"

@@ -48,7 +48,7 @@ def test_demo_covers_every_rule_and_eligibility_and_tallies_exactly() -> None:
     lines: list[str] = []
     story = demo.run(channel, OPERATORS, voters=60, seed=3, out=lines.append)
     tallies = story.tallies
-    assert len(story.ballots) == sum(t.result["ballots"] for t in tallies)
+    assert len(story.ballots) == sum(t.result.ballots for t in tallies)
 
     rules = {t.question.rule.kind for t in tallies}
     eligibility = {t.question.eligibility.kind for t in tallies}
@@ -59,8 +59,8 @@ def test_demo_covers_every_rule_and_eligibility_and_tallies_exactly() -> None:
     direct = _counted_ballots(channel)
     for t in tallies:
         qid = t.question.qid
-        assert t.result["ballots"] == direct[qid]["ballots"] > 0
-        assert t.result["counts"] == [direct[qid][i] for i in range(len(t.question.options))]
+        assert t.result.ballots == direct[qid]["ballots"] > 0
+        assert list(t.result.counts) == [direct[qid][i] for i in range(len(t.question.options))]
         question = channel.evaluate(OPERATORS.client, "GetQuestion", qid)
         assert question["state"] == "TALLIED"
 
@@ -77,9 +77,7 @@ def test_demo_covers_every_rule_and_eligibility_and_tallies_exactly() -> None:
 def test_demo_is_reproducible_from_its_seed() -> None:
     first = demo.run(demo.InProcessChannel(), OPERATORS, voters=24, seed=11, out=lambda _: None)
     second = demo.run(demo.InProcessChannel(), OPERATORS, voters=24, seed=11, out=lambda _: None)
-    assert [t.result["counts"] for t in first.tallies] == [
-        t.result["counts"] for t in second.tallies
-    ]
+    assert [t.result.counts for t in first.tallies] == [t.result.counts for t in second.tallies]
 
 
 def test_mvote_demo_command_runs_on_the_embedded_node_and_verifies(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from mvote.chaincode._schema import (
     Array,
     Bool,
     Const,
+    Flag,
     Hex,
     Int,
     Nullable,
@@ -245,6 +246,37 @@ def test_a_field_absent_when_none_keeps_the_bytes_of_records_without_it() -> Non
     with pytest.raises(InvalidField) as info:
         TallyRecord.from_json({**value, "decryption": None})
     assert info.value.field == "tally.decryption"
+
+
+def test_a_flag_is_exactly_its_boolean() -> None:
+    """A boolean tag (GetResults' ``final``) admits only itself: not the other boolean, and not
+    the number equal to it."""
+    assert Flag(True).check(True, "v") is True and Flag(False).check(False, "v") is False
+    _refused(Flag(True), False, "v")
+    _refused(Flag(True), 1, "v")
+    _refused(Flag(False), 0, "v")
+    _refused(Flag(False), None, "v")
+
+
+def test_the_results_records_are_chosen_by_final_and_keep_the_contract_bytes() -> None:
+    from mvote.chaincode import encoding
+    from mvote.chaincode._records import FinalResults, LiveResults, results_from_json
+
+    live = results_from_json(
+        {"qid": "q", "state": "OPEN", "final": False, "ballots": 1, "counts": [1, 0]}
+    )
+    assert live == LiveResults("q", "OPEN", 1, (1, 0))
+    assert encoding.encode(live.to_json()) == (
+        b'{"ballots":1,"counts":[1,0],"final":false,"qid":"q","state":"OPEN"}'
+    )
+    secret = LiveResults("q", "CLOSED", 3, None)
+    assert results_from_json(secret.to_json()) == secret
+    assert secret.to_json()["counts"] is None
+    # A live answer tagged final is read as FinalResults: its live fields are refused.
+    with pytest.raises(InvalidField) as info:
+        results_from_json({**live.to_json(), "final": True})
+    assert info.value.field == "results.ballots"
+    assert FinalResults.SHAPE.fields["final"] == Flag(True)
 
 
 def test_the_python_spec_in_docs_records_gives_the_documented_bytes() -> None:

@@ -87,9 +87,9 @@ def test_create_open_cast_and_tally_twice(channel: demo.InProcessChannel) -> Non
     assert info.value.field == "qid"
 
     first = recipes.tally(admin, "q1", close=True, batch=1)
-    assert (first.already, first.tally["counts"], first.aggregate_transactions) == (
+    assert (first.already, first.tally.counts, first.aggregate_transactions) == (
         False,
-        [1, 2],
+        (1, 2),
         first.aggregate_transactions,
     )
     assert first.aggregate_transactions >= 2

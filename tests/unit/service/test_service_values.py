@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from node_support import open_question_spec
 
-from mvote.chaincode._records import Question
+from mvote.chaincode._records import FinalResults, LiveResults, Plurality, Question, TallyRecord
 from mvote.service import Results
 from mvote.service._values import page_of
 
@@ -38,16 +36,11 @@ def test_pages_follow_the_token_to_the_end() -> None:
 
 
 def test_results_of_a_final_tally_and_of_live_counts() -> None:
-    live: dict[str, Any] = {
-        "qid": "q",
-        "state": "OPEN",
-        "final": False,
-        "ballots": 3,
-        "counts": [2, 1],
-    }
-    assert Results.from_contract(live).counts == (2, 1)
-    secret: dict[str, Any] = dict(live, counts=None)
+    live = LiveResults("q", "OPEN", 3, (2, 1))
+    assert Results.from_contract(live) == Results("q", "OPEN", False, 3, (2, 1), None)
+    secret = LiveResults("q", "CLOSED", 3, None)
     assert Results.from_contract(secret).counts is None
-    final: dict[str, Any] = {"qid": "q", "state": "TALLIED", "final": True, "tally": {"ballots": 5}}
-    done = Results.from_contract(final)
-    assert done.final and done.ballots == 5 and done.tally == {"ballots": 5}
+    tally = TallyRecord("q", 5, (3, 2), None, Plurality((0,)), "ab" * 32, 1)
+    done = Results.from_contract(FinalResults("q", "TALLIED", tally))
+    assert done.final and done.ballots == 5 and done.counts is None
+    assert done.tally == tally
