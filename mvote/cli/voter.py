@@ -609,7 +609,9 @@ def history(
     voter: Annotated[str | None, typer.Option("--voter", help="Or a voter public key.")] = None,
     target: Target = ANYWHERE,
 ) -> None:
-    """A voter's participation: every question they voted on, with tracker and transaction."""
+    """A voter's participation: every question they voted on, with tracker and transaction
+    (verified from the genesis hash: endorsed by enough organisations, or read from the
+    verified chain)."""
 
     def body(out: Output) -> None:
         if (wallet is None) == (voter is None):
@@ -618,7 +620,7 @@ def history(
         if not re.fullmatch(r"[0-9a-f]{64}", public):
             fail(f"--voter: expected 64 lowercase hex digits, got {public!r}")
         with target.voter() as conn, remote():
-            entries = conn.contract.get_history(public)
+            entries = recipes.history(conn.contract, public)
 
         def human() -> str:
             if not entries:

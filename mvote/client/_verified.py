@@ -58,6 +58,7 @@ from mvote.chaincode._errors import ERRORS as CHAINCODE_ERRORS
 from mvote.chaincode._errors import AggregationIncomplete, CeremonyNotComplete, MvoteError, Refusal
 from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import (
+    Participation,
     Question,
     QuestionSpec,
     Results,
@@ -224,6 +225,18 @@ class VerifiedRecords(ABC):
     def results(self, qid: str) -> Results:
         """``GetResults`` of ``qid`` (live counts, or the recorded tally), verified."""
         return results_from_json(self.answer(FunctionName.GET_RESULTS, qid))
+
+    def history(self, voter: str) -> list[Participation]:
+        """``GetHistory`` of ``voter`` (hex key): every question the voter has a ballot on, with
+        its tracker and transaction, verified. NotVerified (``history``) when the verified answer
+        is not a list of participation records."""
+        value = self.answer(FunctionName.GET_HISTORY, voter)
+        if not isinstance(value, list):
+            raise NotVerified("GetHistory answered no list", check="history")
+        try:
+            return [Participation.from_json(v, f"history[{i}]") for i, v in enumerate(value)]
+        except MvoteError as exc:
+            raise NotVerified(f"GetHistory: {exc}", check="history") from exc
 
     def question(self, qid: str) -> Question:
         """The verified question record; NotVerified (``question_record``) when the verified

@@ -40,6 +40,7 @@ from mvote.chaincode._records import (
     CastRequest,
     FinalResults,
     LiveResults,
+    Participation,
     Question,
     QuestionSpec,
     Roster,
@@ -215,6 +216,13 @@ def results(contract: VotingContract, qid: str) -> Results:
     records = contract.records()
     question = records.question(qid)
     return Results(question, records.results(qid))
+
+
+def history(contract: VotingContract, voter: str) -> list[Participation]:
+    """The participation of ``voter`` (hex key) to show, verified
+    (:meth:`VotingContract.records`): the node alone cannot hide, add or alter an entry shown.
+    Raises NotVerified."""
+    return contract.records().history(voter)
 
 
 def cast_prepared(

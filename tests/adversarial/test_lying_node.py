@@ -645,3 +645,24 @@ def test_a_trustees_commands_refuse_what_the_verified_state_rules_out(world: Wor
     assert open_mode["error"]["code"] == "INVALID_FIELD"
     still_open = world.refused("trustee", "decrypt", "poll", "--trustee", board)
     assert still_open["code"] == "INVALID_TRANSITION" and "OPEN" in still_open["message"]
+
+
+def _lie_history(function: str, args: list[str], value: Any) -> Any:
+    if function == "GetHistory":
+        return []
+    return value
+
+
+def test_a_hidden_ballot_is_never_shown_missing_from_the_history(world_liar: World) -> None:
+    """`mvote history` shows the verified participation: a node that drops the voter's entry
+    from its plain answer is not believed, and one that also forges the endorsed answer is
+    refused naming the check."""
+    world = world_liar
+    wallet = world.out["wallets"][0]
+    honest = world.cli.json("history", "--wallet", wallet)["history"]
+    assert honest, "the voter voted in the module's set-up"
+    world.liar.lie(Lies(answers=_lie_history))
+    assert world.cli.json("history", "--wallet", wallet)["history"] == honest
+    world.liar.lie(Lies(answers=_lie_history, endorsed=_lie_history))
+    error = world.refused("history", "--wallet", wallet)
+    assert error["code"] == "NOT_VERIFIED" and error["field"] == "endorsement_signature"
