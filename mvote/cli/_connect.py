@@ -24,11 +24,12 @@ from mvote.cli._common import (
 )
 from mvote.client._blocks import BlockFetcher, fetch_blocks
 from mvote.client._channel import GatewayChannel
+from mvote.client._errors import GatewayError
 from mvote.client._identity import Signer, load_signer
 from mvote.client._network import Network
 from mvote.client._receipt import BlockSource
 from mvote.client._verified import ChainReads, TrustAnchor
-from mvote.client._voting import VotingContract
+from mvote.client._voting import VotingContract, typed
 from mvote.node.listening import running_node
 from mvote.node.material import NetworkMaterial, OrgMaterial, load_network
 from mvote.service._client import ClientTls, VotingClient
@@ -167,10 +168,16 @@ class Connection:
         return fetch_blocks(self.network(), start, stop)
 
     def _endorse_read(self, function: str, args: Sequence[str]) -> tuple[str, bytes]:
-        """A read-only proposal endorsed through the Gateway, signed: (its tx id, envelope)."""
+        """A read-only proposal endorsed through the Gateway, signed: (its tx id, envelope). A
+        refusal the endorsers answer (e.g. NotFound) is raised as its typed error: nothing is
+        done with it but to stop."""
         contract = self.network().contract(self.material.config.chaincode)
         proposal = contract.new_proposal(function, list(args))
-        return proposal.transaction_id, proposal.endorse().envelope().SerializeToString()
+        try:
+            endorsed = proposal.endorse()
+        except GatewayError as exc:
+            raise typed(exc) from exc
+        return proposal.transaction_id, endorsed.envelope().SerializeToString()
 
     def blocks(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with remote():

@@ -492,11 +492,12 @@ def question_show(
     qid: Annotated[str, typer.Argument(help="Question id.")],
     target: Target = ANYWHERE,
 ) -> None:
-    """Show a question: rule, eligibility, schedule, options (with their numbers), state."""
+    """Show a question: rule, eligibility, schedule, options (with their numbers), state
+    (verified from the genesis hash, as `mvote results` reads)."""
 
     def body(out: Output) -> None:
         with target.connect("client") as conn, remote():
-            record = conn.contract.get_question(qid).to_json()
+            record = recipes.question(conn.contract, qid).to_json()
         out.result(record, lambda: describe_question(record))
 
     run(target.as_json, body)
@@ -511,7 +512,7 @@ def question_list(
 
     def body(out: Output) -> None:
         with target.connect("client") as conn, remote():
-            records = [q.to_json() for q in conn.contract.list_questions()]
+            records = [q.to_json() for q in recipes.questions(conn.contract)]
 
         def human() -> str:
             if not records:

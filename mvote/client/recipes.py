@@ -36,6 +36,7 @@ from mvote.chaincode._errors import (
     MvoteError,
 )
 from mvote.chaincode._events import DecryptionAccepted
+from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import (
     CastRequest,
     FinalResults,
@@ -216,6 +217,20 @@ def results(contract: VotingContract, qid: str) -> Results:
     records = contract.records()
     question = records.question(qid)
     return Results(question, records.results(qid))
+
+
+def question(contract: VotingContract, qid: str) -> Question:
+    """Question ``qid`` to show, verified (:meth:`VotingContract.records`); the contract's
+    refusals (NotFound) as the node's Gateway would give them. Raises NotVerified."""
+    return Question.from_json(contract.records().answer(FunctionName.GET_QUESTION, qid))
+
+
+def questions(contract: VotingContract) -> list[Question]:
+    """Every question of the channel to show, verified. Raises NotVerified."""
+    listed = contract.records().answer(FunctionName.LIST_QUESTIONS)
+    if not isinstance(listed, list):
+        raise NotVerified("ListQuestions answered no list", check="questions")
+    return [Question.from_json(q, f"questions[{i}]") for i, q in enumerate(listed)]
 
 
 def history(contract: VotingContract, voter: str) -> list[Participation]:
