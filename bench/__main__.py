@@ -25,9 +25,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=_env("BENCH_CLIENTS", 128))
     parser.add_argument("--client-processes", type=int, default=_env("BENCH_CLIENT_PROCESSES", 2))
     parser.add_argument("--batch-ballots", type=int, default=_env("BENCH_BATCH_BALLOTS", 20000))
-    parser.add_argument("--batch-size", type=int, default=_env("BENCH_BATCH_SIZE", 128))
+    parser.add_argument("--batch-size", type=int, default=_env("BENCH_BATCH_SIZE", 256))
     parser.add_argument("--batchers", type=int, default=_env("BENCH_BATCHERS", 2))
-    parser.add_argument("--in-flight", type=int, default=_env("BENCH_IN_FLIGHT", 8))
+    parser.add_argument("--in-flight", type=int, default=_env("BENCH_IN_FLIGHT", 4))
     parser.add_argument(
         "--connections",
         type=int,

@@ -75,8 +75,9 @@ class IntakeSettings:
     #: Batchers (each a thread with its own queue); a voter is always routed to the same one.
     batchers: int = 2
     #: Ballots per transaction at most (the contract takes up to MAX_BATCH_BALLOTS): 128 cost
-    #: ~11% less CPU per ballot than 64 in the benchmark (docs/PERFORMANCE.md).
-    max_ballots: int = 128
+    #: ~11% less CPU per ballot than 64, and 256 committed the most ballots/s on 2 cores
+    #: (docs/PERFORMANCE.md).
+    max_ballots: int = MAX_BATCH_BALLOTS
     #: The requests of one batch, in bytes, at most; the transaction carries each ballot about
     #: twice (argument and record), so the default keeps it well under the node's 4 MiB.
     max_bytes: int = 1 << 20
