@@ -25,9 +25,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=_env("BENCH_CLIENTS", 128))
     parser.add_argument("--client-processes", type=int, default=_env("BENCH_CLIENT_PROCESSES", 2))
     parser.add_argument("--batch-ballots", type=int, default=_env("BENCH_BATCH_BALLOTS", 20000))
-    parser.add_argument("--batch-size", type=int, default=_env("BENCH_BATCH_SIZE", 128))
+    parser.add_argument("--batch-size", type=int, default=_env("BENCH_BATCH_SIZE", 256))
     parser.add_argument("--batchers", type=int, default=_env("BENCH_BATCHERS", 2))
     parser.add_argument("--in-flight", type=int, default=_env("BENCH_IN_FLIGHT", 4))
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=_env("BENCH_CONNECTIONS", 16),
+        help="Gateway connections the batched run's intake spreads its batches over",
+    )
     parser.add_argument(
         "--gateway-processes",
         type=int,
@@ -63,7 +69,12 @@ def main() -> None:
             batchers=args.batchers, max_ballots=args.batch_size, in_flight=args.in_flight
         )
         batch_report(
-            run_batched(args.batch_ballots, settings, gateway_processes=args.gateway_processes),
+            run_batched(
+                args.batch_ballots,
+                settings,
+                gateway_processes=args.gateway_processes,
+                connections=args.connections,
+            ),
             work,
         )
     if parts & {"node", "audit"}:

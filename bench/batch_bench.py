@@ -26,6 +26,7 @@ and 5 verifies per transaction) divided by the ballots per transaction the run a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
@@ -97,6 +98,8 @@ class BatchRun:
 
     #: Transactions of the maximum-rate phase alone.
     full_transactions: int = 0
+    #: The busiest gateway process's share of the gateway processes' CPU (maximum-rate phase).
+    busiest_gateway: float = 0.0
 
     @property
     def ballots_per_transaction(self) -> float:
@@ -182,6 +185,25 @@ def _check_receipts(
     return verified, len(sample)
 
 
+def _gateway_cpus(pid: int) -> dict[int, float]:
+    """CPU seconds of each running gateway process of the node ``pid``, by process id."""
+    cpus: dict[int, float] = {}
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            for child in map(int, children.read_text().split()):
+                if b"mvote.node.serving" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    cpus[child] = _process_cpu(child)
+        except OSError:
+            continue
+    return cpus
+
+
+def _busiest_share(before: dict[int, float], after: dict[int, float]) -> float:
+    """The busiest gateway process's share of all gateway processes' CPU between two readings."""
+    used = [after[p] - before.get(p, 0.0) for p in after]
+    return max(used) / sum(used) if used and sum(used) > 0 else 0.0
+
+
 def _disk(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
@@ -192,6 +214,7 @@ def run_batched(
     out: Any = print,
     *,
     gateway_processes: int | None = None,
+    connections: int = 1,
 ) -> BatchRun:
     directory = Path(tempfile.mkdtemp(prefix="mvote-batch-bench-"))
     network, port, process = start_node(directory, gateway_processes=gateway_processes)
@@ -204,21 +227,27 @@ def run_batched(
         out(
             f"batched: {ballots} + {half_count} ballots through the intake ({settings.batchers} "
             f"batchers, up to {settings.max_ballots} ballots or {settings.max_wait * 1000:.0f} ms "
-            f"per batch, {settings.in_flight} in flight each), TLS, 3 orgs, MAJORITY, "
-            f"gateway processes: {gateway_processes or 'default'}"
+            f"per batch, {settings.in_flight} in flight each, {connections} Gateway "
+            f"connections), TLS, 3 orgs, MAJORITY, gateway processes: "
+            f"{gateway_processes or 'default'}"
         )
         client_id = network.org("cityhall").client
         signer = load_signer(client_id.msp_dir, client_id.msp_id)
         ledger_before = _disk(directory)
-        with _connect(network, port, signer) as gateway:
-            contract = gateway.network("mvote").contract("mvote")
-            with Intake(contract, settings) as intake:
+        with contextlib.ExitStack() as stack:
+            gateways = [
+                stack.enter_context(_connect(network, port, signer)) for _ in range(connections)
+            ]
+            contracts = [g.network("mvote").contract("mvote") for g in gateways]
+            with Intake(contracts, settings) as intake:
                 node_cpu, children = _process_cpu(process.pid), _children_cpu(process.pid)
+                each = _gateway_cpus(process.pid)
                 service_cpu = time.process_time()
                 full = _phase(intake, full_work, None)
                 full_transactions = intake.transactions
                 node_cpu = _process_cpu(process.pid) - node_cpu
                 after = _children_cpu(process.pid)
+                busiest = _busiest_share(each, _gateway_cpus(process.pid))
                 service_cpu = time.process_time() - service_cpu
                 half = _phase(intake, half_work, max(1.0, full.rate / 2))
             stats = (intake.transactions, intake.resent_ballots, intake.splits)
@@ -237,6 +266,7 @@ def run_batched(
             service_cpu,
             disk,
             full_transactions,
+            busiest,
         )
     finally:
         process.terminate()
@@ -281,6 +311,7 @@ def report(run: BatchRun, work: SignatureWork, out: Any = print) -> list[str]:
         ),
         line("  node process CPU per ballot", run.node_cpu / committed * 1e6, "us"),
         line("  gateway processes CPU per ballot", run.gateway_cpu / committed * 1e6, "us"),
+        line("  busiest gateway process's share of it", run.busiest_gateway * 100, "%"),
         line("  validation worker CPU per ballot", run.worker_cpu / committed * 1e6, "us"),
         line("  voting service (intake) CPU per ballot", run.service_cpu / committed * 1e6, "us"),
         line("  CPU per ballot, all processes", run.cpu_per_ballot * 1e6, "us"),

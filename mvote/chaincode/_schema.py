@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, cast
 
 from ._errors import InvalidField
 
@@ -362,6 +362,22 @@ def _absent(f: dataclasses.Field[Any], value: Any) -> bool:
 R = TypeVar("R", bound="Record")
 
 
+class _FieldEncoding(NamedTuple):
+    """One field as ``Record.to_json`` encodes it (from the field's metadata)."""
+
+    name: str
+    encode: Callable[[Any], Any]
+    absent_when_none: bool
+    spread: bool
+
+
+def _field_encoding(f: dataclasses.Field[Any]) -> _FieldEncoding:
+    metadata = f.metadata
+    return _FieldEncoding(
+        f.name, metadata["codec"].encode, bool(metadata["absent_when_none"]), metadata["spread"]
+    )
+
+
 class Record:
     """Base of a declared record: subclass it with ``@record("path")`` on a frozen dataclass."""
 
@@ -373,18 +389,20 @@ class Record:
     TAGS: ClassVar[Mapping[str, TagValue]]
     #: The dataclass fields by name, in declaration order (read once by ``@record``).
     FIELDS: ClassVar[Mapping[str, dataclasses.Field[Any]]]
+    #: What ``to_json`` does with each field, in declaration order, read from the fields'
+    #: metadata once by ``@record`` (not on every call: every ballot encodes its records).
+    ENCODING: ClassVar[tuple[_FieldEncoding, ...]]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.TAGS)
-        for f in self.FIELDS.values():
-            value = getattr(self, f.name)
-            if _absent(f, value):
+        for name, encode, absent_when_none, spread in self.ENCODING:
+            value = getattr(self, name)
+            if absent_when_none and value is None:
                 continue
-            encoded = f.metadata["codec"].encode(value)
-            if f.metadata["spread"]:
-                out.update(encoded)
+            if spread:
+                out.update(encode(value))
             else:
-                out[f.name] = encoded
+                out[name] = encode(value)
         return out
 
     @classmethod
@@ -445,6 +463,7 @@ def record(
             shapes = {key: shapes[key] for key in order}
         cls.SHAPE = Object(shapes, frozenset(optional))
         cls.FIELDS = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        cls.ENCODING = tuple(_field_encoding(f) for f in cls.FIELDS.values())
         cls.PATH = path
         cls.TAGS = dict(tags or {})
         return cls

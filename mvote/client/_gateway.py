@@ -118,12 +118,16 @@ class Gateway:
         timeouts: Timeouts = Timeouts(),
     ) -> Gateway:
         """Connect to ``host:port`` (TLS when ``tls_root_certificates`` is given, the PEM of the
-        CA that issued the peer's TLS certificate) or use an existing gRPC channel."""
+        CA that issued the peer's TLS certificate) or use an existing gRPC channel. Each
+        connected Gateway has its own connection (gRPC would otherwise share one among channels
+        of the same target and options): a node with several gateway processes serves each
+        connection from one of them."""
         if not isinstance(target, str):
             return cls(target, signer, timeouts=timeouts)
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.use_local_subchannel_pool", 1),
         ]
         if tls_root_certificates is None:
             channel = grpc.insecure_channel(target, options=options)

@@ -75,8 +75,9 @@ class IntakeSettings:
     #: Batchers (each a thread with its own queue); a voter is always routed to the same one.
     batchers: int = 2
     #: Ballots per transaction at most (the contract takes up to MAX_BATCH_BALLOTS): 128 cost
-    #: ~11% less CPU per ballot than 64 in the benchmark (docs/PERFORMANCE.md).
-    max_ballots: int = 128
+    #: ~11% less CPU per ballot than 64, and 256 committed the most ballots/s on 2 cores
+    #: (docs/PERFORMANCE.md).
+    max_ballots: int = MAX_BATCH_BALLOTS
     #: The requests of one batch, in bytes, at most; the transaction carries each ballot about
     #: twice (argument and record), so the default keeps it well under the node's 4 MiB.
     max_bytes: int = 1 << 20
@@ -235,10 +236,28 @@ class Intake:
     """Collects voter-signed ballots and submits them in CastBatch transactions through a
     Gateway ``contract`` (the client's identity endorses and signs; voters sign their ballots).
 
+    ``contract`` may be several contracts of the same chaincode, each over its own Gateway
+    connection: each batch goes over the one with the fewest batches out (the first in turn on
+    a tie). A node serves each connection from one of its gateway processes (SO_REUSEPORT spreads
+    connections, not calls, at random): one connection keeps one gateway process busy and leaves
+    the others idle; over several, a slower gateway process's connections hold more batches out
+    and the next batch goes elsewhere (docs/PERFORMANCE.md).
+
     Use as a context manager, or call :meth:`close`: it waits for every ballot's outcome."""
 
-    def __init__(self, contract: Contract, settings: IntakeSettings | None = None) -> None:
-        self.contract = contract
+    def __init__(
+        self, contract: Contract | Sequence[Contract], settings: IntakeSettings | None = None
+    ) -> None:
+        contracts = (contract,) if isinstance(contract, Contract) else tuple(contract)
+        if not contracts:
+            raise InvalidField("contract: expected at least one contract", field="contract")
+        #: The contracts the batches go over (precondition: all of one chaincode), and how many
+        #: batches each has out.
+        self.contracts = contracts
+        self._out = [0] * len(contracts)
+        #: Transactions sent over each contract (for reports and tests).
+        self.sent = [0] * len(contracts)
+        self._turn = 0
         self.settings = settings or IntakeSettings()
         self.pool = ThreadPoolExecutor(
             self.settings.batchers * self.settings.in_flight, thread_name_prefix="mvote-batch"
@@ -311,14 +330,36 @@ class Intake:
         except Exception as exc:  # a fault of the intake itself: every ballot learns of it
             _fail(batch, exc)
 
+    def _take_contract(self) -> int:
+        """The index of the contract with the fewest batches out (ties: the next in turn),
+        counted as one more out. The caller gives it back with :meth:`_give_back`."""
+        with self._lock:
+            count = len(self.contracts)
+            start, self._turn = self._turn, (self._turn + 1) % count
+            chosen = min(((start + i) % count for i in range(count)), key=self._out.__getitem__)
+            self._out[chosen] += 1
+            self.sent[chosen] += 1
+            self.transactions += 1
+        return chosen
+
+    def _give_back(self, index: int) -> None:
+        with self._lock:
+            self._out[index] -= 1
+
     def _send(self, batch: list[_Pending], batcher: _Batcher) -> None:
         for pending in batch:
             pending.attempts += 1
-        with self._lock:
-            self.transactions += 1
+        index = self._take_contract()
+        try:
+            self._send_on(self.contracts[index], batch, batcher)
+        finally:
+            self._give_back(index)
+
+    def _send_on(self, contract: Contract, batch: list[_Pending], batcher: _Batcher) -> None:
+        """Endorse, submit and commit ``batch`` through ``contract``."""
         args = [p.raw for p in batch]
         try:
-            transaction = self.contract.new_proposal(FunctionName.CAST_BATCH, args).endorse()
+            transaction = contract.new_proposal(FunctionName.CAST_BATCH, args).endorse()
         except EndorseError as exc:
             self._endorse_failed(batch, batcher, exc)
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mvote.chaincode._errors import InvalidField
 from mvote.client._gateway import Gateway
 from mvote.client._identity import Signer
 from mvote.client._voting import VotingContract
@@ -15,7 +16,12 @@ from mvote.service._intake import Intake, IntakeSettings
 from mvote.service._limits import PUBLIC_LIMITS, Limits
 from mvote.service._profile import Profile
 
-__all__ = ["Running", "start_service"]
+__all__ = ["INTAKE_CONNECTIONS", "Running", "start_service"]
+
+#: Gateway connections the intake spreads its batches over by default. A node serves each
+#: connection from one of its gateway processes, chosen at random by the kernel: over 8, two
+#: processes both get one with probability 127/128 (docs/PERFORMANCE.md).
+INTAKE_CONNECTIONS = 8
 
 
 @dataclass
@@ -55,13 +61,20 @@ def start_service(
     limits: Limits = Limits(),  # noqa: B008 (frozen, never mutated)
     public_limits: Limits = PUBLIC_LIMITS,
     intake: IntakeSettings | None = IntakeSettings(),  # noqa: B008 (frozen, never mutated)
+    intake_connections: int = INTAKE_CONNECTIONS,
 ) -> Running:
     """Serve ``mvote.v1`` on ``host:port`` for the institution of ``signer`` (its client
     identity), through its peer in ``profile``: the integrators' address (mutual TLS with
     ``trust``) and, with ``public_port``, the public address (no client certificate) on the
     same service. Ballots go through a batching :class:`Intake` with ``intake`` (CastBatch
-    transactions), or one transaction each with ``intake=None``. Raises ProfileInvalid if the
-    profile lists no peer of that institution."""
+    transactions) over ``intake_connections`` Gateway connections of its own (1 to 64;
+    InvalidField naming it otherwise), or one transaction each with ``intake=None``. Raises
+    ProfileInvalid if the profile lists no peer of that institution."""
+    if type(intake_connections) is not int or not 1 <= intake_connections <= 64:
+        raise InvalidField(
+            f"intake_connections: expected an integer 1..64, got {intake_connections!r}",
+            field="intake_connections",
+        )
     peer = profile.peer(signer.identity.msp_id)
     gateway = Gateway.connect(peer.address, signer, tls_root_certificates=peer.tls_ca)
     gateways = [gateway]
@@ -74,7 +87,15 @@ def start_service(
         postings = VotingContract.over(
             admin_gateway.network(profile.channel).contract(profile.chaincode)
         )
-    sink = None if intake is None else Intake(network.contract(profile.chaincode), intake)
+    sink = None
+    if intake is not None:
+        own = [
+            Gateway.connect(peer.address, signer, tls_root_certificates=peer.tls_ca)
+            for _ in range(intake_connections)
+        ]
+        gateways.extend(own)
+        contracts = [g.network(profile.channel).contract(profile.chaincode) for g in own]
+        sink = Intake(contracts, intake)
     service = VotingService(
         contract, network, chaincode=profile.chaincode, postings=postings, sink=sink
     )

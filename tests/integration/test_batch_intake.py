@@ -4,6 +4,7 @@ batched ballots verified offline, and the audit replaying the batches."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import time
@@ -194,6 +195,32 @@ def test_a_voter_is_always_routed_to_the_same_batcher(contract: Contract) -> Non
         assert set(first) == {0, 1, 2, 3}
     with Intake(contract, IntakeSettings(batchers=4)) as other:
         assert first == [other.batcher_of(v) for v in voters]
+
+
+def test_batches_spread_over_several_connections(served: Served) -> None:
+    """An intake over three Gateway connections: every ballot commits once, and each
+    connection carries batches (the next batch goes over the one with the fewest out)."""
+    spec = _question(served, "spread")
+    channel = served.material.config.channel
+    requests = [cast_request(channel, spec, voter_key(900 + i), i % 3) for i in range(9)]
+    with contextlib.ExitStack() as stack:
+        gateways = [stack.enter_context(served.gateway()) for _ in range(3)]
+        contracts = [g.network("mvote").contract("mvote") for g in gateways]
+        settings = IntakeSettings(batchers=1, max_wait=0.0, in_flight=1)
+        with Intake(contracts, settings) as intake:
+            # One ballot at a time: nine batches, one out at a time, each connection in turn.
+            results = [intake.submit(r).result(WAIT) for r in requests]
+        assert intake.sent == [3, 3, 3]
+        recorded = contracts[0].evaluate("GetResults", ["spread"])
+    assert [r.tracker for r in results] == [r.ballot.tracker() for r in requests]
+    assert len({r.transaction_id for r in results}) == len(requests)
+    assert encoding.decode(recorded, max_size=1 << 20)["ballots"] == len(requests)
+
+
+def test_an_intake_needs_a_contract() -> None:
+    with pytest.raises(InvalidField) as caught:
+        Intake([])
+    assert caught.value.field == "contract"
 
 
 def test_a_closed_intake_takes_no_ballots(served: Served, contract: Contract) -> None:

@@ -16,6 +16,7 @@ from node_support import cast_request, open_question_spec, voter_key
 from typer.testing import CliRunner
 
 from mvote.chaincode import encoding
+from mvote.chaincode._errors import InvalidField
 from mvote.cli import app
 from mvote.client._identity import load_signer
 from mvote.client._voting import VotingContract
@@ -24,7 +25,7 @@ from mvote.service import ProfileInvalid
 from mvote.service._client import ClientTls, VotingClient
 from mvote.service._grpc import IntegratorTrust, ServerTls
 from mvote.service._profile import Profile
-from mvote.service._serve import Running, start_service
+from mvote.service._serve import INTAKE_CONNECTIONS, Running, start_service
 from mvote.verifier import verify_receipt
 from mvote.verifier._audit import audit_chain
 from mvote.verifier._receipt import Receipt
@@ -104,3 +105,25 @@ def test_a_ballot_through_the_served_profile_verifies_and_the_chain_audits(
     assert len(chain) == height
     audit = audit_chain(chain, anchor)
     assert audit.verified, audit.findings[:5]
+
+
+def test_the_intake_has_its_own_gateway_connections(running: Running) -> None:
+    # The service's own connection, then INTAKE_CONNECTIONS for the intake's batches.
+    assert len(running.gateways) == 1 + INTAKE_CONNECTIONS
+    assert len({id(g.channel) for g in running.gateways}) == len(running.gateways)
+
+
+@pytest.mark.parametrize("count", [0, 65, True])
+def test_a_bad_intake_connection_count_is_refused_naming_it(
+    served: Served, profile_file: Path, count: int
+) -> None:
+    org = served.material.org("cityhall")
+    with pytest.raises(InvalidField) as refused:
+        start_service(
+            Profile.load(profile_file),
+            load_signer(org.client.msp_dir, org.msp_id),
+            tls=ServerTls(org.node.tls_cert_path.read_bytes(), org.node.tls_key_path.read_bytes()),
+            trust=IntegratorTrust({org.msp_id: org.tlsca_cert_path.read_bytes()}),
+            intake_connections=count,
+        )
+    assert refused.value.field == "intake_connections"
