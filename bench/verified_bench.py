@@ -155,7 +155,9 @@ def _measure(mvote: Mvote, work: Path, voters: int) -> None:
         heights.append(height)
         endorsed.append(mvote.endorsed_seconds("budget", rounds=5))
         pick, receipt = "Yes" if i % 3 else "No", work / f"receipt-{i}.json"
-        votes.append(mvote("vote", "budget", "--wallet", w, "-c", pick, "--receipt", receipt)[1])
+        votes.append(
+            mvote("vote", "budget", "--wallet", w, "-c", pick, "--receipt", receipt, "--yes")[1]
+        )
     mvote("tally", "budget", "--close", code=1)
     decrypt_verify, decrypt_height = mvote.verify_seconds()
     decrypt = mvote("trustee", "decrypt", "budget", "--trustee", work / "t1.json")[1]
