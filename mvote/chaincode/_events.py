@@ -64,10 +64,10 @@ class BatchRefused:
     nothing."""
 
     index: int
-    refused: Refusal
+    refusal: Refusal
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "refused": self.refused.to_json()}
+        return {"index": self.index, "refused": self.refusal.to_json()}
 
 
 BatchOutcome = BatchAccepted | BatchRefused

@@ -41,10 +41,10 @@ from fabric_protos.peer import transaction_pb2
 from mvote.chaincode import _errors as chaincode_errors
 from mvote.chaincode import encoding
 from mvote.chaincode._contract import MAX_BATCH_BALLOTS
-from mvote.chaincode._errors import InvalidField, MvoteError, Refusal
+from mvote.chaincode._errors import InvalidField, MvoteError
+from mvote.chaincode._events import BatchAccepted, BatchOutcome, BatchRefused, CastBatchResponse
 from mvote.chaincode._functions import FunctionName
-from mvote.chaincode._records import IDENTIFIER, CastRequest
-from mvote.chaincode._schema import HASH_HEX_SHAPE, Int, Object
+from mvote.chaincode._records import CastRequest
 from mvote.client._contract import Contract
 from mvote.client._errors import CommitError, EndorseError, GatewayError
 from mvote.client._voting import CastResult
@@ -115,57 +115,24 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
 # --- the batch's response ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """A ballot the batch recorded."""
-
-    index: int
-    qid: str
-    tracker: str
-    shard: int
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A ballot the batch refused, with the refusal Cast gives it alone."""
-
-    index: int
-    refusal: Refusal
-
-
-BallotOutcome = Accepted | Refused
-
-_ACCEPTED_SHAPE = Object(
-    {
-        "index": Int(0, MAX_BATCH_BALLOTS - 1),
-        "qid": IDENTIFIER,
-        "tracker": HASH_HEX_SHAPE,
-        "shard": Int(0, 1 << 16),
-    }
-)
-_REFUSED_KEYS = {"index", "refused"}
+#: A ballot the batch recorded, or refused with the refusal Cast gives it alone: the records the
+#: contract declares for CastBatch's outcomes (chaincode/_events.py).
+Accepted = BatchAccepted
+Refused = BatchRefused
+BallotOutcome = BatchOutcome
 
 
 def batch_outcomes(payload: bytes, count: int) -> list[BallotOutcome]:
-    """The per-ballot outcomes of a CastBatch response for ``count`` ballots, in argument order.
-    InvalidField (or the encoding's errors) naming ``result`` when the response is not one."""
+    """The per-ballot outcomes of a CastBatch response for ``count`` ballots, in argument order,
+    read by the response's own record. InvalidField (or the encoding's errors) naming ``result``
+    when the response is not one."""
     value = encoding.decode(payload, max_size=1 << 24, what="result")
-    ballots = value.get("ballots") if isinstance(value, dict) else None
-    if not isinstance(ballots, list) or len(ballots) != count:
+    response = CastBatchResponse.from_json(value, "result")
+    if len(response.ballots) != count:
         raise InvalidField(
             f"result.ballots: expected the outcomes of {count} ballots", field="result.ballots"
         )
-    outcomes: list[BallotOutcome] = []
-    for i, item in enumerate(ballots):
-        path = f"result.ballots[{i}]"
-        if isinstance(item, dict) and set(item) == _REFUSED_KEYS and item["index"] == i:
-            outcomes.append(Refused(i, Refusal.from_json(item["refused"])))
-            continue
-        checked = _ACCEPTED_SHAPE.check(item, path)
-        if checked["index"] != i:
-            raise InvalidField(f"{path}.index: expected {i}", field=f"{path}.index")
-        outcomes.append(Accepted(i, checked["qid"], checked["tracker"], checked["shard"]))
-    return outcomes
+    return list(response.ballots)
 
 
 # --- the intake -------------------------------------------------------------------------------
