@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import nacl.signing
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
 
+from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.chaincode._simulation import SerialLedger
 
 #: The ``tests/`` folder: shared helpers (this module, node_support, ...) import by name from it.
@@ -85,3 +88,23 @@ def count_decodes(monkeypatch: Any, *modules: Any) -> Counter[tuple[str, bytes]]
     for module in (envelope, *modules):
         monkeypatch.setattr(module, "parse_proto", counting)
     return seen
+
+
+def voter_keys(n: int) -> list[nacl.signing.SigningKey]:
+    """``n`` fixed voter keys (seeds 0x01.., 0x02.., ...): the same voters in every run."""
+    return [nacl.signing.SigningKey(bytes([i + 1]) * 32) for i in range(n)]
+
+
+def park_question(qid: str, *, shards: int = 1) -> QuestionSpec:
+    """A single-choice question of two options on roster ``r1``, open from now for an hour."""
+    now = int(time.time())
+    return QuestionSpec(
+        qid=qid,
+        title="Which park?",
+        description="",
+        options=("north", "south"),
+        rule=SingleChoice(),
+        eligibility=Eligibility.of_roster("r1"),
+        schedule=Schedule(now - 1, now + 3600),
+        shards=shards,
+    )

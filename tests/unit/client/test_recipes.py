@@ -3,39 +3,18 @@
 
 from __future__ import annotations
 
-import time
-
 import nacl.signing
 import pytest
-from testkit import creator_bytes
+from testkit import creator_bytes, park_question, voter_keys
 
 from mvote import demo
 from mvote.chaincode._errors import AlreadyVoted, InvalidField, NotFound
-from mvote.chaincode._records import Eligibility, QuestionSpec, Schedule, SingleChoice
 from mvote.client import QuestionOpen, VotingContract, recipes
 from mvote.client._ballot import prepare_ballot, voter_public_hex
 from mvote.client._errors import NotVerified
 
 ADMIN = creator_bytes("CityhallMSP", "admin")
 CLIENT = creator_bytes("CityhallMSP", "client")
-
-
-def _voters(n: int) -> list[nacl.signing.SigningKey]:
-    return [nacl.signing.SigningKey(bytes([i + 1]) * 32) for i in range(n)]
-
-
-def _spec(qid: str) -> QuestionSpec:
-    now = int(time.time())
-    return QuestionSpec(
-        qid=qid,
-        title="Which park?",
-        description="",
-        options=("north", "south"),
-        rule=SingleChoice(),
-        eligibility=Eligibility.of_roster("r1"),
-        schedule=Schedule(now - 1, now + 3600),
-        shards=2,
-    )
 
 
 @pytest.fixture
@@ -62,10 +41,10 @@ def test_roster_csv_names_the_bad_line() -> None:
 
 
 def test_create_open_cast_and_tally_twice(channel: demo.InProcessChannel) -> None:
-    voters = _voters(3)
+    voters = voter_keys(3)
     _rostered(channel, voters)
     admin = VotingContract(channel.acting_as(ADMIN))
-    made = recipes.create_question(admin, _spec("q1"), open_now=True)
+    made = recipes.create_question(admin, park_question("q1", shards=2), open_now=True)
     assert made.created.value.state == "DRAFT" and made.question.state == "OPEN"
     kiosk = VotingContract(channel.acting_as(CLIENT))
     question = kiosk.get_question("q1").spec
@@ -110,5 +89,10 @@ def test_a_repeated_option_is_a_typed_refusal_naming_choices() -> None:
     """The same verdict and field as the JavaScript module (INVALID_FIELD on choices), not a
     bare ValueError."""
     with pytest.raises(InvalidField) as info:
-        prepare_ballot(_voters(1)[0], channel="mvote", question=_spec("q-dup"), choices=[1, 1])
+        prepare_ballot(
+            voter_keys(1)[0],
+            channel="mvote",
+            question=park_question("q-dup", shards=2),
+            choices=[1, 1],
+        )
     assert info.value.field == "choices"

@@ -4,14 +4,13 @@ naming the field, from a node that lies (a transactor that alters the real contr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import nacl.signing
 import pytest
-from testkit import creator_bytes
+from testkit import creator_bytes, park_question, voter_keys
 
 from mvote import demo
 from mvote.chaincode import _keys as keys
@@ -30,15 +29,11 @@ from mvote.chaincode._functions import FunctionName
 from mvote.chaincode._records import (
     Aggregate,
     BallotRecord,
-    Eligibility,
     FinalResults,
     LiveResults,
     Participation,
     Plurality,
-    QuestionSpec,
-    Schedule,
     SecretAggregate,
-    SingleChoice,
     TallyRecord,
     aggregate_from_json,
     results_from_json,
@@ -53,24 +48,6 @@ ADMIN = creator_bytes("CityhallMSP", "admin")
 CLIENT = creator_bytes("CityhallMSP", "client")
 TX = "ab" * 32
 HASH = "cd" * 32
-
-
-def _voters(n: int) -> list[nacl.signing.SigningKey]:
-    return [nacl.signing.SigningKey(bytes([i + 1]) * 32) for i in range(n)]
-
-
-def _spec(qid: str) -> QuestionSpec:
-    now = int(time.time())
-    return QuestionSpec(
-        qid=qid,
-        title="Which park?",
-        description="",
-        options=("north", "south"),
-        rule=SingleChoice(),
-        eligibility=Eligibility.of_roster("r1"),
-        schedule=Schedule(now - 1, now + 3600),
-        shards=1,
-    )
 
 
 class LyingTransactor:
@@ -112,12 +89,12 @@ def _open_question(
     admin.create_roster("r1", "Residents")
     recipes.add_roster(admin, "r1", [voter_public_hex(v) for v in voters])
     admin.seal_roster("r1")
-    recipes.create_question(admin, _spec("q1"), open_now=True)
+    recipes.create_question(admin, park_question("q1"), open_now=True)
     return admin
 
 
 def test_every_read_and_write_of_a_question_is_a_record(channel: demo.InProcessChannel) -> None:
-    voters = _voters(3)
+    voters = voter_keys(3)
     admin = _open_question(channel, voters)
     kiosk = VotingContract(channel.acting_as(CLIENT))
     question = kiosk.get_question("q1").spec
@@ -303,7 +280,7 @@ def test_the_two_aggregate_records_are_told_apart_by_their_sums() -> None:
 
 
 def test_a_lying_node_is_refused_naming_the_field(channel: demo.InProcessChannel) -> None:
-    voters = _voters(2)
+    voters = voter_keys(2)
     _open_question(channel, voters)
     liar = LyingTransactor(channel, CLIENT)
     kiosk = VotingContract(liar)
