@@ -20,11 +20,12 @@ from ._records import (
     MAX_OPTIONS,
     MSP_ID,
     QUESTION_STATES,
+    REASON,
     TX_ID,
     Opaque,
     QuestionState,
 )
-from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, Text, declared, nested, record
+from ._schema import TUPLE, Array, Bool, Int, OneOf, Record, declared, nested, record
 from ._secret import CEREMONY_STATES, CeremonyState
 
 _TRUSTEE = Int(1, 255)
@@ -229,7 +230,7 @@ class CeremonyCancelled(Record):
 
     cid: str = declared(IDENTIFIER)
     state: Literal["CANCELLED"] = declared(OneOf(("CANCELLED",)))
-    reason: str = declared(Text(0, 500))
+    reason: str = declared(REASON)
     dealt: tuple[int, ...] = declared(_TRUSTEES, TUPLE)
     checked: tuple[int, ...] = declared(_TRUSTEES, TUPLE)
     tx: str = declared(TX_ID)

@@ -315,6 +315,10 @@ _MODE_SHAPE = Object(
 _MODE_CODEC = Codec(_mode_to_json, _mode_from_json)
 
 
+#: Why a question or ceremony was closed or cancelled: free text, at most 500 characters.
+REASON = Text(0, 500)
+
+
 @record("transition")
 @dataclass(frozen=True)
 class Transition(Record):
@@ -323,7 +327,7 @@ class Transition(Record):
     state: QuestionState = declared(OneOf(QUESTION_STATES))  # noqa: RUF009 (a field)
     tx: str = declared(TX_ID)
     at: int = declared(TIME)
-    reason: str = declared(Text(0, 500), default="")
+    reason: str = declared(REASON, default="")
 
 
 TRANSITION_SHAPE = Transition.SHAPE
